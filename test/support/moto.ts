@@ -1,0 +1,66 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { freePort, waitFor } from "./ports";
+
+export interface MotoServer {
+  /** e.g. http://127.0.0.1:PORT — use as AWS_ENDPOINT_URL. */
+  url: string;
+  port: number;
+  /** Clears every resource (POST /moto-api/reset). */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Environment that points the AWS SDK at a moto server with dummy credentials. */
+export function motoEnv(url: string, region = "us-east-1"): Record<string, string> {
+  return {
+    AWS_ENDPOINT_URL: url,
+    AWS_ACCESS_KEY_ID: "testing",
+    AWS_SECRET_ACCESS_KEY: "testing",
+    AWS_SESSION_TOKEN: "testing",
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
+  };
+}
+
+/** Starts `python3 -m moto.server` on a free port of 127.0.0.1 and waits until it answers. */
+export async function startMoto(): Promise<MotoServer> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  let exited = false;
+  child.on("exit", () => {
+    exited = true;
+  });
+  try {
+    await waitFor("moto server", async () => {
+      if (exited) throw new Error(`moto exited: ${stderr}`);
+      const res = await fetch(`${url}/moto-api/`);
+      return res.ok;
+    }, 30_000);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`moto server did not start (is 'moto[server]' installed? run scripts/ensure-test-deps.sh): ${String(error)}`);
+  }
+  return {
+    url,
+    port,
+    async reset() {
+      const res = await fetch(`${url}/moto-api/reset`, { method: "POST" });
+      if (!res.ok) throw new Error(`moto reset failed: ${res.status}`);
+    },
+    stop() {
+      return new Promise<void>((resolve) => {
+        if (exited) return resolve();
+        child.once("exit", () => resolve());
+        child.kill("SIGTERM");
+        setTimeout(() => child.kill("SIGKILL"), 3000).unref();
+      });
+    },
+  };
+}
