@@ -1,0 +1,91 @@
+/**
+ * The `kubernetes.io/dockerconfigjson` format: `{"auths":{"<host>":{username,password,auth}}}`.
+ * Pure functions only.
+ */
+export interface RegistryLogin {
+  /** Registry host, no scheme (the key under `auths`). */
+  host: string;
+  username: string;
+  password: string;
+}
+
+export interface DockerConfigEntry {
+  username?: string;
+  password?: string;
+  auth?: string;
+  email?: string;
+  [other: string]: unknown;
+}
+
+export interface DockerConfig {
+  auths: Record<string, DockerConfigEntry>;
+  [other: string]: unknown;
+}
+
+export function dockerConfigEntry(login: RegistryLogin): DockerConfigEntry {
+  return {
+    username: login.username,
+    password: login.password,
+    auth: Buffer.from(`${login.username}:${login.password}`, "utf8").toString("base64"),
+  };
+}
+
+/** A docker config holding one entry per login, keys sorted for a stable serialisation. */
+export function buildDockerConfig(logins: readonly RegistryLogin[]): DockerConfig {
+  if (logins.length === 0) throw new Error("a docker config needs at least one registry login");
+  const auths: Record<string, DockerConfigEntry> = {};
+  for (const login of [...logins].sort((a, b) => a.host.localeCompare(b.host))) {
+    auths[login.host] = dockerConfigEntry(login);
+  }
+  return { auths };
+}
+
+export function serializeDockerConfig(config: DockerConfig): string {
+  return JSON.stringify(config);
+}
+
+/**
+ * Merges our logins into an existing docker config: our hosts are replaced, every other entry
+ * (another team's registry) is kept as it was. Returns a new object.
+ */
+export function mergeDockerConfig(existing: DockerConfig | undefined, logins: readonly RegistryLogin[]): DockerConfig {
+  const ours = buildDockerConfig(logins);
+  const merged: DockerConfig = { ...(existing ?? {}), auths: { ...(existing?.auths ?? {}) } };
+  for (const [host, entry] of Object.entries(ours.auths)) merged.auths[host] = entry;
+  const sorted: Record<string, DockerConfigEntry> = {};
+  for (const key of Object.keys(merged.auths).sort()) sorted[key] = merged.auths[key]!;
+  merged.auths = sorted;
+  return merged;
+}
+
+/** Parses a `.dockerconfigjson` document; throws a message without any of its content. */
+export function parseDockerConfig(text: string): DockerConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error("the docker config is not valid JSON");
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new Error("the docker config is not a JSON object");
+  }
+  const auths = (value as { auths?: unknown }).auths;
+  if (typeof auths !== "object" || auths === null || Array.isArray(auths)) {
+    throw new Error('the docker config has no "auths" object');
+  }
+  return value as DockerConfig;
+}
+
+/** username/password of an entry, honouring `auth` (which overrides both, as the kubelet does). */
+export function credentialsOfEntry(entry: DockerConfigEntry): { username: string; password: string } | undefined {
+  if (typeof entry.auth === "string" && entry.auth !== "") {
+    const decoded = Buffer.from(entry.auth, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon < 0) return undefined;
+    return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  if (typeof entry.username === "string" && typeof entry.password === "string") {
+    return { username: entry.username, password: entry.password };
+  }
+  return undefined;
+}
