@@ -1,0 +1,47 @@
+/**
+ * Lambda entry point: classify the event, run the core, log/measure, return the Report.
+ * A run with any failure throws (after every step was tried), so async retries, the failure
+ * destination and the Errors alarm see it.
+ */
+import type { Context } from "aws-lambda";
+import { createApp, type App } from "../src/app";
+import { RunFailedError } from "../src/errors";
+import type { Report } from "../src/report";
+import { handleEvent } from "../src/run";
+import { powertoolsTelemetry, type Telemetry } from "../src/telemetry";
+
+let app: App | Error | undefined;
+
+/** Configuration is validated once per cold start; a bad one fails every invocation with the same list. */
+function getApp(): App {
+  if (app === undefined) {
+    try {
+      app = createApp();
+    } catch (error) {
+      app = error as Error;
+    }
+  }
+  if (app instanceof Error) throw app;
+  return app;
+}
+
+export function createHandler(appFactory: () => App, telemetryFactory: () => Telemetry = powertoolsTelemetry) {
+  let telemetry: Telemetry | undefined;
+  return async (event: unknown, context?: Context): Promise<Report> => {
+    telemetry ??= telemetryFactory();
+    telemetry.invocationStarted(context);
+    let report: Report;
+    try {
+      const { config, deps } = appFactory();
+      report = await handleEvent(event, config, deps);
+    } catch (error) {
+      telemetry.reportRejected(error);
+      throw error;
+    }
+    telemetry.reportFinished(report);
+    if (!report.ok) throw new RunFailedError(`ecr-token-rotator run failed: ${report.errors.join("; ")}`, report);
+    return report;
+  };
+}
+
+export const handler = createHandler(getApp);

@@ -1,0 +1,100 @@
+/**
+ * The narrow Kubernetes API the apply engine needs. Plain JSON objects in, plain JSON objects
+ * out: `src/kube/client.ts` implements it with `@kubernetes/client-node` (imported lazily), the
+ * unit tests with an in-memory fake. Every method is exactly one HTTP request.
+ *
+ * Errors: implementations throw {@link KubeApiError} (never an error carrying a response body).
+ */
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface KubeNamespace {
+  metadata: ObjectMeta;
+  status?: { phase?: string };
+}
+
+export interface KubeSecret {
+  metadata: ObjectMeta;
+  type?: string;
+  data?: Record<string, string>;
+}
+
+export interface KubeServiceAccount {
+  metadata: ObjectMeta;
+  imagePullSecrets?: Array<{ name?: string }>;
+}
+
+/** An `external-secrets.io/v1` ExternalSecret (only the metadata matters here). */
+export interface KubeExternalSecret {
+  metadata: ObjectMeta;
+}
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit: number;
+  continue?: string;
+}
+
+export interface ListPage<T> {
+  items: T[];
+  /** The `metadata.continue` token of the list, absent on the last page. */
+  continue?: string;
+}
+
+/** A JSON merge patch (RFC 7386) body. */
+export type MergePatch = Record<string, unknown>;
+
+export interface KubeApi {
+  listNamespaces(options: ListOptions): Promise<ListPage<KubeNamespace>>;
+  /** Secrets across all namespaces (`GET /api/v1/secrets`). */
+  listSecrets(options: ListOptions): Promise<ListPage<KubeSecret>>;
+  /** Secrets of one namespace (fallback when the cluster-wide list is forbidden). */
+  listNamespacedSecrets(namespace: string, options: ListOptions): Promise<ListPage<KubeSecret>>;
+  /** `undefined` when the Secret does not exist (404). */
+  readSecret(namespace: string, name: string): Promise<KubeSecret | undefined>;
+  createSecret(namespace: string, body: KubeSecret): Promise<KubeSecret>;
+  patchSecret(namespace: string, name: string, patch: MergePatch): Promise<KubeSecret>;
+  /** ServiceAccounts across all namespaces. */
+  listServiceAccounts(options: ListOptions): Promise<ListPage<KubeServiceAccount>>;
+  listNamespacedServiceAccounts(namespace: string, options: ListOptions): Promise<ListPage<KubeServiceAccount>>;
+  readServiceAccount(namespace: string, name: string): Promise<KubeServiceAccount | undefined>;
+  patchServiceAccount(namespace: string, name: string, patch: MergePatch): Promise<KubeServiceAccount>;
+  /** `external-secrets.io/v1` ExternalSecrets across all namespaces. */
+  listExternalSecrets(options: ListOptions): Promise<ListPage<KubeExternalSecret>>;
+  patchExternalSecret(namespace: string, name: string, patch: MergePatch): Promise<KubeExternalSecret>;
+  /** Releases connections. Optional for fakes. */
+  close?(): Promise<void>;
+}
+
+export type KubeVerb = "get" | "list" | "create" | "patch";
+export type KubeResource = "namespaces" | "secrets" | "serviceaccounts" | "externalsecrets";
+
+/**
+ * A failed Kubernetes API request. `status` is the HTTP status (0 for a network error, with
+ * `networkCode` set). `message` is the API server's Status message (scrubbed of anything that
+ * looks like credential material), never a raw response body.
+ */
+export class KubeApiError extends Error {
+  override readonly name = "KubeApiError";
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly details: {
+      reason?: string;
+      retryAfterSeconds?: number;
+      networkCode?: string;
+      verb?: KubeVerb;
+      resource?: KubeResource;
+      namespace?: string;
+    } = {},
+  ) {
+    super(message);
+  }
+}

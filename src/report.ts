@@ -1,0 +1,139 @@
+/**
+ * The structured result of one invocation. It never holds secret material: only hosts, names,
+ * outcomes, reasons, expiry times and counts.
+ */
+import type { Action, Trigger } from "./triggers";
+
+export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed";
+
+export interface RegistryReport {
+  registry: string;
+  accountId: string;
+  region: string;
+  secretName: string;
+  outcome: RegistryOutcome;
+  reason: string;
+  /** Expiry of the token now stored in the secret (ISO-8601). */
+  expiresAt?: string;
+  secondsRemaining?: number;
+  versionId?: string;
+}
+
+export interface CombinedSecretReport {
+  secretName: string;
+  outcome: RegistryOutcome | "skipped";
+  reason: string;
+  versionId?: string;
+}
+
+export interface NamespaceReport {
+  namespace: string;
+  outcome: "created" | "updated" | "unchanged" | "conflict" | "failed" | "would-create" | "would-update";
+  reason?: string;
+  serviceAccountsPatched?: string[];
+}
+
+export interface ClusterReport {
+  cluster: string;
+  region: string;
+  ok: boolean;
+  error?: string;
+  namespaces: NamespaceReport[];
+  serviceAccounts?: { patched: string[]; missing: string[]; failed: string[] };
+  externalSecrets?: { resynced: string[]; failed: string[] };
+}
+
+export interface KubernetesReport {
+  mode: "skipped" | "applied";
+  reason?: string;
+  clusters: ClusterReport[];
+  /** Diagnosis of stuck pods comes here (later). */
+  diagnosis?: unknown;
+}
+
+export interface Report {
+  ok: boolean;
+  action: Action | "none";
+  trigger: Trigger;
+  dryRun: boolean;
+  force: boolean;
+  startedAt: string;
+  durationMs: number;
+  /** ECR GetAuthorizationToken calls made. */
+  ecrCalls: number;
+  registries: RegistryReport[];
+  combinedSecret?: CombinedSecretReport;
+  /** Minimum seconds of validity left over the tokens now in Secrets Manager; null if none. */
+  tokenSecondsRemaining: number | null;
+  kubernetes?: KubernetesReport;
+  /** Set when the invocation did nothing on purpose (e.g. an alarm going back to OK). */
+  ignored?: string;
+  errors: string[];
+}
+
+const OUTCOME_WORD: Record<string, string> = {
+  created: "created",
+  updated: "updated",
+  unchanged: "unchanged",
+  debounced: "kept (debounced)",
+  "would-create": "would create",
+  "would-update": "would update",
+  failed: "FAILED",
+  skipped: "skipped",
+};
+
+function formatDuration(seconds: number): string {
+  const sign = seconds < 0 ? "-" : "";
+  const s = Math.abs(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${sign}${h}h${String(m).padStart(2, "0")}m`;
+}
+
+/** Human-readable rendering of a Report (for the CLI). */
+export function formatReport(report: Report): string {
+  const lines: string[] = [];
+  const trigger = report.trigger.alarmName ? `${report.trigger.via} (${report.trigger.alarmName})` : report.trigger.via;
+  lines.push(
+    `${report.ok ? "OK" : "FAILED"}  action=${report.action} trigger=${trigger}${report.dryRun ? " DRY RUN (nothing written)" : ""}${report.force ? " force" : ""}  ${report.durationMs} ms, ${report.ecrCalls} ECR call${report.ecrCalls === 1 ? "" : "s"}`,
+  );
+  if (report.ignored) lines.push(`ignored: ${report.ignored}`);
+  if (report.registries.length > 0) {
+    const rows = report.registries.map((r) => [
+      r.registry,
+      r.secretName,
+      OUTCOME_WORD[r.outcome] ?? r.outcome,
+      r.expiresAt ?? "-",
+      r.secondsRemaining === undefined ? "-" : formatDuration(r.secondsRemaining),
+      r.reason,
+    ]);
+    lines.push(...table(["REGISTRY", "SECRET", "OUTCOME", "EXPIRES", "LEFT", "WHY"], rows));
+  }
+  if (report.combinedSecret) {
+    const c = report.combinedSecret;
+    lines.push(`combined secret ${c.secretName}: ${OUTCOME_WORD[c.outcome] ?? c.outcome} (${c.reason})`);
+  }
+  if (report.kubernetes) {
+    const k = report.kubernetes;
+    if (k.mode === "skipped") lines.push(`kubernetes: skipped (${k.reason ?? ""})`);
+    for (const cluster of k.clusters) {
+      const counts = new Map<string, number>();
+      for (const ns of cluster.namespaces) counts.set(ns.outcome, (counts.get(ns.outcome) ?? 0) + 1);
+      const summary = [...counts].map(([o, n]) => `${n} ${o}`).join(", ") || "no namespaces";
+      lines.push(`cluster ${cluster.cluster} (${cluster.region}): ${cluster.ok ? "ok" : "FAILED"} — ${summary}${cluster.error ? ` — ${cluster.error}` : ""}`);
+      const notable = cluster.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict");
+      if (notable.length > 0) lines.push(...table(["NAMESPACE", "OUTCOME", "WHY"], notable.map((n) => [n.namespace, n.outcome, n.reason ?? ""])).map((l) => `  ${l}`));
+      if (cluster.serviceAccounts && cluster.serviceAccounts.patched.length > 0) lines.push(`  service accounts patched: ${cluster.serviceAccounts.patched.join(", ")}`);
+      if (cluster.externalSecrets && cluster.externalSecrets.resynced.length > 0) lines.push(`  ExternalSecrets re-synced: ${cluster.externalSecrets.resynced.length}`);
+    }
+  }
+  if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
+  for (const error of report.errors) lines.push(`error: ${error}`);
+  return lines.join("\n");
+}
+
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const render = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  return [render(header), ...rows.map(render)];
+}
