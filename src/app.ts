@@ -10,14 +10,15 @@ export interface App {
   deps: RunDeps;
 }
 
-export function createApp(env: Record<string, string | undefined> = process.env, now: () => Date = () => new Date()): App {
+export function createApp(env: Record<string, string | undefined> = process.env, tokenNow?: () => Date): App {
   const config = loadConfig(env);
   return {
     config,
     deps: {
       ecr: sdkEcrApi(),
       secrets: sdkSecretsManagerApi(config.rotation.defaultRegion),
-      now,
+      now: () => new Date(),
+      tokenNow,
     },
   };
 }

@@ -16,7 +16,13 @@ import { writeOwnedSecret } from "./secret-writer";
 export interface RotationDeps {
   ecr: EcrApi;
   secrets: SecretsApi;
+  /** Wall clock: debounce and report timestamps (compared with Secrets Manager's own dates). */
   now: () => Date;
+  /**
+   * The instant against which ECR token expiry is judged; defaults to `now`. Emulators whose
+   * tokens carry a fixed expiry (moto: 2015-01-01) inject one here; the checks stay strict.
+   */
+  tokenNow?: (() => Date) | undefined;
 }
 
 export interface RotationOptions {
@@ -77,7 +83,8 @@ function credentialFromStored(registry: RegistryHost, stored: Record<string, unk
 }
 
 export async function rotate(config: RotationConfig, deps: RotationDeps, options: RotationOptions): Promise<RotationOutcome> {
-  const tokens = new RegionTokens(deps.ecr, deps.now, config.minTokenValiditySeconds);
+  const tokenNow = deps.tokenNow ?? deps.now;
+  const tokens = new RegionTokens(deps.ecr, tokenNow, config.minTokenValiditySeconds);
   const errors: string[] = [];
   let registries: RegistryHost[];
   try {
@@ -132,7 +139,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
         outcome: result.outcome,
         reason: result.reason,
         expiresAt: inStore.expiresAt.toISOString(),
-        secondsRemaining: secondsUntil(inStore.expiresAt, deps.now()),
+        secondsRemaining: secondsUntil(inStore.expiresAt, tokenNow()),
       };
       if (result.versionId !== undefined) row.versionId = result.versionId;
       rows.push(row);
@@ -145,7 +152,9 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
   let combinedSecret: CombinedSecretReport | undefined;
   if (config.combinedSecretName !== undefined) {
     const secretName = config.combinedSecretName;
-    if (fresh.length !== registries.length || fresh.length === 0) {
+    if (options.registries !== undefined) {
+      combinedSecret = { secretName, outcome: "skipped", reason: "the run covers only some registries; the combined secret holds all of them" };
+    } else if (fresh.length !== registries.length || fresh.length === 0) {
       combinedSecret = { secretName, outcome: "skipped", reason: "not every registry has a fresh token: a partial combined secret is never written" };
     } else {
       try {

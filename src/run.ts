@@ -18,7 +18,10 @@ export interface KubernetesStep {
 export interface RunDeps {
   ecr: EcrApi;
   secrets: SecretsApi;
+  /** Wall clock (debounce, timestamps). */
   now: () => Date;
+  /** Clock for judging ECR token expiry; defaults to `now` (see RotationDeps.tokenNow). */
+  tokenNow?: (() => Date) | undefined;
   /** Loads the Kubernetes step on demand; undefined when no cluster is configured. */
   kubernetes?: (() => Promise<KubernetesStep>) | undefined;
   /** When the fallback also runs on plain rotations ("always"). */

@@ -1,0 +1,12 @@
+#!/usr/bin/env node
+// Thin launcher: the CLI is bundled by `npm run build` (also run by `npm install` via prepare).
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const bundle = fileURLToPath(new URL("../dist/cli.mjs", import.meta.url));
+if (!existsSync(bundle)) {
+  process.stderr.write("ecr-token-rotator: dist/cli.mjs is missing; run `npm run build` first\n");
+  process.exit(2);
+}
+const { main } = await import(bundle);
+await main();
