@@ -1,3 +1,5 @@
+import { rememberSecret } from "./redact";
+
 /**
  * ECR authorization tokens: decoding and expiry. Pure functions.
  * `authorizationToken` is base64(`user:password`); it is split on the FIRST `:` only.
@@ -24,6 +26,7 @@ export function decodeAuthorizationToken(token: string | undefined): DecodedToke
   if (colon < 0) throw new TokenFormatError('decoded token has no ":" separating user and password');
   const username = decoded.slice(0, colon);
   const password = decoded.slice(colon + 1);
+  rememberSecret(token, password, Buffer.from(`${username}:${password}`, "utf8").toString("base64"));
   if (username === "") throw new TokenFormatError("decoded token has an empty user name");
   if (password === "") throw new TokenFormatError("decoded token has an empty password");
   return { username, password };

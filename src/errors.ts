@@ -1,3 +1,5 @@
+import { scrubSecrets } from "./redact";
+
 /** Errors the product raises on purpose. Their messages never carry secret material. */
 
 /** Bad configuration: every problem found, at once. */
@@ -28,7 +30,7 @@ export class RunFailedError extends Error {
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
     const name = error.name && error.name !== "Error" ? `${error.name}: ` : "";
-    return `${name}${error.message}`;
+    return scrubSecrets(`${name}${error.message}`);
   }
-  return String(error);
+  return scrubSecrets(String(error));
 }

@@ -5,6 +5,7 @@ import type { Config } from "./config";
 import type { EcrApi } from "./ecr";
 import { BadRequestError, describeError } from "./errors";
 import type { KubernetesReport, Report } from "./report";
+import { scrubDeep } from "./redact";
 import { rotate } from "./rotate";
 import type { SecretsApi } from "./secrets-manager";
 import { classifyEvent, type Request, type Trigger } from "./triggers";
@@ -80,7 +81,7 @@ export async function runRequest(request: Request, config: Config, deps: RunDeps
 
   report.ok = report.errors.length === 0;
   report.durationMs = Date.now() - startedMs;
-  return report;
+  return scrubDeep(report);
 }
 
 /** A Report for an event that was deliberately ignored (e.g. an alarm returning to OK). */
