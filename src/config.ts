@@ -125,7 +125,8 @@ function checkSecretName(reader: EnvReader, variable: string, name: string): voi
 export function readRotationConfig(reader: EnvReader): RotationConfig {
   const registries: RegistryHost[] = [];
   const seen = new Set<string>();
-  for (const item of reader.list("ECR_REGISTRIES")) {
+  const listed = reader.list("ECR_REGISTRIES");
+  for (const item of listed) {
     try {
       const registry = parseRegistryHost(item);
       if (seen.has(registry.host)) reader.problem(`ECR_REGISTRIES: ${registry.host} is listed twice`);
@@ -166,7 +167,7 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
   }
 
   const defaultRegion = reader.string("AWS_REGION") ?? reader.string("AWS_DEFAULT_REGION");
-  if (registries.length === 0 && defaultRegion === undefined) {
+  if (listed.length === 0 && defaultRegion === undefined) {
     reader.problem("ECR_REGISTRIES is empty and AWS_REGION is not set: set one of them (the default registry is the function's own account in AWS_REGION)");
   }
 
