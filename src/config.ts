@@ -184,14 +184,154 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
   };
 }
 
+export type FallbackMode = "off" | "on-heal" | "always";
+
+export interface ClusterConfig {
+  name: string;
+  region: string;
+  /** API endpoint override (private DNS, a proxy, the test bed); skips DescribeCluster with caData. */
+  endpoint?: string;
+  /** Base64 PEM CA bundle, as EKS returns it; required with `endpoint`. */
+  caData?: string;
+}
+
+export type NamespaceSelection =
+  | { mode: "list"; names: string[] }
+  | { mode: "selector"; labelSelector: string }
+  | { mode: "all"; exclude: string[] };
+
+export interface KubernetesConfig {
+  clusters: ClusterConfig[];
+  fallbackMode: FallbackMode;
+  namespaces: NamespaceSelection;
+  pullSecretName: string;
+  patchServiceAccounts: string[];
+  /** Label selector of ExternalSecrets to re-sync ("" = all); undefined = off. */
+  esoResyncSelector: string | undefined;
+  concurrency: number;
+  adoptExistingPullSecrets: boolean;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+const LABEL_SELECTOR = /^[A-Za-z0-9_./,=!()\- ]+$/;
+export const DEFAULT_EXCLUDED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"];
+
+function readClusters(reader: EnvReader, defaultRegion: string | undefined): ClusterConfig[] {
+  const raw = reader.raw("EKS_CLUSTERS");
+  if (raw === undefined) return [];
+  let items: unknown[];
+  if (raw.startsWith("[")) {
+    try {
+      const parsed: unknown = JSON.parse(raw);
+      if (!Array.isArray(parsed)) throw new Error("not an array");
+      items = parsed;
+    } catch {
+      reader.problem('EKS_CLUSTERS: starts with "[" but is not a JSON array of {"name","region"?,"endpoint"?,"caData"?}');
+      return [];
+    }
+  } else {
+    items = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  }
+  const clusters: ClusterConfig[] = [];
+  const seen = new Set<string>();
+  for (const item of items) {
+    let cluster: ClusterConfig | undefined;
+    if (typeof item === "string") {
+      const colon = item.indexOf(":");
+      const region = colon < 0 ? defaultRegion : item.slice(0, colon);
+      const name = colon < 0 ? item : item.slice(colon + 1);
+      cluster = region === undefined ? undefined : { name, region };
+      if (region === undefined) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(item)} has no region and AWS_REGION is not set (write region:name)`);
+    } else if (typeof item === "object" && item !== null && !Array.isArray(item)) {
+      const o = item as Record<string, unknown>;
+      const unknownKeys = Object.keys(o).filter((k) => !["name", "region", "endpoint", "caData"].includes(k));
+      if (unknownKeys.length > 0) reader.problem(`EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData)`);
+      const region = typeof o.region === "string" ? o.region : defaultRegion;
+      if (typeof o.name !== "string" || region === undefined) {
+        reader.problem("EKS_CLUSTERS: every entry needs a string name (and a region, or AWS_REGION)");
+        continue;
+      }
+      cluster = { name: o.name, region };
+      if (o.endpoint !== undefined || o.caData !== undefined) {
+        if (typeof o.endpoint !== "string" || !/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(o.endpoint)) {
+          reader.problem(`EKS_CLUSTERS: cluster ${o.name}: endpoint must be an https:// URL with no path`);
+        } else cluster.endpoint = o.endpoint.replace(/\/$/, "");
+        if (typeof o.caData !== "string" || !/^[A-Za-z0-9+/=\s]+$/.test(o.caData) || !Buffer.from(o.caData, "base64").toString("utf8").includes("BEGIN CERTIFICATE")) {
+          reader.problem(`EKS_CLUSTERS: cluster ${o.name}: caData must be a base64 PEM CA bundle (as EKS returns it)`);
+        } else cluster.caData = o.caData.replace(/\s+/g, "");
+      }
+    } else {
+      reader.problem("EKS_CLUSTERS: entries must be region:name strings or objects");
+      continue;
+    }
+    if (cluster === undefined) continue;
+    if (!CLUSTER_NAME.test(cluster.name)) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(cluster.name)} is not a valid EKS cluster name`);
+    if (!REGION.test(cluster.region)) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(cluster.region)} is not an AWS region`);
+    const key = `${cluster.region}:${cluster.name}`;
+    if (seen.has(key)) reader.problem(`EKS_CLUSTERS: ${key} is listed twice`);
+    seen.add(key);
+    clusters.push(cluster);
+  }
+  return clusters;
+}
+
+function readNamespaces(reader: EnvReader): NamespaceSelection {
+  const target = reader.list("TARGET_NAMESPACES");
+  const selector = reader.raw("NAMESPACE_SELECTOR");
+  const exclude = reader.list("EXCLUDE_NAMESPACES");
+  for (const name of [...target.filter((t) => t !== "*"), ...exclude]) {
+    if (!DNS_LABEL.test(name) || name.length > 63) reader.problem(`TARGET_NAMESPACES/EXCLUDE_NAMESPACES: ${JSON.stringify(name)} is not a valid namespace name`);
+  }
+  if (selector !== undefined && !LABEL_SELECTOR.test(selector)) reader.problem(`NAMESPACE_SELECTOR=${JSON.stringify(selector)}: not a label selector`);
+  const all = target.length === 1 && target[0] === "*";
+  if (target.includes("*") && !all) reader.problem('TARGET_NAMESPACES: "*" must stand alone');
+  if (selector !== undefined && target.length > 0) reader.problem("TARGET_NAMESPACES and NAMESPACE_SELECTOR: set one, not both");
+  if (exclude.length > 0 && (selector !== undefined || (target.length > 0 && !all))) {
+    reader.problem('EXCLUDE_NAMESPACES applies only to TARGET_NAMESPACES="*" (or the default, all namespaces)');
+  }
+  if (selector !== undefined) return { mode: "selector", labelSelector: selector };
+  if (target.length > 0 && !all) return { mode: "list", names: [...new Set(target)] };
+  return { mode: "all", exclude: exclude.length > 0 ? exclude : DEFAULT_EXCLUDED_NAMESPACES };
+}
+
+export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | undefined): KubernetesConfig {
+  const clusters = readClusters(reader, defaultRegion);
+  const pullSecretName = reader.string("PULL_SECRET_NAME", "ecr-pull-secret")!;
+  if (!DNS_SUBDOMAIN.test(pullSecretName) || pullSecretName.length > 253) reader.problem(`PULL_SECRET_NAME=${JSON.stringify(pullSecretName)}: not a valid Secret name (lower-case DNS subdomain)`);
+  const patchServiceAccounts = [...new Set(reader.list("PATCH_SERVICE_ACCOUNTS"))];
+  for (const sa of patchServiceAccounts) if (!DNS_SUBDOMAIN.test(sa)) reader.problem(`PATCH_SERVICE_ACCOUNTS: ${JSON.stringify(sa)} is not a valid ServiceAccount name`);
+  const eso = reader.raw("ESO_RESYNC");
+  let esoResyncSelector: string | undefined;
+  if (eso !== undefined && !/^(off|false|none)$/i.test(eso)) {
+    if (eso === "*" || /^(all|true)$/i.test(eso)) esoResyncSelector = "";
+    else if (LABEL_SELECTOR.test(eso)) esoResyncSelector = eso;
+    else reader.problem(`ESO_RESYNC=${JSON.stringify(eso)}: expected a label selector, "*" for all ExternalSecrets, or off`);
+  }
+  return {
+    clusters,
+    fallbackMode: reader.oneOf("FALLBACK_MODE", ["off", "on-heal", "always"] as const, "on-heal"),
+    namespaces: readNamespaces(reader),
+    pullSecretName,
+    patchServiceAccounts,
+    esoResyncSelector,
+    concurrency: reader.integer("KUBE_CONCURRENCY", 16, 1, 64),
+    adoptExistingPullSecrets: reader.boolean("ADOPT_EXISTING_PULL_SECRETS", false),
+  };
+}
+
 export interface Config {
   rotation: RotationConfig;
+  kubernetes: KubernetesConfig;
 }
 
 /** Validates the whole configuration; throws one ConfigError listing every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const reader = new EnvReader(env);
   const rotation = readRotationConfig(reader);
+  const kubernetes = readKubernetesConfig(reader, rotation.defaultRegion);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
-  return { rotation };
+  return { rotation, kubernetes };
 }
