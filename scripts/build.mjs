@@ -9,6 +9,10 @@ const common = {
   platform: "node",
   target: "node22",
   format: "esm",
+  // Prefer the packages' ES module builds (the AWS SDK's dist-es): they tree-shake far better
+  // than the CommonJS builds esbuild picks by default for platform "node" (measured: the ECR +
+  // Secrets Manager clients shrink from 522 KB to 329 KB, import time −16 ms).
+  mainFields: ["module", "main"],
   minify: true,
   sourcemap: false,
   banner,

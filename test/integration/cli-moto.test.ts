@@ -2,7 +2,7 @@
  * The CLI as an operator runs it (bin/ecr-token-rotator.mjs → dist/cli.mjs), against moto.
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -32,6 +32,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await moto?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 beforeEach(async () => {
   await moto.reset();
