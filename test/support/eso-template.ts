@@ -8,6 +8,13 @@ import { homedir, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+/**
+ * spec.target.template.data[".dockerconfigjson"] of the ExternalSecret in DESIGN.md (the one users
+ * copy from the course), verbatim; the YAML `|` block keeps the trailing newline.
+ */
+export const SEED_DOCKERCONFIGJSON_TEMPLATE =
+  '{"auths":{"{{ .registry }}":{"username":"AWS","password":"{{ .token }}","auth":"{{ printf "AWS:%s" .token | b64enc }}"}}}\n';
+
 const SOURCE_DIR = join(dirname(fileURLToPath(import.meta.url)), "eso-template");
 
 /** `${ECR_ROTATOR_CACHE:-$HOME/.cache/ecr-token-rotator}`: build products kept outside the clone. */
