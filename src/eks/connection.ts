@@ -1,0 +1,194 @@
+/**
+ * How the product reaches a cluster's API server: endpoint + CA from EKS `DescribeCluster` (or
+ * a per-cluster override from the configuration, which skips the call), and AWS credentials from
+ * the default Node credential chain for signing the bearer token. EKS is reached only through
+ * the narrow {@link DescribeClusterFn}, so the logic runs in tests without a network.
+ *
+ * Errors never carry secret values: credential values are registered with the redaction guard
+ * as soon as they are resolved, and every message built here passes through `scrubSecrets`.
+ */
+import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
+import { rememberSecret, scrubSecrets } from "../redact";
+import type { EksCredentials, EksToken } from "./token";
+import { eksTokenCache, type EksTokenCache } from "./token-cache";
+
+/** The part of an EKS `DescribeCluster` response this module reads. */
+export interface DescribeClusterResult {
+  cluster?: {
+    name?: string;
+    status?: string;
+    endpoint?: string;
+    certificateAuthority?: { data?: string };
+  };
+}
+
+export type DescribeClusterFn = (name: string) => Promise<DescribeClusterResult>;
+
+export interface ClusterRef {
+  name: string;
+  region: string;
+  /** API endpoint override (proxy, private DNS, the test bed). */
+  endpoint?: string;
+  /** Base64 PEM CA bundle override. */
+  caData?: string;
+}
+
+export interface ClusterConnection {
+  /** `https://…` API server URL, no trailing slash. */
+  server: string;
+  /** Base64 PEM CA bundle, as EKS returns it. */
+  caData: string;
+}
+
+export type EksConnectionProblem = "not-found" | "not-active" | "incomplete" | "access-denied" | "credentials" | "api-error";
+
+/** A cluster that cannot be connected to. The message names the cluster and what to do. */
+export class EksConnectionError extends Error {
+  override readonly name = "EksConnectionError";
+  constructor(
+    readonly problem: EksConnectionProblem,
+    readonly cluster: string,
+    readonly region: string | undefined,
+    message: string,
+  ) {
+    super(scrubSecrets(message));
+  }
+}
+
+function errorName(error: unknown): string {
+  if (error && typeof error === "object") {
+    const e = error as { name?: unknown; Code?: unknown; code?: unknown };
+    for (const v of [e.name, e.Code, e.code]) if (typeof v === "string" && v !== "Error") return v;
+  }
+  return "";
+}
+
+function errorMessage(error: unknown): string {
+  const raw = error instanceof Error ? error.message : String(error);
+  return scrubSecrets(raw).slice(0, 300);
+}
+
+/**
+ * Endpoint and CA of a cluster. With both `endpoint` and `caData` configured, EKS is not called;
+ * otherwise `DescribeCluster` must report the cluster `ACTIVE` with an endpoint and a CA (a
+ * configured `endpoint` or `caData` alone replaces only that field of the answer).
+ */
+export async function resolveClusterConnection(describe: DescribeClusterFn, cluster: ClusterRef): Promise<ClusterConnection> {
+  const where = `EKS cluster ${cluster.name} (${cluster.region})`;
+  if (cluster.endpoint && cluster.caData) {
+    return { server: cluster.endpoint.replace(/\/+$/, ""), caData: cluster.caData };
+  }
+  let out: DescribeClusterResult;
+  try {
+    out = await describe(cluster.name);
+  } catch (error) {
+    const name = errorName(error);
+    if (name === "ResourceNotFoundException") {
+      throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where} does not exist (DescribeCluster: ResourceNotFoundException); check EKS_CLUSTERS and the region`);
+    }
+    if (name === "AccessDeniedException" || name === "UnauthorizedOperation" || name === "UnrecognizedClientException" || name === "ExpiredTokenException") {
+      throw new EksConnectionError("access-denied", cluster.name, cluster.region, `${where}: DescribeCluster was refused (${name}); the function's role needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`);
+    }
+    if (name === "CredentialsProviderError") {
+      throw new EksConnectionError("credentials", cluster.name, cluster.region, `${where}: no AWS credentials for DescribeCluster: ${errorMessage(error)}`);
+    }
+    throw new EksConnectionError("api-error", cluster.name, cluster.region, `${where}: DescribeCluster failed${name ? ` (${name})` : ""}: ${errorMessage(error)}`);
+  }
+  const info = out?.cluster;
+  if (info === undefined) {
+    throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where}: DescribeCluster returned no cluster`);
+  }
+  if (info.status !== "ACTIVE") {
+    throw new EksConnectionError("not-active", cluster.name, cluster.region, `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE: its API server cannot be used yet (or any more)`);
+  }
+  const server = cluster.endpoint ?? info.endpoint;
+  const caData = cluster.caData ?? info.certificateAuthority?.data;
+  const missing = [server ? undefined : "endpoint", caData ? undefined : "certificate authority"].filter(Boolean);
+  if (!server || !caData) {
+    throw new EksConnectionError("incomplete", cluster.name, cluster.region, `${where} is ACTIVE but DescribeCluster returned no ${missing.join(" and no ")}`);
+  }
+  if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(server)) {
+    throw new EksConnectionError("incomplete", cluster.name, cluster.region, `${where}: API endpoint ${JSON.stringify(server)} is not an https:// URL`);
+  }
+  return { server: server.replace(/\/+$/, ""), caData: caData.replace(/\s+/g, "") };
+}
+
+const eksClients = new Map<string, EKSClient>();
+
+/** One EKS client per region (reused across warm invocations). Honours AWS_ENDPOINT_URL. */
+export function eksClientFor(region: string): EKSClient {
+  let client = eksClients.get(region);
+  if (client === undefined) {
+    client = new EKSClient({ region, maxAttempts: 4 });
+    eksClients.set(region, client);
+  }
+  return client;
+}
+
+/** A {@link DescribeClusterFn} backed by `@aws-sdk/client-eks` for one region. */
+export function sdkDescribeCluster(region: string, client: EKSClient = eksClientFor(region)): DescribeClusterFn {
+  return async (name) => {
+    const out = await client.send(new DescribeClusterCommand({ name }));
+    return {
+      cluster: out.cluster && {
+        name: out.cluster.name,
+        status: out.cluster.status,
+        endpoint: out.cluster.endpoint,
+        certificateAuthority: { data: out.cluster.certificateAuthority?.data },
+      },
+    };
+  };
+}
+
+export type EksCredentialsProvider = () => Promise<EksCredentials>;
+
+/**
+ * AWS credentials from the default Node chain (environment, SSO/profile, web identity, ECS,
+ * instance metadata — the same chain every SDK client uses), resolved through an EKS client's
+ * config so no extra dependency is needed. The secret values are registered with the redaction
+ * guard; failures are reported without them.
+ */
+export function createEksCredentialsProvider(region: string, client: EKSClient = eksClientFor(region)): EksCredentialsProvider {
+  return async () => {
+    let identity: { accessKeyId?: string; secretAccessKey?: string; sessionToken?: string };
+    try {
+      identity = await client.config.credentials();
+    } catch (error) {
+      throw new EksConnectionError("credentials", "-", region, `no AWS credentials to sign the EKS token (default credential chain): ${errorName(error) || "error"}: ${errorMessage(error)}`);
+    }
+    if (!identity?.accessKeyId || !identity.secretAccessKey) {
+      throw new EksConnectionError("credentials", "-", region, "the default credential chain returned incomplete AWS credentials (no access key id or secret access key)");
+    }
+    rememberSecret(identity.secretAccessKey, identity.sessionToken);
+    return {
+      accessKeyId: identity.accessKeyId,
+      secretAccessKey: identity.secretAccessKey,
+      ...(identity.sessionToken ? { sessionToken: identity.sessionToken } : {}),
+    };
+  };
+}
+
+export interface ClusterAccess extends ClusterConnection, EksToken {}
+
+export interface ClusterAccessDeps {
+  describe: DescribeClusterFn;
+  credentials: EksCredentialsProvider;
+  /** Default: the process-wide cache (tokens survive warm invocations). */
+  cache?: EksTokenCache;
+}
+
+/** Everything needed to call a cluster's API server: endpoint, CA and a (cached) bearer token. */
+export async function getClusterAccess(cluster: ClusterRef, deps: ClusterAccessDeps): Promise<ClusterAccess> {
+  const connection = await resolveClusterConnection(deps.describe, cluster);
+  let credentials: EksCredentials;
+  try {
+    credentials = await deps.credentials();
+  } catch (error) {
+    if (error instanceof EksConnectionError) {
+      throw new EksConnectionError(error.problem, cluster.name, cluster.region, `EKS cluster ${cluster.name} (${cluster.region}): ${error.message}`);
+    }
+    throw new EksConnectionError("credentials", cluster.name, cluster.region, `EKS cluster ${cluster.name} (${cluster.region}): no AWS credentials to sign the token: ${errorMessage(error)}`);
+  }
+  const token = await (deps.cache ?? eksTokenCache).get({ clusterName: cluster.name, region: cluster.region, credentials });
+  return { ...connection, ...token };
+}
