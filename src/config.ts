@@ -159,6 +159,10 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
   if (combinedSecretName !== undefined) {
     checkSecretName(reader, "COMBINED_SECRET_NAME", combinedSecretName);
     if (/[{}]/.test(combinedSecretName)) reader.problem("COMBINED_SECRET_NAME: placeholders are not allowed in the combined secret's name");
+    const clash = registries.find((r) => renderSecretName(secretNameTemplate, r) === combinedSecretName);
+    if (clash !== undefined || (registries.length === 0 && !/[{}]/.test(secretNameTemplate) && secretNameTemplate === combinedSecretName)) {
+      reader.problem(`COMBINED_SECRET_NAME=${JSON.stringify(combinedSecretName)} is also the secret of ${clash?.host ?? "the default registry"} (SECRET_NAME): one secret cannot hold both formats`);
+    }
   }
 
   const kmsKeyId = reader.string("KMS_KEY_ID");

@@ -50,7 +50,7 @@ export function parseRegistryHost(input: string): RegistryHost {
     );
   }
   const [, accountId, fips, region] = match as unknown as [string, string, string | undefined, string];
-  return { host, accountId, region, fips: fips !== undefined, dualStack: host.includes(".dkr-ecr.") };
+  return { host, accountId, region, fips: fips !== undefined, dualStack: /\.dkr-ecr(-fips)?\./.test(host) };
 }
 
 /** Like parseRegistryHost, but returns undefined instead of throwing. */

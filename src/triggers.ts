@@ -185,10 +185,21 @@ function classifySns(event: SNSEvent): Classification {
   if (!isRecord(alarm) || typeof alarm.NewStateValue !== "string") {
     throw new BadRequestError(`SNS message is not a CloudWatch alarm notification (got ${describeShape(alarm)})`);
   }
-  const dimensions = (alarm.Trigger as { Dimensions?: unknown } | undefined)?.Dimensions;
-  const clusters = Array.isArray(dimensions)
-    ? dimensions.filter((d) => isRecord(d) && d.name === "ClusterName" && typeof d.value === "string").map((d) => (d as { value: string }).value)
-    : [];
+  // Single-metric alarms carry Trigger.Dimensions; metric-math alarms Trigger.Metrics[].MetricStat.Metric.Dimensions.
+  const triggerInfo = alarm.Trigger as { Dimensions?: unknown; Metrics?: unknown } | undefined;
+  const dimensionLists: unknown[] = [triggerInfo?.Dimensions];
+  if (Array.isArray(triggerInfo?.Metrics)) {
+    for (const metric of triggerInfo.Metrics) dimensionLists.push((metric as { MetricStat?: { Metric?: { Dimensions?: unknown } } })?.MetricStat?.Metric?.Dimensions);
+  }
+  const clusters = [
+    ...new Set(
+      dimensionLists
+        .filter(Array.isArray)
+        .flat()
+        .filter((d) => isRecord(d) && d.name === "ClusterName" && typeof d.value === "string")
+        .map((d) => (d as { value: string }).value),
+    ),
+  ];
   return alarmDecision(
     withoutUndefined({
       kind: "alarm",

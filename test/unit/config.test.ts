@@ -174,7 +174,7 @@ describe("SECRET_NAME and COMBINED_SECRET_NAME", () => {
   // {registry_url, auth_token, …}: one secret cannot be both, and every run would fail on it
   // (checkStoredValue refuses the other shape) — a configuration error that should be caught up front.
   // BUG (src/config.ts readRotationConfig): not checked. Remove `.fails` once fixed.
-  it.fails("COMBINED_SECRET_NAME equal to a registry's secret name is rejected", () => {
+  it("COMBINED_SECRET_NAME equal to a registry's secret name is rejected", () => {
     const error = configError({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/credentials", COMBINED_SECRET_NAME: "ecr/credentials" });
     expect(error.message).toMatch(/COMBINED_SECRET_NAME/);
   });

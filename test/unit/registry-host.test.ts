@@ -35,7 +35,7 @@ describe("parseRegistryHost: accepted forms (kubelet TestRegistryPatternMatch, t
 
 // BUG (src/registry-host.ts:53): dualStack is `host.includes(".dkr-ecr.")`, which misses the
 // dual-stack FIPS form `dkr-ecr-fips.`. Remove `.fails` once fixed.
-it.fails("the dual-stack FIPS host 123456789012.dkr-ecr-fips.lala-land-1.on.aws is both FIPS and dual-stack", () => {
+it("the dual-stack FIPS host 123456789012.dkr-ecr-fips.lala-land-1.on.aws is both FIPS and dual-stack", () => {
   expect(parseRegistryHost("123456789012.dkr-ecr-fips.lala-land-1.on.aws")).toEqual({
     host: "123456789012.dkr-ecr-fips.lala-land-1.on.aws",
     accountId: "123456789012",
