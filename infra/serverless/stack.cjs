@@ -1,0 +1,374 @@
+'use strict';
+/**
+ * The list-shaped parts of serverless.yml, computed from the stage parameters at package time.
+ *
+ * serverless.yml reads them through osls' JS file variable source, e.g.
+ *   ${file(./infra/serverless/stack.cjs):iamStatements}
+ * Each export named there is called by osls with { resolveVariable } and returns plain
+ * CloudFormation. YAML alone cannot turn "one comma-separated parameter" into "one alarm, one
+ * permission and one IAM resource per cluster", and cannot drop a statement when its parameter
+ * is empty — both are needed for least privilege without placeholder ARNs.
+ *
+ * The pure helpers (parseClusters, secretArnPattern, …) are exported too, for the tests.
+ * CommonJS on purpose: osls loads .js/.cjs variable files with require().
+ */
+
+const RBAC_GROUP = 'ecr-token-rotator';
+const FUNCTION_LOGICAL_ID = 'RotateLambdaFunction';
+const ROLE_LOGICAL_ID = 'IamRoleLambdaExecution';
+const ALERT_TOPIC_LOGICAL_ID = 'AlertTopic';
+const FAILURE_QUEUE_LOGICAL_ID = 'RotateFailureQueue';
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const SECRET_NAME_CHARS = /^[A-Za-z0-9/_+=.@{}-]+$/;
+
+class StackConfigError extends Error {}
+
+function list(value) {
+  if (value === undefined || value === null) return [];
+  return String(value)
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
+}
+
+function bool(value, name) {
+  const text = String(value ?? '').trim();
+  if (/^(true|1|yes)$/i.test(text)) return true;
+  if (/^(false|0|no|)$/i.test(text)) return false;
+  throw new StackConfigError(`param ${name}=${JSON.stringify(text)}: expected true or false`);
+}
+
+function int(value, name, min, max) {
+  const text = String(value ?? '').trim();
+  if (!/^\d+$/.test(text) || Number(text) < min || Number(text) > max) {
+    throw new StackConfigError(`param ${name}=${JSON.stringify(text)}: expected a whole number from ${min} to ${max}`);
+  }
+  return Number(text);
+}
+
+/**
+ * EKS_CLUSTERS as the function reads it: "name" or "region:name", comma-separated, or a JSON
+ * array of {name, region?, endpoint?, caData?}. Returns [{name, region, override}].
+ */
+function parseClusters(raw, defaultRegion) {
+  const text = String(raw ?? '').trim();
+  if (text === '') return [];
+  let items;
+  if (text.startsWith('[')) {
+    try {
+      items = JSON.parse(text);
+    } catch {
+      throw new StackConfigError('param eksClusters starts with "[" but is not a JSON array');
+    }
+    if (!Array.isArray(items)) throw new StackConfigError('param eksClusters: expected a JSON array');
+  } else {
+    items = list(text);
+  }
+  const clusters = [];
+  const seen = new Set();
+  for (const item of items) {
+    let name;
+    let region;
+    let override = false;
+    if (typeof item === 'string') {
+      const colon = item.indexOf(':');
+      region = colon < 0 ? defaultRegion : item.slice(0, colon);
+      name = colon < 0 ? item : item.slice(colon + 1);
+    } else if (item && typeof item === 'object' && typeof item.name === 'string') {
+      name = item.name;
+      region = typeof item.region === 'string' ? item.region : defaultRegion;
+      override = typeof item.endpoint === 'string' && typeof item.caData === 'string';
+    } else {
+      throw new StackConfigError('param eksClusters: every entry needs a name');
+    }
+    if (!CLUSTER_NAME.test(name)) throw new StackConfigError(`param eksClusters: ${JSON.stringify(name)} is not a valid EKS cluster name`);
+    if (!REGION.test(String(region))) throw new StackConfigError(`param eksClusters: ${JSON.stringify(region)} is not an AWS region`);
+    const key = `${region}:${name}`;
+    if (seen.has(key)) throw new StackConfigError(`param eksClusters: ${key} is listed twice`);
+    seen.add(key);
+    clusters.push({ name, region, override });
+  }
+  return clusters;
+}
+
+/**
+ * The IAM resource pattern for a secret name template: each {account}/{region} placeholder
+ * becomes "*", and a trailing "*" covers the 6-character suffix Secrets Manager appends to
+ * every secret ARN ("-AbCdEf"). E.g. ecr/{account}/{region}/credentials -> ecr/ * / * /credentials*.
+ */
+function secretNamePattern(template) {
+  const name = String(template).trim();
+  if (name === '' || name.length > 512 || !SECRET_NAME_CHARS.test(name)) {
+    throw new StackConfigError(`secret name ${JSON.stringify(name)}: expected 1-512 of A-Z a-z 0-9 / _ + = . @ - (and {account}/{region})`);
+  }
+  if (/^[{*]/.test(name)) {
+    throw new StackConfigError(`secret name ${JSON.stringify(name)} must start with a fixed prefix (e.g. ecr/), so the IAM policy can be scoped to it`);
+  }
+  return `${name.replace(/\{(account|region)\}/g, '*').replace(/\*+/g, '*')}*`;
+}
+
+function secretArnPattern(template) {
+  return {
+    'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${secretNamePattern(template)}`,
+  };
+}
+
+function clusterArn(cluster) {
+  return { 'Fn::Sub': `arn:\${AWS::Partition}:eks:${cluster.region}:\${AWS::AccountId}:cluster/${cluster.name}` };
+}
+
+function logicalSuffix(name) {
+  const alnum = name.replace(/[^A-Za-z0-9]/g, '');
+  return alnum.charAt(0).toUpperCase() + alnum.slice(1);
+}
+
+async function readSettings(resolveVariable) {
+  const param = async (name) => {
+    const value = await resolveVariable(`param:${name}`);
+    return value === null || value === undefined ? '' : String(value);
+  };
+  const service = String(await resolveVariable('self:service'));
+  const stage = String(await resolveVariable('sls:stage'));
+  const region = String(await resolveVariable('self:provider.region'));
+  const clusters = parseClusters(await param('eksClusters'), region);
+  const alarmClusterNames = list(await param('pullAlarmClusters'));
+  const settings = {
+    service,
+    stage,
+    region,
+    prefix: `${service}-${stage}`,
+    secretName: await param('secretName'),
+    combinedSecretName: await param('combinedSecretName'),
+    kmsKeyArn: (await param('kmsKeyArn')).trim(),
+    clusters,
+    // Container Insights metrics and the alarm actions live in the stack's region: only clusters
+    // of this region can get a pull-failure alarm here (deploy the stack per region otherwise).
+    alarmClusters:
+      alarmClusterNames.length > 0 ? alarmClusterNames : clusters.filter((c) => c.region === region).map((c) => c.name),
+    healAlarmNames: list(await param('healAlarmNames')),
+    alertEmail: (await param('alertEmail')).trim(),
+    createAccessEntries: bool(await param('createEksAccessEntries'), 'createEksAccessEntries'),
+    subnetIds: list(await param('vpcSubnetIds')),
+    securityGroupIds: list(await param('vpcSecurityGroupIds')),
+    pullAlarmPeriods: int(await param('pullAlarmEvaluationMinutes'), 'pullAlarmEvaluationMinutes', 1, 60),
+    pullAlarmDatapoints: int(await param('pullAlarmDatapoints'), 'pullAlarmDatapoints', 1, 60),
+  };
+  for (const name of settings.alarmClusters) {
+    if (!CLUSTER_NAME.test(name)) throw new StackConfigError(`param pullAlarmClusters: ${JSON.stringify(name)} is not a valid EKS cluster name`);
+  }
+  if (settings.pullAlarmDatapoints > settings.pullAlarmPeriods) {
+    throw new StackConfigError('param pullAlarmDatapoints must not exceed pullAlarmEvaluationMinutes');
+  }
+  if (settings.kmsKeyArn !== '' && !KMS_KEY_ARN.test(settings.kmsKeyArn)) {
+    throw new StackConfigError(
+      `param kmsKeyArn=${JSON.stringify(settings.kmsKeyArn)}: expected a key ARN (arn:aws:kms:<region>:<account>:key/<id>); ` +
+        'an alias or a bare key id cannot scope the IAM policy to one key',
+    );
+  }
+  if ((settings.subnetIds.length === 0) !== (settings.securityGroupIds.length === 0)) {
+    throw new StackConfigError('params vpcSubnetIds and vpcSecurityGroupIds: set both (VPC attachment) or neither');
+  }
+  return settings;
+}
+
+/** provider.iam.role.statements: the function's permissions, nothing else. */
+function iamStatementsFor(settings) {
+  const statements = [
+    {
+      // The only statement on "*": GetAuthorizationToken has no resource-level permissions.
+      Sid: 'EcrAuthorizationToken',
+      Effect: 'Allow',
+      Action: ['ecr:GetAuthorizationToken'],
+      Resource: '*',
+    },
+    {
+      // Create-if-missing (with tags), read, adopt (tag) and write the configured secrets only.
+      Sid: 'OwnSecrets',
+      Effect: 'Allow',
+      Action: [
+        'secretsmanager:CreateSecret',
+        'secretsmanager:TagResource',
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+      ],
+      Resource: [
+        secretArnPattern(settings.secretName),
+        ...(settings.combinedSecretName.trim() !== '' ? [secretArnPattern(settings.combinedSecretName)] : []),
+      ],
+    },
+  ];
+  if (settings.kmsKeyArn !== '') {
+    statements.push({
+      // Only with a customer-managed key; the aws/secretsmanager key needs no identity policy.
+      Sid: 'SecretKey',
+      Effect: 'Allow',
+      Action: ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'],
+      Resource: [settings.kmsKeyArn],
+    });
+  }
+  const described = settings.clusters.filter((c) => !c.override);
+  if (described.length > 0) {
+    statements.push({
+      // Endpoint + CA of the fallback clusters; Kubernetes rights come from RBAC, not IAM.
+      Sid: 'DescribeFallbackClusters',
+      Effect: 'Allow',
+      Action: ['eks:DescribeCluster'],
+      Resource: described.map(clusterArn),
+    });
+  }
+  return statements;
+}
+
+/** provider.vpc, or nothing. */
+function vpcFor(settings) {
+  if (settings.subnetIds.length === 0) return null;
+  return { subnetIds: settings.subnetIds, securityGroupIds: settings.securityGroupIds };
+}
+
+function pullAlarmName(settings, cluster) {
+  return `${settings.prefix}-image-pull-${cluster}`;
+}
+
+/** Per-cluster pull-failure alarms (invoking the function), the alarm rule, EKS access entries. */
+function resourcesFor(settings) {
+  const Resources = {};
+  const Outputs = {};
+  const functionArn = { 'Fn::GetAtt': [FUNCTION_LOGICAL_ID, 'Arn'] };
+  const alarmIds = new Map();
+
+  for (const cluster of settings.alarmClusters) {
+    const suffix = logicalSuffix(cluster);
+    const alarmId = `ImagePullAlarm${suffix}`;
+    if (alarmIds.has(alarmId)) {
+      throw new StackConfigError(`clusters ${alarmIds.get(alarmId)} and ${cluster} map to the same resource name ${alarmId}`);
+    }
+    alarmIds.set(alarmId, cluster);
+    Resources[alarmId] = {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: pullAlarmName(settings, cluster),
+        AlarmDescription:
+          `Containers in ${cluster} wait in ErrImagePull/ImagePullBackOff/InvalidImageName (Container Insights). ` +
+          'Invokes the rotator (heal: fresh token, pull secrets re-applied, ESO re-sync). Runbook: docs/deploy.md.',
+        Namespace: 'ContainerInsights',
+        MetricName: 'pod_container_status_waiting_reason_image_pull_error',
+        Dimensions: [{ Name: 'ClusterName', Value: cluster }],
+        Statistic: 'Maximum',
+        Period: 60,
+        EvaluationPeriods: settings.pullAlarmPeriods,
+        DatapointsToAlarm: settings.pullAlarmDatapoints,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        // No Container Insights data is not an image-pull failure.
+        TreatMissingData: 'notBreaching',
+        // The function directly (asynchronous invoke, payload with alarmData) and the humans.
+        AlarmActions: [functionArn, { Ref: ALERT_TOPIC_LOGICAL_ID }],
+        OKActions: [{ Ref: ALERT_TOPIC_LOGICAL_ID }],
+      },
+    };
+    Resources[`ImagePullAlarmInvokePermission${suffix}`] = {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: functionArn,
+        Principal: 'lambda.alarms.cloudwatch.amazonaws.com',
+        SourceAccount: { Ref: 'AWS::AccountId' },
+        SourceArn: { 'Fn::GetAtt': [alarmId, 'Arn'] },
+      },
+    };
+  }
+
+  if (settings.healAlarmNames.length > 0) {
+    // Alarms defined elsewhere (another stack, the console) reach the function through
+    // EventBridge; the product's own alarms above invoke it directly, so they are not listed
+    // here (one state change must not heal twice).
+    Resources.HealAlarmRule = {
+      Type: 'AWS::Events::Rule',
+      Properties: {
+        Name: `${settings.prefix}-heal-on-alarm`,
+        Description: 'Heal when a listed image-pull alarm goes into ALARM',
+        State: 'ENABLED',
+        EventPattern: {
+          'source': ['aws.cloudwatch'],
+          'detail-type': ['CloudWatch Alarm State Change'],
+          'detail': {
+            alarmName: settings.healAlarmNames,
+            state: { value: ['ALARM'] },
+          },
+        },
+        Targets: [
+          {
+            Id: 'rotate',
+            Arn: functionArn,
+            RetryPolicy: { MaximumRetryAttempts: 3, MaximumEventAgeInSeconds: 3600 },
+          },
+        ],
+      },
+    };
+    Resources.HealAlarmRuleInvokePermission = {
+      Type: 'AWS::Lambda::Permission',
+      Properties: {
+        Action: 'lambda:InvokeFunction',
+        FunctionName: functionArn,
+        Principal: 'events.amazonaws.com',
+        SourceArn: { 'Fn::GetAtt': ['HealAlarmRule', 'Arn'] },
+      },
+    };
+  }
+
+  if (settings.createAccessEntries) {
+    const local = settings.clusters.filter((c) => c.region === settings.region);
+    if (local.length === 0) {
+      throw new StackConfigError(`param createEksAccessEntries=true but eksClusters names no cluster in ${settings.region}`);
+    }
+    for (const cluster of local) {
+      const id = `EksAccessEntry${logicalSuffix(cluster.name)}`;
+      Resources[id] = {
+        Type: 'AWS::EKS::AccessEntry',
+        Properties: {
+          ClusterName: cluster.name,
+          PrincipalArn: { 'Fn::GetAtt': [ROLE_LOGICAL_ID, 'Arn'] },
+          Type: 'STANDARD',
+          // Maps the role to the RBAC group bound in infra/k8s/rbac.yaml. No access policy is
+          // associated: the ClusterRole there is all the function may do in the cluster.
+          KubernetesGroups: [RBAC_GROUP],
+        },
+      };
+    }
+  }
+
+  if (settings.alertEmail !== '') {
+    Resources.AlertEmailSubscription = {
+      Type: 'AWS::SNS::Subscription',
+      Properties: { TopicArn: { Ref: ALERT_TOPIC_LOGICAL_ID }, Protocol: 'email', Endpoint: settings.alertEmail },
+    };
+  }
+
+  Outputs.PullFailureAlarmNames = {
+    Description: 'Pull-failure alarms that invoke the function directly',
+    Value: settings.alarmClusters.length > 0 ? settings.alarmClusters.map((c) => pullAlarmName(settings, c)).join(',') : '-',
+  };
+  return { Resources, Outputs };
+}
+
+const withSettings = (build) => async ({ resolveVariable }) => build(await readSettings(resolveVariable));
+
+module.exports = {
+  // osls entry points
+  iamStatements: withSettings(iamStatementsFor),
+  vpc: withSettings(vpcFor),
+  resources: withSettings(resourcesFor),
+  // for tests
+  RBAC_GROUP,
+  FAILURE_QUEUE_LOGICAL_ID,
+  StackConfigError,
+  parseClusters,
+  secretNamePattern,
+  iamStatementsFor,
+  resourcesFor,
+  readSettings,
+};
