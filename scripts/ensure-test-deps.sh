@@ -7,7 +7,8 @@
 #   npm       dependencies (incl. Node 22 as the npm package `node`)   via scripts/ensure-demo-deps.sh
 #   PyPI      moto[server] (via ensure-demo-deps.sh), awscli, cfn-lint
 #   Debian    docker-registry skopeo apache2-utils etcd-server faketime openssl
-#   Go        checked (on the image); Go modules of test/support/eso-template from the Go proxy
+#   Go        checked (on the image); Go modules of test/support/eso-template from the Go proxy,
+#             and that program built once into ${ECR_ROTATOR_CACHE:-$HOME/.cache/ecr-token-rotator}
 #   kube      scripts/build-kube-apiserver.sh when present (it caches its binary)
 set -eu
 cd "$(dirname "$0")/.."
@@ -60,8 +61,10 @@ has_py_modules() {
 sys.exit(0 if all(importlib.util.find_spec(m) for m in sys.argv[1:]) else 1)' "$@" 2>/dev/null
 }
 py_missing=""
-has_py_modules awscli || py_missing="$py_missing awscli>=1.36,<2"
-has_py_modules cfnlint || py_missing="$py_missing cfn-lint>=1,<2"
+if ! has_py_modules awscli cfnlint; then
+  has_py_modules awscli || py_missing="$py_missing awscli>=1.36,<2"
+  has_py_modules cfnlint || py_missing="$py_missing cfn-lint>=1,<2"
+fi
 if [ -n "$py_missing" ]; then
   say "installing from PyPI:$py_missing"
   # shellcheck disable=SC2086
@@ -93,6 +96,18 @@ esac
 # proxy into the Go module cache; a no-op when they are there.
 (cd test/support/eso-template && GOTOOLCHAIN=local GOFLAGS=-mod=readonly $GO mod download) ||
   die "downloading the Go modules of test/support/eso-template failed (is the Go module proxy reachable?)"
+
+# Build the ESO template program once into the cache (test/support/eso-template.ts keys it by a
+# hash of its sources), so test files running in parallel never build it concurrently.
+node_modules/.bin/node --experimental-strip-types --no-warnings -e '
+import("./test/support/eso-template.ts").then(async (m) => {
+  const fs = await import("node:fs");
+  const path = m.esoTemplateBinaryPath();
+  if (fs.existsSync(path)) return;
+  console.log(`ensure-test-deps: building the ESO template program (Go) into ${path}`);
+  await m.ensureEsoTemplateBinary();
+}).catch((e) => { console.error(e.message); process.exit(1); });
+' || die "building the ESO template program (test/support/eso-template) failed"
 
 command -v kubectl >/dev/null 2>&1 || say "note: kubectl not found (it is on the machine image; the Kubernetes test bed needs it)"
 
