@@ -123,7 +123,7 @@ export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<n
   if (!CLUSTER_NAME.test(cluster)) return usage(`${JSON.stringify(cluster)} is not a valid EKS cluster name`);
   const region = values.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
   if (!region) return usage("no region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)");
-  if (!/^[a-z]{2}(-[a-z0-9]+)+-\d{1,2}$/.test(region)) return usage(`${JSON.stringify(region)} is not an AWS region`);
+  if (!/^[a-z]{2,4}(-[a-z0-9]+)+-\d{1,2}$/.test(region)) return usage(`${JSON.stringify(region)} is not an AWS region`);
 
   try {
     const provider = io.credentials ?? envCredentials(io.env) ?? createEksCredentialsProvider(region);

@@ -45,7 +45,7 @@ export const PRESIGN_EXPIRES_SECONDS = 60;
 /** The CLI reports expiry as signing time + 14 min. */
 export const TOKEN_LIFETIME_MS = 14 * 60_000;
 
-const REGION = /^[a-z]{2}(-[a-z0-9]+)+-\d{1,2}$/;
+const REGION = /^[a-z]{2,4}(-[a-z0-9]+)+-\d{1,2}$/;
 
 /** DNS suffix of the AWS partition a region belongs to (as botocore resolves the STS endpoint). */
 export function partitionDnsSuffix(region: string): string {
