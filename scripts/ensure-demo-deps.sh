@@ -30,8 +30,11 @@ as_root() {
 
 apt_install() {
   say "installing Debian packages: $*"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
-    die "apt-get update failed (are Debian's package mirrors reachable?)"
+  if [ -z "${APT_UPDATED:-}" ]; then
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
+      die "apt-get update failed (are Debian's package mirrors reachable?)"
+    APT_UPDATED=1
+  fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" ||
     die "apt-get install $* failed"
 }
