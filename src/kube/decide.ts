@@ -1,0 +1,127 @@
+/**
+ * Per-namespace decisions (pure): what to do with the pull Secret and the ServiceAccounts,
+ * given what the cluster-wide LISTs returned. No I/O here.
+ */
+import { mergeDockerConfig, parseDockerConfig, serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../dockerconfig";
+import type { KubeSecret, KubeServiceAccount, MergePatch } from "./types";
+
+export const DOCKERCONFIGJSON_TYPE = "kubernetes.io/dockerconfigjson";
+export const DOCKERCONFIGJSON_KEY = ".dockerconfigjson";
+export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
+export const MANAGED_BY_VALUE = "ecr-token-rotator";
+
+export type SecretDecision =
+  | { action: "create"; body: KubeSecret }
+  | { action: "update"; patch: MergePatch; adopted: boolean; replacedInvalid: boolean }
+  | { action: "unchanged" }
+  | { action: "conflict"; reason: string };
+
+export interface SecretDecisionInput {
+  namespace: string;
+  name: string;
+  /** The Secret as listed/read, undefined when it does not exist. */
+  existing: KubeSecret | undefined;
+  logins: readonly RegistryLogin[];
+  adoptUnmanaged: boolean;
+}
+
+export function isManaged(secret: KubeSecret): boolean {
+  return secret.metadata.labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+}
+
+function encode(config: DockerConfig): string {
+  return Buffer.from(serializeDockerConfig(config), "utf8").toString("base64");
+}
+
+/** Key-order-insensitive deep equality of JSON values. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((v, i) => jsonEqual(v, bb[i]));
+  }
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
+  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
+  return ak.length === bk.length && ak.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && jsonEqual(ao[k], bo[k]));
+}
+
+/** The existing docker config of a Secret, or undefined when absent/unreadable (never throws). */
+export function existingDockerConfig(secret: KubeSecret): DockerConfig | undefined {
+  const encoded = secret.data?.[DOCKERCONFIGJSON_KEY];
+  if (typeof encoded !== "string") return undefined;
+  try {
+    return parseDockerConfig(Buffer.from(encoded, "base64").toString("utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+export function decideSecret(input: SecretDecisionInput): SecretDecision {
+  const { namespace, name, existing, logins } = input;
+  if (!existing) {
+    return {
+      action: "create",
+      body: {
+        metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
+        type: DOCKERCONFIGJSON_TYPE,
+        data: { [DOCKERCONFIGJSON_KEY]: encode(mergeDockerConfig(undefined, logins)) },
+      },
+    };
+  }
+  const type = existing.type ?? "Opaque";
+  if (type !== DOCKERCONFIGJSON_TYPE) {
+    return { action: "conflict", reason: `Secret ${namespace}/${name} has type ${type}, not ${DOCKERCONFIGJSON_TYPE}; left untouched` };
+  }
+  const managed = isManaged(existing);
+  if (!managed && !input.adoptUnmanaged) {
+    return {
+      action: "conflict",
+      reason: `Secret ${namespace}/${name} is not labelled ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} (someone else manages it); left untouched`,
+    };
+  }
+  const current = existingDockerConfig(existing);
+  const hasContent = existing.data?.[DOCKERCONFIGJSON_KEY] !== undefined;
+  if (!current && hasContent && !managed) {
+    return { action: "conflict", reason: `Secret ${namespace}/${name} does not hold a valid docker config; not adopted, left untouched` };
+  }
+  const merged = mergeDockerConfig(current, logins);
+  if (managed && current && jsonEqual(merged, current)) return { action: "unchanged" };
+  const metadata: Record<string, unknown> = { labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } };
+  // Optimistic concurrency: the merge patch carries the resourceVersion we read, the API server
+  // answers 409 if the Secret changed since (then we re-read and decide again).
+  if (existing.metadata.resourceVersion) metadata.resourceVersion = existing.metadata.resourceVersion;
+  return {
+    action: "update",
+    patch: { metadata, data: { [DOCKERCONFIGJSON_KEY]: encode(merged) } },
+    adopted: !managed,
+    replacedInvalid: !current,
+  };
+}
+
+export type ServiceAccountDecision =
+  | { action: "patch"; patch: MergePatch }
+  | { action: "unchanged" }
+  | { action: "missing" };
+
+/**
+ * Adds `{name: pullSecretName}` to `imagePullSecrets`, keeping every existing entry in order.
+ * `imagePullSecrets` has no strategic-merge key, so the merge patch carries the whole list and
+ * the resourceVersion read (409 if someone changed the list meanwhile).
+ */
+export function decideServiceAccount(sa: KubeServiceAccount | undefined, pullSecretName: string): ServiceAccountDecision {
+  if (!sa) return { action: "missing" };
+  const current = sa.imagePullSecrets ?? [];
+  if (current.some((ref) => ref.name === pullSecretName)) return { action: "unchanged" };
+  const metadata: Record<string, unknown> = {};
+  if (sa.metadata.resourceVersion) metadata.resourceVersion = sa.metadata.resourceVersion;
+  return { action: "patch", patch: { metadata, imagePullSecrets: [...current, { name: pullSecretName }] } };
+}
+
+/** Merge patch that makes ESO re-sync an ExternalSecret now. */
+export function forceSyncPatch(now: Date): MergePatch {
+  return { metadata: { annotations: { "force-sync": String(Math.floor(now.getTime() / 1000)) } } };
+}

@@ -1,0 +1,212 @@
+/**
+ * An in-memory `KubeApi` for tests (no network): namespaces, Secrets, ServiceAccounts and
+ * ExternalSecrets with resourceVersions, merge-patch semantics with the resourceVersion
+ * precondition (409), AlreadyExists (409), pagination, field/label selectors, a request log and
+ * fault injection. Not used by the product.
+ */
+import { matchesLabelSelector, parseLabelSelector } from "./namespaces";
+import {
+  KubeApiError,
+  type KubeApi,
+  type KubeExternalSecret,
+  type KubeNamespace,
+  type KubeResource,
+  type KubeSecret,
+  type KubeServiceAccount,
+  type KubeVerb,
+  type ListOptions,
+  type ListPage,
+  type MergePatch,
+  type ObjectMeta,
+} from "./types";
+
+export interface FakeCall {
+  method: keyof KubeApi;
+  verb: KubeVerb;
+  resource: KubeResource;
+  namespace?: string;
+  name?: string;
+  options?: ListOptions;
+  body?: unknown;
+}
+
+/** Returns an error to throw for this call (the call then has no effect), or undefined. */
+export type FaultHook = (call: FakeCall) => KubeApiError | Error | undefined;
+
+type Obj = { metadata: ObjectMeta } & Record<string, unknown>;
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/** RFC 7386 JSON merge patch. */
+export function applyMergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return clone(patch);
+  const base: Record<string, unknown> = typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete base[k];
+    else base[k] = applyMergePatch(base[k], v);
+  }
+  return base;
+}
+
+export class FakeKubeApi implements KubeApi {
+  readonly calls: FakeCall[] = [];
+  readonly namespaces = new Map<string, KubeNamespace>();
+  readonly secrets = new Map<string, KubeSecret>();
+  readonly serviceAccounts = new Map<string, KubeServiceAccount>();
+  readonly externalSecrets = new Map<string, KubeExternalSecret>();
+  /** When false, listExternalSecrets answers 404 (CRD not installed). */
+  esoInstalled = true;
+  faults: FaultHook[] = [];
+  /** Optional async delay per call (ms), to exercise concurrency. */
+  latencyMs = 0;
+  private rv = 100;
+  inFlight = 0;
+  maxInFlight = 0;
+
+  addNamespace(name: string, labels: Record<string, string> = {}, phase = "Active"): this {
+    this.namespaces.set(name, { metadata: { name, labels, resourceVersion: this.nextRv() }, status: { phase } });
+    // Like the ServiceAccount controller: every namespace has a "default" SA.
+    this.serviceAccounts.set(`${name}/default`, { metadata: { name: "default", namespace: name, resourceVersion: this.nextRv() } });
+    return this;
+  }
+  putSecret(secret: KubeSecret): this {
+    const s = clone(secret);
+    s.metadata.resourceVersion = this.nextRv();
+    this.secrets.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+    return this;
+  }
+  putServiceAccount(sa: KubeServiceAccount): this {
+    const s = clone(sa);
+    s.metadata.resourceVersion = this.nextRv();
+    this.serviceAccounts.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+    return this;
+  }
+  putExternalSecret(es: KubeExternalSecret): this {
+    const s = clone(es);
+    s.metadata.resourceVersion = this.nextRv();
+    this.externalSecrets.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+    return this;
+  }
+  /** Counts calls by method. */
+  count(method?: keyof KubeApi): number {
+    return method ? this.calls.filter((c) => c.method === method).length : this.calls.length;
+  }
+  writes(): FakeCall[] {
+    return this.calls.filter((c) => c.verb === "create" || c.verb === "patch");
+  }
+
+  private nextRv(): string {
+    return String(++this.rv);
+  }
+
+  private async enter(call: FakeCall): Promise<void> {
+    this.calls.push(clone(call));
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      if (this.latencyMs > 0) await new Promise((r) => setTimeout(r, this.latencyMs));
+      else await Promise.resolve();
+      for (const hook of this.faults) {
+        const error = hook(call);
+        if (error) throw error;
+      }
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private list<T extends Obj>(store: Map<string, T>, o: ListOptions, namespace?: string): ListPage<T> {
+    const selector = parseLabelSelector(o.labelSelector ?? "");
+    const field = o.fieldSelector?.match(/^metadata\.name=(.+)$/)?.[1];
+    const all = [...store.values()]
+      .filter((x) => namespace === undefined || x.metadata.namespace === namespace)
+      .filter((x) => field === undefined || x.metadata.name === field)
+      .filter((x) => matchesLabelSelector(selector, x.metadata.labels ?? {}))
+      .sort((a, b) => `${a.metadata.namespace ?? ""}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace ?? ""}/${b.metadata.name}`));
+    const start = o.continue ? Number(o.continue) : 0;
+    const items = all.slice(start, start + o.limit).map(clone);
+    const next = start + o.limit < all.length ? String(start + o.limit) : undefined;
+    return { items, ...(next ? { continue: next } : {}) };
+  }
+
+  private patch<T extends Obj>(store: Map<string, T>, resource: KubeResource, namespace: string, name: string, patch: MergePatch): T {
+    const key = `${namespace}/${name}`;
+    const current = store.get(key);
+    if (!current) throw new KubeApiError(404, `${resource} "${name}" not found`, { reason: "NotFound" });
+    const wanted = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
+    if (wanted !== undefined && wanted !== current.metadata.resourceVersion) {
+      throw new KubeApiError(409, `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { reason: "Conflict" });
+    }
+    const next = applyMergePatch(current, patch) as T;
+    next.metadata.resourceVersion = this.nextRv();
+    store.set(key, next);
+    return clone(next);
+  }
+
+  async listNamespaces(options: ListOptions): Promise<ListPage<KubeNamespace>> {
+    await this.enter({ method: "listNamespaces", verb: "list", resource: "namespaces", options });
+    return this.list(this.namespaces as unknown as Map<string, Obj>, options) as unknown as ListPage<KubeNamespace>;
+  }
+  async listSecrets(options: ListOptions): Promise<ListPage<KubeSecret>> {
+    await this.enter({ method: "listSecrets", verb: "list", resource: "secrets", options });
+    return this.list(this.secrets as unknown as Map<string, Obj>, options) as unknown as ListPage<KubeSecret>;
+  }
+  async listNamespacedSecrets(namespace: string, options: ListOptions): Promise<ListPage<KubeSecret>> {
+    await this.enter({ method: "listNamespacedSecrets", verb: "list", resource: "secrets", namespace, options });
+    return this.list(this.secrets as unknown as Map<string, Obj>, options, namespace) as unknown as ListPage<KubeSecret>;
+  }
+  async readSecret(namespace: string, name: string): Promise<KubeSecret | undefined> {
+    await this.enter({ method: "readSecret", verb: "get", resource: "secrets", namespace, name });
+    const s = this.secrets.get(`${namespace}/${name}`);
+    return s ? clone(s) : undefined;
+  }
+  async createSecret(namespace: string, body: KubeSecret): Promise<KubeSecret> {
+    await this.enter({ method: "createSecret", verb: "create", resource: "secrets", namespace, name: body.metadata.name, body });
+    if (!this.namespaces.has(namespace)) throw new KubeApiError(404, `namespaces "${namespace}" not found`, { reason: "NotFound" });
+    const key = `${namespace}/${body.metadata.name}`;
+    if (this.secrets.has(key)) throw new KubeApiError(409, `secrets "${body.metadata.name}" already exists`, { reason: "AlreadyExists" });
+    const s = clone(body);
+    s.metadata = { ...s.metadata, namespace, resourceVersion: this.nextRv() };
+    this.secrets.set(key, s);
+    return clone(s);
+  }
+  async patchSecret(namespace: string, name: string, patch: MergePatch): Promise<KubeSecret> {
+    await this.enter({ method: "patchSecret", verb: "patch", resource: "secrets", namespace, name, body: patch });
+    return this.patch(this.secrets as unknown as Map<string, Obj>, "secrets", namespace, name, patch) as unknown as KubeSecret;
+  }
+  async listServiceAccounts(options: ListOptions): Promise<ListPage<KubeServiceAccount>> {
+    await this.enter({ method: "listServiceAccounts", verb: "list", resource: "serviceaccounts", options });
+    return this.list(this.serviceAccounts as unknown as Map<string, Obj>, options) as unknown as ListPage<KubeServiceAccount>;
+  }
+  async listNamespacedServiceAccounts(namespace: string, options: ListOptions): Promise<ListPage<KubeServiceAccount>> {
+    await this.enter({ method: "listNamespacedServiceAccounts", verb: "list", resource: "serviceaccounts", namespace, options });
+    return this.list(this.serviceAccounts as unknown as Map<string, Obj>, options, namespace) as unknown as ListPage<KubeServiceAccount>;
+  }
+  async readServiceAccount(namespace: string, name: string): Promise<KubeServiceAccount | undefined> {
+    await this.enter({ method: "readServiceAccount", verb: "get", resource: "serviceaccounts", namespace, name });
+    const s = this.serviceAccounts.get(`${namespace}/${name}`);
+    return s ? clone(s) : undefined;
+  }
+  async patchServiceAccount(namespace: string, name: string, patch: MergePatch): Promise<KubeServiceAccount> {
+    await this.enter({ method: "patchServiceAccount", verb: "patch", resource: "serviceaccounts", namespace, name, body: patch });
+    return this.patch(this.serviceAccounts as unknown as Map<string, Obj>, "serviceaccounts", namespace, name, patch) as unknown as KubeServiceAccount;
+  }
+  async listExternalSecrets(options: ListOptions): Promise<ListPage<KubeExternalSecret>> {
+    await this.enter({ method: "listExternalSecrets", verb: "list", resource: "externalsecrets", options });
+    if (!this.esoInstalled) throw new KubeApiError(404, "the server could not find the requested resource", { reason: "NotFound" });
+    return this.list(this.externalSecrets as unknown as Map<string, Obj>, options) as unknown as ListPage<KubeExternalSecret>;
+  }
+  async patchExternalSecret(namespace: string, name: string, patch: MergePatch): Promise<KubeExternalSecret> {
+    await this.enter({ method: "patchExternalSecret", verb: "patch", resource: "externalsecrets", namespace, name, body: patch });
+    return this.patch(this.externalSecrets as unknown as Map<string, Obj>, "externalsecrets", namespace, name, patch) as unknown as KubeExternalSecret;
+  }
+}
+
+/** A 403 like the API server's RBAC denial, for `user` doing `verb` on `resource` in `namespace`. */
+export function forbidden(user: string, verb: KubeVerb, resource: KubeResource, namespace?: string, name?: string): KubeApiError {
+  const scope = namespace ? `in the namespace "${namespace}"` : "at the cluster scope";
+  const group = resource === "externalsecrets" ? "external-secrets.io" : "";
+  return new KubeApiError(403, `${resource}${name ? ` "${name}"` : ""} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${scope}`, {
+    reason: "Forbidden",
+  });
+}
