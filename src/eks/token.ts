@@ -130,7 +130,7 @@ export async function presignGetCallerIdentityUrl(params: EksTokenParams): Promi
 export async function createEksToken(params: EksTokenParams): Promise<EksToken> {
   const { url, signedAt } = await presignGetCallerIdentityUrl(params);
   const token = EKS_TOKEN_PREFIX + Buffer.from(url, "utf8").toString("base64url");
-  rememberSecret(token);
+  rememberSecret(token, url);
   return { token, expiresAt: new Date(signedAt.getTime() + TOKEN_LIFETIME_MS) };
 }
 

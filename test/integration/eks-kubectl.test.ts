@@ -1,6 +1,6 @@
 /**
  * `ecr-token-rotator eks-token` as a kubectl exec credential plugin: the real kubectl runs the
- * built CLI (bin/ecr-token-rotator.mjs) from a kubeconfig `exec` entry and sends the token as
+ * CLI (bundled from src/cli.ts like scripts/build.mjs does) from a kubeconfig `exec` entry and sends the token as
  * its bearer credential to a stub API server on 127.0.0.1 (HTTPS with a throw-away self-signed
  * certificate from openssl: kubectl sends exec credentials only over TLS), which records what it
  * receives.
@@ -12,6 +12,7 @@ import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { build } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeEksToken } from "../../src/eks/token";
 import { freePort } from "../support/ports";
@@ -21,8 +22,34 @@ let server: Server;
 let port: number;
 const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
 const dir = mkdtempSync(join(tmpdir(), "eks-kubectl-"));
+let cliRunner: string;
+
+/**
+ * The CLI bundled from src/cli.ts into a private directory (same esbuild settings as
+ * scripts/build.mjs), so concurrent rebuilds of dist/ by other test runs cannot race this test.
+ */
+async function bundleCli(outdir: string): Promise<string> {
+  await build({
+    entryPoints: { cli: join(process.cwd(), "src/cli.ts") },
+    outdir,
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    format: "esm",
+    mainFields: ["module", "main"],
+    splitting: true,
+    outExtension: { ".js": ".mjs" },
+    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+    logLevel: "warning",
+  });
+  const runner = join(outdir, "run.mjs");
+  writeFileSync(runner, 'import { main } from "./cli.mjs";\nawait main();\n');
+  return runner;
+}
+
 
 beforeAll(async () => {
+  cliRunner = await bundleCli(join(dir, "bundle"));
   port = await freePort();
   execFileSync("openssl", [
     "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -45,7 +72,6 @@ afterAll(async () => {
 function kubeconfig(apiVersion: string): string {
   const file = join(dir, `config-${apiVersion.split("/")[1]}`);
   const node = join(process.cwd(), "node_modules/.bin/node");
-  const cli = join(process.cwd(), "bin/ecr-token-rotator.mjs");
   writeFileSync(
     file,
     JSON.stringify({
@@ -59,7 +85,7 @@ function kubeconfig(apiVersion: string): string {
             exec: {
               apiVersion,
               command: node,
-              args: [cli, "eks-token", "--cluster", "test-cluster", "--region", "us-east-1"],
+              args: [cliRunner, "eks-token", "--cluster", "test-cluster", "--region", "us-east-1"],
               env: [
                 { name: "AWS_ACCESS_KEY_ID", value: "AKIAROTATORTESTKEY01" },
                 { name: "AWS_SECRET_ACCESS_KEY", value: "rotator-test-secret-key" },

@@ -5,10 +5,11 @@
  * (scripts/ensure-test-deps.sh installs both).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { build } from "esbuild";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eksTokenCommand, execCredentialApiVersion, formatExecCredential } from "../../src/cli/eks-token";
 import { decodeEksToken } from "../../src/eks/token";
 
@@ -17,7 +18,35 @@ const FROZEN_DATE = new Date("2026-11-24T10:00:00Z");
 const SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const SESSION_TOKEN = "IQoJb3JpZ2luX2VjEHYaCXVzLWVhc3QtMSJHMEUCIQD+test/session+token==";
 const home = mkdtempSync(join(tmpdir(), "eks-token-cli-"));
+let cliRunner: string;
+beforeAll(async () => {
+  cliRunner = await bundleCli(join(home, "bundle"));
+});
 afterAll(() => rmSync(home, { recursive: true, force: true }));
+
+/**
+ * The CLI bundled from src/cli.ts into a private directory (same esbuild settings as
+ * scripts/build.mjs), so concurrent rebuilds of dist/ by other test runs cannot race this test.
+ */
+async function bundleCli(outdir: string): Promise<string> {
+  await build({
+    entryPoints: { cli: join(process.cwd(), "src/cli.ts") },
+    outdir,
+    bundle: true,
+    platform: "node",
+    target: "node22",
+    format: "esm",
+    mainFields: ["module", "main"],
+    splitting: true,
+    outExtension: { ".js": ".mjs" },
+    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+    logLevel: "warning",
+  });
+  const runner = join(outdir, "run.mjs");
+  writeFileSync(runner, 'import { main } from "./cli.mjs";\nawait main();\n');
+  return runner;
+}
+
 
 function which(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).status === 0;
@@ -103,10 +132,10 @@ describe("eks-token matches aws eks get-token byte for byte", () => {
       expect(await ourOutput(c)).toBe(reference);
     });
 
-    it(`the built CLI as a process under faketime: ${c.name}`, () => {
+    it(`the bundled CLI as a process under faketime: ${c.name}`, () => {
       const reference = referenceOutput(c);
       const ours = underFaketime(
-        [join(process.cwd(), "node_modules/.bin/node"), join(process.cwd(), "bin/ecr-token-rotator.mjs"), "eks-token", "--cluster", c.cluster, "--region", c.region],
+        [join(process.cwd(), "node_modules/.bin/node"), cliRunner, "eks-token", "--cluster", c.cluster, "--region", c.region],
         cleanEnv(c),
       );
       expect(ours.status, ours.stderr).toBe(0);
