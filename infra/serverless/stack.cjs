@@ -97,7 +97,8 @@ function parseClusters(raw, defaultRegion) {
 /**
  * The IAM resource pattern for a secret name template: each {account}/{region} placeholder
  * becomes "*", and a trailing "*" covers the 6-character suffix Secrets Manager appends to
- * every secret ARN ("-AbCdEf"). E.g. ecr/{account}/{region}/credentials -> ecr/ * / * /credentials*.
+ * every secret ARN ("-AbCdEf"). E.g. ecr/{account}/{region}/credentials becomes
+ *   ecr/<*>/<*>/credentials<*>   (each <*> standing for "*").
  */
 function secretNamePattern(template) {
   const name = String(template).trim();
@@ -107,7 +108,7 @@ function secretNamePattern(template) {
   if (/^[{*]/.test(name)) {
     throw new StackConfigError(`secret name ${JSON.stringify(name)} must start with a fixed prefix (e.g. ecr/), so the IAM policy can be scoped to it`);
   }
-  return `${name.replace(/\{(account|region)\}/g, '*').replace(/\*+/g, '*')}*`;
+  return `${name.replace(/\{(account|region)\}/g, '*')}*`.replace(/\*+/g, '*');
 }
 
 function secretArnPattern(template) {
@@ -123,6 +124,40 @@ function clusterArn(cluster) {
 function logicalSuffix(name) {
   const alnum = name.replace(/[^A-Za-z0-9]/g, '');
   return alnum.charAt(0).toUpperCase() + alnum.slice(1);
+}
+
+const TOKEN_LIFE_SECONDS = 12 * 3600;
+
+/** Seconds between runs of a rate() expression; undefined for cron(). */
+function rateSeconds(expression) {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(String(expression).trim());
+  if (!match) {
+    if (/^cron\(.+\)$/.test(String(expression).trim())) return undefined;
+    throw new StackConfigError(`param scheduleRate=${JSON.stringify(expression)}: expected rate(N hours) or cron(...)`);
+  }
+  const unit = { minute: 60, hour: 3600, day: 86400 }[match[2].replace(/s$/, '')];
+  return Number(match[1]) * unit;
+}
+
+/**
+ * The freshness alarm's numbers, checked against the token life: the window must cover one
+ * scheduled run (else it fires between healthy runs) and end before a token written at the
+ * start of it expires (else it fires only after pull secrets went stale).
+ */
+function readNumbers(raw) {
+  const window = int(raw.freshnessWindowSeconds, 'freshnessWindowSeconds', 300, TOKEN_LIFE_SECONDS - 60);
+  if (window % 60 !== 0) throw new StackConfigError('param freshnessWindowSeconds must be a multiple of 60 (a CloudWatch period)');
+  const threshold = int(raw.freshnessThresholdSeconds, 'freshnessThresholdSeconds', 60, TOKEN_LIFE_SECONDS - 60);
+  const interval = rateSeconds(raw.scheduleRate);
+  if (interval !== undefined && interval >= TOKEN_LIFE_SECONDS) {
+    throw new StackConfigError(`param scheduleRate=${raw.scheduleRate}: runs must come more often than the 12 h token life`);
+  }
+  if (interval !== undefined && window <= interval) {
+    throw new StackConfigError(
+      `param freshnessWindowSeconds=${window} must exceed the schedule interval (${interval} s), or the freshness alarm fires between healthy runs`,
+    );
+  }
+  return { freshnessWindowSeconds: window, freshnessThresholdSeconds: threshold, scheduleIntervalSeconds: interval ?? null };
 }
 
 async function readSettings(resolveVariable) {
@@ -156,6 +191,13 @@ async function readSettings(resolveVariable) {
     pullAlarmPeriods: int(await param('pullAlarmEvaluationMinutes'), 'pullAlarmEvaluationMinutes', 1, 60),
     pullAlarmDatapoints: int(await param('pullAlarmDatapoints'), 'pullAlarmDatapoints', 1, 60),
   };
+  secretNamePattern(settings.secretName);
+  if (settings.combinedSecretName.trim() !== '') secretNamePattern(settings.combinedSecretName);
+  settings.numbers = readNumbers({
+    scheduleRate: await param('scheduleRate'),
+    freshnessWindowSeconds: await param('freshnessWindowSeconds'),
+    freshnessThresholdSeconds: await param('freshnessThresholdSeconds'),
+  });
   for (const name of settings.alarmClusters) {
     if (!CLUSTER_NAME.test(name)) throw new StackConfigError(`param pullAlarmClusters: ${JSON.stringify(name)} is not a valid EKS cluster name`);
   }
@@ -167,6 +209,12 @@ async function readSettings(resolveVariable) {
       `param kmsKeyArn=${JSON.stringify(settings.kmsKeyArn)}: expected a key ARN (arn:aws:kms:<region>:<account>:key/<id>); ` +
         'an alias or a bare key id cannot scope the IAM policy to one key',
     );
+  }
+  for (const id of settings.subnetIds) {
+    if (!/^subnet-[0-9a-f]{8,17}$/.test(id)) throw new StackConfigError(`param vpcSubnetIds: ${JSON.stringify(id)} is not a subnet id`);
+  }
+  for (const id of settings.securityGroupIds) {
+    if (!/^sg-[0-9a-f]{8,17}$/.test(id)) throw new StackConfigError(`param vpcSecurityGroupIds: ${JSON.stringify(id)} is not a security group id`);
   }
   if ((settings.subnetIds.length === 0) !== (settings.securityGroupIds.length === 0)) {
     throw new StackConfigError('params vpcSubnetIds and vpcSecurityGroupIds: set both (VPC attachment) or neither');
@@ -361,6 +409,7 @@ module.exports = {
   // osls entry points
   iamStatements: withSettings(iamStatementsFor),
   vpc: withSettings(vpcFor),
+  numbers: withSettings((settings) => settings.numbers),
   resources: withSettings(resourcesFor),
   // for tests
   RBAC_GROUP,
@@ -368,6 +417,7 @@ module.exports = {
   StackConfigError,
   parseClusters,
   secretNamePattern,
+  readNumbers,
   iamStatementsFor,
   resourcesFor,
   readSettings,
