@@ -62,15 +62,18 @@ const NETWORK_MESSAGES = /socket hang up|other side closed|fetch failed|terminat
 export function networkErrorCode(error: unknown): string | undefined {
   if (error instanceof KubeApiError) return error.status === 0 ? (error.details.networkCode ?? "NETWORK") : undefined;
   let messageMatch = false;
+  let otherCode = false;
   let current: unknown = error;
   for (let depth = 0; depth < 8 && current && typeof current === "object"; depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
+    // e.g. a TLS verification failure (DEPTH_ZERO_SELF_SIGNED_CERT) under "fetch failed": not transient
+    if (typeof code === "string" && /^[A-Z][A-Z0-9_]+$/.test(code)) otherCode = true;
     const message = (current as { message?: unknown }).message;
     if (typeof message === "string" && NETWORK_MESSAGES.test(message)) messageMatch = true;
     current = (current as { cause?: unknown }).cause;
   }
-  return messageMatch ? "NETWORK" : undefined;
+  return messageMatch && !otherCode ? "NETWORK" : undefined;
 }
 
 export function classify(error: unknown): Classification {
