@@ -1,0 +1,196 @@
+/**
+ * infra/k8s manifests, checked structurally (and, through the real ESO template engine, for
+ * what they produce): external-secrets.io/v1 only, the ExternalSecret templates yield a
+ * kubernetes.io/dockerconfigjson pull secret from the rotator's Secrets Manager value, the
+ * refreshInterval fits the freshness budget, and the RBAC is exactly what the fallback needs.
+ * (manifests-apiserver.test.ts applies them to a real kube-apiserver.)
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadAll } from "js-yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { RegistryCredential } from "../../src/ecr";
+import { parseRegistryHost } from "../../src/registry-host";
+import { registrySecretValue } from "../../src/secret-payload";
+import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
+import { REPO, type Json } from "./support";
+
+const K8S = join(REPO, "infra/k8s");
+const TOKEN_LIFE_SECONDS = 12 * 3600;
+
+interface Manifest {
+  file: string;
+  doc: Json;
+}
+
+const files = readdirSync(K8S).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"));
+const manifests: Manifest[] = files.flatMap((file) =>
+  loadAll(readFileSync(join(K8S, file), "utf8"))
+    .filter((doc) => doc !== null && doc !== undefined)
+    .map((doc) => ({ file, doc: doc as Json })),
+);
+const ofKind = (kind: string) => manifests.filter((m) => m.doc.kind === kind).map((m) => m.doc);
+const one = (kind: string) => {
+  const docs = ofKind(kind);
+  expect(docs, kind).toHaveLength(1);
+  return docs[0];
+};
+
+/** Go's time.ParseDuration for h/m/s/ms (what ESO accepts in refreshInterval). */
+export function goDurationSeconds(text: string): number {
+  const parts = [...String(text).matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s)/g)];
+  if (parts.length === 0 || parts.map((p) => p[0]).join("") !== text) throw new Error(`not a Go duration: ${text}`);
+  const unit = { h: 3600, m: 60, s: 1, ms: 0.001 } as const;
+  return parts.reduce((sum, p) => sum + Number(p[1]) * unit[p[2] as keyof typeof unit], 0);
+}
+
+/** The schedule interval serverless.yml deploys by default (params.default.scheduleRate). */
+function defaultScheduleSeconds(): number {
+  const yml = readFileSync(join(REPO, "serverless.yml"), "utf8");
+  const match = /^\s+scheduleRate:\s*"rate\((\d+) hours?\)"/m.exec(yml);
+  if (!match) throw new Error("serverless.yml: no scheduleRate default of the form rate(N hours)");
+  return Number(match[1]) * 3600;
+}
+
+/** The ExternalSecret specs: the standalone one and the ClusterExternalSecret's template. */
+const externalSecretSpecs = (): { name: string; spec: Json }[] => [
+  ...ofKind("ExternalSecret").map((doc) => ({ name: `ExternalSecret ${doc.metadata.name}`, spec: doc.spec })),
+  ...ofKind("ClusterExternalSecret").map((doc) => ({ name: `ClusterExternalSecret ${doc.metadata.name}`, spec: doc.spec.externalSecretSpec })),
+];
+
+describe("infra/k8s manifests", () => {
+  it("are the four documents expected, each well-formed", () => {
+    expect(files.sort()).toEqual(["cluster-external-secret.yaml", "cluster-secret-store.yaml", "external-secret.yaml", "rbac.yaml"]);
+    expect(manifests.map((m) => `${m.doc.apiVersion} ${m.doc.kind}`).sort()).toEqual([
+      "external-secrets.io/v1 ClusterExternalSecret",
+      "external-secrets.io/v1 ClusterSecretStore",
+      "external-secrets.io/v1 ExternalSecret",
+      "rbac.authorization.k8s.io/v1 ClusterRole",
+      "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+    ]);
+    for (const { file, doc } of manifests) {
+      expect(doc.metadata?.name, file).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+      expect(doc.metadata.namespace, `${file}: no hard-coded namespace`).toBeUndefined();
+    }
+  });
+
+  it("use the served ESO API (v1), never v1beta1", () => {
+    for (const file of files) expect(readFileSync(join(K8S, file), "utf8"), file).not.toMatch(/external-secrets\.io\/v1beta1/);
+  });
+
+  it("have a ClusterSecretStore for AWS Secrets Manager that the ExternalSecrets reference", () => {
+    const store = one("ClusterSecretStore");
+    expect(store.spec.provider.aws.service).toBe("SecretsManager");
+    expect(store.spec.provider.aws.region).toMatch(/^[a-z]{2}(-[a-z]+)+-\d+$/);
+    // A ClusterSecretStore's service-account reference must name its namespace.
+    const sa = store.spec.provider.aws.auth?.jwt?.serviceAccountRef;
+    if (sa) expect(sa.namespace).toBeTruthy();
+    for (const { name, spec } of externalSecretSpecs()) {
+      expect(spec.secretStoreRef, name).toEqual({ kind: "ClusterSecretStore", name: store.metadata.name });
+    }
+  });
+
+  it("keep the freshness budget: rotation interval + refreshInterval < 12 h, refreshInterval ≤ 1h", () => {
+    const rotation = defaultScheduleSeconds();
+    expect(rotation).toBe(10 * 3600);
+    for (const { name, spec } of externalSecretSpecs()) {
+      const refresh = goDurationSeconds(spec.refreshInterval);
+      expect(refresh, `${name}: 0s would sync only once`).toBeGreaterThan(0);
+      expect(refresh, name).toBeLessThanOrEqual(3600);
+      expect(rotation + refresh, name).toBeLessThan(TOKEN_LIFE_SECONDS);
+      expect(spec.refreshPolicy ?? "Periodic", `${name}: force-sync needs Periodic or OnChange`).toBe("Periodic");
+    }
+    expect(goDurationSeconds("1h0m0s")).toBe(3600);
+    expect(goDurationSeconds("10h")).toBe(36000);
+  });
+
+  it("select namespaces with namespaceSelectors (the list), not the deprecated fields", () => {
+    const ces = one("ClusterExternalSecret");
+    expect(ces.spec.namespaceSelectors).toEqual([{ matchLabels: { "ecr-token-rotator/pull-secret": "enabled" } }]);
+    expect(ces.spec.namespaceSelector).toBeUndefined();
+    expect(ces.spec.namespaces).toBeUndefined();
+  });
+
+  it("keep the course's ExternalSecret template verbatim", () => {
+    for (const { name, spec } of externalSecretSpecs()) {
+      expect(spec.target.template.type, name).toBe("kubernetes.io/dockerconfigjson");
+      expect(spec.target.template.data[".dockerconfigjson"], name).toBe(SEED_DOCKERCONFIGJSON_TEMPLATE);
+    }
+  });
+
+  it("label their ExternalSecrets so ESO_RESYNC can find them", () => {
+    const resyncLabels = [one("ExternalSecret").metadata.labels, one("ClusterExternalSecret").spec.externalSecretMetadata.labels];
+    for (const labels of resyncLabels) expect(labels).toMatchObject({ "ecr-token-rotator/resync": "true" });
+  });
+});
+
+describe("what the ExternalSecrets produce (ESO's template engine, the rotator's secret value)", () => {
+  const host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+  const password = "eyJwYXlsb2FkIjoiQUJDIiwiZGF0YWtleSI6IkRFRiJ9+/=:with:colons";
+  const credential: RegistryCredential = {
+    registry: parseRegistryHost(host),
+    username: "AWS",
+    password,
+    expiresAt: new Date("2026-11-24T20:00:00.000Z"),
+    proxyEndpoint: `https://${host}`,
+  };
+  // What the rotator writes to Secrets Manager, as ESO's provider reads it (JSON properties).
+  const stored = JSON.parse(JSON.stringify(registrySecretValue(credential))) as Record<string, string>;
+
+  beforeAll(async () => {
+    await ensureEsoTemplateBinary();
+  });
+
+  it("renders a dockerconfigjson with the registry host and the token, from the stored properties", async () => {
+    for (const { name, spec } of externalSecretSpecs()) {
+      const data: Record<string, string> = {};
+      for (const item of spec.data) {
+        expect(item.remoteRef.key, name).toBe("production/ecr/credentials");
+        expect(stored, `${name}: property ${item.remoteRef.property}`).toHaveProperty(item.remoteRef.property);
+        data[item.secretKey] = stored[item.remoteRef.property]!;
+      }
+      const rendered = await renderEsoTemplate(spec.target.template.data[".dockerconfigjson"], data);
+      const config = JSON.parse(rendered) as { auths: Record<string, Json> };
+      expect(Object.keys(config.auths), name).toEqual([host]);
+      expect(config.auths[host], name).toEqual({ username: "AWS", password, auth: Buffer.from(`AWS:${password}`).toString("base64") });
+      // The same as the rotator's own dockerconfigjson property for that registry.
+      expect(config.auths[host]).toMatchObject(JSON.parse(stored.dockerconfigjson!).auths[host]);
+    }
+  });
+});
+
+describe("RBAC for the Kubernetes fallback", () => {
+  const role = () => one("ClusterRole");
+
+  it("grants exactly the listed verbs, and never delete, escalate or wildcards", () => {
+    const grants = role().rules.flatMap((rule: Json) =>
+      rule.resources.map((resource: string) => `${rule.apiGroups.join(",") || "core"}/${resource}: ${[...rule.verbs].sort().join(",")}`),
+    );
+    expect(grants.sort()).toEqual(
+      [
+        "core/namespaces: get,list",
+        "core/secrets: create,get,list,patch,update",
+        "core/serviceaccounts: get,list,patch",
+        "external-secrets.io/externalsecrets: get,list,patch",
+        "external-secrets.io/clusterexternalsecrets: get,list,patch",
+        "core/pods: get,list",
+        "core/events: get,list",
+      ].sort(),
+    );
+    const text = JSON.stringify(role().rules);
+    for (const forbidden of ['"delete"', '"deletecollection"', '"*"', '"escalate"', '"bind"', '"impersonate"']) expect(text).not.toContain(forbidden);
+  });
+
+  it("binds the ClusterRole to the group the EKS access entry maps the function's role to", () => {
+    const binding = one("ClusterRoleBinding");
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role().metadata.name });
+    expect(binding.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "ecr-token-rotator" }]);
+  });
+
+  it("says why for every rule (a comment right above it)", () => {
+    const lines = readFileSync(join(K8S, "rbac.yaml"), "utf8").split("\n");
+    const ruleLines = lines.map((line, i) => ({ line, i })).filter(({ line }) => /^\s+- apiGroups:/.test(line));
+    expect(ruleLines).toHaveLength(role().rules.length);
+    for (const { i } of ruleLines) expect(lines[i - 1], `line ${i + 1}`).toMatch(/^\s+#/);
+  });
+});
