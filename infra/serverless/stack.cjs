@@ -140,24 +140,25 @@ function rateSeconds(expression) {
 }
 
 /**
- * The freshness alarm's numbers, checked against the token life: the window must cover one
- * scheduled run (else it fires between healthy runs) and end before a token written at the
- * start of it expires (else it fires only after pull secrets went stale).
+ * The freshness alarm's numbers, checked against the token life: the window (whole hours, the
+ * alarm's hourly periods) must cover one scheduled run plus the hour it may straddle (else it
+ * fires between healthy runs) and stay under the 12 h token life (else it fires only after pull
+ * secrets went stale).
  */
 function readNumbers(raw) {
-  const window = int(raw.freshnessWindowSeconds, 'freshnessWindowSeconds', 300, TOKEN_LIFE_SECONDS - 60);
-  if (window % 60 !== 0) throw new StackConfigError('param freshnessWindowSeconds must be a multiple of 60 (a CloudWatch period)');
+  const windowHours = int(raw.freshnessWindowHours, 'freshnessWindowHours', 1, TOKEN_LIFE_SECONDS / 3600 - 1);
   const threshold = int(raw.freshnessThresholdSeconds, 'freshnessThresholdSeconds', 60, TOKEN_LIFE_SECONDS - 60);
   const interval = rateSeconds(raw.scheduleRate);
   if (interval !== undefined && interval >= TOKEN_LIFE_SECONDS) {
     throw new StackConfigError(`param scheduleRate=${raw.scheduleRate}: runs must come more often than the 12 h token life`);
   }
-  if (interval !== undefined && window <= interval) {
+  if (interval !== undefined && windowHours * 3600 < interval + 3600) {
     throw new StackConfigError(
-      `param freshnessWindowSeconds=${window} must exceed the schedule interval (${interval} s), or the freshness alarm fires between healthy runs`,
+      `param freshnessWindowHours=${windowHours} must be at least the schedule interval (${interval / 3600} h) + 1 h, ` +
+        'or the freshness alarm fires between healthy runs',
     );
   }
-  return { freshnessWindowSeconds: window, freshnessThresholdSeconds: threshold, scheduleIntervalSeconds: interval ?? null };
+  return { freshnessWindowHours: windowHours, freshnessThresholdSeconds: threshold, scheduleIntervalSeconds: interval ?? null };
 }
 
 async function readSettings(resolveVariable) {
@@ -195,7 +196,7 @@ async function readSettings(resolveVariable) {
   if (settings.combinedSecretName.trim() !== '') secretNamePattern(settings.combinedSecretName);
   settings.numbers = readNumbers({
     scheduleRate: await param('scheduleRate'),
-    freshnessWindowSeconds: await param('freshnessWindowSeconds'),
+    freshnessWindowHours: await param('freshnessWindowHours'),
     freshnessThresholdSeconds: await param('freshnessThresholdSeconds'),
   });
   for (const name of settings.alarmClusters) {

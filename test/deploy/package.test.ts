@@ -49,7 +49,7 @@ const FULL_PARAMS = {
   createEksAccessEntries: "true",
   healAlarmNames: "platform-image-pull-errors,legacy-imagepullbackoff",
   scheduleRate: "rate(6 hours)",
-  freshnessWindowSeconds: "25200",
+  freshnessWindowHours: "7",
   alertEmail: "oncall@example.com",
   vpcSubnetIds: "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
   vpcSecurityGroupIds: "sg-0123456789abcdef0",
@@ -316,7 +316,7 @@ describe("failure handling and alarms", () => {
     });
   });
 
-  it("alarms (and heals) when the freshest token reported is short-lived or no rotation was reported", () => {
+  it("alarms (and heals) when no rotation reported a long-lived token within the window", () => {
     const alarm = props(base.template, "TokenFreshnessAlarm", "AWS::CloudWatch::Alarm");
     const metric = alarm.Metrics.find((m: Json) => m.MetricStat);
     expect(metric.MetricStat.Metric).toEqual({
@@ -324,14 +324,15 @@ describe("failure handling and alarms", () => {
       MetricName: "TokenSecondsRemaining",
       Dimensions: [{ Name: "service", Value: "ecr-token-rotator" }],
     });
-    expect(metric.MetricStat.Stat).toBe("Maximum");
-    // The window covers one scheduled run plus slack, and stays below the 12 h token life.
-    expect(metric.MetricStat.Period).toBeGreaterThan(10 * 3600);
-    expect(metric.MetricStat.Period).toBeLessThan(12 * 3600);
-    expect(full.template.Resources.TokenFreshnessAlarm!.Properties.Metrics.find((m: Json) => m.MetricStat).MetricStat.Period).toBe(25200);
+    expect(metric.MetricStat).toMatchObject({ Stat: "Maximum", Period: 3600 });
     const expression = alarm.Metrics.find((m: Json) => m.ReturnData);
-    expect(expression.Expression).toBe(`FILL(${metric.Id}, 0)`); // missing data → 0 → breaching
-    expect(alarm).toMatchObject({ ComparisonOperator: "LessThanThreshold", TreatMissingData: "breaching", EvaluationPeriods: 1 });
+    expect(expression.Expression).toBe(`FILL(${metric.Id}, 0)`); // an hour without a report → 0 → breaching
+    expect(alarm).toMatchObject({ ComparisonOperator: "LessThanThreshold", TreatMissingData: "breaching" });
+    // ALARM only when every hour of the window is bad: the window covers the 10 h schedule + 1 h
+    // and ends before a 12 h token written at its start expires.
+    expect(alarm.DatapointsToAlarm).toBe(alarm.EvaluationPeriods);
+    expect(alarm.EvaluationPeriods).toBe(11);
+    expect(full.template.Resources.TokenFreshnessAlarm!.Properties.EvaluationPeriods).toBe(7); // rate(6 hours)
     expect(alarm.Threshold).toBeGreaterThan(0);
     expect(alarm.Threshold).toBeLessThan(12 * 3600);
     expect(alarm.AlarmActions).toEqual([FN_ARN, { Ref: "AlertTopic" }]);
@@ -434,7 +435,7 @@ describe("stage parameters are checked at package time", () => {
       pullAlarmDatapoints: "2",
       createEksAccessEntries: "false",
       scheduleRate: "rate(10 hours)",
-      freshnessWindowSeconds: "39600",
+      freshnessWindowHours: "11",
       freshnessThresholdSeconds: "10800",
     };
     const values: Record<string, string> = { "self:service": "ecr-token-rotator", "sls:stage": "test", "self:provider.region": "us-east-1" };
@@ -448,9 +449,10 @@ describe("stage parameters are checked at package time", () => {
     await expect(settingsWith({ vpcSubnetIds: "subnet-0123456789abcdef0" })).rejects.toThrow(/vpcSubnetIds and vpcSecurityGroupIds: set both/);
     await expect(settingsWith({ eksClusters: "prod,prod" })).rejects.toThrow(/us-east-1:prod is listed twice/);
     await expect(settingsWith({ eksClusters: "bad name" })).rejects.toThrow(/not a valid EKS cluster name/);
-    await expect(settingsWith({ scheduleRate: "rate(10 hours)", freshnessWindowSeconds: "36000" })).rejects.toThrow(/must exceed the schedule interval/);
-    await expect(settingsWith({ scheduleRate: "rate(12 hours)", freshnessWindowSeconds: "39600" })).rejects.toThrow(/more often than the 12 h token life/);
-    await expect(settingsWith({ freshnessWindowSeconds: "43200" })).rejects.toThrow(/freshnessWindowSeconds="43200": expected a whole number from 300 to 43140/);
+    await expect(settingsWith({ scheduleRate: "rate(10 hours)", freshnessWindowHours: "10" })).rejects.toThrow(/must be at least the schedule interval \(10 h\) \+ 1 h/);
+    await expect(settingsWith({ scheduleRate: "rate(12 hours)" })).rejects.toThrow(/more often than the 12 h token life/);
+    await expect(settingsWith({ freshnessWindowHours: "12" })).rejects.toThrow(/freshnessWindowHours="12": expected a whole number from 1 to 11/);
+    await expect(settingsWith({ scheduleRate: "rate(6 hours)", freshnessWindowHours: "7" })).resolves.toMatchObject({ numbers: { freshnessWindowHours: 7 } });
     await expect(settingsWith({ pullAlarmDatapoints: "5" })).rejects.toThrow(/pullAlarmDatapoints must not exceed/);
     await expect(settingsWith({ createEksAccessEntries: "true", eksClusters: "eu-west-1:x" }).then(stack.resourcesFor)).rejects.toThrow(
       /names no cluster in us-east-1/,
