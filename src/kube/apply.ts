@@ -7,12 +7,12 @@
  * at most ONE write per namespace (none when nothing changed). `@kubernetes/client-node` is only
  * loaded (lazily, in ./client) when no `deps.api` is given.
  */
-import type { RegistryLogin } from "../dockerconfig";
-import { decideSecret, decideServiceAccount, forceSyncPatch, type SecretDecision } from "./decide";
+import { serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../dockerconfig";
+import { decideSecret, decideServiceAccount, forceSyncPatch, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
 import { isValidNamespaceName, parseLabelSelector, selectNamespaces, type NamespaceTarget } from "./namespaces";
 import { scrub, secretValuesOf } from "./redact";
 import { classify, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "./retry";
-import { KubeApiError, type KubeApi, type KubeResource, type KubeSecret, type KubeServiceAccount, type KubeVerb, type ListOptions, type ListPage } from "./types";
+import { KubeApiError, type KubeApi, type KubeNamespace, type KubeResource, type KubeServiceAccount, type KubeVerb, type ListOptions, type ListPage } from "./types";
 
 export interface KubeConnection {
   /** API server URL, e.g. the EKS endpoint `https://XXXX.gr7.us-east-1.eks.amazonaws.com`. */
@@ -92,15 +92,25 @@ export interface ClusterApplyResult {
 
 export interface ApplyDeps {
   now?: () => Date;
-  /** The API to use; default: a `@kubernetes/client-node` client for `connection`. */
+  /** The API to use; default: built for `connection` by the adapter `client` names. */
   api?: KubeApi;
+  /**
+   * Adapter when `api` is not given: "https" (default; node:https, see ./http-client) or
+   * "client-node" (`@kubernetes/client-node`, loaded lazily; see ./client).
+   */
+  client?: "https" | "client-node";
   onProgress?: (done: number, total: number) => void;
   retry?: Partial<RetryPolicy>;
   /** For tests: replaces the backoff sleep. */
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-  /** Page size of the cluster-wide LISTs (default 500). */
+  /** Page size of the cluster-wide LISTs of namespaces, ServiceAccounts, ExternalSecrets (default 500). */
   pageSize?: number;
+  /**
+   * Page size of the cluster-wide Secret LIST (default 200): each pull secret carries ~8 KB of
+   * docker config with real ECR tokens, so a 500-item page alone costs ~20 MB of transient memory.
+   */
+  secretPageSize?: number;
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -166,6 +176,7 @@ export async function applyToCluster(
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks = { sleep: deps.sleep, random: deps.random };
   const pageSize = deps.pageSize ?? 500;
+  const secretPageSize = deps.secretPageSize ?? deps.pageSize ?? 200;
   const secrets = secretValuesOf(logins, [connection.token]);
   const name = target.pullSecretName;
 
@@ -191,27 +202,55 @@ export async function applyToCluster(
   let ownedApi: KubeApi | undefined;
   try {
     if (!deps.api) {
-      const { createKubeApi } = await import("./client");
-      ownedApi = await createKubeApi(connection);
+      if (deps.client === "client-node") {
+        const { createKubeApi } = await import("./client");
+        ownedApi = await createKubeApi(connection);
+      } else {
+        const { createHttpKubeApi } = await import("./http-client");
+        ownedApi = createHttpKubeApi(connection, { maxSockets: target.concurrency });
+      }
     }
     const api = counted(deps.api ?? ownedApi!, counter);
 
-    const listAll = async <T>(list: (options: ListOptions) => Promise<ListPage<T>>, options: Omit<ListOptions, "limit" | "continue">): Promise<T[]> => {
-      const items: T[] = [];
+    /** Pages through a LIST, handing each item to `each` (pages are not kept). */
+    const forEachListed = async <T>(
+      list: (options: ListOptions) => Promise<ListPage<T>>,
+      options: Omit<ListOptions, "limit" | "continue">,
+      each: (item: T) => void,
+      limit = pageSize,
+    ): Promise<void> => {
       let token: string | undefined;
       do {
-        const page = await withRetry(() => list({ ...options, limit: pageSize, ...(token ? { continue: token } : {}) }), policy, hooks);
-        for (const item of page.items) items.push(item);
+        const page = await withRetry(() => list({ ...options, limit, ...(token ? { continue: token } : {}) }), policy, hooks);
+        for (const item of page.items) each(item);
         token = page.continue || undefined;
       } while (token);
+    };
+    const listAll = async <T>(list: (options: ListOptions) => Promise<ListPage<T>>, options: Omit<ListOptions, "limit" | "continue">): Promise<T[]> => {
+      const items: T[] = [];
+      await forEachListed(list, options, (item) => void items.push(item));
       return items;
+    };
+    // Namespaces whose Secret has no foreign entries share one encoded docker config string.
+    const encoded = new Map<string, string>();
+    const encode = (merged: DockerConfig, foreign: DockerConfig | undefined): string => {
+      const key = foreign ? serializeDockerConfig(foreign) : "";
+      let value = encoded.get(key);
+      if (value === undefined) {
+        value = Buffer.from(serializeDockerConfig(merged), "utf8").toString("base64");
+        if (encoded.size < 64) encoded.set(key, value);
+      }
+      return value;
     };
 
     // 1. Namespaces.
     const nsTarget = target.namespaces;
     let selection;
     try {
-      const namespaces = await listAll((o) => api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {});
+      const namespaces: KubeNamespace[] = [];
+      await forEachListed((o) => api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => {
+        namespaces.push({ metadata: { name: n.metadata.name, labels: n.metadata.labels ?? {} }, status: { phase: n.status?.phase ?? "Active" } });
+      });
       selection = selectNamespaces(nsTarget, namespaces);
     } catch (error) {
       if (nsTarget.mode === "list" && classify(error).kind === "forbidden") {
@@ -230,15 +269,16 @@ export async function applyToCluster(
     for (const s of selection.skipped) result.namespaces.push({ namespace: s.namespace, outcome: "skipped", reason: s.reason });
 
     // 2. Existing pull secrets, cluster-wide (fallback: one GET per namespace if forbidden).
-    let knownSecrets: Map<string, KubeSecret> | undefined;
+    // Each listed Secret is summarised on arrival (no docker config content is kept).
+    let knownSecrets: Map<string, SecretSummary> | undefined;
     if (selected.length > 0) {
       try {
-        const listed = await listAll((o) => api.listSecrets(o), { fieldSelector: `metadata.name=${name}` });
-        knownSecrets = new Map();
-        for (const s of listed) {
+        const found = new Map<string, SecretSummary>();
+        await forEachListed((o) => api.listSecrets(o), { fieldSelector: `metadata.name=${name}` }, (s) => {
           const ns = s.metadata.namespace;
-          if (ns && selectedSet.has(ns) && s.metadata.name === name) knownSecrets.set(ns, s);
-        }
+          if (ns && selectedSet.has(ns) && s.metadata.name === name) found.set(ns, summarizeSecret(s, logins));
+        }, secretPageSize);
+        knownSecrets = found;
       } catch (error) {
         result.notes.push(`cluster-wide list of secrets failed (${describe(error, "list", "secrets")}); reading each namespace's secret instead`);
       }
@@ -273,7 +313,7 @@ export async function applyToCluster(
 
     async function applyNamespace(namespace: string): Promise<NamespaceResult> {
       const r: NamespaceResult = { namespace, outcome: "failed" };
-      let existing: KubeSecret | undefined = knownSecrets?.get(namespace);
+      let existing: SecretSummary | undefined = knownSecrets?.get(namespace);
       let mustRead = knownSecrets === undefined;
       let op: { verb: KubeVerb } = { verb: "get" };
       let attempts = 0;
@@ -284,10 +324,11 @@ export async function applyToCluster(
             attempts = attempt;
             if (mustRead) {
               op = { verb: "get" };
-              existing = await api.readSecret(namespace, name);
+              const fresh = await api.readSecret(namespace, name);
+              existing = fresh ? summarizeSecret(fresh, logins) : undefined;
               mustRead = false;
             }
-            decision = decideSecret({ namespace, name, existing, logins, adoptUnmanaged: target.adoptUnmanaged });
+            decision = decideSecret({ namespace, name, existing, logins, adoptUnmanaged: target.adoptUnmanaged, encode });
             if (target.dryRun) return;
             if (decision.action === "create") {
               op = { verb: "create" };
@@ -301,7 +342,7 @@ export async function applyToCluster(
                 // then the create fails with its own 404).
                 if (!(error instanceof KubeApiError && error.status === 404)) throw error;
                 existing = undefined;
-                decision = decideSecret({ namespace, name, existing, logins, adoptUnmanaged: target.adoptUnmanaged });
+                decision = decideSecret({ namespace, name, existing, logins, adoptUnmanaged: target.adoptUnmanaged, encode });
                 op = { verb: "create" };
                 if (decision.action === "create") await api.createSecret(namespace, decision.body);
               }

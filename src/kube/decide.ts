@@ -16,13 +16,60 @@ export type SecretDecision =
   | { action: "unchanged" }
   | { action: "conflict"; reason: string };
 
+/**
+ * What the decision needs to know about an existing Secret, without its content: the engine
+ * summarises each Secret as its LIST page arrives and drops the page, so a 1,000-namespace run
+ * does not keep 1,000 copies of the docker config in memory.
+ */
+export interface SecretSummary {
+  type: string;
+  labels: Record<string, string>;
+  resourceVersion?: string;
+  managed: boolean;
+  /** `absent`: no `.dockerconfigjson` key; `invalid`: not a docker config. */
+  content: "absent" | "invalid" | "valid";
+  /** The existing config minus our registries' entries (other registries, other keys). */
+  foreign?: DockerConfig;
+  /** Every one of our registries already has exactly the entry we would write. */
+  oursCurrent: boolean;
+}
+
+export function summarizeSecret(secret: KubeSecret, logins: readonly RegistryLogin[]): SecretSummary {
+  const summary: SecretSummary = {
+    type: secret.type ?? "Opaque",
+    labels: { ...(secret.metadata.labels ?? {}) },
+    managed: isManaged(secret),
+    content: "absent",
+    oursCurrent: false,
+  };
+  if (secret.metadata.resourceVersion) summary.resourceVersion = secret.metadata.resourceVersion;
+  if (secret.data?.[DOCKERCONFIGJSON_KEY] === undefined) return summary;
+  const current = existingDockerConfig(secret);
+  if (!current) {
+    summary.content = "invalid";
+    return summary;
+  }
+  summary.content = "valid";
+  const ours = mergeDockerConfig(undefined, logins).auths;
+  summary.oursCurrent = Object.entries(ours).every(([host, entry]) => jsonEqual(current.auths[host], entry));
+  const foreignAuths: DockerConfig["auths"] = {};
+  for (const [host, entry] of Object.entries(current.auths)) if (!(host in ours)) foreignAuths[host] = entry;
+  summary.foreign = { ...current, auths: foreignAuths };
+  return summary;
+}
+
 export interface SecretDecisionInput {
   namespace: string;
   name: string;
-  /** The Secret as listed/read, undefined when it does not exist. */
-  existing: KubeSecret | undefined;
+  /** The Secret as listed/read (or its summary), undefined when it does not exist. */
+  existing: KubeSecret | SecretSummary | undefined;
   logins: readonly RegistryLogin[];
   adoptUnmanaged: boolean;
+  /**
+   * Encodes the merged config for `data[.dockerconfigjson]`; the engine passes a memoised one
+   * (namespaces without foreign entries share one string). Default: base64 of the JSON.
+   */
+  encode?: (merged: DockerConfig, foreign: DockerConfig | undefined) => string;
 }
 
 export function isManaged(secret: KubeSecret): boolean {
@@ -60,45 +107,45 @@ export function existingDockerConfig(secret: KubeSecret): DockerConfig | undefin
   }
 }
 
+const isSummary = (x: KubeSecret | SecretSummary): x is SecretSummary => "content" in x && "oursCurrent" in x;
+
 export function decideSecret(input: SecretDecisionInput): SecretDecision {
-  const { namespace, name, existing, logins } = input;
-  if (!existing) {
+  const { namespace, name, logins } = input;
+  const toData = input.encode ?? encode;
+  if (!input.existing) {
     return {
       action: "create",
       body: {
         metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } },
         type: DOCKERCONFIGJSON_TYPE,
-        data: { [DOCKERCONFIGJSON_KEY]: encode(mergeDockerConfig(undefined, logins)) },
+        data: { [DOCKERCONFIGJSON_KEY]: toData(mergeDockerConfig(undefined, logins), undefined) },
       },
     };
   }
-  const type = existing.type ?? "Opaque";
-  if (type !== DOCKERCONFIGJSON_TYPE) {
-    return { action: "conflict", reason: `Secret ${namespace}/${name} has type ${type}, not ${DOCKERCONFIGJSON_TYPE}; left untouched` };
+  const existing = isSummary(input.existing) ? input.existing : summarizeSecret(input.existing, logins);
+  if (existing.type !== DOCKERCONFIGJSON_TYPE) {
+    return { action: "conflict", reason: `Secret ${namespace}/${name} has type ${existing.type}, not ${DOCKERCONFIGJSON_TYPE}; left untouched` };
   }
-  const managed = isManaged(existing);
-  if (!managed && !input.adoptUnmanaged) {
+  if (!existing.managed && !input.adoptUnmanaged) {
     return {
       action: "conflict",
       reason: `Secret ${namespace}/${name} is not labelled ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} (someone else manages it); left untouched`,
     };
   }
-  const current = existingDockerConfig(existing);
-  const hasContent = existing.data?.[DOCKERCONFIGJSON_KEY] !== undefined;
-  if (!current && hasContent && !managed) {
+  if (existing.content === "invalid" && !existing.managed) {
     return { action: "conflict", reason: `Secret ${namespace}/${name} does not hold a valid docker config; not adopted, left untouched` };
   }
-  const merged = mergeDockerConfig(current, logins);
-  if (managed && current && jsonEqual(merged, current)) return { action: "unchanged" };
+  if (existing.managed && existing.content === "valid" && existing.oursCurrent) return { action: "unchanged" };
+  const merged = mergeDockerConfig(existing.foreign, logins);
   const metadata: Record<string, unknown> = { labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE } };
   // Optimistic concurrency: the merge patch carries the resourceVersion we read, the API server
   // answers 409 if the Secret changed since (then we re-read and decide again).
-  if (existing.metadata.resourceVersion) metadata.resourceVersion = existing.metadata.resourceVersion;
+  if (existing.resourceVersion) metadata.resourceVersion = existing.resourceVersion;
   return {
     action: "update",
-    patch: { metadata, data: { [DOCKERCONFIGJSON_KEY]: encode(merged) } },
-    adopted: !managed,
-    replacedInvalid: !current,
+    patch: { metadata, data: { [DOCKERCONFIGJSON_KEY]: toData(merged, existing.foreign) } },
+    adopted: !existing.managed,
+    replacedInvalid: existing.content !== "valid",
   };
 }
 

@@ -1,7 +1,9 @@
 /**
  * The narrow Kubernetes API the apply engine needs. Plain JSON objects in, plain JSON objects
- * out: `src/kube/client.ts` implements it with `@kubernetes/client-node` (imported lazily), the
- * unit tests with an in-memory fake. Every method is exactly one HTTP request.
+ * out: `src/kube/http-client.ts` implements it over node:https (the default), `src/kube/client.ts`
+ * with `@kubernetes/client-node` (imported lazily), `src/kube/fake-api.ts` in memory for tests.
+ * Every method is exactly one HTTP request. Writes resolve to nothing useful (the engine never
+ * reads the object a write returns; adapters may skip parsing it).
  *
  * Errors: implementations throw {@link KubeApiError} (never an error carrying a response body).
  */
@@ -59,16 +61,16 @@ export interface KubeApi {
   listNamespacedSecrets(namespace: string, options: ListOptions): Promise<ListPage<KubeSecret>>;
   /** `undefined` when the Secret does not exist (404). */
   readSecret(namespace: string, name: string): Promise<KubeSecret | undefined>;
-  createSecret(namespace: string, body: KubeSecret): Promise<KubeSecret>;
-  patchSecret(namespace: string, name: string, patch: MergePatch): Promise<KubeSecret>;
+  createSecret(namespace: string, body: KubeSecret): Promise<unknown>;
+  patchSecret(namespace: string, name: string, patch: MergePatch): Promise<unknown>;
   /** ServiceAccounts across all namespaces. */
   listServiceAccounts(options: ListOptions): Promise<ListPage<KubeServiceAccount>>;
   listNamespacedServiceAccounts(namespace: string, options: ListOptions): Promise<ListPage<KubeServiceAccount>>;
   readServiceAccount(namespace: string, name: string): Promise<KubeServiceAccount | undefined>;
-  patchServiceAccount(namespace: string, name: string, patch: MergePatch): Promise<KubeServiceAccount>;
+  patchServiceAccount(namespace: string, name: string, patch: MergePatch): Promise<unknown>;
   /** `external-secrets.io/v1` ExternalSecrets across all namespaces. */
   listExternalSecrets(options: ListOptions): Promise<ListPage<KubeExternalSecret>>;
-  patchExternalSecret(namespace: string, name: string, patch: MergePatch): Promise<KubeExternalSecret>;
+  patchExternalSecret(namespace: string, name: string, patch: MergePatch): Promise<unknown>;
   /** Releases connections. Optional for fakes. */
   close?(): Promise<void>;
 }
