@@ -1,0 +1,2 @@
+// Alias of ./index (some callers import "test/bed/bed").
+export * from "./index";

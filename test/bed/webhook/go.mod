@@ -1,0 +1,3 @@
+module ecr-token-rotator/test/bed/webhook
+
+go 1.22
