@@ -318,6 +318,13 @@ export async function applyToCluster(
       let op: { verb: KubeVerb } = { verb: "get" };
       let attempts = 0;
       let decision: SecretDecision | undefined;
+      // A write whose response was lost (network error) may have been applied: if the re-read
+      // then finds our content, report that write, not "unchanged".
+      let lostWrite: "created" | "updated" | undefined;
+      const noteLost = (error: unknown, what: "created" | "updated"): never => {
+        if (error instanceof KubeApiError && error.status === 0) lostWrite ??= what;
+        throw error;
+      };
       try {
         await withRetry(
           async (attempt) => {
@@ -332,7 +339,7 @@ export async function applyToCluster(
             if (target.dryRun) return;
             if (decision.action === "create") {
               op = { verb: "create" };
-              await api.createSecret(namespace, decision.body);
+              await api.createSecret(namespace, decision.body).catch((e: unknown) => noteLost(e, "created"));
             } else if (decision.action === "update") {
               op = { verb: "patch" };
               try {
@@ -340,11 +347,11 @@ export async function applyToCluster(
               } catch (error) {
                 // Deleted since we listed it: create it instead (the namespace itself may be gone,
                 // then the create fails with its own 404).
-                if (!(error instanceof KubeApiError && error.status === 404)) throw error;
+                if (!(error instanceof KubeApiError && error.status === 404)) noteLost(error, "updated");
                 existing = undefined;
                 decision = decideSecret({ namespace, name, existing, logins, adoptUnmanaged: target.adoptUnmanaged, encode });
                 op = { verb: "create" };
-                if (decision.action === "create") await api.createSecret(namespace, decision.body);
+                if (decision.action === "create") await api.createSecret(namespace, decision.body).catch((e: unknown) => noteLost(e, "created"));
               }
             }
           },
@@ -357,7 +364,10 @@ export async function applyToCluster(
           r.outcome = "updated";
           const remarks = [d.adopted ? "adopted an unmanaged Secret" : "", d.replacedInvalid ? "replaced content that was not a valid docker config" : ""].filter(Boolean);
           if (remarks.length) r.reason = remarks.join("; ");
-        } else if (d.action === "unchanged") r.outcome = "unchanged";
+        } else if (d.action === "unchanged") {
+          r.outcome = lostWrite ?? "unchanged";
+          if (lostWrite) r.reason = "the response to the write was lost; a re-read confirmed it was applied";
+        }
         else {
           r.outcome = "conflict";
           r.reason = d.reason;

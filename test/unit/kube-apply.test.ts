@@ -193,7 +193,7 @@ describe("applyToCluster (fake API)", () => {
     expect(sleeps).toContain(1000);
   });
 
-  it("a create whose response was lost is not duplicated: 409 AlreadyExists → re-read → unchanged", async () => {
+  it("a create whose response was lost is not duplicated: 409 AlreadyExists → re-read → reported as created", async () => {
     const api = fleet(1);
     let dropped = false;
     const realCreate = api.createSecret.bind(api);
@@ -206,7 +206,8 @@ describe("applyToCluster (fake API)", () => {
       return out;
     };
     const r = await apply(api, target());
-    expect(r.namespaces[0]).toMatchObject({ outcome: "unchanged", attempts: 3 });
+    expect(r.namespaces[0]).toMatchObject({ outcome: "created", attempts: 3, reason: expect.stringMatching(/response to the write was lost/) });
+    expect(api.count("createSecret")).toBe(2);
     expect(api.count("readSecret")).toBe(1);
     expect(r.ok).toBe(true);
   });

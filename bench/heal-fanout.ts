@@ -1,0 +1,184 @@
+/**
+ * Heal fan-out benchmark: applyToCluster against the real kube-apiserver of the test bed with
+ * N namespaces (default 1,000) and a fixed latency added to every request by the bed's proxy.
+ *
+ *   npx tsx bench/heal-fanout.ts [--json] [--namespaces 1000] [--latency-ms 5] [--concurrency 16]
+ *
+ * Setup (untimed): start the bed, create the namespaces with the admin identity (directly, not
+ * through the proxy), run the engine once (creates every Secret). Measured: a second run with a
+ * new token — the steady state of a heal: one PATCH per namespace plus the paginated LISTs.
+ * The engine runs in a child process from an esbuild bundle (as in Lambda), authenticated by the
+ * product's own EKS token, so its peak RSS is the product's alone. Requests are counted at the
+ * proxy. Targets: ≤ 3 s wall, ≤ one request per namespace + a handful of LISTs, ≤ 128 MB RSS.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:https";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { createEksToken } from "../src/eks/token";
+import { startBed, type Bed } from "../test/bed";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const NODE = join(ROOT, "node_modules", ".bin", "node");
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a number`);
+  return v;
+}
+const JSON_OUT = process.argv.includes("--json");
+const N = arg("namespaces", 1000);
+const LATENCY_MS = arg("latency-ms", 5);
+const CONCURRENCY = arg("concurrency", 16);
+const log = (msg: string): void => {
+  if (!JSON_OUT) process.stdout.write(`${msg}\n`);
+  else process.stderr.write(`${msg}\n`);
+};
+
+/** Admin writes to set up the namespaces, straight to the API server (not counted). */
+async function createNamespaces(bed: Bed, names: string[]): Promise<void> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 32, ca: Buffer.from(bed.caData, "base64") });
+  const url = new URL(bed.apiServerUrl);
+  const post = (name: string) =>
+    new Promise<void>((ok, fail) => {
+      const body = JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { bench: "heal-fanout" } } });
+      const req = request(
+        { agent, host: url.hostname, port: url.port, path: "/api/v1/namespaces", method: "POST", headers: { authorization: `Bearer ${bed.adminToken}`, "content-type": "application/json" } },
+        (res) => {
+          res.resume();
+          res.on("end", () => (res.statusCode === 201 || res.statusCode === 409 ? ok() : fail(new Error(`creating namespace ${name}: HTTP ${res.statusCode}`))));
+        },
+      );
+      req.on("error", fail);
+      req.end(body);
+    });
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < names.length) await post(names[next++]!);
+    }),
+  );
+  agent.destroy();
+}
+
+/** Bundles the engine like the Lambda bundle and returns the path of a runner script. */
+async function bundleRunner(dir: string): Promise<string> {
+  const entry = join(dir, "runner.ts");
+  writeFileSync(
+    entry,
+    `import { applyToCluster } from ${JSON.stringify(join(ROOT, "src/kube/apply.ts"))};
+let input = "";
+for await (const chunk of process.stdin) input += chunk;
+const { connection, logins, target } = JSON.parse(input);
+const t0 = performance.now();
+const result = await applyToCluster(connection, logins, target);
+const wallMs = performance.now() - t0;
+const failed = result.namespaces.filter((n) => n.outcome === "failed").slice(0, 3);
+process.stdout.write(JSON.stringify({ wallMs, maxRssKb: process.resourceUsage().maxRSS, counts: result.counts, requests: result.requests, ok: result.ok, errors: result.errors, failed }));
+`,
+  );
+  const out = join(dir, "runner.mjs");
+  await build({
+    entryPoints: [entry],
+    outfile: out,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    minify: true,
+    logLevel: "error",
+    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
+  });
+  return out;
+}
+
+interface RunOutput {
+  wallMs: number;
+  maxRssKb: number;
+  counts: Record<string, number>;
+  requests: number;
+  ok: boolean;
+  errors: string[];
+  failed: unknown[];
+}
+
+function runChild(runner: string, input: unknown): Promise<RunOutput> {
+  return new Promise((ok, fail) => {
+    const child = spawn(NODE, [runner], { stdio: ["pipe", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.on("error", fail);
+    child.on("exit", (code) => {
+      if (code !== 0) return fail(new Error(`runner exited with ${code}`));
+      try {
+        ok(JSON.parse(out) as RunOutput);
+      } catch {
+        fail(new Error("runner printed no result"));
+      }
+    });
+    child.stdin.end(JSON.stringify(input)); // the token goes through stdin, never argv
+  });
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "heal-fanout-"));
+  let bed: Bed | undefined;
+  try {
+    log(`heal fan-out: ${N} namespaces, +${LATENCY_MS} ms per request at the proxy, concurrency ${CONCURRENCY}`);
+    const [runner, started] = await Promise.all([bundleRunner(dir), startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] })]);
+    bed = started;
+    const names = Array.from({ length: N }, (_, i) => `bench-${String(i).padStart(4, "0")}`);
+    const t0 = Date.now();
+    await createNamespaces(bed, names);
+    log(`setup: ${N} namespaces created in ${Date.now() - t0} ms`);
+
+    const credentials = { accessKeyId: "AKIAROTATORTESTKEY01", secretAccessKey: "rotator-test-secret-key" };
+    const token = async () => (await createEksToken({ clusterName: bed!.clusterName, region: bed!.region, credentials })).token;
+    const host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+    const target = {
+      cluster: bed.clusterName,
+      namespaces: { mode: "selector", labelSelector: "bench=heal-fanout" },
+      pullSecretName: "ecr-pull-secret",
+      patchServiceAccounts: [],
+      concurrency: CONCURRENCY,
+      adoptUnmanaged: false,
+      dryRun: false,
+    };
+    const connection = async () => ({ server: bed!.proxyUrl, caData: bed!.caData, token: await token() });
+    bed.proxy.setLatency(LATENCY_MS);
+
+    const first = await runChild(runner, { connection: await connection(), logins: [{ host, username: "AWS", password: "bench-token-1" }], target });
+    log(`first run (creates): ${first.wallMs.toFixed(0)} ms, ${JSON.stringify(first.counts)}, ${first.requests} requests`);
+    if (!first.ok) throw new Error(`first run failed: ${JSON.stringify({ errors: first.errors, failed: first.failed })}`);
+
+    bed.proxy.resetCounts();
+    const steady = await runChild(runner, { connection: await connection(), logins: [{ host, username: "AWS", password: "bench-token-2" }], target });
+    const requests = bed.proxy.requestCount();
+    if (!steady.ok) throw new Error(`steady run failed: ${JSON.stringify({ errors: steady.errors, failed: steady.failed })}`);
+    if (steady.counts.updated !== N) throw new Error(`expected ${N} updates, got ${JSON.stringify(steady.counts)}`);
+
+    const heal = { namespaces: N, wallMs: Math.round(steady.wallMs), requests, peakRssMb: Math.round((steady.maxRssKb / 1024) * 10) / 10 };
+    if (JSON_OUT) {
+      process.stdout.write(`${JSON.stringify({ heal })}\n`);
+    } else {
+      log(`steady state (new token, secrets exist):`);
+      log(`  wall time      ${heal.wallMs} ms          (target ≤ 3000 ms)`);
+      log(`  requests       ${heal.requests} at the proxy (${N} PATCH + ${heal.requests - N} LIST/other; target ≤ ${N} + a handful)`);
+      log(`  peak RSS       ${heal.peakRssMb} MB         (target ≤ 128 MB; engine process, bundled)`);
+      log(`  engine count   ${steady.requests} requests`);
+    }
+  } finally {
+    await bed?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`heal-fanout: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});
