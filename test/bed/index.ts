@@ -22,7 +22,8 @@ import { FaultProxy } from "./fault-proxy";
 export { FaultProxy, FaultProxyClient } from "./fault-proxy";
 export type { Fault, FaultRule, RequestMatch, RequestRecord, RequestQuery, ActiveRule } from "./fault-proxy";
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+/** The repository root (ECR_ROTATOR_ROOT when this file runs from a bundle elsewhere). */
+export const ROOT = process.env.ECR_ROTATOR_ROOT || resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
 /** A test IAM identity: credentials STS knows, their role ARN, and the EKS access entry's user. */
 export interface BedIdentity {

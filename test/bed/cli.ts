@@ -1,0 +1,110 @@
+// `npm run testbed` (scripts/testbed.sh bundles this file with esbuild and runs it on Node 22):
+// starts the Kubernetes test bed and a moto server for manual exploration, prints
+// KUBECONFIG=<path> and MOTO_URL=<url> once ready, and runs until interrupted, then cleans up.
+//
+//   options: --no-rbac         do not apply infra/k8s/rbac.yaml (applied by default when present)
+//            --rbac FILE       apply this RBAC manifest (repeatable; replaces the default)
+//            --cluster NAME    cluster name (default test-cluster)
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startMoto, type MotoServer } from "../support/moto";
+import { ROOT, startBed, type Bed } from "./index";
+
+function parseArgs(argv: string[]): { rbac: string[]; cluster: string } {
+  const rbac: string[] = [];
+  let noRbac = false;
+  let cluster = "test-cluster";
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--no-rbac") noRbac = true;
+    else if (a === "--rbac" && argv[i + 1]) rbac.push(argv[++i]!);
+    else if (a === "--cluster" && argv[i + 1]) cluster = argv[++i]!;
+    else if (a === "--help" || a === "-h") {
+      process.stdout.write("usage: npm run testbed [-- --no-rbac | --rbac FILE ... | --cluster NAME]\n");
+      process.exit(0);
+    } else {
+      process.stderr.write(`testbed: unknown argument ${a}\n`);
+      process.exit(2);
+    }
+  }
+  if (!noRbac && rbac.length === 0 && existsSync(join(ROOT, "infra/k8s/rbac.yaml"))) rbac.push("infra/k8s/rbac.yaml");
+  return { rbac: noRbac ? [] : rbac, cluster };
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  let bed: Bed | undefined;
+  let moto: MotoServer | undefined;
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write("testbed: stopping...\n");
+    await Promise.allSettled([bed?.stop(), moto?.stop()]);
+    process.stderr.write("testbed: stopped, temporary files removed\n");
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void shutdown(0));
+  process.on("SIGTERM", () => void shutdown(0));
+  process.on("SIGHUP", () => void shutdown(0));
+
+  try {
+    [bed, moto] = await Promise.all([startBed({ verbose: true, clusterName: args.cluster, rbacManifests: args.rbac }), startMoto()]);
+  } catch (error) {
+    process.stderr.write(`testbed: FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
+    await shutdown(1);
+    return;
+  }
+
+  // A kubeconfig that authenticates as the rotator identity the way EKS users do: an exec plugin
+  // running `aws eks get-token` with the identity's test credentials.
+  const rotator = bed.identities.rotator;
+  const rotatorKubeconfig = join(bed.dir, "kubeconfigs", "rotator.yaml");
+  if (rotator) {
+    const env = Object.entries(bed.awsEnv("rotator")).map(([name, value]) => ({ name, value }));
+    writeFileSync(
+      rotatorKubeconfig,
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: bed.clusterName, cluster: { server: bed.proxyUrl, "certificate-authority-data": bed.caData } }],
+        users: [
+          {
+            name: "rotator",
+            user: {
+              exec: {
+                apiVersion: "client.authentication.k8s.io/v1beta1",
+                command: "python3",
+                args: ["-m", "awscli", "eks", "get-token", "--cluster-name", bed.clusterName, "--region", bed.region],
+                env,
+                interactiveMode: "Never",
+              },
+            },
+          },
+        ],
+        contexts: [{ name: "rotator", context: { cluster: bed.clusterName, user: "rotator" } }],
+        "current-context": "rotator",
+      }),
+      { mode: 0o600 },
+    );
+  }
+
+  const lines = [
+    `KUBECONFIG=${bed.adminKubeconfig}`,
+    `MOTO_URL=${moto.url}`,
+    `# ready in ${Date.now() - t0} ms`,
+    `# cluster ${bed.clusterName} (${bed.region}); API server ${bed.apiServerUrl}; fault proxy ${bed.proxyUrl} (control ${bed.proxy.controlUrl})`,
+    `# CA (base64, like EKS certificateAuthority.data): ${bed.caFile}`,
+    `# ROTATOR_KUBECONFIG=${rotatorKubeconfig}   (user ecr-token-rotator via aws eks get-token, through the proxy)`,
+    `# RBAC applied: ${args.rbac.length ? args.rbac.join(", ") : "none"}`,
+    `# try: KUBECONFIG=${bed.adminKubeconfig} kubectl get crd`,
+    `#      curl -s -X POST ${bed.proxy.controlUrl}/faults -d '{"fault":{"kind":"status","status":429,"retryAfter":2},"times":3}'`,
+    "# Ctrl-C stops everything and removes the temporary files.",
+  ];
+  process.stdout.write(`${lines.join("\n")}\n`);
+  // Run until a signal arrives.
+  setInterval(() => undefined, 1 << 30);
+}
+
+void main();
