@@ -41,7 +41,7 @@ async function main(): Promise<void> {
     // The clock the token's expiry is judged against; debouncing uses the real clock, like moto's dates.
     const now = () => new Date(issuedAt.getTime() + offset);
 
-    const app = createApp(env, now);
+    const app = createApp(env, { tokenNow: now });
     console.log("$ ecr-token-rotator rotate   # configuration:");
     for (const [k, v] of Object.entries(env)) if (!k.startsWith("AWS_")) console.log(`    ${k}=${v}`);
     const first = await runRequest(parseManualRequest({ action: "rotate" }, "cli"), app.config, app.deps);

@@ -11,6 +11,7 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { createApp } from "./app";
+import type { KubernetesStepDeps } from "./kubernetes-step";
 import { BadRequestError, ConfigError, describeError } from "./errors";
 import { formatReport, type Report } from "./report";
 import { handleEvent, runRequest } from "./run";
@@ -21,6 +22,23 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   readStdin: () => Promise<string>;
+  /** Progress lines go here while namespaces are applied (a terminal); undefined = no progress. */
+  progress?: ((text: string) => void) | undefined;
+}
+
+/** Progress of the Kubernetes step on a terminal: one updating line per cluster. */
+function progress(io: CliIo, command: string): KubernetesStepDeps | undefined {
+  const write = io.progress;
+  if (write === undefined || command === "rotate") return undefined;
+  let last = 0;
+  return {
+    onProgress: (cluster, done, total) => {
+      const now = Date.now();
+      if (done !== total && now - last < 100) return;
+      last = now;
+      write(`\r${cluster}: ${done}/${total} namespaces${done === total ? "\n" : ""}`);
+    },
+  };
 }
 
 const USAGE = `usage: ecr-token-rotator <command> [options]
@@ -105,7 +123,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (values.cluster) payload.clusters = values.cluster;
         if (values.namespace) payload.namespaces = values.namespace;
         const request = parseManualRequest(payload, "cli");
-        const app = createApp(io.env, now);
+        const app = createApp(io.env, { tokenNow: now, kubernetes: progress(io, command) });
         return print(io, await runRequest(request, app.config, app.deps), json);
       }
       case "invoke": {
@@ -117,7 +135,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         } catch {
           throw new BadRequestError(`${values.event === "-" ? "standard input" : values.event} is not JSON`);
         }
-        const app = createApp(io.env, now);
+        const app = createApp(io.env, { tokenNow: now, kubernetes: progress(io, command) });
         return print(io, await handleEvent(event, app.config, app.deps), json);
       }
       default:
@@ -142,6 +160,7 @@ export async function main(): Promise<void> {
     env: process.env,
     stdout: (text) => process.stdout.write(`${text}\n`),
     stderr: (text) => process.stderr.write(`${text}\n`),
+    progress: process.stderr.isTTY ? (text) => process.stderr.write(text) : undefined,
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

@@ -28,7 +28,7 @@ export interface CombinedSecretReport {
 
 export interface NamespaceReport {
   namespace: string;
-  outcome: "created" | "updated" | "unchanged" | "conflict" | "failed" | "would-create" | "would-update";
+  outcome: "created" | "updated" | "unchanged" | "conflict" | "failed" | "skipped" | "would-create" | "would-update";
   reason?: string;
   serviceAccountsPatched?: string[];
 }
@@ -39,8 +39,15 @@ export interface ClusterReport {
   ok: boolean;
   error?: string;
   namespaces: NamespaceReport[];
+  /** `namespace/name` of ServiceAccounts patched (new pods get the pull secret), missing, failed. */
   serviceAccounts?: { patched: string[]; missing: string[]; failed: string[] };
+  /** `namespace/name` of ExternalSecrets annotated with force-sync, and failures. */
   externalSecrets?: { resynced: string[]; failed: string[] };
+  /** What the writes mean for running pods (in-place update: no restart needed), degraded modes. */
+  notes?: string[];
+  /** Kubernetes API requests made, retries included. */
+  requests?: number;
+  durationMs?: number;
 }
 
 export interface KubernetesReport {

@@ -38,7 +38,7 @@ beforeAll(async () => {
   Object.assign(process.env, motoEnv(moto.url));
   const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
   const tokenNow = () => new Date(data.expiresAt!.getTime() - 11 * 3600_000);
-  const app = createApp({ ...motoEnv(moto.url), ECR_REGISTRIES: ECR_HOST, SECRET_NAME: "production/ecr/credentials" }, tokenNow);
+  const app = createApp({ ...motoEnv(moto.url), ECR_REGISTRIES: ECR_HOST, SECRET_NAME: "production/ecr/credentials" }, { tokenNow });
   const report = await runRequest(parseManualRequest({ action: "rotate" }), app.config, app.deps);
   expect(report.ok).toBe(true);
   const secret = await new SecretsManagerClient({ region: "us-east-1" }).send(new GetSecretValueCommand({ SecretId: "production/ecr/credentials" }));

@@ -48,7 +48,7 @@ beforeEach(async () => {
 });
 
 function rotate(env: Record<string, string>, fields: Record<string, unknown> = {}) {
-  const app = createApp({ ...motoEnv(moto.url), ...env }, tokenNow);
+  const app = createApp({ ...motoEnv(moto.url), ...env }, { tokenNow });
   return runRequest(parseManualRequest({ action: "rotate", ...fields }), app.config, app.deps);
 }
 

@@ -1,0 +1,122 @@
+/**
+ * The Kubernetes half of a run (fallback apply, ServiceAccount patch, ESO re-sync), loaded
+ * lazily by src/app.ts so the schedule-only path never pays for the Kubernetes/EKS code.
+ *
+ * Per selected cluster: endpoint + CA (DescribeCluster, or the configured override), an EKS
+ * bearer token (cached ≤ 14 min across warm invocations), then the apply engine. Clusters run
+ * in parallel; one failing never stops the others.
+ */
+import type { ClusterConfig, Config } from "./config";
+import type { RegistryLogin } from "./dockerconfig";
+import type { RegistryCredential } from "./ecr";
+import { createEksCredentialsProvider, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "./eks/connection";
+import { BadRequestError, describeError } from "./errors";
+import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget, type KubeConnection } from "./kube/apply";
+import { rememberSecret } from "./redact";
+import type { ClusterReport, KubernetesReport, NamespaceReport } from "./report";
+import type { KubernetesStep } from "./run";
+import type { Request } from "./triggers";
+
+export interface KubernetesStepDeps {
+  /** How to reach a cluster; default: EKS DescribeCluster + the default credential chain. */
+  access?: (cluster: ClusterConfig) => Promise<KubeConnection>;
+  /** Options for the apply engine (tests inject clocks, retry timings). */
+  apply?: ApplyDeps;
+  onProgress?: (cluster: string, done: number, total: number) => void;
+}
+
+/** Which configured clusters a request covers. Unknown names are a bad request. */
+export function selectClusters(configured: ClusterConfig[], request: Request): ClusterConfig[] {
+  const matches = (cluster: ClusterConfig, name: string) => name === cluster.name || name === `${cluster.region}:${cluster.name}`;
+  if (request.clusters !== undefined) {
+    const unknown = request.clusters.filter((name) => !configured.some((c) => matches(c, name)));
+    if (unknown.length > 0) {
+      throw new BadRequestError(
+        `invalid manual request: cluster${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} not configured (EKS_CLUSTERS: ${configured.map((c) => `${c.region}:${c.name}`).join(", ") || "none"})`,
+      );
+    }
+    return configured.filter((c) => request.clusters!.some((name) => matches(c, name)));
+  }
+  // An alarm on one cluster's pull failures heals that cluster (if it is configured).
+  const alarmed = request.trigger.alarmClusters;
+  if (alarmed !== undefined) {
+    const hit = configured.filter((c) => alarmed.includes(c.name));
+    if (hit.length > 0) return hit;
+  }
+  return configured;
+}
+
+function defaultAccess(cluster: ClusterConfig): Promise<KubeConnection> {
+  const deps: ClusterAccessDeps = { describe: sdkDescribeCluster(cluster.region), credentials: createEksCredentialsProvider(cluster.region) };
+  return getClusterAccess(cluster, deps).then(({ server, caData, token }) => ({ server, caData, token }));
+}
+
+export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult): ClusterReport {
+  const namespaces = result.namespaces.map((ns): NamespaceReport => {
+    let outcome: NamespaceReport["outcome"] = ns.outcome;
+    if (result.dryRun && ns.wouldWrite && ns.outcome === "created") outcome = "would-create";
+    if (result.dryRun && ns.wouldWrite && ns.outcome === "updated") outcome = "would-update";
+    const report: NamespaceReport = { namespace: ns.namespace, outcome };
+    if (ns.reason !== undefined) report.reason = ns.reason;
+    if (ns.serviceAccountsPatched && ns.serviceAccountsPatched.length > 0) report.serviceAccountsPatched = ns.serviceAccountsPatched;
+    return report;
+  });
+  const report: ClusterReport = {
+    cluster: cluster.name,
+    region: cluster.region,
+    ok: result.ok,
+    namespaces,
+    serviceAccounts: {
+      patched: result.serviceAccounts.patched,
+      missing: result.serviceAccounts.missing,
+      failed: result.serviceAccounts.failed.map((f) => `${f.serviceAccount}: ${f.reason}`),
+    },
+    requests: result.requests,
+    durationMs: result.durationMs,
+  };
+  if (result.externalSecrets.enabled) {
+    report.externalSecrets = { resynced: result.externalSecrets.resynced, failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`) };
+  }
+  if (result.notes.length > 0) report.notes = result.notes;
+  const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict").length;
+  const problems = [...result.errors];
+  if (failedNamespaces > 0) problems.push(`${failedNamespaces} namespace${failedNamespaces > 1 ? "s" : ""} failed or in conflict`);
+  if (result.serviceAccounts.failed.length > 0) problems.push(`${result.serviceAccounts.failed.length} ServiceAccount patch(es) failed`);
+  if (result.externalSecrets.failed.length > 0) problems.push(`${result.externalSecrets.failed.length} ExternalSecret re-sync(s) failed`);
+  if (problems.length > 0) report.error = problems.join("; ");
+  report.ok = result.ok && failedNamespaces === 0;
+  return report;
+}
+
+export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = {}): KubernetesStep {
+  const k = config.kubernetes;
+  const access = deps.access ?? defaultAccess;
+  return async ({ request, credentials }: { request: Request; credentials: RegistryCredential[] }): Promise<KubernetesReport> => {
+    const clusters = selectClusters(k.clusters, request);
+    const logins: RegistryLogin[] = credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }));
+    const reports = await Promise.all(
+      clusters.map(async (cluster): Promise<ClusterReport> => {
+        const target: ClusterTarget = {
+          cluster: cluster.name,
+          namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+          pullSecretName: k.pullSecretName,
+          patchServiceAccounts: k.patchServiceAccounts,
+          ...(k.esoResyncSelector !== undefined ? { esoResync: { labelSelector: k.esoResyncSelector } } : {}),
+          concurrency: k.concurrency,
+          adoptUnmanaged: k.adoptExistingPullSecrets,
+          dryRun: request.dryRun,
+        };
+        try {
+          const connection = await access(cluster);
+          rememberSecret(connection.token);
+          const applyDeps: ApplyDeps = { ...deps.apply };
+          if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
+          return clusterReport(cluster, await applyToCluster(connection, logins, target, applyDeps));
+        } catch (error) {
+          return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+        }
+      }),
+    );
+    return { mode: "applied", clusters: reports };
+  };
+}
