@@ -98,6 +98,9 @@ if [ ! -x "$WH" ]; then
       die "go build of test/bed/webhook failed"
     fi
     mv -f "$WH.tmp.$$" "$WH"
+    # Older builds of the webhook (other sources) are useless; keep recent ones a while for test
+    # runs that may still be starting them.
+    find "$CACHE" -maxdepth 1 -type f -name 'bed-webhook-*' ! -name "bed-webhook-$WHHASH" ! -name '*.lock' -mmin +60 -delete 2>/dev/null || true
   fi
   unlock
 fi

@@ -10,7 +10,7 @@
 // test process, or (through a supervisor with PDEATHSIG) when the test process is killed.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import https from "node:https";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
@@ -162,6 +162,33 @@ function installExitHook(): void {
   });
 }
 
+/** Removes bed directories left by test processes that died without cleaning up. */
+function sweepStaleBeds(base: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(base).filter((n) => n.startsWith("ecr-bed-"));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const dir = join(base, name);
+    let pid = 0;
+    try {
+      pid = Number(readFileSync(join(dir, "owner.pid"), "utf8"));
+    } catch {
+      continue; // being created right now, or not ours
+    }
+    if (!Number.isInteger(pid) || pid <= 0) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // owner alive
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") continue;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function tail(file: string, lines = 25): string {
   try {
     return readFileSync(file, "utf8").split("\n").slice(-lines).join("\n");
@@ -303,7 +330,9 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
 
   // Temporary files in RAM when possible (etcd fsyncs are the slow part of a write).
   const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+  sweepStaleBeds(base);
   const dir = mkdtempSync(join(base, "ecr-bed-"));
+  writeFileSync(join(dir, "owner.pid"), String(process.pid));
   const procs: Proc[] = [];
   const entry = { procs, dir };
   live.add(entry);
