@@ -243,61 +243,79 @@ export async function applyToCluster(
       return value;
     };
 
-    // 1. Namespaces.
+    // 1–3. The cluster-wide LISTs run concurrently: namespaces; the pull secrets
+    // (fieldSelector by name, each summarised on arrival — no docker config content is kept);
+    // one LIST per ServiceAccount name. A forbidden Secret/SA list falls back to one GET per
+    // namespace.
+    type Settled<T> = { value: T } | { error: unknown };
+    const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ value }), (error: unknown) => ({ error }));
     const nsTarget = target.namespaces;
+    const namespacesListing = settle(
+      (async () => {
+        const namespaces: KubeNamespace[] = [];
+        await forEachListed((o) => api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => {
+          namespaces.push({ metadata: { name: n.metadata.name, labels: n.metadata.labels ?? {} }, status: { phase: n.status?.phase ?? "Active" } });
+        });
+        return namespaces;
+      })(),
+    );
+    const secretsListing = settle(
+      (async () => {
+        const found = new Map<string, SecretSummary>();
+        await forEachListed(
+          (o) => api.listSecrets(o),
+          { fieldSelector: `metadata.name=${name}` },
+          (s) => {
+            const ns = s.metadata.namespace;
+            if (ns && s.metadata.name === name) found.set(ns, summarizeSecret(s, logins));
+          },
+          secretPageSize,
+        );
+        return found;
+      })(),
+    );
+    const saListings = target.patchServiceAccounts.map((sa) =>
+      settle(
+        (async () => {
+          const byNs = new Map<string, KubeServiceAccount>();
+          await forEachListed((o) => api.listServiceAccounts(o), { fieldSelector: `metadata.name=${sa}` }, (item) => {
+            if (item.metadata.namespace && item.metadata.name === sa) byNs.set(item.metadata.namespace, item);
+          });
+          return byNs;
+        })(),
+      ),
+    );
+    const [listedNamespaces, listedSecrets, ...listedSAs] = await Promise.all([namespacesListing, secretsListing, ...saListings]);
+
     let selection;
-    try {
-      const namespaces: KubeNamespace[] = [];
-      await forEachListed((o) => api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => {
-        namespaces.push({ metadata: { name: n.metadata.name, labels: n.metadata.labels ?? {} }, status: { phase: n.status?.phase ?? "Active" } });
-      });
-      selection = selectNamespaces(nsTarget, namespaces);
-    } catch (error) {
-      if (nsTarget.mode === "list" && classify(error).kind === "forbidden") {
-        // Without list on namespaces, an explicit list can still be applied; a missing namespace
-        // then shows up as a 404 on its write.
-        result.notes.push(`cannot list namespaces (${describe(error, "list", "namespaces")}); applying to the configured names unchecked`);
-        selection = { selected: [...new Set(nsTarget.names)].sort(), missing: [], skipped: [] };
-      } else {
-        result.errors.push(`listing namespaces failed: ${describe(error, "list", "namespaces")}`);
-        return result;
-      }
+    if ("value" in listedNamespaces) selection = selectNamespaces(nsTarget, listedNamespaces.value);
+    else if (nsTarget.mode === "list" && classify(listedNamespaces.error).kind === "forbidden") {
+      // Without list on namespaces, an explicit list can still be applied; a missing namespace
+      // then shows up as a 404 on its write.
+      result.notes.push(`cannot list namespaces (${describe(listedNamespaces.error, "list", "namespaces")}); applying to the configured names unchecked`);
+      selection = { selected: [...new Set(nsTarget.names)].sort(), missing: [], skipped: [] };
+    } else {
+      result.errors.push(`listing namespaces failed: ${describe(listedNamespaces.error, "list", "namespaces")}`);
+      return result;
     }
     const selected = selection.selected;
     const selectedSet = new Set(selected);
     for (const ns of selection.missing) result.namespaces.push({ namespace: ns, outcome: "failed", reason: `namespace ${ns} not found` });
     for (const s of selection.skipped) result.namespaces.push({ namespace: s.namespace, outcome: "skipped", reason: s.reason });
 
-    // 2. Existing pull secrets, cluster-wide (fallback: one GET per namespace if forbidden).
-    // Each listed Secret is summarised on arrival (no docker config content is kept).
     let knownSecrets: Map<string, SecretSummary> | undefined;
-    if (selected.length > 0) {
-      try {
-        const found = new Map<string, SecretSummary>();
-        await forEachListed((o) => api.listSecrets(o), { fieldSelector: `metadata.name=${name}` }, (s) => {
-          const ns = s.metadata.namespace;
-          if (ns && selectedSet.has(ns) && s.metadata.name === name) found.set(ns, summarizeSecret(s, logins));
-        }, secretPageSize);
-        knownSecrets = found;
-      } catch (error) {
-        result.notes.push(`cluster-wide list of secrets failed (${describe(error, "list", "secrets")}); reading each namespace's secret instead`);
-      }
+    if ("value" in listedSecrets) knownSecrets = listedSecrets.value;
+    else if (selected.length > 0) {
+      result.notes.push(`cluster-wide list of secrets failed (${describe(listedSecrets.error, "list", "secrets")}); reading each namespace's secret instead`);
     }
-
-    // 3. Existing ServiceAccounts, one cluster-wide LIST per requested name.
     const knownSAs = new Map<string, Map<string, KubeServiceAccount>>();
-    if (selected.length > 0) {
-      for (const sa of target.patchServiceAccounts) {
-        try {
-          const listed = await listAll((o) => api.listServiceAccounts(o), { fieldSelector: `metadata.name=${sa}` });
-          const byNs = new Map<string, KubeServiceAccount>();
-          for (const item of listed) if (item.metadata.namespace && item.metadata.name === sa) byNs.set(item.metadata.namespace, item);
-          knownSAs.set(sa, byNs);
-        } catch (error) {
-          result.notes.push(`cluster-wide list of serviceaccounts "${sa}" failed (${describe(error, "list", "serviceaccounts")}); reading each namespace's instead`);
-        }
+    target.patchServiceAccounts.forEach((sa, i) => {
+      const listed = listedSAs[i]!;
+      if ("value" in listed) knownSAs.set(sa, listed.value);
+      else if (selected.length > 0) {
+        result.notes.push(`cluster-wide list of serviceaccounts "${sa}" failed (${describe(listed.error, "list", "serviceaccounts")}); reading each namespace's instead`);
       }
-    }
+    });
 
     // 4. One task per namespace, bounded concurrency.
     let done = 0;
