@@ -73,6 +73,9 @@ async function bundleRunner(dir: string): Promise<string> {
   writeFileSync(
     entry,
     `import { applyToCluster } from ${JSON.stringify(join(ROOT, "src/kube/apply.ts"))};
+const startRssMb = process.memoryUsage().rss / 1048576;
+let peak = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+const sampler = process.env.BENCH_SAMPLE ? setInterval(() => { const m = process.memoryUsage(); if (m.rss > peak.rss) peak = { rss: m.rss / 1048576, heapTotal: m.heapTotal / 1048576, heapUsed: m.heapUsed / 1048576, external: m.external / 1048576, arrayBuffers: m.arrayBuffers / 1048576 }; }, 20) : undefined;
 let input = "";
 for await (const chunk of process.stdin) input += chunk;
 const { connection, logins, target } = JSON.parse(input);
@@ -80,6 +83,7 @@ const t0 = performance.now();
 let listedMs = 0;
 const result = await applyToCluster(connection, logins, target, { onProgress: (done) => { if (done === 0) listedMs = performance.now() - t0; } });
 const wallMs = performance.now() - t0;
+if (sampler) { clearInterval(sampler); process.stderr.write("memory: start rss " + startRssMb.toFixed(1) + " MB, at peak " + JSON.stringify(peak) + String.fromCharCode(10)); }
 const failed = result.namespaces.filter((n) => n.outcome === "failed").slice(0, 3);
 process.stdout.write(JSON.stringify({ wallMs, listedMs, maxRssKb: process.resourceUsage().maxRSS, counts: result.counts, requests: result.requests, ok: result.ok, errors: result.errors, failed }));
 `,

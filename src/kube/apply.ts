@@ -4,8 +4,8 @@
  *
  * Request budget in steady state: a few cluster-wide paginated LISTs (namespaces; Secrets and
  * ServiceAccounts with `fieldSelector=metadata.name=<name>`; ExternalSecrets by label) and then
- * at most ONE write per namespace (none when nothing changed). `@kubernetes/client-node` is only
- * loaded (lazily, in ./client) when no `deps.api` is given.
+ * at most ONE write per namespace (none when nothing changed). The default transport is
+ * node:https (./http-client, loaded lazily); `@kubernetes/client-node` (./client) is optional.
  */
 import { serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../dockerconfig";
 import { decideSecret, decideServiceAccount, forceSyncPatch, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
@@ -92,13 +92,13 @@ export interface ClusterApplyResult {
 
 export interface ApplyDeps {
   now?: () => Date;
-  /** The API to use; default: built for `connection` by the adapter `client` names. */
-  api?: KubeApi;
   /**
-   * Adapter when `api` is not given: "https" (default; node:https, see ./http-client) or
-   * "client-node" (`@kubernetes/client-node`, loaded lazily; see ./client).
+   * The API to use (the caller then closes it). Default: the node:https adapter of
+   * ./http-client for `connection`. For `@kubernetes/client-node`, pass
+   * `await (await import("./client")).createKubeApi(connection)`: this module never references
+   * ./client, so no bundle of it carries client-node.
    */
-  client?: "https" | "client-node";
+  api?: KubeApi;
   onProgress?: (done: number, total: number) => void;
   retry?: Partial<RetryPolicy>;
   /** For tests: replaces the backoff sleep. */
@@ -202,13 +202,8 @@ export async function applyToCluster(
   let ownedApi: KubeApi | undefined;
   try {
     if (!deps.api) {
-      if (deps.client === "client-node") {
-        const { createKubeApi } = await import("./client");
-        ownedApi = await createKubeApi(connection);
-      } else {
-        const { createHttpKubeApi } = await import("./http-client");
-        ownedApi = createHttpKubeApi(connection, { maxSockets: target.concurrency });
-      }
+      const { createHttpKubeApi } = await import("./http-client");
+      ownedApi = createHttpKubeApi(connection, { maxSockets: target.concurrency });
     }
     const api = counted(deps.api ?? ownedApi!, counter);
 

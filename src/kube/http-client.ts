@@ -26,6 +26,7 @@ const ESO_PATH = "/apis/external-secrets.io/v1";
 /** Per-request timeout (a hung connection counts as a network error and is retried). */
 const REQUEST_TIMEOUT_MS = 30_000;
 const USER_AGENT = "ecr-token-rotator";
+const WRITE_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json";
 
 export interface HttpKubeApiOptions {
   /** Max sockets of the keep-alive pool (match the engine's concurrency). */
@@ -60,7 +61,9 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
           method,
           path: prefix + path,
           headers: {
-            accept: "application/json",
+            // A write's answer is only its metadata (~400 bytes instead of the whole object with
+            // its docker config): less to send, to receive, and no secret material in transit back.
+            accept: parse ? "application/json" : WRITE_ACCEPT,
             authorization: `Bearer ${connection.token}`,
             "user-agent": USER_AGENT,
             ...(payload !== undefined ? { "content-type": contentType, "content-length": Buffer.byteLength(payload) } : {}),

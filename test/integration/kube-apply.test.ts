@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RegistryLogin } from "../../src/dockerconfig";
 import { createEksToken } from "../../src/eks/token";
 import { applyToCluster, type ClusterApplyResult, type ClusterTarget } from "../../src/kube/apply";
+import { createKubeApi } from "../../src/kube/client";
 import { DEFAULT_IDENTITIES, startBed, type Bed, type BedIdentity } from "../bed";
 
 const ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -283,7 +284,8 @@ describe("applyToCluster on the real kube-apiserver", () => {
   it("the client-node adapter gives the same result on the same cluster", async () => {
     const connection = { server: bed.proxyUrl, caData: bed.caData, token: await tokenFor(DEFAULT_IDENTITIES.rotator) };
     const logins = [login("eight")];
-    const result = await applyToCluster(connection, logins, target({ esoResync: undefined, namespaces: { mode: "list", names: ["team-a", "team-b", "conflict-type"] } }), { client: "client-node" });
+    const api = await createKubeApi(connection);
+    const result = await applyToCluster(connection, logins, target({ esoResync: undefined, namespaces: { mode: "list", names: ["team-a", "team-b", "conflict-type"] } }), { api }).finally(() => api.close?.());
     expect(outcomes(result)).toEqual({ "conflict-type": "conflict", "team-a": "updated", "team-b": "updated" });
     expect(authsOf(await pullSecret("team-b"))[ECR]!.password).toBe(logins[0]!.password);
     expectNoSecrets(result, logins);
