@@ -123,15 +123,29 @@ export function formatReport(report: Report): string {
   if (report.kubernetes) {
     const k = report.kubernetes;
     if (k.mode === "skipped") lines.push(`kubernetes: skipped (${k.reason ?? ""})`);
-    for (const cluster of k.clusters) {
-      const counts = new Map<string, number>();
-      for (const ns of cluster.namespaces) counts.set(ns.outcome, (counts.get(ns.outcome) ?? 0) + 1);
-      const summary = [...counts].map(([o, n]) => `${n} ${o}`).join(", ") || "no namespaces";
-      lines.push(`cluster ${cluster.cluster} (${cluster.region}): ${cluster.ok ? "ok" : "FAILED"} — ${summary}${cluster.error ? ` — ${cluster.error}` : ""}`);
-      const notable = cluster.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict");
-      if (notable.length > 0) lines.push(...table(["NAMESPACE", "OUTCOME", "WHY"], notable.map((n) => [n.namespace, n.outcome, n.reason ?? ""])).map((l) => `  ${l}`));
-      if (cluster.serviceAccounts && cluster.serviceAccounts.patched.length > 0) lines.push(`  service accounts patched: ${cluster.serviceAccounts.patched.join(", ")}`);
-      if (cluster.externalSecrets && cluster.externalSecrets.resynced.length > 0) lines.push(`  ExternalSecrets re-synced: ${cluster.externalSecrets.resynced.length}`);
+    if (k.clusters.length > 0) {
+      const count = (c: ClusterReport, ...outcomes: string[]) => String(c.namespaces.filter((n) => outcomes.includes(n.outcome)).length);
+      lines.push(
+        ...table(
+          ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
+          k.clusters.map((c) => [
+            `${c.region}:${c.cluster}`,
+            count(c, "created", "would-create"),
+            count(c, "updated", "would-update"),
+            count(c, "unchanged"),
+            count(c, "conflict"),
+            count(c, "failed"),
+            String(c.serviceAccounts?.patched.length ?? 0),
+            c.externalSecrets ? String(c.externalSecrets.resynced.length) : "-",
+            c.ok ? "ok" : `FAILED${c.error ? `: ${c.error}` : ""}`,
+          ]),
+        ),
+      );
+      for (const cluster of k.clusters) {
+        const notable = cluster.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict");
+        if (notable.length > 0) lines.push(...table(["NAMESPACE", "OUTCOME", "WHY"], notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""])));
+        for (const note of cluster.notes ?? []) lines.push(`note (${cluster.cluster}): ${note}`);
+      }
     }
   }
   if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
