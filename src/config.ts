@@ -214,6 +214,8 @@ export interface KubernetesConfig {
   esoResyncSelector: string | undefined;
   concurrency: number;
   adoptExistingPullSecrets: boolean;
+  /** HTTP adapter of the apply engine: node:https (default, lean) or @kubernetes/client-node. */
+  client: "https" | "client-node";
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -323,6 +325,7 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
     esoResyncSelector,
     concurrency: reader.integer("KUBE_CONCURRENCY", 16, 1, 64),
     adoptExistingPullSecrets: reader.boolean("ADOPT_EXISTING_PULL_SECRETS", false),
+    client: reader.oneOf("KUBE_CLIENT", ["https", "client-node"] as const, "https"),
   };
 }
 

@@ -109,7 +109,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
         try {
           const connection = await access(cluster);
           rememberSecret(connection.token);
-          const applyDeps: ApplyDeps = { ...deps.apply };
+          const applyDeps: ApplyDeps = { client: k.client, ...deps.apply };
           if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
           return clusterReport(cluster, await applyToCluster(connection, logins, target, applyDeps));
         } catch (error) {
