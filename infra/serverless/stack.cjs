@@ -302,7 +302,7 @@ function resourcesFor(settings) {
         AlarmName: pullAlarmName(settings, cluster),
         AlarmDescription:
           `Containers in ${cluster} wait in ErrImagePull/ImagePullBackOff/InvalidImageName (Container Insights). ` +
-          'Invokes the rotator (heal: fresh token, pull secrets re-applied, ESO re-sync). Runbook: docs/deploy.md.',
+          'Invokes the rotator (heal: fresh token, pull secrets re-applied, ESO re-sync). Runbook: README, Deploy > Runbook.',
         Namespace: 'ContainerInsights',
         MetricName: 'pod_container_status_waiting_reason_image_pull_error',
         Dimensions: [{ Name: 'ClusterName', Value: cluster }],

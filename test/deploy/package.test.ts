@@ -304,6 +304,17 @@ describe("failure handling and alarms", () => {
     }
   });
 
+  it("notifies through a topic CloudWatch alarms can publish to (not under the AWS-managed aws/sns key)", () => {
+    const topic = props(base.template, "AlertTopic", "AWS::SNS::Topic");
+    expect(topic.KmsMasterKeyId).not.toBe("alias/aws/sns");
+    const policy = props(base.template, "AlertTopicPolicy", "AWS::SNS::TopicPolicy");
+    expect(policy.PolicyDocument.Statement).toEqual([
+      expect.objectContaining({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: "sns:Publish", Resource: { Ref: "AlertTopic" } }),
+    ]);
+    expect(props(full.template, "AlertEmailSubscription", "AWS::SNS::Subscription")).toEqual({ TopicArn: { Ref: "AlertTopic" }, Protocol: "email", Endpoint: "oncall@example.com" });
+    expect(base.template.Resources.AlertEmailSubscription).toBeUndefined();
+  });
+
   it("alarms on the function's errors", () => {
     const [errors] = resourcesOfType(base.template, "AWS::CloudWatch::Alarm").filter(([, p]) => p.Namespace === "AWS/Lambda");
     expect(errors![1]).toMatchObject({
