@@ -109,8 +109,17 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
         try {
           const connection = await access(cluster);
           rememberSecret(connection.token);
-          const applyDeps: ApplyDeps = { client: k.client, ...deps.apply };
+          const applyDeps: ApplyDeps = { ...deps.apply };
           if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
+          if (k.client === "client-node" && applyDeps.api === undefined) {
+            const { createKubeApi } = await import("./kube/client");
+            const api = await createKubeApi(connection);
+            try {
+              return clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+            } finally {
+              await api.close?.();
+            }
+          }
           return clusterReport(cluster, await applyToCluster(connection, logins, target, applyDeps));
         } catch (error) {
           return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };

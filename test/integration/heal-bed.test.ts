@@ -227,6 +227,14 @@ describe("heal on the real kube-apiserver", () => {
     expect(statuses.filter((s) => s === 503)).toHaveLength(2);
   });
 
+  it("KUBE_CLIENT=client-node: the same heal through @kubernetes/client-node", async () => {
+    await bed.kubectl(["-n", "team-b", "delete", "secret", "ecr-pull-secret"], { check: true });
+    const { report, failed } = await heal({ action: "heal", namespaces: ["team-b", "team-a"] }, { KUBE_CLIENT: "client-node" });
+    expect(failed).toBe(false);
+    expect(report.kubernetes!.clusters[0]!.namespaces.map((n) => [n.namespace, n.outcome])).toEqual([["team-a", "unchanged"], ["team-b", "created"]]);
+    expect((await pullSecret("team-b")).config.auths[ECR_HOST]!.password).toBe(motoPassword);
+  });
+
   it("the CLI heal, signed as an identity outside the RBAC group: 403 named per namespace, exit 1, Secrets Manager still written first", async () => {
     const nobody = DEFAULT_IDENTITIES.nobody;
     const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
