@@ -45,6 +45,7 @@ const FULL_PARAMS = {
   kmsKeyArn: KMS_KEY,
   eksClusters: "prod-a,us-east-1:prod-b,eu-west-1:stage_c",
   fallbackMode: "always",
+  kubeClient: "client-node",
   esoResync: "ecr-token-rotator/resync=true",
   createEksAccessEntries: "true",
   healAlarmNames: "platform-image-pull-errors,legacy-imagepullbackoff",
@@ -73,6 +74,8 @@ const ENV_VARS = [
   "PATCH_SERVICE_ACCOUNTS",
   "ESO_RESYNC",
   "KUBE_CONCURRENCY",
+  "ADOPT_EXISTING_PULL_SECRETS",
+  "KUBE_CLIENT",
   "POWERTOOLS_SERVICE_NAME",
   "POWERTOOLS_METRICS_NAMESPACE",
 ];
@@ -152,6 +155,7 @@ describe("the function", () => {
       KMS_KEY_ID: KMS_KEY,
       EKS_CLUSTERS: FULL_PARAMS.eksClusters,
       FALLBACK_MODE: "always",
+      KUBE_CLIENT: "client-node",
       ESO_RESYNC: FULL_PARAMS.esoResync,
     });
   });
