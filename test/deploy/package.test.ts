@@ -7,7 +7,7 @@
  * Two packagings: the defaults (rotation only), and a full production-like set of parameters
  * (clusters, KMS key, VPC, external alarms, access entries, another schedule rate).
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { builtinModules, createRequire } from "node:module";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -142,6 +142,14 @@ describe("the function", () => {
   it("gets every configuration variable from the stage parameters", () => {
     const env = props(base.template, FN, "AWS::Lambda::Function").Environment.Variables;
     expect(Object.keys(env).sort()).toEqual([...ENV_VARS].sort());
+    // …which is every variable the configuration reads (AWS_* come from Lambda itself).
+    const source = readdirSync(join(REPO, "src"), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => readFileSync(join(REPO, "src", f), "utf8"))
+      .join("\n");
+    const read = new Set([...source.matchAll(/reader\.\w+\("([A-Z0-9_]+)"/g)].map((m) => m[1]!).filter((v) => !v.startsWith("AWS_")));
+    expect(read.size).toBeGreaterThan(10);
+    for (const variable of read) expect(Object.keys(env), variable).toContain(variable);
     expect(env.POWERTOOLS_SERVICE_NAME).toBe("ecr-token-rotator");
     expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe("EcrTokenRotator");
     expect(env.SECRET_NAME).toBe("ecr/{account}/{region}/credentials");
