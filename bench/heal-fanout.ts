@@ -80,12 +80,14 @@ let input = "";
 for await (const chunk of process.stdin) input += chunk;
 const { connection, logins, target } = JSON.parse(input);
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 let listedMs = 0;
 const result = await applyToCluster(connection, logins, target, { onProgress: (done) => { if (done === 0) listedMs = performance.now() - t0; } });
 const wallMs = performance.now() - t0;
 if (sampler) { clearInterval(sampler); process.stderr.write("memory: start rss " + startRssMb.toFixed(1) + " MB, at peak " + JSON.stringify(peak) + String.fromCharCode(10)); }
 const failed = result.namespaces.filter((n) => n.outcome === "failed").slice(0, 3);
-process.stdout.write(JSON.stringify({ wallMs, listedMs, maxRssKb: process.resourceUsage().maxRSS, counts: result.counts, requests: result.requests, ok: result.ok, errors: result.errors, failed }));
+const cpu = process.cpuUsage(cpu0);
+process.stdout.write(JSON.stringify({ wallMs, listedMs, cpuMs: (cpu.user + cpu.system) / 1000, maxRssKb: process.resourceUsage().maxRSS, counts: result.counts, requests: result.requests, ok: result.ok, errors: result.errors, failed }));
 `,
   );
   const out = join(dir, "runner.mjs");
@@ -105,6 +107,7 @@ process.stdout.write(JSON.stringify({ wallMs, listedMs, maxRssKb: process.resour
 
 interface RunOutput {
   wallMs: number;
+  cpuMs: number;
   listedMs: number;
   maxRssKb: number;
   counts: Record<string, number>;
@@ -177,6 +180,7 @@ async function main(): Promise<void> {
     if (!first.ok) throw new Error(`first run failed: ${JSON.stringify({ errors: first.errors, failed: first.failed })}`);
 
     bed.proxy.resetCounts();
+    const parentCpu0 = process.cpuUsage();
     const flags = lambdaHeapFlags(LAMBDA_MEMORY_MB);
     const steady = await runChild(runner, { connection: await connection(), logins: [{ host, username: "AWS", password: password("two") }], target }, flags);
     const requests = bed.proxy.requestCount();
@@ -191,7 +195,8 @@ async function main(): Promise<void> {
       log(`  wall time      ${heal.wallMs} ms          (target ≤ 3000 ms)`);
       log(`  requests       ${heal.requests} at the proxy (${N} PATCH + ${heal.requests - N} LIST/other; target ≤ ${N} + a handful)`);
       log(`  peak RSS       ${heal.peakRssMb} MB         (target ≤ 128 MB; engine process, bundled, node ${flags.join(" ") || "defaults"})`);
-      log(`  LISTs done at  ${Math.round(steady.listedMs)} ms`);
+      const parentCpu = process.cpuUsage(parentCpu0);
+      log(`  LISTs done at  ${Math.round(steady.listedMs)} ms; CPU: engine ${Math.round(steady.cpuMs)} ms, bench process (proxy) ${Math.round((parentCpu.user + parentCpu.system) / 1000)} ms`);
       log(`  engine count   ${steady.requests} requests`);
     }
   } finally {
