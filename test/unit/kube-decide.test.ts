@@ -8,6 +8,8 @@ import {
   forceSyncPatch,
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
+  summarizeSecret,
+  type SecretSummary,
 } from "../../src/kube/decide";
 import type { KubeSecret } from "../../src/kube/types";
 
@@ -21,7 +23,7 @@ const secret = (over: Partial<KubeSecret> & { labels?: Record<string, string>; c
   type: over.type ?? DOCKERCONFIGJSON_TYPE,
   data: over.data ?? { [DOCKERCONFIGJSON_KEY]: b64(over.config ?? buildDockerConfig([{ ...login, password: "old-password" }])) },
 });
-const input = (existing: KubeSecret | undefined, adoptUnmanaged = false) => ({ namespace: "team-a", name: "ecr-pull-secret", existing, logins: [login], adoptUnmanaged });
+const input = (existing: KubeSecret | SecretSummary | undefined, adoptUnmanaged = false) => ({ namespace: "team-a", name: "ecr-pull-secret", existing, logins: [login], adoptUnmanaged });
 
 describe("decideSecret", () => {
   it("creates a missing secret: dockerconfigjson type, managed-by label, our registry", () => {
@@ -112,5 +114,27 @@ describe("decideServiceAccount", () => {
 describe("forceSyncPatch", () => {
   it("annotates force-sync with unix seconds", () => {
     expect(forceSyncPatch(new Date("2026-11-24T08:00:00.900Z"))).toEqual({ metadata: { annotations: { "force-sync": "1795507200" } } });
+  });
+});
+
+describe("summarizeSecret", () => {
+  it("keeps only what the decision needs; deciding on the summary equals deciding on the Secret", () => {
+    const full = secret({ config: { auths: { "ghcr.io": { auth: "Zm9vOmJhcg==" }, [ECR]: { username: "AWS", password: "old" } }, credsStore: "x" } });
+    const summary = summarizeSecret(full, [login]);
+    expect(summary).toEqual({
+      type: DOCKERCONFIGJSON_TYPE,
+      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
+      resourceVersion: "42",
+      managed: true,
+      content: "valid",
+      foreign: { auths: { "ghcr.io": { auth: "Zm9vOmJhcg==" } }, credsStore: "x" },
+      oursCurrent: false,
+    });
+    // no trace of our registry's (old) credentials in the summary
+    expect(JSON.stringify(summary)).not.toContain("old");
+    expect(decideSecret(input(summary))).toEqual(decideSecret(input(full)));
+    const current = summarizeSecret(secret({ config: buildDockerConfig([login]) }), [login]);
+    expect(current.oursCurrent).toBe(true);
+    expect(decideSecret(input(current)).action).toBe("unchanged");
   });
 });
