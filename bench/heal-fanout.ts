@@ -2,7 +2,7 @@
  * Heal fan-out benchmark: applyToCluster against the real kube-apiserver of the test bed with
  * N namespaces (default 1,000) and a fixed latency added to every request by the bed's proxy.
  *
- *   npx tsx bench/heal-fanout.ts [--json] [--namespaces 1000] [--latency-ms 5] [--concurrency 16]
+ *   npm run bench  (or: node .bench/heal-fanout.mjs after one npm run bench) [--json] [--namespaces 1000] [--latency-ms 5] [--concurrency 16]
  *
  * Setup (untimed): start the bed, create the namespaces with the admin identity (directly, not
  * through the proxy), run the engine once (creates every Secret). Measured: a second run with a
