@@ -105,6 +105,20 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     }),
   );
 
+  const write = (name: string, kind: "registry" | "combined", value: object) =>
+    writeOwnedSecret(deps.secrets, {
+      name,
+      kind,
+      value,
+      now: deps.now(),
+      force: options.force,
+      dryRun: options.dryRun,
+      adopt: config.adoptExistingSecret,
+      debounceSeconds: config.writeDebounceSeconds,
+      kmsKeyId: config.kmsKeyId,
+      tags: config.secretTags,
+    });
+
   const rows: RegistryReport[] = [];
   const stored: RegistryCredential[] = [];
   const fresh: RegistryCredential[] = [];
@@ -120,18 +134,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const credential = item.credential;
     fresh.push(credential);
     try {
-      const result = await writeOwnedSecret(deps.secrets, {
-        name: secretName,
-        kind: "registry",
-        value: registrySecretValue(credential),
-        now: deps.now(),
-        force: options.force,
-        dryRun: options.dryRun,
-        adopt: config.adoptExistingSecret,
-        debounceSeconds: config.writeDebounceSeconds,
-        kmsKeyId: config.kmsKeyId,
-        tags: config.secretTags,
-      });
+      const result = await write(secretName, "registry", registrySecretValue(credential));
       const inStore = result.storedValue ? credentialFromStored(registry, result.storedValue) ?? credential : credential;
       if (!options.dryRun) stored.push(inStore);
       const row: RegistryReport = {
@@ -158,18 +161,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       combinedSecret = { secretName, outcome: "skipped", reason: "not every registry has a fresh token: a partial combined secret is never written" };
     } else {
       try {
-        const result = await writeOwnedSecret(deps.secrets, {
-          name: secretName,
-          kind: "combined",
-          value: combinedSecretValue(fresh),
-          now: deps.now(),
-          force: options.force,
-          dryRun: options.dryRun,
-          adopt: config.adoptExistingSecret,
-          debounceSeconds: config.writeDebounceSeconds,
-          kmsKeyId: config.kmsKeyId,
-          tags: config.secretTags,
-        });
+        const result = await write(secretName, "combined", combinedSecretValue(fresh));
         combinedSecret = { secretName, outcome: result.outcome, reason: result.reason };
         if (result.versionId !== undefined) combinedSecret.versionId = result.versionId;
       } catch (error) {
