@@ -29,11 +29,11 @@ const originalStdout = process.stdout.write.bind(process.stdout);
 const originalStderr = process.stderr.write.bind(process.stderr);
 beforeAll(() => {
   process.env.POWERTOOLS_METRICS_NAMESPACE = "EcrTokenRotator";
-  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  process.stdout.write = ((chunk: string | Uint8Array) => {
     captured += chunk.toString();
     return true;
   }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  process.stderr.write = ((chunk: string | Uint8Array) => {
     captured += chunk.toString();
     return true;
   }) as typeof process.stderr.write;
