@@ -10,7 +10,8 @@ import type { ClusterConfig, Config } from "./config";
 import type { RegistryLogin } from "./dockerconfig";
 import type { RegistryCredential } from "./ecr";
 import { createEksCredentialsProvider, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "./eks/connection";
-import { BadRequestError, describeError } from "./errors";
+import { selectClusters } from "./cluster-selection";
+import { describeError } from "./errors";
 import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget, type KubeConnection } from "./kube/apply";
 import { rememberSecret } from "./redact";
 import type { ClusterReport, KubernetesReport, NamespaceReport } from "./report";
@@ -23,27 +24,6 @@ export interface KubernetesStepDeps {
   /** Options for the apply engine (tests inject clocks, retry timings). */
   apply?: ApplyDeps;
   onProgress?: (cluster: string, done: number, total: number) => void;
-}
-
-/** Which configured clusters a request covers. Unknown names are a bad request. */
-export function selectClusters(configured: ClusterConfig[], request: Request): ClusterConfig[] {
-  const matches = (cluster: ClusterConfig, name: string) => name === cluster.name || name === `${cluster.region}:${cluster.name}`;
-  if (request.clusters !== undefined) {
-    const unknown = request.clusters.filter((name) => !configured.some((c) => matches(c, name)));
-    if (unknown.length > 0) {
-      throw new BadRequestError(
-        `invalid manual request: cluster${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} not configured (EKS_CLUSTERS: ${configured.map((c) => `${c.region}:${c.name}`).join(", ") || "none"})`,
-      );
-    }
-    return configured.filter((c) => request.clusters!.some((name) => matches(c, name)));
-  }
-  // An alarm on one cluster's pull failures heals that cluster (if it is configured).
-  const alarmed = request.trigger.alarmClusters;
-  if (alarmed !== undefined) {
-    const hit = configured.filter((c) => alarmed.includes(c.name));
-    if (hit.length > 0) return hit;
-  }
-  return configured;
 }
 
 function defaultAccess(cluster: ClusterConfig): Promise<KubeConnection> {

@@ -1,6 +1,7 @@
 /**
  * Runs a Request end to end and builds the Report. Shared by the Lambda handler and the CLI.
  */
+import { selectClusters } from "./cluster-selection";
 import type { Config } from "./config";
 import type { EcrApi } from "./ecr";
 import { BadRequestError, describeError } from "./errors";
@@ -37,6 +38,8 @@ export async function runRequest(request: Request, config: Config, deps: RunDeps
   if (request.action === "diagnose") {
     throw new BadRequestError('action "diagnose" is not available in this version: use "heal" (which re-applies pull secrets) or "rotate"');
   }
+  // Bad cluster names are rejected before anything is written.
+  if (request.clusters !== undefined) selectClusters(config.kubernetes.clusters, request);
   const rotation = await rotate(config.rotation, deps, {
     dryRun: request.dryRun,
     force: request.force,
