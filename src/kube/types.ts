@@ -1,7 +1,7 @@
 /**
  * The narrow Kubernetes API the apply engine needs. Plain JSON objects in, plain JSON objects
  * out: `src/kube/http-client.ts` implements it over node:https (the default), `src/kube/client.ts`
- * with `@kubernetes/client-node` (imported lazily), `src/kube/fake-api.ts` in memory for tests.
+ * with `@kubernetes/client-node` (imported lazily), `test/support/kube-fake-api.ts` in memory for tests.
  * Every method is exactly one HTTP request. Writes resolve to nothing useful (the engine never
  * reads the object a write returns; adapters may skip parsing it).
  *

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildDockerConfig, type RegistryLogin } from "../../src/dockerconfig";
 import { applyToCluster, type ClusterTarget } from "../../src/kube/apply";
 import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../../src/kube/decide";
-import { FakeKubeApi, forbidden } from "../../src/kube/fake-api";
+import { FakeKubeApi, forbidden } from "../support/kube-fake-api";
 import { KubeApiError, type KubeSecret } from "../../src/kube/types";
 
 const ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com";

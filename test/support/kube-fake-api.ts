@@ -4,7 +4,7 @@
  * precondition (409), AlreadyExists (409), pagination, field/label selectors, a request log and
  * fault injection. Not used by the product.
  */
-import { matchesLabelSelector, parseLabelSelector } from "./namespaces";
+import { matchesLabelSelector, parseLabelSelector } from "../../src/kube/namespaces";
 import {
   KubeApiError,
   type KubeApi,
@@ -18,7 +18,7 @@ import {
   type ListPage,
   type MergePatch,
   type ObjectMeta,
-} from "./types";
+} from "../../src/kube/types";
 
 export interface FakeCall {
   method: keyof KubeApi;
