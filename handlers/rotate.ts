@@ -10,17 +10,19 @@ import type { Report } from "../src/report";
 import { handleEvent } from "../src/run";
 import { powertoolsTelemetry, type Telemetry } from "../src/telemetry";
 
-let app: App | Error | undefined;
-
-/** Configuration is validated once per cold start; a bad one fails every invocation with the same list. */
-function getApp(): App {
-  if (app === undefined) {
-    try {
-      app = createApp();
-    } catch (error) {
-      app = error as Error;
-    }
+/**
+ * Configuration is validated once, at cold start (module initialisation); a bad one fails every
+ * invocation with the same list of problems.
+ */
+const app: App | Error = (() => {
+  try {
+    return createApp();
+  } catch (error) {
+    return error as Error;
   }
+})();
+
+function getApp(): App {
   if (app instanceof Error) throw app;
   return app;
 }
