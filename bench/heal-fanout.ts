@@ -18,6 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { nodeBundleOptions } from "../scripts/esbuild-options.mjs";
 import { createEksToken } from "../src/eks/token";
 import { startBed, type Bed } from "../test/bed";
 
@@ -91,17 +92,8 @@ process.stdout.write(JSON.stringify({ wallMs, listedMs, cpuMs: (cpu.user + cpu.s
 `,
   );
   const out = join(dir, "runner.mjs");
-  await build({
-    entryPoints: [entry],
-    outfile: out,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node22",
-    minify: true,
-    logLevel: "error",
-    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
-  });
+  // Bundled like the Lambda handler (shared esbuild settings).
+  await build({ ...nodeBundleOptions, entryPoints: [entry], outfile: out, logLevel: "error" });
   return out;
 }
 

@@ -12,7 +12,7 @@ import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { build } from "esbuild";
+import { bundleCli } from "../support/cli-bundle";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeEksToken } from "../../src/eks/token";
 import { freePort } from "../support/ports";
@@ -24,28 +24,6 @@ const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
 const dir = mkdtempSync(join(tmpdir(), "eks-kubectl-"));
 let cliRunner: string;
 
-/**
- * The CLI bundled from src/cli.ts into a private directory (same esbuild settings as
- * scripts/build.mjs), so concurrent rebuilds of dist/ by other test runs cannot race this test.
- */
-async function bundleCli(outdir: string): Promise<string> {
-  await build({
-    entryPoints: { cli: join(process.cwd(), "src/cli.ts") },
-    outdir,
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    mainFields: ["module", "main"],
-    splitting: true,
-    outExtension: { ".js": ".mjs" },
-    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
-    logLevel: "warning",
-  });
-  const runner = join(outdir, "run.mjs");
-  writeFileSync(runner, 'import { main } from "./cli.mjs";\nawait main();\n');
-  return runner;
-}
 
 
 beforeAll(async () => {

@@ -5,10 +5,10 @@
  * (scripts/ensure-test-deps.sh installs both).
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { build } from "esbuild";
+import { bundleCli } from "../support/cli-bundle";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eksTokenCommand, execCredentialApiVersion, formatExecCredential } from "../../src/cli/eks-token";
 import { decodeEksToken } from "../../src/eks/token";
@@ -24,28 +24,6 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
-/**
- * The CLI bundled from src/cli.ts into a private directory (same esbuild settings as
- * scripts/build.mjs), so concurrent rebuilds of dist/ by other test runs cannot race this test.
- */
-async function bundleCli(outdir: string): Promise<string> {
-  await build({
-    entryPoints: { cli: join(process.cwd(), "src/cli.ts") },
-    outdir,
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    mainFields: ["module", "main"],
-    splitting: true,
-    outExtension: { ".js": ".mjs" },
-    banner: { js: "import{createRequire as __cr}from'module';const require=__cr(import.meta.url);" },
-    logLevel: "warning",
-  });
-  const runner = join(outdir, "run.mjs");
-  writeFileSync(runner, 'import { main } from "./cli.mjs";\nawait main();\n');
-  return runner;
-}
 
 
 function which(cmd: string): boolean {
