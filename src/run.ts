@@ -107,6 +107,10 @@ async function diagnose(request: Request, deps: RunDeps, started: Date, startedM
     tokenSecondsRemaining: null,
     errors: [],
   };
+  const badNamespaces = (request.namespaces ?? []).filter((ns) => !(ns.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)));
+  if (badNamespaces.length > 0) {
+    throw new BadRequestError(`invalid manual request: namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
+  }
   if (deps.diagnose === undefined) {
     throw new BadRequestError('action "diagnose" needs a cluster: none is configured (EKS_CLUSTERS)');
   }
