@@ -177,7 +177,7 @@ export function classifyStuckContainer(input: StuckContainerInput): Cause[] {
   if (input.reason === "InvalidImageName" || (NOT_CREDENTIAL.test(all) && !AUTH_FAILURE.test(all))) {
     causes.push({
       code: "not-a-credential-problem",
-      message: `the image reference or the network is at fault, not the pull credential: ${clean(input.message || input.events.at(-1) || input.reason)}`,
+      message: `the image reference or the network is at fault, not the pull credential: ${clean([input.message ?? "", ...[...input.events].reverse()].find((t) => NOT_CREDENTIAL.test(t)) || input.message || input.reason)}`,
       hint: "check the image name, tag or digest (does it exist in the repository?) and that the node can resolve and reach the registry; rotating or healing will not help",
     });
     return causes;

@@ -30,6 +30,11 @@ export interface DiagnoseDeps {
   api: KubeApi;
   now?: () => Date;
   pageSize?: number;
+  /**
+   * Page size of the pod LIST (default 200): a pod object is several KB of JSON, and a page is
+   * parsed whole — 200 keeps a page to a few MB inside the Lambda's 128 MB.
+   */
+  podPageSize?: number;
   /** At most this many stuck containers are diagnosed (the rest are counted). Default 200. */
   maxStuck?: number;
   /** Parallel GETs. Default 8. */
@@ -140,10 +145,10 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   const maxStuck = deps.maxStuck ?? 200;
   let requests = 0;
   const api = deps.api;
-  const listAll = async <T>(list: (o: ListOptions) => Promise<ListPage<T>>, options: Omit<ListOptions, "limit" | "continue">, each: (item: T) => void) => {
+  const listAll = async <T>(list: (o: ListOptions) => Promise<ListPage<T>>, options: Omit<ListOptions, "limit" | "continue">, each: (item: T) => void, limit = pageSize) => {
     let token: string | undefined;
     do {
-      const page = await withRetry(() => (requests++, list({ ...options, limit: pageSize, ...(token ? { continue: token } : {}) })), policy, hooks);
+      const page = await withRetry(() => (requests++, list({ ...options, limit, ...(token ? { continue: token } : {}) })), policy, hooks);
       for (const item of page.items) each(item);
       token = page.continue || undefined;
     } while (token);
@@ -171,7 +176,7 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
       if (stuck.length < maxStuck) stuck.push(s);
       else overflow++;
     }
-  });
+  }, deps.podPageSize ?? deps.pageSize ?? 200);
   if (overflow > 0) diagnosis.truncated = overflow;
   if (stuck.length === 0) {
     diagnosis.durationMs = Date.now() - started;

@@ -25,7 +25,7 @@ const EXPIRED_PASSWORD = Buffer.from(
 ).toString("base64");
 const EXPIRED_AUTH = Buffer.from(`AWS:${EXPIRED_PASSWORD}`).toString("base64");
 
-function env(): Record<string, string> {
+function env(extra: Record<string, string> = {}): Record<string, string> {
   const rotator = DEFAULT_IDENTITIES.rotator;
   return {
     ...motoEnv(moto.url),
@@ -37,13 +37,14 @@ function env(): Record<string, string> {
     TARGET_NAMESPACES: "*",
     EXCLUDE_NAMESPACES: "kube-system,kube-public,kube-node-lease,default",
     PATCH_SERVICE_ACCOUNTS: "default",
+    ...extra,
   };
 }
 
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
-  const code = await runCli(args, { env: env(), stdout: (t) => void (stdout += `${t}\n`), stderr: (t) => void (stderr += `${t}\n`), readStdin: async () => "" });
+  const code = await runCli(args, { env: env(extra), stdout: (t) => void (stdout += `${t}\n`), stderr: (t) => void (stderr += `${t}\n`), readStdin: async () => "" });
   return { code, stdout, stderr };
 }
 
@@ -67,6 +68,8 @@ const PODS: PodSpec[] = [
   { ns: "diag-host", name: "ghcr-only", pullSecrets: ["ghcr-creds"] },
   { ns: "diag-host", name: "other-region", pullSecrets: ["euw1-creds"] },
   { ns: "diag-expired", name: "stale", pullSecrets: ["old-ecr"], event: `Failed to pull image "${IMAGE}": failed to authorize: 401 Unauthorized` },
+  // The waiting message says nothing; only the kubelet's Event (read by field selector) does.
+  { ns: "diag-notfound", name: "nohost", image: "registry.invalid/app:1", event: 'Failed to pull image "registry.invalid/app:1": dial tcp: lookup registry.invalid: no such host' },
   {
     ns: "diag-notfound",
     name: "typo",
@@ -166,16 +169,27 @@ describe("diagnose on the real kube-apiserver", () => {
       "diag-host/ghcr-only": ["registry-host-mismatch"],
       "diag-host/other-region": ["wrong-region"],
       "diag-missing/missing": ["pull-secret-not-found"],
+      "diag-notfound/nohost": ["not-a-credential-problem"],
       "diag-notfound/typo": ["not-a-credential-problem"],
       "diag-trap/trap": ["default-service-account-trap"],
       "diag-type/opaque": ["wrong-secret-type"],
     });
+    const nohost = report.kubernetes!.clusters[0]!.diagnosis!.stuck.find((s) => s.pod === "nohost")!;
+    expect(nohost.causes[0]!.message).toMatch(/no such host/);
     const trap = report.kubernetes!.clusters[0]!.diagnosis!.stuck.find((s) => s.pod === "trap")!;
     expect(trap.causes[0]!.hint).toMatch(/PATCH_SERVICE_ACCOUNTS=default/);
     // Read-only: no Secret or ServiceAccount changed.
     const after = (await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })).stdout;
     expect(after).toBe(before);
     for (const needle of [EXPIRED_PASSWORD, EXPIRED_AUTH, "BEDPAYLOAD", "ghp_notsecret", "euw1-password", "k8s-aws-v1."]) expect(stdout).not.toContain(needle);
+  });
+
+  it("the client-node adapter (KUBE_CLIENT=client-node) reads the same diagnosis", async () => {
+    const http = JSON.parse((await cli(["diagnose", "--json"])).stdout) as Report;
+    const out = await cli(["diagnose", "--json"], { KUBE_CLIENT: "client-node" });
+    expect(out.code).toBe(0);
+    const viaClientNode = JSON.parse(out.stdout) as Report;
+    expect(viaClientNode.kubernetes!.clusters[0]!.diagnosis!.stuck).toEqual(http.kubernetes!.clusters[0]!.diagnosis!.stuck);
   });
 
   it("diagnose prints a table, and --namespace narrows it", async () => {
