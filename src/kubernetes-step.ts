@@ -63,6 +63,22 @@ async function diagnoseWith(config: Config, request: Request, connection: KubeCo
   }
 }
 
+/**
+ * After a heal's writes, a pod whose pull secret looks right is most likely waiting for the
+ * kubelet's next retry: say so where this heal just wrote the pull secret.
+ */
+export function annotateAfterHeal(report: ClusterReport, pullSecretName: string): ClusterReport {
+  const refreshed = new Set(report.namespaces.filter((n) => n.outcome === "created" || n.outcome === "updated").map((n) => n.namespace));
+  for (const stuck of report.diagnosis?.stuck ?? []) {
+    for (const cause of stuck.causes) {
+      if (cause.code === "unknown" && refreshed.has(stuck.namespace)) {
+        cause.hint = `this heal just wrote ${pullSecretName} in ${stuck.namespace}: if the pod uses it, the kubelet picks it up at its next pull retry (back-off up to 5 min) — diagnose again then; otherwise: ${cause.hint}`;
+      }
+    }
+  }
+  return report;
+}
+
 /** The diagnose action: read-only, per selected cluster, in parallel. */
 export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}): DiagnoseStep {
   const access = deps.access ?? defaultAccess;
@@ -163,7 +179,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
             try {
               const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
               if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, connection, deps, api);
-              return report;
+              return annotateAfterHeal(report, k.pullSecretName);
             } finally {
               await api.close?.();
             }
@@ -171,7 +187,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           const report = clusterReport(cluster, await applyToCluster(connection, logins, target, applyDeps));
           // What is still stuck after the heal's writes, and why the heal cannot fix it.
           if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, connection, deps);
-          return report;
+          return annotateAfterHeal(report, k.pullSecretName);
         } catch (error) {
           return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
         }

@@ -191,7 +191,8 @@ describe("the diagnose action", () => {
     // The heal refreshed team-a's pull secret: its token is no longer the cause (the pod waits
     // for the kubelet's next retry); the trap remains.
     expect(c.namespaces.find((n) => n.namespace === "team-a")!.outcome).toBe("updated");
-    expect(byPod.expired).not.toBe("token-expired");
+    expect(byPod.expired).toBe("unknown");
+    expect(c.diagnosis!.stuck.find((s) => s.pod === "expired")!.causes[0]!.hint).toMatch(/this heal just wrote ecr-pull-secret in team-a/);
     expect(byPod.trap).toBe("default-service-account-trap");
     expect(byPod.missing).toBe("pull-secret-not-found");
     // The diagnosis ran after the writes.
