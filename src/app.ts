@@ -34,6 +34,7 @@ export function createApp(env: Record<string, string | undefined> = process.env,
         clusters.length > 0 && fallbackMode !== "off"
           ? () => import("./kubernetes-step").then((m) => m.createKubernetesStep(config, options.kubernetes))
           : undefined,
+      diagnose: clusters.length > 0 ? () => import("./kubernetes-step").then((m) => m.createDiagnoseStep(config, options.kubernetes)) : undefined,
       fallbackOnHeal: fallbackMode !== "off",
       fallbackOnRotate: fallbackMode === "always",
     },

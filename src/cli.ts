@@ -3,6 +3,7 @@
  *
  *   rotate   [--dry-run] [--force] [--registry HOST]... [--json] [--now ISO]
  *   heal     [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--json] [--now ISO]
+ *   diagnose [--cluster NAME]... [--namespace NS]... [--json]   why pods are stuck pulling (read-only)
  *   invoke   --event FILE|- [--json] [--now ISO]     feed any Lambda event through the handler path
  *   eks-token --cluster NAME [--region R]            ExecCredential JSON, like `aws eks get-token`
  *
@@ -48,6 +49,9 @@ commands:
              [--dry-run] [--force] [--registry HOST]... [--json]
   heal       rotate, then push pull secrets into every configured cluster and re-sync ESO
              [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--json]
+  diagnose   say why each pod stuck in ErrImagePull/ImagePullBackOff is stuck (read-only:
+             no ECR call, nothing written)
+             [--cluster NAME]... [--namespace NS]... [--json]
   invoke     run a Lambda event (schedule, alarm, manual payload) through the handler path
              --event FILE|- [--json]
   eks-token  print an EKS bearer token as ExecCredential JSON (like aws eks get-token)
@@ -111,14 +115,16 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
     };
     onlyFor("registry", ["rotate", "heal"]);
-    onlyFor("cluster", ["heal"]);
-    onlyFor("namespace", ["heal"]);
+    onlyFor("cluster", ["heal", "diagnose"]);
+    onlyFor("namespace", ["heal", "diagnose"]);
+    if (command === "diagnose" && (values["dry-run"] || values.force)) throw new UsageError("diagnose is read-only: --dry-run and --force do not apply");
     onlyFor("event", ["invoke"]);
 
     switch (command) {
       case "rotate":
-      case "heal": {
-        const payload: Record<string, unknown> = { action: command, dryRun: values["dry-run"], force: values.force };
+      case "heal":
+      case "diagnose": {
+        const payload: Record<string, unknown> = command === "diagnose" ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
         if (values.registry) payload.registries = values.registry;
         if (values.cluster) payload.clusters = values.cluster;
         if (values.namespace) payload.namespaces = values.namespace;

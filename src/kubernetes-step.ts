@@ -15,7 +15,9 @@ import { describeError } from "./errors";
 import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget, type KubeConnection } from "./kube/apply";
 import { rememberSecret } from "./redact";
 import type { ClusterReport, KubernetesReport, NamespaceReport } from "./report";
-import type { KubernetesStep } from "./run";
+import type { DiagnoseStep, KubernetesStep } from "./run";
+import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "./diagnose/collect";
+import type { KubeApi } from "./kube/types";
 import type { Request } from "./triggers";
 
 export interface KubernetesStepDeps {
@@ -24,6 +26,86 @@ export interface KubernetesStepDeps {
   /** Options for the apply engine (tests inject clocks, retry timings). */
   apply?: ApplyDeps;
   onProgress?: (cluster: string, done: number, total: number) => void;
+  /** Options for the diagnosis (tests: clocks, retry timings); its API defaults to apply.api or a new one. */
+  diagnose?: Partial<DiagnoseDeps>;
+}
+
+/** The API a read-only step uses: the injected one, client-node, or node:https (loaded lazily). */
+async function openApi(config: Config, connection: KubeConnection, injected: KubeApi | undefined): Promise<{ api: KubeApi; owned: boolean }> {
+  if (injected) return { api: injected, owned: false };
+  if (config.kubernetes.client === "client-node") {
+    const { createKubeApi } = await import("./kube/client");
+    return { api: await createKubeApi(connection), owned: true };
+  }
+  const { createHttpKubeApi } = await import("./kube/http-client");
+  return { api: createHttpKubeApi(connection, { maxSockets: 8 }), owned: true };
+}
+
+function diagnoseTarget(config: Config, request: Request): DiagnoseTarget {
+  const k = config.kubernetes;
+  return {
+    namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+    configuredHosts: config.rotation.registries.map((r) => r.host),
+    pullSecretName: k.pullSecretName,
+  };
+}
+
+/** Diagnoses one cluster; a failure becomes the diagnosis' error (it never throws). */
+async function diagnoseWith(config: Config, request: Request, connection: KubeConnection, deps: KubernetesStepDeps, api?: KubeApi): Promise<ClusterReport["diagnosis"]> {
+  let opened: { api: KubeApi; owned: boolean } | undefined;
+  try {
+    opened = await openApi(config, connection, api ?? deps.diagnose?.api ?? deps.apply?.api);
+    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api: opened.api });
+  } catch (error) {
+    return { podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] };
+  } finally {
+    if (opened?.owned) await opened.api.close?.();
+  }
+}
+
+/**
+ * After a heal's writes, a pod whose pull secret looks right is most likely waiting for the
+ * kubelet's next retry: say so where this heal just wrote the pull secret.
+ */
+export function annotateAfterHeal(report: ClusterReport, pullSecretName: string): ClusterReport {
+  const refreshed = new Set(report.namespaces.filter((n) => n.outcome === "created" || n.outcome === "updated").map((n) => n.namespace));
+  for (const stuck of report.diagnosis?.stuck ?? []) {
+    for (const cause of stuck.causes) {
+      if (cause.code === "unknown" && refreshed.has(stuck.namespace)) {
+        cause.hint = `this heal just wrote ${pullSecretName} in ${stuck.namespace}: if the pod uses it, the kubelet picks it up at its next pull retry (back-off up to 5 min) — diagnose again then; otherwise: ${cause.hint}`;
+      }
+    }
+  }
+  return report;
+}
+
+/** The diagnose action: read-only, per selected cluster, in parallel. */
+export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}): DiagnoseStep {
+  const access = deps.access ?? defaultAccess;
+  return async ({ request }) => {
+    const clusters = selectClusters(config.kubernetes.clusters, request);
+    const reports = await Promise.all(
+      clusters.map(async (cluster): Promise<ClusterReport> => {
+        try {
+          const connection = await access(cluster);
+          rememberSecret(connection.token);
+          const diagnosis = await diagnoseWith(config, request, connection, deps);
+          const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
+          if (diagnosis) {
+            report.diagnosis = diagnosis;
+            if (diagnosis.errors && diagnosis.errors.length > 0) {
+              report.ok = false;
+              report.error = diagnosis.errors.join("; ");
+            }
+          }
+          return report;
+        } catch (error) {
+          return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+        }
+      }),
+    );
+    return { mode: "diagnosed", clusters: reports };
+  };
 }
 
 function defaultAccess(cluster: ClusterConfig): Promise<KubeConnection> {
@@ -95,12 +177,17 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
             const { createKubeApi } = await import("./kube/client");
             const api = await createKubeApi(connection);
             try {
-              return clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+              const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+              if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, connection, deps, api);
+              return annotateAfterHeal(report, k.pullSecretName);
             } finally {
               await api.close?.();
             }
           }
-          return clusterReport(cluster, await applyToCluster(connection, logins, target, applyDeps));
+          const report = clusterReport(cluster, await applyToCluster(connection, logins, target, applyDeps));
+          // What is still stuck after the heal's writes, and why the heal cannot fix it.
+          if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, connection, deps);
+          return annotateAfterHeal(report, k.pullSecretName);
         } catch (error) {
           return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
         }

@@ -2,6 +2,7 @@
  * The structured result of one invocation. It never holds secret material: only hosts, names,
  * outcomes, reasons, expiry times and counts.
  */
+import type { Cause } from "./diagnose/classify";
 import type { Action, Trigger } from "./triggers";
 
 export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed";
@@ -33,6 +34,32 @@ export interface NamespaceReport {
   serviceAccountsPatched?: string[];
 }
 
+/** One container stuck pulling its image, and why. */
+export interface StuckContainerReport {
+  namespace: string;
+  pod: string;
+  container: string;
+  image: string;
+  /** ErrImagePull, ImagePullBackOff or InvalidImageName. */
+  reason: string;
+  /** The kubelet's waiting message (scrubbed). */
+  message?: string;
+  causes: Cause[];
+}
+
+/** Diagnosis of one cluster: every container stuck pulling its image in the target namespaces. */
+export interface ClusterDiagnosis {
+  /** Pods read in the target namespaces (finished pods excluded). */
+  podsScanned: number;
+  stuck: StuckContainerReport[];
+  /** Stuck containers beyond the limit, counted but not diagnosed. */
+  truncated?: number;
+  /** What could not be read (the diagnosis is partial). */
+  errors?: string[];
+  requests?: number;
+  durationMs?: number;
+}
+
 export interface ClusterReport {
   cluster: string;
   region: string;
@@ -48,14 +75,16 @@ export interface ClusterReport {
   /** Kubernetes API requests made, retries included. */
   requests?: number;
   durationMs?: number;
+  /** Pods still stuck pulling their image (diagnose; heal: after its writes) and why. */
+  diagnosis?: ClusterDiagnosis;
 }
 
 export interface KubernetesReport {
-  mode: "skipped" | "applied";
+  /** `diagnosed`: the diagnose action (read-only, nothing applied). */
+  mode: "skipped" | "applied" | "diagnosed";
   reason?: string;
+  /** Per cluster; the diagnosis of stuck pods is `clusters[].diagnosis`. */
   clusters: ClusterReport[];
-  /** Diagnosis of stuck pods comes here (later). */
-  diagnosis?: unknown;
 }
 
 export interface Report {
@@ -125,7 +154,9 @@ export function formatReport(report: Report): string {
     if (k.mode === "skipped") lines.push(`kubernetes: skipped (${k.reason ?? ""})`);
     if (k.clusters.length > 0) {
       const count = (c: ClusterReport, ...outcomes: string[]) => String(c.namespaces.filter((n) => outcomes.includes(n.outcome)).length);
-      lines.push(
+      if (k.mode === "diagnosed") {
+        for (const c of k.clusters) if (!c.ok) lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
+      } else lines.push(
         ...table(
           ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
           k.clusters.map((c) => [
@@ -142,15 +173,36 @@ export function formatReport(report: Report): string {
         ),
       );
       for (const cluster of k.clusters) {
+        if (k.mode === "diagnosed" && cluster.diagnosis === undefined) continue;
         const notable = cluster.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict");
         if (notable.length > 0) lines.push(...table(["NAMESPACE", "OUTCOME", "WHY"], notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""])));
         for (const note of cluster.notes ?? []) lines.push(`note (${cluster.cluster}): ${note}`);
       }
+      for (const cluster of k.clusters) if (cluster.diagnosis) lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis));
     }
   }
   if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
   for (const error of report.errors) lines.push(`error: ${error}`);
   return lines.join("\n");
+}
+
+/** The diagnosis of one cluster as a table: one row per cause of each stuck container. */
+export function formatDiagnosis(cluster: string, d: ClusterDiagnosis): string[] {
+  const lines: string[] = [];
+  const count = d.stuck.length + (d.truncated ?? 0);
+  lines.push(`diagnosis (${cluster}): ${count === 0 ? "no container stuck pulling its image" : `${count} container${count === 1 ? "" : "s"} stuck pulling ${count === 1 ? "its image" : "their images"}`} (${d.podsScanned} pod${d.podsScanned === 1 ? "" : "s"} scanned)`);
+  if (d.stuck.length > 0) {
+    const rows: string[][] = [];
+    for (const s of d.stuck) {
+      s.causes.forEach((c, i) => {
+        rows.push(i === 0 ? [`${s.namespace}/${s.pod}${s.container !== s.pod ? ` [${s.container}]` : ""}`, s.image, c.code, `${c.message} — ${c.hint}`] : ["", "", c.code, `${c.message} — ${c.hint}`]);
+      });
+    }
+    lines.push(...table(["NAMESPACE/POD", "IMAGE", "CAUSE", "HINT"], rows));
+  }
+  if (d.truncated) lines.push(`… ${d.truncated} more stuck container(s) not diagnosed`);
+  for (const e of d.errors ?? []) lines.push(`diagnosis incomplete (${cluster}): ${e}`);
+  return lines;
 }
 
 export function table(header: string[], rows: string[][]): string[] {

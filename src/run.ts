@@ -17,6 +17,11 @@ export interface KubernetesStep {
   (input: { request: Request; credentials: RegistryCredential[]; reason: "heal" | "always" }): Promise<KubernetesReport>;
 }
 
+/** The read-only diagnose action over the selected clusters; loaded lazily. */
+export interface DiagnoseStep {
+  (input: { request: Request }): Promise<KubernetesReport>;
+}
+
 export interface RunDeps {
   ecr: EcrApi;
   secrets: SecretsApi;
@@ -26,6 +31,8 @@ export interface RunDeps {
   tokenNow?: (() => Date) | undefined;
   /** Loads the Kubernetes step on demand; undefined when no cluster is configured. */
   kubernetes?: (() => Promise<KubernetesStep>) | undefined;
+  /** Loads the diagnose step on demand; undefined when no cluster is configured. */
+  diagnose?: (() => Promise<DiagnoseStep>) | undefined;
   /** When the fallback also runs on plain rotations ("always"). */
   fallbackOnRotate?: boolean;
   /** When the fallback runs on heal ("on-heal" or "always"). */
@@ -35,11 +42,9 @@ export interface RunDeps {
 export async function runRequest(request: Request, config: Config, deps: RunDeps): Promise<Report> {
   const started = deps.now();
   const startedMs = Date.now();
-  if (request.action === "diagnose") {
-    throw new BadRequestError('action "diagnose" is not available in this version: use "heal" (which re-applies pull secrets) or "rotate"');
-  }
   // Bad cluster names are rejected before anything is written.
   if (request.clusters !== undefined) selectClusters(config.kubernetes.clusters, request);
+  if (request.action === "diagnose") return diagnose(request, deps, started, startedMs);
   const rotation = await rotate(config.rotation, deps, {
     dryRun: request.dryRun,
     force: request.force,
@@ -82,6 +87,43 @@ export async function runRequest(request: Request, config: Config, deps: RunDeps
     report.kubernetes = { mode: "skipped", reason: "FALLBACK_MODE=off", clusters: [] };
   }
 
+  report.ok = report.errors.length === 0;
+  report.durationMs = Date.now() - startedMs;
+  return scrubDeep(report);
+}
+
+/** The diagnose action: read-only — no ECR call, no Secrets Manager write, no Kubernetes write. */
+async function diagnose(request: Request, deps: RunDeps, started: Date, startedMs: number): Promise<Report> {
+  const report: Report = {
+    ok: false,
+    action: "diagnose",
+    trigger: request.trigger,
+    dryRun: request.dryRun,
+    force: request.force,
+    startedAt: started.toISOString(),
+    durationMs: 0,
+    ecrCalls: 0,
+    registries: [],
+    tokenSecondsRemaining: null,
+    errors: [],
+  };
+  const badNamespaces = (request.namespaces ?? []).filter((ns) => !(ns.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)));
+  if (badNamespaces.length > 0) {
+    throw new BadRequestError(`invalid manual request: namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
+  }
+  if (deps.diagnose === undefined) {
+    throw new BadRequestError('action "diagnose" needs a cluster: none is configured (EKS_CLUSTERS)');
+  }
+  try {
+    const step = await deps.diagnose();
+    report.kubernetes = await step({ request });
+    for (const cluster of report.kubernetes.clusters) {
+      if (!cluster.ok) report.errors.push(`cluster ${cluster.cluster}: ${cluster.error ?? "diagnosis failed"}`);
+    }
+  } catch (error) {
+    report.kubernetes = { mode: "skipped", reason: `failed: ${describeError(error)}`, clusters: [] };
+    report.errors.push(`kubernetes: ${describeError(error)}`);
+  }
   report.ok = report.errors.length === 0;
   report.durationMs = Date.now() - startedMs;
   return scrubDeep(report);

@@ -31,6 +31,10 @@ export function powertoolsTelemetry(): Telemetry {
       const namespaces = (report.kubernetes?.clusters ?? []).flatMap((c) => c.namespaces);
       const byOutcome: Record<string, number> = {};
       for (const ns of namespaces) byOutcome[ns.outcome] = (byOutcome[ns.outcome] ?? 0) + 1;
+      const diagnoses = (report.kubernetes?.clusters ?? []).flatMap((c) => (c.diagnosis ? [c.diagnosis] : []));
+      const stuck = diagnoses.length > 0 ? diagnoses.flatMap((d) => d.stuck) : undefined;
+      const byCause: Record<string, number> = {};
+      for (const s of stuck ?? []) for (const c of s.causes) byCause[c.code] = (byCause[c.code] ?? 0) + 1;
       const summary = {
         ok: report.ok,
         action: report.action,
@@ -40,12 +44,20 @@ export function powertoolsTelemetry(): Telemetry {
         secretsWritten: report.registries.filter((r) => r.outcome === "created" || r.outcome === "updated").length,
         namespacesByOutcome: byOutcome,
         tokenSecondsRemaining: report.tokenSecondsRemaining,
+        ...(stuck !== undefined ? { stuckContainers: stuck.length, stuckByCause: byCause } : {}),
         report,
       };
       if (report.ok) logger.info("invocation summary", summary);
       else logger.error("invocation summary", summary);
 
-      if (report.action !== "none" && !report.dryRun) {
+      if (report.action === "diagnose") {
+        // Read-only: no rotation metrics; how many containers are stuck pulling their image.
+        if (stuck !== undefined) {
+          metrics.addMetric("StuckContainers", MetricUnit.Count, stuck.length);
+          metrics.publishStoredMetrics();
+        }
+      } else if (report.action !== "none" && !report.dryRun) {
+        if (stuck !== undefined) metrics.addMetric("StuckContainers", MetricUnit.Count, stuck.length);
         metrics.addMetric(report.ok ? "RotationSucceeded" : "RotationFailed", MetricUnit.Count, 1);
         metrics.addMetric("SecretsWritten", MetricUnit.Count, summary.secretsWritten);
         if (report.tokenSecondsRemaining !== null) metrics.addMetric("TokenSecondsRemaining", MetricUnit.Seconds, report.tokenSecondsRemaining);

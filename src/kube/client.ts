@@ -9,8 +9,10 @@ import { networkErrorCode, parseRetryAfter } from "./retry";
 import {
   KubeApiError,
   type KubeApi,
+  type KubeEvent,
   type KubeExternalSecret,
   type KubeNamespace,
+  type KubePod,
   type KubeResource,
   type KubeSecret,
   type KubeServiceAccount,
@@ -170,6 +172,20 @@ export async function createKubeApi(connection: KubeConnection): Promise<KubeApi
         return plain<KubeExternalSecret>(await custom.patchNamespacedCustomObject({ ...ESO, namespace, name, body: patch }, mergePatch));
       } catch (error) {
         throw fail(error, "patch", "externalsecrets", namespace);
+      }
+    },
+    async listPods(o) {
+      try {
+        return page<KubePod>(await core.listPodForAllNamespaces(listParams(o)));
+      } catch (error) {
+        throw fail(error, "list", "pods");
+      }
+    },
+    async listEvents(o) {
+      try {
+        return page<KubeEvent>(await core.listEventForAllNamespaces(listParams(o)));
+      } catch (error) {
+        throw fail(error, "list", "events");
       }
     },
     async close() {

@@ -11,8 +11,10 @@ import { networkErrorCode, parseRetryAfter } from "./retry";
 import {
   KubeApiError,
   type KubeApi,
+  type KubeEvent,
   type KubeExternalSecret,
   type KubeNamespace,
+  type KubePod,
   type KubeResource,
   type KubeSecret,
   type KubeServiceAccount,
@@ -166,6 +168,8 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
     listExternalSecrets: (o) => list<KubeExternalSecret>(`${ESO_PATH}/externalsecrets`, o, { verb: "list", resource: "externalsecrets" }),
     patchExternalSecret: (ns, name, patch) =>
       call<KubeExternalSecret>("PATCH", `${ESO_PATH}/namespaces/${enc(ns)}/externalsecrets/${enc(name)}`, { verb: "patch", resource: "externalsecrets", namespace: ns }, patch, MERGE_PATCH),
+    listPods: (o) => list<KubePod>("/api/v1/pods", o, { verb: "list", resource: "pods" }),
+    listEvents: (o) => list<KubeEvent>("/api/v1/events", o, { verb: "list", resource: "events" }),
     async close() {
       agent.destroy();
     },

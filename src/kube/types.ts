@@ -50,6 +50,35 @@ export interface ListPage<T> {
   continue?: string;
 }
 
+/** The parts of a Pod a diagnosis reads. */
+export interface KubeContainerStatus {
+  name: string;
+  image?: string;
+  state?: { waiting?: { reason?: string; message?: string } };
+}
+
+export interface KubePod {
+  metadata: ObjectMeta & { uid?: string };
+  spec?: {
+    serviceAccountName?: string;
+    imagePullSecrets?: Array<{ name?: string }>;
+    containers?: Array<{ name: string; image?: string }>;
+    initContainers?: Array<{ name: string; image?: string }>;
+  };
+  status?: { phase?: string; containerStatuses?: KubeContainerStatus[]; initContainerStatuses?: KubeContainerStatus[] };
+}
+
+/** A core/v1 Event (only what a diagnosis reads). */
+export interface KubeEvent {
+  metadata: ObjectMeta;
+  involvedObject?: { kind?: string; namespace?: string; name?: string; uid?: string; fieldPath?: string };
+  reason?: string;
+  message?: string;
+  lastTimestamp?: string | null;
+  eventTime?: string | null;
+  count?: number;
+}
+
 /** A JSON merge patch (RFC 7386) body. */
 export type MergePatch = Record<string, unknown>;
 
@@ -71,12 +100,16 @@ export interface KubeApi {
   /** `external-secrets.io/v1` ExternalSecrets across all namespaces. */
   listExternalSecrets(options: ListOptions): Promise<ListPage<KubeExternalSecret>>;
   patchExternalSecret(namespace: string, name: string, patch: MergePatch): Promise<unknown>;
+  /** Pods across all namespaces (`GET /api/v1/pods`). */
+  listPods(options: ListOptions): Promise<ListPage<KubePod>>;
+  /** core/v1 Events across all namespaces (`GET /api/v1/events`), e.g. `fieldSelector=involvedObject.kind=Pod,reason=Failed`. */
+  listEvents(options: ListOptions): Promise<ListPage<KubeEvent>>;
   /** Releases connections. Optional for fakes. */
   close?(): Promise<void>;
 }
 
 export type KubeVerb = "get" | "list" | "create" | "patch";
-export type KubeResource = "namespaces" | "secrets" | "serviceaccounts" | "externalsecrets";
+export type KubeResource = "namespaces" | "secrets" | "serviceaccounts" | "externalsecrets" | "pods" | "events";
 
 /**
  * A failed Kubernetes API request. `status` is the HTTP status (0 for a network error, with

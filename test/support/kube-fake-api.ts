@@ -8,8 +8,10 @@ import { matchesLabelSelector, parseLabelSelector } from "../../src/kube/namespa
 import {
   KubeApiError,
   type KubeApi,
+  type KubeEvent,
   type KubeExternalSecret,
   type KubeNamespace,
+  type KubePod,
   type KubeResource,
   type KubeSecret,
   type KubeServiceAccount,
@@ -54,6 +56,8 @@ export class FakeKubeApi implements KubeApi {
   readonly secrets = new Map<string, KubeSecret>();
   readonly serviceAccounts = new Map<string, KubeServiceAccount>();
   readonly externalSecrets = new Map<string, KubeExternalSecret>();
+  readonly pods = new Map<string, KubePod>();
+  readonly events = new Map<string, KubeEvent>();
   /** When false, listExternalSecrets answers 404 (CRD not installed). */
   esoInstalled = true;
   faults: FaultHook[] = [];
@@ -85,6 +89,18 @@ export class FakeKubeApi implements KubeApi {
     const s = clone(es);
     s.metadata.resourceVersion = this.nextRv();
     this.externalSecrets.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+    return this;
+  }
+  putPod(pod: KubePod): this {
+    const p = clone(pod);
+    p.metadata.resourceVersion = this.nextRv();
+    this.pods.set(`${p.metadata.namespace}/${p.metadata.name}`, p);
+    return this;
+  }
+  putEvent(event: KubeEvent): this {
+    const e = clone(event);
+    e.metadata.resourceVersion = this.nextRv();
+    this.events.set(`${e.metadata.namespace}/${e.metadata.name}`, e);
     return this;
   }
   /** Counts calls by method. */
@@ -199,6 +215,18 @@ export class FakeKubeApi implements KubeApi {
   async patchExternalSecret(namespace: string, name: string, patch: MergePatch): Promise<KubeExternalSecret> {
     await this.enter({ method: "patchExternalSecret", verb: "patch", resource: "externalsecrets", namespace, name, body: patch });
     return this.patch(this.externalSecrets as unknown as Map<string, Obj>, "externalsecrets", namespace, name, patch) as unknown as KubeExternalSecret;
+  }
+  async listPods(options: ListOptions): Promise<ListPage<KubePod>> {
+    await this.enter({ method: "listPods", verb: "list", resource: "pods", options });
+    return this.list(this.pods as unknown as Map<string, Obj>, options) as unknown as ListPage<KubePod>;
+  }
+  /** Honours `involvedObject.kind=` and `reason=` in the field selector, like the API server. */
+  async listEvents(options: ListOptions): Promise<ListPage<KubeEvent>> {
+    await this.enter({ method: "listEvents", verb: "list", resource: "events", options });
+    const fields = Object.fromEntries((options.fieldSelector ?? "").split(",").filter(Boolean).map((f) => f.split("=") as [string, string]));
+    const page = this.list(this.events as unknown as Map<string, Obj>, { ...options, fieldSelector: undefined } as ListOptions) as unknown as ListPage<KubeEvent>;
+    page.items = page.items.filter((e) => (fields["involvedObject.kind"] === undefined || e.involvedObject?.kind === fields["involvedObject.kind"]) && (fields.reason === undefined || e.reason === fields.reason));
+    return page;
   }
 }
 

@@ -1,0 +1,53 @@
+/** `{"action":"diagnose"}` through the Lambda handler and the real Powertools telemetry. */
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { createHandler } from "../../handlers/rotate";
+import type { App } from "../../src/app";
+import { loadConfig } from "../../src/config";
+import type { EcrApi } from "../../src/ecr";
+import type { DiagnoseStep } from "../../src/run";
+import type { SecretsApi } from "../../src/secrets-manager";
+import { HOST_USE1, NOW } from "../support/fixtures";
+
+let captured = "";
+const originalStdout = process.stdout.write.bind(process.stdout);
+beforeAll(() => {
+  process.env.POWERTOOLS_METRICS_NAMESPACE = "EcrTokenRotator";
+  process.stdout.write = ((chunk: string | Uint8Array) => ((captured += chunk.toString()), true)) as typeof process.stdout.write;
+});
+afterAll(() => {
+  process.stdout.write = originalStdout;
+});
+
+it("diagnose: no AWS call, the diagnosis in the result, StuckContainers metric, no rotation metrics", async () => {
+  const untouchable = () => {
+    throw new Error("diagnose must not call AWS");
+  };
+  const step: DiagnoseStep = async ({ request }) => ({
+    mode: "diagnosed",
+    clusters: [
+      {
+        cluster: "prod",
+        region: "us-east-1",
+        ok: true,
+        namespaces: [],
+        diagnosis: {
+          podsScanned: 3,
+          stuck: [{ namespace: request.namespaces?.[0] ?? "x", pod: "web", container: "app", image: `${HOST_USE1}/a:1`, reason: "ImagePullBackOff", causes: [{ code: "token-expired", message: "m", hint: "h" }] }],
+        },
+      },
+    ],
+  });
+  const app: App = {
+    config: loadConfig({ AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, EKS_CLUSTERS: "prod" }),
+    deps: { ecr: { getAuthorizationToken: untouchable } as EcrApi, secrets: new Proxy({}, { get: () => untouchable }) as SecretsApi, now: () => NOW, diagnose: async () => step },
+  };
+  const result = (await createHandler(() => app)({ action: "diagnose", namespaces: ["payments"] })) as { ok: boolean; kubernetes: { clusters: Array<{ diagnosis: { stuck: Array<{ namespace: string }> } }> } };
+  expect(result.ok).toBe(true);
+  expect(result.kubernetes.clusters[0]!.diagnosis.stuck[0]!.namespace).toBe("payments");
+  const lines = captured.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.find((l) => l.message === "invocation summary")).toMatchObject({ action: "diagnose", stuckContainers: 1, stuckByCause: { "token-expired": 1 } });
+  const emf = lines.find((l) => "_aws" in l)!;
+  expect(emf).toMatchObject({ StuckContainers: 1 });
+  expect(emf).not.toHaveProperty("RotationSucceeded");
+  expect(emf).not.toHaveProperty("SecretsWritten");
+});
