@@ -143,32 +143,21 @@ function withoutUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
 
-function classifyDirectAlarm(event: CloudWatchAlarmEvent): Classification {
-  const data = event.alarmData;
-  if (!isRecord(data)) throw new BadRequestError("CloudWatch alarm event has no alarmData object");
+/**
+ * A direct alarm action's `alarmData` and an EventBridge state change's `detail` have the same
+ * shape (alarmName, state, previousState, configuration.metrics).
+ */
+function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unknown, missing: string): Classification {
+  if (!isRecord(data)) throw new BadRequestError(missing);
+  const alarm = data as AlarmStateChangeDetail;
   return alarmDecision(
     withoutUndefined({
       kind: "alarm",
-      via: "alarm-action",
-      alarmName: typeof data.alarmName === "string" ? data.alarmName : undefined,
-      alarmState: data.state?.value,
-      previousAlarmState: data.previousState?.value,
-      alarmClusters: clustersOfMetrics((data.configuration as { metrics?: unknown })?.metrics),
-    }) as Trigger,
-  );
-}
-
-function classifyAlarmStateChange(event: EventBridgeEvent<"CloudWatch Alarm State Change", AlarmStateChangeDetail>): Classification {
-  const detail = event.detail;
-  if (!isRecord(detail)) throw new BadRequestError("CloudWatch Alarm State Change event has no detail object");
-  return alarmDecision(
-    withoutUndefined({
-      kind: "alarm",
-      via: "alarm-eventbridge",
-      alarmName: typeof detail.alarmName === "string" ? detail.alarmName : undefined,
-      alarmState: detail.state?.value,
-      previousAlarmState: detail.previousState?.value,
-      alarmClusters: clustersOfMetrics(detail.configuration?.metrics),
+      via,
+      alarmName: typeof alarm.alarmName === "string" ? alarm.alarmName : undefined,
+      alarmState: alarm.state?.value,
+      previousAlarmState: alarm.previousState?.value,
+      alarmClusters: clustersOfMetrics(alarm.configuration?.metrics),
     }) as Trigger,
   );
 }
@@ -221,9 +210,12 @@ export function classifyEvent(event: unknown): Classification {
     if (isRecord(first) && (first.EventSource === "aws:sns" || isRecord(first.Sns))) return classifySns(event as unknown as SNSEvent);
     throw new BadRequestError(`unsupported event: records that are not SNS alarm notifications (got ${describeShape(first)})`);
   }
-  if (event.source === "aws.cloudwatch" && "alarmData" in event) return classifyDirectAlarm(event as unknown as CloudWatchAlarmEvent);
+  if (event.source === "aws.cloudwatch" && "alarmData" in event) {
+    return classifyAlarmData("alarm-action", (event as unknown as CloudWatchAlarmEvent).alarmData, "CloudWatch alarm event has no alarmData object");
+  }
   if (event["detail-type"] === "CloudWatch Alarm State Change") {
-    return classifyAlarmStateChange(event as unknown as EventBridgeEvent<"CloudWatch Alarm State Change", AlarmStateChangeDetail>);
+    const detail = (event as unknown as EventBridgeEvent<"CloudWatch Alarm State Change", AlarmStateChangeDetail>).detail;
+    return classifyAlarmData("alarm-eventbridge", detail, "CloudWatch Alarm State Change event has no detail object");
   }
   if (event["detail-type"] === "Scheduled Event") {
     const scheduled = event as unknown as ScheduledEvent;

@@ -8,8 +8,9 @@ import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli";
 import type { Report, StuckContainerReport } from "../../src/report";
-import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
-import { motoEnv, startMoto, type MotoServer } from "../support/moto";
+import { startBed, type Bed } from "../bed/index";
+import { productEnvForBed } from "../support/bed-env";
+import { startMoto, type MotoServer } from "../support/moto";
 
 const ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const EUW1_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
@@ -26,19 +27,7 @@ const EXPIRED_PASSWORD = Buffer.from(
 const EXPIRED_AUTH = Buffer.from(`AWS:${EXPIRED_PASSWORD}`).toString("base64");
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  const rotator = DEFAULT_IDENTITIES.rotator;
-  return {
-    ...motoEnv(moto.url),
-    AWS_ACCESS_KEY_ID: rotator.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: rotator.secretAccessKey,
-    ECR_REGISTRIES: ECR_HOST,
-    SECRET_NAME: "production/ecr/credentials",
-    EKS_CLUSTERS: JSON.stringify([{ name: bed.clusterName, region: "us-east-1", endpoint: bed.proxyUrl, caData: bed.caData }]),
-    TARGET_NAMESPACES: "*",
-    EXCLUDE_NAMESPACES: "kube-system,kube-public,kube-node-lease,default",
-    PATCH_SERVICE_ACCOUNTS: "default",
-    ...extra,
-  };
+  return productEnvForBed(bed, moto, extra);
 }
 
 async function cli(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {

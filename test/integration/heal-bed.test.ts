@@ -13,7 +13,8 @@ import { createApp, type App } from "../../src/app";
 import type { Report } from "../../src/report";
 import type { Telemetry } from "../../src/telemetry";
 import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
-import { motoEnv, startMoto, type MotoServer } from "../support/moto";
+import { productEnvForBed } from "../support/bed-env";
+import { startMoto, type MotoServer } from "../support/moto";
 import { startRegistry } from "../support/registry";
 
 const ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -43,21 +44,7 @@ const alarmEvent = (previous = "OK") => ({
 });
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  const rotator = DEFAULT_IDENTITIES.rotator;
-  return {
-    ...motoEnv(moto.url),
-    // The product signs its EKS token with its own AWS credentials (moto accepts any).
-    AWS_ACCESS_KEY_ID: rotator.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: rotator.secretAccessKey,
-    ECR_REGISTRIES: ECR_HOST,
-    SECRET_NAME: "production/ecr/credentials",
-    EKS_CLUSTERS: JSON.stringify([{ name: bed.clusterName, region: "us-east-1", endpoint: bed.proxyUrl, caData: bed.caData }]),
-    TARGET_NAMESPACES: "*",
-    EXCLUDE_NAMESPACES: "kube-system,kube-public,kube-node-lease,default",
-    PATCH_SERVICE_ACCOUNTS: "default",
-    ESO_RESYNC: "ecr-token-rotator/resync=true",
-    ...extra,
-  };
+  return productEnvForBed(bed, moto, { ESO_RESYNC: "ecr-token-rotator/resync=true", ...extra });
 }
 
 const quietTelemetry = (): Telemetry => ({
