@@ -9,35 +9,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 NAME=${ENSURE_NAME:-ensure-demo-deps}
-say() { printf '%s: %s\n' "$NAME" "$*"; }
-die() {
-  printf '%s: FAILED: %s\n' "$NAME" "$*" >&2
-  exit 1
-}
+. scripts/install-lib.sh
 
 # Ranges PyPI packages are installed with (the suite was written against moto 5).
 MOTO_REQ='moto[server]>=5.1,<6'
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    die "need root to run: $* (run this script as root, or install the package by hand)"
-  fi
-}
-
-apt_install() {
-  say "installing Debian packages: $*"
-  if [ -z "${APT_UPDATED:-}" ]; then
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
-      die "apt-get update failed (are Debian's package mirrors reachable?)"
-    APT_UPDATED=1
-  fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" ||
-    die "apt-get install $* failed"
-}
 
 # ---- Node.js + npm (any version: they install Node 22 from the npm registry) ----
 if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
@@ -105,22 +80,6 @@ esac
 if ! command -v python3 >/dev/null 2>&1; then
   apt_install python3 python3-pip python3-venv
 fi
-has_py_modules() {
-  python3 -c 'import importlib.util, sys
-sys.exit(0 if all(importlib.util.find_spec(m) for m in sys.argv[1:]) else 1)' "$@" 2>/dev/null
-}
-pip_install() {
-  if ! python3 -m pip --version >/dev/null 2>&1; then
-    apt_install python3-pip
-  fi
-  say "installing from PyPI: $*"
-  # PIP_BREAK_SYSTEM_PACKAGES: a Debian system Python refuses user installs without it (PEP 668);
-  # pyenv's Python (the machines here) ignores it.
-  PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install -q --no-input "$@" ||
-    die "pip install $* failed (is PyPI reachable?)"
-  if command -v pyenv >/dev/null 2>&1; then pyenv rehash >/dev/null 2>&1 || true; fi
-}
-
 if ! has_py_modules moto flask flask_cors; then
   pip_install "$MOTO_REQ"
   has_py_modules moto flask flask_cors || die "moto[server] installed but python3 cannot import moto/flask/flask_cors"

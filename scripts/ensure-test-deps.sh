@@ -14,26 +14,12 @@ set -eu
 cd "$(dirname "$0")/.."
 
 NAME=ensure-test-deps
-say() { printf '%s: %s\n' "$NAME" "$*"; }
-die() {
-  printf '%s: FAILED: %s\n' "$NAME" "$*" >&2
-  exit 1
-}
+. scripts/install-lib.sh
 now_ms() { date +%s%3N; }
 started=$(now_ms)
 
 # ---- npm dependencies, Node 22, moto[server] ----
 ENSURE_NAME=$NAME sh scripts/ensure-demo-deps.sh || exit 1
-
-as_root() {
-  if [ "$(id -u)" = 0 ]; then
-    "$@"
-  elif command -v sudo >/dev/null 2>&1; then
-    sudo "$@"
-  else
-    die "need root to run: $* (run this script as root, or install the packages by hand)"
-  fi
-}
 
 # ---- Debian packages (package:file it must provide) ----
 APT_WANTED="docker-registry:/usr/bin/docker-registry skopeo:/usr/bin/skopeo apache2-utils:/usr/bin/htpasswd etcd-server:/usr/bin/etcd faketime:/usr/bin/faketime openssl:/usr/bin/openssl"
@@ -44,33 +30,22 @@ for item in $APT_WANTED; do
   [ -x "$file" ] || missing="$missing $pkg"
 done
 if [ -n "$missing" ]; then
-  say "installing Debian packages:$missing"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null ||
-    die "apt-get update failed (are Debian's package mirrors reachable?)"
   # shellcheck disable=SC2086
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing ||
-    die "apt-get install$missing failed"
+  apt_install $missing
   for item in $APT_WANTED; do
     [ -x "${item#*:}" ] || die "Debian package ${item%%:*} installed but ${item#*:} is missing"
   done
 fi
 
 # ---- Python tools from PyPI: awscli (aws eks get-token as the reference), cfn-lint ----
-has_py_modules() {
-  python3 -c 'import importlib.util, sys
-sys.exit(0 if all(importlib.util.find_spec(m) for m in sys.argv[1:]) else 1)' "$@" 2>/dev/null
-}
 py_missing=""
 if ! has_py_modules awscli cfnlint; then
   has_py_modules awscli || py_missing="$py_missing awscli>=1.36,<2"
   has_py_modules cfnlint || py_missing="$py_missing cfn-lint>=1,<2"
 fi
 if [ -n "$py_missing" ]; then
-  say "installing from PyPI:$py_missing"
   # shellcheck disable=SC2086
-  PIP_BREAK_SYSTEM_PACKAGES=1 PIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip install -q --no-input $py_missing ||
-    die "pip install$py_missing failed (is PyPI reachable?)"
-  if command -v pyenv >/dev/null 2>&1; then pyenv rehash >/dev/null 2>&1 || true; fi
+  pip_install $py_missing
   has_py_modules awscli cfnlint || die "awscli/cfn-lint installed but python3 cannot import them"
 fi
 command -v aws >/dev/null 2>&1 || say "note: 'aws' is not on PATH; use 'python3 -m awscli'"
