@@ -5,10 +5,10 @@
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { createApp } from "../src/app";
-import { formatReport } from "../src/report";
-import { runRequest } from "../src/run";
-import { parseManualRequest } from "../src/triggers";
+import { createApp } from "../src/app/app";
+import { formatReport } from "../src/report/report";
+import { runRequest } from "../src/run/run";
+import { parseManualRequest } from "../src/request/triggers";
 import { motoEnv, startMoto } from "../test/support/moto";
 
 const REGISTRIES = ["123456789012.dkr.ecr.us-east-1.amazonaws.com", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "210987654321.dkr.ecr.us-east-1.amazonaws.com"];

@@ -11,8 +11,8 @@
 import { parseArgs } from "node:util";
 import { createEksCredentialsProvider, type EksCredentialsProvider } from "../eks/connection";
 import { createEksToken } from "../eks/token";
-import { describeError } from "../errors";
-import { rememberSecret } from "../redact";
+import { describeError } from "../shared/errors";
+import { rememberSecret } from "../shared/redact";
 
 export interface EksTokenIo {
   env: Record<string, string | undefined>;

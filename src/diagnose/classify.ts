@@ -9,7 +9,7 @@
  * so a cause about the credential (expired) is only claimed when it holds for all of them.
  */
 import { scrub } from "../kube/redact";
-import { tryParseRegistryHost } from "../registry-host";
+import { tryParseRegistryHost } from "../formats/registry-host";
 
 export type CauseCode =
   | "no-image-pull-secrets"

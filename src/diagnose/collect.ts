@@ -6,14 +6,14 @@
  * `auth` or docker config survives this module. RBAC: get/list on pods, events, secrets,
  * serviceaccounts, namespaces — nothing else.
  */
-import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from "../dockerconfig";
-import { expiryEmbeddedInPassword } from "../ecr-token";
+import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from "../formats/dockerconfig";
+import { expiryEmbeddedInPassword } from "../formats/ecr-token";
 import { scrub } from "../kube/redact";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
 import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret, type ListOptions, type ListPage } from "../kube/types";
 import { classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
-import type { ClusterDiagnosis, StuckContainerReport } from "../report";
+import type { ClusterDiagnosis, StuckContainerReport } from "../report/report";
 
 /** Waiting reasons of a container stuck on its image (Container Insights counts the same three). */
 export const STUCK_REASONS: readonly string[] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];

@@ -8,7 +8,7 @@
  * as soon as they are resolved, and every message built here passes through `scrubSecrets`.
  */
 import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
-import { rememberSecret, scrubSecrets } from "../redact";
+import { rememberSecret, scrubSecrets } from "../shared/redact";
 import type { EksCredentials, EksToken } from "./token";
 import { eksTokenCache, type EksTokenCache } from "./token-cache";
 

@@ -15,7 +15,7 @@
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { rememberSecret } from "../redact";
+import { rememberSecret } from "../shared/redact";
 
 export interface EksCredentials {
   accessKeyId: string;

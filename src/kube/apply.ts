@@ -7,7 +7,7 @@
  * at most ONE write per namespace (none when nothing changed). The default transport is
  * node:https (./http-client, loaded lazily); `@kubernetes/client-node` (./client) is optional.
  */
-import { serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../dockerconfig";
+import { serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
 import { decideSecret, decideServiceAccount, forceSyncPatch, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
 import { isValidNamespaceName, parseLabelSelector, selectNamespaces, type NamespaceTarget } from "./namespaces";
 import { scrub, secretValuesOf } from "./redact";

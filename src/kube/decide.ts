@@ -2,7 +2,7 @@
  * Per-namespace decisions (pure): what to do with the pull Secret and the ServiceAccounts,
  * given what the cluster-wide LISTs returned. No I/O here.
  */
-import { mergeDockerConfig, parseDockerConfig, serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../dockerconfig";
+import { mergeDockerConfig, parseDockerConfig, serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
 import type { KubeSecret, KubeServiceAccount, MergePatch } from "./types";
 
 export const DOCKERCONFIGJSON_TYPE = "kubernetes.io/dockerconfigjson";

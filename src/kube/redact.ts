@@ -2,7 +2,7 @@
  * Scrubbing of text that may reach a result, an error or a log. The API server echoes request
  * bodies in some errors (e.g. `Invalid value: "..."`), so any text from it passes through here.
  */
-import type { RegistryLogin } from "../dockerconfig";
+import type { RegistryLogin } from "../formats/dockerconfig";
 
 export const REDACTED = "[redacted]";
 

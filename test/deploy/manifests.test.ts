@@ -9,9 +9,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { RegistryCredential } from "../../src/ecr";
-import { parseRegistryHost } from "../../src/registry-host";
-import { registrySecretValue } from "../../src/secret-payload";
+import type { RegistryCredential } from "../../src/rotation/ecr";
+import { parseRegistryHost } from "../../src/formats/registry-host";
+import { registrySecretValue } from "../../src/rotation/secret-payload";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { REPO, type Json } from "./support";
 

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { build } from "esbuild";
 import { load } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { classifyEvent } from "../../src/triggers";
+import { classifyEvent } from "../../src/request/triggers";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
 import {
   asArray,

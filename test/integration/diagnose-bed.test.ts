@@ -6,8 +6,8 @@
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../../src/cli";
-import type { Report, StuckContainerReport } from "../../src/report";
+import { runCli } from "../../src/cli/main";
+import type { Report, StuckContainerReport } from "../../src/report/report";
 import { startBed, type Bed } from "../bed/index";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";

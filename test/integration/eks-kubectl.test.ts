@@ -1,6 +1,6 @@
 /**
  * `ecr-token-rotator eks-token` as a kubectl exec credential plugin: the real kubectl runs the
- * CLI (bundled from src/cli.ts like scripts/build.mjs does) from a kubeconfig `exec` entry and sends the token as
+ * CLI (bundled from src/cli/main.ts like scripts/build.mjs does) from a kubeconfig `exec` entry and sends the token as
  * its bearer credential to a stub API server on 127.0.0.1 (HTTPS with a throw-away self-signed
  * certificate from openssl: kubectl sends exec credentials only over TLS), which records what it
  * receives.

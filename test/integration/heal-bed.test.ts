@@ -9,9 +9,9 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHandler } from "../../handlers/rotate";
-import { createApp, type App } from "../../src/app";
-import type { Report } from "../../src/report";
-import type { Telemetry } from "../../src/telemetry";
+import { createApp, type App } from "../../src/app/app";
+import type { Report } from "../../src/report/report";
+import type { Telemetry } from "../../src/run/telemetry";
 import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";

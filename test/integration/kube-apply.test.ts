@@ -4,7 +4,7 @@
  * infra/k8s/rbac.yaml. Every state is checked independently with kubectl as admin.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RegistryLogin } from "../../src/dockerconfig";
+import type { RegistryLogin } from "../../src/formats/dockerconfig";
 import { createEksToken } from "../../src/eks/token";
 import { applyToCluster, type ClusterApplyResult, type ClusterTarget } from "../../src/kube/apply";
 import { createKubeApi } from "../../src/kube/client";

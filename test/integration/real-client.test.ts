@@ -13,9 +13,9 @@
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApp } from "../../src/app";
-import { runRequest } from "../../src/run";
-import { parseManualRequest } from "../../src/triggers";
+import { createApp } from "../../src/app/app";
+import { runRequest } from "../../src/run/run";
+import { parseManualRequest } from "../../src/request/triggers";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
 import { startRegistry, type Registry } from "../support/registry";

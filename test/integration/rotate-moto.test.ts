@@ -13,10 +13,10 @@ import {
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createApp } from "../../src/app";
-import { runRequest } from "../../src/run";
-import { clientRequestToken } from "../../src/secret-writer";
-import { parseManualRequest } from "../../src/triggers";
+import { createApp } from "../../src/app/app";
+import { runRequest } from "../../src/run/run";
+import { clientRequestToken } from "../../src/rotation/secret-writer";
+import { parseManualRequest } from "../../src/request/triggers";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
 
 const USE1 = "123456789012.dkr.ecr.us-east-1.amazonaws.com";

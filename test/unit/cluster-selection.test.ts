@@ -2,13 +2,13 @@ import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
-import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/aws";
-import { selectClusters } from "../../src/cluster-selection";
-import type { ClusterConfig } from "../../src/config";
-import { loadConfig } from "../../src/config";
-import { BadRequestError } from "../../src/errors";
-import { runRequest } from "../../src/run";
-import { parseManualRequest, type Request } from "../../src/triggers";
+import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
+import { selectClusters } from "../../src/request/cluster-selection";
+import type { ClusterConfig } from "../../src/config/config";
+import { loadConfig } from "../../src/config/config";
+import { BadRequestError } from "../../src/shared/errors";
+import { runRequest } from "../../src/run/run";
+import { parseManualRequest, type Request } from "../../src/request/triggers";
 
 const clusters: ClusterConfig[] = [
   { name: "prod", region: "us-east-1" },

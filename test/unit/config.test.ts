@@ -10,9 +10,9 @@ import {
   loadConfig,
   renderSecretName,
   type Config,
-} from "../../src/config";
-import { ConfigError } from "../../src/errors";
-import { parseRegistryHost } from "../../src/registry-host";
+} from "../../src/config/config";
+import { ConfigError } from "../../src/shared/errors";
+import { parseRegistryHost } from "../../src/formats/registry-host";
 
 type Env = Record<string, string | undefined>;
 
@@ -173,7 +173,7 @@ describe("SECRET_NAME and COMBINED_SECRET_NAME", () => {
   // The combined secret holds {registries, expires_at, dockerconfigjson}, a registry secret holds
   // {registry_url, auth_token, …}: one secret cannot be both, and every run would fail on it
   // (checkStoredValue refuses the other shape) — a configuration error that should be caught up front.
-  // BUG (src/config.ts readRotationConfig): not checked. Remove `.fails` once fixed.
+  // BUG (src/config/config.ts readRotationConfig): not checked. Remove `.fails` once fixed.
   it("COMBINED_SECRET_NAME equal to a registry's secret name is rejected", () => {
     const error = configError({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/credentials", COMBINED_SECRET_NAME: "ecr/credentials" });
     expect(error.message).toMatch(/COMBINED_SECRET_NAME/);

@@ -3,13 +3,13 @@
  * heal's trailing diagnosis, and the proof that no secret material leaves a diagnosis.
  */
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../src/app";
+import { createApp } from "../../src/app/app";
 import { diagnoseCluster, reduceSecret, stuckContainersOf } from "../../src/diagnose/collect";
-import type { EcrApi } from "../../src/ecr";
-import { formatReport } from "../../src/report";
-import { runRequest } from "../../src/run";
-import type { SecretsApi } from "../../src/secrets-manager";
-import { parseManualRequest } from "../../src/triggers";
+import type { EcrApi } from "../../src/rotation/ecr";
+import { formatReport } from "../../src/report/report";
+import { runRequest } from "../../src/run/run";
+import type { SecretsApi } from "../../src/rotation/secrets-manager";
+import { parseManualRequest } from "../../src/request/triggers";
 import type { KubePod, KubeSecret } from "../../src/kube/types";
 import { FakeKubeApi } from "../support/kube-fake-api";
 import { authorizationData, HOST_USE1, NOW } from "../support/fixtures";

@@ -1,11 +1,11 @@
 /** `{"action":"diagnose"}` through the Lambda handler and the real Powertools telemetry. */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createHandler } from "../../handlers/rotate";
-import type { App } from "../../src/app";
-import { loadConfig } from "../../src/config";
-import type { EcrApi } from "../../src/ecr";
-import type { DiagnoseStep } from "../../src/run";
-import type { SecretsApi } from "../../src/secrets-manager";
+import type { App } from "../../src/app/app";
+import { loadConfig } from "../../src/config/config";
+import type { EcrApi } from "../../src/rotation/ecr";
+import type { DiagnoseStep } from "../../src/run/run";
+import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import { HOST_USE1, NOW } from "../support/fixtures";
 
 let captured = "";

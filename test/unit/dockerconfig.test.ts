@@ -12,7 +12,7 @@ import {
   parseDockerConfig,
   serializeDockerConfig,
   type DockerConfig,
-} from "../../src/dockerconfig";
+} from "../../src/formats/dockerconfig";
 import { HOST_EUW1, HOST_OTHER_ACCOUNT_USE1, HOST_USE1, PASSWORD } from "../support/fixtures";
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");

@@ -6,7 +6,7 @@
  * ("invalid:token" is not base64, "invalidtoken" decodes to no ':').
  */
 import { describe, expect, it } from "vitest";
-import { TokenFormatError, decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../../src/ecr-token";
+import { TokenFormatError, decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../../src/formats/ecr-token";
 import { PASSWORD, RAW_TOKEN } from "../support/fixtures";
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");

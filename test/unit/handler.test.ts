@@ -15,9 +15,9 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "../../handlers/rotate";
-import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/aws";
-import { loadConfig } from "../../src/config";
-import type { App } from "../../src/app";
+import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
+import { loadConfig } from "../../src/config/config";
+import type { App } from "../../src/app/app";
 import { authorizationData, HOST_USE1, NOW, PASSWORD, RAW_TOKEN, secretNeedles } from "../support/fixtures";
 
 const ecr = mockClient(ECRClient);

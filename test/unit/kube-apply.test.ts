@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildDockerConfig, type RegistryLogin } from "../../src/dockerconfig";
+import { buildDockerConfig, type RegistryLogin } from "../../src/formats/dockerconfig";
 import { applyToCluster, type ClusterTarget } from "../../src/kube/apply";
 import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../../src/kube/decide";
 import { FakeKubeApi, forbidden } from "../support/kube-fake-api";

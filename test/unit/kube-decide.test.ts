@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildDockerConfig, parseDockerConfig, serializeDockerConfig, type RegistryLogin } from "../../src/dockerconfig";
+import { buildDockerConfig, parseDockerConfig, serializeDockerConfig, type RegistryLogin } from "../../src/formats/dockerconfig";
 import {
   decideSecret,
   decideServiceAccount,

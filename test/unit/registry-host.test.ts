@@ -14,7 +14,7 @@ import {
   parseRegistryHost,
   registryHostFor,
   tryParseRegistryHost,
-} from "../../src/registry-host";
+} from "../../src/formats/registry-host";
 
 describe("parseRegistryHost: accepted forms (kubelet TestRegistryPatternMatch, true rows)", () => {
   it.each([
@@ -33,7 +33,7 @@ describe("parseRegistryHost: accepted forms (kubelet TestRegistryPatternMatch, t
   });
 });
 
-// BUG (src/registry-host.ts:53): dualStack is `host.includes(".dkr-ecr.")`, which misses the
+// BUG (src/formats/registry-host.ts:53): dualStack is `host.includes(".dkr-ecr.")`, which misses the
 // dual-stack FIPS form `dkr-ecr-fips.`. Remove `.fails` once fixed.
 it("the dual-stack FIPS host 123456789012.dkr-ecr-fips.lala-land-1.on.aws is both FIPS and dual-stack", () => {
   expect(parseRegistryHost("123456789012.dkr-ecr-fips.lala-land-1.on.aws")).toEqual({

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatReport, type Report } from "../../src/report";
+import { formatReport, type Report } from "../../src/report/report";
 
 const base: Report = {
   ok: false,

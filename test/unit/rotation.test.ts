@@ -10,12 +10,12 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/aws";
-import { loadConfig } from "../../src/config";
-import { BadRequestError } from "../../src/errors";
-import { runRequest } from "../../src/run";
-import { clientRequestToken } from "../../src/secret-writer";
-import { parseManualRequest, type Request } from "../../src/triggers";
+import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
+import { loadConfig } from "../../src/config/config";
+import { BadRequestError } from "../../src/shared/errors";
+import { runRequest } from "../../src/run/run";
+import { clientRequestToken } from "../../src/rotation/secret-writer";
+import { parseManualRequest, type Request } from "../../src/request/triggers";
 import { authorizationData, EXPIRES, HOST_EUW1, HOST_OTHER_ACCOUNT_USE1, HOST_USE1, NOW, PASSWORD, RAW_TOKEN } from "../support/fixtures";
 
 const ecr = mockClient(ECRClient);

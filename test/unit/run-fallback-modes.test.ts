@@ -1,10 +1,10 @@
 /** FALLBACK_MODE routing of runRequest: when the Kubernetes step runs, and that it runs after Secrets Manager. */
 import { describe, expect, it } from "vitest";
-import { createApp } from "../../src/app";
-import type { EcrApi } from "../../src/ecr";
-import { runRequest, type KubernetesStep } from "../../src/run";
-import type { SecretsApi } from "../../src/secrets-manager";
-import { parseManualRequest } from "../../src/triggers";
+import { createApp } from "../../src/app/app";
+import type { EcrApi } from "../../src/rotation/ecr";
+import { runRequest, type KubernetesStep } from "../../src/run/run";
+import type { SecretsApi } from "../../src/rotation/secrets-manager";
+import { parseManualRequest } from "../../src/request/triggers";
 import { authorizationData, NOW } from "../support/fixtures";
 
 function harness(mode: string) {

@@ -2,10 +2,10 @@
  * The Secrets Manager contract ESO reads (DESIGN.md "Secrets Manager contract (what ESO reads)").
  */
 import { describe, expect, it } from "vitest";
-import { credentialsOfEntry, parseDockerConfig } from "../../src/dockerconfig";
-import type { RegistryCredential } from "../../src/ecr";
-import { parseRegistryHost } from "../../src/registry-host";
-import { checkStoredValue, combinedSecretValue, registrySecretValue } from "../../src/secret-payload";
+import { credentialsOfEntry, parseDockerConfig } from "../../src/formats/dockerconfig";
+import type { RegistryCredential } from "../../src/rotation/ecr";
+import { parseRegistryHost } from "../../src/formats/registry-host";
+import { checkStoredValue, combinedSecretValue, registrySecretValue } from "../../src/rotation/secret-payload";
 import { EXPIRES, HOST_EUW1, HOST_OTHER_ACCOUNT_USE1, HOST_USE1, PASSWORD, USERNAME } from "../support/fixtures";
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");

@@ -7,8 +7,8 @@
 import { readFileSync } from "node:fs";
 import type { CloudWatchAlarmEvent, EventBridgeEvent, ScheduledEvent, SNSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { BadRequestError } from "../../src/errors";
-import { classifyEvent, describeShape, parseManualRequest, type Classification, type Request } from "../../src/triggers";
+import { BadRequestError } from "../../src/shared/errors";
+import { classifyEvent, describeShape, parseManualRequest, type Classification, type Request } from "../../src/request/triggers";
 
 type AlarmDetail = {
   alarmName: string;

@@ -2,8 +2,8 @@
  * The structured result of one invocation. It never holds secret material: only hosts, names,
  * outcomes, reasons, expiry times and counts.
  */
-import type { Cause } from "./diagnose/classify";
-import type { Action, Trigger } from "./triggers";
+import type { Cause } from "../diagnose/classify";
+import type { Action, Trigger } from "../request/triggers";
 
 export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed";
 

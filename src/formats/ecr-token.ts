@@ -1,4 +1,4 @@
-import { rememberSecret } from "./redact";
+import { rememberSecret } from "../shared/redact";
 
 /**
  * ECR authorization tokens: decoding and expiry. Pure functions.

@@ -5,8 +5,8 @@
 import type { Context } from "aws-lambda";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { describeError } from "./errors";
-import type { Report } from "./report";
+import { describeError } from "../shared/errors";
+import type { Report } from "../report/report";
 
 export const SERVICE_NAME = "ecr-token-rotator";
 export const METRICS_NAMESPACE = "EcrTokenRotator";

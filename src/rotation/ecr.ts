@@ -2,9 +2,9 @@
  * Fresh ECR tokens: one GetAuthorizationToken per region per invocation, decoded and checked
  * against the clock. The AWS call sits behind the narrow EcrApi interface.
  */
-import { decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "./ecr-token";
-import { describeError } from "./errors";
-import { parseRegistryHost, type RegistryHost } from "./registry-host";
+import { decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../formats/ecr-token";
+import { describeError } from "../shared/errors";
+import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 
 export interface AuthorizationData {
   authorizationToken?: string | undefined;

@@ -3,12 +3,12 @@
  * (+ optional combined secret). Returns the report rows and the logins now stored in Secrets
  * Manager (what the Kubernetes fallback must push — never newer than the source of truth).
  */
-import { renderSecretName, type RotationConfig } from "./config";
+import { renderSecretName, type RotationConfig } from "../config/config";
 import { RegionTokens, type EcrApi, type RegistryCredential } from "./ecr";
-import { secondsUntil } from "./ecr-token";
-import { BadRequestError, describeError } from "./errors";
-import type { CombinedSecretReport, RegistryReport } from "./report";
-import { parseRegistryHost, type RegistryHost } from "./registry-host";
+import { secondsUntil } from "../formats/ecr-token";
+import { BadRequestError, describeError } from "../shared/errors";
+import type { CombinedSecretReport, RegistryReport } from "../report/report";
+import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 import { combinedSecretValue, registrySecretValue } from "./secret-payload";
 import type { SecretsApi } from "./secrets-manager";
 import { writeOwnedSecret } from "./secret-writer";

@@ -3,10 +3,10 @@
  * The Kubernetes step (EKS + apply engine) is a dynamic import: the schedule-only path never
  * loads it.
  */
-import { sdkEcrApi, sdkSecretsManagerApi } from "./aws";
-import { loadConfig, type Config } from "./config";
-import type { KubernetesStepDeps } from "./kubernetes-step";
-import type { RunDeps } from "./run";
+import { sdkEcrApi, sdkSecretsManagerApi } from "../rotation/aws";
+import { loadConfig, type Config } from "../config/config";
+import type { KubernetesStepDeps } from "../clusters/step";
+import type { RunDeps } from "../run/run";
 
 export interface App {
   config: Config;
@@ -32,9 +32,9 @@ export function createApp(env: Record<string, string | undefined> = process.env,
       tokenNow: options.tokenNow,
       kubernetes:
         clusters.length > 0 && fallbackMode !== "off"
-          ? () => import("./kubernetes-step").then((m) => m.createKubernetesStep(config, options.kubernetes))
+          ? () => import("../clusters/step").then((m) => m.createKubernetesStep(config, options.kubernetes))
           : undefined,
-      diagnose: clusters.length > 0 ? () => import("./kubernetes-step").then((m) => m.createDiagnoseStep(config, options.kubernetes)) : undefined,
+      diagnose: clusters.length > 0 ? () => import("../clusters/step").then((m) => m.createDiagnoseStep(config, options.kubernetes)) : undefined,
       fallbackOnHeal: fallbackMode !== "off",
       fallbackOnRotate: fallbackMode === "always",
     },

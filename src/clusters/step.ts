@@ -6,19 +6,19 @@
  * bearer token (cached ≤ 14 min across warm invocations), then the apply engine. Clusters run
  * in parallel; one failing never stops the others.
  */
-import type { ClusterConfig, Config } from "./config";
-import type { RegistryLogin } from "./dockerconfig";
-import type { RegistryCredential } from "./ecr";
-import { createEksCredentialsProvider, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "./eks/connection";
-import { selectClusters } from "./cluster-selection";
-import { describeError } from "./errors";
-import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget, type KubeConnection } from "./kube/apply";
-import { rememberSecret } from "./redact";
-import type { ClusterReport, KubernetesReport, NamespaceReport } from "./report";
-import type { DiagnoseStep, KubernetesStep } from "./run";
-import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "./diagnose/collect";
-import type { KubeApi } from "./kube/types";
-import type { Request } from "./triggers";
+import type { ClusterConfig, Config } from "../config/config";
+import type { RegistryLogin } from "../formats/dockerconfig";
+import type { RegistryCredential } from "../rotation/ecr";
+import { createEksCredentialsProvider, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "../eks/connection";
+import { selectClusters } from "../request/cluster-selection";
+import { describeError } from "../shared/errors";
+import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget, type KubeConnection } from "../kube/apply";
+import { rememberSecret } from "../shared/redact";
+import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report/report";
+import type { DiagnoseStep, KubernetesStep } from "../run/run";
+import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
+import type { KubeApi } from "../kube/types";
+import type { Request } from "../request/triggers";
 
 export interface KubernetesStepDeps {
   /** How to reach a cluster; default: EKS DescribeCluster + the default credential chain. */
@@ -34,10 +34,10 @@ export interface KubernetesStepDeps {
 async function openApi(config: Config, connection: KubeConnection, injected: KubeApi | undefined): Promise<{ api: KubeApi; owned: boolean }> {
   if (injected) return { api: injected, owned: false };
   if (config.kubernetes.client === "client-node") {
-    const { createKubeApi } = await import("./kube/client");
+    const { createKubeApi } = await import("../kube/client");
     return { api: await createKubeApi(connection), owned: true };
   }
-  const { createHttpKubeApi } = await import("./kube/http-client");
+  const { createHttpKubeApi } = await import("../kube/http-client");
   return { api: createHttpKubeApi(connection, { maxSockets: 8 }), owned: true };
 }
 
@@ -174,7 +174,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           const applyDeps: ApplyDeps = { ...deps.apply };
           if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
           if (k.client === "client-node" && applyDeps.api === undefined) {
-            const { createKubeApi } = await import("./kube/client");
+            const { createKubeApi } = await import("../kube/client");
             const api = await createKubeApi(connection);
             try {
               const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));

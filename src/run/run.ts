@@ -1,16 +1,16 @@
 /**
  * Runs a Request end to end and builds the Report. Shared by the Lambda handler and the CLI.
  */
-import { selectClusters } from "./cluster-selection";
-import type { Config } from "./config";
-import type { EcrApi } from "./ecr";
-import { BadRequestError, describeError } from "./errors";
-import type { KubernetesReport, Report } from "./report";
-import { scrubDeep } from "./redact";
-import { rotate } from "./rotate";
-import type { SecretsApi } from "./secrets-manager";
-import { classifyEvent, type Request, type Trigger } from "./triggers";
-import type { RegistryCredential } from "./ecr";
+import { selectClusters } from "../request/cluster-selection";
+import type { Config } from "../config/config";
+import type { EcrApi } from "../rotation/ecr";
+import { BadRequestError, describeError } from "../shared/errors";
+import type { KubernetesReport, Report } from "../report/report";
+import { scrubDeep } from "../shared/redact";
+import { rotate } from "../rotation/rotate";
+import type { SecretsApi } from "../rotation/secrets-manager";
+import { classifyEvent, type Request, type Trigger } from "../request/triggers";
+import type { RegistryCredential } from "../rotation/ecr";
 
 /** The Kubernetes half (fallback apply, ESO re-sync, diagnosis); loaded lazily. */
 export interface KubernetesStep {

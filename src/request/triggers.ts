@@ -4,7 +4,7 @@
  */
 import type { CloudWatchAlarmEvent, EventBridgeEvent, ScheduledEvent, SNSEvent } from "aws-lambda";
 import { array, boolean, enum as zenum, optional, safeParse, string, strictObject } from "zod/mini";
-import { BadRequestError } from "./errors";
+import { BadRequestError } from "../shared/errors";
 
 export type Action = "rotate" | "heal" | "diagnose";
 

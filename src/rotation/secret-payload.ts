@@ -1,7 +1,7 @@
 /**
  * The Secrets Manager contract that ESO reads (DESIGN.md "Secrets Manager contract"). Pure.
  */
-import { buildDockerConfig, serializeDockerConfig } from "./dockerconfig";
+import { buildDockerConfig, serializeDockerConfig } from "../formats/dockerconfig";
 import type { RegistryCredential } from "./ecr";
 
 export interface RegistrySecretValue {

@@ -2,8 +2,8 @@
  * Configuration from environment variables, validated once. Every bad variable is reported at
  * once in a single ConfigError. The table in README.md documents each variable.
  */
-import { ConfigError } from "./errors";
-import { parseRegistryHost, type RegistryHost } from "./registry-host";
+import { ConfigError } from "../shared/errors";
+import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 
 export const OWNERSHIP_TAG_KEY = "ecr-token-rotator:managed";
 export const OWNERSHIP_TAG_VALUE = "true";

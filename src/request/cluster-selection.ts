@@ -2,8 +2,8 @@
  * Which configured clusters a request covers. Pure and light: run.ts validates a manual
  * request's cluster names with it before anything is written.
  */
-import type { ClusterConfig } from "./config";
-import { BadRequestError } from "./errors";
+import type { ClusterConfig } from "../config/config";
+import { BadRequestError } from "../shared/errors";
 import type { Request } from "./triggers";
 
 /** Unknown names are a bad request; an alarm naming a configured cluster heals only that one. */

@@ -11,12 +11,12 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { createApp } from "./app";
-import type { KubernetesStepDeps } from "./kubernetes-step";
-import { BadRequestError, ConfigError, describeError } from "./errors";
-import { formatReport, type Report } from "./report";
-import { handleEvent, runRequest } from "./run";
-import { parseManualRequest } from "./triggers";
+import { createApp } from "../app/app";
+import type { KubernetesStepDeps } from "../clusters/step";
+import { BadRequestError, ConfigError, describeError } from "../shared/errors";
+import { formatReport, type Report } from "../report/report";
+import { handleEvent, runRequest } from "../run/run";
+import { parseManualRequest } from "../request/triggers";
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -89,7 +89,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   }
   try {
     if (command === "eks-token") {
-      const { eksTokenCommand } = await import("./cli/eks-token");
+      const { eksTokenCommand } = await import("./eks-token");
       return await eksTokenCommand(rest, { env: io.env, stdout: io.stdout, stderr: io.stderr });
     }
     const { values } = parseArgs({

@@ -4,7 +4,7 @@
  * refusal; a dry run reads but never writes.
  */
 import { createHash } from "node:crypto";
-import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "./config";
+import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "../config/config";
 import { checkStoredValue } from "./secret-payload";
 import type { SecretsApi } from "./secrets-manager";
 
