@@ -1,6 +1,6 @@
 /**
  * The Kubernetes half of a run (fallback apply, ServiceAccount patch, ESO re-sync), loaded
- * lazily by src/app.ts so the schedule-only path never pays for the Kubernetes/EKS code.
+ * lazily by src/app/app.ts so the schedule-only path never pays for the Kubernetes/EKS code.
  *
  * Per selected cluster: endpoint + CA (DescribeCluster, or the configured override), an EKS
  * bearer token (cached ≤ 14 min across warm invocations), then the apply engine. Clusters run

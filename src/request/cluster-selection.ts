@@ -1,5 +1,5 @@
 /**
- * Which configured clusters a request covers. Pure and light: run.ts validates a manual
+ * Which configured clusters a request covers. Pure and light: src/run/run.ts validates a manual
  * request's cluster names with it before anything is written.
  */
 import type { ClusterConfig } from "../config/config";

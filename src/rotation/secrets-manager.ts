@@ -1,6 +1,6 @@
 /**
  * The Secrets Manager calls the product makes, behind a narrow interface (SecretsApi), and the
- * SDK-backed implementation. Created in one place (src/aws.ts).
+ * SDK-backed implementation. Created in one place (src/rotation/aws.ts).
  */
 import {
   CreateSecretCommand,
