@@ -3,7 +3,7 @@
  * rotate-only path never pays for it. One undici dispatcher (keep-alive connection pool) is
  * shared by every request of a client; call `close()` when done.
  */
-import type { KubeConnection } from "./apply";
+import type { KubeConnection } from "./types";
 import { scrub } from "./redact";
 import { networkErrorCode, parseRetryAfter } from "./retry";
 import {

@@ -5,7 +5,7 @@
  * which is what keeps a 1,000-namespace heal inside its memory budget (docs/kube.md).
  */
 import { Agent, request } from "node:https";
-import type { KubeConnection } from "./apply";
+import type { KubeConnection } from "./types";
 import { scrub } from "./redact";
 import { networkErrorCode, parseRetryAfter } from "./retry";
 import {
