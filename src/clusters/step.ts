@@ -12,13 +12,17 @@ import type { RegistryCredential } from "../rotation/ecr";
 import { createEksCredentialsProvider, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "../eks/connection";
 import { selectClusters } from "../request/cluster-selection";
 import { describeError } from "../shared/errors";
-import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget, type KubeConnection } from "../kube/apply";
+import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget } from "../kube/apply";
+import { openKubeApi } from "../kube/open";
 import { rememberSecret } from "../shared/redact";
 import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report/report";
 import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
-import type { KubeApi } from "../kube/types";
+import type { KubeApi, KubeConnection } from "../kube/types";
 import type { Request } from "../request/triggers";
+
+/** Keep-alive sockets of a client opened for a diagnosis alone (its GETs run 8 at a time). */
+const DIAGNOSE_SOCKETS = 8;
 
 export interface KubernetesStepDeps {
   /** How to reach a cluster; default: EKS DescribeCluster + the default credential chain. */
@@ -30,15 +34,18 @@ export interface KubernetesStepDeps {
   diagnose?: Partial<DiagnoseDeps>;
 }
 
-/** The API a read-only step uses: the injected one, client-node, or node:https (loaded lazily). */
-async function openApi(config: Config, connection: KubeConnection, injected: KubeApi | undefined): Promise<{ api: KubeApi; owned: boolean }> {
-  if (injected) return { api: injected, owned: false };
-  if (config.kubernetes.client === "client-node") {
-    const { createKubeApi } = await import("../kube/client");
-    return { api: await createKubeApi(connection), owned: true };
+/**
+ * Runs `use` with the cluster's API: the injected one, else one opened here (kube/open.ts picks
+ * the client) and closed afterwards. The only place the Kubernetes step opens a client.
+ */
+async function withApi<T>(config: Config, connection: KubeConnection, injected: KubeApi | undefined, maxSockets: number, use: (api: KubeApi) => Promise<T>): Promise<T> {
+  if (injected) return use(injected);
+  const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets });
+  try {
+    return await use(api);
+  } finally {
+    await api.close?.()?.catch(() => undefined);
   }
-  const { createHttpKubeApi } = await import("../kube/http-client");
-  return { api: createHttpKubeApi(connection, { maxSockets: 8 }), owned: true };
 }
 
 function diagnoseTarget(config: Config, request: Request): DiagnoseTarget {
@@ -51,15 +58,11 @@ function diagnoseTarget(config: Config, request: Request): DiagnoseTarget {
 }
 
 /** Diagnoses one cluster; a failure becomes the diagnosis' error (it never throws). */
-async function diagnoseWith(config: Config, request: Request, connection: KubeConnection, deps: KubernetesStepDeps, api?: KubeApi): Promise<ClusterReport["diagnosis"]> {
-  let opened: { api: KubeApi; owned: boolean } | undefined;
+async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps): Promise<ClusterReport["diagnosis"]> {
   try {
-    opened = await openApi(config, connection, api ?? deps.diagnose?.api ?? deps.apply?.api);
-    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api: opened.api });
+    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api });
   } catch (error) {
     return { podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] };
-  } finally {
-    if (opened?.owned) await opened.api.close?.();
   }
 }
 
@@ -89,7 +92,9 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
         try {
           const connection = await access(cluster);
           rememberSecret(connection.token);
-          const diagnosis = await diagnoseWith(config, request, connection, deps);
+          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) => diagnoseWith(config, request, api, deps)).catch(
+            (error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }),
+          );
           const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
           if (diagnosis) {
             report.diagnosis = diagnosis;
@@ -173,21 +178,12 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           rememberSecret(connection.token);
           const applyDeps: ApplyDeps = { ...deps.apply };
           if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
-          if (k.client === "client-node" && applyDeps.api === undefined) {
-            const { createKubeApi } = await import("../kube/client");
-            const api = await createKubeApi(connection);
-            try {
-              const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
-              if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, connection, deps, api);
-              return annotateAfterHeal(report, k.pullSecretName);
-            } finally {
-              await api.close?.();
-            }
-          }
-          const report = clusterReport(cluster, await applyToCluster(connection, logins, target, applyDeps));
-          // What is still stuck after the heal's writes, and why the heal cannot fix it.
-          if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, connection, deps);
-          return annotateAfterHeal(report, k.pullSecretName);
+          return await withApi(config, connection, applyDeps.api, k.concurrency, async (api) => {
+            const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+            // What is still stuck after the heal's writes, and why the heal cannot fix it.
+            if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps);
+            return annotateAfterHeal(report, k.pullSecretName);
+          });
         } catch (error) {
           return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
         }
