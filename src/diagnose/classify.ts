@@ -10,24 +10,9 @@
  */
 import { scrub } from "../kube/redact";
 import { tryParseRegistryHost } from "../formats/registry-host";
+import type { Cause, StuckContainer } from "../report/report";
 
-export type CauseCode =
-  | "no-image-pull-secrets"
-  | "default-service-account-trap"
-  | "pull-secret-not-found"
-  | "wrong-secret-type"
-  | "invalid-pull-secret"
-  | "registry-host-mismatch"
-  | "token-expired"
-  | "wrong-region"
-  | "not-a-credential-problem"
-  | "unknown";
-
-export interface Cause {
-  code: CauseCode;
-  message: string;
-  hint: string;
-}
+export type { Cause, CauseCode } from "../report/report";
 
 /** One `auths` entry, reduced: the key (a registry host/URL), who, and when its ECR password expires. */
 export interface ReducedEntry {
@@ -47,14 +32,8 @@ export interface ReducedSecret {
   invalid?: string;
 }
 
-export interface StuckContainerInput {
-  namespace: string;
-  pod: string;
-  container: string;
-  image: string;
-  /** ErrImagePull, ImagePullBackOff, InvalidImageName. */
-  reason: string;
-  message?: string;
+/** A stuck container with everything read about it. */
+export interface StuckContainerInput extends StuckContainer {
   /** `spec.serviceAccountName` (undefined = `default`). */
   serviceAccountName?: string;
   /** `spec.imagePullSecrets` names of the pod. */
@@ -167,55 +146,73 @@ function isDefaultSa(name: string | undefined): boolean {
   return name === undefined || name === "" || name === "default";
 }
 
-/** The causes for one stuck container; never empty. */
+/** The causes for one stuck container; never empty. Steps 1–2 end the diagnosis when they hold. */
 export function classifyStuckContainer(input: StuckContainerInput): Cause[] {
-  const texts = [input.message ?? "", ...input.events];
-  const causes: Cause[] = [];
-  const all = texts.join("\n");
-
   // 1. The image reference or the network, not the token.
-  if (input.reason === "InvalidImageName" || (NOT_CREDENTIAL.test(all) && !AUTH_FAILURE.test(all))) {
-    causes.push({
-      code: "not-a-credential-problem",
-      message: `the image reference or the network is at fault, not the pull credential: ${clean([input.message ?? "", ...[...input.events].reverse()].find((t) => NOT_CREDENTIAL.test(t)) || input.message || input.reason)}`,
-      hint: "check the image name, tag or digest (does it exist in the repository?) and that the node can resolve and reach the registry; rotating or healing will not help",
-    });
-    return causes;
-  }
-
-  const sa = input.serviceAccountName || "default";
-  const pullSecretName = input.pullSecretName;
-
+  const notCredential = notACredentialProblem(input);
+  if (notCredential) return [notCredential];
   // 2. No imagePullSecrets on the pod.
-  if (input.podPullSecrets.length === 0) {
-    const saHas = input.serviceAccountPullSecrets ?? [];
-    const later = saHas.length > 0;
-    const saText = later
-      ? `ServiceAccount "${sa}" now lists ${saHas.join(", ")}, but pods copy imagePullSecrets at admission: this pod was created before that`
-      : input.serviceAccountPullSecrets === undefined
-        ? `ServiceAccount "${sa}" was not found`
-        : `ServiceAccount "${sa}" has no imagePullSecrets either`;
-    if (isDefaultSa(input.serviceAccountName)) {
-      causes.push({
-        code: "default-service-account-trap",
-        message: `the pod runs as ServiceAccount "default" and has no imagePullSecrets; ${saText}`,
-        hint: later
-          ? "recreate the pod (e.g. kubectl rollout restart of its Deployment) so admission copies the ServiceAccount's pull secret"
-          : `set PATCH_SERVICE_ACCOUNTS=default (the product adds ${pullSecretName ?? "its pull secret"} to the ServiceAccount on heal), run heal, then recreate the pod`,
-      });
-    } else {
-      causes.push({
-        code: "no-image-pull-secrets",
-        message: `the pod has no imagePullSecrets; ${saText}`,
-        hint: later
-          ? "recreate the pod so admission copies the ServiceAccount's pull secret"
-          : `add the pull secret to the pod spec, or add "${sa}" to PATCH_SERVICE_ACCOUNTS, run heal, then recreate the pod`,
-      });
-    }
-    return causes;
-  }
-
+  if (input.podPullSecrets.length === 0) return [noImagePullSecrets(input)];
   // 3. The referenced Secrets themselves.
+  const { causes, usable } = secretProblems(input);
+  // 4. Does any entry match the image's registry?
+  const image = parseImage(input.image);
+  const imageHostPort = image.port ? `${image.host}:${image.port}` : image.host;
+  const entries = usable.flatMap((s) => s.entries.map((e) => ({ secret: s.name, entry: e })));
+  const matching = entries.filter(({ entry }) => keyMatchesImage(entry.key, input.image));
+  if (usable.length > 0 && matching.length === 0) causes.push(registryMismatch(input, usable.length, entries, imageHostPort));
+  // 5. Every matching credential carries an ECR expiry that has passed (or is about to).
+  const expired = matching.length > 0 ? tokenExpired(input, matching, imageHostPort) : undefined;
+  if (expired) causes.push(expired);
+  if (causes.length === 0) causes.push(unknownCause(input, imageHostPort));
+  return causes;
+}
+
+type MatchedEntry = { secret: string; entry: ReducedEntry };
+
+/** 1. The kubelet's texts point at the image reference or the network (and not at a refused credential). */
+function notACredentialProblem(input: StuckContainerInput): Cause | undefined {
+  const all = [input.message ?? "", ...input.events].join("\n");
+  if (!(input.reason === "InvalidImageName" || (NOT_CREDENTIAL.test(all) && !AUTH_FAILURE.test(all)))) return undefined;
+  return {
+    code: "not-a-credential-problem",
+    message: `the image reference or the network is at fault, not the pull credential: ${clean([input.message ?? "", ...[...input.events].reverse()].find((t) => NOT_CREDENTIAL.test(t)) || input.message || input.reason)}`,
+    hint: "check the image name, tag or digest (does it exist in the repository?) and that the node can resolve and reach the registry; rotating or healing will not help",
+  };
+}
+
+/** 2. The pod has no imagePullSecrets: the default-ServiceAccount trap, or a pod created before its SA got one. */
+function noImagePullSecrets(input: StuckContainerInput): Cause {
+  const sa = input.serviceAccountName || "default";
+  const saHas = input.serviceAccountPullSecrets ?? [];
+  const later = saHas.length > 0;
+  const saText = later
+    ? `ServiceAccount "${sa}" now lists ${saHas.join(", ")}, but pods copy imagePullSecrets at admission: this pod was created before that`
+    : input.serviceAccountPullSecrets === undefined
+      ? `ServiceAccount "${sa}" was not found`
+      : `ServiceAccount "${sa}" has no imagePullSecrets either`;
+  if (isDefaultSa(input.serviceAccountName)) {
+    return {
+      code: "default-service-account-trap",
+      message: `the pod runs as ServiceAccount "default" and has no imagePullSecrets; ${saText}`,
+      hint: later
+        ? "recreate the pod (e.g. kubectl rollout restart of its Deployment) so admission copies the ServiceAccount's pull secret"
+        : `set PATCH_SERVICE_ACCOUNTS=default (the product adds ${input.pullSecretName ?? "its pull secret"} to the ServiceAccount on heal), run heal, then recreate the pod`,
+    };
+  }
+  return {
+    code: "no-image-pull-secrets",
+    message: `the pod has no imagePullSecrets; ${saText}`,
+    hint: later
+      ? "recreate the pod so admission copies the ServiceAccount's pull secret"
+      : `add the pull secret to the pod spec, or add "${sa}" to PATCH_SERVICE_ACCOUNTS, run heal, then recreate the pod`,
+  };
+}
+
+/** 3. Referenced Secrets that are missing, of the wrong type or unreadable; the others are usable. */
+function secretProblems(input: StuckContainerInput): { causes: Cause[]; usable: ReducedSecret[] } {
+  const pullSecretName = input.pullSecretName;
+  const causes: Cause[] = [];
   const usable: ReducedSecret[] = [];
   for (const secret of input.secrets) {
     if (!secret.exists) {
@@ -241,62 +238,57 @@ export function classifyStuckContainer(input: StuckContainerInput): Cause[] {
       });
     } else usable.push(secret);
   }
+  return { causes, usable };
+}
 
-  // 4. Does any entry match the image's registry?
-  const image = parseImage(input.image);
-  const imageHostPort = image.port ? `${image.host}:${image.port}` : image.host;
-  const entries = usable.flatMap((s) => s.entries.map((e) => ({ secret: s.name, entry: e })));
-  const matching = entries.filter(({ entry }) => keyMatchesImage(entry.key, input.image));
-  if (usable.length > 0 && matching.length === 0) {
-    const keys = [...new Set(entries.map(({ entry }) => parseKey(entry.key).host + (parseKey(entry.key).port ? `:${parseKey(entry.key).port}` : "")))];
-    const ecrImage = tryParseRegistryHost(imageHostPort);
-    const otherRegions = ecrImage
-      ? keys.map((k) => tryParseRegistryHost(k)).filter((h) => h !== undefined && h.accountId === ecrImage.accountId && h.region !== ecrImage.region)
-      : [];
-    const configured = input.configuredHosts.includes(imageHostPort);
-    if (ecrImage && otherRegions.length > 0) {
-      causes.push({
-        code: "wrong-region",
-        message: `the image is in ${ecrImage.region} (${imageHostPort}) but the pull secret only holds account ${ecrImage.accountId}'s registry in ${[...new Set(otherRegions.map((h) => h!.region))].join(", ")}; ECR tokens are per region`,
-        hint: configured
-          ? "run heal so the pull secret gets the entry for this region"
-          : `add ${imageHostPort} to ECR_REGISTRIES (one token per region), then run heal`,
-      });
-    } else {
-      causes.push({
-        code: "registry-host-mismatch",
-        message: `no entry of the pull secret${usable.length > 1 ? "s" : ""} matches the image's registry ${imageHostPort} (entries: ${keys.join(", ") || "none"})`,
-        hint: configured
-          ? "run heal so the pull secret gets an entry for this registry"
-          : `add ${imageHostPort} to ECR_REGISTRIES if it is an ECR registry this deployment should serve, or give the pod a pull secret for it`,
-      });
-    }
+/** 4. No entry matches the image's registry: the same ECR account in another region, or another registry. */
+function registryMismatch(input: StuckContainerInput, usableCount: number, entries: MatchedEntry[], imageHostPort: string): Cause {
+  const keys = [...new Set(entries.map(({ entry }) => parseKey(entry.key).host + (parseKey(entry.key).port ? `:${parseKey(entry.key).port}` : "")))];
+  const ecrImage = tryParseRegistryHost(imageHostPort);
+  const otherRegions = ecrImage
+    ? keys.map((k) => tryParseRegistryHost(k)).filter((h) => h !== undefined && h.accountId === ecrImage.accountId && h.region !== ecrImage.region)
+    : [];
+  const configured = input.configuredHosts.includes(imageHostPort);
+  if (ecrImage && otherRegions.length > 0) {
+    return {
+      code: "wrong-region",
+      message: `the image is in ${ecrImage.region} (${imageHostPort}) but the pull secret only holds account ${ecrImage.accountId}'s registry in ${[...new Set(otherRegions.map((h) => h!.region))].join(", ")}; ECR tokens are per region`,
+      hint: configured
+        ? "run heal so the pull secret gets the entry for this region"
+        : `add ${imageHostPort} to ECR_REGISTRIES (one token per region), then run heal`,
+    };
   }
+  return {
+    code: "registry-host-mismatch",
+    message: `no entry of the pull secret${usableCount > 1 ? "s" : ""} matches the image's registry ${imageHostPort} (entries: ${keys.join(", ") || "none"})`,
+    hint: configured
+      ? "run heal so the pull secret gets an entry for this registry"
+      : `add ${imageHostPort} to ECR_REGISTRIES if it is an ECR registry this deployment should serve, or give the pod a pull secret for it`,
+  };
+}
 
-  // 5. Every matching credential carries an ECR expiry that has passed (or is about to).
-  if (matching.length > 0) {
-    const limit = input.now.getTime() + EXPIRY_MARGIN_MS;
-    const expired = matching.filter(({ entry }) => entry.expiresAt !== undefined && entry.expiresAt.getTime() <= limit);
-    if (expired.length === matching.length) {
-      const latest = new Date(Math.max(...expired.map(({ entry }) => entry.expiresAt!.getTime())));
-      const past = latest.getTime() <= input.now.getTime();
-      causes.push({
-        code: "token-expired",
-        message: `the ECR token in ${[...new Set(expired.map((e) => `"${e.secret}"`))].join(", ")} for ${imageHostPort} ${past ? "expired" : "expires"} at ${latest.toISOString()}`,
-        hint:
-          pullSecretName !== undefined && expired.every((e) => e.secret === pullSecretName)
-            ? "run heal (fresh token into Secrets Manager and this Secret); the kubelet retries the pull by itself"
-            : "this Secret is not refreshed by the product: have ESO re-sync it (refreshInterval ≤ 1 h, force-sync) or point the pod at the product's pull secret, then wait for the kubelet to retry",
-      });
-    }
-  }
+/** 5. Every matching credential's embedded ECR expiry has passed or falls within EXPIRY_MARGIN_MS. */
+function tokenExpired(input: StuckContainerInput, matching: MatchedEntry[], imageHostPort: string): Cause | undefined {
+  const limit = input.now.getTime() + EXPIRY_MARGIN_MS;
+  const expired = matching.filter(({ entry }) => entry.expiresAt !== undefined && entry.expiresAt.getTime() <= limit);
+  if (expired.length !== matching.length) return undefined;
+  const latest = new Date(Math.max(...expired.map(({ entry }) => entry.expiresAt!.getTime())));
+  const past = latest.getTime() <= input.now.getTime();
+  return {
+    code: "token-expired",
+    message: `the ECR token in ${[...new Set(expired.map((e) => `"${e.secret}"`))].join(", ")} for ${imageHostPort} ${past ? "expired" : "expires"} at ${latest.toISOString()}`,
+    hint:
+      input.pullSecretName !== undefined && expired.every((e) => e.secret === input.pullSecretName)
+        ? "run heal (fresh token into Secrets Manager and this Secret); the kubelet retries the pull by itself"
+        : "this Secret is not refreshed by the product: have ESO re-sync it (refreshInterval ≤ 1 h, force-sync) or point the pod at the product's pull secret, then wait for the kubelet to retry",
+  };
+}
 
-  if (causes.length === 0) {
-    causes.push({
-      code: "unknown",
-      message: `stuck in ${input.reason}, but the pull secret${input.secrets.length > 1 ? "s look" : " looks"} right for ${imageHostPort}; kubelet says: ${clean(input.message || input.events.at(-1) || "(no message)")}`,
-      hint: "read the kubelet's message: a 403 usually means the token's IAM principal lacks ecr:BatchGetImage / the repository policy does not grant it; otherwise kubectl describe pod",
-    });
-  }
-  return causes;
+/** Nothing found: the pull secrets look right, so the kubelet's own message is the lead. */
+function unknownCause(input: StuckContainerInput, imageHostPort: string): Cause {
+  return {
+    code: "unknown",
+    message: `stuck in ${input.reason}, but the pull secret${input.secrets.length > 1 ? "s look" : " looks"} right for ${imageHostPort}; kubelet says: ${clean(input.message || input.events.at(-1) || "(no message)")}`,
+    hint: "read the kubelet's message: a 403 usually means the token's IAM principal lacks ecr:BatchGetImage / the repository policy does not grant it; otherwise kubectl describe pod",
+  };
 }

@@ -10,13 +10,23 @@ import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from ".
 import { expiryEmbeddedInPassword } from "../formats/ecr-token";
 import { scrub } from "../kube/redact";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
+import { forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
-import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret, type ListOptions, type ListPage } from "../kube/types";
+import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret } from "../kube/types";
 import { classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
-import type { ClusterDiagnosis, StuckContainerReport } from "../report/report";
+import type { ClusterDiagnosis, StuckContainer, StuckContainerReport } from "../report/report";
 
 /** Waiting reasons of a container stuck on its image (Container Insights counts the same three). */
 export const STUCK_REASONS: readonly string[] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
+
+/** Page size of the namespace and Event LISTs. */
+const LIST_PAGE_SIZE = 500;
+/** Page size of the pod LIST (see DiagnoseDeps.podPageSize). */
+const POD_PAGE_SIZE = 200;
+/** Stuck containers diagnosed at most (see DiagnoseDeps.maxStuck). */
+const MAX_STUCK = 200;
+/** Parallel GETs of ServiceAccounts and Secrets. */
+const READ_CONCURRENCY = 8;
 
 export interface DiagnoseTarget {
   namespaces: NamespaceTarget;
@@ -83,14 +93,9 @@ export function reduceSecret(name: string, secret: KubeSecret | undefined): Redu
   return reduced;
 }
 
-interface Stuck {
-  namespace: string;
-  pod: string;
+/** A stuck container as read from its pod: the report's fields plus what classification needs. */
+interface Stuck extends StuckContainer {
   uid?: string;
-  container: string;
-  image: string;
-  reason: string;
-  message?: string;
   serviceAccountName?: string;
   pullSecrets: string[];
 }
@@ -119,14 +124,6 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
   return out;
 }
 
-async function pool<T>(items: readonly T[], concurrency: number, each: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await each(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}
-
 const describe = (error: unknown, what: string): string => {
   if (error instanceof KubeApiError) {
     const kind = classifyFailure(error).kind;
@@ -135,61 +132,96 @@ const describe = (error: unknown, what: string): string => {
   return `${what}: ${scrub(error instanceof Error ? error.message : String(error))}`;
 };
 
+/** What one diagnosis shares: the API (requests counted), paging, retries, and the diagnosis being built. */
+interface DiagnoseContext {
+  target: DiagnoseTarget;
+  deps: DiagnoseDeps;
+  api: KubeApi;
+  now: Date;
+  paging: Paging;
+  diagnosis: ClusterDiagnosis & { errors: string[] };
+  /** A GET, retried and counted. */
+  get: <T>(read: () => Promise<T>) => Promise<T>;
+}
+
 /** Finds every container stuck pulling its image in the target namespaces, and says why. */
 export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps): Promise<ClusterDiagnosis> {
   const started = Date.now();
-  const now = (deps.now ?? (() => new Date()))();
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks = deps.sleep ? { sleep: deps.sleep } : {};
-  const pageSize = deps.pageSize ?? 500;
-  const maxStuck = deps.maxStuck ?? 200;
-  let requests = 0;
-  const api = deps.api;
-  const listAll = async <T>(list: (o: ListOptions) => Promise<ListPage<T>>, options: Omit<ListOptions, "limit" | "continue">, each: (item: T) => void, limit = pageSize) => {
-    let token: string | undefined;
-    do {
-      const page = await withRetry(() => (requests++, list({ ...options, limit, ...(token ? { continue: token } : {}) })), policy, hooks);
-      for (const item of page.items) each(item);
-      token = page.continue || undefined;
-    } while (token);
+  const counter = { n: 0 };
+  const api = countedApi(deps.api, counter);
+  const ctx: DiagnoseContext = {
+    target,
+    deps,
+    api,
+    now: (deps.now ?? (() => new Date()))(),
+    paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks },
+    diagnosis: { podsScanned: 0, stuck: [], errors: [] },
+    get: (read) => withRetry(() => read(), policy, hooks),
   };
-  const get = <T>(read: () => Promise<T>) => withRetry(() => (requests++, read()), policy, hooks);
+  const inScope = await namespacesInScope(ctx);
+  const stuck = await listStuckContainers(ctx, inScope);
+  if (stuck.length > 0) {
+    const events = await recentFailureEvents(ctx, stuck);
+    const { serviceAccounts, secrets } = await readReferences(ctx, stuck);
+    for (const s of stuck) ctx.diagnosis.stuck.push(stuckRow(ctx, s, events, serviceAccounts, secrets));
+    ctx.diagnosis.stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
+  }
+  const diagnosis: ClusterDiagnosis = ctx.diagnosis;
+  diagnosis.requests = counter.n;
+  diagnosis.durationMs = Date.now() - started;
+  if (diagnosis.errors!.length === 0) delete diagnosis.errors;
+  return diagnosis;
+}
 
-  const diagnosis: ClusterDiagnosis = { podsScanned: 0, stuck: [], errors: [] };
+/** Every call of the API counts one request (retries included). */
+function countedApi(api: KubeApi, counter: { n: number }): KubeApi {
+  return new Proxy(api, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== "function" || prop === "close") return value;
+      return (...args: unknown[]) => {
+        counter.n++;
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
 
-  // Namespaces in scope.
+/** Namespaces in scope: the selected ones and the skipped ones (a skipped namespace's pods are still diagnosed). */
+async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   const namespaces: KubeNamespace[] = [];
-  const nsTarget = target.namespaces;
-  await listAll((o) => api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) =>
-    void namespaces.push({ metadata: { name: n.metadata.name, labels: n.metadata.labels ?? {} }, status: { phase: n.status?.phase ?? "Active" } }),
-  );
+  const nsTarget = ctx.target.namespaces;
+  await forEachListed((o) => ctx.api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
   const selection = selectNamespaces(nsTarget, namespaces);
-  const inScope = new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
+  return new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
+}
 
-  // Stuck containers (pods are reduced on arrival; finished pods are filtered by the server).
+/** Stuck containers (pods are reduced on arrival; finished pods are filtered by the server), at most maxStuck. */
+async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<string>): Promise<Stuck[]> {
+  const maxStuck = ctx.deps.maxStuck ?? MAX_STUCK;
   const stuck: Stuck[] = [];
   let overflow = 0;
-  await listAll((o) => api.listPods(o), { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" }, (pod) => {
+  const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? POD_PAGE_SIZE };
+  await forEachListed((o) => ctx.api.listPods(o), { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" }, (pod) => {
     if (!inScope.has(pod.metadata.namespace ?? "")) return;
-    diagnosis.podsScanned++;
+    ctx.diagnosis.podsScanned++;
     for (const s of stuckContainersOf(pod)) {
       if (stuck.length < maxStuck) stuck.push(s);
       else overflow++;
     }
-  }, deps.podPageSize ?? deps.pageSize ?? 200);
-  if (overflow > 0) diagnosis.truncated = overflow;
-  if (stuck.length === 0) {
-    diagnosis.durationMs = Date.now() - started;
-    diagnosis.requests = requests;
-    if (diagnosis.errors!.length === 0) delete diagnosis.errors;
-    return diagnosis;
-  }
+  }, paging);
+  if (overflow > 0) ctx.diagnosis.truncated = overflow;
+  return stuck;
+}
 
-  // Events about those pods (the kubelet's "Failed to pull image …: <why>").
+/** Events about the stuck pods (the kubelet's "Failed to pull image …: <why>"), the last three per pod. */
+async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<Map<string, Array<{ at: string; message: string }>>> {
   const stuckPods = new Set(stuck.map((s) => `${s.namespace}/${s.pod}`));
   const events = new Map<string, Array<{ at: string; message: string }>>();
   try {
-    await listAll((o) => api.listEvents(o), { fieldSelector: "involvedObject.kind=Pod,reason=Failed" }, (e) => {
+    await forEachListed((o) => ctx.api.listEvents(o), { fieldSelector: "involvedObject.kind=Pod,reason=Failed" }, (e) => {
       const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
       if (!stuckPods.has(key) || !e.message) return;
       const list = events.get(key) ?? [];
@@ -197,22 +229,28 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
       list.sort((a, b) => a.at.localeCompare(b.at));
       if (list.length > 3) list.shift();
       events.set(key, list);
-    });
+    }, ctx.paging);
   } catch (error) {
-    diagnosis.errors!.push(describe(error, "events could not be listed"));
+    ctx.diagnosis.errors.push(describe(error, "events could not be listed"));
   }
+  return events;
+}
 
-  // ServiceAccounts and referenced Secrets: one GET per distinct one.
+type ReadSecrets = Map<string, ReducedSecret | { error: string }>;
+
+/** ServiceAccounts and referenced Secrets: one GET per distinct one, `concurrency` at a time. */
+async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<{ serviceAccounts: Map<string, string[] | undefined>; secrets: ReadSecrets }> {
+  const { api, get, diagnosis } = ctx;
   const saKeys = [...new Set(stuck.map((s) => `${s.namespace}/${s.serviceAccountName || "default"}`))];
   const secretKeys = [...new Set(stuck.flatMap((s) => s.pullSecrets.map((n) => `${s.namespace}/${n}`)))];
   const serviceAccounts = new Map<string, string[] | undefined>();
-  const secrets = new Map<string, ReducedSecret | { error: string }>();
-  const concurrency = deps.concurrency ?? 8;
+  const secrets: ReadSecrets = new Map();
   const split = (key: string) => {
     const slash = key.indexOf("/");
     return [key.slice(0, slash), key.slice(slash + 1)] as const;
   };
-  await pool([...saKeys.map((k) => ({ kind: "sa" as const, k })), ...secretKeys.map((k) => ({ kind: "secret" as const, k }))], concurrency, async ({ kind, k }) => {
+  const reads = [...saKeys.map((k) => ({ kind: "sa" as const, k })), ...secretKeys.map((k) => ({ kind: "secret" as const, k }))];
+  await pool(reads, ctx.deps.concurrency ?? READ_CONCURRENCY, async ({ kind, k }) => {
     const [ns, name] = split(k);
     if (kind === "sa") {
       try {
@@ -220,7 +258,7 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
         serviceAccounts.set(k, sa ? (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "") : undefined);
       } catch (error) {
         serviceAccounts.set(k, undefined);
-        diagnosis.errors!.push(describe(error, `ServiceAccount ${k} could not be read`));
+        diagnosis.errors.push(describe(error, `ServiceAccount ${k} could not be read`));
       }
     } else {
       try {
@@ -228,49 +266,39 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
       } catch (error) {
         const message = describe(error, `Secret ${k} could not be read`);
         secrets.set(k, { error: message });
-        diagnosis.errors!.push(message);
+        diagnosis.errors.push(message);
       }
     }
   });
+  return { serviceAccounts, secrets };
+}
 
-  for (const s of stuck) {
-    const reduced = s.pullSecrets.map((n) => secrets.get(`${s.namespace}/${n}`));
-    const unreadable = reduced.filter((r): r is { error: string } => r !== undefined && "error" in r);
-    const row: StuckContainerReport = {
-      namespace: s.namespace,
-      pod: s.pod,
-      container: s.container,
-      image: s.image,
-      reason: s.reason,
-      causes: [],
-    };
-    if (s.message) row.message = scrub(s.message);
-    if (unreadable.length > 0) {
-      row.causes = [{ code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" }];
-    } else {
-      const saPulls = serviceAccounts.get(`${s.namespace}/${s.serviceAccountName || "default"}`);
-      row.causes = classifyStuckContainer({
-        namespace: s.namespace,
-        pod: s.pod,
-        container: s.container,
-        image: s.image,
-        reason: s.reason,
-        ...(s.message ? { message: s.message } : {}),
-        ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
-        podPullSecrets: s.pullSecrets,
-        ...(saPulls !== undefined ? { serviceAccountPullSecrets: saPulls } : {}),
-        secrets: reduced as ReducedSecret[],
-        events: (events.get(`${s.namespace}/${s.pod}`) ?? []).map((e) => e.message),
-        configuredHosts: target.configuredHosts,
-        pullSecretName: target.pullSecretName,
-        now,
-      });
-    }
-    diagnosis.stuck.push(row);
+/** One report row: the container and its causes (an unreadable Secret is the cause when there is one). */
+function stuckRow(ctx: DiagnoseContext, s: Stuck, events: Map<string, Array<{ at: string; message: string }>>, serviceAccounts: Map<string, string[] | undefined>, secrets: ReadSecrets): StuckContainerReport {
+  const reduced = s.pullSecrets.map((n) => secrets.get(`${s.namespace}/${n}`));
+  const unreadable = reduced.filter((r): r is { error: string } => r !== undefined && "error" in r);
+  const row: StuckContainerReport = { namespace: s.namespace, pod: s.pod, container: s.container, image: s.image, reason: s.reason, causes: [] };
+  if (s.message) row.message = scrub(s.message);
+  if (unreadable.length > 0) {
+    row.causes = [{ code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" }];
+    return row;
   }
-  diagnosis.stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
-  diagnosis.requests = requests;
-  diagnosis.durationMs = Date.now() - started;
-  if (diagnosis.errors!.length === 0) delete diagnosis.errors;
-  return diagnosis;
+  const saPulls = serviceAccounts.get(`${s.namespace}/${s.serviceAccountName || "default"}`);
+  row.causes = classifyStuckContainer({
+    namespace: s.namespace,
+    pod: s.pod,
+    container: s.container,
+    image: s.image,
+    reason: s.reason,
+    ...(s.message ? { message: s.message } : {}),
+    ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
+    podPullSecrets: s.pullSecrets,
+    ...(saPulls !== undefined ? { serviceAccountPullSecrets: saPulls } : {}),
+    secrets: reduced as ReducedSecret[],
+    events: (events.get(`${s.namespace}/${s.pod}`) ?? []).map((e) => e.message),
+    configuredHosts: ctx.target.configuredHosts,
+    pullSecretName: ctx.target.pullSecretName,
+    now: ctx.now,
+  });
+  return row;
 }

@@ -2,7 +2,6 @@
  * The structured result of one invocation. It never holds secret material: only hosts, names,
  * outcomes, reasons, expiry times and counts.
  */
-import type { Cause } from "../diagnose/classify";
 import type { Action, Trigger } from "../request/triggers";
 
 export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed";
@@ -35,15 +34,38 @@ export interface NamespaceReport {
 }
 
 /** One container stuck pulling its image, and why. */
-export interface StuckContainerReport {
+export type CauseCode =
+  | "no-image-pull-secrets"
+  | "default-service-account-trap"
+  | "pull-secret-not-found"
+  | "wrong-secret-type"
+  | "invalid-pull-secret"
+  | "registry-host-mismatch"
+  | "token-expired"
+  | "wrong-region"
+  | "not-a-credential-problem"
+  | "unknown";
+
+/** Why a container is stuck pulling its image (diagnose/classify.ts decides it). */
+export interface Cause {
+  code: CauseCode;
+  message: string;
+  hint: string;
+}
+
+/** A container stuck pulling its image: the record the diagnosis reads, classifies and reports. */
+export interface StuckContainer {
   namespace: string;
   pod: string;
   container: string;
   image: string;
   /** ErrImagePull, ImagePullBackOff or InvalidImageName. */
   reason: string;
-  /** The kubelet's waiting message (scrubbed). */
+  /** The kubelet's waiting message (scrubbed in a report). */
   message?: string;
+}
+
+export interface StuckContainerReport extends StuckContainer {
   causes: Cause[];
 }
 
