@@ -4,10 +4,13 @@
  */
 import { ConfigError } from "../shared/errors";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
+import { parseLabelSelector } from "../kube/namespaces";
 
 export const OWNERSHIP_TAG_KEY = "ecr-token-rotator:managed";
 export const OWNERSHIP_TAG_VALUE = "true";
 export const DEFAULT_SECRET_NAME = "ecr/{account}/{region}/credentials";
+/** The debounce window is at most an hour: a longer one would keep a token far into its 12 h life. */
+export const MAX_WRITE_DEBOUNCE_SECONDS = 3600;
 
 export interface RotationConfig {
   /** Registries to keep fresh; empty = the function's own account in `defaultRegion`. */
@@ -18,9 +21,12 @@ export interface RotationConfig {
   kmsKeyId: string | undefined;
   secretTags: Record<string, string>;
   adoptExistingSecret: boolean;
-  /** A token with less validity than this is refused. */
+  /**
+   * A fetched token with less validity than this is refused, and the debounce never keeps a
+   * stored token with less validity than this (TOKEN_MIN_VALIDITY_MINUTES).
+   */
   minTokenValiditySeconds: number;
-  /** No new secret version when the stored one is younger than this (unless forced). */
+  /** No new secret version when the stored one is younger than this (unless forced, or its token is too close to expiry); ≤ 1 h. */
   writeDebounceSeconds: number;
   /** Region of the function (AWS_REGION), used for the default registry. */
   defaultRegion: string | undefined;
@@ -31,6 +37,40 @@ type Env = Record<string, string | undefined>;
 const SECRET_NAME_CHARS = /^[A-Za-z0-9/_+=.@{}-]+$/;
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
+
+/**
+ * Does a configuration value look like a credential (an access key, a token, a password pasted
+ * into the wrong variable)? Such a value is never echoed in a configuration error: its length is.
+ */
+export function looksLikeCredential(value: string): boolean {
+  if (/:\/\/[^/@\s]+:[^/@\s]*@/.test(value)) return true; // URL userinfo with a password
+  if (/\b(AKIA|ASIA)[A-Z0-9]{16}\b/.test(value)) return true; // AWS access key id
+  if (/k8s-aws-v1\.|\beyJ[A-Za-z0-9_-]{8,}/.test(value)) return true; // EKS bearer token, JWT / base64 JSON
+  if (/\b(ghp|gho|ghs|github_pat|glpat|xox[abprs])[-_][A-Za-z0-9_-]{8,}/.test(value)) return true;
+  // A long run of base64/base64url characters mixing upper case, lower case and digits (an
+  // ECR token or password, an AWS secret key). Host names, ARNs, UUIDs and selectors do not mix
+  // the three cases in 20 characters without a dot.
+  for (const run of value.match(/[A-Za-z0-9+/=_-]{20,}/g) ?? []) {
+    if (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)) return true;
+  }
+  return false;
+}
+
+/** A value as a configuration error may show it: quoted, or only its length when it looks like a credential. */
+export function showValue(value: string): string {
+  return looksLikeCredential(value) ? `(a value of ${value.length} characters that looks like a credential, not shown)` : JSON.stringify(value);
+}
+
+/**
+ * Replaces every quoted or bare part of a problem message that looks like a credential by its
+ * length: the last line of defence for messages built from values (e.g. a registry parser's).
+ */
+export function withoutCredentials(message: string): string {
+  if (!looksLikeCredential(message)) return message;
+  return message
+    .replace(/"((?:[^"\\]|\\.)*)"/g, (whole, inner: string) => (looksLikeCredential(inner) ? `(a value of ${inner.length} characters that looks like a credential, not shown)` : whole))
+    .replace(/[^\s"]+/g, (word) => (looksLikeCredential(word) ? `(a value of ${word.length} characters that looks like a credential, not shown)` : word));
+}
 
 /** Collects problems while reading variables, so all of them are reported together. */
 export class EnvReader {
@@ -53,7 +93,7 @@ export class EnvReader {
     if (value === undefined) return fallback;
     if (/^(true|1|yes)$/i.test(value)) return true;
     if (/^(false|0|no)$/i.test(value)) return false;
-    this.problems.push(`${name}=${JSON.stringify(value)}: expected true or false`);
+    this.problem(`${name}=${showValue(value)}: expected true or false`);
     return fallback;
   }
 
@@ -61,7 +101,7 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      this.problems.push(`${name}=${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`);
+      this.problem(`${name}=${showValue(value)}: expected a whole number from ${min} to ${max}`);
       return fallback;
     }
     return Number(value);
@@ -77,12 +117,13 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     if ((allowed as readonly string[]).includes(value)) return value as T;
-    this.problems.push(`${name}=${JSON.stringify(value)}: expected one of ${allowed.join(", ")}`);
+    this.problem(`${name}=${showValue(value)}: expected one of ${allowed.join(", ")}`);
     return fallback;
   }
 
+  /** Records a problem; a part of it that looks like a credential is replaced by its length. */
   problem(message: string): void {
-    this.problems.push(message);
+    this.problems.push(withoutCredentials(message));
   }
 }
 
@@ -183,7 +224,7 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
     secretTags: parseTags(reader),
     adoptExistingSecret: reader.boolean("ADOPT_EXISTING_SECRET", false),
     minTokenValiditySeconds: reader.integer("TOKEN_MIN_VALIDITY_MINUTES", 60, 0, 11 * 60) * 60,
-    writeDebounceSeconds: reader.integer("WRITE_DEBOUNCE_SECONDS", 600, 0, 86_400),
+    writeDebounceSeconds: reader.integer("WRITE_DEBOUNCE_SECONDS", 600, 0, MAX_WRITE_DEBOUNCE_SECONDS),
     defaultRegion,
   };
 }
@@ -222,7 +263,16 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
-const LABEL_SELECTOR = /^[A-Za-z0-9_./,=!()\- ]+$/;
+
+/** The problem with a label selector (Kubernetes syntax), or undefined when it parses. */
+function selectorProblem(selector: string): string | undefined {
+  try {
+    parseLabelSelector(selector);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^invalid label selector "(?:[^"\\]|\\.)*": /, "");
+  }
+}
 export const DEFAULT_EXCLUDED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"];
 
 function readClusters(reader: EnvReader, defaultRegion: string | undefined): ClusterConfig[] {
@@ -291,7 +341,8 @@ function readNamespaces(reader: EnvReader): NamespaceSelection {
   for (const name of [...target.filter((t) => t !== "*"), ...exclude]) {
     if (!DNS_LABEL.test(name) || name.length > 63) reader.problem(`TARGET_NAMESPACES/EXCLUDE_NAMESPACES: ${JSON.stringify(name)} is not a valid namespace name`);
   }
-  if (selector !== undefined && !LABEL_SELECTOR.test(selector)) reader.problem(`NAMESPACE_SELECTOR=${JSON.stringify(selector)}: not a label selector`);
+  const bad = selector === undefined ? undefined : selectorProblem(selector);
+  if (bad !== undefined) reader.problem(`NAMESPACE_SELECTOR=${showValue(selector!)}: not a label selector (${bad}); e.g. team=a,tier in (web,api)`);
   const all = target.length === 1 && target[0] === "*";
   if (target.includes("*") && !all) reader.problem('TARGET_NAMESPACES: "*" must stand alone');
   if (selector !== undefined && target.length > 0) reader.problem("TARGET_NAMESPACES and NAMESPACE_SELECTOR: set one, not both");
@@ -313,8 +364,11 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
   let esoResyncSelector: string | undefined;
   if (eso !== undefined && !/^(off|false|none)$/i.test(eso)) {
     if (eso === "*" || /^(all|true)$/i.test(eso)) esoResyncSelector = "";
-    else if (LABEL_SELECTOR.test(eso)) esoResyncSelector = eso;
-    else reader.problem(`ESO_RESYNC=${JSON.stringify(eso)}: expected a label selector, "*" for all ExternalSecrets, or off`);
+    else {
+      const bad = selectorProblem(eso);
+      if (bad === undefined) esoResyncSelector = eso;
+      else reader.problem(`ESO_RESYNC=${showValue(eso)}: expected a label selector (${bad}), "*" for all ExternalSecrets, or off`);
+    }
   }
   return {
     clusters,

@@ -4,22 +4,64 @@
  * message and Report passes through `scrubSecrets` before it is logged or returned. The
  * primary guarantee stays structural (Reports hold no secret fields); this catches a secret
  * echoed back by a remote error message.
+ *
+ * The list is bounded across warm invocations, but never at the expense of a live credential:
+ * a value registered (or registered again) while a run is open (`openSecretScope`) is kept until
+ * every run open at that time has ended; only values from earlier runs are evicted, oldest use
+ * first. A run with more live secrets than the bound keeps them all.
  */
-const remembered = new Set<string>();
-const MAX_REMEMBERED = 256;
+/** value → sequence number of its latest registration (Map order = order of latest use). */
+const remembered = new Map<string, number>();
+/** Open runs → the sequence number when each opened. */
+const openScopes = new Map<number, number>();
+let sequence = 0;
+let scopeIds = 0;
+/** Values from finished runs kept for late messages (bounded); live ones are never evicted. */
+export const MAX_REMEMBERED = 256;
 const REDACTED = "[redacted]";
+
+/**
+ * Marks the start of a run (an invocation, a CLI command): every secret registered until the
+ * returned function is called stays on the scrub list at least that long.
+ */
+export function openSecretScope(): () => void {
+  const id = ++scopeIds;
+  openScopes.set(id, sequence);
+  return () => void openScopes.delete(id);
+}
+
+/** Registered before every open run began (so no open run registered it since): may be evicted. */
+function evictable(registeredAt: number): boolean {
+  for (const openedAt of openScopes.values()) if (registeredAt > openedAt) return false;
+  return true;
+}
+
+function evict(): void {
+  for (const [value, registeredAt] of remembered) {
+    if (remembered.size <= MAX_REMEMBERED) return;
+    // Oldest use first: the first live entry means every later one is live too.
+    if (!evictable(registeredAt)) return;
+    remembered.delete(value);
+  }
+}
 
 export function rememberSecret(...values: Array<string | undefined>): void {
   for (const value of values) {
     if (value === undefined || value.length < 6) continue;
-    if (remembered.size >= MAX_REMEMBERED) remembered.delete(remembered.values().next().value as string);
-    remembered.add(value);
+    remembered.delete(value);
+    remembered.set(value, ++sequence);
   }
+  evict();
+}
+
+/** How many values are on the scrub list (tests, diagnostics). */
+export function rememberedCount(): number {
+  return remembered.size;
 }
 
 export function scrubSecrets(text: string): string {
   let out = text;
-  for (const value of remembered) {
+  for (const value of remembered.keys()) {
     if (out.includes(value)) out = out.split(value).join(REDACTED);
   }
   return out;
