@@ -107,14 +107,6 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
     const expiresAt = storedExpiry(check.value);
     const validFor = expiresAt === undefined ? undefined : secondsUntil(expiresAt, request.tokenNow ?? request.now);
     const validEnough = validFor !== undefined && validFor > 0 && validFor >= request.minValiditySeconds;
-    if (!validEnough) {
-      replacing =
-        validFor === undefined
-          ? "the stored value has no valid expires_at"
-          : validFor <= 0
-            ? `the stored token expired at ${expiresAt!.toISOString()}`
-            : `the stored token expires at ${expiresAt!.toISOString()}, in ${validFor} s (< ${request.minValiditySeconds} s minimum validity)`;
-    }
     if (!request.force && current.createdDate !== undefined) {
       const ageSeconds = Math.floor((request.now.getTime() - current.createdDate.getTime()) / 1000);
       if (ageSeconds >= 0 && ageSeconds < request.debounceSeconds) {
@@ -127,7 +119,14 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
             storedValue: check.value,
           };
         }
-        replacing += `; replaced although the version is only ${ageSeconds} s old (the debounce never keeps such a token)`;
+        // The debounce never keeps a token that is expired or too close to expiry.
+        const state =
+          validFor === undefined
+            ? "the stored value has no valid expires_at"
+            : validFor <= 0
+              ? `the stored token expired at ${expiresAt!.toISOString()}`
+              : `the stored token expires at ${expiresAt!.toISOString()}, in ${validFor} s (< ${request.minValiditySeconds} s minimum validity)`;
+        replacing = `${state}: replaced although the version is only ${ageSeconds} s old`;
       }
     }
   } else if (current !== undefined && current.hasBinary) {
