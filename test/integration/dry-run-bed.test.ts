@@ -101,6 +101,23 @@ describe("heal --dry-run with a cluster configured", () => {
     for (const ns of ["team-a", "team-b"]) expect((await kubectlJson(["-n", ns, "get", "serviceaccount", "default"])).imagePullSecrets).toBeUndefined();
   });
 
+  it("the human report lists each write it would make", async () => {
+    await bed.proxy.resetCounts();
+    const out = await runCli(["heal", "--dry-run"], { TARGET_NAMESPACES: "team-a,team-b", EXCLUDE_NAMESPACES: "", ESO_RESYNC: "ecr-token-rotator/resync=true" });
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain("DRY RUN (nothing written)");
+    expect(out.stdout).toMatch(/would create\s+production\/ecr\/credentials|production\/ecr\/credentials\s+would create/);
+    for (const line of [
+      "dry run (test-cluster): 5 Kubernetes writes would be made:",
+      "  would create the pull secret in team-a",
+      "  would update the pull secret in team-b (in place)",
+      "  would patch ServiceAccount team-a/default (imagePullSecrets)",
+      "  would patch ServiceAccount team-b/default (imagePullSecrets)",
+      "  would annotate ExternalSecret team-a/ecr-pull (force-sync)",
+    ]) expect(out.stdout).toContain(line);
+    expect((await bed.proxy.requests()).filter((r) => r.method !== "GET")).toEqual([]);
+  });
+
   it("the same heal without --dry-run then makes exactly those writes", async () => {
     const out = await runCli(["heal", "--json"], { TARGET_NAMESPACES: "team-a,team-b", EXCLUDE_NAMESPACES: "", ESO_RESYNC: "ecr-token-rotator/resync=true" });
     expect(out.code).toBe(0);

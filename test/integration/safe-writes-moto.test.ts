@@ -45,8 +45,8 @@ beforeEach(async () => {
  * own token, moto always the same one, so two racing runs would otherwise write identical
  * content (which CreateSecret accepts as an idempotent retry) and never collide.
  */
-function run(env: Record<string, string>, fields: Record<string, unknown> = {}, caller?: string) {
-  const app = createApp({ ...motoEnv(moto.url), ...env }, { tokenNow });
+function run(env: Record<string, string>, fields: Record<string, unknown> = {}, caller?: string, clock: () => Date = tokenNow) {
+  const app = createApp({ ...motoEnv(moto.url), ...env }, { tokenNow: clock });
   const real = app.deps.ecr;
   const ecr = caller === undefined ? real : {
     getAuthorizationToken: async (region: string) =>
@@ -92,6 +92,35 @@ describe("item 4 on moto: never keep an expired token, refuse what is not this r
     expect(report.ok).toBe(false);
     expect(report.registries[0]!.reason).toContain("its current version holds SecretBinary");
     expect(await current("ecr/creds")).toEqual({ text: undefined, binary: true });
+  });
+});
+
+describe("item 4 on moto: a token near expiry that cannot be replaced fails the run loudly", () => {
+  it("ECR's token is itself too short-lived and the stored one expires in 10 minutes: the error says so, nothing written", async () => {
+    const expiresAt = new Date(tokenNow().getTime() + 12 * 3600_000 - 60_000); // moto's fixed expiry
+    const late = () => new Date(expiresAt.getTime() - 30 * 60_000); // 30 min before it: ECR's token is refused (< 60 min)
+    const storedExpiry = new Date(expiresAt.getTime() - 20 * 60_000); // the stored token has 10 min left
+    const value = JSON.stringify({ registry_url: USE1, auth_token: "stored-password", expires_at: storedExpiry.toISOString() });
+    await sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretString: value, Tags: OWNED }));
+    const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, {}, undefined, late);
+    expect(report.ok).toBe(false);
+    expect(report.tokenSecondsRemaining).toBe(600);
+    expect(report.registries[0]).toMatchObject({ outcome: "failed", secondsRemaining: 600, expiresAt: storedExpiry.toISOString() });
+    expect(report.errors).toContain(`${USE1}: the token stored in ecr/creds expires at ${storedExpiry.toISOString()}, in 600 s (less than TOKEN_MIN_VALIDITY_MINUTES=60) and could not be replaced: pulls with it fail soon`);
+    expect((await current("ecr/creds")).text).toBe(value);
+  });
+});
+
+describe("item 5 on moto: a bad request writes nothing", () => {
+  it("heal with namespaces [\"Bad_NS\"] is rejected and Secrets Manager has no secret", async () => {
+    await expect(async () => run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, { action: "heal", namespaces: ["Bad_NS"] })).rejects.toThrow(/"Bad_NS" is not a valid namespace name/);
+    await expect(sm.send(new GetSecretValueCommand({ SecretId: "ecr/creds" }))).rejects.toThrow(/can't find|not found|ResourceNotFound/i);
+  });
+
+  it("registries [H, \"https://H/\"] writes one secret version, once", async () => {
+    const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds", WRITE_DEBOUNCE_SECONDS: "0" }, { registries: [USE1, `https://${USE1}/`] });
+    expect(report.registries.map((r) => [r.registry, r.outcome])).toEqual([[USE1, "created"]]);
+    expect(await everyVersion("ecr/creds")).toHaveLength(1);
   });
 });
 
