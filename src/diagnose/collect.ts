@@ -10,7 +10,7 @@ import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from ".
 import { expiryEmbeddedInPassword } from "../formats/ecr-token";
 import { scrub } from "../kube/redact";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
-import { forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
+import { counted, forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
 import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret } from "../kube/types";
 import { classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
@@ -150,7 +150,7 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks = deps.sleep ? { sleep: deps.sleep } : {};
   const counter = { n: 0 };
-  const api = countedApi(deps.api, counter);
+  const api = counted(deps.api, counter);
   const ctx: DiagnoseContext = {
     target,
     deps,
@@ -173,20 +173,6 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   diagnosis.durationMs = Date.now() - started;
   if (diagnosis.errors!.length === 0) delete diagnosis.errors;
   return diagnosis;
-}
-
-/** Every call of the API counts one request (retries included). */
-function countedApi(api: KubeApi, counter: { n: number }): KubeApi {
-  return new Proxy(api, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== "function" || prop === "close") return value;
-      return (...args: unknown[]) => {
-        counter.n++;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
 }
 
 /** Namespaces in scope: the selected ones and the skipped ones (a skipped namespace's pods are still diagnosed). */
