@@ -12,7 +12,8 @@ import { forceSyncPatch, summarizeSecret, type SecretSummary } from "./decide";
 import { applyNamespaces } from "./apply-namespace";
 import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget } from "./apply-types";
 import { describeFailure } from "./failure";
-import { isValidNamespaceName, parseLabelSelector, selectNamespaces } from "./namespaces";
+import { isDnsSubdomain, isValidNamespaceName, LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
+import { parseLabelSelector, selectNamespaces } from "./namespaces";
 import { counted, forEachListed, pool, reducedNamespace } from "./paging";
 import { scrub, secretValuesOf } from "./redact";
 import { classify, DEFAULT_RETRY_POLICY, withRetry, type RetryHooks, type RetryPolicy } from "./retry";
@@ -22,21 +23,14 @@ export type { KubeConnection } from "./types";
 export type { ApplyDeps, ClusterApplyResult, ClusterTarget, NamespaceOutcome, NamespaceResult } from "./apply-types";
 export { describeFailure } from "./failure";
 
-/** Page size of the cluster-wide LISTs of namespaces, ServiceAccounts, ExternalSecrets. */
-const LIST_PAGE_SIZE = 500;
-/** Page size of the Secret LIST (see ApplyDeps.secretPageSize). */
-const SECRET_LIST_PAGE_SIZE = 200;
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
 /** Checks a target before anything is sent; throws a precise message. */
 export function validateTarget(target: ClusterTarget, logins: readonly RegistryLogin[]): void {
   if (logins.length === 0) throw new Error("no registry logins to apply");
-  if (!DNS_SUBDOMAIN.test(target.pullSecretName) || target.pullSecretName.length > 253) {
+  if (!isDnsSubdomain(target.pullSecretName)) {
     throw new Error(`invalid pull secret name "${target.pullSecretName}" (must be a DNS subdomain)`);
   }
   for (const sa of target.patchServiceAccounts) {
-    if (!DNS_SUBDOMAIN.test(sa) || sa.length > 253) throw new Error(`invalid ServiceAccount name "${sa}"`);
+    if (!isDnsSubdomain(sa)) throw new Error(`invalid ServiceAccount name "${sa}"`);
   }
   if (!Number.isInteger(target.concurrency) || target.concurrency < 1 || target.concurrency > 256) {
     throw new Error(`concurrency must be an integer from 1 to 256, got ${target.concurrency}`);
@@ -126,7 +120,7 @@ function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin
     policy,
     hooks,
     paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks },
-    secretPaging: { limit: deps.secretPageSize ?? deps.pageSize ?? SECRET_LIST_PAGE_SIZE, policy, hooks },
+    secretPaging: { limit: deps.secretPageSize ?? deps.pageSize ?? LARGE_LIST_PAGE_SIZE, policy, hooks },
     result,
     secrets,
     describe: (error, verb, resource, namespace) => describeFailure(error, verb, resource, namespace, secrets),

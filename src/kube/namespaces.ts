@@ -2,6 +2,7 @@
  * Target namespace selection (pure). The engine LISTs namespaces once (with the label selector
  * in `selector` mode, so the API server filters) and this module decides which to write to.
  */
+import { isValidNamespaceName, SYSTEM_NAMESPACES } from "../shared/names";
 import type { KubeNamespace } from "./types";
 
 export type NamespaceTarget =
@@ -16,7 +17,7 @@ export type NamespaceTarget =
     };
 
 /** Left out of `all` unless `includeSystem`; an explicit list or a selector may still name them. */
-export const SYSTEM_NAMESPACES: readonly string[] = ["kube-system", "kube-public", "kube-node-lease"];
+export { SYSTEM_NAMESPACES, isValidNamespaceName };
 
 export interface NamespaceSelection {
   /** Namespaces to write to, sorted. */
@@ -25,12 +26,6 @@ export interface NamespaceSelection {
   missing: string[];
   /** Matching namespaces that cannot take writes (Terminating), with why. */
   skipped: Array<{ namespace: string; reason: string }>;
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-export function isValidNamespaceName(name: string): boolean {
-  return name.length <= 63 && DNS_LABEL.test(name);
 }
 
 /** Shell-style glob (`*` and `?`) against a whole name. */
