@@ -200,7 +200,7 @@ export interface ClusterConfig {
   caData?: string;
 }
 
-export type NamespaceSelection =
+export type ConfiguredNamespaces =
   | { mode: "list"; names: string[] }
   | { mode: "selector"; labelSelector: string }
   | { mode: "all"; exclude: string[] };
@@ -208,7 +208,7 @@ export type NamespaceSelection =
 export interface KubernetesConfig {
   clusters: ClusterConfig[];
   fallbackMode: FallbackMode;
-  namespaces: NamespaceSelection;
+  namespaces: ConfiguredNamespaces;
   pullSecretName: string;
   patchServiceAccounts: string[];
   /** Label selector of ExternalSecrets to re-sync ("" = all); undefined = off. */
@@ -281,7 +281,7 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
   return clusters;
 }
 
-function readNamespaces(reader: EnvReader): NamespaceSelection {
+function readNamespaces(reader: EnvReader): ConfiguredNamespaces {
   const target = reader.list("TARGET_NAMESPACES");
   const selector = reader.raw("NAMESPACE_SELECTOR");
   const exclude = reader.list("EXCLUDE_NAMESPACES");

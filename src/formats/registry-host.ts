@@ -6,6 +6,7 @@
  * and the isolated partitions). Look-alikes (`amazonaws.hacker.com`, 11/13-digit accounts,
  * missing region) do not match.
  */
+import { InvalidRegistryHostError } from "../shared/errors";
 import { AWS_REGION_SOURCE } from "../shared/names";
 
 const ECR_PRIVATE_HOST = new RegExp(
@@ -21,12 +22,7 @@ export interface RegistryHost {
   readonly dualStack: boolean;
 }
 
-export class InvalidRegistryHostError extends Error {
-  constructor(readonly input: string, reason: string) {
-    super(`invalid ECR registry host ${JSON.stringify(input)}: ${reason}`);
-    this.name = "InvalidRegistryHostError";
-  }
-}
+export { InvalidRegistryHostError };
 
 /**
  * Parses an ECR registry host. Accepts a bare host, or a URL-ish form with an `https://`/`http://`

@@ -1,5 +1,5 @@
 /** Kubernetes API failures as one-line, secret-free reasons for the report. */
-import { scrub } from "./redact";
+import { scrub } from "../shared/redact";
 import { classify } from "./retry";
 import { KubeApiError, type KubeResource, type KubeVerb } from "./types";
 

@@ -19,7 +19,7 @@ export type NamespaceTarget =
 /** Left out of `all` unless `includeSystem`; an explicit list or a selector may still name them. */
 export { SYSTEM_NAMESPACES, isValidNamespaceName };
 
-export interface NamespaceSelection {
+export interface SelectedNamespaces {
   /** Namespaces to write to, sorted. */
   selected: string[];
   /** Named in a `list` but absent from the cluster. */
@@ -39,11 +39,11 @@ export function globMatch(pattern: string, name: string): boolean {
  * list was already filtered by the API server; the selector is matched here again so a fake or a
  * proxy that ignores it cannot widen the target).
  */
-export function selectNamespaces(target: NamespaceTarget, clusterNamespaces: readonly KubeNamespace[]): NamespaceSelection {
+export function selectNamespaces(target: NamespaceTarget, clusterNamespaces: readonly KubeNamespace[]): SelectedNamespaces {
   const byName = new Map(clusterNamespaces.map((ns) => [ns.metadata.name, ns]));
   const selected: string[] = [];
   const missing: string[] = [];
-  const skipped: NamespaceSelection["skipped"] = [];
+  const skipped: SelectedNamespaces["skipped"] = [];
   const consider = (ns: KubeNamespace): void => {
     if (ns.status?.phase === "Terminating") skipped.push({ namespace: ns.metadata.name, reason: "namespace is terminating" });
     else selected.push(ns.metadata.name);

@@ -110,7 +110,7 @@ async function diagnose(request: Request, deps: RunDeps, started: Date, startedM
   };
   const badNamespaces = (request.namespaces ?? []).filter((ns) => !isValidNamespaceName(ns));
   if (badNamespaces.length > 0) {
-    throw new BadRequestError(`invalid manual request: namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
+    throw BadRequestError.manual(`namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
   }
   if (deps.diagnose === undefined) {
     throw new BadRequestError('action "diagnose" needs a cluster: none is configured (EKS_CLUSTERS)');

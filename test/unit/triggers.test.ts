@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import type { CloudWatchAlarmEvent, EventBridgeEvent, ScheduledEvent, SNSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { BadRequestError } from "../../src/shared/errors";
-import { classifyEvent, describeShape, parseManualRequest, type Classification, type Request } from "../../src/request/triggers";
+import { classifyEvent, describeShape, parseManualRequest, type EventDecision, type Request } from "../../src/request/triggers";
 
 type AlarmDetail = {
   alarmName: string;
@@ -32,12 +32,12 @@ function withSnsMessage(event: SNSEvent, edit: (message: Record<string, unknown>
   return event;
 }
 
-function run(classification: Classification): Request {
+function run(classification: EventDecision): Request {
   if (classification.kind !== "run") throw new Error(`expected a run, got ignore: ${classification.reason}`);
   return classification.request;
 }
 
-function ignored(classification: Classification): Extract<Classification, { kind: "ignore" }> {
+function ignored(classification: EventDecision): Extract<EventDecision, { kind: "ignore" }> {
   if (classification.kind !== "ignore") throw new Error(`expected ignore, got a run of ${classification.request.action}`);
   return classification;
 }
