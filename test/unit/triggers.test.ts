@@ -1,5 +1,5 @@
 /**
- * Event classification (DESIGN.md "Triggers → Request"). Fixtures in test/fixtures/events are
+ * Event classification (docs/facts.md §6). Fixtures in test/fixtures/events are
  * realistic payloads shaped after the AWS documentation (CloudWatch "Invoke a Lambda function from
  * an alarm", "Alarm events and EventBridge"), DefinitelyTyped's aws-lambda types and
  * aws/aws-lambda-go events/testdata/cloudwatch-alarm-sns-payload-{single-metric,multiple-metrics}.json.
@@ -109,7 +109,7 @@ describe("CloudWatch alarm invoking the function directly (alarm action)", () =>
   });
 
   // An alarm heal always fetches a fresh token, but does not bypass the write debounce: an alarm
-  // storm must not multiply Secrets Manager versions (DESIGN.md). Inside the window the stored
+  // storm must not multiply Secrets Manager versions (docs/facts.md §3). Inside the window the stored
   // credential is at most WRITE_DEBOUNCE_SECONDS old and is what heal pushes (README, "How a
   // rotation behaves"); only an operator's explicit force bypasses the window.
   it("a heal from an alarm does not bypass the write debounce (alarm storms)", () => {
