@@ -6,8 +6,7 @@ import type { CloudWatchAlarmEvent, EventBridgeEvent, ScheduledEvent, SNSEvent }
 import { array, boolean, enum as zenum, optional, safeParse, string, strictObject } from "zod/mini";
 import { BadRequestError } from "../shared/errors";
 import { parseRegistryHost } from "../formats/registry-host";
-
-const NAMESPACE_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+import { isValidNamespaceName } from "../shared/names";
 
 export type Action = "rotate" | "heal" | "diagnose";
 
@@ -33,7 +32,7 @@ export interface Request {
   namespaces?: string[];
 }
 
-export type Classification = { kind: "run"; request: Request } | { kind: "ignore"; trigger: Trigger; reason: string };
+export type EventDecision = { kind: "run"; request: Request } | { kind: "ignore"; trigger: Trigger; reason: string };
 
 type AlarmStateChangeDetail = {
   alarmName?: string;
@@ -113,14 +112,14 @@ function registryHosts(values: string[] | undefined, problems: string[]): string
 export function parseManualRequest(payload: unknown, via = "manual"): Request {
   const result = safeParse(manualRequestSchema, payload);
   if (!result.success) {
-    throw new BadRequestError(`invalid manual request: ${formatIssues(result.error.issues as never).join("; ")}`);
+    throw BadRequestError.manual(`${formatIssues(result.error.issues as never).join("; ")}`);
   }
   const value = result.data;
   const problems: string[] = [];
   const registries = registryHosts(nonEmptyUnique("registries", value.registries, problems), problems);
   const clusters = nonEmptyUnique("clusters", value.clusters, problems);
   const namespaces = nonEmptyUnique("namespaces", value.namespaces, problems);
-  const badNamespaces = (namespaces ?? []).filter((ns) => ns !== "" && !(ns.length <= 63 && NAMESPACE_NAME.test(ns)));
+  const badNamespaces = (namespaces ?? []).filter((ns) => ns !== "" && !isValidNamespaceName(ns));
   if (badNamespaces.length > 0) {
     problems.push(`namespaces: ${badNamespaces.map((n) => JSON.stringify(n.slice(0, 80))).join(", ")} ${badNamespaces.length > 1 ? "are not valid namespace names" : "is not a valid namespace name"} (lower-case DNS label, at most 63 characters)`);
   }
@@ -128,7 +127,7 @@ export function parseManualRequest(payload: unknown, via = "manual"): Request {
     problems.push('clusters and namespaces apply to "heal" and "diagnose", not "rotate"');
   }
   if (value.source === "schedule" && value.action !== "rotate") problems.push('a schedule may only ask for action "rotate"');
-  if (problems.length > 0) throw new BadRequestError(`invalid manual request: ${problems.join("; ")}`);
+  if (problems.length > 0) throw BadRequestError.manual(`${problems.join("; ")}`);
   const scheduled = value.source === "schedule";
   return {
     action: value.action,
@@ -151,7 +150,7 @@ function clustersOfMetrics(metrics: unknown): string[] | undefined {
   return names.size > 0 ? [...names] : undefined;
 }
 
-function alarmDecision(trigger: Trigger): Classification {
+function alarmDecision(trigger: Trigger): EventDecision {
   if (trigger.alarmState === undefined) {
     throw new BadRequestError(`alarm event (${trigger.via}) has no state value`);
   }
@@ -172,7 +171,7 @@ function withoutUndefined<T extends object>(value: T): T {
  * A direct alarm action's `alarmData` and an EventBridge state change's `detail` have the same
  * shape (alarmName, state, previousState, configuration.metrics).
  */
-function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unknown, missing: string): Classification {
+function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unknown, missing: string): EventDecision {
   if (!isRecord(data)) throw new BadRequestError(missing);
   const where = via === "alarm-action" ? "alarmData" : "detail";
   // Malformed fields are rejected by name: a state that is not a string is not "some other state".
@@ -207,7 +206,7 @@ function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unkn
   );
 }
 
-function classifySns(event: SNSEvent): Classification {
+function classifySns(event: SNSEvent): EventDecision {
   if (event.Records.length !== 1) throw new BadRequestError(`SNS event with ${event.Records.length} records: expected exactly one alarm message`);
   const message = event.Records[0]?.Sns?.Message;
   let alarm: unknown;
@@ -251,7 +250,7 @@ function classifySns(event: SNSEvent): Classification {
 }
 
 /** Classifies any Lambda event. Throws BadRequestError for anything it does not accept. */
-export function classifyEvent(event: unknown): Classification {
+export function classifyEvent(event: unknown): EventDecision {
   if (!isRecord(event)) throw new BadRequestError(`unsupported event: got ${describeShape(event)}`);
 
   if (Array.isArray(event.Records)) {

@@ -9,6 +9,7 @@
  * secret between our read and our create) re-reads the secret and continues from what is there.
  */
 import { createHash } from "node:crypto";
+import { SecretRefusedError } from "../shared/errors";
 import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "../config/config";
 import { secondsUntil } from "../formats/ecr-token";
 import { checkStoredValue, storedExpiry } from "./secret-payload";
@@ -45,13 +46,7 @@ export interface SecretWriteResult {
   storedValue?: Record<string, unknown>;
 }
 
-/** A refusal that leaves the secret untouched (foreign owner, malformed value, deleted). */
-export class SecretRefusedError extends Error {
-  constructor(readonly secretName: string, reason: string) {
-    super(`secret ${JSON.stringify(secretName)} left untouched: ${reason}`);
-    this.name = "SecretRefusedError";
-  }
-}
+export { SecretRefusedError };
 
 /** Content-derived idempotency token (64 hex characters; Secrets Manager accepts 32–64). */
 export function clientRequestToken(name: string, secretString: string): string {

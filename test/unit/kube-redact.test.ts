@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { REDACTED, scrub, secretValuesOf } from "../../src/kube/redact";
+import { REDACTED, scrub, secretValuesOf } from "../../src/shared/redact";
 
 describe("scrub", () => {
   const logins = [{ host: "h", username: "AWS", password: "short-pass-1" }];
