@@ -66,7 +66,7 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
     }
     const registry = byHost.get(host);
     if (registry === undefined) unknown.push(host);
-    else chosen.push(registry);
+    else if (!chosen.includes(registry)) chosen.push(registry); // H and https://H/ are one registry
   }
   if (unknown.length > 0) {
     throw BadRequestError.manual(`registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`);
