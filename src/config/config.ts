@@ -48,10 +48,10 @@ export function looksLikeCredential(value: string): boolean {
   if (/\b(AKIA|ASIA)[A-Z0-9]{16}\b/.test(value)) return true; // AWS access key id
   if (/k8s-aws-v1\.|\beyJ[A-Za-z0-9_-]{8,}/.test(value)) return true; // EKS bearer token, JWT / base64 JSON
   if (/\b(ghp|gho|ghs|github_pat|glpat|xox[abprs])[-_][A-Za-z0-9_-]{8,}/.test(value)) return true;
-  // A long run of base64/base64url characters mixing upper case, lower case and digits (an
-  // ECR token or password, an AWS secret key). Host names, ARNs, UUIDs and selectors do not mix
-  // the three cases in 20 characters without a dot.
-  for (const run of value.match(/[A-Za-z0-9+/=_-]{20,}/g) ?? []) {
+  // A long run of base64 characters mixing upper case, lower case and digits (an ECR token or
+  // password, an AWS secret key). Host names, ARNs, UUIDs, selectors and dash-separated names
+  // (`Prod-EU-Cluster-2024`) do not mix the three in 20 characters without a dot or a dash.
+  for (const run of value.match(/[A-Za-z0-9+/=]{20,}/g) ?? []) {
     if (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)) return true;
   }
   return false;
