@@ -8,7 +8,7 @@
  * key's path must be a prefix of the image's path. The kubelet tries EVERY matching credential,
  * so a cause about the credential (expired) is only claimed when it holds for all of them.
  */
-import { scrub } from "../shared/redact";
+import { scrub } from "../shared/redact-text";
 import { tryParseRegistryHost } from "../formats/registry-host";
 import type { Cause, StuckContainer } from "../report/report";
 

@@ -8,7 +8,7 @@
  */
 import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from "../formats/dockerconfig";
 import { expiryEmbeddedInPassword } from "../formats/ecr-token";
-import { scrub } from "../shared/redact";
+import { scrub } from "../shared/redact-text";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
 import { LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
 import { counted, forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";

@@ -15,7 +15,7 @@ import { describeFailure } from "./failure";
 import { isDnsSubdomain, isValidNamespaceName, LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
 import { parseLabelSelector, selectNamespaces } from "./namespaces";
 import { counted, forEachListed, pool, reducedNamespace } from "./paging";
-import { scrub, secretValuesOf } from "../shared/redact";
+import { scrub, secretValuesOf } from "../shared/redact-text";
 import { classify, DEFAULT_RETRY_POLICY, withRetry, type RetryHooks, type RetryPolicy } from "./retry";
 import { KubeApiError, type KubeApi, type KubeConnection, type KubeExternalSecret, type KubeNamespace, type KubeServiceAccount } from "./types";
 

@@ -4,7 +4,7 @@
  * shared by every request of a client; call `close()` when done.
  */
 import type { KubeConnection } from "./types";
-import { scrub } from "../shared/redact";
+import { scrub } from "../shared/redact-text";
 import { networkErrorCode, parseRetryAfter } from "./retry";
 import {
   KubeApiError,

@@ -1,5 +1,5 @@
 /** Kubernetes API failures as one-line, secret-free reasons for the report. */
-import { scrub } from "../shared/redact";
+import { scrub } from "../shared/redact-text";
 import { classify } from "./retry";
 import { KubeApiError, type KubeResource, type KubeVerb } from "./types";
 

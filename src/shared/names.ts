@@ -31,9 +31,9 @@ export const EKS_CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
  * `us-isob-east-1`, `eu-isoe-west-1` and the European Sovereign Cloud's `eusc-de-east-1`
  * (a 2–4 letter prefix, then dash-separated parts, then a 1–2 digit number).
  */
-export const AWS_REGION = /^[a-z]{2,4}(-[a-z0-9]+)+-\d{1,2}$/;
-/** The same shape, for embedding in a larger pattern (no anchors, no capture). */
 export const AWS_REGION_SOURCE = "[a-z]{2,4}(?:-[a-z0-9]+)+-\\d{1,2}";
+/** The same pattern, anchored (AWS_REGION_SOURCE is for embedding in a larger pattern, e.g. ECR hosts). */
+export const AWS_REGION = new RegExp(`^${AWS_REGION_SOURCE}$`);
 
 export function isAwsRegion(region: string): boolean {
   return AWS_REGION.test(region);

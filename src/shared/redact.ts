@@ -3,9 +3,10 @@
  * - process-wide: every secret value the process decodes (ECR password, raw token, docker
  *   `auth`, bearer tokens) is remembered (`rememberSecret`), and every error message and Report
  *   passes through `scrubSecrets`/`scrubDeep` before it is logged or returned;
- * - per text from a Kubernetes API server (`scrub`): the known values of one apply
- *   (`secretValuesOf`) and anything shaped like a token are removed, and the length bounded —
- *   the API server echoes request bodies in some errors (e.g. `Invalid value: "..."`).
+ * - per text from a Kubernetes API server (`scrub` in ./redact-text.ts, kept apart so the
+ *   rotate-only bundle does not carry it): the known values of one apply (`secretValuesOf`)
+ *   and anything shaped like a token are removed, and the length bounded — the API server
+ *   echoes request bodies in some errors (e.g. `Invalid value: "..."`).
  * The primary guarantee stays structural (Reports hold no secret fields); this catches a secret
  * echoed back by a remote error message.
  *
@@ -75,40 +76,4 @@ export function scrubSecrets(text: string): string {
 export function scrubDeep<T>(value: T): T {
   if (remembered.size === 0) return value;
   return JSON.parse(scrubSecrets(JSON.stringify(value))) as T;
-}
-
-/** Runs of base64/base64url/hex-ish characters this long are treated as credential material. */
-const LONG_TOKEN = /[A-Za-z0-9+/_\-.=]{32,}/g;
-const BEARER = /\b(Bearer|Basic)\s+\S+/gi;
-const MAX_MESSAGE = 400;
-
-/** The strings that must never appear: passwords, `auth` values, the whole docker config. */
-export function secretValuesOf(logins: ReadonlyArray<{ username: string; password: string }>, extra: readonly string[] = []): string[] {
-  const values = new Set<string>();
-  for (const login of logins) {
-    if (login.password) values.add(login.password);
-    const auth = Buffer.from(`${login.username}:${login.password}`, "utf8");
-    values.add(auth.toString("base64"));
-    values.add(auth.toString("base64").replace(/=+$/, ""));
-    values.add(auth.toString("base64url"));
-  }
-  for (const value of extra) if (value) values.add(value);
-  // Longest first, so a value containing another is replaced whole.
-  return [...values].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
-}
-
-/** Removes known secret values and anything shaped like a token; bounds the length. */
-export function scrub(text: string, secrets: readonly string[] = []): string {
-  let out = text;
-  for (const secret of secrets) {
-    if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-  }
-  out = out.replace(BEARER, `$1 ${REDACTED}`).replace(LONG_TOKEN, (m) => (looksLikeName(m) ? m : REDACTED));
-  if (out.length > MAX_MESSAGE) out = `${out.slice(0, MAX_MESSAGE)}…`;
-  return out;
-}
-
-/** DNS-ish names (e.g. `external-secrets.io`, long namespace names) are kept. */
-function looksLikeName(s: string): boolean {
-  return /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/.test(s) && /[.-]/.test(s) && !/[+/=_]/.test(s);
 }
