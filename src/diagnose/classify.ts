@@ -59,7 +59,8 @@ const ACCEPTED_TYPES = ["kubernetes.io/dockerconfigjson", "kubernetes.io/dockerc
 /** Messages that say the credential was refused (these win over "not found"-like phrases). */
 const AUTH_FAILURE = /\b(401|403)\b|unauthori[sz]ed|authoriz|authenticat|no basic auth credentials|denied|forbidden|insufficient_scope|expired/i;
 /** Messages that point at the image reference or the network, not the credential. */
-const NOT_CREDENTIAL = /manifest unknown|manifest for .* not found|: not found|\bnot found\b|InvalidImageName|invalid reference format|couldn't parse image|no such host|name unknown|repository name must|i\/o timeout|connection refused|network is unreachable|dial tcp/i;
+const NOT_CREDENTIAL =
+  /manifest unknown|manifest for .* not found|: not found|\bnot found\b|InvalidImageName|invalid reference format|couldn't parse image|no such host|name unknown|repository name must|i\/o timeout|connection refused|network is unreachable|dial tcp/i;
 
 interface ParsedRef {
   host: string;
@@ -234,7 +235,7 @@ function secretProblems(input: StuckContainerInput): { causes: Cause[]; usable: 
       causes.push({
         code: "invalid-pull-secret",
         message: `imagePullSecret "${secret.name}" cannot be read as a docker config: ${secret.invalid}`,
-        hint: "rewrite its content: {\"auths\":{\"<registry host>\":{\"username\":…,\"password\":…,\"auth\":…}}}",
+        hint: 'rewrite its content: {"auths":{"<registry host>":{"username":…,"password":…,"auth":…}}}',
       });
     } else usable.push(secret);
   }

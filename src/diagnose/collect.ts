@@ -176,7 +176,12 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
 async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   const namespaces: KubeNamespace[] = [];
   const nsTarget = ctx.target.namespaces;
-  await forEachListed((o) => ctx.api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
+  await forEachListed(
+    (o) => ctx.api.listNamespaces(o),
+    nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {},
+    (n) => void namespaces.push(reducedNamespace(n)),
+    ctx.paging,
+  );
   const selection = selectNamespaces(nsTarget, namespaces);
   return new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
 }
@@ -187,14 +192,19 @@ async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<st
   const stuck: Stuck[] = [];
   let overflow = 0;
   const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? LARGE_LIST_PAGE_SIZE };
-  await forEachListed((o) => ctx.api.listPods(o), { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" }, (pod) => {
-    if (!inScope.has(pod.metadata.namespace ?? "")) return;
-    ctx.diagnosis.podsScanned++;
-    for (const s of stuckContainersOf(pod)) {
-      if (stuck.length < maxStuck) stuck.push(s);
-      else overflow++;
-    }
-  }, paging);
+  await forEachListed(
+    (o) => ctx.api.listPods(o),
+    { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
+    (pod) => {
+      if (!inScope.has(pod.metadata.namespace ?? "")) return;
+      ctx.diagnosis.podsScanned++;
+      for (const s of stuckContainersOf(pod)) {
+        if (stuck.length < maxStuck) stuck.push(s);
+        else overflow++;
+      }
+    },
+    paging,
+  );
   if (overflow > 0) ctx.diagnosis.truncated = overflow;
   return stuck;
 }
@@ -204,15 +214,20 @@ async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]
   const stuckPods = new Set(stuck.map((s) => `${s.namespace}/${s.pod}`));
   const events = new Map<string, Array<{ at: string; message: string }>>();
   try {
-    await forEachListed((o) => ctx.api.listEvents(o), { fieldSelector: "involvedObject.kind=Pod,reason=Failed" }, (e) => {
-      const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
-      if (!stuckPods.has(key) || !e.message) return;
-      const list = events.get(key) ?? [];
-      list.push({ at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message });
-      list.sort((a, b) => a.at.localeCompare(b.at));
-      if (list.length > 3) list.shift();
-      events.set(key, list);
-    }, ctx.paging);
+    await forEachListed(
+      (o) => ctx.api.listEvents(o),
+      { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
+      (e) => {
+        const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
+        if (!stuckPods.has(key) || !e.message) return;
+        const list = events.get(key) ?? [];
+        list.push({ at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message });
+        list.sort((a, b) => a.at.localeCompare(b.at));
+        if (list.length > 3) list.shift();
+        events.set(key, list);
+      },
+      ctx.paging,
+    );
   } catch (error) {
     ctx.diagnosis.errors.push(describe(error, "events could not be listed"));
   }
@@ -222,7 +237,10 @@ async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]
 type ReadSecrets = Map<string, ReducedSecret | { error: string }>;
 
 /** ServiceAccounts and referenced Secrets: one GET per distinct one, `concurrency` at a time. */
-async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<{ serviceAccounts: Map<string, string[] | undefined>; secrets: ReadSecrets }> {
+async function readReferences(
+  ctx: DiagnoseContext,
+  stuck: readonly Stuck[],
+): Promise<{ serviceAccounts: Map<string, string[] | undefined>; secrets: ReadSecrets }> {
   const { api, get, diagnosis } = ctx;
   const saKeys = [...new Set(stuck.map((s) => `${s.namespace}/${s.serviceAccountName || "default"}`))];
   const secretKeys = [...new Set(stuck.flatMap((s) => s.pullSecrets.map((n) => `${s.namespace}/${n}`)))];
@@ -257,13 +275,21 @@ async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Pr
 }
 
 /** One report row: the container and its causes (an unreadable Secret is the cause when there is one). */
-function stuckRow(ctx: DiagnoseContext, s: Stuck, events: Map<string, Array<{ at: string; message: string }>>, serviceAccounts: Map<string, string[] | undefined>, secrets: ReadSecrets): StuckContainerReport {
+function stuckRow(
+  ctx: DiagnoseContext,
+  s: Stuck,
+  events: Map<string, Array<{ at: string; message: string }>>,
+  serviceAccounts: Map<string, string[] | undefined>,
+  secrets: ReadSecrets,
+): StuckContainerReport {
   const reduced = s.pullSecrets.map((n) => secrets.get(`${s.namespace}/${n}`));
   const unreadable = reduced.filter((r): r is { error: string } => r !== undefined && "error" in r);
   const row: StuckContainerReport = { namespace: s.namespace, pod: s.pod, container: s.container, image: s.image, reason: s.reason, causes: [] };
   if (s.message) row.message = scrub(s.message);
   if (unreadable.length > 0) {
-    row.causes = [{ code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" }];
+    row.causes = [
+      { code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" },
+    ];
     return row;
   }
   const saPulls = serviceAccounts.get(`${s.namespace}/${s.serviceAccountName || "default"}`);

@@ -84,15 +84,30 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
   } catch (error) {
     const name = errorName(error);
     if (name === "ResourceNotFoundException") {
-      throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where} does not exist (DescribeCluster: ResourceNotFoundException); check EKS_CLUSTERS and the region`);
+      throw new EksConnectionError(
+        "not-found",
+        cluster.name,
+        cluster.region,
+        `${where} does not exist (DescribeCluster: ResourceNotFoundException); check EKS_CLUSTERS and the region`,
+      );
     }
     if (name === "AccessDeniedException" || name === "UnauthorizedOperation" || name === "UnrecognizedClientException" || name === "ExpiredTokenException") {
-      throw new EksConnectionError("access-denied", cluster.name, cluster.region, `${where}: DescribeCluster was refused (${name}); the function's role needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`);
+      throw new EksConnectionError(
+        "access-denied",
+        cluster.name,
+        cluster.region,
+        `${where}: DescribeCluster was refused (${name}); the function's role needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`,
+      );
     }
     if (name === "CredentialsProviderError") {
       throw new EksConnectionError("credentials", cluster.name, cluster.region, `${where}: no AWS credentials for DescribeCluster: ${errorMessage(error)}`);
     }
-    throw new EksConnectionError("api-error", cluster.name, cluster.region, `${where}: DescribeCluster failed${name ? ` (${name})` : ""}: ${errorMessage(error)}`);
+    throw new EksConnectionError(
+      "api-error",
+      cluster.name,
+      cluster.region,
+      `${where}: DescribeCluster failed${name ? ` (${name})` : ""}: ${errorMessage(error)}`,
+    );
   }
   const info = out?.cluster;
   if (info === undefined) {
@@ -100,13 +115,23 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
   }
   if (!USABLE_STATUSES.has(info.status ?? "")) {
     const why = STATUS_MEANING[info.status ?? ""] ?? "its API server cannot be relied on";
-    throw new EksConnectionError("not-active", cluster.name, cluster.region, `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE or UPDATING: ${why}`);
+    throw new EksConnectionError(
+      "not-active",
+      cluster.name,
+      cluster.region,
+      `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE or UPDATING: ${why}`,
+    );
   }
   const server = cluster.endpoint ?? info.endpoint;
   const caData = cluster.caData ?? info.certificateAuthority?.data;
   const missing = [server ? undefined : "endpoint", caData ? undefined : "certificate authority"].filter(Boolean);
   if (!server || !caData) {
-    throw new EksConnectionError("incomplete", cluster.name, cluster.region, `${where} is ${info.status} but DescribeCluster returned no ${missing.join(" and no ")}`);
+    throw new EksConnectionError(
+      "incomplete",
+      cluster.name,
+      cluster.region,
+      `${where} is ${info.status} but DescribeCluster returned no ${missing.join(" and no ")}`,
+    );
   }
   if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(server)) {
     throw new EksConnectionError("incomplete", cluster.name, cluster.region, `${where}: API endpoint ${JSON.stringify(server)} is not an https:// URL`);
@@ -155,10 +180,20 @@ export function createEksCredentialsProvider(region: string, client: EKSClient =
     try {
       identity = await client.config.credentials();
     } catch (error) {
-      throw new EksConnectionError("credentials", "-", region, `no AWS credentials to sign the EKS token (default credential chain): ${errorName(error) || "error"}: ${errorMessage(error)}`);
+      throw new EksConnectionError(
+        "credentials",
+        "-",
+        region,
+        `no AWS credentials to sign the EKS token (default credential chain): ${errorName(error) || "error"}: ${errorMessage(error)}`,
+      );
     }
     if (!identity?.accessKeyId || !identity.secretAccessKey) {
-      throw new EksConnectionError("credentials", "-", region, "the default credential chain returned incomplete AWS credentials (no access key id or secret access key)");
+      throw new EksConnectionError(
+        "credentials",
+        "-",
+        region,
+        "the default credential chain returned incomplete AWS credentials (no access key id or secret access key)",
+      );
     }
     rememberSecret(identity.secretAccessKey, identity.sessionToken);
     return {
@@ -188,7 +223,12 @@ export async function getClusterAccess(cluster: ClusterRef, deps: ClusterAccessD
     if (error instanceof EksConnectionError) {
       throw new EksConnectionError(error.problem, cluster.name, cluster.region, `EKS cluster ${cluster.name} (${cluster.region}): ${error.message}`);
     }
-    throw new EksConnectionError("credentials", cluster.name, cluster.region, `EKS cluster ${cluster.name} (${cluster.region}): no AWS credentials to sign the token: ${errorMessage(error)}`);
+    throw new EksConnectionError(
+      "credentials",
+      cluster.name,
+      cluster.region,
+      `EKS cluster ${cluster.name} (${cluster.region}): no AWS credentials to sign the token: ${errorMessage(error)}`,
+    );
   }
   const token = await (deps.cache ?? eksTokenCache).get({ clusterName: cluster.name, region: cluster.region, credentials });
   return { ...connection, ...token };

@@ -11,7 +11,8 @@ import { createEksToken, EKS_TOKEN_PREFIX, type EksCredentials, type EksToken, t
 
 /** A reused token is in use again: it (and the presigned URL inside it) goes back on the live scrub list. */
 function rememberReused(token: EksToken): EksToken {
-  if (token.token.startsWith(EKS_TOKEN_PREFIX)) rememberSecret(token.token, Buffer.from(token.token.slice(EKS_TOKEN_PREFIX.length), "base64url").toString("utf8"));
+  if (token.token.startsWith(EKS_TOKEN_PREFIX))
+    rememberSecret(token.token, Buffer.from(token.token.slice(EKS_TOKEN_PREFIX.length), "base64url").toString("utf8"));
   else rememberSecret(token.token);
   return token;
 }

@@ -121,7 +121,9 @@ export function parseManualRequest(payload: unknown, via = "manual"): Request {
   const namespaces = nonEmptyUnique("namespaces", value.namespaces, problems);
   const badNamespaces = (namespaces ?? []).filter((ns) => ns !== "" && !isValidNamespaceName(ns));
   if (badNamespaces.length > 0) {
-    problems.push(`namespaces: ${badNamespaces.map((n) => JSON.stringify(n.slice(0, 80))).join(", ")} ${badNamespaces.length > 1 ? "are not valid namespace names" : "is not a valid namespace name"} (lower-case DNS label, at most 63 characters)`);
+    problems.push(
+      `namespaces: ${badNamespaces.map((n) => JSON.stringify(n.slice(0, 80))).join(", ")} ${badNamespaces.length > 1 ? "are not valid namespace names" : "is not a valid namespace name"} (lower-case DNS label, at most 63 characters)`,
+    );
   }
   if (value.action === "rotate" && (clusters || namespaces)) {
     problems.push('clusters and namespaces apply to "heal" and "diagnose", not "rotate"');
@@ -176,7 +178,8 @@ function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unkn
   const where = via === "alarm-action" ? "alarmData" : "detail";
   // Malformed fields are rejected by name: a state that is not a string is not "some other state".
   const problems: string[] = [];
-  if (data.alarmName !== undefined && typeof data.alarmName !== "string") problems.push(`${where}.alarmName must be a string (got ${describeShape(data.alarmName)})`);
+  if (data.alarmName !== undefined && typeof data.alarmName !== "string")
+    problems.push(`${where}.alarmName must be a string (got ${describeShape(data.alarmName)})`);
   const stateValue = (field: "state" | "previousState", required: boolean): string | undefined => {
     const state = data[field];
     if (state === undefined && !required) return undefined;
@@ -216,17 +219,22 @@ function classifySns(event: SNSEvent): EventDecision {
     throw new BadRequestError("SNS message is not JSON: expected a CloudWatch alarm notification");
   }
   if (!isRecord(alarm) || typeof alarm.NewStateValue !== "string") {
-    throw new BadRequestError(`SNS message is not a CloudWatch alarm notification (got ${describeShape(alarm)}${isRecord(alarm) && "NewStateValue" in alarm ? `; NewStateValue must be a string, got ${describeShape(alarm.NewStateValue)}` : ""})`);
+    throw new BadRequestError(
+      `SNS message is not a CloudWatch alarm notification (got ${describeShape(alarm)}${isRecord(alarm) && "NewStateValue" in alarm ? `; NewStateValue must be a string, got ${describeShape(alarm.NewStateValue)}` : ""})`,
+    );
   }
   const malformed = (["AlarmName", "OldStateValue"] as const).filter((k) => alarm[k] !== undefined && typeof alarm[k] !== "string");
   if (malformed.length > 0) {
-    throw new BadRequestError(`malformed CloudWatch alarm notification (alarm-sns): ${malformed.map((k) => `${k} must be a string (got ${describeShape(alarm[k])})`).join("; ")}`);
+    throw new BadRequestError(
+      `malformed CloudWatch alarm notification (alarm-sns): ${malformed.map((k) => `${k} must be a string (got ${describeShape(alarm[k])})`).join("; ")}`,
+    );
   }
   // Single-metric alarms carry Trigger.Dimensions; metric-math alarms Trigger.Metrics[].MetricStat.Metric.Dimensions.
   const triggerInfo = alarm.Trigger as { Dimensions?: unknown; Metrics?: unknown } | undefined;
   const dimensionLists: unknown[] = [triggerInfo?.Dimensions];
   if (Array.isArray(triggerInfo?.Metrics)) {
-    for (const metric of triggerInfo.Metrics) dimensionLists.push((metric as { MetricStat?: { Metric?: { Dimensions?: unknown } } })?.MetricStat?.Metric?.Dimensions);
+    for (const metric of triggerInfo.Metrics)
+      dimensionLists.push((metric as { MetricStat?: { Metric?: { Dimensions?: unknown } } })?.MetricStat?.Metric?.Dimensions);
   }
   const clusters = [
     ...new Set(
@@ -267,7 +275,8 @@ export function classifyEvent(event: unknown): EventDecision {
   }
   if (event["detail-type"] === "Scheduled Event") {
     const scheduled = event as unknown as ScheduledEvent;
-    if (scheduled.source !== "aws.events") throw new BadRequestError(`Scheduled Event from unexpected source ${JSON.stringify(String(scheduled.source).slice(0, 60))}`);
+    if (scheduled.source !== "aws.events")
+      throw new BadRequestError(`Scheduled Event from unexpected source ${JSON.stringify(String(scheduled.source).slice(0, 60))}`);
     return { kind: "run", request: { action: "rotate", trigger: { kind: "schedule", via: "scheduled-event" }, dryRun: false, force: false } };
   }
   if ("detail-type" in event) {
@@ -277,5 +286,7 @@ export function classifyEvent(event: unknown): EventDecision {
     throw new BadRequestError("Secrets Manager rotation events are not supported: use the EventBridge schedule (see README)");
   }
   if ("action" in event) return { kind: "run", request: parseManualRequest(event) };
-  throw new BadRequestError(`unsupported event: got ${describeShape(event)}; expected a schedule, a CloudWatch alarm, or {"action":"rotate"|"heal"|"diagnose"}`);
+  throw new BadRequestError(
+    `unsupported event: got ${describeShape(event)}; expected a schedule, a CloudWatch alarm, or {"action":"rotate"|"heal"|"diagnose"}`,
+  );
 }

@@ -69,7 +69,9 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
     else if (!chosen.includes(registry)) chosen.push(registry); // H and https://H/ are one registry
   }
   if (unknown.length > 0) {
-    throw BadRequestError.manual(`registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`);
+    throw BadRequestError.manual(
+      `registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`,
+    );
   }
   return chosen;
 }
@@ -124,7 +126,10 @@ async function failedRegistry(
   row.expiresAt = expiresAt.toISOString();
   row.secondsRemaining = left;
   if (left < config.minTokenValiditySeconds) {
-    const state = left <= 0 ? `expired at ${row.expiresAt}` : `expires at ${row.expiresAt}, in ${left} s (less than TOKEN_MIN_VALIDITY_MINUTES=${config.minTokenValiditySeconds / 60})`;
+    const state =
+      left <= 0
+        ? `expired at ${row.expiresAt}`
+        : `expires at ${row.expiresAt}, in ${left} s (less than TOKEN_MIN_VALIDITY_MINUTES=${config.minTokenValiditySeconds / 60})`;
     const loud = `${registry.host}: the token stored in ${base.secretName} ${state} and could not be replaced: pulls with it fail${left <= 0 ? "" : " soon"}`;
     row.reason = `${reason}; ${loud}`;
     errors.push(loud);
@@ -180,14 +185,24 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const secretName = renderSecretName(config.secretNameTemplate, registry);
     const base = { registry: registry.host, accountId: registry.accountId, region: registry.region, secretName };
     if (item.credential === undefined) {
-      rows.push(await failedRegistry(config, deps, base, registry, `no token: ${item.error}; nothing written, the stored value stays`, `${registry.host}: ${item.error}`, errors));
+      rows.push(
+        await failedRegistry(
+          config,
+          deps,
+          base,
+          registry,
+          `no token: ${item.error}; nothing written, the stored value stays`,
+          `${registry.host}: ${item.error}`,
+          errors,
+        ),
+      );
       continue;
     }
     const credential = item.credential;
     fresh.push(credential);
     try {
       const result = await write(secretName, "registry", registrySecretValue(credential), registry.host);
-      const inStore = result.storedValue ? credentialFromStored(registry, result.storedValue) ?? credential : credential;
+      const inStore = result.storedValue ? (credentialFromStored(registry, result.storedValue) ?? credential) : credential;
       stored.push(inStore);
       const row: RegistryReport = {
         ...base,

@@ -32,8 +32,11 @@ async function kubectlJson(args: string[]): Promise<any> {
 
 function runCli(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args, "--now", now], { env: { PATH: process.env.PATH ?? "", ...productEnvForBed(bed, moto, extra) } }, (error, stdout, stderr) =>
-      resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [cli, ...args, "--now", now],
+      { env: { PATH: process.env.PATH ?? "", ...productEnvForBed(bed, moto, extra) } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
     );
   });
 }
@@ -52,8 +55,24 @@ beforeAll(async () => {
       kind: "List",
       items: [
         // team-b: our pull secret with a stale token → would be updated in place.
-        { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/dockerconfigjson", metadata: { name: "ecr-pull-secret", namespace: "team-b", labels: { "app.kubernetes.io/managed-by": "ecr-token-rotator" } }, data: { ".dockerconfigjson": Buffer.from(JSON.stringify(STALE)).toString("base64") } },
-        { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "ecr-pull", namespace: "team-a", labels: { "ecr-token-rotator/resync": "true" } }, spec: { refreshInterval: "1h", secretStoreRef: { kind: "ClusterSecretStore", name: "aws" }, target: { name: "ecr-from-eso" }, data: [{ secretKey: "token", remoteRef: { key: "production/ecr/credentials", property: "auth_token" } }] } },
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          type: "kubernetes.io/dockerconfigjson",
+          metadata: { name: "ecr-pull-secret", namespace: "team-b", labels: { "app.kubernetes.io/managed-by": "ecr-token-rotator" } },
+          data: { ".dockerconfigjson": Buffer.from(JSON.stringify(STALE)).toString("base64") },
+        },
+        {
+          apiVersion: "external-secrets.io/v1",
+          kind: "ExternalSecret",
+          metadata: { name: "ecr-pull", namespace: "team-a", labels: { "ecr-token-rotator/resync": "true" } },
+          spec: {
+            refreshInterval: "1h",
+            secretStoreRef: { kind: "ClusterSecretStore", name: "aws" },
+            target: { name: "ecr-from-eso" },
+            data: [{ secretKey: "token", remoteRef: { key: "production/ecr/credentials", property: "auth_token" } }],
+          },
+        },
       ],
     }),
   });
@@ -67,9 +86,16 @@ afterAll(async () => {
 
 describe("heal --dry-run with a cluster configured", () => {
   it("lists every write the heal would make and makes none (zero non-GET requests at the API server, no secret in Secrets Manager)", async () => {
-    const before = { b: await kubectlJson(["-n", "team-b", "get", "secret", "ecr-pull-secret"]), es: await kubectlJson(["-n", "team-a", "get", "externalsecret", "ecr-pull"]) };
+    const before = {
+      b: await kubectlJson(["-n", "team-b", "get", "secret", "ecr-pull-secret"]),
+      es: await kubectlJson(["-n", "team-a", "get", "externalsecret", "ecr-pull"]),
+    };
     await bed.proxy.resetCounts();
-    const out = await runCli(["heal", "--dry-run", "--json"], { TARGET_NAMESPACES: "team-a,team-b", EXCLUDE_NAMESPACES: "", ESO_RESYNC: "ecr-token-rotator/resync=true" });
+    const out = await runCli(["heal", "--dry-run", "--json"], {
+      TARGET_NAMESPACES: "team-a,team-b",
+      EXCLUDE_NAMESPACES: "",
+      ESO_RESYNC: "ecr-token-rotator/resync=true",
+    });
     expect(out.stderr).not.toMatch(/no registry logins/);
     expect(out.code).toBe(0);
     const report = JSON.parse(out.stdout) as Report;
@@ -91,10 +117,15 @@ describe("heal --dry-run with a cluster configured", () => {
     expect(requests.length).toBeGreaterThan(0);
     expect(requests.filter((r) => r.method !== "GET")).toEqual([]);
     // … Secrets Manager holds no secret …
-    await expect(new SecretsManagerClient({ region: "us-east-1" }).send(new GetSecretValueCommand({ SecretId: "production/ecr/credentials" }))).rejects.toThrow(/can't find|not found|ResourceNotFound/i);
+    await expect(new SecretsManagerClient({ region: "us-east-1" }).send(new GetSecretValueCommand({ SecretId: "production/ecr/credentials" }))).rejects.toThrow(
+      /can't find|not found|ResourceNotFound/i,
+    );
     // … and kubectl (as admin) sees every object as it was.
     expect((await bed.kubectl(["-n", "team-a", "get", "secret", "ecr-pull-secret"])).code).not.toBe(0);
-    const after = { b: await kubectlJson(["-n", "team-b", "get", "secret", "ecr-pull-secret"]), es: await kubectlJson(["-n", "team-a", "get", "externalsecret", "ecr-pull"]) };
+    const after = {
+      b: await kubectlJson(["-n", "team-b", "get", "secret", "ecr-pull-secret"]),
+      es: await kubectlJson(["-n", "team-a", "get", "externalsecret", "ecr-pull"]),
+    };
     expect(after.b.metadata.resourceVersion).toBe(before.b.metadata.resourceVersion);
     expect(after.es.metadata.resourceVersion).toBe(before.es.metadata.resourceVersion);
     expect(after.es.metadata.annotations?.["force-sync"]).toBeUndefined();
@@ -103,7 +134,11 @@ describe("heal --dry-run with a cluster configured", () => {
 
   it("the human report lists each write it would make", async () => {
     await bed.proxy.resetCounts();
-    const out = await runCli(["heal", "--dry-run"], { TARGET_NAMESPACES: "team-a,team-b", EXCLUDE_NAMESPACES: "", ESO_RESYNC: "ecr-token-rotator/resync=true" });
+    const out = await runCli(["heal", "--dry-run"], {
+      TARGET_NAMESPACES: "team-a,team-b",
+      EXCLUDE_NAMESPACES: "",
+      ESO_RESYNC: "ecr-token-rotator/resync=true",
+    });
     expect(out.code).toBe(0);
     expect(out.stdout).toContain("DRY RUN (nothing written)");
     expect(out.stdout).toMatch(/would create\s+production\/ecr\/credentials|production\/ecr\/credentials\s+would create/);
@@ -114,7 +149,8 @@ describe("heal --dry-run with a cluster configured", () => {
       "  would patch ServiceAccount team-a/default (imagePullSecrets)",
       "  would patch ServiceAccount team-b/default (imagePullSecrets)",
       "  would annotate ExternalSecret team-a/ecr-pull (force-sync)",
-    ]) expect(out.stdout).toContain(line);
+    ])
+      expect(out.stdout).toContain(line);
     expect((await bed.proxy.requests()).filter((r) => r.method !== "GET")).toEqual([]);
   });
 
@@ -122,7 +158,10 @@ describe("heal --dry-run with a cluster configured", () => {
     const out = await runCli(["heal", "--json"], { TARGET_NAMESPACES: "team-a,team-b", EXCLUDE_NAMESPACES: "", ESO_RESYNC: "ecr-token-rotator/resync=true" });
     expect(out.code).toBe(0);
     const cluster = (JSON.parse(out.stdout) as Report).kubernetes!.clusters[0]!;
-    expect(cluster.namespaces.map((n) => [n.namespace, n.outcome])).toEqual([["team-a", "created"], ["team-b", "updated"]]);
+    expect(cluster.namespaces.map((n) => [n.namespace, n.outcome])).toEqual([
+      ["team-a", "created"],
+      ["team-b", "updated"],
+    ]);
     expect(cluster.externalSecrets!.resynced).toEqual(["team-a/ecr-pull"]);
     expect((await kubectlJson(["-n", "team-a", "get", "serviceaccount", "default"])).imagePullSecrets).toEqual([{ name: "ecr-pull-secret" }]);
   });

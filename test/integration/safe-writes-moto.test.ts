@@ -48,10 +48,16 @@ beforeEach(async () => {
 function run(env: Record<string, string>, fields: Record<string, unknown> = {}, caller?: string, clock: () => Date = tokenNow) {
   const app = createApp({ ...motoEnv(moto.url), ...env }, { tokenNow: clock });
   const real = app.deps.ecr;
-  const ecr = caller === undefined ? real : {
-    getAuthorizationToken: async (region: string) =>
-      (await real.getAuthorizationToken(region)).map((d) => ({ ...d, authorizationToken: Buffer.from(`${Buffer.from(d.authorizationToken!, "base64").toString()}-${caller}`).toString("base64") })),
-  };
+  const ecr =
+    caller === undefined
+      ? real
+      : {
+          getAuthorizationToken: async (region: string) =>
+            (await real.getAuthorizationToken(region)).map((d) => ({
+              ...d,
+              authorizationToken: Buffer.from(`${Buffer.from(d.authorizationToken!, "base64").toString()}-${caller}`).toString("base64"),
+            })),
+        };
   return runRequest(parseManualRequest({ action: "rotate", ...fields }), app.config, { ...app.deps, ecr });
 }
 
@@ -62,13 +68,21 @@ async function current(name: string): Promise<{ text: string | undefined; binary
 
 async function everyVersion(name: string): Promise<Array<Record<string, unknown>>> {
   const ids = (await sm.send(new ListSecretVersionIdsCommand({ SecretId: name }))).Versions!.map((v) => v.VersionId!);
-  return Promise.all(ids.map(async (id) => JSON.parse((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionId: id }))).SecretString!) as Record<string, unknown>));
+  return Promise.all(
+    ids.map(async (id) => JSON.parse((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionId: id }))).SecretString!) as Record<string, unknown>),
+  );
 }
 
 describe("item 4 on moto: never keep an expired token, refuse what is not this registry's value", () => {
   it("an expired token written a moment ago (inside WRITE_DEBOUNCE_SECONDS) is replaced, not kept", async () => {
     const expired = new Date(tokenNow().getTime() - 60_000).toISOString();
-    await sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretString: JSON.stringify({ registry_url: USE1, auth_token: "expired-password", expires_at: expired }), Tags: OWNED }));
+    await sm.send(
+      new CreateSecretCommand({
+        Name: "ecr/creds",
+        SecretString: JSON.stringify({ registry_url: USE1, auth_token: "expired-password", expires_at: expired }),
+        Tags: OWNED,
+      }),
+    );
     const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds", WRITE_DEBOUNCE_SECONDS: "3600" });
     expect(report.ok).toBe(true);
     expect(report.registries[0]).toMatchObject({ outcome: "updated" });
@@ -106,18 +120,22 @@ describe("item 4 on moto: a token near expiry that cannot be replaced fails the 
     expect(report.ok).toBe(false);
     expect(report.tokenSecondsRemaining).toBe(600);
     expect(report.registries[0]).toMatchObject({ outcome: "failed", secondsRemaining: 600, expiresAt: storedExpiry.toISOString() });
-    expect(report.errors).toContain(`${USE1}: the token stored in ecr/creds expires at ${storedExpiry.toISOString()}, in 600 s (less than TOKEN_MIN_VALIDITY_MINUTES=60) and could not be replaced: pulls with it fail soon`);
+    expect(report.errors).toContain(
+      `${USE1}: the token stored in ecr/creds expires at ${storedExpiry.toISOString()}, in 600 s (less than TOKEN_MIN_VALIDITY_MINUTES=60) and could not be replaced: pulls with it fail soon`,
+    );
     expect((await current("ecr/creds")).text).toBe(value);
   });
 });
 
 describe("item 5 on moto: a bad request writes nothing", () => {
-  it("heal with namespaces [\"Bad_NS\"] is rejected and Secrets Manager has no secret", async () => {
-    await expect(async () => run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, { action: "heal", namespaces: ["Bad_NS"] })).rejects.toThrow(/"Bad_NS" is not a valid namespace name/);
+  it('heal with namespaces ["Bad_NS"] is rejected and Secrets Manager has no secret', async () => {
+    await expect(async () => run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, { action: "heal", namespaces: ["Bad_NS"] })).rejects.toThrow(
+      /"Bad_NS" is not a valid namespace name/,
+    );
     await expect(sm.send(new GetSecretValueCommand({ SecretId: "ecr/creds" }))).rejects.toThrow(/can't find|not found|ResourceNotFound/i);
   });
 
-  it("registries [H, \"https://H/\"] writes one secret version, once", async () => {
+  it('registries [H, "https://H/"] writes one secret version, once', async () => {
     const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds", WRITE_DEBOUNCE_SECONDS: "0" }, { registries: [USE1, `https://${USE1}/`] });
     expect(report.registries.map((r) => [r.registry, r.outcome])).toEqual([[USE1, "created"]]);
     expect(await everyVersion("ecr/creds")).toHaveLength(1);
@@ -141,7 +159,9 @@ describe("item 5 on moto: two concurrent runs", () => {
         for (const version of await everyVersion(name)) {
           expect(Object.keys(version).sort()).toEqual(["auth_token", "dockerconfigjson", "expires_at", "proxy_endpoint", "registry_url", "username"]);
           expect(passwords).toContain(version.auth_token);
-          expect(Object.values(JSON.parse(version.dockerconfigjson as string).auths as Record<string, { password: string }>)[0]!.password).toBe(version.auth_token);
+          expect(Object.values(JSON.parse(version.dockerconfigjson as string).auths as Record<string, { password: string }>)[0]!.password).toBe(
+            version.auth_token,
+          );
         }
       }
       for (const version of await everyVersion("ecr/all")) {

@@ -55,10 +55,19 @@ const storedValue = (expiresAt: Date, overrides: Record<string, unknown> = {}) =
 
 /** The stored version was written `ageSeconds` ago and its token expires at `expiresAt`. */
 function storedSecret(expiresAt: Date, ageSeconds: number, overrides: Record<string, unknown> = {}): Record<string, Stored> {
-  return { [SECRET]: { tags: OWNED, current: { secretString: storedValue(expiresAt, overrides), hasBinary: false, versionId: "v0", createdDate: new Date(NOW.getTime() - ageSeconds * 1000) } } };
+  return {
+    [SECRET]: {
+      tags: OWNED,
+      current: { secretString: storedValue(expiresAt, overrides), hasBinary: false, versionId: "v0", createdDate: new Date(NOW.getTime() - ageSeconds * 1000) },
+    },
+  };
 }
 
-function harness(store: ReturnType<typeof memorySecrets>, env: Record<string, string> = {}, ecr: EcrApi = { getAuthorizationToken: async (region) => [authorizationData(region)] }) {
+function harness(
+  store: ReturnType<typeof memorySecrets>,
+  env: Record<string, string> = {},
+  ecr: EcrApi = { getAuthorizationToken: async (region) => [authorizationData(region)] },
+) {
   const pushed: Array<{ request: Request; credentials: RegistryCredential[] }> = [];
   const app = createApp({ AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, SECRET_NAME: SECRET, EKS_CLUSTERS: "prod", ...env });
   const step: KubernetesStep = async ({ request, credentials }) => {
@@ -125,7 +134,9 @@ describe("stored values that are not this registry's product value are refused b
   });
 
   it("an owned secret holding SecretBinary is refused like a malformed one", async () => {
-    const store = memorySecrets({ [SECRET]: { tags: OWNED, current: { secretString: undefined, hasBinary: true, versionId: "v0", createdDate: new Date(NOW.getTime() - 7200_000) } } });
+    const store = memorySecrets({
+      [SECRET]: { tags: OWNED, current: { secretString: undefined, hasBinary: true, versionId: "v0", createdDate: new Date(NOW.getTime() - 7200_000) } },
+    });
     const report = await harness(store).run({ action: "rotate", force: true });
     expect(report.ok).toBe(false);
     expect(report.registries[0]!.reason).toContain(`secret "${SECRET}" left untouched: its current version holds SecretBinary`);
@@ -181,7 +192,13 @@ describe("concurrent runs: CreateSecret meeting ResourceExistsException re-reads
         const answer = await inner.describe(name);
         if (!raced && answer === undefined) {
           raced = true;
-          await inner.create({ name, secretString: storedValue(new Date(NOW.getTime() + 11 * 3600_000)), kmsKeyId: undefined, tags: OWNED, clientRequestToken: "x".repeat(64) });
+          await inner.create({
+            name,
+            secretString: storedValue(new Date(NOW.getTime() + 11 * 3600_000)),
+            kmsKeyId: undefined,
+            tags: OWNED,
+            clientRequestToken: "x".repeat(64),
+          });
         }
         return answer;
       },
@@ -196,7 +213,7 @@ describe("concurrent runs: CreateSecret meeting ResourceExistsException re-reads
 });
 
 describe("a bad request writes nothing", () => {
-  it("heal with namespaces [\"Bad_NS\"] is rejected before Secrets Manager is touched", async () => {
+  it('heal with namespaces ["Bad_NS"] is rejected before Secrets Manager is touched', async () => {
     const store = memorySecrets();
     const h = harness(store);
     await expect(h.run({ action: "heal", namespaces: ["team-a", "Bad_NS"] })).rejects.toThrow(/namespaces: "Bad_NS" is not a valid namespace name/);
@@ -204,7 +221,7 @@ describe("a bad request writes nothing", () => {
     expect(h.pushed).toEqual([]);
   });
 
-  it("registries [H, \"https://H/\"] is one registry: one write", async () => {
+  it('registries [H, "https://H/"] is one registry: one write', async () => {
     const store = memorySecrets();
     const report = await harness(store).run({ action: "rotate", registries: [HOST_USE1, `https://${HOST_USE1}/`] });
     expect(report.registries.map((r) => r.registry)).toEqual([HOST_USE1]);

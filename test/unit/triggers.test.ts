@@ -158,7 +158,9 @@ describe("CloudWatch alarm invoking the function directly (alarm action)", () =>
 
     const noState = fixture<CloudWatchAlarmEvent>("alarm-action-into-alarm");
     delete (noState.alarmData as Partial<CloudWatchAlarmEvent["alarmData"]>).state;
-    expect(badRequest(() => classifyEvent(noState)).message).toMatch(/malformed CloudWatch alarm event \(alarm-action\): alarmData\.state must be an object with a string value/);
+    expect(badRequest(() => classifyEvent(noState)).message).toMatch(
+      /malformed CloudWatch alarm event \(alarm-action\): alarmData\.state must be an object with a string value/,
+    );
   });
 });
 
@@ -356,7 +358,9 @@ describe("manual invoke", () => {
   });
 
   it.each([{ clusters: ["prod"] }, { namespaces: ["web"] }])("rotate with %j is rejected (Kubernetes scope needs heal/diagnose)", (extra) => {
-    expect(badRequest(() => parseManualRequest({ action: "rotate", ...extra })).message).toMatch(/clusters and namespaces apply to "heal" and "diagnose", not "rotate"/);
+    expect(badRequest(() => parseManualRequest({ action: "rotate", ...extra })).message).toMatch(
+      /clusters and namespaces apply to "heal" and "diagnose", not "rotate"/,
+    );
   });
 
   it("several problems are reported together", () => {
@@ -430,7 +434,9 @@ describe("malformed alarm payloads are rejected by name (issue 9 item 5)", () =>
   ])("alarm action whose state.value is %s: a bad request naming alarmData.state.value, never ignored as ok", (_label, value) => {
     const event = fixture<CloudWatchAlarmEvent>("alarm-action-into-alarm");
     (event.alarmData.state as unknown as { value: unknown }).value = value;
-    expect(badRequest(() => classifyEvent(event)).message).toMatch(/malformed CloudWatch alarm event \(alarm-action\): alarmData\.state\.value must be a string/);
+    expect(badRequest(() => classifyEvent(event)).message).toMatch(
+      /malformed CloudWatch alarm event \(alarm-action\): alarmData\.state\.value must be a string/,
+    );
   });
 
   it("EventBridge state change whose state is a string, or previousState.value is not a string: named", () => {
