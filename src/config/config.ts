@@ -6,6 +6,7 @@
  * of README's configuration table, so the two can be compared side by side.
  */
 import { ConfigError } from "../shared/errors";
+import { showValue, withoutCredentials } from "../shared/redact";
 import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 import { parseLabelSelector } from "../formats/label-selector";
@@ -41,42 +42,6 @@ type Env = Record<string, string | undefined>;
 const SECRET_NAME_CHARS = /^[A-Za-z0-9/_+=.@{}-]+$/;
 const TAG_KEY = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$/u;
 const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
-
-/**
- * Does a configuration value look like a credential (an access key, a token, a password pasted
- * into the wrong variable)? Such a value is never echoed in a configuration error: its length is.
- */
-export function looksLikeCredential(value: string): boolean {
-  if (/:\/\/[^/@\s]+:[^/@\s]*@/.test(value)) return true; // URL userinfo with a password
-  if (/\b(AKIA|ASIA)[A-Z0-9]{16}\b/.test(value)) return true; // AWS access key id
-  if (/k8s-aws-v1\.|\beyJ[A-Za-z0-9_-]{8,}/.test(value)) return true; // EKS bearer token, JWT / base64 JSON
-  if (/\b(ghp|gho|ghs|github_pat|glpat|xox[abprs])[-_][A-Za-z0-9_-]{8,}/.test(value)) return true;
-  // A long run of base64 characters mixing upper case, lower case and digits (an ECR token or
-  // password, an AWS secret key). Host names, ARNs, UUIDs, selectors and dash-separated names
-  // (`Prod-EU-Cluster-2024`) do not mix the three in 20 characters without a dot or a dash.
-  for (const run of value.match(/[A-Za-z0-9+/=]{20,}/g) ?? []) {
-    if (/[A-Z]/.test(run) && /[a-z]/.test(run) && /[0-9]/.test(run)) return true;
-  }
-  return false;
-}
-
-/** A value as a configuration error may show it: quoted, or only its length when it looks like a credential. */
-export function showValue(value: string): string {
-  return looksLikeCredential(value) ? `(a value of ${value.length} characters that looks like a credential, not shown)` : JSON.stringify(value);
-}
-
-/**
- * Replaces every quoted or bare part of a problem message that looks like a credential by its
- * length: the last line of defence for messages built from values (e.g. a registry parser's).
- */
-export function withoutCredentials(message: string): string {
-  if (!looksLikeCredential(message)) return message;
-  return message
-    .replace(/"((?:[^"\\]|\\.)*)"/g, (whole, inner: string) =>
-      looksLikeCredential(inner) ? `(a value of ${inner.length} characters that looks like a credential, not shown)` : whole,
-    )
-    .replace(/[^\s"]+/g, (word) => (looksLikeCredential(word) ? `(a value of ${word.length} characters that looks like a credential, not shown)` : word));
-}
 
 /** Collects problems while reading variables, so all of them are reported together. */
 export class EnvReader {

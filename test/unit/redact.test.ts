@@ -1,6 +1,6 @@
 /** The process-wide scrub list (src/shared/redact.ts): bounded, but never at a live credential's expense. */
 import { describe, expect, it } from "vitest";
-import { MAX_REMEMBERED, openSecretScope, rememberedCount, rememberSecret, scrubSecrets } from "../../src/shared/redact";
+import { looksLikeCredential, MAX_REMEMBERED, openSecretScope, rememberedCount, rememberSecret, scrubSecrets } from "../../src/shared/redact";
 
 const secret = (label: string, i: number) => `${label}-S3cr3t-${i.toString().padStart(5, "0")}`;
 
@@ -52,5 +52,30 @@ describe("scrub list eviction (issue 9 item 6)", () => {
     rememberSecret("trigger-eviction-2");
     expect(scrubSecrets(early)).toBe("[redacted]");
     a();
+  });
+});
+
+describe("looksLikeCredential", () => {
+  it("flags tokens, keys and URL passwords; keeps names, hosts, ARNs and selectors", () => {
+    for (const yes of [
+      "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+      "AKIAIOSFODNN7EXAMPLE",
+      "https://u:p4ss@h.example",
+      "k8s-aws-v1.aHR0cHM6Ly9zdHM",
+      "eyJhbGciOiJIUzI1NiJ9",
+      "QVdTOmV5SndZWGxzYjJGa0lqb2lTR3gyTjJ0QmMy",
+    ]) {
+      expect(looksLikeCredential(yes)).toBe(true);
+    }
+    for (const no of [
+      "Prod-EU-Cluster-2024-West",
+      "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+      "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+      "tier in (web,api)",
+      "production/ecr/credentials",
+      "sometimes",
+    ]) {
+      expect(looksLikeCredential(no)).toBe(false);
+    }
   });
 });
