@@ -8,8 +8,8 @@
  * key's path must be a prefix of the image's path. The kubelet tries EVERY matching credential,
  * so a cause about the credential (expired) is only claimed when it holds for all of them.
  */
-import { scrub } from "../kube/redact";
 import { tryParseRegistryHost } from "../formats/registry-host";
+import { quoteKubeletMessage, readPullError, type EcrDenial } from "./message";
 import type { Cause, StuckContainer } from "../report/report";
 
 export type { Cause, CauseCode } from "../report/report";
@@ -42,8 +42,15 @@ export interface StuckContainerInput extends StuckContainer {
   serviceAccountPullSecrets?: string[];
   /** The pod's referenced Secrets, reduced (same order as podPullSecrets). */
   secrets: ReducedSecret[];
-  /** Recent event messages about this pod (newest last). */
-  events: string[];
+  /**
+   * The kubelet's pull error for this container: the error in its waiting message, else the
+   * newest `Failed` event for the container that is the error (not `Error: ErrImagePull`).
+   */
+  detail?: string;
+  /** The namespace's ServiceAccounts with their imagePullSecrets (read when the pod has none). */
+  namespaceServiceAccounts?: Array<{ name: string; pullSecrets: string[] }>;
+  /** Per missing Secret name: the other namespaces where a Secret of that name exists. */
+  secretsElsewhere?: Record<string, string[]>;
   /** Registry hosts this deployment keeps fresh (ECR_REGISTRIES). */
   configuredHosts: string[];
   /** The pull secret the product writes (PULL_SECRET_NAME). */
@@ -140,17 +147,22 @@ export function keyMatchesImage(key: string, image: string): boolean {
   return i.path === k.path || i.path.startsWith(`${k.path}/`) || i.path.startsWith(k.path);
 }
 
-const clean = (text: string | undefined): string => scrub((text ?? "").replace(/\s+/g, " ").trim());
+const quote = (text: string | undefined): string => quoteKubeletMessage(text ?? "");
+
+/** The pull actions a token's principal needs on a repository (ECR guide, "repository-policies"). */
+export const ECR_PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"];
+/** What a pull-through cache's first pull also needs (ECR guide, "pull-through-cache-iam"). */
+export const PULL_THROUGH_ACTIONS = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"];
 
 function isDefaultSa(name: string | undefined): boolean {
   return name === undefined || name === "" || name === "default";
 }
 
-/** The causes for one stuck container; never empty. Steps 1–2 end the diagnosis when they hold. */
+/** The causes for one stuck container; never empty. Steps 0–2 end the diagnosis when they hold. */
 export function classifyStuckContainer(input: StuckContainerInput): Cause[] {
-  // 1. The image reference or the network, not the token.
-  const notCredential = notACredentialProblem(input);
-  if (notCredential) return [notCredential];
+  // 0–1. What the kubelet says, when it names a cause the pull secret cannot change.
+  const fromKubelet = causeFromKubelet(input);
+  if (fromKubelet) return [fromKubelet];
   // 2. No imagePullSecrets on the pod.
   if (input.podPullSecrets.length === 0) return [noImagePullSecrets(input)];
   // 3. The referenced Secrets themselves.
@@ -168,17 +180,99 @@ export function classifyStuckContainer(input: StuckContainerInput): Cause[] {
   return causes;
 }
 
+/**
+ * Steps 0–1 alone: a cause read from the kubelet's texts that no pull secret can change (rate
+ * limited, refused by ECR's IAM, no such repository or image, the network), or undefined.
+ * Needs no Secret (`secrets` only refines the rate-limit message), so it holds even when a
+ * Secret could not be read.
+ */
+export function causeFromKubelet(input: StuckContainerInput): Cause | undefined {
+  return causeFromPullError(input) ?? notACredentialProblem(input);
+}
+
 type MatchedEntry = { secret: string; entry: ReducedEntry };
+
+/** The texts the kubelet left about this container: its pull error and its waiting message. */
+function kubeletText(input: StuckContainerInput): string {
+  return [input.detail ?? "", input.message ?? ""].filter((t) => t !== "").join("\n");
+}
+
+/** 0. Rate limited, refused by ECR's IAM, or no such repository: read from the pull error itself. */
+function causeFromPullError(input: StuckContainerInput): Cause | undefined {
+  const image = parseImage(input.image);
+  const imageHostPort = image.port ? `${image.host}:${image.port}` : image.host;
+  const reading = readPullError(kubeletText(input), imageHostPort);
+  if (!reading) return undefined;
+  const says = `; kubelet: ${quote(input.detail || input.message)}`;
+  if (reading.kind === "permission-denied") return permissionDenied(reading.denial, says);
+  if (reading.kind === "rate-limited") {
+    const hub = reading.registry === "docker.io";
+    const who = hub ? "Docker Hub (docker.io)" : reading.registry;
+    const credentialed = input.secrets.some((s) => s.exists && s.entries.some((e) => keyMatchesImage(e.key, input.image)));
+    const anonymous = !credentialed && (hub ? image.host === "docker.io" : reading.registry === imageHostPort);
+    return {
+      code: "not-a-credential-problem",
+      message: `rate limited: ${who} refuses more pulls for now (${quote(reading.evidence)})${anonymous ? `; the pull is anonymous: no pull secret entry matches ${imageHostPort}` : ""} — the pull credential is not at fault${says}`,
+      hint: hub
+        ? "Docker Hub limits pulls per source IP (anonymous) or per account: give the pod a pull secret for docker.io (authenticated pulls get a higher limit), mirror the image (e.g. an ECR pull-through cache rule for Docker Hub), or wait for the window to pass; rotating or healing the ECR token will not help"
+        : `${reading.registry} is throttling pulls: let the kubelet retry (back-off up to 5 min), spread rollouts, or pull less (imagePullPolicy: IfNotPresent); rotating or healing will not help`,
+    };
+  }
+  const named = reading.repository ? ` "${reading.repository}"${reading.registryId ? ` (registry ${reading.registryId})` : ""}` : "";
+  return {
+    code: "not-a-credential-problem",
+    message: `the repository${named} does not exist in ${imageHostPort} (${quote(reading.evidence)}) — the pull credential is not at fault${says}`,
+    hint: "check the repository name, account and region in the image reference (ECR: aws ecr describe-repositories --repository-names NAME --region REGION); for a pull-through cache prefix, check that its rule exists; rotating or healing will not help",
+  };
+}
+
+/** 0. ECR authenticated the token, but its principal may not do this on this repository. */
+function permissionDenied(d: EcrDenial, says: string): Cause {
+  const who = d.role ? `role ${d.role} (session ${d.principal})` : d.principal;
+  const principalAccount = /::(\d{12}):/.exec(d.principal)?.[1];
+  const crossAccount = principalAccount !== undefined && principalAccount !== d.account;
+  const grantee = d.role ?? d.principal;
+  const why = d.because ? ` because ${d.because}` : "";
+  if (PULL_THROUGH_ACTIONS.includes(d.action)) {
+    const prefix = d.repository.split("/")[0]!;
+    return {
+      code: "registry-permission-denied",
+      message: `ECR refused ${d.action} to ${who} on repository ${d.repository} (account ${d.account}, ${d.region})${why}: the first pull of an image through a pull-through cache needs ${PULL_THROUGH_ACTIONS.join(" and ")} (later pulls ${PULL_THROUGH_ACTIONS[0]}); an ECR token carries the permissions of the principal that requested it${says}`,
+      hint: `allow ${grantee} ${PULL_THROUGH_ACTIONS.join(" and ")} on arn:aws:ecr:${d.region}:${d.account}:repository/${prefix}/*${crossAccount ? ` (in its own policy and in the registry policy of account ${d.account})` : " (its identity policy)"}, or pull the image once with a principal that has them; a heal will not help until then (docs/deploy.md, IAM)`,
+    };
+  }
+  const because = d.because ?? "";
+  const policy = /resource-based/.test(because)
+    ? `the repository policy of ${d.repository} (account ${d.account}) must allow ${grantee} ${ECR_PULL_ACTIONS.join(", ")}`
+    : /identity-based/.test(because)
+      ? `grant ${grantee} ${ECR_PULL_ACTIONS.join(", ")} on ${d.resource} in its identity policy`
+      : /explicit deny/i.test(because)
+        ? "an explicit Deny refuses it: find that statement (the role's policies, the repository or registry policy, an SCP) and narrow it"
+        : `grant ${grantee} ${ECR_PULL_ACTIONS.join(", ")} on ${d.resource} (its identity policy and, across accounts, the repository policy)`;
+  return {
+    code: "registry-permission-denied",
+    message: `ECR refused ${d.action} to ${who} on repository ${d.repository} (account ${d.account}, ${d.region})${why}; an ECR token carries the permissions of the principal that requested it: the pull secret is valid, its principal may not pull this repository${says}`,
+    hint: `${policy}${crossAccount ? ` (across accounts both the principal's own policy and the repository or registry policy of account ${d.account} must allow it)` : ""}; a heal will not help until then (docs/deploy.md, IAM)`,
+  };
+}
 
 /** 1. The kubelet's texts point at the image reference or the network (and not at a refused credential). */
 function notACredentialProblem(input: StuckContainerInput): Cause | undefined {
-  const all = [input.message ?? "", ...input.events].join("\n");
+  const all = kubeletText(input);
   if (!(input.reason === "InvalidImageName" || (NOT_CREDENTIAL.test(all) && !AUTH_FAILURE.test(all)))) return undefined;
   return {
     code: "not-a-credential-problem",
-    message: `the image reference or the network is at fault, not the pull credential: ${clean([input.message ?? "", ...[...input.events].reverse()].find((t) => NOT_CREDENTIAL.test(t)) || input.message || input.reason)}`,
+    message: `the image reference or the network is at fault, not the pull credential: ${quote([input.detail ?? "", input.message ?? ""].find((t) => NOT_CREDENTIAL.test(t)) || input.message || input.reason)}`,
     hint: "check the image name, tag or digest (does it exist in the repository?) and that the node can resolve and reach the registry; rotating or healing will not help",
   };
+}
+
+/** ServiceAccounts of the namespace, other than `sa`, that carry a pull secret (those with the product's first). */
+function otherCarriers(input: StuckContainerInput, sa: string): Array<{ name: string; pullSecrets: string[] }> {
+  const product = input.pullSecretName ?? "";
+  return (input.namespaceServiceAccounts ?? [])
+    .filter((s) => s.name !== sa && s.pullSecrets.length > 0)
+    .sort((a, b) => Number(b.pullSecrets.includes(product)) - Number(a.pullSecrets.includes(product)) || a.name.localeCompare(b.name));
 }
 
 /** 2. The pod has no imagePullSecrets: the default-ServiceAccount trap, or a pod created before its SA got one. */
@@ -191,21 +285,29 @@ function noImagePullSecrets(input: StuckContainerInput): Cause {
     : input.serviceAccountPullSecrets === undefined
       ? `ServiceAccount "${sa}" was not found`
       : `ServiceAccount "${sa}" has no imagePullSecrets either`;
+  const carriers = later ? [] : otherCarriers(input, sa);
+  const carrier = carriers[0];
+  const carrierText = carrier
+    ? `; ServiceAccount "${carrier.name}" in ${input.namespace} does carry ${carrier.pullSecrets.join(", ")}${carriers.length > 1 ? ` (so ${carriers.length === 2 ? "does" : "do"} ${carriers.slice(1, 4).map((c) => `"${c.name}"`).join(", ")}${carriers.length > 4 ? " …" : ""})` : ""}`
+    : "";
+  const useCarrier = carrier
+    ? `set serviceAccountName: ${carrier.name} in the pod template (its Deployment probably forgot it) or add imagePullSecrets: [{name: ${carrier.pullSecrets[0]}}], then roll it out; or `
+    : "";
   if (isDefaultSa(input.serviceAccountName)) {
     return {
       code: "default-service-account-trap",
-      message: `the pod runs as ServiceAccount "default" and has no imagePullSecrets; ${saText}`,
+      message: `the pod runs as ServiceAccount "default" and has no imagePullSecrets; ${saText}${carrierText}`,
       hint: later
         ? "recreate the pod (e.g. kubectl rollout restart of its Deployment) so admission copies the ServiceAccount's pull secret"
-        : `set PATCH_SERVICE_ACCOUNTS=default (the product adds ${input.pullSecretName ?? "its pull secret"} to the ServiceAccount on heal), run heal, then recreate the pod`,
+        : `${useCarrier}set PATCH_SERVICE_ACCOUNTS=default (the product adds ${input.pullSecretName ?? "its pull secret"} to the ServiceAccount on heal), run heal, then recreate the pod`,
     };
   }
   return {
     code: "no-image-pull-secrets",
-    message: `the pod has no imagePullSecrets; ${saText}`,
+    message: `the pod has no imagePullSecrets; ${saText}${carrierText}`,
     hint: later
       ? "recreate the pod so admission copies the ServiceAccount's pull secret"
-      : `add the pull secret to the pod spec, or add "${sa}" to PATCH_SERVICE_ACCOUNTS, run heal, then recreate the pod`,
+      : `${useCarrier}add the pull secret to the pod spec, or add "${sa}" to PATCH_SERVICE_ACCOUNTS, run heal, then recreate the pod`,
   };
 }
 
@@ -216,13 +318,23 @@ function secretProblems(input: StuckContainerInput): { causes: Cause[]; usable: 
   const usable: ReducedSecret[] = [];
   for (const secret of input.secrets) {
     if (!secret.exists) {
+      const elsewhere = (input.secretsElsewhere?.[secret.name] ?? []).filter((ns) => ns !== input.namespace);
+      const shown = elsewhere.slice(0, 5).join(", ") + (elsewhere.length > 5 ? ` and ${elsewhere.length - 5} more` : "");
+      const where =
+        elsewhere.length > 0
+          ? `; a Secret of that name exists in ${elsewhere.length === 1 ? "namespace" : "namespaces"} ${shown} (a pod can only use the pull secrets of its own namespace)`
+          : input.secretsElsewhere
+            ? "; no other namespace has a Secret of that name"
+            : "";
       causes.push({
         code: "pull-secret-not-found",
-        message: `imagePullSecret "${secret.name}" does not exist in namespace ${input.namespace}`,
+        message: `imagePullSecret "${secret.name}" does not exist in namespace ${input.namespace}${where}`,
         hint:
           pullSecretName !== undefined && secret.name === pullSecretName
-            ? `run heal with this namespace among the targets (TARGET_NAMESPACES) so the product creates ${secret.name}`
-            : `create the Secret or fix the name in the pod spec${pullSecretName !== undefined ? ` (the product writes "${pullSecretName}")` : ""}`,
+            ? `run heal with ${input.namespace} among the targets (TARGET_NAMESPACES / NAMESPACE_SELECTOR) so the product creates ${secret.name} there`
+            : elsewhere.length > 0
+              ? `create ${secret.name} in ${input.namespace} (e.g. a copy of the one in ${elsewhere[0]}), or point the pod at a pull secret of its own namespace${pullSecretName !== undefined ? ` (the product writes "${pullSecretName}")` : ""}`
+              : `create the Secret or fix the name in the pod spec${pullSecretName !== undefined ? ` (the product writes "${pullSecretName}")` : ""}`,
       });
     } else if (!ACCEPTED_TYPES.includes(secret.type ?? "")) {
       causes.push({
@@ -288,7 +400,7 @@ function tokenExpired(input: StuckContainerInput, matching: MatchedEntry[], imag
 function unknownCause(input: StuckContainerInput, imageHostPort: string): Cause {
   return {
     code: "unknown",
-    message: `stuck in ${input.reason}, but the pull secret${input.secrets.length > 1 ? "s look" : " looks"} right for ${imageHostPort}; kubelet says: ${clean(input.message || input.events.at(-1) || "(no message)")}`,
-    hint: "read the kubelet's message: a 403 usually means the token's IAM principal lacks ecr:BatchGetImage / the repository policy does not grant it; otherwise kubectl describe pod",
+    message: `stuck in ${input.reason}, but the pull secret${input.secrets.length > 1 ? "s look" : " looks"} right for ${imageHostPort}; kubelet: ${input.detail || input.message ? quote(input.detail || input.message) : "(no message)"}`,
+    hint: `read the kubelet's message: a 403 without a reason usually means the token's IAM principal lacks ${ECR_PULL_ACTIONS.join(", ")} on the repository (or, across accounts, the repository policy does not grant them); otherwise kubectl describe pod`,
   };
 }

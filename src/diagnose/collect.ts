@@ -1,7 +1,9 @@
 /**
  * Reads what a diagnosis needs from one cluster, read-only, with a bounded number of requests:
  * one paginated LIST of namespaces, one of pods (cluster-wide), one of `Failed` pod Events, then
- * one GET per distinct ServiceAccount and per distinct referenced Secret of the stuck pods.
+ * one GET per distinct referenced Secret of the stuck pods, one LIST of ServiceAccounts per
+ * namespace where a stuck pod has no imagePullSecrets, and one cluster-wide LIST by field
+ * selector per distinct missing Secret name (where does a Secret of that name exist?).
  * Each Secret is reduced on arrival (hosts, user names, embedded ECR expiry): no password,
  * `auth` or docker config survives this module. RBAC: get/list on pods, events, secrets,
  * serviceaccounts, namespaces — nothing else.
@@ -9,12 +11,13 @@
 import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from "../formats/dockerconfig";
 import { expiryEmbeddedInPassword } from "../formats/ecr-token";
 import { scrub } from "../kube/redact";
+import { errorInWaitingMessage, isPullErrorEvent, quoteKubeletMessage } from "./message";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
 import { forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
 import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret } from "../kube/types";
-import { classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
-import type { ClusterDiagnosis, StuckContainer, StuckContainerReport } from "../report/report";
+import { causeFromKubelet, classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
+import type { CauseCode, CauseSummary, ClusterDiagnosis, StuckContainer, StuckContainerReport } from "../report/report";
 
 /** Waiting reasons of a container stuck on its image (Container Insights counts the same three). */
 export const STUCK_REASONS: readonly string[] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
@@ -23,9 +26,9 @@ export const STUCK_REASONS: readonly string[] = ["ErrImagePull", "ImagePullBackO
 const LIST_PAGE_SIZE = 500;
 /** Page size of the pod LIST (see DiagnoseDeps.podPageSize). */
 const POD_PAGE_SIZE = 200;
-/** Stuck containers diagnosed at most (see DiagnoseDeps.maxStuck). */
-const MAX_STUCK = 200;
-/** Parallel GETs of ServiceAccounts and Secrets. */
+/** Stuck containers listed at most (see DiagnoseDeps.maxStuck). */
+const MAX_STUCK = 500;
+/** Parallel reads of Secrets and ServiceAccount lists. */
 const READ_CONCURRENCY = 8;
 
 export interface DiagnoseTarget {
@@ -45,9 +48,12 @@ export interface DiagnoseDeps {
    * parsed whole — 200 keeps a page to a few MB inside the Lambda's 128 MB.
    */
   podPageSize?: number;
-  /** At most this many stuck containers are diagnosed (the rest are counted). Default 200. */
+  /**
+   * At most this many stuck containers are listed in the report (default 500: a row is ~1–2 KB,
+   * and a Lambda response is at most 6 MB); every one is classified and counted by cause.
+   */
   maxStuck?: number;
-  /** Parallel GETs. Default 8. */
+  /** Parallel reads. Default 8. */
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   sleep?: (ms: number) => Promise<void>;
@@ -98,6 +104,8 @@ interface Stuck extends StuckContainer {
   uid?: string;
   serviceAccountName?: string;
   pullSecrets: string[];
+  /** The pull error carried by the waiting message, if any. */
+  detail?: string;
 }
 
 /** The stuck containers of one pod (init containers included). */
@@ -109,6 +117,7 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
   for (const status of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
     const waiting = status.state?.waiting;
     if (!waiting?.reason || !STUCK_REASONS.includes(waiting.reason)) continue;
+    const detail = errorInWaitingMessage(waiting.message);
     out.push({
       namespace: pod.metadata.namespace ?? "",
       pod: pod.metadata.name,
@@ -117,6 +126,7 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
       image: specImages.get(status.name) ?? status.image ?? "",
       reason: waiting.reason,
       ...(waiting.message ? { message: waiting.message } : {}),
+      ...(detail ? { detail } : {}),
       ...(pod.spec?.serviceAccountName ? { serviceAccountName: pod.spec.serviceAccountName } : {}),
       pullSecrets,
     });
@@ -163,10 +173,11 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   const inScope = await namespacesInScope(ctx);
   const stuck = await listStuckContainers(ctx, inScope);
   if (stuck.length > 0) {
-    const events = await recentFailureEvents(ctx, stuck);
-    const { serviceAccounts, secrets } = await readReferences(ctx, stuck);
-    for (const s of stuck) ctx.diagnosis.stuck.push(stuckRow(ctx, s, events, serviceAccounts, secrets));
-    ctx.diagnosis.stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
+    stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
+    const errorsByContainer = await pullErrorEvents(ctx, stuck);
+    const refs = await readReferences(ctx, stuck);
+    const elsewhere = await secretsElsewhere(ctx, refs.secrets);
+    classifyAll(ctx, stuck, errorsByContainer, refs, elsewhere);
   }
   const diagnosis: ClusterDiagnosis = ctx.diagnosis;
   diagnosis.requests = counter.n;
@@ -198,107 +209,202 @@ async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   return new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
 }
 
-/** Stuck containers (pods are reduced on arrival; finished pods are filtered by the server), at most maxStuck. */
+/** Every stuck container (pods are reduced on arrival; finished pods are filtered by the server). */
 async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<string>): Promise<Stuck[]> {
-  const maxStuck = ctx.deps.maxStuck ?? MAX_STUCK;
   const stuck: Stuck[] = [];
-  let overflow = 0;
   const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? POD_PAGE_SIZE };
   await forEachListed((o) => ctx.api.listPods(o), { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" }, (pod) => {
     if (!inScope.has(pod.metadata.namespace ?? "")) return;
     ctx.diagnosis.podsScanned++;
-    for (const s of stuckContainersOf(pod)) {
-      if (stuck.length < maxStuck) stuck.push(s);
-      else overflow++;
-    }
+    stuck.push(...stuckContainersOf(pod));
   }, paging);
-  if (overflow > 0) ctx.diagnosis.truncated = overflow;
   return stuck;
 }
 
-/** Events about the stuck pods (the kubelet's "Failed to pull image …: <why>"), the last three per pod. */
-async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<Map<string, Array<{ at: string; message: string }>>> {
-  const stuckPods = new Set(stuck.map((s) => `${s.namespace}/${s.pod}`));
-  const events = new Map<string, Array<{ at: string; message: string }>>();
+const containerKey = (namespace: string, pod: string, container: string) => `${namespace}/${pod}/${container}`;
+/** `spec.containers{app}`, `spec.initContainers{init}` → the container's name. */
+const CONTAINER_FIELD = /^spec\.(?:initContainers|containers|ephemeralContainers)\{(.+)\}$/;
+
+/**
+ * The kubelet's detailed pull error per stuck container: the newest `Failed` event about that
+ * container (involvedObject.fieldPath) whose message is the error itself — the kubelet follows it
+ * with `Error: ErrImagePull` / `Error: ImagePullBackOff`, which carry none. An event of an
+ * earlier pod of the same name (another uid) is ignored; one without a fieldPath counts for
+ * every container of its pod.
+ */
+async function pullErrorEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<Map<string, string>> {
+  const uids = new Map<string, string | undefined>();
+  for (const s of stuck) uids.set(`${s.namespace}/${s.pod}`, s.uid);
+  const newest = new Map<string, { at: string; message: string }>();
   try {
     await forEachListed((o) => ctx.api.listEvents(o), { fieldSelector: "involvedObject.kind=Pod,reason=Failed" }, (e) => {
-      const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
-      if (!stuckPods.has(key) || !e.message) return;
-      const list = events.get(key) ?? [];
-      list.push({ at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message });
-      list.sort((a, b) => a.at.localeCompare(b.at));
-      if (list.length > 3) list.shift();
-      events.set(key, list);
+      const namespace = e.involvedObject?.namespace ?? e.metadata.namespace ?? "";
+      const pod = e.involvedObject?.name ?? "";
+      const podKey = `${namespace}/${pod}`;
+      if (!uids.has(podKey) || !isPullErrorEvent(e.message)) return;
+      const uid = uids.get(podKey);
+      if (uid && e.involvedObject?.uid && e.involvedObject.uid !== uid) return;
+      const container = CONTAINER_FIELD.exec(e.involvedObject?.fieldPath ?? "")?.[1];
+      const key = container === undefined ? `${podKey}/*` : containerKey(namespace, pod, container);
+      const at = e.lastTimestamp ?? e.eventTime ?? "";
+      const seen = newest.get(key);
+      if (!seen || at >= seen.at) newest.set(key, { at, message: e.message! });
     }, ctx.paging);
   } catch (error) {
     ctx.diagnosis.errors.push(describe(error, "events could not be listed"));
   }
-  return events;
+  const out = new Map<string, string>();
+  for (const s of stuck) {
+    const own = newest.get(containerKey(s.namespace, s.pod, s.container));
+    const podWide = newest.get(`${s.namespace}/${s.pod}/*`);
+    const pick = own && podWide ? (podWide.at > own.at ? podWide : own) : (own ?? podWide);
+    if (pick) out.set(containerKey(s.namespace, s.pod, s.container), pick.message);
+  }
+  return out;
 }
 
 type ReadSecrets = Map<string, ReducedSecret | { error: string }>;
+interface References {
+  /** `namespace/name` → the SA's imagePullSecrets; absent: not found. Namespaces read: `saNamespaces`. */
+  serviceAccounts: Map<string, string[]>;
+  /** Per namespace read: its ServiceAccounts that carry pull secrets (all of them, for the trap's fix). */
+  saNamespaces: Map<string, Array<{ name: string; pullSecrets: string[] }> | { error: string }>;
+  secrets: ReadSecrets;
+}
 
-/** ServiceAccounts and referenced Secrets: one GET per distinct one, `concurrency` at a time. */
-async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<{ serviceAccounts: Map<string, string[] | undefined>; secrets: ReadSecrets }> {
+const split = (key: string) => {
+  const slash = key.indexOf("/");
+  return [key.slice(0, slash), key.slice(slash + 1)] as const;
+};
+
+/**
+ * One GET per distinct referenced Secret; one (paged) LIST of ServiceAccounts per namespace with a
+ * stuck pod that has no imagePullSecrets (its own SA and the ones that do carry a pull secret);
+ * `concurrency` at a time.
+ */
+async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<References> {
   const { api, get, diagnosis } = ctx;
-  const saKeys = [...new Set(stuck.map((s) => `${s.namespace}/${s.serviceAccountName || "default"}`))];
+  const saNamespaces = [...new Set(stuck.filter((s) => s.pullSecrets.length === 0).map((s) => s.namespace))];
   const secretKeys = [...new Set(stuck.flatMap((s) => s.pullSecrets.map((n) => `${s.namespace}/${n}`)))];
-  const serviceAccounts = new Map<string, string[] | undefined>();
-  const secrets: ReadSecrets = new Map();
-  const split = (key: string) => {
-    const slash = key.indexOf("/");
-    return [key.slice(0, slash), key.slice(slash + 1)] as const;
-  };
-  const reads = [...saKeys.map((k) => ({ kind: "sa" as const, k })), ...secretKeys.map((k) => ({ kind: "secret" as const, k }))];
+  const refs: References = { serviceAccounts: new Map(), saNamespaces: new Map(), secrets: new Map() };
+  const reads = [...saNamespaces.map((k) => ({ kind: "sa" as const, k })), ...secretKeys.map((k) => ({ kind: "secret" as const, k }))];
   await pool(reads, ctx.deps.concurrency ?? READ_CONCURRENCY, async ({ kind, k }) => {
-    const [ns, name] = split(k);
     if (kind === "sa") {
       try {
-        const sa = await get(() => api.readServiceAccount(ns, name));
-        serviceAccounts.set(k, sa ? (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "") : undefined);
+        const carriers: Array<{ name: string; pullSecrets: string[] }> = [];
+        await forEachListed((o) => api.listNamespacedServiceAccounts(k, o), {}, (sa) => {
+          const pulls = (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "");
+          refs.serviceAccounts.set(`${k}/${sa.metadata.name}`, pulls);
+          if (pulls.length > 0) carriers.push({ name: sa.metadata.name, pullSecrets: pulls });
+        }, ctx.paging);
+        refs.saNamespaces.set(k, carriers);
       } catch (error) {
-        serviceAccounts.set(k, undefined);
-        diagnosis.errors.push(describe(error, `ServiceAccount ${k} could not be read`));
-      }
-    } else {
-      try {
-        secrets.set(k, reduceSecret(name, await get(() => api.readSecret(ns, name))));
-      } catch (error) {
-        const message = describe(error, `Secret ${k} could not be read`);
-        secrets.set(k, { error: message });
+        const message = describe(error, `ServiceAccounts of ${k} could not be listed`);
+        refs.saNamespaces.set(k, { error: message });
         diagnosis.errors.push(message);
       }
+      return;
+    }
+    const [ns, name] = split(k);
+    try {
+      refs.secrets.set(k, reduceSecret(name, await get(() => api.readSecret(ns, name))));
+    } catch (error) {
+      const message = describe(error, `Secret ${k} could not be read`);
+      refs.secrets.set(k, { error: message });
+      diagnosis.errors.push(message);
     }
   });
-  return { serviceAccounts, secrets };
+  return refs;
+}
+
+/** Page size of the LIST of same-named Secrets (their data arrives too, and is dropped at once). */
+const ELSEWHERE_PAGE_SIZE = 100;
+
+/**
+ * For each referenced Secret that does not exist: the namespaces where a Secret of that name
+ * does — one cluster-wide LIST by `fieldSelector=metadata.name=NAME` per distinct name. Only the
+ * namespace of each item is kept.
+ */
+async function secretsElsewhere(ctx: DiagnoseContext, secrets: ReadSecrets): Promise<Record<string, string[]>> {
+  const missing = [...new Set([...secrets.values()].filter((s): s is ReducedSecret => !("error" in s) && !s.exists).map((s) => s.name))];
+  const out: Record<string, string[]> = {};
+  for (const name of missing) {
+    const namespaces: string[] = [];
+    try {
+      await forEachListed((o) => ctx.api.listSecrets(o), { fieldSelector: `metadata.name=${name}` }, (s) => void namespaces.push(s.metadata.namespace ?? ""), {
+        ...ctx.paging,
+        limit: Math.min(ctx.paging.limit, ELSEWHERE_PAGE_SIZE),
+      });
+      out[name] = namespaces.filter((n) => n !== "").sort();
+    } catch (error) {
+      ctx.diagnosis.errors.push(describe(error, `Secrets named ${name} could not be listed`));
+    }
+  }
+  return out;
+}
+
+/** Classifies every stuck container: all are counted by cause, the first `maxStuck` are listed. */
+function classifyAll(ctx: DiagnoseContext, stuck: readonly Stuck[], errors: Map<string, string>, refs: References, elsewhere: Record<string, string[]>): void {
+  const maxStuck = ctx.deps.maxStuck ?? MAX_STUCK;
+  const summary = new Map<CauseCode, { containers: number; namespaces: Set<string> }>();
+  let truncated = 0;
+  for (const s of stuck) {
+    const row = stuckRow(ctx, s, errors.get(containerKey(s.namespace, s.pod, s.container)), refs, elsewhere);
+    for (const code of new Set(row.causes.map((c) => c.code))) {
+      const entry = summary.get(code) ?? { containers: 0, namespaces: new Set<string>() };
+      entry.containers++;
+      entry.namespaces.add(s.namespace);
+      summary.set(code, entry);
+    }
+    if (ctx.diagnosis.stuck.length < maxStuck) ctx.diagnosis.stuck.push(row);
+    else truncated++;
+  }
+  ctx.diagnosis.summary = [...summary.entries()]
+    .map(([code, e]): CauseSummary => ({ code, containers: e.containers, namespaces: [...e.namespaces].sort() }))
+    .sort((a, b) => b.containers - a.containers || a.code.localeCompare(b.code));
+  if (truncated > 0) ctx.diagnosis.truncated = truncated;
 }
 
 /** One report row: the container and its causes (an unreadable Secret is the cause when there is one). */
-function stuckRow(ctx: DiagnoseContext, s: Stuck, events: Map<string, Array<{ at: string; message: string }>>, serviceAccounts: Map<string, string[] | undefined>, secrets: ReadSecrets): StuckContainerReport {
-  const reduced = s.pullSecrets.map((n) => secrets.get(`${s.namespace}/${n}`));
+function stuckRow(ctx: DiagnoseContext, s: Stuck, eventError: string | undefined, refs: References, elsewhere: Record<string, string[]>): StuckContainerReport {
+  const reduced = s.pullSecrets.map((n) => refs.secrets.get(`${s.namespace}/${n}`));
   const unreadable = reduced.filter((r): r is { error: string } => r !== undefined && "error" in r);
+  const detail = s.detail ?? eventError;
   const row: StuckContainerReport = { namespace: s.namespace, pod: s.pod, container: s.container, image: s.image, reason: s.reason, causes: [] };
-  if (s.message) row.message = scrub(s.message);
-  if (unreadable.length > 0) {
-    row.causes = [{ code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" }];
-    return row;
-  }
-  const saPulls = serviceAccounts.get(`${s.namespace}/${s.serviceAccountName || "default"}`);
-  row.causes = classifyStuckContainer({
+  if (s.message) row.message = quoteKubeletMessage(s.message);
+  if (detail) row.detail = quoteKubeletMessage(detail);
+  const input = {
     namespace: s.namespace,
     pod: s.pod,
     container: s.container,
     image: s.image,
     reason: s.reason,
     ...(s.message ? { message: s.message } : {}),
-    ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
-    podPullSecrets: s.pullSecrets,
-    ...(saPulls !== undefined ? { serviceAccountPullSecrets: saPulls } : {}),
-    secrets: reduced as ReducedSecret[],
-    events: (events.get(`${s.namespace}/${s.pod}`) ?? []).map((e) => e.message),
+    ...(detail ? { detail } : {}),
     configuredHosts: ctx.target.configuredHosts,
     pullSecretName: ctx.target.pullSecretName,
     now: ctx.now,
+  };
+  if (unreadable.length > 0) {
+    // A pull error that names its cause needs no Secret: it wins over an unreadable one.
+    const readable = reduced.filter((r): r is ReducedSecret => r !== undefined && !("error" in r));
+    const fromKubelet = causeFromKubelet({ ...input, podPullSecrets: s.pullSecrets, secrets: readable });
+    row.causes = fromKubelet
+      ? [fromKubelet]
+      : [{ code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" }];
+    return row;
+  }
+  const sa = s.serviceAccountName || "default";
+  const saNamespace = refs.saNamespaces.get(s.namespace);
+  const saPulls = refs.serviceAccounts.get(`${s.namespace}/${sa}`);
+  row.causes = classifyStuckContainer({
+    ...input,
+    ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
+    podPullSecrets: s.pullSecrets,
+    ...(saPulls !== undefined ? { serviceAccountPullSecrets: saPulls } : {}),
+    ...(saNamespace && !("error" in saNamespace) ? { namespaceServiceAccounts: saNamespace } : {}),
+    secrets: reduced as ReducedSecret[],
+    secretsElsewhere: elsewhere,
   });
   return row;
 }
