@@ -175,7 +175,7 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   if (stuck.length > 0) {
     stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
     const errorsByContainer = await pullErrorEvents(ctx, stuck);
-    const refs = await readReferences(ctx, stuck);
+    const refs = await readReferences(ctx, stuck, errorsByContainer);
     const elsewhere = await secretsElsewhere(ctx, refs.secrets);
     classifyAll(ctx, stuck, errorsByContainer, refs, elsewhere);
   }
@@ -282,9 +282,11 @@ const split = (key: string) => {
  * stuck pod that has no imagePullSecrets (its own SA and the ones that do carry a pull secret);
  * `concurrency` at a time.
  */
-async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<References> {
+async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[], errors: Map<string, string>): Promise<References> {
   const { api, get, diagnosis } = ctx;
-  const saNamespaces = [...new Set(stuck.filter((s) => s.pullSecrets.length === 0).map((s) => s.namespace))];
+  // A pod without imagePullSecrets needs its namespace's ServiceAccounts, unless the kubelet's
+  // error already names a cause no ServiceAccount changes (no such host, rate limited, …).
+  const saNamespaces = [...new Set(stuck.filter((s) => s.pullSecrets.length === 0 && !explainedByKubelet(ctx, s, errors)).map((s) => s.namespace))];
   const secretKeys = [...new Set(stuck.flatMap((s) => s.pullSecrets.map((n) => `${s.namespace}/${n}`)))];
   const refs: References = { serviceAccounts: new Map(), saNamespaces: new Map(), secrets: new Map() };
   const reads = [...saNamespaces.map((k) => ({ kind: "sa" as const, k })), ...secretKeys.map((k) => ({ kind: "secret" as const, k }))];
@@ -315,6 +317,26 @@ async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Pr
     }
   });
   return refs;
+}
+
+/** Does the kubelet's text alone name this container's cause (steps 0–1 of the classification)? */
+function explainedByKubelet(ctx: DiagnoseContext, s: Stuck, errors: Map<string, string>): boolean {
+  const detail = s.detail ?? errors.get(containerKey(s.namespace, s.pod, s.container));
+  return (
+    causeFromKubelet({
+      namespace: s.namespace,
+      pod: s.pod,
+      container: s.container,
+      image: s.image,
+      reason: s.reason,
+      ...(s.message ? { message: s.message } : {}),
+      ...(detail ? { detail } : {}),
+      podPullSecrets: s.pullSecrets,
+      secrets: [],
+      configuredHosts: ctx.target.configuredHosts,
+      now: ctx.now,
+    }) !== undefined
+  );
 }
 
 /** Page size of the LIST of same-named Secrets (their data arrives too, and is dropped at once). */
