@@ -15,7 +15,7 @@ import { errorInWaitingMessage, isPullErrorEvent, quoteKubeletMessage } from "./
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
 import { forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
-import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret } from "../kube/types";
+import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret, type KubeServiceAccount, type ListOptions, type ListPage } from "../kube/types";
 import { causeFromKubelet, classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
 import type { CauseCode, CauseSummary, ClusterDiagnosis, StuckContainer, StuckContainerReport } from "../report/report";
 
@@ -176,7 +176,7 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
     stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
     const errorsByContainer = await pullErrorEvents(ctx, stuck);
     const refs = await readReferences(ctx, stuck, errorsByContainer);
-    const elsewhere = await secretsElsewhere(ctx, refs.secrets);
+    const elsewhere = await secretsElsewhere(ctx, refs);
     classifyAll(ctx, stuck, errorsByContainer, refs, elsewhere);
   }
   const diagnosis: ClusterDiagnosis = ctx.diagnosis;
@@ -265,11 +265,13 @@ async function pullErrorEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]): P
 
 type ReadSecrets = Map<string, ReducedSecret | { error: string }>;
 interface References {
-  /** `namespace/name` → the SA's imagePullSecrets; absent: not found. Namespaces read: `saNamespaces`. */
+  /** `namespace/name` → the SA's imagePullSecrets (SAs of the namespaces read; absent: not found). */
   serviceAccounts: Map<string, string[]>;
-  /** Per namespace read: its ServiceAccounts that carry pull secrets (all of them, for the trap's fix). */
+  /** Per namespace read: its ServiceAccounts that carry pull secrets (for the trap's fix). */
   saNamespaces: Map<string, Array<{ name: string; pullSecrets: string[] }> | { error: string }>;
   secrets: ReadSecrets;
+  /** Per Secret name listed cluster-wide: every namespace that has a Secret of that name. */
+  listedNames: Map<string, string[]>;
 }
 
 const split = (key: string) => {
@@ -278,45 +280,94 @@ const split = (key: string) => {
 };
 
 /**
- * One GET per distinct referenced Secret; one (paged) LIST of ServiceAccounts per namespace with a
- * stuck pod that has no imagePullSecrets (its own SA and the ones that do carry a pull secret);
- * `concurrency` at a time.
+ * From this many namespaces on, one cluster-wide LIST (a few pages) replaces the per-namespace
+ * reads: of a Secret name (by field selector), of ServiceAccounts. At incident scale (hundreds
+ * of namespaces with the same broken pull secret) that is 2–3 requests instead of hundreds.
+ */
+const LIST_FROM = 32;
+/** Page size of cluster-wide Secret LISTs (a pull Secret with an ECR token is ~3.5 KB). */
+const SECRET_PAGE_SIZE = 250;
+
+/**
+ * The referenced Secrets and, for pods without imagePullSecrets, their namespaces'
+ * ServiceAccounts. Per Secret name: one GET per namespace, or — from LIST_FROM namespaces on —
+ * one cluster-wide LIST by `fieldSelector=metadata.name=NAME` (each item reduced on arrival, the
+ * other namespaces' copies dropped; a failed LIST falls back to the GETs). ServiceAccounts: one
+ * LIST per namespace, or one cluster-wide LIST from LIST_FROM namespaces on. `concurrency` at a time.
  */
 async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[], errors: Map<string, string>): Promise<References> {
-  const { api, get, diagnosis } = ctx;
+  const refs: References = { serviceAccounts: new Map(), saNamespaces: new Map(), secrets: new Map(), listedNames: new Map() };
   // A pod without imagePullSecrets needs its namespace's ServiceAccounts, unless the kubelet's
   // error already names a cause no ServiceAccount changes (no such host, rate limited, …).
   const saNamespaces = [...new Set(stuck.filter((s) => s.pullSecrets.length === 0 && !explainedByKubelet(ctx, s, errors)).map((s) => s.namespace))];
-  const secretKeys = [...new Set(stuck.flatMap((s) => s.pullSecrets.map((n) => `${s.namespace}/${n}`)))];
-  const refs: References = { serviceAccounts: new Map(), saNamespaces: new Map(), secrets: new Map() };
-  const reads = [...saNamespaces.map((k) => ({ kind: "sa" as const, k })), ...secretKeys.map((k) => ({ kind: "secret" as const, k }))];
-  await pool(reads, ctx.deps.concurrency ?? READ_CONCURRENCY, async ({ kind, k }) => {
-    if (kind === "sa") {
-      try {
-        const carriers: Array<{ name: string; pullSecrets: string[] }> = [];
-        await forEachListed((o) => api.listNamespacedServiceAccounts(k, o), {}, (sa) => {
-          const pulls = (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "");
-          refs.serviceAccounts.set(`${k}/${sa.metadata.name}`, pulls);
-          if (pulls.length > 0) carriers.push({ name: sa.metadata.name, pullSecrets: pulls });
-        }, ctx.paging);
-        refs.saNamespaces.set(k, carriers);
-      } catch (error) {
-        const message = describe(error, `ServiceAccounts of ${k} could not be listed`);
-        refs.saNamespaces.set(k, { error: message });
-        diagnosis.errors.push(message);
-      }
-      return;
-    }
-    const [ns, name] = split(k);
-    try {
-      refs.secrets.set(k, reduceSecret(name, await get(() => api.readSecret(ns, name))));
-    } catch (error) {
-      const message = describe(error, `Secret ${k} could not be read`);
-      refs.secrets.set(k, { error: message });
-      diagnosis.errors.push(message);
-    }
-  });
+  const byName = new Map<string, Set<string>>();
+  for (const s of stuck) for (const name of s.pullSecrets) byName.set(name, (byName.get(name) ?? new Set()).add(s.namespace));
+  const gets: string[] = [];
+  const lists: string[] = [];
+  for (const [name, namespaces] of byName) {
+    if (namespaces.size >= LIST_FROM) lists.push(name);
+    else for (const ns of namespaces) gets.push(`${ns}/${name}`);
+  }
+  const work: Array<() => Promise<void>> = [
+    ...lists.map((name) => async () => {
+      const fallback = await listSecretsNamed(ctx, name, byName.get(name)!, refs);
+      await pool(fallback, ctx.deps.concurrency ?? READ_CONCURRENCY, (key) => getSecret(ctx, key, refs));
+    }),
+    ...(saNamespaces.length >= LIST_FROM
+      ? [() => listServiceAccounts(ctx, (o) => ctx.api.listServiceAccounts(o), new Set(saNamespaces), refs)]
+      : saNamespaces.map((ns) => () => listServiceAccounts(ctx, (o) => ctx.api.listNamespacedServiceAccounts(ns, o), new Set([ns]), refs))),
+    ...gets.map((key) => () => getSecret(ctx, key, refs)),
+  ];
+  await pool(work, ctx.deps.concurrency ?? READ_CONCURRENCY, (w) => w());
   return refs;
+}
+
+async function getSecret(ctx: DiagnoseContext, key: string, refs: References): Promise<void> {
+  const [ns, name] = split(key);
+  try {
+    refs.secrets.set(key, reduceSecret(name, await ctx.get(() => ctx.api.readSecret(ns, name))));
+  } catch (error) {
+    const message = describe(error, `Secret ${key} could not be read`);
+    refs.secrets.set(key, { error: message });
+    ctx.diagnosis.errors.push(message);
+  }
+}
+
+/** One cluster-wide LIST of the Secrets named `name`; returns the keys to GET instead when it fails. */
+async function listSecretsNamed(ctx: DiagnoseContext, name: string, needed: ReadonlySet<string>, refs: References): Promise<string[]> {
+  const found = new Map<string, ReducedSecret>();
+  const everywhere: string[] = [];
+  try {
+    await forEachListed((o) => ctx.api.listSecrets(o), { fieldSelector: `metadata.name=${name}` }, (secret) => {
+      const ns = secret.metadata.namespace ?? "";
+      everywhere.push(ns);
+      if (needed.has(ns)) found.set(ns, reduceSecret(name, secret));
+    }, { ...ctx.paging, limit: Math.min(ctx.paging.limit, SECRET_PAGE_SIZE) });
+  } catch {
+    return [...needed].map((ns) => `${ns}/${name}`);
+  }
+  for (const ns of needed) refs.secrets.set(`${ns}/${name}`, found.get(ns) ?? reduceSecret(name, undefined));
+  refs.listedNames.set(name, everywhere.filter((n) => n !== "").sort());
+  return [];
+}
+
+/** ServiceAccounts of `namespaces` (one namespace's LIST, or the cluster-wide one), reduced to their pull secrets. */
+async function listServiceAccounts(ctx: DiagnoseContext, list: (o: ListOptions) => Promise<ListPage<KubeServiceAccount>>, namespaces: ReadonlySet<string>, refs: References): Promise<void> {
+  const carriers = new Map<string, Array<{ name: string; pullSecrets: string[] }>>([...namespaces].map((ns) => [ns, []]));
+  try {
+    await forEachListed(list, {}, (sa) => {
+      const ns = sa.metadata.namespace ?? [...namespaces][0]!;
+      if (!namespaces.has(ns)) return;
+      const pulls = (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "");
+      refs.serviceAccounts.set(`${ns}/${sa.metadata.name}`, pulls);
+      if (pulls.length > 0) carriers.get(ns)!.push({ name: sa.metadata.name, pullSecrets: pulls });
+    }, ctx.paging);
+    for (const [ns, list] of carriers) refs.saNamespaces.set(ns, list);
+  } catch (error) {
+    const message = describe(error, namespaces.size === 1 ? `ServiceAccounts of ${[...namespaces][0]} could not be listed` : "ServiceAccounts could not be listed");
+    for (const ns of namespaces) refs.saNamespaces.set(ns, { error: message });
+    ctx.diagnosis.errors.push(message);
+  }
 }
 
 /** Does the kubelet's text alone name this container's cause (steps 0–1 of the classification)? */
@@ -339,23 +390,20 @@ function explainedByKubelet(ctx: DiagnoseContext, s: Stuck, errors: Map<string, 
   );
 }
 
-/** Page size of the LIST of same-named Secrets (their data arrives too, and is dropped at once). */
-const ELSEWHERE_PAGE_SIZE = 100;
-
 /**
  * For each referenced Secret that does not exist: the namespaces where a Secret of that name
- * does — one cluster-wide LIST by `fieldSelector=metadata.name=NAME` per distinct name. Only the
- * namespace of each item is kept.
+ * does — one cluster-wide LIST by `fieldSelector=metadata.name=NAME` per distinct name (none
+ * again for a name already listed). Only the namespace of each item is kept.
  */
-async function secretsElsewhere(ctx: DiagnoseContext, secrets: ReadSecrets): Promise<Record<string, string[]>> {
-  const missing = [...new Set([...secrets.values()].filter((s): s is ReducedSecret => !("error" in s) && !s.exists).map((s) => s.name))];
-  const out: Record<string, string[]> = {};
+async function secretsElsewhere(ctx: DiagnoseContext, refs: References): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = Object.fromEntries(refs.listedNames);
+  const missing = [...new Set([...refs.secrets.values()].filter((s): s is ReducedSecret => !("error" in s) && !s.exists).map((s) => s.name))].filter((n) => !refs.listedNames.has(n));
   for (const name of missing) {
     const namespaces: string[] = [];
     try {
       await forEachListed((o) => ctx.api.listSecrets(o), { fieldSelector: `metadata.name=${name}` }, (s) => void namespaces.push(s.metadata.namespace ?? ""), {
         ...ctx.paging,
-        limit: Math.min(ctx.paging.limit, ELSEWHERE_PAGE_SIZE),
+        limit: Math.min(ctx.paging.limit, SECRET_PAGE_SIZE),
       });
       out[name] = namespaces.filter((n) => n !== "").sort();
     } catch (error) {

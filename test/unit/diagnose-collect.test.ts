@@ -10,7 +10,7 @@ import { formatReport, type Report } from "../../src/report/report";
 import { runRequest } from "../../src/run/run";
 import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import { parseManualRequest } from "../../src/request/triggers";
-import type { KubePod, KubeSecret } from "../../src/kube/types";
+import { KubeApiError, type KubePod, type KubeSecret } from "../../src/kube/types";
 import { FakeKubeApi } from "../support/kube-fake-api";
 import { authorizationData, HOST_USE1, NOW } from "../support/fixtures";
 import * as K from "../fixtures/kubelet-pull-errors";
@@ -178,6 +178,39 @@ describe("diagnoseCluster (in-memory API)", () => {
     expect(missing.code).toBe("pull-secret-not-found");
     expect(missing.message).toMatch(/exists in namespaces pay, tools/);
     expect(JSON.stringify(d)).not.toMatch(/ghp_[xy]/);
+  });
+
+  it("at incident scale one cluster-wide LIST replaces the per-namespace reads (and a failed LIST falls back to GETs)", async () => {
+    const build = () => {
+      const api = new FakeKubeApi();
+      for (let i = 0; i < 40; i++) {
+        const ns = `inc-${String(i).padStart(2, "0")}`;
+        api.addNamespace(ns);
+        if (i < 36) api.putSecret(dockerSecret(ns, "ecr-pull-secret", { [HOST_USE1]: { password: ecrPassword(expired, `PAYLOAD-${i}`) } }));
+        api.putPod(pod(ns, "app", { pullSecrets: ["ecr-pull-secret"] }));
+        api.putPod(pod(ns, "trap", {}));
+      }
+      return api;
+    };
+    const api = build();
+    const d = await diagnoseCluster(target, { api, now: () => NOW, pageSize: 500 });
+    expect(api.count("readSecret")).toBe(0);
+    expect(api.calls.filter((c) => c.method === "listSecrets").map((c) => c.options!.fieldSelector)).toEqual(["metadata.name=ecr-pull-secret"]);
+    expect(api.count("listServiceAccounts")).toBe(1);
+    expect(api.count("listNamespacedServiceAccounts")).toBe(0);
+    expect(d.summary).toEqual([
+      { code: "default-service-account-trap", containers: 40, namespaces: Array.from({ length: 40 }, (_, i) => `inc-${String(i).padStart(2, "0")}`) },
+      { code: "token-expired", containers: 36, namespaces: Array.from({ length: 36 }, (_, i) => `inc-${String(i).padStart(2, "0")}`) },
+      { code: "pull-secret-not-found", containers: 4, namespaces: ["inc-36", "inc-37", "inc-38", "inc-39"] },
+    ]);
+    expect(d.stuck.find((s) => s.namespace === "inc-39" && s.pod === "app")!.causes[0]!.message).toMatch(/exists in namespaces inc-00, inc-01, inc-02, inc-03, inc-04 and 31 more/);
+    expect(JSON.stringify(d)).not.toMatch(/PAYLOAD-/);
+    // A LIST the server refuses: the same diagnosis from GETs.
+    const refusing = build();
+    refusing.faults.push((c) => (c.method === "listSecrets" ? new KubeApiError(403, "forbidden") : undefined));
+    const viaGets = await diagnoseCluster(target, { api: refusing, now: () => NOW, pageSize: 500, retry: { maxAttempts: 1 } });
+    expect(refusing.count("readSecret")).toBe(40);
+    expect(viaGets.summary!.slice(0, 2)).toEqual(d.summary!.slice(0, 2));
   });
 
   it("a Secret that cannot be read is reported, not guessed", async () => {
