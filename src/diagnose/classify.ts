@@ -3,7 +3,7 @@
  * (already reduced — no password, no `auth`, no docker config is ever passed in) and returns the
  * causes, each with a code, a message and a hint for the operator.
  *
- * Matching follows the kubelet's keyring (REFERENCE §2): scheme stripped, `/v1/`/`/v2/` ignored,
+ * Matching follows the kubelet's keyring (docs/facts.md §4): scheme stripped, `/v1/`/`/v2/` ignored,
  * same number of dot labels compared with a glob per label, the port must match exactly, and a
  * key's path must be a prefix of the image's path. The kubelet tries EVERY matching credential,
  * so a cause about the credential (expired) is only claimed when it holds for all of them.

@@ -10,10 +10,11 @@
  */
 import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from "../formats/dockerconfig";
 import { expiryEmbeddedInPassword } from "../formats/ecr-token";
-import { scrub } from "../kube/redact";
+import { scrub } from "../shared/redact-text";
 import { errorInWaitingMessage, isPullErrorEvent, quoteKubeletMessage } from "./message";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
-import { forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
+import { LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
+import { counted, forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
 import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret, type KubeServiceAccount, type ListOptions, type ListPage } from "../kube/types";
 import { causeFromKubelet, classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
@@ -22,10 +23,6 @@ import type { CauseCode, CauseSummary, ClusterDiagnosis, StuckContainer, StuckCo
 /** Waiting reasons of a container stuck on its image (Container Insights counts the same three). */
 export const STUCK_REASONS: readonly string[] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
 
-/** Page size of the namespace and Event LISTs. */
-const LIST_PAGE_SIZE = 500;
-/** Page size of the pod LIST (see DiagnoseDeps.podPageSize). */
-const POD_PAGE_SIZE = 200;
 /** Stuck containers listed at most (see DiagnoseDeps.maxStuck). */
 const MAX_STUCK = 500;
 /** Parallel reads of Secrets and ServiceAccount lists. */
@@ -160,7 +157,7 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks = deps.sleep ? { sleep: deps.sleep } : {};
   const counter = { n: 0 };
-  const api = countedApi(deps.api, counter);
+  const api = counted(deps.api, counter);
   const ctx: DiagnoseContext = {
     target,
     deps,
@@ -186,20 +183,6 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   return diagnosis;
 }
 
-/** Every call of the API counts one request (retries included). */
-function countedApi(api: KubeApi, counter: { n: number }): KubeApi {
-  return new Proxy(api, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== "function" || prop === "close") return value;
-      return (...args: unknown[]) => {
-        counter.n++;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
-
 /** Namespaces in scope: the selected ones and the skipped ones (a skipped namespace's pods are still diagnosed). */
 async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   const namespaces: KubeNamespace[] = [];
@@ -212,7 +195,7 @@ async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
 /** Every stuck container (pods are reduced on arrival; finished pods are filtered by the server). */
 async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<string>): Promise<Stuck[]> {
   const stuck: Stuck[] = [];
-  const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? POD_PAGE_SIZE };
+  const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? LARGE_LIST_PAGE_SIZE };
   await forEachListed((o) => ctx.api.listPods(o), { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" }, (pod) => {
     if (!inScope.has(pod.metadata.namespace ?? "")) return;
     ctx.diagnosis.podsScanned++;

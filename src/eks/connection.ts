@@ -8,6 +8,7 @@
  * as soon as they are resolved, and every message built here passes through `scrubSecrets`.
  */
 import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
+import { EksConnectionError, type EksConnectionProblem } from "../shared/errors";
 import { rememberSecret, scrubSecrets } from "../shared/redact";
 import type { EksCredentials, EksToken } from "./token";
 import { eksTokenCache, type EksTokenCache } from "./token-cache";
@@ -40,20 +41,7 @@ export interface ClusterConnection {
   caData: string;
 }
 
-export type EksConnectionProblem = "not-found" | "not-active" | "incomplete" | "access-denied" | "credentials" | "api-error";
-
-/** A cluster that cannot be connected to. The message names the cluster and what to do. */
-export class EksConnectionError extends Error {
-  override readonly name = "EksConnectionError";
-  constructor(
-    readonly problem: EksConnectionProblem,
-    readonly cluster: string,
-    readonly region: string | undefined,
-    message: string,
-  ) {
-    super(scrubSecrets(message));
-  }
-}
+export { EksConnectionError, type EksConnectionProblem };
 
 function errorName(error: unknown): string {
   if (error && typeof error === "object") {

@@ -6,7 +6,7 @@
  */
 import { Agent, request } from "node:https";
 import type { KubeConnection } from "./types";
-import { scrub } from "./redact";
+import { scrub } from "../shared/redact-text";
 import { networkErrorCode, parseRetryAfter } from "./retry";
 import {
   KubeApiError,

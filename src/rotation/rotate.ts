@@ -58,14 +58,14 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
     try {
       host = parseRegistryHost(item).host;
     } catch (error) {
-      throw new BadRequestError(`invalid manual request: ${(error as Error).message}`);
+      throw BadRequestError.manual(`${(error as Error).message}`);
     }
     const registry = byHost.get(host);
     if (registry === undefined) unknown.push(host);
     else chosen.push(registry);
   }
   if (unknown.length > 0) {
-    throw new BadRequestError(`invalid manual request: registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`);
+    throw BadRequestError.manual(`registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`);
   }
   return chosen;
 }

@@ -1,5 +1,5 @@
 /**
- * The Secrets Manager contract that ESO reads (DESIGN.md "Secrets Manager contract"). Pure.
+ * The Secrets Manager contract that ESO reads (docs/facts.md §3). Pure.
  */
 import { buildDockerConfig, serializeDockerConfig } from "../formats/dockerconfig";
 import type { RegistryCredential } from "./ecr";

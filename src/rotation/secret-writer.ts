@@ -4,6 +4,7 @@
  * refusal; a dry run reads but never writes.
  */
 import { createHash } from "node:crypto";
+import { SecretRefusedError } from "../shared/errors";
 import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "../config/config";
 import { checkStoredValue } from "./secret-payload";
 import type { SecretsApi } from "./secrets-manager";
@@ -32,13 +33,7 @@ export interface SecretWriteResult {
   storedValue?: Record<string, unknown>;
 }
 
-/** A refusal that leaves the secret untouched (foreign owner, malformed value, deleted). */
-export class SecretRefusedError extends Error {
-  constructor(readonly secretName: string, reason: string) {
-    super(`secret ${JSON.stringify(secretName)} left untouched: ${reason}`);
-    this.name = "SecretRefusedError";
-  }
-}
+export { SecretRefusedError };
 
 /** Content-derived idempotency token (64 hex characters; Secrets Manager accepts 32–64). */
 export function clientRequestToken(name: string, secretString: string): string {

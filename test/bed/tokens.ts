@@ -95,7 +95,12 @@ export interface WhoAmI {
 
 /** POST a SelfSubjectReview (what `kubectl auth whoami` does) with a bearer token. */
 export function whoami(bed: Bed, token: string, viaProxy = false): Promise<WhoAmI> {
-  const base = new URL(viaProxy ? bed.proxyUrl : bed.apiServerUrl);
+  return whoamiAt(viaProxy ? bed.proxyUrl : bed.apiServerUrl, bed.caPem, token);
+}
+
+/** The same against any API server URL, trusting only `caPem`. */
+export function whoamiAt(server: string, caPem: string, token: string): Promise<WhoAmI> {
+  const base = new URL(server);
   const body = JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -104,7 +109,7 @@ export function whoami(bed: Bed, token: string, viaProxy = false): Promise<WhoAm
         port: base.port,
         method: "POST",
         path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-        ca: bed.caPem,
+        ca: caPem,
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       },
       (res) => {

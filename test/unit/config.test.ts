@@ -1,5 +1,5 @@
 /**
- * Configuration from environment variables (issue 2 §1, DESIGN.md "Configuration"): validated
+ * Configuration from environment variables (README.md "Configuration"): validated
  * once; ONE ConfigError listing every bad variable and what was expected.
  */
 import { describe, expect, it } from "vitest";

@@ -5,14 +5,13 @@
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app";
 import { diagnoseCluster, reduceSecret, stuckContainersOf } from "../../src/diagnose/collect";
-import type { EcrApi } from "../../src/rotation/ecr";
 import { formatReport, type Report } from "../../src/report/report";
 import { runRequest } from "../../src/run/run";
-import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import { parseManualRequest } from "../../src/request/triggers";
 import { KubeApiError, type KubePod, type KubeSecret } from "../../src/kube/types";
 import { FakeKubeApi } from "../support/kube-fake-api";
-import { authorizationData, HOST_USE1, NOW } from "../support/fixtures";
+import { emptySecrets, memoryEcr } from "../support/aws-fakes";
+import { HOST_USE1, NOW } from "../support/fixtures";
 import * as K from "../fixtures/kubelet-pull-errors";
 
 /** A real-shaped ECR password: base64 of the DATA_KEY envelope, with a distinctive payload. */
@@ -239,27 +238,15 @@ describe("diagnoseCluster (in-memory API)", () => {
 function harness(env: Record<string, string> = {}) {
   const api = cluster();
   const bearer = "k8s-aws-v1.DISTINCTIVE-BEARER-aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8_QWN0aW9uPUdldENhbGxlcklkZW50aXR5";
-  let ecrCalls = 0;
   const secretWrites: string[] = [];
-  const ecr: EcrApi = {
-    getAuthorizationToken: async (region) => {
-      ecrCalls++;
-      return [authorizationData(region)];
-    },
-  };
-  const secrets: SecretsApi = {
-    describe: async () => undefined,
-    getCurrent: async () => undefined,
-    create: async ({ name }) => (secretWrites.push(name), { versionId: "v1" }),
-    put: async ({ name }) => (secretWrites.push(name), { versionId: "v2" }),
-    tag: async () => {},
-  };
+  const ecr = memoryEcr();
+  const secrets = emptySecrets((_op, name) => void secretWrites.push(name));
   const app = createApp(
     { AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, EKS_CLUSTERS: "prod", EXCLUDE_NAMESPACES: "excluded", PATCH_SERVICE_ACCOUNTS: "", ...env },
     { kubernetes: { access: async () => ({ server: "https://kube.invalid", caData: "", token: bearer }), apply: { api, now: () => NOW }, diagnose: { now: () => NOW } } },
   );
   const deps = { ...app.deps, ecr, secrets, now: () => NOW, tokenNow: () => NOW };
-  return { api, bearer, app, deps, counts: () => ({ ecrCalls, secretWrites: secretWrites.length }) };
+  return { api, bearer, app, deps, counts: () => ({ ecrCalls: ecr.calls(), secretWrites: secretWrites.length }) };
 }
 
 describe("the diagnose action", () => {

@@ -12,7 +12,7 @@ const CREDS = { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtn
 const SESSION = { accessKeyId: "ASIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", sessionToken: "IQoJb3JpZ2luX2VjE/abc+def==" };
 const NOW = new Date("2026-11-24T10:00:00.000Z");
 
-/** What aws-iam-authenticator's Verify() accepts (REFERENCE §4). */
+/** What aws-iam-authenticator's Verify() accepts (docs/facts.md §5). */
 const ALLOWED = new Set([
   "Action",
   "Version",

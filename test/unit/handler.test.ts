@@ -3,26 +3,23 @@
  * path (success, each error) is run, and ALL captured output (stdout, stderr), every returned
  * Report and every thrown error is searched for the secret in each of its renderings.
  */
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
-  ResourceNotFoundException,
-  SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "../../handlers/rotate";
 import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
 import { loadConfig } from "../../src/config/config";
 import type { App } from "../../src/app/app";
+import { mockAwsSdk, OWNED_TAGS, secretNotFound } from "../support/aws-fakes";
 import { authorizationData, HOST_USE1, NOW, PASSWORD, RAW_TOKEN, secretNeedles } from "../support/fixtures";
 
-const ecr = mockClient(ECRClient);
-const sm = mockClient(SecretsManagerClient);
-const OWNED = [{ Key: "ecr-token-rotator:managed", Value: "true" }];
+const { ecr, sm } = mockAwsSdk();
+const OWNED = OWNED_TAGS;
 
 let captured = "";
 const originalStdout = process.stdout.write.bind(process.stdout);
@@ -83,7 +80,7 @@ beforeEach(() => {
 describe("handler paths", () => {
   it("success: creates the secret, logs one summary line and emits EMF metrics", async () => {
     captured = "";
-    sm.on(DescribeSecretCommand).rejects(new ResourceNotFoundException({ message: "not found", $metadata: {} }));
+    sm.on(DescribeSecretCommand).rejects(secretNotFound("not found"));
     sm.on(CreateSecretCommand).resolves({ VersionId: "v1" });
     const out = await invoke(manual);
     expect(out.ok).toBe(true);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { REDACTED, scrub, secretValuesOf } from "../../src/kube/redact";
+import { REDACTED } from "../../src/shared/redact";
+import { scrub, secretValuesOf } from "../../src/shared/redact-text";
 
 describe("scrub", () => {
   const logins = [{ host: "h", username: "AWS", password: "short-pass-1" }];

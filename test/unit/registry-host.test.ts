@@ -1,5 +1,5 @@
 /**
- * ECR registry hosts (DESIGN.md "Registry hosts and tokens"). The yardstick is the public test
+ * ECR registry hosts (docs/facts.md §2). The yardstick is the public test
  * vectors of the kubelet's credential provider and the ECR credential helper:
  *  - kubernetes/cloud-provider-aws cmd/ecr-credential-provider/main_test.go
  *    (TestRegistryPatternMatch, Test_parseRegionFromECRPrivateHost, Test_parseHostFromImageReference,

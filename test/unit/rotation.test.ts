@@ -1,14 +1,11 @@
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   PutSecretValueCommand,
-  ResourceNotFoundException,
-  SecretsManagerClient,
   TagResourceCommand,
 } from "@aws-sdk/client-secrets-manager";
-import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
 import { loadConfig } from "../../src/config/config";
@@ -16,13 +13,11 @@ import { BadRequestError } from "../../src/shared/errors";
 import { runRequest } from "../../src/run/run";
 import { clientRequestToken } from "../../src/rotation/secret-writer";
 import { parseManualRequest, type Request } from "../../src/request/triggers";
+import { mockAwsSdk, OWNED_TAGS, secretNotFound } from "../support/aws-fakes";
 import { authorizationData, EXPIRES, HOST_EUW1, HOST_OTHER_ACCOUNT_USE1, HOST_USE1, NOW, PASSWORD, RAW_TOKEN } from "../support/fixtures";
 
-const ecr = mockClient(ECRClient);
-const sm = mockClient(SecretsManagerClient);
-
-const OWNED_TAGS = [{ Key: "ecr-token-rotator:managed", Value: "true" }];
-const notFound = () => new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
+const { ecr, sm } = mockAwsSdk();
+const notFound = () => secretNotFound();
 
 function config(extra: Record<string, string> = {}) {
   return loadConfig({ AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, SECRET_NAME: "production/ecr/credentials", ...extra });

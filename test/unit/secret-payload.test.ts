@@ -1,5 +1,5 @@
 /**
- * The Secrets Manager contract ESO reads (DESIGN.md "Secrets Manager contract (what ESO reads)").
+ * The Secrets Manager contract ESO reads (docs/facts.md §3).
  */
 import { describe, expect, it } from "vitest";
 import { credentialsOfEntry, parseDockerConfig } from "../../src/formats/dockerconfig";
@@ -61,7 +61,7 @@ describe("registrySecretValue", () => {
     expect(JSON.parse(JSON.stringify(value))).toEqual(value);
   });
 
-  // The ExternalSecret template in DESIGN.md (from the course users follow) builds its
+  // The ExternalSecret template in docs/facts.md §3 (from the course users follow) builds its
   // .dockerconfigjson from registry_url and auth_token; it must describe the same login as the
   // ready-made dockerconfigjson property. (test/ renders it with Go text/template + sprig too.)
   it("the course's ExternalSecret template, fed registry_url and auth_token, yields the same docker config", () => {
