@@ -63,23 +63,40 @@ function incident(names: string[]): { pods: BrokenPod[]; secrets: Array<[string,
     const image = `${HOST}/team/app:${1 + (i % 3)}.0`;
     if (share < 0.5) {
       secrets.push([namespace, dockerConfigSecret(namespace, "ecr-pull-secret", { [HOST]: expired })]);
-      pods.push({ namespace, name, image, imagePullSecrets: ["ecr-pull-secret"], error: K.forbiddenHead(image, "us-east-1", K.ACCOUNT, "team/app", `${1 + (i % 3)}.0`) });
+      pods.push({
+        namespace,
+        name,
+        image,
+        imagePullSecrets: ["ecr-pull-secret"],
+        error: K.forbiddenHead(image, "us-east-1", K.ACCOUNT, "team/app", `${1 + (i % 3)}.0`),
+      });
     } else if (share < 0.7) {
       secrets.push([namespace, dockerConfigSecret(namespace, "ecr-pull-secret", { [HOST]: fresh })]);
       pods.push({ namespace, name, image: "busybox:1.36", imagePullSecrets: ["ecr-pull-secret"], error: K.dockerHubRateLimit("busybox:1.36") });
     } else if (share < 0.85) {
       const payImage = `${PAY_HOST}/payments/payment-api:3.0.0`;
       secrets.push([namespace, dockerConfigSecret(namespace, "ecr-pull-secret", { [PAY_HOST]: fresh })]);
-      pods.push({ namespace, name, image: payImage, imagePullSecrets: ["ecr-pull-secret"], kubelet: "1.32", error: K.ecrDeniedContainerd(payImage, "us-east-1", K.OTHER_ACCOUNT, "payments/payment-api") });
+      pods.push({
+        namespace,
+        name,
+        image: payImage,
+        imagePullSecrets: ["ecr-pull-secret"],
+        kubelet: "1.32",
+        error: K.ecrDeniedContainerd(payImage, "us-east-1", K.OTHER_ACCOUNT, "payments/payment-api"),
+      });
     } else if (share < 0.95) {
-      serviceAccounts.push([namespace, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `${name}-sa`, namespace }, imagePullSecrets: [{ name: "ecr-pull-secret" }] }]);
+      serviceAccounts.push([
+        namespace,
+        { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: `${name}-sa`, namespace }, imagePullSecrets: [{ name: "ecr-pull-secret" }] },
+      ]);
       pods.push({ namespace, name, image, error: K.noBasicAuth(image) });
     } else {
       pods.push({ namespace, name, image, imagePullSecrets: ["registry-creds"], error: K.noBasicAuth(image) });
     }
   }
   // registry-creds exists, but only in a few namespaces without stuck pods.
-  for (const namespace of names.filter((_, i) => i % stride !== 0).slice(0, 5)) secrets.push([namespace, dockerConfigSecret(namespace, "registry-creds", { [HOST]: fresh })]);
+  for (const namespace of names.filter((_, i) => i % stride !== 0).slice(0, 5))
+    secrets.push([namespace, dockerConfigSecret(namespace, "registry-creds", { [HOST]: fresh })]);
   return { pods, secrets, serviceAccounts };
 }
 
@@ -137,7 +154,8 @@ function runChild<T>(runner: string, input: unknown): Promise<T> {
 }
 
 /** A LIST page: a GET of a collection (no object name after the resource). */
-const isList = (path: string) => /^\/api\/v1\/(namespaces|pods|events|secrets|serviceaccounts)$|^\/api\/v1\/namespaces\/[^/]+\/(secrets|serviceaccounts|pods|events)$/.test(path);
+const isList = (path: string) =>
+  /^\/api\/v1\/(namespaces|pods|events|secrets|serviceaccounts)$|^\/api\/v1\/namespaces\/[^/]+\/(secrets|serviceaccounts|pods|events)$/.test(path);
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "diagnose-incident-"));
@@ -152,14 +170,24 @@ async function main(): Promise<void> {
     await createNamespaces(admin, names, { bench: "diagnose" });
     const { pods, secrets, serviceAccounts } = incident(names);
     const seen = new Set<string>();
-    await admin.each(secrets.filter(([ns, s]) => !seen.has(`${ns}/${(s as { metadata: { name: string } }).metadata.name}`) && seen.add(`${ns}/${(s as { metadata: { name: string } }).metadata.name}`)), async ([ns, body]) => void (await admin.call("POST", `/api/v1/namespaces/${ns}/secrets`, body)));
+    await admin.each(
+      secrets.filter(
+        ([ns, s]) =>
+          !seen.has(`${ns}/${(s as { metadata: { name: string } }).metadata.name}`) && seen.add(`${ns}/${(s as { metadata: { name: string } }).metadata.name}`),
+      ),
+      async ([ns, body]) => void (await admin.call("POST", `/api/v1/namespaces/${ns}/secrets`, body)),
+    );
     await admin.each(serviceAccounts, async ([ns, body]) => void (await admin.call("POST", `/api/v1/namespaces/${ns}/serviceaccounts`, body)));
     await admin.each(pods, async (p) => void (await createBrokenPod(admin, p)));
     admin.close();
     log(`setup: ${N} namespaces, ${pods.length} broken pods (${pods.length * 5} kubelet events), ${seen.size} Secrets in ${Date.now() - t0} ms`);
 
     const credentials = { accessKeyId: "AKIAROTATORTESTKEY01", secretAccessKey: "rotator-test-secret-key" };
-    const connection = async () => ({ server: bed!.proxyUrl, caData: bed!.caData, token: (await createEksToken({ clusterName: bed!.clusterName, region: bed!.region, credentials })).token });
+    const connection = async () => ({
+      server: bed!.proxyUrl,
+      caData: bed!.caData,
+      token: (await createEksToken({ clusterName: bed!.clusterName, region: bed!.region, credentials })).token,
+    });
     const target = { namespaces: { mode: "selector", labelSelector: "bench=diagnose" }, configuredHosts: [HOST], pullSecretName: "ecr-pull-secret" };
     bed.proxy.setLatency(LATENCY_MS);
 
@@ -168,7 +196,15 @@ async function main(): Promise<void> {
 
     // Three rounds, each the baseline then the diagnosis; the medians are reported (the machine
     // is shared: the baseline, measured beside each run, shows how loaded it was).
-    type Run = { wallMs: number; stuck: number; listed: number; summary: Array<{ code: string; containers: number; namespaces: string[] }>; errors: string[]; requests: number; maxRssKb: number };
+    type Run = {
+      wallMs: number;
+      stuck: number;
+      listed: number;
+      summary: Array<{ code: string; containers: number; namespaces: string[] }>;
+      errors: string[];
+      requests: number;
+      maxRssKb: number;
+    };
     const bases: number[] = [];
     const walls: number[] = [];
     let baseRequests = 0;
@@ -193,12 +229,20 @@ async function main(): Promise<void> {
 
     const diagnose = { namespaces: N, stuckPods: run.stuck, wallMs: Math.round(run.wallMs), requests: log2.length };
     if (JSON_OUT) {
-      process.stdout.write(`${JSON.stringify({ diagnose: { ...diagnose, listPages: lists, gets: gets.length, distinctGets, baselineListMs: Math.round(base.wallMs), baselineListRequests: baseRequests, peakRssMb: Math.round((run.maxRssKb / 1024) * 10) / 10 } })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ diagnose: { ...diagnose, listPages: lists, gets: gets.length, distinctGets, baselineListMs: Math.round(base.wallMs), baselineListRequests: baseRequests, peakRssMb: Math.round((run.maxRssKb / 1024) * 10) / 10 } })}\n`,
+      );
     } else {
       log(`diagnosis (bundled, product's EKS token, through the proxy):`);
-      log(`  wall time      ${diagnose.wallMs} ms (median of ${ROUNDS}; target ≤ 2000 ms); baseline, the LIST pages alone: ${Math.round(base.wallMs)} ms in ${baseRequests} requests`);
-      log(`  requests       ${diagnose.requests} = ${lists} LIST pages + ${gets.length} GETs of ${distinctGets} distinct Secrets (target ≤ LIST pages + one GET per distinct Secret/ServiceAccount)`);
-      log(`  stuck          ${run.stuck} containers, ${run.listed} listed; by cause: ${run.summary.map((c) => `${c.containers} ${c.code} (${c.namespaces.length} ns)`).join(", ")}`);
+      log(
+        `  wall time      ${diagnose.wallMs} ms (median of ${ROUNDS}; target ≤ 2000 ms); baseline, the LIST pages alone: ${Math.round(base.wallMs)} ms in ${baseRequests} requests`,
+      );
+      log(
+        `  requests       ${diagnose.requests} = ${lists} LIST pages + ${gets.length} GETs of ${distinctGets} distinct Secrets (target ≤ LIST pages + one GET per distinct Secret/ServiceAccount)`,
+      );
+      log(
+        `  stuck          ${run.stuck} containers, ${run.listed} listed; by cause: ${run.summary.map((c) => `${c.containers} ${c.code} (${c.namespaces.length} ns)`).join(", ")}`,
+      );
       log(`  peak RSS       ${Math.round((run.maxRssKb / 1024) * 10) / 10} MB (diagnosis process, bundled, node defaults)`);
     }
   } finally {

@@ -29,15 +29,31 @@ export async function runBedBench({ entry, key, banner, quiet = false, args = []
     stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
     maxBuffer: 64 * 1024 * 1024,
   });
-  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  const line = out
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .pop();
   if (!line) throw new Error(`${entry} printed no JSON:\n${out.slice(-2000)}`);
   return JSON.parse(line)[key];
 }
 
 export function runHealBench({ quiet = false, args = [] } = {}) {
-  return runBedBench({ entry: "bench/heal-fanout.ts", key: "heal", banner: "heal fan-out: starting the test bed (1,000 namespaces, 5 ms per request)...", quiet, args });
+  return runBedBench({
+    entry: "bench/heal-fanout.ts",
+    key: "heal",
+    banner: "heal fan-out: starting the test bed (1,000 namespaces, 5 ms per request)...",
+    quiet,
+    args,
+  });
 }
 
 export function runDiagnoseBench({ quiet = false, args = [] } = {}) {
-  return runBedBench({ entry: "bench/diagnose-incident.ts", key: "diagnose", banner: "diagnose: starting the test bed (1,000 namespaces, 300 stuck pods, 5 ms per request)...", quiet, args });
+  return runBedBench({
+    entry: "bench/diagnose-incident.ts",
+    key: "diagnose",
+    banner: "diagnose: starting the test bed (1,000 namespaces, 300 stuck pods, 5 ms per request)...",
+    quiet,
+    args,
+  });
 }

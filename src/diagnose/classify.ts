@@ -66,7 +66,8 @@ const ACCEPTED_TYPES = ["kubernetes.io/dockerconfigjson", "kubernetes.io/dockerc
 /** Messages that say the credential was refused (these win over "not found"-like phrases). */
 const AUTH_FAILURE = /\b(401|403)\b|unauthori[sz]ed|authoriz|authenticat|no basic auth credentials|denied|forbidden|insufficient_scope|expired/i;
 /** Messages that point at the image reference or the network, not the credential. */
-const NOT_CREDENTIAL = /manifest unknown|manifest for .* not found|: not found|\bnot found\b|InvalidImageName|invalid reference format|couldn't parse image|no such host|name unknown|repository name must|i\/o timeout|connection refused|network is unreachable|dial tcp/i;
+const NOT_CREDENTIAL =
+  /manifest unknown|manifest for .* not found|: not found|\bnot found\b|InvalidImageName|invalid reference format|couldn't parse image|no such host|name unknown|repository name must|i\/o timeout|connection refused|network is unreachable|dial tcp/i;
 
 interface ParsedRef {
   host: string;
@@ -288,7 +289,14 @@ function noImagePullSecrets(input: StuckContainerInput): Cause {
   const carriers = later ? [] : otherCarriers(input, sa);
   const carrier = carriers[0];
   const carrierText = carrier
-    ? `; ServiceAccount "${carrier.name}" in ${input.namespace} does carry ${carrier.pullSecrets.join(", ")}${carriers.length > 1 ? ` (so ${carriers.length === 2 ? "does" : "do"} ${carriers.slice(1, 4).map((c) => `"${c.name}"`).join(", ")}${carriers.length > 4 ? " …" : ""})` : ""}`
+    ? `; ServiceAccount "${carrier.name}" in ${input.namespace} does carry ${carrier.pullSecrets.join(", ")}${
+        carriers.length > 1
+          ? ` (so ${carriers.length === 2 ? "does" : "do"} ${carriers
+              .slice(1, 4)
+              .map((c) => `"${c.name}"`)
+              .join(", ")}${carriers.length > 4 ? " …" : ""})`
+          : ""
+      }`
     : "";
   const useCarrier = carrier
     ? `set serviceAccountName: ${carrier.name} in the pod template (its Deployment probably forgot it) or add imagePullSecrets: [{name: ${carrier.pullSecrets[0]}}], then roll it out; or `
@@ -346,7 +354,7 @@ function secretProblems(input: StuckContainerInput): { causes: Cause[]; usable: 
       causes.push({
         code: "invalid-pull-secret",
         message: `imagePullSecret "${secret.name}" cannot be read as a docker config: ${secret.invalid}`,
-        hint: "rewrite its content: {\"auths\":{\"<registry host>\":{\"username\":…,\"password\":…,\"auth\":…}}}",
+        hint: 'rewrite its content: {"auths":{"<registry host>":{"username":…,"password":…,"auth":…}}}',
       });
     } else usable.push(secret);
   }

@@ -16,7 +16,16 @@ import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type Retr
 import { LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
 import { counted, forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
-import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret, type KubeServiceAccount, type ListOptions, type ListPage } from "../kube/types";
+import {
+  KubeApiError,
+  type KubeApi,
+  type KubeNamespace,
+  type KubePod,
+  type KubeSecret,
+  type KubeServiceAccount,
+  type ListOptions,
+  type ListPage,
+} from "../kube/types";
 import { causeFromKubelet, classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
 import type { CauseCode, CauseSummary, ClusterDiagnosis, StuckContainer, StuckContainerReport } from "../report/report";
 
@@ -187,7 +196,12 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
 async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   const namespaces: KubeNamespace[] = [];
   const nsTarget = ctx.target.namespaces;
-  await forEachListed((o) => ctx.api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
+  await forEachListed(
+    (o) => ctx.api.listNamespaces(o),
+    nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {},
+    (n) => void namespaces.push(reducedNamespace(n)),
+    ctx.paging,
+  );
   const selection = selectNamespaces(nsTarget, namespaces);
   return new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
 }
@@ -196,11 +210,16 @@ async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
 async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<string>): Promise<Stuck[]> {
   const stuck: Stuck[] = [];
   const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? LARGE_LIST_PAGE_SIZE };
-  await forEachListed((o) => ctx.api.listPods(o), { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" }, (pod) => {
-    if (!inScope.has(pod.metadata.namespace ?? "")) return;
-    ctx.diagnosis.podsScanned++;
-    stuck.push(...stuckContainersOf(pod));
-  }, paging);
+  await forEachListed(
+    (o) => ctx.api.listPods(o),
+    { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
+    (pod) => {
+      if (!inScope.has(pod.metadata.namespace ?? "")) return;
+      ctx.diagnosis.podsScanned++;
+      stuck.push(...stuckContainersOf(pod));
+    },
+    paging,
+  );
   return stuck;
 }
 
@@ -220,19 +239,24 @@ async function pullErrorEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]): P
   for (const s of stuck) uids.set(`${s.namespace}/${s.pod}`, s.uid);
   const newest = new Map<string, { at: string; message: string }>();
   try {
-    await forEachListed((o) => ctx.api.listEvents(o), { fieldSelector: "involvedObject.kind=Pod,reason=Failed" }, (e) => {
-      const namespace = e.involvedObject?.namespace ?? e.metadata.namespace ?? "";
-      const pod = e.involvedObject?.name ?? "";
-      const podKey = `${namespace}/${pod}`;
-      if (!uids.has(podKey) || !isPullErrorEvent(e.message)) return;
-      const uid = uids.get(podKey);
-      if (uid && e.involvedObject?.uid && e.involvedObject.uid !== uid) return;
-      const container = CONTAINER_FIELD.exec(e.involvedObject?.fieldPath ?? "")?.[1];
-      const key = container === undefined ? `${podKey}/*` : containerKey(namespace, pod, container);
-      const at = e.lastTimestamp ?? e.eventTime ?? "";
-      const seen = newest.get(key);
-      if (!seen || at >= seen.at) newest.set(key, { at, message: e.message! });
-    }, ctx.paging);
+    await forEachListed(
+      (o) => ctx.api.listEvents(o),
+      { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
+      (e) => {
+        const namespace = e.involvedObject?.namespace ?? e.metadata.namespace ?? "";
+        const pod = e.involvedObject?.name ?? "";
+        const podKey = `${namespace}/${pod}`;
+        if (!uids.has(podKey) || !isPullErrorEvent(e.message)) return;
+        const uid = uids.get(podKey);
+        if (uid && e.involvedObject?.uid && e.involvedObject.uid !== uid) return;
+        const container = CONTAINER_FIELD.exec(e.involvedObject?.fieldPath ?? "")?.[1];
+        const key = container === undefined ? `${podKey}/*` : containerKey(namespace, pod, container);
+        const at = e.lastTimestamp ?? e.eventTime ?? "";
+        const seen = newest.get(key);
+        if (!seen || at >= seen.at) newest.set(key, { at, message: e.message! });
+      },
+      ctx.paging,
+    );
   } catch (error) {
     ctx.diagnosis.errors.push(describe(error, "events could not be listed"));
   }
@@ -321,11 +345,16 @@ async function listSecretsNamed(ctx: DiagnoseContext, name: string, needed: Read
   const found = new Map<string, ReducedSecret>();
   const everywhere: string[] = [];
   try {
-    await forEachListed((o) => ctx.api.listSecrets(o), { fieldSelector: `metadata.name=${name}` }, (secret) => {
-      const ns = secret.metadata.namespace ?? "";
-      everywhere.push(ns);
-      if (needed.has(ns)) found.set(ns, reduceSecret(name, secret));
-    }, { ...ctx.paging, limit: Math.min(ctx.paging.limit, SECRET_PAGE_SIZE) });
+    await forEachListed(
+      (o) => ctx.api.listSecrets(o),
+      { fieldSelector: `metadata.name=${name}` },
+      (secret) => {
+        const ns = secret.metadata.namespace ?? "";
+        everywhere.push(ns);
+        if (needed.has(ns)) found.set(ns, reduceSecret(name, secret));
+      },
+      { ...ctx.paging, limit: Math.min(ctx.paging.limit, SECRET_PAGE_SIZE) },
+    );
   } catch {
     return [...needed].map((ns) => `${ns}/${name}`);
   }
@@ -335,19 +364,32 @@ async function listSecretsNamed(ctx: DiagnoseContext, name: string, needed: Read
 }
 
 /** ServiceAccounts of `namespaces` (one namespace's LIST, or the cluster-wide one), reduced to their pull secrets. */
-async function listServiceAccounts(ctx: DiagnoseContext, list: (o: ListOptions) => Promise<ListPage<KubeServiceAccount>>, namespaces: ReadonlySet<string>, refs: References): Promise<void> {
+async function listServiceAccounts(
+  ctx: DiagnoseContext,
+  list: (o: ListOptions) => Promise<ListPage<KubeServiceAccount>>,
+  namespaces: ReadonlySet<string>,
+  refs: References,
+): Promise<void> {
   const carriers = new Map<string, Array<{ name: string; pullSecrets: string[] }>>([...namespaces].map((ns) => [ns, []]));
   try {
-    await forEachListed(list, {}, (sa) => {
-      const ns = sa.metadata.namespace ?? [...namespaces][0]!;
-      if (!namespaces.has(ns)) return;
-      const pulls = (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "");
-      refs.serviceAccounts.set(`${ns}/${sa.metadata.name}`, pulls);
-      if (pulls.length > 0) carriers.get(ns)!.push({ name: sa.metadata.name, pullSecrets: pulls });
-    }, ctx.paging);
+    await forEachListed(
+      list,
+      {},
+      (sa) => {
+        const ns = sa.metadata.namespace ?? [...namespaces][0]!;
+        if (!namespaces.has(ns)) return;
+        const pulls = (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "");
+        refs.serviceAccounts.set(`${ns}/${sa.metadata.name}`, pulls);
+        if (pulls.length > 0) carriers.get(ns)!.push({ name: sa.metadata.name, pullSecrets: pulls });
+      },
+      ctx.paging,
+    );
     for (const [ns, list] of carriers) refs.saNamespaces.set(ns, list);
   } catch (error) {
-    const message = describe(error, namespaces.size === 1 ? `ServiceAccounts of ${[...namespaces][0]} could not be listed` : "ServiceAccounts could not be listed");
+    const message = describe(
+      error,
+      namespaces.size === 1 ? `ServiceAccounts of ${[...namespaces][0]} could not be listed` : "ServiceAccounts could not be listed",
+    );
     for (const ns of namespaces) refs.saNamespaces.set(ns, { error: message });
     ctx.diagnosis.errors.push(message);
   }
@@ -380,14 +422,21 @@ function explainedByKubelet(ctx: DiagnoseContext, s: Stuck, errors: Map<string, 
  */
 async function secretsElsewhere(ctx: DiagnoseContext, refs: References): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = Object.fromEntries(refs.listedNames);
-  const missing = [...new Set([...refs.secrets.values()].filter((s): s is ReducedSecret => !("error" in s) && !s.exists).map((s) => s.name))].filter((n) => !refs.listedNames.has(n));
+  const missing = [...new Set([...refs.secrets.values()].filter((s): s is ReducedSecret => !("error" in s) && !s.exists).map((s) => s.name))].filter(
+    (n) => !refs.listedNames.has(n),
+  );
   for (const name of missing) {
     const namespaces: string[] = [];
     try {
-      await forEachListed((o) => ctx.api.listSecrets(o), { fieldSelector: `metadata.name=${name}` }, (s) => void namespaces.push(s.metadata.namespace ?? ""), {
-        ...ctx.paging,
-        limit: Math.min(ctx.paging.limit, SECRET_PAGE_SIZE),
-      });
+      await forEachListed(
+        (o) => ctx.api.listSecrets(o),
+        { fieldSelector: `metadata.name=${name}` },
+        (s) => void namespaces.push(s.metadata.namespace ?? ""),
+        {
+          ...ctx.paging,
+          limit: Math.min(ctx.paging.limit, SECRET_PAGE_SIZE),
+        },
+      );
       out[name] = namespaces.filter((n) => n !== "").sort();
     } catch (error) {
       ctx.diagnosis.errors.push(describe(error, `Secrets named ${name} could not be listed`));

@@ -56,7 +56,8 @@ export function isPullErrorEvent(message: string | undefined): boolean {
 // ---------------------------------------------------------------------------------------------
 // Quoting without credentials
 
-const SENSITIVE_KEYS = "x-amz-security-token|x-amz-signature|x-amz-credential|access_token|refresh_token|id_token|token|password|passwd|secret|auth|authorization|signature|sig|apikey|api_key";
+const SENSITIVE_KEYS =
+  "x-amz-security-token|x-amz-signature|x-amz-credential|access_token|refresh_token|id_token|token|password|passwd|secret|auth|authorization|signature|sig|apikey|api_key";
 /** `key=value` (query strings, logfmt) for a sensitive key. */
 const KEY_EQUALS = new RegExp(`([?&;\\s,(]|^)(${SENSITIVE_KEYS})=([^&\\s"',;)]+)`, "gi");
 /** `"key": "value"` / `key: value` (JSON or YAML echoed in an error) for a sensitive key. */
@@ -152,7 +153,14 @@ export function readEcrDenial(text: string): EcrDenial | undefined {
   const m = DENIAL.exec(text.replace(/\s+/g, " "));
   if (!m) return undefined;
   const [, principal, action, resource, region, account, repository, because] = m;
-  const denial: EcrDenial = { principal: principal!, action: action!, resource: resource!, region: region!, account: account!, repository: repository!.replace(/[.,;]+$/, "") };
+  const denial: EcrDenial = {
+    principal: principal!,
+    action: action!,
+    resource: resource!,
+    region: region!,
+    account: account!,
+    repository: repository!.replace(/[.,;]+$/, ""),
+  };
   const assumed = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\//.exec(principal!);
   if (assumed) denial.role = `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}`;
   else if (/^arn:aws[a-z-]*:iam::\d{12}:role\//.test(principal!)) denial.role = principal!;

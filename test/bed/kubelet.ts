@@ -57,9 +57,11 @@ export function adminClient(bed: Bed, maxSockets = 16): AdminClient {
     call,
     async each(items, work, concurrency = maxSockets) {
       let next = 0;
-      await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-        while (next < items.length) await work(items[next++]!);
-      }));
+      await Promise.all(
+        Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+          while (next < items.length) await work(items[next++]!);
+        }),
+      );
     },
     close: () => agent.destroy(),
   };
@@ -115,7 +117,8 @@ export function kubeletEvents(p: BrokenPod, uid: string): unknown[] {
     lastTimestamp: seconds(new Date(t0.getTime() + n * 1000)),
     count: 1,
   });
-  if ((p.reason ?? "ImagePullBackOff") === "InvalidImageName") return [make(0, "InspectFailed", "Warning", p.error), make(1, "Failed", "Warning", "Error: InvalidImageName")];
+  if ((p.reason ?? "ImagePullBackOff") === "InvalidImageName")
+    return [make(0, "InspectFailed", "Warning", p.error), make(1, "Failed", "Warning", "Error: InvalidImageName")];
   return [
     make(0, "Pulling", "Normal", `Pulling image "${p.image}"`),
     make(1, "Failed", "Warning", `Failed to pull image "${p.image}": ${p.error}`),
@@ -145,8 +148,24 @@ export async function createBrokenPod(admin: AdminClient, p: BrokenPod): Promise
     status: {
       phase: "Pending",
       containerStatuses: [
-        { name: container, image: p.image, imageID: "", ready: false, restartCount: 0, started: false, state: { waiting: { reason: p.reason ?? "ImagePullBackOff", message: waitingMessage(p) } } },
-        ...(p.healthyContainers ?? []).map((c) => ({ name: c.name, image: c.image, imageID: `${c.image}@sha256:${"0".repeat(64)}`, ready: true, restartCount: 0, started: true, state: { running: { startedAt: seconds(new Date()) } } })),
+        {
+          name: container,
+          image: p.image,
+          imageID: "",
+          ready: false,
+          restartCount: 0,
+          started: false,
+          state: { waiting: { reason: p.reason ?? "ImagePullBackOff", message: waitingMessage(p) } },
+        },
+        ...(p.healthyContainers ?? []).map((c) => ({
+          name: c.name,
+          image: c.image,
+          imageID: `${c.image}@sha256:${"0".repeat(64)}`,
+          ready: true,
+          restartCount: 0,
+          started: true,
+          state: { running: { startedAt: seconds(new Date()) } },
+        })),
       ],
     },
   };
@@ -159,17 +178,40 @@ export async function createBrokenPod(admin: AdminClient, p: BrokenPod): Promise
 export async function createNamespaces(admin: AdminClient, names: readonly string[], labels: Record<string, string> = {}): Promise<void> {
   await admin.each(names, async (name) => {
     await admin.call("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name, labels } }, { ok: [201, 409] });
-    await admin.call("POST", `/api/v1/namespaces/${name}/serviceaccounts`, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace: name } }, { ok: [201, 409] });
+    await admin.call(
+      "POST",
+      `/api/v1/namespaces/${name}/serviceaccounts`,
+      { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace: name } },
+      { ok: [201, 409] },
+    );
   });
 }
 
 /** A `kubernetes.io/dockerconfigjson` Secret body for `auths` of host → password (username AWS). */
 export function dockerConfigSecret(namespace: string, name: string, auths: Record<string, string>): unknown {
-  const config = { auths: Object.fromEntries(Object.entries(auths).map(([h, pw]) => [h, { username: "AWS", password: pw, auth: Buffer.from(`AWS:${pw}`).toString("base64") }])) };
-  return { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/dockerconfigjson", metadata: { name, namespace }, data: { ".dockerconfigjson": Buffer.from(JSON.stringify(config)).toString("base64") } };
+  const config = {
+    auths: Object.fromEntries(
+      Object.entries(auths).map(([h, pw]) => [h, { username: "AWS", password: pw, auth: Buffer.from(`AWS:${pw}`).toString("base64") }]),
+    ),
+  };
+  return {
+    apiVersion: "v1",
+    kind: "Secret",
+    type: "kubernetes.io/dockerconfigjson",
+    metadata: { name, namespace },
+    data: { ".dockerconfigjson": Buffer.from(JSON.stringify(config)).toString("base64") },
+  };
 }
 
 /** A real-shaped ECR password (base64 of the DATA_KEY envelope) expiring at `expiresAt`. */
 export function ecrPassword(expiresAt: Date, tag = "BEDPAYLOAD"): string {
-  return Buffer.from(JSON.stringify({ payload: `${tag}-${"P".repeat(600)}`, datakey: "K".repeat(200), version: "2", type: "DATA_KEY", expiration: Math.floor(expiresAt.getTime() / 1000) })).toString("base64");
+  return Buffer.from(
+    JSON.stringify({
+      payload: `${tag}-${"P".repeat(600)}`,
+      datakey: "K".repeat(200),
+      version: "2",
+      type: "DATA_KEY",
+      expiration: Math.floor(expiresAt.getTime() / 1000),
+    }),
+  ).toString("base64");
 }

@@ -40,7 +40,12 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 async function cli(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
-  const code = await runCli(args, { env: env(extra), stdout: (t) => void (stdout += `${t}\n`), stderr: (t) => void (stderr += `${t}\n`), readStdin: async () => "" });
+  const code = await runCli(args, {
+    env: env(extra),
+    stdout: (t) => void (stdout += `${t}\n`),
+    stderr: (t) => void (stderr += `${t}\n`),
+    readStdin: async () => "",
+  });
   return { code, stdout, stderr };
 }
 
@@ -57,29 +62,75 @@ const PODS: BrokenPod[] = [
   { namespace: "diag-host", name: "ghcr-only", image: IMAGE, error: K.noBasicAuth(IMAGE), imagePullSecrets: ["ghcr-creds"] },
   { namespace: "diag-host", name: "other-region", image: IMAGE, error: K.noBasicAuth(IMAGE), imagePullSecrets: ["euw1-creds"] },
   // An expired ECR token: ECR answers the manifest HEAD with 403, no reason.
-  { namespace: "diag-expired", name: "stale", image: IMAGE, error: K.forbiddenHead(IMAGE, "us-east-1", K.ACCOUNT, "team/app", "1.0"), imagePullSecrets: ["old-ecr"] },
+  {
+    namespace: "diag-expired",
+    name: "stale",
+    image: IMAGE,
+    error: K.forbiddenHead(IMAGE, "us-east-1", K.ACCOUNT, "team/app", "1.0"),
+    imagePullSecrets: ["old-ecr"],
+  },
   // The pull secret looks right and the registry gave no reason.
-  { namespace: "diag-unknown", name: "puzzle", image: IMAGE, error: K.forbiddenHead(IMAGE, "us-east-1", K.ACCOUNT, "team/app", "1.0"), imagePullSecrets: ["fresh-ecr"] },
+  {
+    namespace: "diag-unknown",
+    name: "puzzle",
+    image: IMAGE,
+    error: K.forbiddenHead(IMAGE, "us-east-1", K.ACCOUNT, "team/app", "1.0"),
+    imagePullSecrets: ["fresh-ecr"],
+  },
   // Not credential problems: DNS, a missing tag, a missing repository, a bad reference, Docker Hub's rate limit.
   { namespace: "diag-notfound", name: "nohost", image: "registry.invalid/app:1", error: K.noSuchHost("registry.invalid/app:1", "registry.invalid") },
-  { namespace: "diag-notfound", name: "typo", image: `${ECR_HOST}/team/app:does-not-exist`, error: K.tagNotFound(`${ECR_HOST}/team/app:does-not-exist`), reason: "ErrImagePull", imagePullSecrets: ["fresh-ecr"] },
-  { namespace: "diag-notfound", name: "norepo", image: `${ECR_HOST}/team/gone:1`, error: K.repositoryNotFoundDocker("us-east-1", K.ACCOUNT, "team/gone"), imagePullSecrets: ["fresh-ecr"] },
+  {
+    namespace: "diag-notfound",
+    name: "typo",
+    image: `${ECR_HOST}/team/app:does-not-exist`,
+    error: K.tagNotFound(`${ECR_HOST}/team/app:does-not-exist`),
+    reason: "ErrImagePull",
+    imagePullSecrets: ["fresh-ecr"],
+  },
+  {
+    namespace: "diag-notfound",
+    name: "norepo",
+    image: `${ECR_HOST}/team/gone:1`,
+    error: K.repositoryNotFoundDocker("us-east-1", K.ACCOUNT, "team/gone"),
+    imagePullSecrets: ["fresh-ecr"],
+  },
   {
     namespace: "diag-notfound",
     name: "badref",
     image: "registry.example.com/Team/App:1",
     reason: "InvalidImageName",
-    error: 'Failed to apply default image tag "registry.example.com/Team/App:1": couldn\'t parse image reference "registry.example.com/Team/App:1": invalid reference format: repository name (Team/App) must be lowercase',
+    error:
+      'Failed to apply default image tag "registry.example.com/Team/App:1": couldn\'t parse image reference "registry.example.com/Team/App:1": invalid reference format: repository name (Team/App) must be lowercase',
   },
-  { namespace: "diag-ratelimit", name: "hub", image: HUB_IMAGE, error: K.dockerHubRateLimit(HUB_IMAGE), imagePullSecrets: ["ecr-only"], healthyContainers: [{ name: "proxy", image: IMAGE }] },
+  {
+    namespace: "diag-ratelimit",
+    name: "hub",
+    image: HUB_IMAGE,
+    error: K.dockerHubRateLimit(HUB_IMAGE),
+    imagePullSecrets: ["ecr-only"],
+    healthyContainers: [{ name: "proxy", image: IMAGE }],
+  },
   // ECR refuses the token's principal: the detail is only in the older Failed event.
-  { namespace: "diag-denied", name: "payment-api", image: PAY_IMAGE, error: K.ecrDeniedContainerd(PAY_IMAGE, "us-east-1", K.OTHER_ACCOUNT, "payments/payment-api"), imagePullSecrets: ["pay-ecr"] },
+  {
+    namespace: "diag-denied",
+    name: "payment-api",
+    image: PAY_IMAGE,
+    error: K.ecrDeniedContainerd(PAY_IMAGE, "us-east-1", K.OTHER_ACCOUNT, "payments/payment-api"),
+    imagePullSecrets: ["pay-ecr"],
+  },
   // A pull-through cache's first pull (kubelet ≥ 1.32: the waiting message carries the error; no events).
   {
     namespace: "diag-denied",
     name: "cache-first-pull",
     image: PTC_IMAGE,
-    error: K.ecrDeniedDocker("us-east-1", K.ACCOUNT, "docker-hub/library/nginx", "ecr:CreateRepository", K.ROTATOR_SESSION, "no identity-based policy allows the ecr:CreateRepository action"),
+    error: K.ecrDeniedDocker(
+      "us-east-1",
+      K.ACCOUNT,
+      "docker-hub/library/nginx",
+      "ecr:CreateRepository",
+      K.ROTATOR_SESSION,
+      "no identity-based policy allows the ecr:CreateRepository action",
+    ),
     kubelet: "1.32",
     events: false,
     imagePullSecrets: ["fresh-ecr"],
@@ -94,14 +145,34 @@ beforeAll(async () => {
   admin = adminClient(bed);
 
   await createNamespaces(admin, [...new Set([...PODS.map((p) => p.namespace), "diag-other"])]);
-  const sa = (ns: string, name: string, pulls: string[] = []) => ({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name, namespace: ns }, ...(pulls.length ? { imagePullSecrets: pulls.map((n) => ({ name: n })) } : {}) });
+  const sa = (ns: string, name: string, pulls: string[] = []) => ({
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: { name, namespace: ns },
+    ...(pulls.length ? { imagePullSecrets: pulls.map((n) => ({ name: n })) } : {}),
+  });
   const secrets: Array<[string, unknown]> = [
     ["diag-trap", dockerConfigSecret("diag-trap", "team-pull-secret", { [ECR_HOST]: FRESH_PASSWORD })],
     ["diag-other", dockerConfigSecret("diag-other", "registry-creds", { [ECR_HOST]: FRESH_PASSWORD })],
-    ["diag-type", { apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name: "legacy-creds", namespace: "diag-type" }, data: { token: Buffer.from("x").toString("base64") } }],
     [
       "diag-type",
-      { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/dockerconfigjson", metadata: { name: "copied-config", namespace: "diag-type" }, data: { ".dockerconfigjson": Buffer.from('{"credsStore":"ecr-login"}').toString("base64") } },
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "Opaque",
+        metadata: { name: "legacy-creds", namespace: "diag-type" },
+        data: { token: Buffer.from("x").toString("base64") },
+      },
+    ],
+    [
+      "diag-type",
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "kubernetes.io/dockerconfigjson",
+        metadata: { name: "copied-config", namespace: "diag-type" },
+        data: { ".dockerconfigjson": Buffer.from('{"credsStore":"ecr-login"}').toString("base64") },
+      },
     ],
     ["diag-host", dockerConfigSecret("diag-host", "ghcr-creds", { "ghcr.io": "ghp_notsecret" })],
     ["diag-host", dockerConfigSecret("diag-host", "euw1-creds", { [EUW1_HOST]: "euw1-password" })],
@@ -125,7 +196,8 @@ afterAll(async () => {
 });
 
 const stuckOf = (report: Report): StuckContainerReport[] => report.kubernetes!.clusters[0]!.diagnosis!.stuck;
-const causesByPod = (report: Report): Record<string, string[]> => Object.fromEntries(stuckOf(report).map((s) => [`${s.namespace}/${s.pod}`, s.causes.map((c) => c.code)]));
+const causesByPod = (report: Report): Record<string, string[]> =>
+  Object.fromEntries(stuckOf(report).map((s) => [`${s.namespace}/${s.pod}`, s.causes.map((c) => c.code)]));
 const causeOf = (report: Report, pod: string): Cause => {
   const row = stuckOf(report).find((s) => s.pod === pod);
   if (!row) throw new Error(`no stuck row for ${pod}`);
@@ -134,9 +206,15 @@ const causeOf = (report: Report, pod: string): Cause => {
 
 describe("diagnose on the real kube-apiserver", () => {
   it("the bed holds what a kubelet leaves: waiting state via the status subresource, the event sequence in order", async () => {
-    const status = await admin.call<{ status: { containerStatuses: Array<{ state: { waiting?: { reason: string; message: string } } }> } }>("GET", "/api/v1/namespaces/diag-trap/pods/trap");
+    const status = await admin.call<{ status: { containerStatuses: Array<{ state: { waiting?: { reason: string; message: string } } }> } }>(
+      "GET",
+      "/api/v1/namespaces/diag-trap/pods/trap",
+    );
     expect(status.body.status.containerStatuses[0]!.state.waiting).toEqual({ reason: "ImagePullBackOff", message: `Back-off pulling image "${IMAGE}"` });
-    const events = await admin.call<{ items: Array<{ reason: string; message: string; involvedObject: { fieldPath: string } }> }>("GET", "/api/v1/namespaces/diag-trap/events");
+    const events = await admin.call<{ items: Array<{ reason: string; message: string; involvedObject: { fieldPath: string } }> }>(
+      "GET",
+      "/api/v1/namespaces/diag-trap/events",
+    );
     expect(events.body.items.map((e) => [e.reason, e.message.replace(/".*/, "")])).toEqual([
       ["Pulling", "Pulling image "],
       ["Failed", "Failed to pull image "],
@@ -148,7 +226,9 @@ describe("diagnose on the real kube-apiserver", () => {
   });
 
   it("diagnose --json names the cause of every stuck pod and the fix; nothing is written; no secret leaves", async () => {
-    const before = (await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })).stdout;
+    const before = (
+      await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })
+    ).stdout;
     const { code, stdout, stderr } = await cli(["diagnose", "--json"]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
@@ -177,7 +257,9 @@ describe("diagnose on the real kube-apiserver", () => {
     expect(causeOf(report, "trap").message).toMatch(/ServiceAccount "payment-api-sa" in diag-trap does carry team-pull-secret/);
     expect(causeOf(report, "trap").hint).toMatch(/^set serviceAccountName: payment-api-sa in the pod template .* or set PATCH_SERVICE_ACCOUNTS=default/);
     expect(causeOf(report, "builder").hint).toMatch(/add "builder" to PATCH_SERVICE_ACCOUNTS, run heal, then recreate the pod/);
-    expect(causeOf(report, "missing").message).toMatch(/"registry-creds" does not exist in namespace diag-missing; a Secret of that name exists in namespace diag-other/);
+    expect(causeOf(report, "missing").message).toMatch(
+      /"registry-creds" does not exist in namespace diag-missing; a Secret of that name exists in namespace diag-other/,
+    );
     expect(causeOf(report, "missing").hint).toMatch(/^create registry-creds in diag-missing \(e\.g\. a copy of the one in diag-other\)/);
     expect(causeOf(report, "opaque").hint).toMatch(/recreate it as type kubernetes\.io\/dockerconfigjson/);
     expect(causeOf(report, "credhelper").message).toMatch(/has no "auths" object/);
@@ -199,9 +281,17 @@ describe("diagnose on the real kube-apiserver", () => {
     expect(causeOf(report, "hub").hint).not.toMatch(/ECR_REGISTRIES/);
     // The ECR denial lives in the older Failed event; the newest one says only `Error: ImagePullBackOff`.
     const denied = stuckOf(report).find((s) => s.pod === "payment-api")!;
-    expect(denied.detail).toBe(`Failed to pull image "${PAY_IMAGE}": ${K.ecrDeniedContainerd(PAY_IMAGE, "us-east-1", K.OTHER_ACCOUNT, "payments/payment-api")}`);
-    expect(denied.causes[0]!.message).toContain(`ECR refused ecr:BatchGetImage to role ${K.ROTATOR_ROLE} (session ${K.ROTATOR_SESSION}) on repository payments/payment-api (account ${K.OTHER_ACCOUNT}, us-east-1)`);
-    expect(denied.causes[0]!.hint).toMatch(new RegExp(`^the repository policy of payments/payment-api \\(account ${K.OTHER_ACCOUNT}\\) must allow ${K.ROTATOR_ROLE.replace(/[/]/g, "\\/")} ecr:BatchGetImage`));
+    expect(denied.detail).toBe(
+      `Failed to pull image "${PAY_IMAGE}": ${K.ecrDeniedContainerd(PAY_IMAGE, "us-east-1", K.OTHER_ACCOUNT, "payments/payment-api")}`,
+    );
+    expect(denied.causes[0]!.message).toContain(
+      `ECR refused ecr:BatchGetImage to role ${K.ROTATOR_ROLE} (session ${K.ROTATOR_SESSION}) on repository payments/payment-api (account ${K.OTHER_ACCOUNT}, us-east-1)`,
+    );
+    expect(denied.causes[0]!.hint).toMatch(
+      new RegExp(
+        `^the repository policy of payments/payment-api \\(account ${K.OTHER_ACCOUNT}\\) must allow ${K.ROTATOR_ROLE.replace(/[/]/g, "\\/")} ecr:BatchGetImage`,
+      ),
+    );
     expect(causeOf(report, "cache-first-pull").hint).toBe(
       `allow ${K.ROTATOR_ROLE} ecr:BatchImportUpstreamImage and ecr:CreateRepository on arn:aws:ecr:us-east-1:${K.ACCOUNT}:repository/docker-hub/* (its identity policy), or pull the image once with a principal that has them; a heal will not help until then (docs/deploy.md, IAM)`,
     );
@@ -211,15 +301,22 @@ describe("diagnose on the real kube-apiserver", () => {
     // The summary counts every container by cause, with its namespaces.
     const summary = report.kubernetes!.clusters[0]!.diagnosis!.summary!;
     expect(summary[0]).toEqual({ code: "not-a-credential-problem", containers: 5, namespaces: ["diag-notfound", "diag-ratelimit"] });
-    expect(summary.find((c) => c.code === "registry-permission-denied")).toEqual({ code: "registry-permission-denied", containers: 2, namespaces: ["diag-denied"] });
+    expect(summary.find((c) => c.code === "registry-permission-denied")).toEqual({
+      code: "registry-permission-denied",
+      containers: 2,
+      namespaces: ["diag-denied"],
+    });
     // Requests: one page each of namespaces, pods and Failed events; one GET per distinct
     // referenced Secret (11); one ServiceAccount LIST per namespace where a pod without
     // imagePullSecrets is not explained by its error (diag-trap, diag-named-sa); one LIST by
     // field selector for the missing registry-creds. Read-only.
     expect(report.kubernetes!.clusters[0]!.diagnosis!.requests).toBe(3 + 11 + 2 + 1);
-    const after = (await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })).stdout;
+    const after = (
+      await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })
+    ).stdout;
     expect(after).toBe(before);
-    for (const needle of [EXPIRED_PASSWORD, EXPIRED_AUTH, FRESH_PASSWORD, "BEDPAYLOAD", "ghp_notsecret", "euw1-password", "k8s-aws-v1."]) expect(stdout).not.toContain(needle);
+    for (const needle of [EXPIRED_PASSWORD, EXPIRED_AUTH, FRESH_PASSWORD, "BEDPAYLOAD", "ghp_notsecret", "euw1-password", "k8s-aws-v1."])
+      expect(stdout).not.toContain(needle);
   });
 
   it("the client-node adapter (KUBE_CLIENT=client-node) reads the same diagnosis", async () => {

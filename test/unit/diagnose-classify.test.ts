@@ -38,25 +38,88 @@ const codes = (i: StuckContainerInput) => classifyStuckContainer(i).map((c) => c
 
 describe("classifyStuckContainer", () => {
   const cases: Array<[string, Partial<StuckContainerInput>, string[], RegExp?]> = [
-    ["default SA, SA has no pull secret → trap, patch the SA", { podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] }, ["default-service-account-trap"], /PATCH_SERVICE_ACCOUNTS=default/],
-    ["SA unset, SA got the secret after the pod was created → trap, recreate", { serviceAccountName: undefined, podPullSecrets: [], secrets: [] }, ["default-service-account-trap"], /recreate the pod/],
-    ["named SA without pull secrets → no-image-pull-secrets", { serviceAccountName: "builder", podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] }, ["no-image-pull-secrets"], /PATCH_SERVICE_ACCOUNTS/],
+    [
+      "default SA, SA has no pull secret → trap, patch the SA",
+      { podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] },
+      ["default-service-account-trap"],
+      /PATCH_SERVICE_ACCOUNTS=default/,
+    ],
+    [
+      "SA unset, SA got the secret after the pod was created → trap, recreate",
+      { serviceAccountName: undefined, podPullSecrets: [], secrets: [] },
+      ["default-service-account-trap"],
+      /recreate the pod/,
+    ],
+    [
+      "named SA without pull secrets → no-image-pull-secrets",
+      { serviceAccountName: "builder", podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] },
+      ["no-image-pull-secrets"],
+      /PATCH_SERVICE_ACCOUNTS/,
+    ],
     ["referenced Secret missing", { secrets: [{ name: "ecr-pull-secret", exists: false, entries: [] }] }, ["pull-secret-not-found"], /heal/],
     ["Opaque Secret", { secrets: [{ name: "ecr-pull-secret", exists: true, type: "Opaque", entries: [] }] }, ["wrong-secret-type"], /dockerconfigjson/],
     ["legacy dockercfg is accepted", { secrets: [{ ...good(), type: "kubernetes.io/dockercfg" }] }, ["unknown"]],
     ["dockerconfigjson that does not parse", { secrets: [{ ...good([]), invalid: "the docker config is not valid JSON" }] }, ["invalid-pull-secret"]],
     ["entries only for another registry", { secrets: [good([{ key: "ghcr.io", username: "bot" }])] }, ["registry-host-mismatch"], /ghcr\.io/],
-    ["same account, other region only → wrong-region", { secrets: [good([{ key: HOST_EUW1, username: "AWS", expiresAt: future }])] }, ["wrong-region"], /eu-west-1/],
+    [
+      "same account, other region only → wrong-region",
+      { secrets: [good([{ key: HOST_EUW1, username: "AWS", expiresAt: future }])] },
+      ["wrong-region"],
+      /eu-west-1/,
+    ],
     ["every matching token expired", { secrets: [good([{ key: HOST_USE1, username: "AWS", expiresAt: past }])] }, ["token-expired"], /expired at/],
-    ["token expiring within the margin counts as expired", { secrets: [good([{ key: `https://${HOST_USE1}`, username: "AWS", expiresAt: new Date(NOW.getTime() + 60_000) }])] }, ["token-expired"], /expires at/],
-    ["one expired and one fresh matching entry → not claimed expired", { secrets: [good([{ key: HOST_USE1, expiresAt: past }]), { ...good([{ key: `*.dkr.ecr.us-east-1.amazonaws.com`, expiresAt: future }]), name: "other" }], podPullSecrets: ["ecr-pull-secret", "other"] }, ["unknown"]],
+    [
+      "token expiring within the margin counts as expired",
+      { secrets: [good([{ key: `https://${HOST_USE1}`, username: "AWS", expiresAt: new Date(NOW.getTime() + 60_000) }])] },
+      ["token-expired"],
+      /expires at/,
+    ],
+    [
+      "one expired and one fresh matching entry → not claimed expired",
+      {
+        secrets: [good([{ key: HOST_USE1, expiresAt: past }]), { ...good([{ key: `*.dkr.ecr.us-east-1.amazonaws.com`, expiresAt: future }]), name: "other" }],
+        podPullSecrets: ["ecr-pull-secret", "other"],
+      },
+      ["unknown"],
+    ],
     ["unknown expiry (non-ECR password shape) → not claimed expired", { secrets: [good([{ key: HOST_USE1, username: "AWS" }])] }, ["unknown"]],
-    ["manifest unknown → not a credential problem", { reason: "ErrImagePull", message: `failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": ${IMAGE}: not found` }, ["not-a-credential-problem"], /image name, tag/],
-    ["InvalidImageName → not a credential problem", { reason: "InvalidImageName", message: "Failed to apply default image tag \"Bad:Image\": couldn't parse image name" }, ["not-a-credential-problem"]],
-    ["no such host (event) → not a credential problem", { detail: "Failed to pull image: dial tcp: lookup nowhere.example: no such host" }, ["not-a-credential-problem"]],
-    ["401 beats 'does not exist' → credential analysis", { message: "pull access denied, repository does not exist or may require authorization: 401 Unauthorized", podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] }, ["default-service-account-trap"]],
-    ["everything looks right → unknown with the scrubbed kubelet message", { message: "failed to authorize: 403 Forbidden Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEF" }, ["unknown"], /403 Forbidden Bearer \[redacted\]/],
-    ["two problems at once: a missing and a mismatched Secret", { podPullSecrets: ["gone", "ecr-pull-secret"], secrets: [{ name: "gone", exists: false, entries: [] }, good([{ key: "quay.io" }])] }, ["pull-secret-not-found", "registry-host-mismatch"]],
+    [
+      "manifest unknown → not a credential problem",
+      { reason: "ErrImagePull", message: `failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": ${IMAGE}: not found` },
+      ["not-a-credential-problem"],
+      /image name, tag/,
+    ],
+    [
+      "InvalidImageName → not a credential problem",
+      { reason: "InvalidImageName", message: 'Failed to apply default image tag "Bad:Image": couldn\'t parse image name' },
+      ["not-a-credential-problem"],
+    ],
+    [
+      "no such host (event) → not a credential problem",
+      { detail: "Failed to pull image: dial tcp: lookup nowhere.example: no such host" },
+      ["not-a-credential-problem"],
+    ],
+    [
+      "401 beats 'does not exist' → credential analysis",
+      {
+        message: "pull access denied, repository does not exist or may require authorization: 401 Unauthorized",
+        podPullSecrets: [],
+        secrets: [],
+        serviceAccountPullSecrets: [],
+      },
+      ["default-service-account-trap"],
+    ],
+    [
+      "everything looks right → unknown with the scrubbed kubelet message",
+      { message: "failed to authorize: 403 Forbidden Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEF" },
+      ["unknown"],
+      /403 Forbidden Bearer \[redacted\]/,
+    ],
+    [
+      "two problems at once: a missing and a mismatched Secret",
+      { podPullSecrets: ["gone", "ecr-pull-secret"], secrets: [{ name: "gone", exists: false, entries: [] }, good([{ key: "quay.io" }])] },
+      ["pull-secret-not-found", "registry-host-mismatch"],
+    ],
   ];
   it.each(cases)("%s", (_name, over, expected, pattern) => {
     const causes = classifyStuckContainer(input(over));
@@ -103,12 +166,20 @@ describe("causes read from the kubelet's pull error (message first, then the sec
   it("ECR denial by the repository policy: registry-permission-denied naming principal, action, repository", () => {
     const image = `${K.ecrHost("us-east-1", K.OTHER_ACCOUNT)}/payments/payment-api:3.0.0`;
     const detail = K.failedToPull(image, K.ecrDeniedContainerd(image, "us-east-1", K.OTHER_ACCOUNT, "payments/payment-api"));
-    const [cause, ...rest] = classifyStuckContainer(input({ image, detail, secrets: [good([{ key: K.ecrHost("us-east-1", K.OTHER_ACCOUNT), expiresAt: future }])] }));
+    const [cause, ...rest] = classifyStuckContainer(
+      input({ image, detail, secrets: [good([{ key: K.ecrHost("us-east-1", K.OTHER_ACCOUNT), expiresAt: future }])] }),
+    );
     expect(rest).toEqual([]);
     expect(cause!.code).toBe("registry-permission-denied");
-    expect(cause!.message).toContain(`ECR refused ecr:BatchGetImage to role ${K.ROTATOR_ROLE} (session ${K.ROTATOR_SESSION}) on repository payments/payment-api (account ${K.OTHER_ACCOUNT}, us-east-1)`);
+    expect(cause!.message).toContain(
+      `ECR refused ecr:BatchGetImage to role ${K.ROTATOR_ROLE} (session ${K.ROTATOR_SESSION}) on repository payments/payment-api (account ${K.OTHER_ACCOUNT}, us-east-1)`,
+    );
     expect(cause!.message).toContain("because no resource-based policy allows the ecr:BatchGetImage action");
-    expect(cause!.hint).toMatch(new RegExp(`^the repository policy of payments/payment-api \\(account ${K.OTHER_ACCOUNT}\\) must allow ${K.ROTATOR_ROLE} ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability \\(across accounts`));
+    expect(cause!.hint).toMatch(
+      new RegExp(
+        `^the repository policy of payments/payment-api \\(account ${K.OTHER_ACCOUNT}\\) must allow ${K.ROTATOR_ROLE} ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability \\(across accounts`,
+      ),
+    );
     // The image reference and the registry URL stay readable in the quoted kubelet message.
     expect(cause!.message).toContain(`failed to pull and unpack image "${image}"`);
     expect(cause!.message).toContain(`https://${K.ecrHost("us-east-1", K.OTHER_ACCOUNT)}/v2/payments/payment-api/manifests/${K.DIGEST}`);
@@ -116,7 +187,17 @@ describe("causes read from the kubelet's pull error (message first, then the sec
 
   it("ECR denial for want of an identity policy (Docker runtime text): the hint is the role's pull rights", () => {
     const image = `${HOST_USE1}/team/app:1.2.3`;
-    const detail = K.failedToPull(image, K.ecrDeniedDocker("us-east-1", K.ACCOUNT, "team/app", "ecr:BatchGetImage", K.ROTATOR_SESSION, "no identity-based policy allows the ecr:BatchGetImage action"));
+    const detail = K.failedToPull(
+      image,
+      K.ecrDeniedDocker(
+        "us-east-1",
+        K.ACCOUNT,
+        "team/app",
+        "ecr:BatchGetImage",
+        K.ROTATOR_SESSION,
+        "no identity-based policy allows the ecr:BatchGetImage action",
+      ),
+    );
     const [cause] = classifyStuckContainer(input({ image, detail }));
     expect(cause!.code).toBe("registry-permission-denied");
     expect(cause!.hint).toBe(
@@ -126,7 +207,17 @@ describe("causes read from the kubelet's pull error (message first, then the sec
 
   it("a pull-through cache's first pull without ecr:CreateRepository: same code, names both actions and the prefix", () => {
     const image = `${HOST_USE1}/docker-hub/library/nginx:1.27`;
-    const detail = K.failedToPull(image, K.ecrDeniedDocker("us-east-1", K.ACCOUNT, "docker-hub/library/nginx", "ecr:CreateRepository", K.ROTATOR_SESSION, "no identity-based policy allows the ecr:CreateRepository action"));
+    const detail = K.failedToPull(
+      image,
+      K.ecrDeniedDocker(
+        "us-east-1",
+        K.ACCOUNT,
+        "docker-hub/library/nginx",
+        "ecr:CreateRepository",
+        K.ROTATOR_SESSION,
+        "no identity-based policy allows the ecr:CreateRepository action",
+      ),
+    );
     const [cause] = classifyStuckContainer(input({ image, detail }));
     expect(cause!.code).toBe("registry-permission-denied");
     expect(cause!.message).toMatch(/refused ecr:CreateRepository .* on repository docker-hub\/library\/nginx/);
@@ -172,7 +263,11 @@ describe("causes read from the kubelet's pull error (message first, then the sec
 
   it("a missing pull secret names the namespaces where a Secret of that name exists", () => {
     const [cause] = classifyStuckContainer(
-      input({ podPullSecrets: ["registry-creds"], secrets: [{ name: "registry-creds", exists: false, entries: [] }], secretsElsewhere: { "registry-creds": ["team-a", "team-b", "team-c"] } }),
+      input({
+        podPullSecrets: ["registry-creds"],
+        secrets: [{ name: "registry-creds", exists: false, entries: [] }],
+        secretsElsewhere: { "registry-creds": ["team-a", "team-b", "team-c"] },
+      }),
     );
     expect(cause!.code).toBe("pull-secret-not-found");
     expect(cause!.message).toMatch(/exists in namespaces team-b, team-c \(a pod can only use the pull secrets of its own namespace\)/);

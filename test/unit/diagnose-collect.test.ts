@@ -16,16 +16,34 @@ import * as K from "../fixtures/kubelet-pull-errors";
 
 /** A real-shaped ECR password: base64 of the DATA_KEY envelope, with a distinctive payload. */
 function ecrPassword(expiration: Date, payload = "DISTINCTIVE-PAYLOAD-9b1e4c"): string {
-  return Buffer.from(JSON.stringify({ payload, datakey: "DATAKEY-77aa", version: "2", type: "DATA_KEY", expiration: Math.floor(expiration.getTime() / 1000) })).toString("base64");
+  return Buffer.from(
+    JSON.stringify({ payload, datakey: "DATAKEY-77aa", version: "2", type: "DATA_KEY", expiration: Math.floor(expiration.getTime() / 1000) }),
+  ).toString("base64");
 }
 const dockerSecret = (namespace: string, name: string, auths: Record<string, { password: string }>, type = "kubernetes.io/dockerconfigjson"): KubeSecret => {
-  const config = { auths: Object.fromEntries(Object.entries(auths).map(([h, { password }]) => [h, { username: "AWS", password, auth: Buffer.from(`AWS:${password}`).toString("base64") }])) };
+  const config = {
+    auths: Object.fromEntries(
+      Object.entries(auths).map(([h, { password }]) => [h, { username: "AWS", password, auth: Buffer.from(`AWS:${password}`).toString("base64") }]),
+    ),
+  };
   const key = type === "kubernetes.io/dockercfg" ? ".dockercfg" : ".dockerconfigjson";
-  return { metadata: { name, namespace }, type, data: { [key]: Buffer.from(JSON.stringify(type === "kubernetes.io/dockercfg" ? config.auths : config)).toString("base64") } };
+  return {
+    metadata: { name, namespace },
+    type,
+    data: { [key]: Buffer.from(JSON.stringify(type === "kubernetes.io/dockercfg" ? config.auths : config)).toString("base64") },
+  };
 };
-const pod = (namespace: string, name: string, opts: { image?: string; sa?: string; pullSecrets?: string[]; reason?: string; message?: string; init?: boolean; phase?: string } = {}): KubePod => {
+const pod = (
+  namespace: string,
+  name: string,
+  opts: { image?: string; sa?: string; pullSecrets?: string[]; reason?: string; message?: string; init?: boolean; phase?: string } = {},
+): KubePod => {
   const image = opts.image ?? `${HOST_USE1}/team/app:1`;
-  const status = { name: "app", image, state: { waiting: { reason: opts.reason ?? "ImagePullBackOff", message: opts.message ?? `Back-off pulling image "${image}"` } } };
+  const status = {
+    name: "app",
+    image,
+    state: { waiting: { reason: opts.reason ?? "ImagePullBackOff", message: opts.message ?? `Back-off pulling image "${image}"` } },
+  };
   return {
     metadata: { name, namespace, uid: `uid-${name}` },
     spec: {
@@ -59,12 +77,30 @@ function cluster(): FakeKubeApi {
   api.putPod(pod("team-b", "healthy", { pullSecrets: ["ecr-pull-secret"], reason: "ContainerCreating" }));
   api.putPod(pod("kube-system", "sys", {}));
   api.putPod(pod("excluded", "x", {}));
-  api.putEvent({ metadata: { name: "e1", namespace: "team-b" }, involvedObject: { kind: "Pod", namespace: "team-b", name: "mismatch" }, reason: "Failed", message: "Failed to pull image: 401 Unauthorized", lastTimestamp: "2026-11-24T07:59:00Z" });
+  api.putEvent({
+    metadata: { name: "e1", namespace: "team-b" },
+    involvedObject: { kind: "Pod", namespace: "team-b", name: "mismatch" },
+    reason: "Failed",
+    message: "Failed to pull image: 401 Unauthorized",
+    lastTimestamp: "2026-11-24T07:59:00Z",
+  });
   return api;
 }
 
 /** A Report with nothing but what formatReport needs around a diagnosis. */
-const baseReport = (): Report => ({ ok: true, action: "diagnose", trigger: { via: "manual" } as Report["trigger"], dryRun: false, force: false, startedAt: NOW.toISOString(), durationMs: 1, ecrCalls: 0, registries: [], tokenSecondsRemaining: null, errors: [] });
+const baseReport = (): Report => ({
+  ok: true,
+  action: "diagnose",
+  trigger: { via: "manual" } as Report["trigger"],
+  dryRun: false,
+  force: false,
+  startedAt: NOW.toISOString(),
+  durationMs: 1,
+  ecrCalls: 0,
+  registries: [],
+  tokenSecondsRemaining: null,
+  errors: [],
+});
 
 const target = { namespaces: { mode: "all" as const, exclude: ["excluded"] }, configuredHosts: [HOST_USE1], pullSecretName: "ecr-pull-secret" };
 
@@ -121,7 +157,10 @@ describe("diagnoseCluster (in-memory API)", () => {
     expect(d.truncated).toBe(4);
     expect(d.summary).toEqual(full.summary);
     expect(d.summary!.reduce((n, c) => n + c.containers, 0)).toBe(6);
-    const text = formatReport({ ...baseReport(), kubernetes: { mode: "diagnosed", clusters: [{ cluster: "c", region: "r", ok: true, namespaces: [], diagnosis: d }] } });
+    const text = formatReport({
+      ...baseReport(),
+      kubernetes: { mode: "diagnosed", clusters: [{ cluster: "c", region: "r", ok: true, namespaces: [], diagnosis: d }] },
+    });
     expect(text).toMatch(/6 containers stuck pulling their images/);
     expect(text).toMatch(/1 × default-service-account-trap\s+in 1 namespace: team-a/);
     expect(text).toMatch(/… 4 more stuck container\(s\) beyond the per-run cap: counted by cause above, not listed/);
@@ -133,12 +172,22 @@ describe("diagnoseCluster (in-memory API)", () => {
     const image = `${HOST_USE1}/payments/payment-api:3.0.0`;
     const p = pod("pay", "api-1", { image, pullSecrets: ["ecr-pull-secret"] });
     p.spec!.containers!.push({ name: "sidecar", image: "busybox:1.36" });
-    p.status!.containerStatuses!.push({ name: "sidecar", image: "busybox:1.36", state: { waiting: { reason: "ImagePullBackOff", message: 'Back-off pulling image "busybox:1.36"' } } });
+    p.status!.containerStatuses!.push({
+      name: "sidecar",
+      image: "busybox:1.36",
+      state: { waiting: { reason: "ImagePullBackOff", message: 'Back-off pulling image "busybox:1.36"' } },
+    });
     api.putPod(p);
     api.putSecret(dockerSecret("pay", "ecr-pull-secret", { [HOST_USE1]: { password: ecrPassword(fresh) } }));
     const denial = K.failedToPull(image, K.ecrDeniedContainerd(image, "us-east-1", K.ACCOUNT, "payments/payment-api"));
     const event = (name: string, container: string, message: string, at: string, uid = "uid-api-1") =>
-      api.putEvent({ metadata: { name, namespace: "pay" }, involvedObject: { kind: "Pod", namespace: "pay", name: "api-1", uid, fieldPath: `spec.containers{${container}}` }, reason: "Failed", message, lastTimestamp: at });
+      api.putEvent({
+        metadata: { name, namespace: "pay" },
+        involvedObject: { kind: "Pod", namespace: "pay", name: "api-1", uid, fieldPath: `spec.containers{${container}}` },
+        reason: "Failed",
+        message,
+        lastTimestamp: at,
+      });
     event("a", "app", K.failedToPull(image, K.forbiddenHead(image, "us-east-1", K.ACCOUNT, "payments/payment-api", "3.0.0")), "2026-11-24T07:50:00Z");
     event("b", "app", denial, "2026-11-24T07:55:00Z");
     event("c", "app", "Error: ErrImagePull", "2026-11-24T07:55:00Z");
@@ -202,7 +251,9 @@ describe("diagnoseCluster (in-memory API)", () => {
       { code: "token-expired", containers: 36, namespaces: Array.from({ length: 36 }, (_, i) => `inc-${String(i).padStart(2, "0")}`) },
       { code: "pull-secret-not-found", containers: 4, namespaces: ["inc-36", "inc-37", "inc-38", "inc-39"] },
     ]);
-    expect(d.stuck.find((s) => s.namespace === "inc-39" && s.pod === "app")!.causes[0]!.message).toMatch(/exists in namespaces inc-00, inc-01, inc-02, inc-03, inc-04 and 31 more/);
+    expect(d.stuck.find((s) => s.namespace === "inc-39" && s.pod === "app")!.causes[0]!.message).toMatch(
+      /exists in namespaces inc-00, inc-01, inc-02, inc-03, inc-04 and 31 more/,
+    );
     expect(JSON.stringify(d)).not.toMatch(/PAYLOAD-/);
     // A LIST the server refuses: the same diagnosis from GETs.
     const refusing = build();
@@ -223,9 +274,20 @@ describe("diagnoseCluster (in-memory API)", () => {
   it("reduceSecret keeps hosts, user names and expiry only; dockercfg is read too", () => {
     const pw = ecrPassword(expired);
     const reduced = reduceSecret("s", dockerSecret("ns", "s", { [HOST_USE1]: { password: pw } }, "kubernetes.io/dockercfg"));
-    expect(reduced).toEqual({ name: "s", exists: true, type: "kubernetes.io/dockercfg", entries: [{ key: HOST_USE1, username: "AWS", expiresAt: new Date(Math.floor(expired.getTime() / 1000) * 1000) }] });
+    expect(reduced).toEqual({
+      name: "s",
+      exists: true,
+      type: "kubernetes.io/dockercfg",
+      entries: [{ key: HOST_USE1, username: "AWS", expiresAt: new Date(Math.floor(expired.getTime() / 1000) * 1000) }],
+    });
     expect(JSON.stringify(reduced)).not.toContain(pw);
-    expect(reduceSecret("s", { metadata: { name: "s" }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": Buffer.from(`{"auths": ${pw}`).toString("base64") } }).invalid).toBe("the docker config is not valid JSON");
+    expect(
+      reduceSecret("s", {
+        metadata: { name: "s" },
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": Buffer.from(`{"auths": ${pw}`).toString("base64") },
+      }).invalid,
+    ).toBe("the docker config is not valid JSON");
     expect(reduceSecret("s", undefined)).toEqual({ name: "s", exists: false, entries: [] });
   });
 
@@ -243,7 +305,13 @@ function harness(env: Record<string, string> = {}) {
   const secrets = emptySecrets((_op, name) => void secretWrites.push(name));
   const app = createApp(
     { AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, EKS_CLUSTERS: "prod", EXCLUDE_NAMESPACES: "excluded", PATCH_SERVICE_ACCOUNTS: "", ...env },
-    { kubernetes: { access: async () => ({ server: "https://kube.invalid", caData: "", token: bearer }), apply: { api, now: () => NOW }, diagnose: { now: () => NOW } } },
+    {
+      kubernetes: {
+        access: async () => ({ server: "https://kube.invalid", caData: "", token: bearer }),
+        apply: { api, now: () => NOW },
+        diagnose: { now: () => NOW },
+      },
+    },
   );
   const deps = { ...app.deps, ecr, secrets, now: () => NOW, tokenNow: () => NOW };
   return { api, bearer, app, deps, counts: () => ({ ecrCalls: ecr.calls(), secretWrites: secretWrites.length }) };

@@ -21,7 +21,18 @@ afterAll(() => {
 it.each([
   ["listed", undefined, 1, { "token-expired": 1 }],
   // 4 more beyond the per-run cap: counted by cause in `summary`, and in the metric.
-  ["beyond the cap", { truncated: 4, summary: [{ code: "token-expired", containers: 3, namespaces: ["payments"] }, { code: "unknown", containers: 2, namespaces: ["payments"] }] }, 5, { "token-expired": 3, unknown: 2 }],
+  [
+    "beyond the cap",
+    {
+      truncated: 4,
+      summary: [
+        { code: "token-expired", containers: 3, namespaces: ["payments"] },
+        { code: "unknown", containers: 2, namespaces: ["payments"] },
+      ],
+    },
+    5,
+    { "token-expired": 3, unknown: 2 },
+  ],
 ] as const)("diagnose (%s): no AWS call, the diagnosis in the result, StuckContainers metric, no rotation metrics", async (_name, extra, total, byCause) => {
   captured = "";
   const untouchable = () => {
@@ -37,7 +48,16 @@ it.each([
         namespaces: [],
         diagnosis: {
           podsScanned: 3,
-          stuck: [{ namespace: request.namespaces?.[0] ?? "x", pod: "web", container: "app", image: `${HOST_USE1}/a:1`, reason: "ImagePullBackOff", causes: [{ code: "token-expired", message: "m", hint: "h" }] }],
+          stuck: [
+            {
+              namespace: request.namespaces?.[0] ?? "x",
+              pod: "web",
+              container: "app",
+              image: `${HOST_USE1}/a:1`,
+              reason: "ImagePullBackOff",
+              causes: [{ code: "token-expired", message: "m", hint: "h" }],
+            },
+          ],
           ...(extra ? { truncated: extra.truncated, summary: extra.summary.map((c) => ({ ...c, namespaces: [...c.namespaces] })) } : {}),
         },
       },
@@ -45,12 +65,23 @@ it.each([
   });
   const app: App = {
     config: loadConfig({ AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, EKS_CLUSTERS: "prod" }),
-    deps: { ecr: { getAuthorizationToken: untouchable } as EcrApi, secrets: new Proxy({}, { get: () => untouchable }) as SecretsApi, now: () => NOW, diagnose: async () => step },
+    deps: {
+      ecr: { getAuthorizationToken: untouchable } as EcrApi,
+      secrets: new Proxy({}, { get: () => untouchable }) as SecretsApi,
+      now: () => NOW,
+      diagnose: async () => step,
+    },
   };
-  const result = (await createHandler(() => app)({ action: "diagnose", namespaces: ["payments"] })) as { ok: boolean; kubernetes: { clusters: Array<{ diagnosis: { stuck: Array<{ namespace: string }> } }> } };
+  const result = (await createHandler(() => app)({ action: "diagnose", namespaces: ["payments"] })) as {
+    ok: boolean;
+    kubernetes: { clusters: Array<{ diagnosis: { stuck: Array<{ namespace: string }> } }> };
+  };
   expect(result.ok).toBe(true);
   expect(result.kubernetes.clusters[0]!.diagnosis.stuck[0]!.namespace).toBe("payments");
-  const lines = captured.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = captured
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(lines.find((l) => l.message === "invocation summary")).toMatchObject({ action: "diagnose", stuckContainers: total, stuckByCause: byCause });
   const emf = lines.find((l) => "_aws" in l)!;
   expect(emf).toMatchObject({ StuckContainers: total });

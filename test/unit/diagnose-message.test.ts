@@ -16,7 +16,9 @@ describe("quoteKubeletMessage", () => {
   });
 
   it("redacts URL userinfo, bearer/basic credentials, signed-URL and token/password/auth values, EKS tokens, JWTs, long base64", () => {
-    const ecrPassword = Buffer.from(JSON.stringify({ payload: "P".repeat(200), datakey: "K".repeat(50), version: "2", type: "DATA_KEY", expiration: 1 })).toString("base64");
+    const ecrPassword = Buffer.from(
+      JSON.stringify({ payload: "P".repeat(200), datakey: "K".repeat(50), version: "2", type: "DATA_KEY", expiration: 1 }),
+    ).toString("base64");
     const jwt = `eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2EifQ.c2lnbmF0dXJlLXBhcnQ`;
     const cases: Array<[string, string, string]> = [
       ["https://user:s3cret-pass@registry.example.com/v2/app/manifests/1", "s3cret-pass", `https://${REDACTED}@registry.example.com/v2/app/manifests/1`],
@@ -76,16 +78,32 @@ describe("what the pull error says", () => {
       account: K.OTHER_ACCOUNT,
       because: "no resource-based policy allows the ecr:BatchGetImage action",
     });
-    const user = readEcrDenial(K.ecrDeniedDocker("us-west-2", K.ACCOUNT, "redis", "ecr:GetDownloadUrlForLayer", `arn:aws:iam::${K.ACCOUNT}:user/ci`, "no identity-based policy allows the ecr:GetDownloadUrlForLayer action"));
+    const user = readEcrDenial(
+      K.ecrDeniedDocker(
+        "us-west-2",
+        K.ACCOUNT,
+        "redis",
+        "ecr:GetDownloadUrlForLayer",
+        `arn:aws:iam::${K.ACCOUNT}:user/ci`,
+        "no identity-based policy allows the ecr:GetDownloadUrlForLayer action",
+      ),
+    );
     expect(user).toMatchObject({ principal: `arn:aws:iam::${K.ACCOUNT}:user/ci`, action: "ecr:GetDownloadUrlForLayer", repository: "redis" });
     expect(user!.role).toBeUndefined();
   });
 
   it("classifies rate limits (naming the limiting registry), denials and missing repositories; nothing else", () => {
     expect(readPullError(K.dockerHubRateLimit("busybox"), "docker.io")).toMatchObject({ kind: "rate-limited", registry: "docker.io" });
-    expect(readPullError("unexpected status code https://quay.io/v2/x/manifests/1: 429 Too Many Requests", "quay.io")).toMatchObject({ kind: "rate-limited", registry: "quay.io" });
+    expect(readPullError("unexpected status code https://quay.io/v2/x/manifests/1: 429 Too Many Requests", "quay.io")).toMatchObject({
+      kind: "rate-limited",
+      registry: "quay.io",
+    });
     expect(readPullError(K.ecrDeniedDocker("us-east-1", K.ACCOUNT, "x"), "h")).toMatchObject({ kind: "permission-denied" });
-    expect(readPullError(K.repositoryNotFoundDocker("us-east-1", K.ACCOUNT, "team/x"), "h")).toMatchObject({ kind: "repository-not-found", repository: "team/x", registryId: K.ACCOUNT });
+    expect(readPullError(K.repositoryNotFoundDocker("us-east-1", K.ACCOUNT, "team/x"), "h")).toMatchObject({
+      kind: "repository-not-found",
+      repository: "team/x",
+      registryId: K.ACCOUNT,
+    });
     expect(readPullError(K.forbiddenHead(IMAGE, "us-east-1", K.ACCOUNT, "team/payment-api", "3.0.0"), "h")).toBeUndefined();
     expect(readPullError(K.noBasicAuth(IMAGE), "h")).toBeUndefined();
   });
