@@ -1,6 +1,6 @@
 /**
  * The kubelet's pull error, read: which text carries it, what it says, and how to quote it.
- * Pure functions over strings; no I/O.
+ * Pure functions over strings; no I/O. The formats: docs/facts.md §7.
  *
  * Where the error is (kubelet pkg/kubelet/images/image_manager.go): per failing pull the kubelet
  * emits `Pulling`, `Failed` "Failed to pull image \"X\": <error>", `Failed` "Error: ErrImagePull",
