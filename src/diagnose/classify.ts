@@ -202,7 +202,7 @@ function kubeletText(input: StuckContainerInput): string {
 function causeFromPullError(input: StuckContainerInput): Cause | undefined {
   const image = parseImage(input.image);
   const imageHostPort = image.port ? `${image.host}:${image.port}` : image.host;
-  const reading = readPullError(kubeletText(input), imageHostPort);
+  const reading = readPullError([input.detail ?? "", input.message ?? ""], imageHostPort);
   if (!reading) return undefined;
   const says = `; kubelet: ${quote(input.detail || input.message)}`;
   if (reading.kind === "permission-denied") return permissionDenied(reading.denial, says);

@@ -124,7 +124,7 @@ export type PullErrorReading =
   | { kind: "repository-not-found"; repository?: string; registryId?: string; evidence: string };
 
 const DENIAL =
-  /User: (arn:aws[a-z-]*:(?:sts|iam)::\d{12}:[^\s"\\]+) is not authorized to perform: (ecr:[A-Za-z]+) on resource: (arn:aws[a-z-]*:ecr:([a-z0-9-]+):(\d{12}):repository\/([^\s"\\]+?))(?:(?: because | with )([^"\\\n]+?))?(?=["\\\n]|$|\s*$)/;
+  /User: (arn:aws[a-z-]*:(?:sts|iam)::\d{12}:[^\s"\\]+) is not authorized to perform: (ecr:[A-Za-z]+) on resource: (arn:aws[a-z-]*:ecr:([a-z0-9-]+):(\d{12}):repository\/([^\s"\\]+))(?: because (no [a-z -]*?policy allows the ecr:[A-Za-z]+ action)| with (an explicit deny in an? [a-z -]*?policy))?/;
 const RATE_LIMITED = /toomanyrequests|429 Too Many Requests|\bpull rate limit\b|\brate exceeded\b/i;
 const REPOSITORY_NOT_FOUND = /name unknown|does not exist in the registry|repository (?:[^\s:]+ )?not found|repository_unknown/i;
 const ECR_NAME_UNKNOWN = /The repository with name '([^']+)' does not exist in the registry with id '([^']+)'/;
@@ -133,8 +133,19 @@ const URL_HOST = /https?:\/\/([^/\s:"']+)(?::\d+)?\//;
 /** The hosts under which Docker Hub serves (keyring normalisation: all are docker.io). */
 const DOCKER_HUB_HOSTS = new Set(["registry-1.docker.io", "index.docker.io", "docker.io", "auth.docker.io"]);
 
-/** Reads a pull error for a cause that needs no look at the pull secrets; undefined when it names none. */
-export function readPullError(text: string, imageRegistry: string): PullErrorReading | undefined {
+/**
+ * Reads the kubelet's texts (its pull error first, then the waiting message) for a cause that
+ * needs no look at the pull secrets; the first text that names one decides. Undefined when none does.
+ */
+export function readPullError(texts: readonly string[], imageRegistry: string): PullErrorReading | undefined {
+  for (const text of texts) {
+    const reading = readOne(text, imageRegistry);
+    if (reading) return reading;
+  }
+  return undefined;
+}
+
+function readOne(text: string, imageRegistry: string): PullErrorReading | undefined {
   const denial = readEcrDenial(text);
   if (denial) return { kind: "permission-denied", denial };
   if (RATE_LIMITED.test(text)) {
@@ -152,19 +163,22 @@ export function readPullError(text: string, imageRegistry: string): PullErrorRea
 export function readEcrDenial(text: string): EcrDenial | undefined {
   const m = DENIAL.exec(text.replace(/\s+/g, " "));
   if (!m) return undefined;
-  const [, principal, action, resource, region, account, repository, because] = m;
+  const [, principal, action, resourceRaw, region, account, repositoryRaw, noPolicy, explicitDeny] = m;
+  const resource = resourceRaw!.replace(/[.,;:]+$/, "");
+  const repository = repositoryRaw!.replace(/[.,;:]+$/, "");
+  const because = noPolicy ?? explicitDeny;
   const denial: EcrDenial = {
     principal: principal!,
     action: action!,
-    resource: resource!,
+    resource,
     region: region!,
     account: account!,
-    repository: repository!.replace(/[.,;]+$/, ""),
+    repository,
   };
   const assumed = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\//.exec(principal!);
   if (assumed) denial.role = `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}`;
   else if (/^arn:aws[a-z-]*:iam::\d{12}:role\//.test(principal!)) denial.role = principal!;
-  if (because) denial.because = because.trim().replace(/[.,;]+$/, "");
+  if (because) denial.because = because;
   return denial;
 }
 

@@ -92,19 +92,34 @@ describe("what the pull error says", () => {
     expect(user!.role).toBeUndefined();
   });
 
+  it("the reason ends with ECR's sentence (nothing after it is swallowed); explicit denies; dotted repository names", () => {
+    const denial = K.ecrDeniedContainerd(IMAGE, "us-east-1", K.ACCOUNT, "team/payment.api");
+    const both = readPullError([K.failedToPull(IMAGE, denial), K.backOffWithError(IMAGE, denial)], "h");
+    expect(both).toMatchObject({
+      kind: "permission-denied",
+      denial: { repository: "team/payment.api", because: "no resource-based policy allows the ecr:BatchGetImage action" },
+    });
+    const joined = readEcrDenial(`${denial} Back-off pulling image "${IMAGE}"`);
+    expect(joined!.because).toBe("no resource-based policy allows the ecr:BatchGetImage action");
+    const deny = readEcrDenial(
+      `denied: User: ${K.ROTATOR_SESSION} is not authorized to perform: ecr:BatchGetImage on resource: arn:aws:ecr:us-east-1:${K.ACCOUNT}:repository/team/app with an explicit deny in a service control policy`,
+    );
+    expect(deny).toMatchObject({ repository: "team/app", because: "an explicit deny in a service control policy" });
+  });
+
   it("classifies rate limits (naming the limiting registry), denials and missing repositories; nothing else", () => {
-    expect(readPullError(K.dockerHubRateLimit("busybox"), "docker.io")).toMatchObject({ kind: "rate-limited", registry: "docker.io" });
-    expect(readPullError("unexpected status code https://quay.io/v2/x/manifests/1: 429 Too Many Requests", "quay.io")).toMatchObject({
+    expect(readPullError([K.dockerHubRateLimit("busybox")], "docker.io")).toMatchObject({ kind: "rate-limited", registry: "docker.io" });
+    expect(readPullError(["unexpected status code https://quay.io/v2/x/manifests/1: 429 Too Many Requests"], "quay.io")).toMatchObject({
       kind: "rate-limited",
       registry: "quay.io",
     });
-    expect(readPullError(K.ecrDeniedDocker("us-east-1", K.ACCOUNT, "x"), "h")).toMatchObject({ kind: "permission-denied" });
-    expect(readPullError(K.repositoryNotFoundDocker("us-east-1", K.ACCOUNT, "team/x"), "h")).toMatchObject({
+    expect(readPullError([K.ecrDeniedDocker("us-east-1", K.ACCOUNT, "x")], "h")).toMatchObject({ kind: "permission-denied" });
+    expect(readPullError([K.repositoryNotFoundDocker("us-east-1", K.ACCOUNT, "team/x")], "h")).toMatchObject({
       kind: "repository-not-found",
       repository: "team/x",
       registryId: K.ACCOUNT,
     });
-    expect(readPullError(K.forbiddenHead(IMAGE, "us-east-1", K.ACCOUNT, "team/payment-api", "3.0.0"), "h")).toBeUndefined();
-    expect(readPullError(K.noBasicAuth(IMAGE), "h")).toBeUndefined();
+    expect(readPullError([K.forbiddenHead(IMAGE, "us-east-1", K.ACCOUNT, "team/payment-api", "3.0.0")], "h")).toBeUndefined();
+    expect(readPullError([K.noBasicAuth(IMAGE)], "h")).toBeUndefined();
   });
 });
