@@ -71,7 +71,10 @@ export class EnvReader {
   list(name: string): string[] {
     const value = this.raw(name);
     if (value === undefined) return [];
-    return value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+    return value
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -162,7 +165,9 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
     if (/[{}]/.test(combinedSecretName)) reader.problem("COMBINED_SECRET_NAME: placeholders are not allowed in the combined secret's name");
     const clash = registries.find((r) => renderSecretName(secretNameTemplate, r) === combinedSecretName);
     if (clash !== undefined || (registries.length === 0 && !/[{}]/.test(secretNameTemplate) && secretNameTemplate === combinedSecretName)) {
-      reader.problem(`COMBINED_SECRET_NAME=${JSON.stringify(combinedSecretName)} is also the secret of ${clash?.host ?? "the default registry"} (SECRET_NAME): one secret cannot hold both formats`);
+      reader.problem(
+        `COMBINED_SECRET_NAME=${JSON.stringify(combinedSecretName)} is also the secret of ${clash?.host ?? "the default registry"} (SECRET_NAME): one secret cannot hold both formats`,
+      );
     }
   }
 
@@ -200,10 +205,7 @@ export interface ClusterConfig {
   caData?: string;
 }
 
-export type ConfiguredNamespaces =
-  | { mode: "list"; names: string[] }
-  | { mode: "selector"; labelSelector: string }
-  | { mode: "all"; exclude: string[] };
+export type ConfiguredNamespaces = { mode: "list"; names: string[] } | { mode: "selector"; labelSelector: string } | { mode: "all"; exclude: string[] };
 
 export interface KubernetesConfig {
   clusters: ClusterConfig[];
@@ -236,7 +238,10 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
       return [];
     }
   } else {
-    items = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    items = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
   }
   const clusters: ClusterConfig[] = [];
   const seen = new Set<string>();
@@ -251,7 +256,8 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
     } else if (typeof item === "object" && item !== null && !Array.isArray(item)) {
       const o = item as Record<string, unknown>;
       const unknownKeys = Object.keys(o).filter((k) => !["name", "region", "endpoint", "caData"].includes(k));
-      if (unknownKeys.length > 0) reader.problem(`EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData)`);
+      if (unknownKeys.length > 0)
+        reader.problem(`EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData)`);
       const region = typeof o.region === "string" ? o.region : defaultRegion;
       if (typeof o.name !== "string" || region === undefined) {
         reader.problem("EKS_CLUSTERS: every entry needs a string name (and a region, or AWS_REGION)");
@@ -262,7 +268,11 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
         if (typeof o.endpoint !== "string" || !/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(o.endpoint)) {
           reader.problem(`EKS_CLUSTERS: cluster ${o.name}: endpoint must be an https:// URL with no path`);
         } else cluster.endpoint = o.endpoint.replace(/\/$/, "");
-        if (typeof o.caData !== "string" || !/^[A-Za-z0-9+/=\s]+$/.test(o.caData) || !Buffer.from(o.caData, "base64").toString("utf8").includes("BEGIN CERTIFICATE")) {
+        if (
+          typeof o.caData !== "string" ||
+          !/^[A-Za-z0-9+/=\s]+$/.test(o.caData) ||
+          !Buffer.from(o.caData, "base64").toString("utf8").includes("BEGIN CERTIFICATE")
+        ) {
           reader.problem(`EKS_CLUSTERS: cluster ${o.name}: caData must be a base64 PEM CA bundle (as EKS returns it)`);
         } else cluster.caData = o.caData.replace(/\s+/g, "");
       }
@@ -305,7 +315,8 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
   const pullSecretName = reader.string("PULL_SECRET_NAME", "ecr-pull-secret")!;
   if (!isDnsSubdomain(pullSecretName)) reader.problem(`PULL_SECRET_NAME=${JSON.stringify(pullSecretName)}: not a valid Secret name (lower-case DNS subdomain)`);
   const patchServiceAccounts = [...new Set(reader.list("PATCH_SERVICE_ACCOUNTS"))];
-  for (const sa of patchServiceAccounts) if (!isDnsSubdomain(sa)) reader.problem(`PATCH_SERVICE_ACCOUNTS: ${JSON.stringify(sa)} is not a valid ServiceAccount name`);
+  for (const sa of patchServiceAccounts)
+    if (!isDnsSubdomain(sa)) reader.problem(`PATCH_SERVICE_ACCOUNTS: ${JSON.stringify(sa)} is not a valid ServiceAccount name`);
   const eso = reader.raw("ESO_RESYNC");
   let esoResyncSelector: string | undefined;
   if (eso !== undefined && !/^(off|false|none)$/i.test(eso)) {

@@ -43,10 +43,7 @@ export function parseRegistryHost(input: string): RegistryHost {
   const host = rest.toLowerCase();
   const match = ECR_PRIVATE_HOST.exec(host);
   if (!match) {
-    throw new InvalidRegistryHostError(
-      input,
-      "expected <12-digit account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn] or <account>.dkr-ecr.<region>.on.aws",
-    );
+    throw new InvalidRegistryHostError(input, "expected <12-digit account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn] or <account>.dkr-ecr.<region>.on.aws");
   }
   const [, accountId, fips, region] = match as unknown as [string, string, string | undefined, string];
   return { host, accountId, region, fips: fips !== undefined, dualStack: /\.dkr-ecr(-fips)?\./.test(host) };

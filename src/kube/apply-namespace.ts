@@ -105,7 +105,9 @@ function recordSecretOutcome(r: NamespaceResult, progress: WriteProgress, dryRun
   if (d.action === "create") r.outcome = "created";
   else if (d.action === "update") {
     r.outcome = "updated";
-    const remarks = [d.adopted ? "adopted an unmanaged Secret" : "", d.replacedInvalid ? "replaced content that was not a valid docker config" : ""].filter(Boolean);
+    const remarks = [d.adopted ? "adopted an unmanaged Secret" : "", d.replacedInvalid ? "replaced content that was not a valid docker config" : ""].filter(
+      Boolean,
+    );
     if (remarks.length) r.reason = remarks.join("; ");
   } else if (d.action === "unchanged") {
     r.outcome = lostWrite ?? "unchanged";

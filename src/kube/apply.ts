@@ -84,10 +84,7 @@ export async function applyToCluster(
     result.requests = counter.n;
     result.durationMs = Date.now() - started;
     result.ok =
-      result.errors.length === 0 &&
-      result.counts.failed === 0 &&
-      result.serviceAccounts.failed.length === 0 &&
-      result.externalSecrets.failed.length === 0;
+      result.errors.length === 0 && result.counts.failed === 0 && result.serviceAccounts.failed.length === 0 && result.externalSecrets.failed.length === 0;
   }
 }
 
@@ -108,7 +105,14 @@ function emptyResult(target: ClusterTarget): ClusterApplyResult {
   };
 }
 
-function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin[], deps: ApplyDeps, result: ClusterApplyResult, secrets: readonly string[]): ApplyContext {
+function applyContext(
+  api: KubeApi,
+  target: ClusterTarget,
+  logins: RegistryLogin[],
+  deps: ApplyDeps,
+  result: ClusterApplyResult,
+  secrets: readonly string[],
+): ApplyContext {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks: RetryHooks = { sleep: deps.sleep, random: deps.random };
   const encoded = new Map<string, string>();
@@ -137,14 +141,23 @@ function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin
 }
 
 type Settled<T> = { value: T } | { error: unknown };
-const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ value }), (error: unknown) => ({ error }));
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
+  p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
 
 /** The namespaces the target's mode lets the API server filter (label selector), reduced on arrival. */
 async function listNamespaces(ctx: ApplyContext): Promise<KubeNamespace[]> {
   const nsTarget = ctx.target.namespaces;
   const namespaces: KubeNamespace[] = [];
   const options = nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {};
-  await forEachListed((o) => ctx.api.listNamespaces(o), options, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
+  await forEachListed(
+    (o) => ctx.api.listNamespaces(o),
+    options,
+    (n) => void namespaces.push(reducedNamespace(n)),
+    ctx.paging,
+  );
   return namespaces;
 }
 
@@ -167,9 +180,14 @@ async function listPullSecrets(ctx: ApplyContext): Promise<Map<string, SecretSum
 /** The ServiceAccounts named `sa`, by namespace. */
 async function listServiceAccounts(ctx: ApplyContext, sa: string): Promise<Map<string, KubeServiceAccount>> {
   const byNs = new Map<string, KubeServiceAccount>();
-  await forEachListed((o) => ctx.api.listServiceAccounts(o), { fieldSelector: `metadata.name=${sa}` }, (item) => {
-    if (item.metadata.namespace && item.metadata.name === sa) byNs.set(item.metadata.namespace, item);
-  }, ctx.paging);
+  await forEachListed(
+    (o) => ctx.api.listServiceAccounts(o),
+    { fieldSelector: `metadata.name=${sa}` },
+    (item) => {
+      if (item.metadata.namespace && item.metadata.name === sa) byNs.set(item.metadata.namespace, item);
+    },
+    ctx.paging,
+  );
   return byNs;
 }
 
@@ -212,7 +230,9 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
     const listed = listedSAs[i]!;
     if ("value" in listed) knownSAs.set(sa, listed.value);
     else if (selected.length > 0) {
-      result.notes.push(`cluster-wide list of serviceaccounts "${sa}" failed (${describe(listed.error, "list", "serviceaccounts")}); reading each namespace's instead`);
+      result.notes.push(
+        `cluster-wide list of serviceaccounts "${sa}" failed (${describe(listed.error, "list", "serviceaccounts")}); reading each namespace's instead`,
+      );
     }
   });
   return { selected, knownSecrets, knownSAs };
@@ -223,7 +243,12 @@ async function resyncExternalSecrets(ctx: ApplyContext, labelSelector: string, s
   const { api, target, result } = ctx;
   try {
     const listed: KubeExternalSecret[] = [];
-    await forEachListed((o) => api.listExternalSecrets(o), { labelSelector }, (es) => void listed.push(es), ctx.paging);
+    await forEachListed(
+      (o) => api.listExternalSecrets(o),
+      { labelSelector },
+      (es) => void listed.push(es),
+      ctx.paging,
+    );
     const inTarget = listed.filter((es) => es.metadata.namespace && selected.has(es.metadata.namespace));
     const patch = forceSyncPatch((ctx.deps.now ?? (() => new Date()))());
     await pool(inTarget, target.concurrency, async (es) => {
@@ -259,7 +284,9 @@ function summarise(result: ClusterApplyResult): void {
     result.notes.push(`${result.counts.updated} pull secret(s) ${verbPrefix}updated in place: the kubelet reads them at pull time, no pod restart needed`);
   }
   if (result.counts.created > 0) {
-    result.notes.push(`${result.counts.created} pull secret(s) ${verbPrefix}created: pods reference them through imagePullSecrets (their own or their ServiceAccount's)`);
+    result.notes.push(
+      `${result.counts.created} pull secret(s) ${verbPrefix}created: pods reference them through imagePullSecrets (their own or their ServiceAccount's)`,
+    );
   }
   if (result.serviceAccounts.patched.length > 0) {
     result.notes.push(

@@ -119,7 +119,9 @@ export async function createKubeApi(connection: KubeConnection): Promise<KubeApi
       return orUndefinedOn404(core.readNamespacedSecret({ name, namespace }).then(plain<KubeSecret>), "get", "secrets", namespace);
     },
     createSecret(namespace, body) {
-      return call(() => core.createNamespacedSecret({ namespace, body: { apiVersion: "v1", kind: "Secret", ...body } }), "create", "secrets", namespace).then(plain<KubeSecret>);
+      return call(() => core.createNamespacedSecret({ namespace, body: { apiVersion: "v1", kind: "Secret", ...body } }), "create", "secrets", namespace).then(
+        plain<KubeSecret>,
+      );
     },
     patchSecret(namespace, name, patch: MergePatch) {
       return call(() => core.patchNamespacedSecret({ name, namespace, body: patch }, mergePatch), "patch", "secrets", namespace).then(plain<KubeSecret>);
@@ -128,19 +130,25 @@ export async function createKubeApi(connection: KubeConnection): Promise<KubeApi
       return call(() => core.listServiceAccountForAllNamespaces(listParams(o)), "list", "serviceaccounts").then(page<KubeServiceAccount>);
     },
     listNamespacedServiceAccounts(namespace, o) {
-      return call(() => core.listNamespacedServiceAccount({ namespace, ...listParams(o) }), "list", "serviceaccounts", namespace).then(page<KubeServiceAccount>);
+      return call(() => core.listNamespacedServiceAccount({ namespace, ...listParams(o) }), "list", "serviceaccounts", namespace).then(
+        page<KubeServiceAccount>,
+      );
     },
     readServiceAccount(namespace, name) {
       return orUndefinedOn404(core.readNamespacedServiceAccount({ name, namespace }).then(plain<KubeServiceAccount>), "get", "serviceaccounts", namespace);
     },
     patchServiceAccount(namespace, name, patch) {
-      return call(() => core.patchNamespacedServiceAccount({ name, namespace, body: patch }, mergePatch), "patch", "serviceaccounts", namespace).then(plain<KubeServiceAccount>);
+      return call(() => core.patchNamespacedServiceAccount({ name, namespace, body: patch }, mergePatch), "patch", "serviceaccounts", namespace).then(
+        plain<KubeServiceAccount>,
+      );
     },
     listExternalSecrets(o) {
       return call(() => custom.listClusterCustomObject({ ...ESO, ...listParams(o) }), "list", "externalsecrets").then(page<KubeExternalSecret>);
     },
     patchExternalSecret(namespace, name, patch) {
-      return call(() => custom.patchNamespacedCustomObject({ ...ESO, namespace, name, body: patch }, mergePatch), "patch", "externalsecrets", namespace).then(plain<KubeExternalSecret>);
+      return call(() => custom.patchNamespacedCustomObject({ ...ESO, namespace, name, body: patch }, mergePatch), "patch", "externalsecrets", namespace).then(
+        plain<KubeExternalSecret>,
+      );
     },
     listPods(o) {
       return call(() => core.listPodForAllNamespaces(listParams(o)), "list", "pods").then(page<KubePod>);

@@ -178,7 +178,8 @@ function classifySns(event: SNSEvent): EventDecision {
   const triggerInfo = alarm.Trigger as { Dimensions?: unknown; Metrics?: unknown } | undefined;
   const dimensionLists: unknown[] = [triggerInfo?.Dimensions];
   if (Array.isArray(triggerInfo?.Metrics)) {
-    for (const metric of triggerInfo.Metrics) dimensionLists.push((metric as { MetricStat?: { Metric?: { Dimensions?: unknown } } })?.MetricStat?.Metric?.Dimensions);
+    for (const metric of triggerInfo.Metrics)
+      dimensionLists.push((metric as { MetricStat?: { Metric?: { Dimensions?: unknown } } })?.MetricStat?.Metric?.Dimensions);
   }
   const clusters = [
     ...new Set(
@@ -219,7 +220,8 @@ export function classifyEvent(event: unknown): EventDecision {
   }
   if (event["detail-type"] === "Scheduled Event") {
     const scheduled = event as unknown as ScheduledEvent;
-    if (scheduled.source !== "aws.events") throw new BadRequestError(`Scheduled Event from unexpected source ${JSON.stringify(String(scheduled.source).slice(0, 60))}`);
+    if (scheduled.source !== "aws.events")
+      throw new BadRequestError(`Scheduled Event from unexpected source ${JSON.stringify(String(scheduled.source).slice(0, 60))}`);
     return { kind: "run", request: { action: "rotate", trigger: { kind: "schedule", via: "scheduled-event" }, dryRun: false, force: false } };
   }
   if ("detail-type" in event) {
@@ -229,5 +231,7 @@ export function classifyEvent(event: unknown): EventDecision {
     throw new BadRequestError("Secrets Manager rotation events are not supported: use the EventBridge schedule (see README)");
   }
   if ("action" in event) return { kind: "run", request: parseManualRequest(event) };
-  throw new BadRequestError(`unsupported event: got ${describeShape(event)}; expected a schedule, a CloudWatch alarm, or {"action":"rotate"|"heal"|"diagnose"}`);
+  throw new BadRequestError(
+    `unsupported event: got ${describeShape(event)}; expected a schedule, a CloudWatch alarm, or {"action":"rotate"|"heal"|"diagnose"}`,
+  );
 }

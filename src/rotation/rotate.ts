@@ -65,7 +65,9 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
     else chosen.push(registry);
   }
   if (unknown.length > 0) {
-    throw BadRequestError.manual(`registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`);
+    throw BadRequestError.manual(
+      `registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`,
+    );
   }
   return chosen;
 }
@@ -135,7 +137,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     fresh.push(credential);
     try {
       const result = await write(secretName, "registry", registrySecretValue(credential));
-      const inStore = result.storedValue ? credentialFromStored(registry, result.storedValue) ?? credential : credential;
+      const inStore = result.storedValue ? (credentialFromStored(registry, result.storedValue) ?? credential) : credential;
       if (!options.dryRun) stored.push(inStore);
       const row: RegistryReport = {
         ...base,

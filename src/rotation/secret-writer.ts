@@ -63,7 +63,10 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
   }
   const owned = description.tags[OWNERSHIP_TAG_KEY] === OWNERSHIP_TAG_VALUE;
   if (!owned && !request.adopt) {
-    throw new SecretRefusedError(name, `it lacks the tag ${OWNERSHIP_TAG_KEY}=${OWNERSHIP_TAG_VALUE}, so another owner may depend on it; set ADOPT_EXISTING_SECRET=true to take it over`);
+    throw new SecretRefusedError(
+      name,
+      `it lacks the tag ${OWNERSHIP_TAG_KEY}=${OWNERSHIP_TAG_VALUE}, so another owner may depend on it; set ADOPT_EXISTING_SECRET=true to take it over`,
+    );
   }
 
   const current = description.hasCurrentVersion ? await api.getCurrent(name) : undefined;

@@ -28,7 +28,10 @@ export class BadRequestError extends Error {
 
 /** Thrown by the handler when the run finished but something failed; the Report says what. */
 export class RunFailedError extends Error {
-  constructor(message: string, readonly report: unknown) {
+  constructor(
+    message: string,
+    readonly report: unknown,
+  ) {
     super(message);
     this.name = "RunFailedError";
   }
@@ -36,7 +39,10 @@ export class RunFailedError extends Error {
 
 /** Thrown when an ECR registry host (configuration, proxyEndpoint) is not an ECR private registry. */
 export class InvalidRegistryHostError extends Error {
-  constructor(readonly input: string, reason: string) {
+  constructor(
+    readonly input: string,
+    reason: string,
+  ) {
     super(`invalid ECR registry host ${JSON.stringify(input)}: ${reason}`);
     this.name = "InvalidRegistryHostError";
   }
@@ -52,7 +58,10 @@ export class TokenFormatError extends Error {
 
 /** Thrown when GetAuthorizationToken for a region fails or answers something unusable. */
 export class TokenFetchError extends Error {
-  constructor(readonly region: string, reason: string) {
+  constructor(
+    readonly region: string,
+    reason: string,
+  ) {
     super(`ECR token for ${region}: ${reason}`);
     this.name = "TokenFetchError";
   }
@@ -60,7 +69,10 @@ export class TokenFetchError extends Error {
 
 /** Thrown when a Secrets Manager secret is refused and left untouched (foreign owner, malformed value, deleted). */
 export class SecretRefusedError extends Error {
-  constructor(readonly secretName: string, reason: string) {
+  constructor(
+    readonly secretName: string,
+    reason: string,
+  ) {
     super(`secret ${JSON.stringify(secretName)} left untouched: ${reason}`);
     this.name = "SecretRefusedError";
   }

@@ -14,7 +14,12 @@ const clusters: ClusterConfig[] = [
   { name: "prod", region: "eu-west-1" },
   { name: "batch", region: "us-east-1" },
 ];
-const alarm = (alarmClusters?: string[]): Request => ({ action: "heal", trigger: { kind: "alarm", via: "alarm-action", ...(alarmClusters ? { alarmClusters } : {}) }, dryRun: false, force: false });
+const alarm = (alarmClusters?: string[]): Request => ({
+  action: "heal",
+  trigger: { kind: "alarm", via: "alarm-action", ...(alarmClusters ? { alarmClusters } : {}) },
+  dryRun: false,
+  force: false,
+});
 
 describe("selectClusters", () => {
   it("all configured clusters by default", () => {

@@ -16,7 +16,9 @@ describe("scrub", () => {
 
   it("removes anything token-shaped and bearer credentials, keeps names and messages readable", () => {
     const blob = Buffer.from("x".repeat(60)).toString("base64");
-    const out = scrub(`secrets "ecr-pull-secret" is forbidden: User "ecr-token-rotator" cannot patch resource "secrets" in API group "" in the namespace "team-a-very-long-namespace-name-for-tests" value ${blob} Authorization: Bearer abc.def`);
+    const out = scrub(
+      `secrets "ecr-pull-secret" is forbidden: User "ecr-token-rotator" cannot patch resource "secrets" in API group "" in the namespace "team-a-very-long-namespace-name-for-tests" value ${blob} Authorization: Bearer abc.def`,
+    );
     expect(out).not.toContain(blob);
     expect(out).not.toContain("abc.def");
     expect(out).toContain('cannot patch resource "secrets"');

@@ -9,10 +9,25 @@ import { describe, expect, it } from "vitest";
 const SRC = resolve("src");
 
 /** Bottom to top: a folder may import itself and the folders before it, never one after it. */
-const LAYERS: string[][] = [["shared"], ["formats"], ["config"], ["request"], ["report"], ["rotation"], ["kube", "eks"], ["diagnose"], ["run"], ["clusters"], ["app"], ["cli"]];
+const LAYERS: string[][] = [
+  ["shared"],
+  ["formats"],
+  ["config"],
+  ["request"],
+  ["report"],
+  ["rotation"],
+  ["kube", "eks"],
+  ["diagnose"],
+  ["run"],
+  ["clusters"],
+  ["app"],
+  ["cli"],
+];
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith(".ts") ? [join(dir, e.name)] : [],
+  );
 }
 
 function resolveImport(from: string, spec: string, all: Set<string>): string | undefined {

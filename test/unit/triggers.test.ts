@@ -356,7 +356,9 @@ describe("manual invoke", () => {
   });
 
   it.each([{ clusters: ["prod"] }, { namespaces: ["web"] }])("rotate with %j is rejected (Kubernetes scope needs heal/diagnose)", (extra) => {
-    expect(badRequest(() => parseManualRequest({ action: "rotate", ...extra })).message).toMatch(/clusters and namespaces apply to "heal" and "diagnose", not "rotate"/);
+    expect(badRequest(() => parseManualRequest({ action: "rotate", ...extra })).message).toMatch(
+      /clusters and namespaces apply to "heal" and "diagnose", not "rotate"/,
+    );
   });
 
   it("several problems are reported together", () => {
