@@ -75,9 +75,20 @@ interface ParsedRef {
   path: string;
 }
 
-/** `[scheme://]host[:port][/path]` → parts; lower-case host; `/v1/`, `/v2/` mean no path. */
+/** Userinfo in a key (`https://user:pass@host`, `user:pass@host`): a credential, never printed. */
+const KEY_USERINFO = /^((?:[a-z][a-z0-9+.-]*:\/\/)?)[^/@]+@/i;
+
+/** A docker config key as written, with credentials in its URL userinfo redacted. */
+export function displayKey(key: string): string {
+  return key.trim().replace(KEY_USERINFO, "$1[redacted]@");
+}
+
+/** `[scheme://][userinfo@]host[:port][/path]` → parts; lower-case host; `/v1/`, `/v2/` mean no path. */
 function parseKey(key: string): ParsedRef {
-  let rest = key.trim().replace(/^https?:\/\//i, "");
+  let rest = key
+    .trim()
+    .replace(/^https?:\/\//i, "")
+    .replace(/^[^/@]+@/, "");
   rest = rest.replace(/\/v[12]\/?$/, "");
   const slash = rest.indexOf("/");
   const hostPort = slash < 0 ? rest : rest.slice(0, slash);
@@ -364,6 +375,8 @@ function secretProblems(input: StuckContainerInput): { causes: Cause[]; usable: 
 /** 4. No entry matches the image's registry: the same ECR account in another region, or another registry. */
 function registryMismatch(input: StuckContainerInput, usableCount: number, entries: MatchedEntry[], imageHostPort: string): Cause {
   const keys = [...new Set(entries.map(({ entry }) => parseKey(entry.key).host + (parseKey(entry.key).port ? `:${parseKey(entry.key).port}` : "")))];
+  // The keys as they are written (scheme, path), credentials in URL userinfo excepted.
+  const shown = [...new Set(entries.map(({ entry }) => displayKey(entry.key)))];
   const ecrImage = tryParseRegistryHost(imageHostPort);
   const otherRegions = ecrImage
     ? keys.map((k) => tryParseRegistryHost(k)).filter((h) => h !== undefined && h.accountId === ecrImage.accountId && h.region !== ecrImage.region)
@@ -380,7 +393,7 @@ function registryMismatch(input: StuckContainerInput, usableCount: number, entri
   }
   return {
     code: "registry-host-mismatch",
-    message: `no entry of the pull secret${usableCount > 1 ? "s" : ""} matches the image's registry ${imageHostPort} (entries: ${keys.join(", ") || "none"})`,
+    message: `no entry of the pull secret${usableCount > 1 ? "s" : ""} matches the image's registry ${imageHostPort} (entries: ${shown.join(", ") || "none"})`,
     hint: configured
       ? "run heal so the pull secret gets an entry for this registry"
       : `add ${imageHostPort} to ECR_REGISTRIES if it is an ECR registry this deployment should serve, or give the pod a pull secret for it`,

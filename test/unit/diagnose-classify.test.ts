@@ -138,6 +138,16 @@ describe("classifyStuckContainer", () => {
     expect(cause!.hint).toMatch(/ECR_REGISTRIES/);
   });
 
+  it("prints registry keys as they are written, except credentials in URL userinfo", () => {
+    const [cause] = classifyStuckContainer(
+      input({ secrets: [good([{ key: "https://bot:s3cret-pw@ghcr.io/v2/" }, { key: "quay.io/team" }, { key: "robot-token@registry.example.com" }])] }),
+    );
+    expect(cause!.code).toBe("registry-host-mismatch");
+    expect(cause!.message).toContain("(entries: https://[redacted]@ghcr.io/v2/, quay.io/team, [redacted]@registry.example.com)");
+    expect(cause!.message).not.toMatch(/s3cret-pw|robot-token/);
+    expect(keyMatchesImage("https://bot:pw@ghcr.io", "ghcr.io/team/app:1")).toBe(true);
+  });
+
   it("a glob key for every account of the region matches (no mismatch)", () => {
     expect(codes(input({ secrets: [good([{ key: "*.dkr.ecr.us-east-1.amazonaws.com", expiresAt: past }])] }))).toEqual(["token-expired"]);
   });
