@@ -1,170 +1,29 @@
 /**
  * Why is this container stuck pulling its image? Pure: takes what was read from the cluster
  * (already reduced — no password, no `auth`, no docker config is ever passed in) and returns the
- * causes, each with a code, a message and a hint for the operator.
- *
- * Matching follows the kubelet's keyring (docs/facts.md §4): scheme stripped, `/v1/`/`/v2/` ignored,
- * same number of dot labels compared with a glob per label, the port must match exactly, and a
- * key's path must be a prefix of the image's path. The kubelet tries EVERY matching credential,
- * so a cause about the credential (expired) is only claimed when it holds for all of them.
+ * causes, each with a code, a message and a hint for the operator: first what the kubelet's error
+ * says (kubelet-causes.ts), then what the pull secrets say. Keys are matched to the image as the
+ * kubelet does (keyring.ts). The kubelet tries EVERY matching credential, so a cause about the
+ * credential (expired) is only claimed when it holds for all of them.
  */
 import { tryParseRegistryHost } from "../formats/registry-host";
-import { quoteKubeletMessage, readPullError, type EcrDenial } from "./message";
-import type { Cause, StuckContainer } from "../report/report";
+import { displayKey, keyMatchesImage, parseImage, parseKey } from "./keyring";
+import { causeFromKubelet, ECR_PULL_ACTIONS } from "./kubelet-causes";
+import { quoteKubeletMessage } from "./message";
+import type { ReducedEntry, ReducedSecret, StuckContainerInput } from "./types";
+import type { Cause } from "../report/report";
 
 export type { Cause, CauseCode } from "../report/report";
-
-/** One `auths` entry, reduced: the key (a registry host/URL), who, and when its ECR password expires. */
-export interface ReducedEntry {
-  key: string;
-  username?: string;
-  /** Expiry embedded in an ECR password; undefined when the password has another shape. */
-  expiresAt?: Date;
-}
-
-/** A referenced pull Secret, reduced to what a diagnosis needs. */
-export interface ReducedSecret {
-  name: string;
-  exists: boolean;
-  type?: string;
-  entries: ReducedEntry[];
-  /** Why the content could not be read (not JSON, no `auths`); nothing of the content itself. */
-  invalid?: string;
-}
-
-/** A stuck container with everything read about it. */
-export interface StuckContainerInput extends StuckContainer {
-  /** `spec.serviceAccountName` (undefined = `default`). */
-  serviceAccountName?: string;
-  /** `spec.imagePullSecrets` names of the pod. */
-  podPullSecrets: string[];
-  /** The ServiceAccount's `imagePullSecrets` now; undefined when the SA was not found or not read. */
-  serviceAccountPullSecrets?: string[];
-  /** The pod's referenced Secrets, reduced (same order as podPullSecrets). */
-  secrets: ReducedSecret[];
-  /**
-   * The kubelet's pull error for this container: the error in its waiting message, else the
-   * newest `Failed` event for the container that is the error (not `Error: ErrImagePull`).
-   */
-  detail?: string;
-  /** The namespace's ServiceAccounts with their imagePullSecrets (read when the pod has none). */
-  namespaceServiceAccounts?: Array<{ name: string; pullSecrets: string[] }>;
-  /** Per missing Secret name: the other namespaces where a Secret of that name exists. */
-  secretsElsewhere?: Record<string, string[]>;
-  /** Registry hosts this deployment keeps fresh (ECR_REGISTRIES). */
-  configuredHosts: string[];
-  /** The pull secret the product writes (PULL_SECRET_NAME). */
-  pullSecretName?: string;
-  now: Date;
-}
+export type { ReducedEntry, ReducedSecret, StuckContainerInput } from "./types";
+export { displayKey, keyMatchesImage, parseImage } from "./keyring";
+export { causeFromKubelet, ECR_PULL_ACTIONS, PULL_THROUGH_ACTIONS } from "./kubelet-causes";
 
 /** Tokens expiring within this are treated as expired (pulls take time; clocks drift). */
 export const EXPIRY_MARGIN_MS = 5 * 60_000;
 
 const ACCEPTED_TYPES = ["kubernetes.io/dockerconfigjson", "kubernetes.io/dockercfg"];
 
-/** Messages that say the credential was refused (these win over "not found"-like phrases). */
-const AUTH_FAILURE = /\b(401|403)\b|unauthori[sz]ed|authoriz|authenticat|no basic auth credentials|denied|forbidden|insufficient_scope|expired/i;
-/** Messages that point at the image reference or the network, not the credential. */
-const NOT_CREDENTIAL =
-  /manifest unknown|manifest for .* not found|: not found|\bnot found\b|InvalidImageName|invalid reference format|couldn't parse image|no such host|name unknown|repository name must|i\/o timeout|connection refused|network is unreachable|dial tcp/i;
-
-interface ParsedRef {
-  host: string;
-  port: string;
-  path: string;
-}
-
-/** Userinfo in a key (`https://user:pass@host`, `user:pass@host`): a credential, never printed. */
-const KEY_USERINFO = /^((?:[a-z][a-z0-9+.-]*:\/\/)?)[^/@]+@/i;
-
-/** A docker config key as written, with credentials in its URL userinfo redacted. */
-export function displayKey(key: string): string {
-  return key.trim().replace(KEY_USERINFO, "$1[redacted]@");
-}
-
-/** `[scheme://][userinfo@]host[:port][/path]` → parts; lower-case host; `/v1/`, `/v2/` mean no path. */
-function parseKey(key: string): ParsedRef {
-  let rest = key
-    .trim()
-    .replace(/^https?:\/\//i, "")
-    .replace(/^[^/@]+@/, "");
-  rest = rest.replace(/\/v[12]\/?$/, "");
-  const slash = rest.indexOf("/");
-  const hostPort = slash < 0 ? rest : rest.slice(0, slash);
-  const path = slash < 0 ? "" : rest.slice(slash + 1).replace(/\/+$/, "");
-  const colon = hostPort.lastIndexOf(":");
-  const host = (colon < 0 ? hostPort : hostPort.slice(0, colon)).toLowerCase();
-  const port = colon < 0 ? "" : hostPort.slice(colon + 1);
-  return { host: host === "index.docker.io" || host === "registry-1.docker.io" ? "docker.io" : host, port, path };
-}
-
-/** An image reference → registry host, port and repository path (tag/digest removed). */
-export function parseImage(image: string): ParsedRef {
-  let ref = image.trim();
-  const at = ref.indexOf("@");
-  if (at >= 0) ref = ref.slice(0, at);
-  const firstSlash = ref.indexOf("/");
-  let hostPort = "docker.io";
-  let path = ref;
-  if (firstSlash >= 0) {
-    const candidate = ref.slice(0, firstSlash);
-    if (candidate.includes(".") || candidate.includes(":") || candidate === "localhost") {
-      hostPort = candidate;
-      path = ref.slice(firstSlash + 1);
-    }
-  }
-  const lastColon = path.lastIndexOf(":");
-  if (lastColon >= 0 && !path.slice(lastColon).includes("/")) path = path.slice(0, lastColon);
-  if (hostPort === "docker.io" && !path.includes("/")) path = `library/${path}`;
-  const colon = hostPort.lastIndexOf(":");
-  const host = (colon < 0 ? hostPort : hostPort.slice(0, colon)).toLowerCase();
-  return { host, port: colon < 0 ? "" : hostPort.slice(colon + 1), path };
-}
-
-/** Go's filepath.Match for one label (`*`, `?`, `[...]`), no separators involved. */
-function globLabel(pattern: string, label: string): boolean {
-  if (!/[*?[]/.test(pattern)) return pattern === label;
-  let re = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === "*") re += "[^.]*";
-    else if (c === "?") re += "[^.]";
-    else if (c === "[") {
-      const end = pattern.indexOf("]", i + 1);
-      if (end < 0) return false;
-      let set = pattern.slice(i + 1, end);
-      if (set.startsWith("^")) set = `^${set.slice(1)}`;
-      re += `[${set.replace(/\\/g, "\\\\")}]`;
-      i = end;
-    } else re += c.replace(/[.+^${}()|\\\]]/g, "\\$&");
-  }
-  try {
-    return new RegExp(`^${re}$`).test(label);
-  } catch {
-    return false;
-  }
-}
-
-/** Does a docker config key match an image, by the kubelet's keyring rules? */
-export function keyMatchesImage(key: string, image: string): boolean {
-  const k = parseKey(key);
-  const i = parseImage(image);
-  if (k.port !== i.port) return false;
-  const kl = k.host.split(".");
-  const il = i.host.split(".");
-  if (kl.length !== il.length) return false;
-  if (!kl.every((label, n) => globLabel(label, il[n]!))) return false;
-  if (k.path === "") return true;
-  return i.path === k.path || i.path.startsWith(`${k.path}/`) || i.path.startsWith(k.path);
-}
-
 const quote = (text: string | undefined): string => quoteKubeletMessage(text ?? "");
-
-/** The pull actions a token's principal needs on a repository (ECR guide, "repository-policies"). */
-export const ECR_PULL_ACTIONS = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"];
-/** What a pull-through cache's first pull also needs (ECR guide, "pull-through-cache-iam"). */
-export const PULL_THROUGH_ACTIONS = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"];
 
 function isDefaultSa(name: string | undefined): boolean {
   return name === undefined || name === "" || name === "default";
@@ -192,92 +51,7 @@ export function classifyStuckContainer(input: StuckContainerInput): Cause[] {
   return causes;
 }
 
-/**
- * Steps 0–1 alone: a cause read from the kubelet's texts that no pull secret can change (rate
- * limited, refused by ECR's IAM, no such repository or image, the network), or undefined.
- * Needs no Secret (`secrets` only refines the rate-limit message), so it holds even when a
- * Secret could not be read.
- */
-export function causeFromKubelet(input: StuckContainerInput): Cause | undefined {
-  return causeFromPullError(input) ?? notACredentialProblem(input);
-}
-
 type MatchedEntry = { secret: string; entry: ReducedEntry };
-
-/** The texts the kubelet left about this container: its pull error and its waiting message. */
-function kubeletText(input: StuckContainerInput): string {
-  return [input.detail ?? "", input.message ?? ""].filter((t) => t !== "").join("\n");
-}
-
-/** 0. Rate limited, refused by ECR's IAM, or no such repository: read from the pull error itself. */
-function causeFromPullError(input: StuckContainerInput): Cause | undefined {
-  const image = parseImage(input.image);
-  const imageHostPort = image.port ? `${image.host}:${image.port}` : image.host;
-  const reading = readPullError([input.detail ?? "", input.message ?? ""], imageHostPort);
-  if (!reading) return undefined;
-  const says = `; kubelet: ${quote(input.detail || input.message)}`;
-  if (reading.kind === "permission-denied") return permissionDenied(reading.denial, says);
-  if (reading.kind === "rate-limited") {
-    const hub = reading.registry === "docker.io";
-    const who = hub ? "Docker Hub (docker.io)" : reading.registry;
-    const credentialed = input.secrets.some((s) => s.exists && s.entries.some((e) => keyMatchesImage(e.key, input.image)));
-    const anonymous = !credentialed && (hub ? image.host === "docker.io" : reading.registry === imageHostPort);
-    return {
-      code: "not-a-credential-problem",
-      message: `rate limited: ${who} refuses more pulls for now (${quote(reading.evidence)})${anonymous ? `; the pull is anonymous: no pull secret entry matches ${imageHostPort}` : ""} — the pull credential is not at fault${says}`,
-      hint: hub
-        ? "Docker Hub limits pulls per source IP (anonymous) or per account: give the pod a pull secret for docker.io (authenticated pulls get a higher limit), mirror the image (e.g. an ECR pull-through cache rule for Docker Hub), or wait for the window to pass; rotating or healing the ECR token will not help"
-        : `${reading.registry} is throttling pulls: let the kubelet retry (back-off up to 5 min), spread rollouts, or pull less (imagePullPolicy: IfNotPresent); rotating or healing will not help`,
-    };
-  }
-  const named = reading.repository ? ` "${reading.repository}"${reading.registryId ? ` (registry ${reading.registryId})` : ""}` : "";
-  return {
-    code: "not-a-credential-problem",
-    message: `the repository${named} does not exist in ${imageHostPort} (${quote(reading.evidence)}) — the pull credential is not at fault${says}`,
-    hint: "check the repository name, account and region in the image reference (ECR: aws ecr describe-repositories --repository-names NAME --region REGION); for a pull-through cache prefix, check that its rule exists; rotating or healing will not help",
-  };
-}
-
-/** 0. ECR authenticated the token, but its principal may not do this on this repository. */
-function permissionDenied(d: EcrDenial, says: string): Cause {
-  const who = d.role ? `role ${d.role} (session ${d.principal})` : d.principal;
-  const principalAccount = /::(\d{12}):/.exec(d.principal)?.[1];
-  const crossAccount = principalAccount !== undefined && principalAccount !== d.account;
-  const grantee = d.role ?? d.principal;
-  const why = d.because ? ` because ${d.because}` : "";
-  if (PULL_THROUGH_ACTIONS.includes(d.action)) {
-    const prefix = d.repository.split("/")[0]!;
-    return {
-      code: "registry-permission-denied",
-      message: `ECR refused ${d.action} to ${who} on repository ${d.repository} (account ${d.account}, ${d.region})${why}: the first pull of an image through a pull-through cache needs ${PULL_THROUGH_ACTIONS.join(" and ")} (later pulls ${PULL_THROUGH_ACTIONS[0]}); an ECR token carries the permissions of the principal that requested it${says}`,
-      hint: `allow ${grantee} ${PULL_THROUGH_ACTIONS.join(" and ")} on arn:aws:ecr:${d.region}:${d.account}:repository/${prefix}/*${crossAccount ? ` (in its own policy and in the registry policy of account ${d.account})` : " (its identity policy)"}, or pull the image once with a principal that has them; a heal will not help until then (docs/deploy.md, IAM)`,
-    };
-  }
-  const because = d.because ?? "";
-  const policy = /resource-based/.test(because)
-    ? `the repository policy of ${d.repository} (account ${d.account}) must allow ${grantee} ${ECR_PULL_ACTIONS.join(", ")}`
-    : /identity-based/.test(because)
-      ? `grant ${grantee} ${ECR_PULL_ACTIONS.join(", ")} on ${d.resource} in its identity policy`
-      : /explicit deny/i.test(because)
-        ? "an explicit Deny refuses it: find that statement (the role's policies, the repository or registry policy, an SCP) and narrow it"
-        : `grant ${grantee} ${ECR_PULL_ACTIONS.join(", ")} on ${d.resource} (its identity policy and, across accounts, the repository policy)`;
-  return {
-    code: "registry-permission-denied",
-    message: `ECR refused ${d.action} to ${who} on repository ${d.repository} (account ${d.account}, ${d.region})${why}; an ECR token carries the permissions of the principal that requested it: the pull secret is valid, its principal may not pull this repository${says}`,
-    hint: `${policy}${crossAccount ? ` (across accounts both the principal's own policy and the repository or registry policy of account ${d.account} must allow it)` : ""}; a heal will not help until then (docs/deploy.md, IAM)`,
-  };
-}
-
-/** 1. The kubelet's texts point at the image reference or the network (and not at a refused credential). */
-function notACredentialProblem(input: StuckContainerInput): Cause | undefined {
-  const all = kubeletText(input);
-  if (!(input.reason === "InvalidImageName" || (NOT_CREDENTIAL.test(all) && !AUTH_FAILURE.test(all)))) return undefined;
-  return {
-    code: "not-a-credential-problem",
-    message: `the image reference or the network is at fault, not the pull credential: ${quote([input.detail ?? "", input.message ?? ""].find((t) => NOT_CREDENTIAL.test(t)) || input.message || input.reason)}`,
-    hint: "check the image name, tag or digest (does it exist in the repository?) and that the node can resolve and reach the registry; rotating or healing will not help",
-  };
-}
 
 /** ServiceAccounts of the namespace, other than `sa`, that carry a pull secret (those with the product's first). */
 function otherCarriers(input: StuckContainerInput, sa: string): Array<{ name: string; pullSecrets: string[] }> {
