@@ -6,12 +6,16 @@
  * of README's configuration table, so the two can be compared side by side.
  */
 import { ConfigError } from "../shared/errors";
+import { showValue, withoutCredentials } from "../shared/redact";
 import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
+import { parseLabelSelector } from "../formats/label-selector";
 
 export const OWNERSHIP_TAG_KEY = "ecr-token-rotator:managed";
 export const OWNERSHIP_TAG_VALUE = "true";
 export const DEFAULT_SECRET_NAME = "ecr/{account}/{region}/credentials";
+/** The debounce window is at most an hour: a longer one would keep a token far into its 12 h life. */
+export const MAX_WRITE_DEBOUNCE_SECONDS = 3600;
 
 export interface RotationConfig {
   /** Registries to keep fresh; empty = the function's own account in `defaultRegion`. */
@@ -22,9 +26,12 @@ export interface RotationConfig {
   kmsKeyId: string | undefined;
   secretTags: Record<string, string>;
   adoptExistingSecret: boolean;
-  /** A token with less validity than this is refused. */
+  /**
+   * A fetched token with less validity than this is refused, and the debounce never keeps a
+   * stored token with less validity than this (TOKEN_MIN_VALIDITY_MINUTES).
+   */
   minTokenValiditySeconds: number;
-  /** No new secret version when the stored one is younger than this (unless forced). */
+  /** No new secret version when the stored one is younger than this (unless forced, or its token is too close to expiry); ≤ 1 h. */
   writeDebounceSeconds: number;
   /** Region of the function (AWS_REGION), used for the default registry. */
   defaultRegion: string | undefined;
@@ -57,7 +64,7 @@ export class EnvReader {
     if (value === undefined) return fallback;
     if (/^(true|1|yes)$/i.test(value)) return true;
     if (/^(false|0|no)$/i.test(value)) return false;
-    this.problems.push(`${name}=${JSON.stringify(value)}: expected true or false`);
+    this.problem(`${name}=${showValue(value)}: expected true or false`);
     return fallback;
   }
 
@@ -65,7 +72,7 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      this.problems.push(`${name}=${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`);
+      this.problem(`${name}=${showValue(value)}: expected a whole number from ${min} to ${max}`);
       return fallback;
     }
     return Number(value);
@@ -84,12 +91,13 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     if ((allowed as readonly string[]).includes(value)) return value as T;
-    this.problems.push(`${name}=${JSON.stringify(value)}: expected one of ${allowed.join(", ")}`);
+    this.problem(`${name}=${showValue(value)}: expected one of ${allowed.join(", ")}`);
     return fallback;
   }
 
+  /** Records a problem; a part of it that looks like a credential is replaced by its length. */
   problem(message: string): void {
-    this.problems.push(message);
+    this.problems.push(withoutCredentials(message));
   }
 }
 
@@ -192,7 +200,7 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
     secretTags: parseTags(reader),
     adoptExistingSecret: reader.boolean("ADOPT_EXISTING_SECRET", false),
     minTokenValiditySeconds: reader.integer("TOKEN_MIN_VALIDITY_MINUTES", 60, 0, 11 * 60) * 60,
-    writeDebounceSeconds: reader.integer("WRITE_DEBOUNCE_SECONDS", 600, 0, 86_400),
+    writeDebounceSeconds: reader.integer("WRITE_DEBOUNCE_SECONDS", 600, 0, MAX_WRITE_DEBOUNCE_SECONDS),
     defaultRegion,
   };
 }
@@ -224,7 +232,15 @@ export interface KubernetesConfig {
   client: "https" | "client-node";
 }
 
-const LABEL_SELECTOR = /^[A-Za-z0-9_./,=!()\- ]+$/;
+/** The problem with a label selector (Kubernetes syntax), or undefined when it parses. */
+function selectorProblem(selector: string): string | undefined {
+  try {
+    parseLabelSelector(selector);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^invalid label selector "(?:[^"\\]|\\.)*": /, "");
+  }
+}
 export const DEFAULT_EXCLUDED_NAMESPACES: string[] = [...SYSTEM_NAMESPACES];
 
 function readClusters(reader: EnvReader, defaultRegion: string | undefined): ClusterConfig[] {
@@ -301,7 +317,8 @@ function readNamespaces(reader: EnvReader): ConfiguredNamespaces {
   for (const name of [...target.filter((t) => t !== "*"), ...exclude]) {
     if (!isDnsLabel(name)) reader.problem(`TARGET_NAMESPACES/EXCLUDE_NAMESPACES: ${JSON.stringify(name)} is not a valid namespace name`);
   }
-  if (selector !== undefined && !LABEL_SELECTOR.test(selector)) reader.problem(`NAMESPACE_SELECTOR=${JSON.stringify(selector)}: not a label selector`);
+  const bad = selector === undefined ? undefined : selectorProblem(selector);
+  if (bad !== undefined) reader.problem(`NAMESPACE_SELECTOR=${showValue(selector!)}: not a label selector (${bad}); e.g. team=a,tier in (web,api)`);
   const all = target.length === 1 && target[0] === "*";
   if (target.includes("*") && !all) reader.problem('TARGET_NAMESPACES: "*" must stand alone');
   if (selector !== undefined && target.length > 0) reader.problem("TARGET_NAMESPACES and NAMESPACE_SELECTOR: set one, not both");
@@ -324,8 +341,11 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
   let esoResyncSelector: string | undefined;
   if (eso !== undefined && !/^(off|false|none)$/i.test(eso)) {
     if (eso === "*" || /^(all|true)$/i.test(eso)) esoResyncSelector = "";
-    else if (LABEL_SELECTOR.test(eso)) esoResyncSelector = eso;
-    else reader.problem(`ESO_RESYNC=${JSON.stringify(eso)}: expected a label selector, "*" for all ExternalSecrets, or off`);
+    else {
+      const bad = selectorProblem(eso);
+      if (bad === undefined) esoResyncSelector = eso;
+      else reader.problem(`ESO_RESYNC=${showValue(eso)}: expected a label selector (${bad}), "*" for all ExternalSecrets, or off`);
+    }
   }
   return {
     clusters,

@@ -57,8 +57,20 @@ function errorMessage(error: unknown): string {
 }
 
 /**
+ * Cluster states whose API server serves: `UPDATING` (a version, add-on or configuration update)
+ * keeps the endpoint answering, so a heal during an upgrade must not fail.
+ */
+const USABLE_STATUSES = new Set(["ACTIVE", "UPDATING"]);
+const STATUS_MEANING: Record<string, string> = {
+  CREATING: "the cluster is still being created; its API server does not serve yet — retry when it is ACTIVE",
+  DELETING: "the cluster is being deleted; remove it from EKS_CLUSTERS",
+  FAILED: "the cluster failed to create or update; see its health issues in the EKS console (aws eks describe-cluster) and fix or remove it from EKS_CLUSTERS",
+  PENDING: "the cluster is not ready yet; retry when it is ACTIVE",
+};
+
+/**
  * Endpoint and CA of a cluster. With both `endpoint` and `caData` configured, EKS is not called;
- * otherwise `DescribeCluster` must report the cluster `ACTIVE` with an endpoint and a CA (a
+ * otherwise `DescribeCluster` must report the cluster `ACTIVE` or `UPDATING` with an endpoint and a CA (a
  * configured `endpoint` or `caData` alone replaces only that field of the answer).
  */
 export async function resolveClusterConnection(describe: DescribeClusterFn, cluster: ClusterRef): Promise<ClusterConnection> {
@@ -101,19 +113,25 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
   if (info === undefined) {
     throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where}: DescribeCluster returned no cluster`);
   }
-  if (info.status !== "ACTIVE") {
+  if (!USABLE_STATUSES.has(info.status ?? "")) {
+    const why = STATUS_MEANING[info.status ?? ""] ?? "its API server cannot be relied on";
     throw new EksConnectionError(
       "not-active",
       cluster.name,
       cluster.region,
-      `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE: its API server cannot be used yet (or any more)`,
+      `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE or UPDATING: ${why}`,
     );
   }
   const server = cluster.endpoint ?? info.endpoint;
   const caData = cluster.caData ?? info.certificateAuthority?.data;
   const missing = [server ? undefined : "endpoint", caData ? undefined : "certificate authority"].filter(Boolean);
   if (!server || !caData) {
-    throw new EksConnectionError("incomplete", cluster.name, cluster.region, `${where} is ACTIVE but DescribeCluster returned no ${missing.join(" and no ")}`);
+    throw new EksConnectionError(
+      "incomplete",
+      cluster.name,
+      cluster.region,
+      `${where} is ${info.status} but DescribeCluster returned no ${missing.join(" and no ")}`,
+    );
   }
   if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(server)) {
     throw new EksConnectionError("incomplete", cluster.name, cluster.region, `${where}: API endpoint ${JSON.stringify(server)} is not an https:// URL`);

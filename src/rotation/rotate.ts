@@ -9,7 +9,8 @@ import { secondsUntil } from "../formats/ecr-token";
 import { BadRequestError, describeError } from "../shared/errors";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
-import { combinedSecretValue, registrySecretValue } from "./secret-payload";
+import { checkStoredValue, combinedSecretValue, registrySecretValue, storedExpiry } from "./secret-payload";
+import { rememberSecret } from "../shared/redact";
 import type { SecretsApi } from "./secrets-manager";
 import { writeOwnedSecret } from "./secret-writer";
 
@@ -37,7 +38,10 @@ export interface RotationOutcome {
   combinedSecret?: CombinedSecretReport;
   ecrCalls: number;
   tokenSecondsRemaining: number | null;
-  /** Credentials as they now stand in Secrets Manager (internal: never put in a Report). */
+  /**
+   * Credentials as they now stand in Secrets Manager — in a dry run, as they would stand after
+   * the run — which is what the Kubernetes step pushes (internal: never put in a Report).
+   */
   stored: RegistryCredential[];
   errors: string[];
 }
@@ -62,7 +66,7 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
     }
     const registry = byHost.get(host);
     if (registry === undefined) unknown.push(host);
-    else chosen.push(registry);
+    else if (!chosen.includes(registry)) chosen.push(registry); // H and https://H/ are one registry
   }
   if (unknown.length > 0) {
     throw BadRequestError.manual(
@@ -73,8 +77,10 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
 }
 
 function credentialFromStored(registry: RegistryHost, stored: Record<string, unknown>): RegistryCredential | undefined {
-  const expires = typeof stored.expires_at === "string" ? new Date(stored.expires_at) : undefined;
-  if (typeof stored.auth_token !== "string" || expires === undefined || Number.isNaN(expires.getTime())) return undefined;
+  const expires = storedExpiry(stored);
+  if (typeof stored.auth_token !== "string" || expires === undefined) return undefined;
+  // The stored password is pushed to clusters like a fresh one: it must be scrubbed like one.
+  rememberSecret(stored.auth_token);
   return {
     registry,
     username: typeof stored.username === "string" ? stored.username : "AWS",
@@ -82,6 +88,53 @@ function credentialFromStored(registry: RegistryHost, stored: Record<string, unk
     expiresAt: expires,
     proxyEndpoint: `https://${registry.host}`,
   };
+}
+
+/**
+ * After a failed fetch or write: the expiry of the token the secret still holds, when it can be
+ * read and is the product's value for this registry (best effort: never throws).
+ */
+async function storedTokenExpiry(secrets: SecretsApi, secretName: string, registry: RegistryHost): Promise<Date | undefined> {
+  try {
+    const current = await secrets.getCurrent(secretName);
+    if (current?.secretString === undefined) return undefined;
+    const check = checkStoredValue(current.secretString, "registry", registry.host);
+    return check.ok ? storedExpiry(check.value) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A registry whose token could not be replaced: the row says how long the stored token still
+ * serves, and a stored token below the minimum validity is its own loud error (pulls fail soon).
+ */
+async function failedRegistry(
+  config: RotationConfig,
+  deps: RotationDeps,
+  base: Omit<RegistryReport, "outcome" | "reason">,
+  registry: RegistryHost,
+  reason: string,
+  error: string,
+  errors: string[],
+): Promise<RegistryReport> {
+  const row: RegistryReport = { ...base, outcome: "failed", reason };
+  errors.push(error);
+  const expiresAt = await storedTokenExpiry(deps.secrets, base.secretName, registry);
+  if (expiresAt === undefined) return row;
+  const left = secondsUntil(expiresAt, (deps.tokenNow ?? deps.now)());
+  row.expiresAt = expiresAt.toISOString();
+  row.secondsRemaining = left;
+  if (left < config.minTokenValiditySeconds) {
+    const state =
+      left <= 0
+        ? `expired at ${row.expiresAt}`
+        : `expires at ${row.expiresAt}, in ${left} s (less than TOKEN_MIN_VALIDITY_MINUTES=${config.minTokenValiditySeconds / 60})`;
+    const loud = `${registry.host}: the token stored in ${base.secretName} ${state} and could not be replaced: pulls with it fail${left <= 0 ? "" : " soon"}`;
+    row.reason = `${reason}; ${loud}`;
+    errors.push(loud);
+  }
+  return row;
 }
 
 export async function rotate(config: RotationConfig, deps: RotationDeps, options: RotationOptions): Promise<RotationOutcome> {
@@ -107,12 +160,15 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     }),
   );
 
-  const write = (name: string, kind: "registry" | "combined", value: object) =>
+  const write = (name: string, kind: "registry" | "combined", value: object, registryHost?: string) =>
     writeOwnedSecret(deps.secrets, {
       name,
       kind,
       value,
+      registryHost,
       now: deps.now(),
+      tokenNow: tokenNow(),
+      minValiditySeconds: config.minTokenValiditySeconds,
       force: options.force,
       dryRun: options.dryRun,
       adopt: config.adoptExistingSecret,
@@ -129,16 +185,25 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const secretName = renderSecretName(config.secretNameTemplate, registry);
     const base = { registry: registry.host, accountId: registry.accountId, region: registry.region, secretName };
     if (item.credential === undefined) {
-      rows.push({ ...base, outcome: "failed", reason: `no token: ${item.error}; nothing written, the stored value stays` });
-      errors.push(`${registry.host}: ${item.error}`);
+      rows.push(
+        await failedRegistry(
+          config,
+          deps,
+          base,
+          registry,
+          `no token: ${item.error}; nothing written, the stored value stays`,
+          `${registry.host}: ${item.error}`,
+          errors,
+        ),
+      );
       continue;
     }
     const credential = item.credential;
     fresh.push(credential);
     try {
-      const result = await write(secretName, "registry", registrySecretValue(credential));
+      const result = await write(secretName, "registry", registrySecretValue(credential), registry.host);
       const inStore = result.storedValue ? (credentialFromStored(registry, result.storedValue) ?? credential) : credential;
-      if (!options.dryRun) stored.push(inStore);
+      stored.push(inStore);
       const row: RegistryReport = {
         ...base,
         outcome: result.outcome,
@@ -149,8 +214,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       if (result.versionId !== undefined) row.versionId = result.versionId;
       rows.push(row);
     } catch (error) {
-      rows.push({ ...base, outcome: "failed", reason: describeError(error) });
-      errors.push(`${secretName}: ${describeError(error)}`);
+      rows.push(await failedRegistry(config, deps, base, registry, describeError(error), `${secretName}: ${describeError(error)}`, errors));
     }
   }
 
@@ -173,7 +237,8 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     }
   }
 
-  const remaining = rows.filter((r) => r.secondsRemaining !== undefined && r.outcome !== "failed").map((r) => r.secondsRemaining!);
+  // Failed rows count with the token their secret still holds (when it could be read).
+  const remaining = rows.filter((r) => r.secondsRemaining !== undefined).map((r) => r.secondsRemaining!);
   const result: RotationOutcome = {
     registries: rows,
     ecrCalls: tokens.calls,

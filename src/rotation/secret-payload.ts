@@ -46,10 +46,11 @@ export type StoredValueCheck = { ok: true; value: Record<string, unknown> } | { 
 /**
  * Is a stored SecretString something the product may overwrite? It must be a JSON object in the
  * product's shape (for a registry secret: `registry_url` and `auth_token` strings — also the
- * shape the course's hand-made secret has; for the combined secret: `dockerconfigjson`).
- * The reason never quotes the value.
+ * shape the course's hand-made secret has — and `registry_url` must be the registry the secret
+ * is stored for; for the combined secret: `dockerconfigjson`). The reason never quotes a value
+ * that could be secret (a `registry_url` is quoted only when it looks like a host name).
  */
-export function checkStoredValue(text: string, kind: "registry" | "combined"): StoredValueCheck {
+export function checkStoredValue(text: string, kind: "registry" | "combined", registryHost?: string): StoredValueCheck {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -61,5 +62,17 @@ export function checkStoredValue(text: string, kind: "registry" | "combined"): S
   const required = kind === "registry" ? ["registry_url", "auth_token"] : ["dockerconfigjson"];
   const missing = required.filter((key) => typeof record[key] !== "string");
   if (missing.length > 0) return { ok: false, reason: `its current value lacks the string propert${missing.length > 1 ? "ies" : "y"} ${missing.join(", ")}` };
+  if (kind === "registry" && registryHost !== undefined && record.registry_url !== registryHost) {
+    const url = record.registry_url as string;
+    const shown = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(url) ? JSON.stringify(url) : `a value of ${url.length} characters`;
+    return { ok: false, reason: `its registry_url is ${shown}, not ${registryHost}, the registry it is stored for` };
+  }
   return { ok: true, value: record };
+}
+
+/** The expiry a stored value declares (`expires_at`), or undefined when it has none that parses. */
+export function storedExpiry(value: Record<string, unknown>): Date | undefined {
+  if (typeof value.expires_at !== "string") return undefined;
+  const date = new Date(value.expires_at);
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }

@@ -21,6 +21,8 @@ export interface SecretDescription {
 
 export interface CurrentSecretValue {
   secretString: string | undefined;
+  /** The current version holds SecretBinary (never the product's format). */
+  hasBinary: boolean;
   versionId: string | undefined;
   createdDate: Date | undefined;
 }
@@ -56,7 +58,7 @@ export function sdkSecretsApi(client: SecretsManagerClient): SecretsApi {
     async getCurrent(name) {
       try {
         const out = await client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: "AWSCURRENT" }));
-        return { secretString: out.SecretString, versionId: out.VersionId, createdDate: out.CreatedDate };
+        return { secretString: out.SecretString, hasBinary: out.SecretBinary !== undefined, versionId: out.VersionId, createdDate: out.CreatedDate };
       } catch (error) {
         if (error instanceof ResourceNotFoundException || (error as { name?: string }).name === "ResourceNotFoundException") return undefined;
         throw error;

@@ -6,7 +6,7 @@ import type { Config } from "../config/config";
 import type { EcrApi } from "../rotation/ecr";
 import { BadRequestError, describeError } from "../shared/errors";
 import type { KubernetesReport, Report } from "../report/report";
-import { scrubDeep } from "../shared/redact";
+import { openSecretScope, scrubDeep } from "../shared/redact";
 import { isValidNamespaceName } from "../shared/names";
 import { rotate } from "../rotation/rotate";
 import type { SecretsApi } from "../rotation/secrets-manager";
@@ -41,6 +41,16 @@ export interface RunDeps {
 }
 
 export async function runRequest(request: Request, config: Config, deps: RunDeps): Promise<Report> {
+  // Every credential this run registers stays on the scrub list until it ends.
+  const closeScope = openSecretScope();
+  try {
+    return await runScoped(request, config, deps);
+  } finally {
+    closeScope();
+  }
+}
+
+async function runScoped(request: Request, config: Config, deps: RunDeps): Promise<Report> {
   const started = deps.now();
   const startedMs = Date.now();
   // Bad cluster names are rejected before anything is written.
@@ -70,7 +80,7 @@ export async function runRequest(request: Request, config: Config, deps: RunDeps
   if (wantsKubernetes) {
     if (deps.kubernetes === undefined) {
       report.kubernetes = { mode: "skipped", reason: "no cluster configured (EKS_CLUSTERS)", clusters: [] };
-    } else if (rotation.stored.length === 0 && !request.dryRun) {
+    } else if (rotation.stored.length === 0) {
       report.kubernetes = { mode: "skipped", reason: "no credential in Secrets Manager to push", clusters: [] };
     } else {
       try {
