@@ -10,6 +10,8 @@
 #   Go        checked (on the image); Go modules of test/support/eso-template from the Go proxy,
 #             and that program built once into ${ECR_ROTATOR_CACHE:-$HOME/.cache/ecr-token-rotator}
 #   kube      scripts/build-kube-apiserver.sh when present (it caches its binary)
+#   Lambda    scripts/build-lambda-rie.sh (the Runtime Interface Emulator, cached); the native addon
+#             of the devDependency aws-lambda-ric (built by its install scripts; rebuilt if missing)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -89,6 +91,20 @@ command -v kubectl >/dev/null 2>&1 || say "note: kubectl not found (it is on the
 # ---- kube-apiserver for the Kubernetes test bed (built and cached by its own script) ----
 if [ -f scripts/build-kube-apiserver.sh ]; then
   sh scripts/build-kube-apiserver.sh || die "scripts/build-kube-apiserver.sh failed"
+fi
+
+# ---- the real Lambda runtime (test/support/lambda-runtime.ts) ----
+# The AWS Lambda Runtime Interface Emulator, built from the Go module proxy and cached.
+sh scripts/build-lambda-rie.sh >/dev/null || die "scripts/build-lambda-rie.sh failed"
+# The runtime interface client's native addon (aws-lambda-ric, a devDependency) is built by its
+# install scripts; an npm that skipped them (strict allowScripts, --ignore-scripts) leaves it out.
+RIC=node_modules/aws-lambda-ric
+[ -f "$RIC/index.mjs" ] || die "$RIC is not installed (devDependency aws-lambda-ric): run npm ci"
+if [ ! -f "$RIC/rapid-client.node" ]; then
+  say "building the native addon of aws-lambda-ric (its install scripts: curl, aws-lambda-cpp, node-gyp)"
+  ensure_native_build_tools
+  npm rebuild aws-lambda-ric --foreground-scripts >&2 || die "npm rebuild aws-lambda-ric failed (cmake, g++, make and python3 are needed)"
+  [ -f "$RIC/rapid-client.node" ] || die "npm rebuild aws-lambda-ric ran but $RIC/rapid-client.node is missing (install scripts not allowed? see package.json allowScripts)"
 fi
 
 say "test dependencies present ($(($(now_ms) - started)) ms)"
