@@ -51,7 +51,6 @@ console.log("ok");
 }
 
 state=$(npm_state)
-[ "$state" = ok ] || ensure_native_build_tools
 case "$state" in
   ok) ;;
   missing)

@@ -10,8 +10,9 @@
 #   Go        checked (on the image); Go modules of test/support/eso-template from the Go proxy,
 #             and that program built once into ${ECR_ROTATOR_CACHE:-$HOME/.cache/ecr-token-rotator}
 #   kube      scripts/build-kube-apiserver.sh when present (it caches its binary)
-#   Lambda    scripts/build-lambda-rie.sh (the Runtime Interface Emulator, cached); the native addon
-#             of the devDependency aws-lambda-ric (built by its install scripts; rebuilt if missing)
+#   Lambda    scripts/build-lambda-runtime.sh: the Runtime Interface Emulator (Go module proxy) and the
+#             runtime interface client aws-lambda-ric (version pinned by package-lock.json) with its
+#             native addon (Debian cmake g++ make), both cached
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -93,18 +94,9 @@ if [ -f scripts/build-kube-apiserver.sh ]; then
   sh scripts/build-kube-apiserver.sh || die "scripts/build-kube-apiserver.sh failed"
 fi
 
-# ---- the real Lambda runtime (test/support/lambda-runtime.ts) ----
-# The AWS Lambda Runtime Interface Emulator, built from the Go module proxy and cached.
-sh scripts/build-lambda-rie.sh >/dev/null || die "scripts/build-lambda-rie.sh failed"
-# The runtime interface client's native addon (aws-lambda-ric, a devDependency) is built by its
-# install scripts; an npm that skipped them (strict allowScripts, --ignore-scripts) leaves it out.
-RIC=node_modules/aws-lambda-ric
-[ -f "$RIC/index.mjs" ] || die "$RIC is not installed (devDependency aws-lambda-ric): run npm ci"
-if [ ! -f "$RIC/rapid-client.node" ]; then
-  say "building the native addon of aws-lambda-ric (its install scripts: curl, aws-lambda-cpp, node-gyp)"
-  ensure_native_build_tools
-  npm rebuild aws-lambda-ric --foreground-scripts >&2 || die "npm rebuild aws-lambda-ric failed (cmake, g++, make and python3 are needed)"
-  [ -f "$RIC/rapid-client.node" ] || die "npm rebuild aws-lambda-ric ran but $RIC/rapid-client.node is missing (install scripts not allowed? see package.json allowScripts)"
-fi
+# ---- the real Lambda runtime (test/support/lambda-runtime.ts), built and cached by its own script:
+# the Runtime Interface Emulator (Go module proxy) and aws-lambda-ric with its native addon ----
+ensure_native_build_tools
+sh scripts/build-lambda-runtime.sh >/dev/null || die "scripts/build-lambda-runtime.sh failed"
 
 say "test dependencies present ($(($(now_ms) - started)) ms)"

@@ -45,9 +45,9 @@ pip_install() {
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash >/dev/null 2>&1 || true; fi
 }
 
-# Compilers for the one npm dependency with a native addon built at install time (the devDependency
-# aws-lambda-ric: its install scripts build curl + aws-lambda-cpp with cmake, then the addon with
-# node-gyp; package.json `allowScripts` lets them run). Checked before npm installs anything.
+# Compilers for the native addon of the Lambda runtime interface client (aws-lambda-ric), which
+# scripts/build-lambda-runtime.sh builds into the cache: curl + aws-lambda-cpp with cmake, the
+# addon with node-gyp.
 ensure_native_build_tools() {
   tools_missing=""
   for item in cmake:/usr/bin/cmake g++:/usr/bin/g++ make:/usr/bin/make; do

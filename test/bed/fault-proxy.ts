@@ -68,6 +68,8 @@ export interface FaultRule {
   match?: RequestMatch;
   /** Apply to the next N matching requests only (default: every matching request until removed). */
   times?: number;
+  /** Let the first N matching requests through untouched, then apply (default 0). */
+  skip?: number;
   /** Apply to this fraction (0..1) of matching requests (random; default 1). */
   fraction?: number;
 }
@@ -76,6 +78,8 @@ export interface ActiveRule extends FaultRule {
   id: number;
   /** How many times the rule has been applied. */
   applied: number;
+  /** How many matching requests it let through because of `skip`. */
+  skipped: number;
 }
 
 export interface RequestRecord {
@@ -194,6 +198,7 @@ function validateRule(rule: FaultRule): void {
   }
   if (rule.times !== undefined && !(Number.isInteger(rule.times) && rule.times >= 0)) throw new Error("times must be a non-negative integer");
   if (rule.fraction !== undefined && !(rule.fraction >= 0 && rule.fraction <= 1)) throw new Error("fraction must be within 0..1");
+  if (rule.skip !== undefined && !(Number.isInteger(rule.skip) && rule.skip >= 0)) throw new Error("skip must be a non-negative integer");
   if (rule.match?.path) pathPattern(rule.match.path);
 }
 
@@ -237,7 +242,7 @@ export class FaultProxy {
   addFault(rule: FaultRule): number {
     validateRule(rule);
     const id = this.nextRuleId++;
-    this.rules.push({ ...rule, id, applied: 0 });
+    this.rules.push({ ...rule, id, applied: 0, skipped: 0 });
     return id;
   }
 
@@ -274,13 +279,17 @@ export class FaultProxy {
   }
 
   /** The next `n` matching requests get `status` (e.g. 500, 503). */
-  failNext(n: number, status = 503, opts: { match?: RequestMatch; fraction?: number; afterUpstream?: boolean; retryAfter?: number } = {}): number {
-    const { afterUpstream, retryAfter, ...rest } = opts;
-    return this.addFault({ fault: { kind: "status", status, afterUpstream, retryAfter }, times: n, ...rest });
+  failNext(
+    n: number,
+    status = 503,
+    opts: { match?: RequestMatch; fraction?: number; skip?: number; afterUpstream?: boolean; retryAfter?: number; body?: string; contentType?: string } = {},
+  ): number {
+    const { afterUpstream, retryAfter, body, contentType, ...rest } = opts;
+    return this.addFault({ fault: { kind: "status", status, afterUpstream, retryAfter, body, contentType }, times: n, ...rest });
   }
 
   /** The next `n` matching requests have their connection destroyed without an answer. */
-  dropNext(n: number, opts: { match?: RequestMatch; fraction?: number; afterUpstream?: boolean } = {}): number {
+  dropNext(n: number, opts: { match?: RequestMatch; fraction?: number; skip?: number; afterUpstream?: boolean } = {}): number {
     const { afterUpstream, ...rest } = opts;
     return this.addFault({ fault: { kind: "drop", afterUpstream }, times: n, ...rest });
   }
@@ -368,6 +377,10 @@ export class FaultProxy {
     for (const rule of this.rules) {
       if (!matches(rule.match, method, path, operation)) continue;
       if (rule.times !== undefined && rule.applied >= rule.times) continue;
+      if (rule.skip !== undefined && rule.skipped < rule.skip) {
+        rule.skipped++;
+        continue;
+      }
       const isTerminal = rule.fault.kind === "status" || rule.fault.kind === "drop" || rule.fault.kind === "hang";
       if (isTerminal && terminal) continue;
       if (rule.fraction !== undefined && Math.random() >= rule.fraction) continue;

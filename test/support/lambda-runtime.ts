@@ -1,7 +1,7 @@
 /**
  * The function under the real AWS Lambda runtime contract, on 127.0.0.1:
- *   - the AWS Lambda Runtime Interface Emulator (RIE; scripts/build-lambda-rie.sh builds and caches
- *     it) serves the invoke endpoint and the Runtime API, enforces the function timeout
+ *   - the AWS Lambda Runtime Interface Emulator (RIE; scripts/build-lambda-runtime.sh builds and
+ *     caches it, and the runtime client below) serves the invoke endpoint and the Runtime API, enforces the function timeout
  *     (AWS_LAMBDA_FUNCTION_TIMEOUT) and passes the deadline to the runtime;
  *   - the runtime is AWS's own Node.js runtime interface client (`aws-lambda-ric`, the one in the
  *     nodejs22.x images) on Node 22, loading the handler from LAMBDA_TASK_ROOT the way Lambda
@@ -62,30 +62,27 @@ export interface LambdaRuntime {
   stop(): Promise<void>;
 }
 
-/** The cached RIE binary (builds it on first use; fast when cached). */
-export function lambdaRieBinary(): string {
-  const res = spawnSync("sh", [join(REPO, "scripts", "build-lambda-rie.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
-  if (res.status !== 0) throw new Error(`scripts/build-lambda-rie.sh failed (exit ${res.status}); see its messages above`);
-  const path = /^LAMBDA_RIE=(.+)$/m.exec(res.stdout)?.[1];
-  if (!path) throw new Error("scripts/build-lambda-rie.sh printed no LAMBDA_RIE= line");
-  return path;
-}
-
-/** aws-lambda-ric's entry point; fails clearly when its native addon was not built. */
-export function runtimeInterfaceClient(): string {
-  const dir = join(REPO, "node_modules", "aws-lambda-ric");
-  if (!existsSync(join(dir, "index.mjs"))) throw new Error("aws-lambda-ric is not installed (devDependency): run npm ci");
-  if (!existsSync(join(dir, "rapid-client.node"))) {
-    throw new Error("aws-lambda-ric has no native addon (rapid-client.node): run scripts/ensure-test-deps.sh (it rebuilds it; needs cmake, g++, make)");
-  }
-  return join(dir, "index.mjs");
+/**
+ * The cached RIE binary and runtime interface client (scripts/build-lambda-runtime.sh builds them on
+ * first use; fast when cached).
+ */
+export function lambdaRuntimeBuild(): { rie: string; ricEntry: string } {
+  const res = spawnSync("sh", [join(REPO, "scripts", "build-lambda-runtime.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  if (res.status !== 0) throw new Error(`scripts/build-lambda-runtime.sh failed (exit ${res.status}); see its messages above`);
+  const need = (key: string) => {
+    const value = new RegExp(`^${key}=(.+)$`, "m").exec(res.stdout)?.[1];
+    if (!value) throw new Error(`scripts/build-lambda-runtime.sh printed no ${key}= line`);
+    return value;
+  };
+  const ricEntry = join(need("LAMBDA_RIC"), "index.mjs");
+  if (!existsSync(ricEntry)) throw new Error(`${ricEntry} is missing: remove its directory and run scripts/build-lambda-runtime.sh`);
+  return { rie: need("LAMBDA_RIE"), ricEntry };
 }
 
 const INVOKE_PATH = "/2015-03-31/functions/function/invocations";
 
 export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise<LambdaRuntime> {
-  const rie = lambdaRieBinary();
-  const ric = runtimeInterfaceClient();
+  const { rie, ricEntry: ric } = lambdaRuntimeBuild();
   const node = join(REPO, "node_modules", ".bin", "node");
   const timeoutSeconds = options.timeoutSeconds ?? 30;
   const [port, runtimeApiPort] = [await freePort(), await freePort()];
@@ -157,10 +154,8 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
       } catch {
         result = undefined;
       }
-      const errorType =
-        result !== null && typeof result === "object" && typeof (result as { errorType?: unknown }).errorType === "string" && "errorMessage" in result
-          ? (result as { errorType: string }).errorType
-          : undefined;
+      const failure = result as { errorType?: unknown; errorMessage?: unknown } | null | undefined;
+      const errorType = typeof failure?.errorType === "string" && typeof failure.errorMessage === "string" ? failure.errorType : undefined;
       return { status: res.status, body, result, ...(errorType ? { errorType } : {}), timedOut: /^Task timed out after [\d.]+ seconds$/.test(body.trim()), ms };
     },
     output: () => output,
