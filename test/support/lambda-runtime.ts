@@ -13,6 +13,15 @@
  *   const out = await fn.invoke({ action: "rotate", dryRun: true });   // out.result: the Report
  *   await fn.stop();
  *
+ * A deadline test is a few lines: a silent endpoint from the fault proxy (test/support/moto-proxy.ts
+ * in front of moto, or the bed's proxy in front of kube-apiserver), a short function timeout:
+ *
+ *   const aws = await startProxiedMoto();
+ *   aws.proxy.hang({ match: { method: "GET", path: "/clusters/*" } });      // EKS never answers
+ *   const fn = await startPackagedFunction({ timeoutSeconds: 3, env: { ...aws.env(), EKS_CLUSTERS: "prod-a" } });
+ *   const out = await fn.invoke({ action: "heal" });
+ *   // out.timedOut === false; out.result (or out.errorType) carries the Report's skipped work
+ *
  * The RIE starts the runtime lazily on the first invocation (the cold start) and re-initialises it
  * after a timeout, like Lambda. Only the given environment reaches the function (plus what Lambda
  * itself sets), never the test process's own.
