@@ -315,8 +315,7 @@ export class FaultProxy {
     const re = query.path ? pathPattern(query.path) : undefined;
     return this.log
       .filter(
-        (r) =>
-          (!query.method || r.method === query.method.toUpperCase()) && (!re || re.test(r.path)) && (!query.operation || r.operation === query.operation),
+        (r) => (!query.method || r.method === query.method.toUpperCase()) && (!re || re.test(r.path)) && (!query.operation || r.operation === query.operation),
       )
       .map((r) => ({ ...r, faults: [...r.faults] }));
   }
@@ -368,7 +367,13 @@ export class FaultProxy {
     method: string,
     path: string,
     operation: string | undefined,
-  ): { latency: number; slow?: { chunkBytes: number; delayMs: number }; rewrites: { pattern: string; replacement: string }[]; terminal?: Fault; kinds: string[] } {
+  ): {
+    latency: number;
+    slow?: { chunkBytes: number; delayMs: number };
+    rewrites: { pattern: string; replacement: string }[];
+    terminal?: Fault;
+    kinds: string[];
+  } {
     let latency = 0;
     let slow: { chunkBytes: number; delayMs: number } | undefined;
     const rewrites: { pattern: string; replacement: string }[] = [];
@@ -409,7 +414,7 @@ export class FaultProxy {
     if (plan.latency > 0) await sleep(plan.latency);
 
     const t = plan.terminal;
-    if (t && !(("afterUpstream" in t) && t.afterUpstream)) {
+    if (t && !("afterUpstream" in t && t.afterUpstream)) {
       req.resume();
       if (t.kind === "drop") {
         record.outcome = "dropped";

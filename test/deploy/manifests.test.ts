@@ -9,9 +9,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { RegistryCredential } from "../../src/ecr";
-import { parseRegistryHost } from "../../src/registry-host";
-import { registrySecretValue } from "../../src/secret-payload";
+import type { RegistryCredential } from "../../src/rotation/ecr";
+import { parseRegistryHost } from "../../src/formats/registry-host";
+import { registrySecretValue } from "../../src/rotation/secret-payload";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { REPO, type Json } from "./support";
 
@@ -187,7 +187,8 @@ describe("RBAC for the Kubernetes fallback", () => {
       ].sort(),
     );
     const text = JSON.stringify(role().rules);
-    for (const forbidden of ['"update"', '"delete"', '"deletecollection"', '"*"', '"escalate"', '"bind"', '"impersonate"', '"watch"']) expect(text).not.toContain(forbidden);
+    for (const forbidden of ['"update"', '"delete"', '"deletecollection"', '"*"', '"escalate"', '"bind"', '"impersonate"', '"watch"'])
+      expect(text).not.toContain(forbidden);
   });
 
   it("grants exactly the requests the code makes (every KubeApi method of both clients), nothing more", () => {

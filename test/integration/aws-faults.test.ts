@@ -9,22 +9,14 @@
  * retried write, no combined secret without every registry. moto's tokens get a current expiry
  * from the proxy, so the real clock judges them.
  */
-import {
-  CreateClusterCommand,
-  EKSClient,
-} from "@aws-sdk/client-eks";
-import {
-  GetSecretValueCommand,
-  ListSecretsCommand,
-  ListSecretVersionIdsCommand,
-  SecretsManagerClient,
-} from "@aws-sdk/client-secrets-manager";
+import { CreateClusterCommand, EKSClient } from "@aws-sdk/client-eks";
+import { GetSecretValueCommand, ListSecretsCommand, ListSecretVersionIdsCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createApp } from "../../src/app";
+import { createApp } from "../../src/app/app";
 import { EksConnectionError, resolveClusterConnection, sdkDescribeCluster } from "../../src/eks/connection";
-import type { Report } from "../../src/report";
-import { runRequest } from "../../src/run";
-import { parseManualRequest } from "../../src/triggers";
+import type { Report } from "../../src/report/report";
+import { runRequest } from "../../src/run/run";
+import { parseManualRequest } from "../../src/request/triggers";
 import { freshEcrTokens, startProxiedMoto, type ProxiedMoto } from "../support/moto-proxy";
 
 const A = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -64,7 +56,10 @@ async function rotate(fields: Record<string, unknown> = {}): Promise<{ report: R
   return { report: await runRequest(parseManualRequest({ action: "rotate", ...fields }), app.config, app.deps) };
 }
 
-const outcomes = (report: Report) => [...report.registries.map((r) => `${r.secretName}: ${r.outcome}`), `${report.combinedSecret?.secretName}: ${report.combinedSecret?.outcome}`];
+const outcomes = (report: Report) => [
+  ...report.registries.map((r) => `${r.secretName}: ${r.outcome}`),
+  `${report.combinedSecret?.secretName}: ${report.combinedSecret?.outcome}`,
+];
 
 async function secretNames(): Promise<string[]> {
   return ((await sm.send(new ListSecretsCommand({}))).SecretList ?? []).map((s) => s.Name!).sort();
@@ -83,7 +78,12 @@ async function expectNothingHalfWritten(): Promise<Record<string, number>> {
         expect(Object.keys(config.auths).sort(), `${name} ${id}`).toEqual([A, B].sort());
         expect([...(value.registries as unknown as string[])].sort(), `${name} ${id}`).toEqual([A, B].sort());
       } else {
-        expect(value, `${name} ${id}`).toMatchObject({ username: "AWS", auth_token: expect.any(String), registry_url: expect.any(String), expires_at: expect.any(String) });
+        expect(value, `${name} ${id}`).toMatchObject({
+          username: "AWS",
+          auth_token: expect.any(String),
+          registry_url: expect.any(String),
+          expires_at: expect.any(String),
+        });
         expect(JSON.parse(value.dockerconfigjson!).auths[value.registry_url!], `${name} ${id}`).toBeDefined();
       }
     }
@@ -226,7 +226,11 @@ describe("EKS DescribeCluster through the fault proxy", () => {
   const describe1 = { method: "GET", path: "/clusters/prod-a" };
   beforeEach(async () => {
     await new EKSClient({ region: "us-east-1", endpoint: aws.moto.url }).send(
-      new CreateClusterCommand({ name: "prod-a", roleArn: "arn:aws:iam::123456789012:role/eks", resourcesVpcConfig: { subnetIds: ["subnet-0123456789abcdef0"] } }),
+      new CreateClusterCommand({
+        name: "prod-a",
+        roleArn: "arn:aws:iam::123456789012:role/eks",
+        resourcesVpcConfig: { subnetIds: ["subnet-0123456789abcdef0"] },
+      }),
     );
   });
   const resolve = () => resolveClusterConnection(sdkDescribeCluster("us-east-1"), { name: "prod-a", region: "us-east-1" });
@@ -261,7 +265,12 @@ describe("EKS DescribeCluster through the fault proxy", () => {
     expect(outcomes(report)).toEqual(ALL_CREATED);
     expect(aws.proxy.count(describe1)).toBe(MAX_ATTEMPTS);
     // The only requests of the run: the token, the secrets, DescribeCluster — no cluster was reached.
-    expect(Object.keys(aws.proxy.countsByRoute()).filter((route) => !/ (GetAuthorizationToken|DescribeSecret|GetSecretValue|CreateSecret|PutSecretValue|TagResource)$/.test(route) && route !== "GET /clusters/prod-a")).toEqual([]);
+    expect(
+      Object.keys(aws.proxy.countsByRoute()).filter(
+        (route) =>
+          !/ (GetAuthorizationToken|DescribeSecret|GetSecretValue|CreateSecret|PutSecretValue|TagResource)$/.test(route) && route !== "GET /clusters/prod-a",
+      ),
+    ).toEqual([]);
     await expectNothingHalfWritten();
   });
 });

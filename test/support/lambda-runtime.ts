@@ -140,11 +140,16 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
     });
   try {
     // The invoke endpoint answers 405 to a GET once it listens (the runtime starts lazily).
-    await waitFor("the Lambda RIE", async () => {
-      if (exited) throw new Error(`the RIE exited:\n${output.slice(-2000)}`);
-      await fetch(`${url}${INVOKE_PATH}`, { method: "GET" });
-      return true;
-    }, 15_000, 50);
+    await waitFor(
+      "the Lambda RIE",
+      async () => {
+        if (exited) throw new Error(`the RIE exited:\n${output.slice(-2000)}`);
+        await fetch(`${url}${INVOKE_PATH}`, { method: "GET" });
+        return true;
+      },
+      15_000,
+      50,
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -204,7 +209,9 @@ export function packagedFunction(): Promise<PackagedFunction> {
 }
 
 /** The packaged function under the RIE: `env` is its configuration (see LambdaRuntimeOptions). */
-export async function startPackagedFunction(options: { env?: Record<string, string>; timeoutSeconds?: number; memoryMb?: number } = {}): Promise<LambdaRuntime> {
+export async function startPackagedFunction(
+  options: { env?: Record<string, string>; timeoutSeconds?: number; memoryMb?: number } = {},
+): Promise<LambdaRuntime> {
   const fn = await packagedFunction();
   return startLambdaRuntime({ taskRoot: fn.taskRoot, handler: fn.handler, ...options });
 }
