@@ -1,5 +1,7 @@
-// npm run bench [-- --json] [--skip-heal]: rotate-path cold start, then (when the Kubernetes
-// test bed is available) the heal fan-out benchmark. Prints numbers; asserts nothing.
+// npm run bench [-- --json] [--skip-heal] [--skip-eso]: rotate-path cold start, then (when the
+// Kubernetes test bed is available) the heal fan-out benchmark and the ESO re-sync latency
+// (heal's write → the real External Secrets Operator's update; "esoSync"). Prints numbers;
+// asserts nothing.
 import { existsSync } from "node:fs";
 import { benchRotatePath } from "./rotate-path.mjs";
 
@@ -11,10 +13,19 @@ if (!process.argv.includes("--skip-heal") && existsSync("bench/heal-fanout.ts"))
   result.heal = await runHealBench({ quiet: json });
 }
 
+if (!process.argv.includes("--skip-eso") && existsSync("bench/eso-sync.ts")) {
+  const { runEsoBench } = await import("./eso-runner.mjs");
+  result.esoSync = await runEsoBench({ quiet: json });
+}
+
 if (json) {
   console.log(JSON.stringify(result));
 } else {
   console.log(`node ${result.node}`);
   console.log(`rotate path: bundle ${(result.rotate.bundleBytes / 1024).toFixed(0)} KB in ${result.rotate.files} file(s); import ${result.rotate.importMs} ms = bare node ${result.bareNodeMs} ms + ${result.rotate.importOverBareMs} ms`);
   if (result.heal) console.log(`heal fan-out: ${JSON.stringify(result.heal)}`);
+  if (result.esoSync) {
+    const e = result.esoSync;
+    console.log(`eso sync (ESO ${e.eso}): heal's write → ESO's update ${e.ms} ms median of ${e.runs.length} ${JSON.stringify(e.runs)}; baseline (${e.baseline.what}) ${e.baseline.ms} ms`);
+  }
 }

@@ -10,6 +10,8 @@
 #   Go        checked (on the image); Go modules of test/support/eso-template from the Go proxy,
 #             and that program built once into ${ECR_ROTATOR_CACHE:-$HOME/.cache/ecr-token-rotator}
 #   kube      scripts/build-kube-apiserver.sh when present (it caches its binary)
+#   ESO       scripts/build-eso.sh when present: the External Secrets Operator controller the
+#             bed runs, from the Go module proxy, cached like kube-apiserver
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -89,6 +91,11 @@ command -v kubectl >/dev/null 2>&1 || say "note: kubectl not found (it is on the
 # ---- kube-apiserver for the Kubernetes test bed (built and cached by its own script) ----
 if [ -f scripts/build-kube-apiserver.sh ]; then
   sh scripts/build-kube-apiserver.sh || die "scripts/build-kube-apiserver.sh failed"
+fi
+
+# ---- the External Secrets Operator controller for the bed's ESO tests (its own cache) ----
+if [ -f scripts/build-eso.sh ]; then
+  sh scripts/build-eso.sh || die "scripts/build-eso.sh failed"
 fi
 
 say "test dependencies present ($(($(now_ms) - started)) ms)"
