@@ -50,8 +50,9 @@ VERSION=$(sed -n 's/^require github\.com\/external-secrets\/external-secrets \(v
 [ -n "$VERSION" ] || die "cannot read the external-secrets version from $MODDIR/go.mod"
 HASH=$(cat "$MODDIR/go.mod" "$MODDIR/go.sum" | sha256sum | cut -c1-12)
 ESO="$CACHE/eso-$VERSION-$HASH"
-# The binary answers --help with its cobra usage; a truncated or foreign file does not.
-eso_ok() { [ -x "$ESO" ] && "$ESO" --help 2>/dev/null | grep -q 'operator that reconciles ExternalSecrets'; }
+# The binary answers --help with its cobra usage ("external-secrets [flags]"); a truncated or
+# foreign file does not.
+eso_ok() { [ -x "$ESO" ] && "$ESO" --help 2>/dev/null | grep -q 'external-secrets \[flags\]'; }
 
 # ---------------------------------------------------------------- the controller
 if ! eso_ok; then
