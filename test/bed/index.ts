@@ -577,8 +577,10 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       await waitUntil(
         "the External Secrets Operator controllers to start their workers",
         async () => {
-          const log = readFileSync(logFile, "utf8");
-          return ESO_CLIENT_CONTROLLERS.every((c) => log.includes(`"msg":"Starting workers","controller":"${c}"`));
+          const started = readFileSync(logFile, "utf8")
+            .split("\n")
+            .filter((line) => line.includes('"Starting workers"'));
+          return ESO_CLIENT_CONTROLLERS.every((c) => started.some((line) => line.includes(`"controller":"${c}"`)));
         },
         60_000,
         procs,

@@ -111,7 +111,11 @@ export interface Watch {
 export async function watch(bed: Bed, collectionPath: string, fieldSelector?: string): Promise<Watch> {
   const events: WatchEvent[] = [];
   const waiters = new Set<() => void>();
-  const q = new URLSearchParams({ watch: "1", allowWatchBookmarks: "false" });
+  // resourceVersion=0: start from the API server's watch cache (its current objects arrive as
+  // ADDED first). Without it the server waits for the cache to reach etcd's newest revision,
+  // which on the bed's etcd 3.4 (no progress notifications) can end the watch with
+  // "Too large resource version".
+  const q = new URLSearchParams({ watch: "1", resourceVersion: "0" });
   if (fieldSelector) q.set("fieldSelector", fieldSelector);
   const url = new URL(`${bed.apiServerUrl}${collectionPath}?${q}`);
   let closed = false;
@@ -134,8 +138,9 @@ export async function watch(bed: Bed, collectionPath: string, fieldSelector?: st
           const line = buf.slice(0, nl).trim();
           buf = buf.slice(nl + 1);
           if (!line) continue;
-          const ev = JSON.parse(line) as { type: string; object: unknown };
-          events.push({ type: ev.type, object: ev.object, at: performance.now() });
+          const ev = JSON.parse(line) as { type: string; object: any };
+          if (ev.type === "ERROR") failure = new Error(`watch ${collectionPath}: ${ev.object?.message ?? JSON.stringify(ev.object)}`);
+          else events.push({ type: ev.type, object: ev.object, at: performance.now() });
         }
         for (const w of waiters) w();
       });
