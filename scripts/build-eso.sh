@@ -12,7 +12,7 @@
 # Version = the one the wrapper's go.mod requires. Idempotent: when cached it only checks and
 # returns in well under a second. Prints KEY=path lines on stdout (ESO, ESO_CRDS, ESO_VERSION);
 # progress and errors go to stderr. Exits non-zero with a message naming what failed.
-# First build: see docs/testbed.md (about 5-8 minutes on 2 cores).
+# First build: see docs/testbed.md (about 10 minutes of CPU: ~6 minutes on 2 idle cores).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -62,7 +62,7 @@ if ! eso_ok; then
     mkdir -p "$WORK" || die "cannot create $WORK"
     cp "$MODDIR/go.mod" "$MODDIR/go.sum" "$WORK/"
     LOG="$CACHE/eso-$VERSION.build.log"
-    say "building External Secrets Operator $VERSION from the Go module proxy (first time: 5-8 minutes on 2 cores; log: $LOG)"
+    say "building External Secrets Operator $VERSION from the Go module proxy (first time: ~10 min of CPU, about 6 minutes on 2 idle cores; log: $LOG)"
     start=$(date +%s)
     # -mod=readonly: the committed go.sum must cover every module (no silent re-resolution).
     if ! (cd "$WORK" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0 \

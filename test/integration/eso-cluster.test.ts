@@ -102,7 +102,9 @@ describe("ClusterExternalSecret (infra/k8s/cluster-external-secret.yaml) on the 
 });
 
 describe("freshness: refreshInterval of infra/k8s/external-secret.yaml bounds the pull Secret's age", () => {
-  const INTERVAL_S = 8;
+  const INTERVAL_S = 10;
+  /** Scheduling and propagation allowance on a loaded 2-core machine (refreshTime has 1 s resolution). */
+  const SLACK_S = 3;
 
   it("an update not re-synced stays invisible until ESO's next periodic refresh, and arrives with it", async () => {
     const ns = "fresh";
@@ -136,15 +138,16 @@ describe("freshness: refreshInterval of infra/k8s/external-secret.yaml bounds th
       const updated = await secretWatch.until((e) => tokenIn(secretState(e.object)) === newToken, (INTERVAL_S + 15) * 1000, "the periodic refresh to bring the new token");
       const esAt = await esWatch.until((e) => Boolean(e.object.status?.refreshTime) && Date.parse(e.object.status.refreshTime) > lastRefresh, 10_000, "the refresh that brought it");
       const nextRefresh = Date.parse(esAt.object.status.refreshTime);
-      // The refresh that carried it is the periodic one: one interval (±1 s: refreshTime has
-      // second resolution) after the previous refresh, not an immediate reaction to the write.
-      expect(Math.abs((nextRefresh - lastRefresh) / 1000 - INTERVAL_S)).toBeLessThanOrEqual(1);
-      // Age bound: the Secret lagged Secrets Manager by at most refreshInterval (+ propagation).
-      expect((updated.at - written) / 1000).toBeLessThanOrEqual(INTERVAL_S + 2);
+      // The refresh that carried it is the periodic one: not before one interval after the
+      // previous refresh (so not a reaction to the write; -1 s for refreshTime's resolution)...
+      expect((nextRefresh - lastRefresh) / 1000).toBeGreaterThanOrEqual(INTERVAL_S - 1);
+      // ...and not much after it: the interval is what bounds the Secret's lag behind Secrets Manager.
+      expect((nextRefresh - lastRefresh) / 1000).toBeLessThanOrEqual(INTERVAL_S + SLACK_S);
+      expect((updated.at - written) / 1000).toBeLessThanOrEqual(INTERVAL_S + SLACK_S);
       expect(secretWatch.events.filter((e) => tokenIn(secretState(e.object)) === newToken)[0]!.object.metadata.uid).toBe(stale!.uid);
     } finally {
       esWatch.close();
       secretWatch.close();
     }
-  });
+  }, 120_000);
 });

@@ -295,8 +295,22 @@ export interface EsoWorld {
   stop(): Promise<void>;
 }
 
+/**
+ * startMoto, again on another free port when the one it picked was taken meanwhile (many test
+ * processes pick free ports at once; moto then exits with "Address already in use").
+ */
+async function startMotoRetrying(attempts = 3): Promise<MotoServer> {
+  for (let i = 1; ; i++) {
+    try {
+      return await startMoto();
+    } catch (error) {
+      if (i >= attempts || !/Address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
 export async function startEsoWorld(options: { productEnv?: Record<string, string> } = {}): Promise<EsoWorld> {
-  const moto = await startMoto();
+  const moto = await startMotoRetrying();
   let bed: Bed | undefined;
   let ecr: EcrTokens | undefined;
   try {
