@@ -98,7 +98,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (error: unknown) => {
-    process.stderr.write(`eso sync bench FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.stderr.write(`eso sync bench FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   },
 );

@@ -1,7 +1,7 @@
-// npm run bench [-- --json] [--skip-heal] [--skip-eso]: rotate-path cold start, then (when the
-// Kubernetes test bed is available) the heal fan-out benchmark and the ESO re-sync latency
-// (heal's write → the real External Secrets Operator's update; "esoSync"). Prints numbers;
-// asserts nothing.
+// npm run bench [-- --json] [--skip-heal] [--skip-diagnose] [--skip-eso]: rotate-path cold
+// start, then (when the Kubernetes test bed is available) the heal fan-out and the
+// incident-scale diagnosis benchmarks, and the ESO re-sync latency (heal's write → the real
+// External Secrets Operator's update; "esoSync"). Prints numbers; asserts nothing.
 import { existsSync } from "node:fs";
 import { benchRotatePath } from "./rotate-path.mjs";
 
@@ -11,6 +11,10 @@ const result = { node: process.version, ...benchRotatePath() };
 if (!process.argv.includes("--skip-heal") && existsSync("bench/heal-fanout.ts")) {
   const { runHealBench } = await import("./heal-runner.mjs");
   result.heal = await runHealBench({ quiet: json });
+}
+if (!process.argv.includes("--skip-diagnose") && existsSync("bench/diagnose-incident.ts")) {
+  const { runDiagnoseBench } = await import("./heal-runner.mjs");
+  result.diagnose = await runDiagnoseBench({ quiet: json });
 }
 
 if (!process.argv.includes("--skip-eso") && existsSync("bench/eso-sync.ts")) {
@@ -22,10 +26,15 @@ if (json) {
   console.log(JSON.stringify(result));
 } else {
   console.log(`node ${result.node}`);
-  console.log(`rotate path: bundle ${(result.rotate.bundleBytes / 1024).toFixed(0)} KB in ${result.rotate.files} file(s); import ${result.rotate.importMs} ms = bare node ${result.bareNodeMs} ms + ${result.rotate.importOverBareMs} ms`);
+  console.log(
+    `rotate path: bundle ${(result.rotate.bundleBytes / 1024).toFixed(0)} KB in ${result.rotate.files} file(s); import ${result.rotate.importMs} ms = bare node ${result.bareNodeMs} ms + ${result.rotate.importOverBareMs} ms`,
+  );
   if (result.heal) console.log(`heal fan-out: ${JSON.stringify(result.heal)}`);
+  if (result.diagnose) console.log(`diagnose at incident scale: ${JSON.stringify(result.diagnose)}`);
   if (result.esoSync) {
     const e = result.esoSync;
-    console.log(`eso sync (ESO ${e.eso}): heal's write → ESO's update ${e.ms} ms median of ${e.runs.length} ${JSON.stringify(e.runs)}; baseline (${e.baseline.what}) ${e.baseline.ms} ms`);
+    console.log(
+      `eso sync (ESO ${e.eso}): heal's write → ESO's update ${e.ms} ms median of ${e.runs.length} ${JSON.stringify(e.runs)}; baseline (${e.baseline.what}) ${e.baseline.ms} ms`,
+    );
   }
 }

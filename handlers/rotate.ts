@@ -4,11 +4,11 @@
  * destination and the Errors alarm see it.
  */
 import type { Context } from "aws-lambda";
-import { createApp, type App } from "../src/app";
-import { RunFailedError } from "../src/errors";
-import type { Report } from "../src/report";
-import { handleEvent } from "../src/run";
-import { powertoolsTelemetry, type Telemetry } from "../src/telemetry";
+import { createApp, type App } from "../src/app/app";
+import { RunFailedError } from "../src/shared/errors";
+import type { Report } from "../src/report/report";
+import { handleEvent } from "../src/run/run";
+import { powertoolsTelemetry, type Telemetry } from "../src/run/telemetry";
 
 /**
  * Configuration is validated once, at cold start (module initialisation); a bad one fails every

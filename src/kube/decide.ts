@@ -2,7 +2,7 @@
  * Per-namespace decisions (pure): what to do with the pull Secret and the ServiceAccounts,
  * given what the cluster-wide LISTs returned. No I/O here.
  */
-import { mergeDockerConfig, parseDockerConfig, serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../dockerconfig";
+import { mergeDockerConfig, parseDockerConfig, serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
 import type { KubeSecret, KubeServiceAccount, MergePatch } from "./types";
 
 export const DOCKERCONFIGJSON_TYPE = "kubernetes.io/dockerconfigjson";
@@ -149,10 +149,7 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
   };
 }
 
-export type ServiceAccountDecision =
-  | { action: "patch"; patch: MergePatch }
-  | { action: "unchanged" }
-  | { action: "missing" };
+export type ServiceAccountDecision = { action: "patch"; patch: MergePatch } | { action: "unchanged" } | { action: "missing" };
 
 /**
  * Adds `{name: pullSecretName}` to `imagePullSecrets`, keeping every existing entry in order.

@@ -8,6 +8,16 @@
  * Errors: implementations throw {@link KubeApiError} (never an error carrying a response body).
  */
 
+/** How to reach one cluster's API server. */
+export interface KubeConnection {
+  /** API server URL, e.g. the EKS endpoint `https://XXXX.gr7.us-east-1.eks.amazonaws.com`. */
+  server: string;
+  /** Base64 PEM of the cluster CA (EKS `certificateAuthority.data`). */
+  caData: string;
+  /** Bearer token (an EKS token `k8s-aws-v1.…`, refreshed by the caller). */
+  token: string;
+}
+
 export interface ObjectMeta {
   name: string;
   namespace?: string;

@@ -487,12 +487,7 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       join(dir, "kube-apiserver.log"),
       procs,
     );
-    await waitUntil(
-      "kube-apiserver /readyz",
-      async () => (await httpsGet(`${apiServerUrl}/readyz`, caPem)).status === 200,
-      90_000,
-      procs,
-    );
+    await waitUntil("kube-apiserver /readyz", async () => (await httpsGet(`${apiServerUrl}/readyz`, caPem)).status === 200, 90_000, procs);
     say(`kube-apiserver ready on ${apiServerUrl}`);
 
     // ---- kubeconfigs, kubectl ----
@@ -566,13 +561,22 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       if (rbac.code !== 0) throw new Error(`kubectl apply -f ${ESO_RBAC_MANIFEST} failed: ${rbac.stderr}`);
       // Its identity: a ServiceAccount token from the TokenRequest API, as a pod would mount.
       const token = await kubectl(["-n", ESO_SERVICE_ACCOUNT.namespace, "create", "token", ESO_SERVICE_ACCOUNT.name, "--duration=48h"]);
-      if (token.code !== 0) throw new Error(`creating a token for ServiceAccount ${ESO_SERVICE_ACCOUNT.namespace}/${ESO_SERVICE_ACCOUNT.name} failed: ${token.stderr}`);
+      if (token.code !== 0)
+        throw new Error(`creating a token for ServiceAccount ${ESO_SERVICE_ACCOUNT.namespace}/${ESO_SERVICE_ACCOUNT.name} failed: ${token.stderr}`);
       const esoKubeconfig = join(kubeconfigs, "eso.yaml");
       writeFileSync(esoKubeconfig, kubeconfigYaml(apiServerUrl, caData, token.stdout.trim(), clusterName), { mode: 0o600 });
       const esoHome = join(dir, "eso-home");
       mkdirSync(esoHome, { recursive: true });
       const logFile = join(dir, "eso.log");
-      const proc = startProc(bins.webhook, "eso", esoBins.binary, esoArgs(esoOptions), logFile, procs, esoEnv(esoOptions, { kubeconfig: esoKubeconfig, home: esoHome, region }));
+      const proc = startProc(
+        bins.webhook,
+        "eso",
+        esoBins.binary,
+        esoArgs(esoOptions),
+        logFile,
+        procs,
+        esoEnv(esoOptions, { kubeconfig: esoKubeconfig, home: esoHome, region }),
+      );
       const esoStarted = Date.now();
       await waitUntil(
         "the External Secrets Operator controllers to start their workers",

@@ -9,9 +9,9 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadAll } from "js-yaml";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { RegistryCredential } from "../../src/ecr";
-import { parseRegistryHost } from "../../src/registry-host";
-import { registrySecretValue } from "../../src/secret-payload";
+import type { RegistryCredential } from "../../src/rotation/ecr";
+import { parseRegistryHost } from "../../src/formats/registry-host";
+import { registrySecretValue } from "../../src/rotation/secret-payload";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { REPO, type Json } from "./support";
 
@@ -67,7 +67,9 @@ const externalSecretSpecs = (): { name: string; spec: Json }[] => [
 ];
 /** The ExternalSecret specs that make the pull secret (all but the Argo CD one). */
 const pullSecretSpecs = (): { name: string; spec: Json }[] => [
-  ...manifests.filter((m) => m.doc.kind === "ExternalSecret" && m.file !== ARGOCD_FILE).map((m) => ({ name: `ExternalSecret ${m.doc.metadata.name}`, spec: m.doc.spec })),
+  ...manifests
+    .filter((m) => m.doc.kind === "ExternalSecret" && m.file !== ARGOCD_FILE)
+    .map((m) => ({ name: `ExternalSecret ${m.doc.metadata.name}`, spec: m.doc.spec })),
   ...ofKind("ClusterExternalSecret").map((doc) => ({ name: `ClusterExternalSecret ${doc.metadata.name}`, spec: doc.spec.externalSecretSpec })),
 ];
 const pullExternalSecret = () => {
@@ -78,7 +80,13 @@ const pullExternalSecret = () => {
 
 describe("infra/k8s manifests", () => {
   it("are the five documents expected, each well-formed", () => {
-    expect(files.sort()).toEqual(["argocd-ecr-helm-repo.yaml", "cluster-external-secret.yaml", "cluster-secret-store.yaml", "external-secret.yaml", "rbac.yaml"]);
+    expect(files.sort()).toEqual([
+      "argocd-ecr-helm-repo.yaml",
+      "cluster-external-secret.yaml",
+      "cluster-secret-store.yaml",
+      "external-secret.yaml",
+      "rbac.yaml",
+    ]);
     expect(manifests.map((m) => `${m.doc.apiVersion} ${m.doc.kind}`).sort()).toEqual([
       "external-secrets.io/v1 ClusterExternalSecret",
       "external-secrets.io/v1 ClusterSecretStore",
@@ -186,7 +194,8 @@ describe("what the ExternalSecrets produce (ESO's template engine, the rotator's
       data[item.secretKey] = stored[item.remoteRef.property]!;
     }
     const rendered: Record<string, string> = {};
-    for (const [key, template] of Object.entries(doc.spec.target.template.data as Record<string, string>)) rendered[key] = await renderEsoTemplate(template, data);
+    for (const [key, template] of Object.entries(doc.spec.target.template.data as Record<string, string>))
+      rendered[key] = await renderEsoTemplate(template, data);
     expect(rendered).toEqual({ name: "ecr", type: "helm", enableOCI: "true", url: host, username: "AWS", password });
   });
 });

@@ -1,11 +1,11 @@
 /**
  * `ecr-token-rotator eks-token` as a kubectl exec credential plugin: the real kubectl runs the
- * CLI (bundled from src/cli.ts like scripts/build.mjs does) from a kubeconfig `exec` entry and sends the token as
+ * CLI (bundled from src/cli/main.ts like scripts/build.mjs does) from a kubeconfig `exec` entry and sends the token as
  * its bearer credential to a stub API server on 127.0.0.1 (HTTPS with a throw-away self-signed
  * certificate from openssl: kubectl sends exec credentials only over TLS), which records what it
  * receives.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { createServer, type Server } from "node:https";
@@ -16,6 +16,7 @@ import { bundleCli } from "../support/cli-bundle";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeEksToken } from "../../src/eks/token";
 import { freePort } from "../support/ports";
+import { selfSignedCert } from "../support/tls";
 
 const run = promisify(execFile);
 let server: Server;
@@ -24,17 +25,11 @@ const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
 const dir = mkdtempSync(join(tmpdir(), "eks-kubectl-"));
 let cliRunner: string;
 
-
-
 beforeAll(async () => {
   cliRunner = await bundleCli(join(dir, "bundle"));
   port = await freePort();
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1",
-    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-  ], { stdio: "ignore" });
-  server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (req, res) => {
+  const { key, cert } = selfSignedCert(dir, "ec");
+  server = createServer({ key, cert }, (req, res) => {
     seen.push({ url: req.url ?? "", headers: req.headers });
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ major: "1", minor: "32", gitVersion: "v1.32.0-stub" }));
@@ -55,7 +50,12 @@ function kubeconfig(apiVersion: string): string {
     JSON.stringify({
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "stub", cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority-data": readFileSync(join(dir, "cert.pem")).toString("base64") } }],
+      clusters: [
+        {
+          name: "stub",
+          cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority-data": readFileSync(join(dir, "cert.pem")).toString("base64") },
+        },
+      ],
       users: [
         {
           name: "rotator",

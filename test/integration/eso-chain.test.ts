@@ -47,7 +47,13 @@ async function skopeoWith(dockerconfigjson: string) {
  */
 function ecrShapedToken(): string {
   for (let i = 0; i < 20; i++) {
-    const envelope = { payload: randomBytes(700 + i).toString("base64"), datakey: randomBytes(200).toString("base64"), version: "2", type: "DATA_KEY", expiration: Date.UTC(2015, 0, 1) / 1000 };
+    const envelope = {
+      payload: randomBytes(700 + i).toString("base64"),
+      datakey: randomBytes(200).toString("base64"),
+      version: "2",
+      type: "DATA_KEY",
+      expiration: Date.UTC(2015, 0, 1) / 1000,
+    };
     const token = Buffer.from(JSON.stringify(envelope)).toString("base64");
     if (token.endsWith("=")) return token;
   }
@@ -160,12 +166,23 @@ describe("the real External Secrets Operator turns what the product wrote into a
     const secretWatch = await watch(bed, `/api/v1/namespaces/${ns}/secrets`, "metadata.name=ecr-pull-secret");
     try {
       // The fallback writes its own Secret here (another name: ESO owns ecr-pull-secret).
-      const healed = await world.cli(["heal", "--cluster", bed.clusterName, "--namespace", ns], { ESO_RESYNC: "ecr-token-rotator/resync=true", PULL_SECRET_NAME: "ecr-fallback-pull-secret" });
+      const healed = await world.cli(["heal", "--cluster", bed.clusterName, "--namespace", ns], {
+        ESO_RESYNC: "ecr-token-rotator/resync=true",
+        PULL_SECRET_NAME: "ecr-fallback-pull-secret",
+      });
       expect(healed.ok).toBe(true);
       expect(healed.kubernetes.clusters[0].externalSecrets).toEqual({ resynced: [`${ns}/ecr-pull-secret`], failed: [] });
 
-      const annotated = await esWatch.until((e) => e.object.metadata.annotations?.["force-sync"] !== esBefore.metadata.annotations?.["force-sync"], 10_000, "the heal's force-sync annotation");
-      const updated = await secretWatch.until((e) => passwordFor(secretState(e.object).data[".dockerconfigjson"]) === newToken, 30_000, "ESO to write the new token");
+      const annotated = await esWatch.until(
+        (e) => e.object.metadata.annotations?.["force-sync"] !== esBefore.metadata.annotations?.["force-sync"],
+        10_000,
+        "the heal's force-sync annotation",
+      );
+      const updated = await secretWatch.until(
+        (e) => passwordFor(secretState(e.object).data[".dockerconfigjson"]) === newToken,
+        30_000,
+        "ESO to write the new token",
+      );
       expect(updated.at).toBeGreaterThanOrEqual(annotated.at);
       const after = secretState(updated.object);
       // In place: same object (kubelets key cached pulls by the Secret's UID), never deleted.
@@ -208,8 +225,16 @@ describe("the real External Secrets Operator turns what the product wrote into a
       expect(healed.kubernetes.clusters[0].namespaces).toEqual([expect.objectContaining({ namespace: ns, outcome: "eso-managed" })]);
       expect(healed.kubernetes.clusters[0].externalSecrets.resynced).toEqual([`${ns}/ecr-pull-secret`]);
       // The product wrote no Secret (requests counted at the proxy it goes through).
-      expect(bed.proxy.count({ method: "PATCH", path: "/api/v1/namespaces/*/secrets/*" }) + bed.proxy.count({ method: "PUT", path: "/api/v1/namespaces/*/secrets/*" }) + bed.proxy.count({ method: "POST", path: "/api/v1/namespaces/*/secrets" })).toBe(0);
-      const updated = await secretWatch.until((e) => passwordFor(secretState(e.object).data[".dockerconfigjson"]) === newToken, 30_000, "ESO to write the new token");
+      expect(
+        bed.proxy.count({ method: "PATCH", path: "/api/v1/namespaces/*/secrets/*" }) +
+          bed.proxy.count({ method: "PUT", path: "/api/v1/namespaces/*/secrets/*" }) +
+          bed.proxy.count({ method: "POST", path: "/api/v1/namespaces/*/secrets" }),
+      ).toBe(0);
+      const updated = await secretWatch.until(
+        (e) => passwordFor(secretState(e.object).data[".dockerconfigjson"]) === newToken,
+        30_000,
+        "ESO to write the new token",
+      );
       const after = secretState(updated.object);
       expect(after.uid).toBe(before.uid);
       expect(after.ownerKinds).toEqual(["ExternalSecret"]);
@@ -220,7 +245,11 @@ describe("the real External Secrets Operator turns what the product wrote into a
       bed.proxy.reset();
       const again = await world.cli(["heal", "--cluster", bed.clusterName, "--namespace", ns], { ESO_RESYNC: "ecr-token-rotator/resync=true" });
       expect(again.ok).toBe(true);
-      expect(bed.proxy.count({ method: "PATCH", path: "/api/v1/namespaces/*/secrets/*" }) + bed.proxy.count({ method: "PUT", path: "/api/v1/namespaces/*/secrets/*" }) + bed.proxy.count({ method: "POST", path: "/api/v1/namespaces/*/secrets" })).toBe(0);
+      expect(
+        bed.proxy.count({ method: "PATCH", path: "/api/v1/namespaces/*/secrets/*" }) +
+          bed.proxy.count({ method: "PUT", path: "/api/v1/namespaces/*/secrets/*" }) +
+          bed.proxy.count({ method: "POST", path: "/api/v1/namespaces/*/secrets" }),
+      ).toBe(0);
       const settled = await getSecret(bed, ns, "ecr-pull-secret");
       expect(passwordFor(settled!.data[".dockerconfigjson"])).toBe(newToken);
       expect(settled!.uid).toBe(before.uid);

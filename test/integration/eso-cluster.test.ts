@@ -85,7 +85,7 @@ describe("ClusterExternalSecret (infra/k8s/cluster-external-secret.yaml) on the 
   // ClusterExternalSecrets that way (rbac.yaml already grants patch on clusterexternalsecrets).
   it.skip("a heal (ESO_RESYNC) re-syncs every child of the ClusterExternalSecret, each Secret in place", async () => {
     const served = ["billing", "late", "newcomer", "shop"];
-    const before = new Map(await Promise.all(served.map(async (ns) => [ns, (await world.esoSecret(ns, "ecr-pull-secret"))] as const)));
+    const before = new Map(await Promise.all(served.map(async (ns) => [ns, await world.esoSecret(ns, "ecr-pull-secret")] as const)));
     const newToken = `ces-${randomBytes(12).toString("hex")}`;
     world.ecr.issue(newToken);
     expect(await world.cli(["rotate", "--force"])).toMatchObject({ ok: true, registries: [{ outcome: "updated" }] });
@@ -119,10 +119,16 @@ describe("freshness: refreshInterval of infra/k8s/external-secret.yaml bounds th
     const esWatch = await watch(bed, `/apis/external-secrets.io/v1/namespaces/${ns}/externalsecrets`, "metadata.name=ecr-pull-secret");
     const secretWatch = await watch(bed, `/api/v1/namespaces/${ns}/secrets`, "metadata.name=ecr-pull-secret");
     try {
-      const refreshTimes = () => [...new Set(esWatch.events.map((e) => e.object.status?.refreshTime as string | undefined).filter((t): t is string => Boolean(t)))];
+      const refreshTimes = () => [
+        ...new Set(esWatch.events.map((e) => e.object.status?.refreshTime as string | undefined).filter((t): t is string => Boolean(t))),
+      ];
       const initial = refreshTimes().at(-1);
       // Start right after a periodic refresh, so the next one is a whole interval away.
-      const refreshed = await esWatch.until((e) => Boolean(e.object.status?.refreshTime) && e.object.status.refreshTime !== initial, (INTERVAL_S + 10) * 1000, "a periodic refresh");
+      const refreshed = await esWatch.until(
+        (e) => Boolean(e.object.status?.refreshTime) && e.object.status.refreshTime !== initial,
+        (INTERVAL_S + 10) * 1000,
+        "a periodic refresh",
+      );
       const lastRefresh = Date.parse(refreshed.object.status.refreshTime);
 
       const newToken = `fresh-${randomBytes(12).toString("hex")}`;
@@ -135,8 +141,16 @@ describe("freshness: refreshInterval of infra/k8s/external-secret.yaml bounds th
       expect(tokenIn(stale!)).toBe(oldToken);
 
       // ...until the next periodic refresh, which brings it.
-      const updated = await secretWatch.until((e) => tokenIn(secretState(e.object)) === newToken, (INTERVAL_S + 15) * 1000, "the periodic refresh to bring the new token");
-      const esAt = await esWatch.until((e) => Boolean(e.object.status?.refreshTime) && Date.parse(e.object.status.refreshTime) > lastRefresh, 10_000, "the refresh that brought it");
+      const updated = await secretWatch.until(
+        (e) => tokenIn(secretState(e.object)) === newToken,
+        (INTERVAL_S + 15) * 1000,
+        "the periodic refresh to bring the new token",
+      );
+      const esAt = await esWatch.until(
+        (e) => Boolean(e.object.status?.refreshTime) && Date.parse(e.object.status.refreshTime) > lastRefresh,
+        10_000,
+        "the refresh that brought it",
+      );
       const nextRefresh = Date.parse(esAt.object.status.refreshTime);
       // The refresh that carried it is the periodic one: not before one interval after the
       // previous refresh (so not a reaction to the write; -1 s for refreshTime's resolution)...

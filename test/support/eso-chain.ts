@@ -328,7 +328,10 @@ export async function startEsoWorld(options: { productEnv?: Record<string, strin
     ecr: e,
     outputs,
     async cli(args, extra = {}) {
-      const res = await runCli([...args, "--json", "--now", TOKEN_CLOCK], productEnv(b, moto, e, { PATCH_SERVICE_ACCOUNTS: "", ...options.productEnv, ...extra }));
+      const res = await runCli(
+        [...args, "--json", "--now", TOKEN_CLOCK],
+        productEnv(b, moto, e, { PATCH_SERVICE_ACCOUNTS: "", ...options.productEnv, ...extra }),
+      );
       outputs.push(res.stdout, res.stderr);
       if (res.code !== 0) throw new Error(`ecr-token-rotator ${args.join(" ")} exited ${res.code}:\n${res.stdout}\n${res.stderr}`);
       return JSON.parse(res.stdout);
@@ -360,7 +363,8 @@ export async function startEsoWorld(options: { productEnv?: Record<string, strin
   };
   try {
     const report = await world.cli(["rotate"]);
-    if (!report.ok || report.registries?.[0]?.outcome !== "created") throw new Error(`the first rotation did not create ${SM_SECRET}: ${JSON.stringify(report)}`);
+    if (!report.ok || report.registries?.[0]?.outcome !== "created")
+      throw new Error(`the first rotation did not create ${SM_SECRET}: ${JSON.stringify(report)}`);
     // The seed's ClusterSecretStore, unchanged: IRSA (auth.jwt.serviceAccountRef). ESO requests
     // a token for ServiceAccount external-secrets/external-secrets and exchanges it at STS (moto).
     await world.applyFile("infra/k8s/cluster-secret-store.yaml");

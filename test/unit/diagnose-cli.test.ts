@@ -1,6 +1,6 @@
 /** CLI usage of `diagnose` (the run itself is covered on the bed: test/integration/diagnose-bed.test.ts). */
 import { expect, it } from "vitest";
-import { runCli } from "../../src/cli";
+import { runCli } from "../../src/cli/main";
 
 async function cli(args: string[], env: Record<string, string> = { AWS_REGION: "us-east-1" }) {
   let stdout = "";

@@ -1,5 +1,5 @@
 /**
- * The kubernetes.io/dockerconfigjson format (REFERENCE.md §2): `{"auths":{"<host>":{username,password,auth}}}`,
+ * The kubernetes.io/dockerconfigjson format (docs/facts.md §4): `{"auths":{"<host>":{username,password,auth}}}`,
  * `auth` = base64(user:pass) and, when present, it overrides username/password (kubelet
  * pkg/credentialprovider/config.go DockerConfigEntry.UnmarshalJSON). A merge keeps other teams' registries.
  */
@@ -12,7 +12,7 @@ import {
   parseDockerConfig,
   serializeDockerConfig,
   type DockerConfig,
-} from "../../src/dockerconfig";
+} from "../../src/formats/dockerconfig";
 import { HOST_EUW1, HOST_OTHER_ACCOUNT_USE1, HOST_USE1, PASSWORD } from "../support/fixtures";
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");

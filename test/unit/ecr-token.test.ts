@@ -1,12 +1,12 @@
 /**
- * ECR authorization tokens (REFERENCE.md §1; DESIGN.md "Registry hosts and tokens"):
+ * ECR authorization tokens (docs/facts.md §1):
  * base64(`user:password`) split on the FIRST ':' only; a real password carries its own expiry.
  * Bad-token vectors restate kubernetes/cloud-provider-aws cmd/ecr-credential-provider/main_test.go
  * (base64("foo") has no ':') and awslabs/amazon-ecr-credential-helper ecr-login/api/client_test.go
  * ("invalid:token" is not base64, "invalidtoken" decodes to no ':').
  */
 import { describe, expect, it } from "vitest";
-import { TokenFormatError, decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../../src/ecr-token";
+import { TokenFormatError, decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../../src/formats/ecr-token";
 import { PASSWORD, RAW_TOKEN } from "../support/fixtures";
 
 const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");

@@ -1,0 +1,42 @@
+/**
+ * Wires configuration and the real AWS clients into RunDeps. Used by the handler and the CLI.
+ * The Kubernetes step (EKS + apply engine) is a dynamic import: the schedule-only path never
+ * loads it.
+ */
+import { sdkEcrApi, sdkSecretsManagerApi } from "../rotation/aws";
+import { loadConfig, type Config } from "../config/config";
+import type { KubernetesStepDeps } from "../clusters/step";
+import type { RunDeps } from "../run/run";
+
+export interface App {
+  config: Config;
+  deps: RunDeps;
+}
+
+export interface AppOptions {
+  /** The clock ECR token expiry is judged against (emulators, replays); default: the real clock. */
+  tokenNow?: (() => Date) | undefined;
+  /** Options for the Kubernetes step (progress reporting, test seams). */
+  kubernetes?: KubernetesStepDeps;
+}
+
+export function createApp(env: Record<string, string | undefined> = process.env, options: AppOptions = {}): App {
+  const config = loadConfig(env);
+  const { clusters, fallbackMode } = config.kubernetes;
+  return {
+    config,
+    deps: {
+      ecr: sdkEcrApi(),
+      secrets: sdkSecretsManagerApi(config.rotation.defaultRegion),
+      now: () => new Date(),
+      tokenNow: options.tokenNow,
+      kubernetes:
+        clusters.length > 0 && fallbackMode !== "off"
+          ? () => import("../clusters/step").then((m) => m.createKubernetesStep(config, options.kubernetes))
+          : undefined,
+      diagnose: clusters.length > 0 ? () => import("../clusters/step").then((m) => m.createDiagnoseStep(config, options.kubernetes)) : undefined,
+      fallbackOnHeal: fallbackMode !== "off",
+      fallbackOnRotate: fallbackMode === "always",
+    },
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * ecr-token-rotator CLI — the same core as the Lambda, for an incident laptop or a replay.
+ *
+ *   rotate   [--dry-run] [--force] [--registry HOST]... [--json] [--now ISO]
+ *   heal     [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--json] [--now ISO]
+ *   diagnose [--cluster NAME]... [--namespace NS]... [--json]   why pods are stuck pulling (read-only)
+ *   invoke   --event FILE|- [--json] [--now ISO]     feed any Lambda event through the handler path
+ *   eks-token --cluster NAME [--region R]            ExecCredential JSON, like `aws eks get-token`
+ *
+ * Exit codes: 0 success, 1 the run failed (see the report), 2 bad usage, configuration or request.
+ */
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { createApp } from "../app/app";
+import type { KubernetesStepDeps } from "../clusters/step";
+import { BadRequestError, ConfigError, describeError } from "../shared/errors";
+import { formatReport, type Report } from "../report/report";
+import { handleEvent, runRequest } from "../run/run";
+import { parseManualRequest } from "../request/triggers";
+
+export interface CliIo {
+  env: Record<string, string | undefined>;
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+  readStdin: () => Promise<string>;
+  /** Progress lines go here while namespaces are applied (a terminal); undefined = no progress. */
+  progress?: ((text: string) => void) | undefined;
+}
+
+/** Progress of the Kubernetes step on a terminal: one updating line per cluster. */
+function progress(io: CliIo, command: string): KubernetesStepDeps | undefined {
+  const write = io.progress;
+  if (write === undefined || command === "rotate") return undefined;
+  let last = 0;
+  return {
+    onProgress: (cluster, done, total) => {
+      const now = Date.now();
+      if (done !== total && now - last < 100) return;
+      last = now;
+      write(`\r${cluster}: ${done}/${total} namespaces${done === total ? "\n" : ""}`);
+    },
+  };
+}
+
+const USAGE = `usage: ecr-token-rotator <command> [options]
+
+commands:
+  rotate     fetch fresh ECR tokens and write them to Secrets Manager
+             [--dry-run] [--force] [--registry HOST]... [--json]
+  heal       rotate, then push pull secrets into every configured cluster and re-sync ESO
+             [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--json]
+  diagnose   say why each pod stuck in ErrImagePull/ImagePullBackOff is stuck (read-only:
+             no ECR call, nothing written)
+             [--cluster NAME]... [--namespace NS]... [--json]
+  invoke     run a Lambda event (schedule, alarm, manual payload) through the handler path
+             --event FILE|- [--json]
+  eks-token  print an EKS bearer token as ExecCredential JSON (like aws eks get-token)
+             --cluster NAME [--region R]
+
+common options:
+  --json        print the Report as JSON instead of a table
+  --now ISO     judge ECR token expiry as of this instant (for emulators whose tokens
+                carry a fixed expiry, and for replays)
+  -h, --help    this text
+
+Configuration comes from the same environment variables as the Lambda (see README).`;
+
+class UsageError extends Error {}
+
+/** The clock ECR token expiry is judged against (--now); undefined = the real clock. */
+function clock(now: string | undefined): (() => Date) | undefined {
+  if (now === undefined) return undefined;
+  const fixed = new Date(now);
+  if (Number.isNaN(fixed.getTime())) throw new UsageError(`--now ${JSON.stringify(now)} is not an ISO-8601 instant`);
+  const offset = fixed.getTime() - Date.now();
+  return () => new Date(Date.now() + offset);
+}
+
+function print(io: CliIo, report: Report, json: boolean): number {
+  io.stdout(json ? JSON.stringify(report, null, 2) : formatReport(report));
+  return report.ok ? 0 : 1;
+}
+
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+    io.stdout(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  try {
+    if (command === "eks-token") {
+      const { eksTokenCommand } = await import("./eks-token");
+      return await eksTokenCommand(rest, { env: io.env, stdout: io.stdout, stderr: io.stderr });
+    }
+    const { values } = parseArgs({
+      args: rest,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        "dry-run": { type: "boolean", default: false },
+        force: { type: "boolean", default: false },
+        registry: { type: "string", multiple: true },
+        cluster: { type: "string", multiple: true },
+        namespace: { type: "string", multiple: true },
+        event: { type: "string" },
+        json: { type: "boolean", default: false },
+        now: { type: "string" },
+      },
+    });
+    const json = values.json === true;
+    const now = clock(values.now);
+    const onlyFor = (option: string, allowed: string[]) => {
+      if ((values as Record<string, unknown>)[option] !== undefined && !allowed.includes(command)) {
+        throw new UsageError(`--${option} is not an option of ${command}`);
+      }
+    };
+    onlyFor("registry", ["rotate", "heal"]);
+    onlyFor("cluster", ["heal", "diagnose"]);
+    onlyFor("namespace", ["heal", "diagnose"]);
+    if (command === "diagnose" && (values["dry-run"] || values.force)) throw new UsageError("diagnose is read-only: --dry-run and --force do not apply");
+    onlyFor("event", ["invoke"]);
+
+    switch (command) {
+      case "rotate":
+      case "heal":
+      case "diagnose": {
+        const payload: Record<string, unknown> =
+          command === "diagnose" ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
+        if (values.registry) payload.registries = values.registry;
+        if (values.cluster) payload.clusters = values.cluster;
+        if (values.namespace) payload.namespaces = values.namespace;
+        const request = parseManualRequest(payload, "cli");
+        const app = createApp(io.env, { tokenNow: now, kubernetes: progress(io, command) });
+        return print(io, await runRequest(request, app.config, app.deps), json);
+      }
+      case "invoke": {
+        if (values.event === undefined) throw new UsageError("invoke needs --event FILE (or - for standard input)");
+        const text = values.event === "-" ? await io.readStdin() : await readFile(values.event, "utf8");
+        let event: unknown;
+        try {
+          event = JSON.parse(text);
+        } catch {
+          throw new BadRequestError(`${values.event === "-" ? "standard input" : values.event} is not JSON`);
+        }
+        const app = createApp(io.env, { tokenNow: now, kubernetes: progress(io, command) });
+        return print(io, await handleEvent(event, app.config, app.deps), json);
+      }
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+      io.stderr(`ecr-token-rotator: ${(error as Error).message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (error instanceof ConfigError || error instanceof BadRequestError) {
+      io.stderr(`ecr-token-rotator: ${error.message}`);
+      return 2;
+    }
+    io.stderr(`ecr-token-rotator: ${describeError(error)}`);
+    return 1;
+  }
+}
+
+export async function main(): Promise<void> {
+  const code = await runCli(process.argv.slice(2), {
+    env: process.env,
+    stdout: (text) => process.stdout.write(`${text}\n`),
+    stderr: (text) => process.stderr.write(`${text}\n`),
+    progress: process.stderr.isTTY ? (text) => process.stderr.write(text) : undefined,
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString("utf8");
+    },
+  });
+  process.exitCode = code;
+}

@@ -1,0 +1,203 @@
+/**
+ * The Kubernetes half of a run (fallback apply, ServiceAccount patch, ESO re-sync), loaded
+ * lazily by src/app/app.ts so the schedule-only path never pays for the Kubernetes/EKS code.
+ *
+ * Per selected cluster: endpoint + CA (DescribeCluster, or the configured override), an EKS
+ * bearer token (cached ≤ 14 min across warm invocations), then the apply engine. Clusters run
+ * in parallel; one failing never stops the others.
+ */
+import type { ClusterConfig, Config } from "../config/config";
+import type { RegistryLogin } from "../formats/dockerconfig";
+import type { RegistryCredential } from "../rotation/ecr";
+import { createEksCredentialsProvider, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "../eks/connection";
+import { selectClusters } from "../request/cluster-selection";
+import { describeError } from "../shared/errors";
+import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget } from "../kube/apply";
+import { openKubeApi } from "../kube/open";
+import { rememberSecret } from "../shared/redact";
+import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report/report";
+import type { DiagnoseStep, KubernetesStep } from "../run/run";
+import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
+import type { KubeApi, KubeConnection } from "../kube/types";
+import type { Request } from "../request/triggers";
+
+/** Keep-alive sockets of a client opened for a diagnosis alone (its GETs run 8 at a time). */
+const DIAGNOSE_SOCKETS = 8;
+
+export interface KubernetesStepDeps {
+  /** How to reach a cluster; default: EKS DescribeCluster + the default credential chain. */
+  access?: (cluster: ClusterConfig) => Promise<KubeConnection>;
+  /** Options for the apply engine (tests inject clocks, retry timings). */
+  apply?: ApplyDeps;
+  onProgress?: (cluster: string, done: number, total: number) => void;
+  /** Options for the diagnosis (tests: clocks, retry timings); its API defaults to apply.api or a new one. */
+  diagnose?: Partial<DiagnoseDeps>;
+}
+
+/**
+ * Runs `use` with the cluster's API: the injected one, else one opened here (kube/open.ts picks
+ * the client) and closed afterwards. The only place the Kubernetes step opens a client.
+ */
+async function withApi<T>(
+  config: Config,
+  connection: KubeConnection,
+  injected: KubeApi | undefined,
+  maxSockets: number,
+  use: (api: KubeApi) => Promise<T>,
+): Promise<T> {
+  if (injected) return use(injected);
+  const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets });
+  try {
+    return await use(api);
+  } finally {
+    await api.close?.()?.catch(() => undefined);
+  }
+}
+
+function diagnoseTarget(config: Config, request: Request): DiagnoseTarget {
+  const k = config.kubernetes;
+  return {
+    namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+    configuredHosts: config.rotation.registries.map((r) => r.host),
+    pullSecretName: k.pullSecretName,
+  };
+}
+
+/** Diagnoses one cluster; a failure becomes the diagnosis' error (it never throws). */
+async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps): Promise<ClusterReport["diagnosis"]> {
+  try {
+    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api });
+  } catch (error) {
+    return { podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] };
+  }
+}
+
+/**
+ * After a heal's writes, a pod whose pull secret looks right is most likely waiting for the
+ * kubelet's next retry: say so where this heal just wrote the pull secret.
+ */
+export function annotateAfterHeal(report: ClusterReport, pullSecretName: string): ClusterReport {
+  const refreshed = new Set(report.namespaces.filter((n) => n.outcome === "created" || n.outcome === "updated").map((n) => n.namespace));
+  for (const stuck of report.diagnosis?.stuck ?? []) {
+    for (const cause of stuck.causes) {
+      if (cause.code === "unknown" && refreshed.has(stuck.namespace)) {
+        cause.hint = `this heal just wrote ${pullSecretName} in ${stuck.namespace}: if the pod uses it, the kubelet picks it up at its next pull retry (back-off up to 5 min) — diagnose again then; otherwise: ${cause.hint}`;
+      }
+    }
+  }
+  return report;
+}
+
+/** The diagnose action: read-only, per selected cluster, in parallel. */
+export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}): DiagnoseStep {
+  const access = deps.access ?? defaultAccess;
+  return async ({ request }) => {
+    const clusters = selectClusters(config.kubernetes.clusters, request);
+    const reports = await Promise.all(
+      clusters.map(async (cluster): Promise<ClusterReport> => {
+        try {
+          const connection = await access(cluster);
+          rememberSecret(connection.token);
+          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) =>
+            diagnoseWith(config, request, api, deps),
+          ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }));
+          const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
+          if (diagnosis) {
+            report.diagnosis = diagnosis;
+            if (diagnosis.errors && diagnosis.errors.length > 0) {
+              report.ok = false;
+              report.error = diagnosis.errors.join("; ");
+            }
+          }
+          return report;
+        } catch (error) {
+          return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+        }
+      }),
+    );
+    return { mode: "diagnosed", clusters: reports };
+  };
+}
+
+function defaultAccess(cluster: ClusterConfig): Promise<KubeConnection> {
+  const deps: ClusterAccessDeps = { describe: sdkDescribeCluster(cluster.region), credentials: createEksCredentialsProvider(cluster.region) };
+  return getClusterAccess(cluster, deps).then(({ server, caData, token }) => ({ server, caData, token }));
+}
+
+export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult): ClusterReport {
+  const namespaces = result.namespaces.map((ns): NamespaceReport => {
+    let outcome: NamespaceReport["outcome"] = ns.outcome;
+    if (result.dryRun && ns.wouldWrite && ns.outcome === "created") outcome = "would-create";
+    if (result.dryRun && ns.wouldWrite && ns.outcome === "updated") outcome = "would-update";
+    const report: NamespaceReport = { namespace: ns.namespace, outcome };
+    if (ns.reason !== undefined) report.reason = ns.reason;
+    if (ns.serviceAccountsPatched && ns.serviceAccountsPatched.length > 0) report.serviceAccountsPatched = ns.serviceAccountsPatched;
+    return report;
+  });
+  const report: ClusterReport = {
+    cluster: cluster.name,
+    region: cluster.region,
+    ok: result.ok,
+    namespaces,
+    serviceAccounts: {
+      patched: result.serviceAccounts.patched,
+      missing: result.serviceAccounts.missing,
+      failed: result.serviceAccounts.failed.map((f) => `${f.serviceAccount}: ${f.reason}`),
+    },
+    requests: result.requests,
+    durationMs: result.durationMs,
+  };
+  if (result.externalSecrets.enabled) {
+    report.externalSecrets = {
+      resynced: result.externalSecrets.resynced,
+      failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`),
+    };
+  }
+  if (result.notes.length > 0) report.notes = result.notes;
+  const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict").length;
+  const problems = [...result.errors];
+  if (failedNamespaces > 0) problems.push(`${failedNamespaces} namespace${failedNamespaces > 1 ? "s" : ""} failed or in conflict`);
+  if (result.serviceAccounts.failed.length > 0) problems.push(`${result.serviceAccounts.failed.length} ServiceAccount patch(es) failed`);
+  if (result.externalSecrets.failed.length > 0) problems.push(`${result.externalSecrets.failed.length} ExternalSecret re-sync(s) failed`);
+  if (problems.length > 0) report.error = problems.join("; ");
+  report.ok = result.ok && failedNamespaces === 0;
+  return report;
+}
+
+export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = {}): KubernetesStep {
+  const k = config.kubernetes;
+  const access = deps.access ?? defaultAccess;
+  return async ({ request, credentials }: { request: Request; credentials: RegistryCredential[] }): Promise<KubernetesReport> => {
+    const clusters = selectClusters(k.clusters, request);
+    const logins: RegistryLogin[] = credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }));
+    const reports = await Promise.all(
+      clusters.map(async (cluster): Promise<ClusterReport> => {
+        const target: ClusterTarget = {
+          cluster: cluster.name,
+          namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+          pullSecretName: k.pullSecretName,
+          patchServiceAccounts: k.patchServiceAccounts,
+          ...(k.esoResyncSelector !== undefined ? { esoResync: { labelSelector: k.esoResyncSelector } } : {}),
+          concurrency: k.concurrency,
+          adoptUnmanaged: k.adoptExistingPullSecrets,
+          dryRun: request.dryRun,
+        };
+        try {
+          const connection = await access(cluster);
+          rememberSecret(connection.token);
+          const applyDeps: ApplyDeps = { ...deps.apply };
+          if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
+          return await withApi(config, connection, applyDeps.api, k.concurrency, async (api) => {
+            const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+            // What is still stuck after the heal's writes, and why the heal cannot fix it.
+            if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps);
+            return annotateAfterHeal(report, k.pullSecretName);
+          });
+        } catch (error) {
+          return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+        }
+      }),
+    );
+    return { mode: "applied", clusters: reports };
+  };
+}

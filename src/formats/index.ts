@@ -1,0 +1,5 @@
+// Pure formats: the docker config JSON of pull Secrets, ECR registry host names, and ECR
+// authorization tokens (decoding and expiry). No I/O.
+export * from "./dockerconfig";
+export * from "./ecr-token";
+export * from "./registry-host";

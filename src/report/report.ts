@@ -1,0 +1,289 @@
+/**
+ * The structured result of one invocation. It never holds secret material: only hosts, names,
+ * outcomes, reasons, expiry times and counts.
+ */
+import type { Action, Trigger } from "../request/triggers";
+
+export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed";
+
+export interface RegistryReport {
+  registry: string;
+  accountId: string;
+  region: string;
+  secretName: string;
+  outcome: RegistryOutcome;
+  reason: string;
+  /** Expiry of the token now stored in the secret (ISO-8601). */
+  expiresAt?: string;
+  secondsRemaining?: number;
+  versionId?: string;
+}
+
+export interface CombinedSecretReport {
+  secretName: string;
+  outcome: RegistryOutcome | "skipped";
+  reason: string;
+  versionId?: string;
+}
+
+export interface NamespaceReport {
+  namespace: string;
+  outcome: "created" | "updated" | "unchanged" | "conflict" | "failed" | "skipped" | "would-create" | "would-update";
+  reason?: string;
+  serviceAccountsPatched?: string[];
+}
+
+/** One container stuck pulling its image, and why. */
+export type CauseCode =
+  | "no-image-pull-secrets"
+  | "default-service-account-trap"
+  | "pull-secret-not-found"
+  | "wrong-secret-type"
+  | "invalid-pull-secret"
+  | "registry-host-mismatch"
+  | "token-expired"
+  | "wrong-region"
+  | "not-a-credential-problem"
+  | "registry-permission-denied"
+  | "unknown";
+
+/** Why a container is stuck pulling its image (diagnose/classify.ts decides it). */
+export interface Cause {
+  code: CauseCode;
+  message: string;
+  hint: string;
+}
+
+/** A container stuck pulling its image: the record the diagnosis reads, classifies and reports. */
+export interface StuckContainer {
+  namespace: string;
+  pod: string;
+  container: string;
+  image: string;
+  /** ErrImagePull, ImagePullBackOff or InvalidImageName. */
+  reason: string;
+  /** The kubelet's waiting message (scrubbed in a report). */
+  message?: string;
+}
+
+export interface StuckContainerReport extends StuckContainer {
+  /**
+   * The kubelet's pull error for this container (from its waiting message or its newest `Failed`
+   * event that carries the error), with credentials removed and nothing else.
+   */
+  detail?: string;
+  causes: Cause[];
+}
+
+/** One cause across the cluster: how many stuck containers it explains, and where. */
+export interface CauseSummary {
+  code: CauseCode;
+  /** Stuck containers with this cause (rows beyond the per-run cap included). */
+  containers: number;
+  /** The namespaces of those containers, sorted. */
+  namespaces: string[];
+}
+
+/** Diagnosis of one cluster: every container stuck pulling its image in the target namespaces. */
+export interface ClusterDiagnosis {
+  /** Pods read in the target namespaces (finished pods excluded). */
+  podsScanned: number;
+  stuck: StuckContainerReport[];
+  /** Per cause code, most containers first: every stuck container is counted, listed in `stuck` or not. */
+  summary?: CauseSummary[];
+  /** Stuck containers beyond the per-run cap: classified and counted in `summary`, not listed in `stuck`. */
+  truncated?: number;
+  /** What could not be read (the diagnosis is partial). */
+  errors?: string[];
+  requests?: number;
+  durationMs?: number;
+}
+
+export interface ClusterReport {
+  cluster: string;
+  region: string;
+  ok: boolean;
+  error?: string;
+  namespaces: NamespaceReport[];
+  /** `namespace/name` of ServiceAccounts patched (new pods get the pull secret), missing, failed. */
+  serviceAccounts?: { patched: string[]; missing: string[]; failed: string[] };
+  /** `namespace/name` of ExternalSecrets annotated with force-sync, and failures. */
+  externalSecrets?: { resynced: string[]; failed: string[] };
+  /** What the writes mean for running pods (in-place update: no restart needed), degraded modes. */
+  notes?: string[];
+  /** Kubernetes API requests made, retries included. */
+  requests?: number;
+  durationMs?: number;
+  /** Pods still stuck pulling their image (diagnose; heal: after its writes) and why. */
+  diagnosis?: ClusterDiagnosis;
+}
+
+export interface KubernetesReport {
+  /** `diagnosed`: the diagnose action (read-only, nothing applied). */
+  mode: "skipped" | "applied" | "diagnosed";
+  reason?: string;
+  /** Per cluster; the diagnosis of stuck pods is `clusters[].diagnosis`. */
+  clusters: ClusterReport[];
+}
+
+export interface Report {
+  ok: boolean;
+  action: Action | "none";
+  trigger: Trigger;
+  dryRun: boolean;
+  force: boolean;
+  startedAt: string;
+  durationMs: number;
+  /** ECR GetAuthorizationToken calls made. */
+  ecrCalls: number;
+  registries: RegistryReport[];
+  combinedSecret?: CombinedSecretReport;
+  /** Minimum seconds of validity left over the tokens now in Secrets Manager; null if none. */
+  tokenSecondsRemaining: number | null;
+  kubernetes?: KubernetesReport;
+  /** Set when the invocation did nothing on purpose (e.g. an alarm going back to OK). */
+  ignored?: string;
+  errors: string[];
+}
+
+const OUTCOME_WORD: Record<string, string> = {
+  created: "created",
+  updated: "updated",
+  unchanged: "unchanged",
+  debounced: "kept (debounced)",
+  "would-create": "would create",
+  "would-update": "would update",
+  failed: "FAILED",
+  skipped: "skipped",
+};
+
+function formatDuration(seconds: number): string {
+  const sign = seconds < 0 ? "-" : "";
+  const s = Math.abs(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return `${sign}${h}h${String(m).padStart(2, "0")}m`;
+}
+
+/** Human-readable rendering of a Report (for the CLI). */
+export function formatReport(report: Report): string {
+  const lines: string[] = [];
+  const trigger = report.trigger.alarmName ? `${report.trigger.via} (${report.trigger.alarmName})` : report.trigger.via;
+  lines.push(
+    `${report.ok ? "OK" : "FAILED"}  action=${report.action} trigger=${trigger}${report.dryRun ? " DRY RUN (nothing written)" : ""}${report.force ? " force" : ""}  ${report.durationMs} ms, ${report.ecrCalls} ECR call${report.ecrCalls === 1 ? "" : "s"}`,
+  );
+  if (report.ignored) lines.push(`ignored: ${report.ignored}`);
+  if (report.registries.length > 0) {
+    const rows = report.registries.map((r) => [
+      r.registry,
+      r.secretName,
+      OUTCOME_WORD[r.outcome] ?? r.outcome,
+      r.expiresAt ?? "-",
+      r.secondsRemaining === undefined ? "-" : formatDuration(r.secondsRemaining),
+      r.reason,
+    ]);
+    lines.push(...table(["REGISTRY", "SECRET", "OUTCOME", "EXPIRES", "LEFT", "WHY"], rows));
+  }
+  if (report.combinedSecret) {
+    const c = report.combinedSecret;
+    lines.push(`combined secret ${c.secretName}: ${OUTCOME_WORD[c.outcome] ?? c.outcome} (${c.reason})`);
+  }
+  if (report.kubernetes) {
+    const k = report.kubernetes;
+    if (k.mode === "skipped") lines.push(`kubernetes: skipped (${k.reason ?? ""})`);
+    if (k.clusters.length > 0) {
+      const count = (c: ClusterReport, ...outcomes: string[]) => String(c.namespaces.filter((n) => outcomes.includes(n.outcome)).length);
+      if (k.mode === "diagnosed") {
+        for (const c of k.clusters) if (!c.ok) lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
+      } else
+        lines.push(
+          ...table(
+            ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
+            k.clusters.map((c) => [
+              `${c.region}:${c.cluster}`,
+              count(c, "created", "would-create"),
+              count(c, "updated", "would-update"),
+              count(c, "unchanged"),
+              count(c, "conflict"),
+              count(c, "failed"),
+              String(c.serviceAccounts?.patched.length ?? 0),
+              c.externalSecrets ? String(c.externalSecrets.resynced.length) : "-",
+              c.ok ? "ok" : `FAILED${c.error ? `: ${c.error}` : ""}`,
+            ]),
+          ),
+        );
+      for (const cluster of k.clusters) {
+        if (k.mode === "diagnosed" && cluster.diagnosis === undefined) continue;
+        const notable = cluster.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict");
+        if (notable.length > 0)
+          lines.push(
+            ...table(
+              ["NAMESPACE", "OUTCOME", "WHY"],
+              notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""]),
+            ),
+          );
+        for (const note of cluster.notes ?? []) lines.push(`note (${cluster.cluster}): ${note}`);
+      }
+      for (const cluster of k.clusters) if (cluster.diagnosis) lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis));
+    }
+  }
+  if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
+  for (const error of report.errors) lines.push(`error: ${error}`);
+  return lines.join("\n");
+}
+
+/** Rows of the per-pod table in the text rendering (`--json` keeps every listed container). */
+export const TEXT_TABLE_ROWS = 50;
+/** Namespaces named per cause line in the text rendering (`--json` keeps them all). */
+const SUMMARY_NAMESPACES = 6;
+
+/**
+ * The diagnosis of one cluster: one line per cause (its count and namespaces, most frequent
+ * first), then the per-pod table — one row per cause of each stuck container, at most
+ * TEXT_TABLE_ROWS containers (the Report keeps every one).
+ */
+export function formatDiagnosis(cluster: string, d: ClusterDiagnosis): string[] {
+  const lines: string[] = [];
+  const count = d.stuck.length + (d.truncated ?? 0);
+  lines.push(
+    `diagnosis (${cluster}): ${count === 0 ? "no container stuck pulling its image" : `${count} container${count === 1 ? "" : "s"} stuck pulling ${count === 1 ? "its image" : "their images"}`} (${d.podsScanned} pod${d.podsScanned === 1 ? "" : "s"} scanned)`,
+  );
+  if (d.summary && d.summary.length > 0) {
+    const width = Math.max(...d.summary.map((c) => String(c.containers).length));
+    const codeWidth = Math.max(...d.summary.map((c) => c.code.length));
+    for (const c of d.summary) {
+      const shown = c.namespaces.slice(0, SUMMARY_NAMESPACES).join(", ");
+      const more = c.namespaces.length > SUMMARY_NAMESPACES ? `, … (+${c.namespaces.length - SUMMARY_NAMESPACES})` : "";
+      lines.push(
+        `  ${String(c.containers).padStart(width)} × ${c.code.padEnd(codeWidth)}  in ${c.namespaces.length} namespace${c.namespaces.length === 1 ? "" : "s"}: ${shown}${more}`,
+      );
+    }
+  }
+  if (d.stuck.length > 0) {
+    const rows: string[][] = [];
+    for (const s of d.stuck.slice(0, TEXT_TABLE_ROWS)) {
+      s.causes.forEach((c, i) => {
+        rows.push(
+          i === 0
+            ? [`${s.namespace}/${s.pod}${s.container !== s.pod ? ` [${s.container}]` : ""}`, s.image, c.code, `${c.message} — ${c.hint}`]
+            : ["", "", c.code, `${c.message} — ${c.hint}`],
+        );
+      });
+    }
+    lines.push(...table(["NAMESPACE/POD", "IMAGE", "CAUSE", "HINT"], rows));
+    if (d.stuck.length > TEXT_TABLE_ROWS) lines.push(`… ${d.stuck.length - TEXT_TABLE_ROWS} more stuck container(s): --json lists every one`);
+  }
+  if (d.truncated) lines.push(`… ${d.truncated} more stuck container(s) beyond the per-run cap: counted by cause above, not listed`);
+  for (const e of d.errors ?? []) lines.push(`diagnosis incomplete (${cluster}): ${e}`);
+  return lines;
+}
+
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const render = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
+  return [render(header), ...rows.map(render)];
+}

@@ -1,0 +1,237 @@
+/**
+ * Event classification: every way the function can be invoked becomes a Request, or an ignore
+ * decision, or a BadRequestError. Pure; nothing here touches the network.
+ */
+import type { CloudWatchAlarmEvent, EventBridgeEvent, ScheduledEvent, SNSEvent } from "aws-lambda";
+import { array, boolean, enum as zenum, optional, safeParse, string, strictObject } from "zod/mini";
+import { BadRequestError } from "../shared/errors";
+
+export type Action = "rotate" | "heal" | "diagnose";
+
+export interface Trigger {
+  kind: "schedule" | "alarm" | "manual";
+  /** How it arrived: scheduler-input, scheduled-event, alarm-action, alarm-eventbridge, alarm-sns, manual, cli. */
+  via: string;
+  alarmName?: string;
+  alarmState?: string;
+  previousAlarmState?: string;
+  /** ClusterName dimensions of the alarm's metrics, when it has any. */
+  alarmClusters?: string[];
+}
+
+export interface Request {
+  action: Action;
+  trigger: Trigger;
+  dryRun: boolean;
+  /** Write a new secret version even inside the debounce window. */
+  force: boolean;
+  registries?: string[];
+  clusters?: string[];
+  namespaces?: string[];
+}
+
+export type EventDecision = { kind: "run"; request: Request } | { kind: "ignore"; trigger: Trigger; reason: string };
+
+type AlarmStateChangeDetail = {
+  alarmName?: string;
+  state?: { value?: string };
+  previousState?: { value?: string };
+  configuration?: { metrics?: unknown[] };
+};
+
+const manualRequestSchema = strictObject({
+  action: zenum(["rotate", "heal", "diagnose"]),
+  source: optional(zenum(["schedule", "manual"])),
+  dryRun: optional(boolean()),
+  force: optional(boolean()),
+  registries: optional(array(string())),
+  clusters: optional(array(string())),
+  namespaces: optional(array(string())),
+});
+const MANUAL_FIELDS = ["action", "source", "dryRun", "force", "registries", "clusters", "namespaces"];
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Names what was received without echoing any value (values could carry secrets). */
+export function describeShape(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (!isRecord(value)) return `a ${typeof value}`;
+  const keys = Object.keys(value);
+  if (keys.length === 0) return "an empty object";
+  const shown = keys.slice(0, 12).map((k) => JSON.stringify(k.slice(0, 40)));
+  return `an object with keys ${shown.join(", ")}${keys.length > 12 ? ", …" : ""}`;
+}
+
+function formatIssues(issues: ReadonlyArray<{ code: string; path: ReadonlyArray<PropertyKey>; [k: string]: unknown }>): string[] {
+  return issues.map((issue) => {
+    const at = issue.path.length > 0 ? issue.path.map(String).join(".") : "request";
+    switch (issue.code) {
+      case "unrecognized_keys":
+        return `unknown field${(issue.keys as string[]).length > 1 ? "s" : ""} ${(issue.keys as string[]).map((k) => JSON.stringify(k)).join(", ")} (allowed: ${MANUAL_FIELDS.join(", ")})`;
+      case "invalid_value":
+        return `${at} must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
+      case "invalid_type":
+        return `${at} must be ${issue.expected === "array" ? "an array" : `a ${String(issue.expected)}`}`;
+      default:
+        return `${at} is invalid`;
+    }
+  });
+}
+
+function nonEmptyUnique(field: string, values: string[] | undefined, problems: string[]): string[] | undefined {
+  if (values === undefined) return undefined;
+  if (values.length === 0) problems.push(`${field} must not be empty (omit it to mean all)`);
+  if (values.some((v) => v.trim() === "")) problems.push(`${field} must not contain empty names`);
+  return [...new Set(values.map((v) => v.trim()))];
+}
+
+/** Validates a manual invoke (or the EventBridge Scheduler's input, which has the same shape). */
+export function parseManualRequest(payload: unknown, via = "manual"): Request {
+  const result = safeParse(manualRequestSchema, payload);
+  if (!result.success) {
+    throw BadRequestError.manual(`${formatIssues(result.error.issues as never).join("; ")}`);
+  }
+  const value = result.data;
+  const problems: string[] = [];
+  const registries = nonEmptyUnique("registries", value.registries, problems);
+  const clusters = nonEmptyUnique("clusters", value.clusters, problems);
+  const namespaces = nonEmptyUnique("namespaces", value.namespaces, problems);
+  if (value.action === "rotate" && (clusters || namespaces)) {
+    problems.push('clusters and namespaces apply to "heal" and "diagnose", not "rotate"');
+  }
+  if (value.source === "schedule" && value.action !== "rotate") problems.push('a schedule may only ask for action "rotate"');
+  if (problems.length > 0) throw BadRequestError.manual(`${problems.join("; ")}`);
+  const scheduled = value.source === "schedule";
+  return {
+    action: value.action,
+    trigger: scheduled ? { kind: "schedule", via: "scheduler-input" } : { kind: "manual", via },
+    dryRun: value.dryRun ?? false,
+    force: value.force ?? false,
+    ...(registries ? { registries } : {}),
+    ...(clusters ? { clusters } : {}),
+    ...(namespaces ? { namespaces } : {}),
+  };
+}
+
+function clustersOfMetrics(metrics: unknown): string[] | undefined {
+  if (!Array.isArray(metrics)) return undefined;
+  const names = new Set<string>();
+  for (const metric of metrics) {
+    const dimensions = (metric as { metricStat?: { metric?: { dimensions?: unknown } } })?.metricStat?.metric?.dimensions;
+    if (isRecord(dimensions) && typeof dimensions.ClusterName === "string") names.add(dimensions.ClusterName);
+  }
+  return names.size > 0 ? [...names] : undefined;
+}
+
+function alarmDecision(trigger: Trigger): EventDecision {
+  if (trigger.alarmState === undefined) {
+    throw new BadRequestError(`alarm event (${trigger.via}) has no state value`);
+  }
+  if (trigger.alarmState !== "ALARM") {
+    return { kind: "ignore", trigger, reason: `alarm ${trigger.alarmName ?? "?"} went to ${trigger.alarmState}: nothing to heal` };
+  }
+  if (trigger.previousAlarmState === "ALARM") {
+    return { kind: "ignore", trigger, reason: `alarm ${trigger.alarmName ?? "?"} was already in ALARM: only a transition into ALARM heals` };
+  }
+  return { kind: "run", request: { action: "heal", trigger, dryRun: false, force: false } };
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * A direct alarm action's `alarmData` and an EventBridge state change's `detail` have the same
+ * shape (alarmName, state, previousState, configuration.metrics).
+ */
+function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unknown, missing: string): EventDecision {
+  if (!isRecord(data)) throw new BadRequestError(missing);
+  const alarm = data as AlarmStateChangeDetail;
+  return alarmDecision(
+    withoutUndefined({
+      kind: "alarm",
+      via,
+      alarmName: typeof alarm.alarmName === "string" ? alarm.alarmName : undefined,
+      alarmState: alarm.state?.value,
+      previousAlarmState: alarm.previousState?.value,
+      alarmClusters: clustersOfMetrics(alarm.configuration?.metrics),
+    }) as Trigger,
+  );
+}
+
+function classifySns(event: SNSEvent): EventDecision {
+  if (event.Records.length !== 1) throw new BadRequestError(`SNS event with ${event.Records.length} records: expected exactly one alarm message`);
+  const message = event.Records[0]?.Sns?.Message;
+  let alarm: unknown;
+  try {
+    alarm = JSON.parse(typeof message === "string" ? message : "");
+  } catch {
+    throw new BadRequestError("SNS message is not JSON: expected a CloudWatch alarm notification");
+  }
+  if (!isRecord(alarm) || typeof alarm.NewStateValue !== "string") {
+    throw new BadRequestError(`SNS message is not a CloudWatch alarm notification (got ${describeShape(alarm)})`);
+  }
+  // Single-metric alarms carry Trigger.Dimensions; metric-math alarms Trigger.Metrics[].MetricStat.Metric.Dimensions.
+  const triggerInfo = alarm.Trigger as { Dimensions?: unknown; Metrics?: unknown } | undefined;
+  const dimensionLists: unknown[] = [triggerInfo?.Dimensions];
+  if (Array.isArray(triggerInfo?.Metrics)) {
+    for (const metric of triggerInfo.Metrics)
+      dimensionLists.push((metric as { MetricStat?: { Metric?: { Dimensions?: unknown } } })?.MetricStat?.Metric?.Dimensions);
+  }
+  const clusters = [
+    ...new Set(
+      dimensionLists
+        .filter(Array.isArray)
+        .flat()
+        .filter((d) => isRecord(d) && d.name === "ClusterName" && typeof d.value === "string")
+        .map((d) => (d as { value: string }).value),
+    ),
+  ];
+  return alarmDecision(
+    withoutUndefined({
+      kind: "alarm",
+      via: "alarm-sns",
+      alarmName: typeof alarm.AlarmName === "string" ? alarm.AlarmName : undefined,
+      alarmState: alarm.NewStateValue,
+      previousAlarmState: typeof alarm.OldStateValue === "string" ? alarm.OldStateValue : undefined,
+      alarmClusters: clusters.length > 0 ? clusters : undefined,
+    }) as Trigger,
+  );
+}
+
+/** Classifies any Lambda event. Throws BadRequestError for anything it does not accept. */
+export function classifyEvent(event: unknown): EventDecision {
+  if (!isRecord(event)) throw new BadRequestError(`unsupported event: got ${describeShape(event)}`);
+
+  if (Array.isArray(event.Records)) {
+    const first = event.Records[0];
+    if (isRecord(first) && (first.EventSource === "aws:sns" || isRecord(first.Sns))) return classifySns(event as unknown as SNSEvent);
+    throw new BadRequestError(`unsupported event: records that are not SNS alarm notifications (got ${describeShape(first)})`);
+  }
+  if (event.source === "aws.cloudwatch" && "alarmData" in event) {
+    return classifyAlarmData("alarm-action", (event as unknown as CloudWatchAlarmEvent).alarmData, "CloudWatch alarm event has no alarmData object");
+  }
+  if (event["detail-type"] === "CloudWatch Alarm State Change") {
+    const detail = (event as unknown as EventBridgeEvent<"CloudWatch Alarm State Change", AlarmStateChangeDetail>).detail;
+    return classifyAlarmData("alarm-eventbridge", detail, "CloudWatch Alarm State Change event has no detail object");
+  }
+  if (event["detail-type"] === "Scheduled Event") {
+    const scheduled = event as unknown as ScheduledEvent;
+    if (scheduled.source !== "aws.events")
+      throw new BadRequestError(`Scheduled Event from unexpected source ${JSON.stringify(String(scheduled.source).slice(0, 60))}`);
+    return { kind: "run", request: { action: "rotate", trigger: { kind: "schedule", via: "scheduled-event" }, dryRun: false, force: false } };
+  }
+  if ("detail-type" in event) {
+    throw new BadRequestError(`unsupported EventBridge event: detail-type ${JSON.stringify(String(event["detail-type"]).slice(0, 80))}`);
+  }
+  if ("Step" in event && "SecretId" in event) {
+    throw new BadRequestError("Secrets Manager rotation events are not supported: use the EventBridge schedule (see README)");
+  }
+  if ("action" in event) return { kind: "run", request: parseManualRequest(event) };
+  throw new BadRequestError(
+    `unsupported event: got ${describeShape(event)}; expected a schedule, a CloudWatch alarm, or {"action":"rotate"|"heal"|"diagnose"}`,
+  );
+}

@@ -1,0 +1,83 @@
+/**
+ * Structured logs and CloudWatch metrics (EMF) through Powertools. One summary line per
+ * invocation. Only Reports and error messages are logged; neither carries secret material.
+ */
+import type { Context } from "aws-lambda";
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { describeError } from "../shared/errors";
+import type { Report } from "../report/report";
+
+export const SERVICE_NAME = "ecr-token-rotator";
+export const METRICS_NAMESPACE = "EcrTokenRotator";
+
+export interface Telemetry {
+  invocationStarted(context?: Context): void;
+  /** Logs the summary line and publishes the metrics of a finished run. */
+  reportFinished(report: Report): void;
+  /** Logs and counts a run that could not start or was rejected. */
+  reportRejected(error: unknown): void;
+}
+
+export function powertoolsTelemetry(): Telemetry {
+  const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? SERVICE_NAME;
+  const logger = new Logger({ serviceName });
+  const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? METRICS_NAMESPACE, serviceName });
+  return {
+    invocationStarted(context) {
+      if (context) logger.addContext(context);
+    },
+    reportFinished(report) {
+      const namespaces = (report.kubernetes?.clusters ?? []).flatMap((c) => c.namespaces);
+      const byOutcome: Record<string, number> = {};
+      for (const ns of namespaces) byOutcome[ns.outcome] = (byOutcome[ns.outcome] ?? 0) + 1;
+      const diagnoses = (report.kubernetes?.clusters ?? []).flatMap((c) => (c.diagnosis ? [c.diagnosis] : []));
+      // Every stuck container counts, listed in `stuck` or beyond the per-run cap (`truncated`,
+      // counted by cause in `summary`).
+      const stuck = diagnoses.length > 0 ? { length: diagnoses.reduce((n, d) => n + d.stuck.length + (d.truncated ?? 0), 0) } : undefined;
+      const byCause: Record<string, number> = {};
+      for (const d of diagnoses) {
+        if (d.summary) for (const c of d.summary) byCause[c.code] = (byCause[c.code] ?? 0) + c.containers;
+        else for (const s of d.stuck) for (const c of new Set(s.causes.map((x) => x.code))) byCause[c] = (byCause[c] ?? 0) + 1;
+      }
+      const summary = {
+        ok: report.ok,
+        action: report.action,
+        trigger: report.trigger,
+        dryRun: report.dryRun,
+        ecrCalls: report.ecrCalls,
+        secretsWritten: report.registries.filter((r) => r.outcome === "created" || r.outcome === "updated").length,
+        namespacesByOutcome: byOutcome,
+        tokenSecondsRemaining: report.tokenSecondsRemaining,
+        ...(stuck !== undefined ? { stuckContainers: stuck.length, stuckByCause: byCause } : {}),
+        report,
+      };
+      if (report.ok) logger.info("invocation summary", summary);
+      else logger.error("invocation summary", summary);
+
+      if (report.action === "diagnose") {
+        // Read-only: no rotation metrics; how many containers are stuck pulling their image.
+        if (stuck !== undefined) {
+          metrics.addMetric("StuckContainers", MetricUnit.Count, stuck.length);
+          metrics.publishStoredMetrics();
+        }
+      } else if (report.action !== "none" && !report.dryRun) {
+        if (stuck !== undefined) metrics.addMetric("StuckContainers", MetricUnit.Count, stuck.length);
+        metrics.addMetric(report.ok ? "RotationSucceeded" : "RotationFailed", MetricUnit.Count, 1);
+        metrics.addMetric("SecretsWritten", MetricUnit.Count, summary.secretsWritten);
+        if (report.tokenSecondsRemaining !== null) metrics.addMetric("TokenSecondsRemaining", MetricUnit.Seconds, report.tokenSecondsRemaining);
+        if (report.kubernetes?.mode === "applied") {
+          metrics.addMetric("NamespacesUpdated", MetricUnit.Count, (byOutcome.created ?? 0) + (byOutcome.updated ?? 0));
+          metrics.addMetric("NamespacesFailed", MetricUnit.Count, (byOutcome.failed ?? 0) + (byOutcome.conflict ?? 0));
+        }
+        if (report.action === "heal") metrics.addMetric("HealDurationMs", MetricUnit.Milliseconds, report.durationMs);
+        metrics.publishStoredMetrics();
+      }
+    },
+    reportRejected(error) {
+      logger.error("invocation rejected", { error: describeError(error) });
+      metrics.addMetric("RotationFailed", MetricUnit.Count, 1);
+      metrics.publishStoredMetrics();
+    },
+  };
+}

@@ -1,0 +1,4 @@
+// Shared by every layer: the error classes the product raises on purpose, and redaction of
+// secret values from anything that leaves the process. Imports nothing from the rest of src/.
+export * from "./errors";
+export * from "./redact";
