@@ -1,6 +1,7 @@
-// npm run bench [-- --json] [--skip-heal] [--skip-diagnose]: rotate-path cold start, then (when
-// the Kubernetes test bed is available) the heal fan-out and the incident-scale diagnosis
-// benchmarks. Prints numbers; asserts nothing.
+// npm run bench [-- --json] [--skip-heal] [--skip-diagnose] [--skip-eso]: rotate-path cold
+// start, then (when the Kubernetes test bed is available) the heal fan-out and the
+// incident-scale diagnosis benchmarks, and the ESO re-sync latency (heal's write → the real
+// External Secrets Operator's update; "esoSync"). Prints numbers; asserts nothing.
 import { existsSync } from "node:fs";
 import { benchRotatePath } from "./rotate-path.mjs";
 
@@ -16,6 +17,11 @@ if (!process.argv.includes("--skip-diagnose") && existsSync("bench/diagnose-inci
   result.diagnose = await runDiagnoseBench({ quiet: json });
 }
 
+if (!process.argv.includes("--skip-eso") && existsSync("bench/eso-sync.ts")) {
+  const { runEsoBench } = await import("./eso-runner.mjs");
+  result.esoSync = await runEsoBench({ quiet: json });
+}
+
 if (json) {
   console.log(JSON.stringify(result));
 } else {
@@ -25,4 +31,10 @@ if (json) {
   );
   if (result.heal) console.log(`heal fan-out: ${JSON.stringify(result.heal)}`);
   if (result.diagnose) console.log(`diagnose at incident scale: ${JSON.stringify(result.diagnose)}`);
+  if (result.esoSync) {
+    const e = result.esoSync;
+    console.log(
+      `eso sync (ESO ${e.eso}): heal's write → ESO's update ${e.ms} ms median of ${e.runs.length} ${JSON.stringify(e.runs)}; baseline (${e.baseline.what}) ${e.baseline.ms} ms`,
+    );
+  }
 }
