@@ -9,7 +9,8 @@
 import type { ClusterConfig, Config } from "../config/config";
 import type { RegistryLogin } from "../formats/dockerconfig";
 import type { RegistryCredential } from "../rotation/ecr";
-import { createEksCredentialsProvider, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "../eks/connection";
+import { createEksCredentialsProvider, getAssumedClusterAccess, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "../eks/connection";
+import { assumedRoleCache } from "../eks/assume-role";
 import { selectClusters } from "../request/cluster-selection";
 import { describeError } from "../shared/errors";
 import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget } from "../kube/apply";
@@ -24,9 +25,15 @@ import type { Request } from "../request/triggers";
 /** Keep-alive sockets of a client opened for a diagnosis alone (its GETs run 8 at a time). */
 const DIAGNOSE_SOCKETS = 8;
 
+/** A connection, and for a cluster in another account the assumed role it authenticates as. */
+export type ClusterConnection = KubeConnection & { identity?: { roleArn: string; assumedRoleArn: string } };
+
 export interface KubernetesStepDeps {
-  /** How to reach a cluster; default: EKS DescribeCluster + the default credential chain. */
-  access?: (cluster: ClusterConfig) => Promise<KubeConnection>;
+  /**
+   * How to reach a cluster; default: EKS DescribeCluster + the default credential chain, or, for
+   * an entry with a roleArn, the role assumed in the cluster's account.
+   */
+  access?: (cluster: ClusterConfig) => Promise<ClusterConnection>;
   /** Options for the apply engine (tests inject clocks, retry timings). */
   apply?: ApplyDeps;
   onProgress?: (cluster: string, done: number, total: number) => void;
@@ -103,7 +110,7 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
               report.error = diagnosis.errors.join("; ");
             }
           }
-          return report;
+          return explainUnauthorized(report, connection);
         } catch (error) {
           return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
         }
@@ -113,7 +120,30 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
   };
 }
 
-function defaultAccess(cluster: ClusterConfig): Promise<KubeConnection> {
+/**
+ * A 401 from a cluster reached through an assumed role: say which identity the cluster saw and
+ * what maps it (an access entry for the role ARN; EKS does not accept the session ARN there).
+ */
+export function explainUnauthorized(report: ClusterReport, connection: ClusterConnection): ClusterReport {
+  const id = connection.identity;
+  if (id === undefined) return report;
+  const texts = [report.error ?? "", ...report.namespaces.map((n) => n.reason ?? ""), ...(report.diagnosis?.errors ?? [])];
+  if (!texts.some((t) => /\b401\b|unauthorized/i.test(t))) return report;
+  const hint =
+    `the cluster refused the token of ${id.assumedRoleArn} (assumed from ${id.roleArn}): ` +
+    `no EKS access entry maps the role ${id.roleArn} (map the role ARN, not the session ARN) to the Kubernetes group ecr-token-rotator — see docs/fleet.md`;
+  report.ok = false;
+  report.error = report.error ? `${report.error}; ${hint}` : hint;
+  return report;
+}
+
+function defaultAccess(cluster: ClusterConfig): Promise<ClusterConnection> {
+  if (cluster.assumeRole !== undefined) {
+    const { roleArn, externalId, sessionName } = cluster.assumeRole;
+    return getAssumedClusterAccess(cluster, { roleArn, externalId, sessionName, region: cluster.region }, { cache: assumedRoleCache() }).then(
+      ({ server, caData, token, identity }) => ({ server, caData, token, identity }),
+    );
+  }
   const deps: ClusterAccessDeps = { describe: sdkDescribeCluster(cluster.region), credentials: createEksCredentialsProvider(cluster.region) };
   return getClusterAccess(cluster, deps).then(({ server, caData, token }) => ({ server, caData, token }));
 }
@@ -158,7 +188,7 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
 export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = {}): KubernetesStep {
   const k = config.kubernetes;
   const access = deps.access ?? defaultAccess;
-  return async ({ request, credentials }: { request: Request; credentials: RegistryCredential[] }): Promise<KubernetesReport> => {
+  return async ({ request, credentials, withdrawn }: { request: Request; credentials: RegistryCredential[]; withdrawn?: string[] }): Promise<KubernetesReport> => {
     const clusters = selectClusters(k.clusters, request);
     const logins: RegistryLogin[] = credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }));
     const reports = await Promise.all(
@@ -172,6 +202,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           concurrency: k.concurrency,
           adoptUnmanaged: k.adoptExistingPullSecrets,
           dryRun: request.dryRun,
+          ...(withdrawn && withdrawn.length > 0 ? { withdrawHosts: withdrawn } : {}),
         };
         try {
           const connection = await access(cluster);
@@ -180,9 +211,12 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
           return await withApi(config, connection, applyDeps.api, k.concurrency, async (api) => {
             const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+            if (withdrawn && withdrawn.length > 0) {
+              (report.notes ??= []).push(`${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`);
+            }
             // What is still stuck after the heal's writes, and why the heal cannot fix it.
             if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps);
-            return annotateAfterHeal(report, k.pullSecretName);
+            return explainUnauthorized(annotateAfterHeal(report, k.pullSecretName), connection);
           });
         } catch (error) {
           return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };

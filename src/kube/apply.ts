@@ -38,6 +38,8 @@ export interface ClusterTarget {
   adoptUnmanaged: boolean;
   /** Compute and report every write, write nothing. */
   dryRun: boolean;
+  /** Registry hosts whose entry is removed from the pull Secrets (ECR Public whose refresh failed). */
+  withdrawHosts?: string[];
 }
 
 export type NamespaceOutcome = "created" | "updated" | "unchanged" | "conflict" | "failed" | "skipped";
@@ -291,7 +293,7 @@ async function listPullSecrets(ctx: ApplyContext): Promise<Map<string, SecretSum
     { fieldSelector: `metadata.name=${name}` },
     (s) => {
       const ns = s.metadata.namespace;
-      if (ns && s.metadata.name === name) found.set(ns, summarizeSecret(s, ctx.logins));
+      if (ns && s.metadata.name === name) found.set(ns, summarizeSecret(s, ctx.logins, ctx.target.withdrawHosts));
     },
     ctx.secretPaging,
   );
@@ -408,14 +410,14 @@ async function writePullSecret(ctx: ApplyContext, state: ClusterState, namespace
     if (error instanceof KubeApiError && error.status === 0) progress.lostWrite ??= what;
     throw error;
   };
-  const decide = () => decideSecret({ namespace, name, existing, logins, adoptUnmanaged: target.adoptUnmanaged, encode });
+  const decide = () => decideSecret({ namespace, name, existing, logins, withdraw: target.withdrawHosts ?? [], adoptUnmanaged: target.adoptUnmanaged, encode });
   await withRetry(
     async (attempt) => {
       progress.attempts = attempt;
       if (mustRead) {
         progress.verb = "get";
         const fresh = await api.readSecret(namespace, name);
-        existing = fresh ? summarizeSecret(fresh, logins) : undefined;
+        existing = fresh ? summarizeSecret(fresh, logins, target.withdrawHosts) : undefined;
         mustRead = false;
       }
       let decision = (progress.decision = decide());

@@ -3,6 +3,7 @@
  */
 import { buildDockerConfig, serializeDockerConfig } from "../formats/dockerconfig";
 import type { RegistryCredential } from "./ecr";
+import { ECR_PUBLIC_HOST } from "../formats/registry-host";
 
 export interface RegistrySecretValue {
   registry_url: string;
@@ -29,6 +30,23 @@ export function registrySecretValue(credential: RegistryCredential): RegistrySec
     dockerconfigjson: serializeDockerConfig(
       buildDockerConfig([{ host: credential.registry.host, username: credential.username, password: credential.password }]),
     ),
+  };
+}
+
+/**
+ * The value of the public.ecr.aws secret after its refresh failed: the ESO contract's shape with
+ * no credential (empty `auth_token`, a docker config without entries), so what ESO renders lets
+ * pulls from ECR Public go anonymous. `withdrawn` says why (no secret material).
+ */
+export function withdrawnPublicValue(reason: string): RegistrySecretValue & { withdrawn: string } {
+  return {
+    registry_url: ECR_PUBLIC_HOST,
+    auth_token: "",
+    username: "",
+    proxy_endpoint: `https://${ECR_PUBLIC_HOST}`,
+    expires_at: "",
+    dockerconfigjson: serializeDockerConfig({ auths: {} }),
+    withdrawn: reason,
   };
 }
 

@@ -6,7 +6,8 @@
 import { createHash } from "node:crypto";
 import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "../config/config";
 import { checkStoredValue } from "./secret-payload";
-import type { SecretsApi } from "./secrets-manager";
+import type { ReplicaRegion } from "../config/config";
+import type { SecretDescription, SecretsApi } from "./secrets-manager";
 
 export type WriteOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update";
 
@@ -21,6 +22,8 @@ export interface SecretWriteRequest {
   debounceSeconds: number;
   kmsKeyId: string | undefined;
   tags: Record<string, string>;
+  /** SECRET_REPLICA_REGIONS: a secret created now gets these replicas. */
+  replicaRegions?: readonly ReplicaRegion[];
 }
 
 export interface SecretWriteResult {
@@ -30,6 +33,10 @@ export interface SecretWriteResult {
   versionId?: string | undefined;
   /** When the write was debounced: the stored value, which stays the source of truth. */
   storedValue?: Record<string, unknown>;
+  /** The secret as DescribeSecret showed it before the write (absent when it did not exist). */
+  description?: SecretDescription;
+  /** The secret's ARN (from DescribeSecret or CreateSecret). */
+  arn?: string | undefined;
 }
 
 /** A refusal that leaves the secret untouched (foreign owner, malformed value, deleted). */
@@ -59,8 +66,9 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
       kmsKeyId: request.kmsKeyId,
       tags: { ...request.tags, [OWNERSHIP_TAG_KEY]: OWNERSHIP_TAG_VALUE },
       clientRequestToken: token,
+      ...(request.replicaRegions && request.replicaRegions.length > 0 ? { replicaRegions: request.replicaRegions } : {}),
     });
-    return { secretName: name, outcome: "created", reason: "secret did not exist", versionId: created.versionId };
+    return { secretName: name, outcome: "created", reason: "secret did not exist", versionId: created.versionId, arn: created.arn };
   }
 
   if (description.deletedDate !== undefined) {
@@ -76,9 +84,11 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
     const check = checkStoredValue(current.secretString, request.kind);
     if (!check.ok) throw new SecretRefusedError(name, `${check.reason}, so it is not the product's format`);
     if (current.secretString === secretString) {
-      return { secretName: name, outcome: "unchanged", reason: "stored value is identical", versionId: current.versionId };
+      return { secretName: name, outcome: "unchanged", reason: "stored value is identical", versionId: current.versionId, description, arn: description.arn };
     }
-    if (!request.force && current.createdDate !== undefined) {
+    // A withdrawn entry (ECR Public whose refresh failed) holds no credential: never keep it.
+    const holdsCredential = request.kind !== "registry" || check.value.auth_token !== "";
+    if (!request.force && holdsCredential && current.createdDate !== undefined) {
       const ageSeconds = Math.floor((request.now.getTime() - current.createdDate.getTime()) / 1000);
       if (ageSeconds >= 0 && ageSeconds < request.debounceSeconds) {
         return {
@@ -87,6 +97,8 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
           reason: `current version is ${ageSeconds} s old (< ${request.debounceSeconds} s); kept it (use force to override)`,
           versionId: current.versionId,
           storedValue: check.value,
+          description,
+          arn: description.arn,
         };
       }
     }
@@ -94,8 +106,8 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
     throw new SecretRefusedError(name, "its current version could not be read");
   }
 
-  if (request.dryRun) return { secretName: name, outcome: "would-update", reason: owned ? "new token" : "new token; would adopt the secret" };
+  if (request.dryRun) return { secretName: name, outcome: "would-update", reason: owned ? "new token" : "new token; would adopt the secret", description, arn: description.arn };
   const put = await api.put({ name, secretString, clientRequestToken: token });
   if (!owned) await api.tag(name, { [OWNERSHIP_TAG_KEY]: OWNERSHIP_TAG_VALUE });
-  return { secretName: name, outcome: "updated", reason: owned ? "new token" : "new token; secret adopted", versionId: put.versionId };
+  return { secretName: name, outcome: "updated", reason: owned ? "new token" : "new token; secret adopted", versionId: put.versionId, description, arn: description.arn };
 }

@@ -145,6 +145,9 @@ function harness(env: Record<string, string> = {}) {
     create: async ({ name }) => (secretWrites.push(name), { versionId: "v1" }),
     put: async ({ name }) => (secretWrites.push(name), { versionId: "v2" }),
     tag: async () => {},
+    getResourcePolicy: async () => undefined,
+    putResourcePolicy: async () => {},
+    replicate: async () => [],
   };
   const app = createApp(
     { AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, EKS_CLUSTERS: "prod", EXCLUDE_NAMESPACES: "excluded", PATCH_SERVICE_ACCOUNTS: "", ...env },

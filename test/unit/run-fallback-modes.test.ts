@@ -19,6 +19,9 @@ function harness(mode: string) {
     },
     put: async () => ({ versionId: "v2" }),
     tag: async () => {},
+    getResourcePolicy: async () => undefined,
+    putResourcePolicy: async () => {},
+    replicate: async () => [],
   };
   const app = createApp({ AWS_REGION: "us-east-1", EKS_CLUSTERS: "prod", FALLBACK_MODE: mode });
   const step: KubernetesStep = async ({ credentials }) => {
