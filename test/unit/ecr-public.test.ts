@@ -184,7 +184,7 @@ describe("a failed public refresh removes the public entry instead of leaving it
     expect(summarizeSecret(secret, logins, ["public.ecr.aws"]).oursCurrent).toBe(false);
     const decision = decideSecret({ namespace: "app", name: "ecr-pull-secret", existing: secret, logins, withdraw: ["public.ecr.aws"], adoptUnmanaged: false });
     expect(decision.action).toBe("update");
-    const data = (decision as { patch: { data: Record<string, string> } }).patch.data[".dockerconfigjson"]!;
+    const data = (decision as unknown as { patch: { data: Record<string, string> } }).patch.data[".dockerconfigjson"]!;
     expect(Object.keys((JSON.parse(Buffer.from(data, "base64").toString()) as { auths: object }).auths)).toEqual([HOST_USE1, "ghcr.io"]);
   });
 

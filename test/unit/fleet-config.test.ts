@@ -12,7 +12,7 @@ type Env = Record<string, string | undefined>;
 const KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const ROLE = "arn:aws:iam::222222222222:role/ecr-token-rotator-spoke";
 
-function problems(env: Env): string[] {
+function problems(env: Env): readonly string[] {
   try {
     loadConfig(env);
   } catch (error) {
