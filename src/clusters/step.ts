@@ -45,7 +45,13 @@ export interface KubernetesStepDeps {
  * Runs `use` with the cluster's API: the injected one, else one opened here (kube/open.ts picks
  * the client) and closed afterwards. The only place the Kubernetes step opens a client.
  */
-async function withApi<T>(config: Config, connection: KubeConnection, injected: KubeApi | undefined, maxSockets: number, use: (api: KubeApi) => Promise<T>): Promise<T> {
+async function withApi<T>(
+  config: Config,
+  connection: KubeConnection,
+  injected: KubeApi | undefined,
+  maxSockets: number,
+  use: (api: KubeApi) => Promise<T>,
+): Promise<T> {
   if (injected) return use(injected);
   const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets });
   try {
@@ -99,9 +105,9 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
         try {
           const connection = await access(cluster);
           rememberSecret(connection.token);
-          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) => diagnoseWith(config, request, api, deps)).catch(
-            (error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }),
-          );
+          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) =>
+            diagnoseWith(config, request, api, deps),
+          ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }));
           const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
           if (diagnosis) {
             report.diagnosis = diagnosis;
@@ -172,7 +178,10 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
     durationMs: result.durationMs,
   };
   if (result.externalSecrets.enabled) {
-    report.externalSecrets = { resynced: result.externalSecrets.resynced, failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`) };
+    report.externalSecrets = {
+      resynced: result.externalSecrets.resynced,
+      failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`),
+    };
   }
   if (result.notes.length > 0) report.notes = result.notes;
   const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict").length;

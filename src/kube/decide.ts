@@ -155,10 +155,7 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
   };
 }
 
-export type ServiceAccountDecision =
-  | { action: "patch"; patch: MergePatch }
-  | { action: "unchanged" }
-  | { action: "missing" };
+export type ServiceAccountDecision = { action: "patch"; patch: MergePatch } | { action: "unchanged" } | { action: "missing" };
 
 /**
  * Adds `{name: pullSecretName}` to `imagePullSecrets`, keeping every existing entry in order.

@@ -7,6 +7,7 @@ import type { EcrApi } from "../rotation/ecr";
 import { BadRequestError, describeError } from "../shared/errors";
 import type { KubernetesReport, Report } from "../report/report";
 import { scrubDeep } from "../shared/redact";
+import { isValidNamespaceName } from "../shared/names";
 import { rotate } from "../rotation/rotate";
 import type { SecretsApi } from "../rotation/secrets-manager";
 import { classifyEvent, type Request, type Trigger } from "../request/triggers";
@@ -112,9 +113,9 @@ async function diagnose(request: Request, deps: RunDeps, started: Date, startedM
     tokenSecondsRemaining: null,
     errors: [],
   };
-  const badNamespaces = (request.namespaces ?? []).filter((ns) => !(ns.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)));
+  const badNamespaces = (request.namespaces ?? []).filter((ns) => !isValidNamespaceName(ns));
   if (badNamespaces.length > 0) {
-    throw new BadRequestError(`invalid manual request: namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
+    throw BadRequestError.manual(`namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
   }
   if (deps.diagnose === undefined) {
     throw new BadRequestError('action "diagnose" needs a cluster: none is configured (EKS_CLUSTERS)');
