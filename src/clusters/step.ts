@@ -197,7 +197,15 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
 export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = {}): KubernetesStep {
   const k = config.kubernetes;
   const access = deps.access ?? defaultAccess;
-  return async ({ request, credentials, withdrawn }: { request: Request; credentials: RegistryCredential[]; withdrawn?: string[] }): Promise<KubernetesReport> => {
+  return async ({
+    request,
+    credentials,
+    withdrawn,
+  }: {
+    request: Request;
+    credentials: RegistryCredential[];
+    withdrawn?: string[];
+  }): Promise<KubernetesReport> => {
     const clusters = selectClusters(k.clusters, request);
     const logins: RegistryLogin[] = credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }));
     const reports = await Promise.all(
@@ -221,7 +229,9 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           return await withApi(config, connection, applyDeps.api, k.concurrency, async (api) => {
             const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
             if (withdrawn && withdrawn.length > 0) {
-              (report.notes ??= []).push(`${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`);
+              (report.notes ??= []).push(
+                `${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`,
+              );
             }
             // What is still stuck after the heal's writes, and why the heal cannot fix it.
             if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps);

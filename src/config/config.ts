@@ -153,7 +153,9 @@ function readSecretReaders(reader: EnvReader, kmsKeyId: string | undefined): str
     } else if (/^arn:aws[a-z-]*:sts::/.test(item)) {
       reader.problem(`SECRET_READERS: ${JSON.stringify(item)} is an STS session ARN; name the IAM role (arn:aws:iam::<account>:role/<name>)`);
     } else {
-      reader.problem(`SECRET_READERS: ${JSON.stringify(item)} is neither a 12-digit account ID nor an IAM principal ARN (arn:aws:iam::<account>:root, :role/<name> or :user/<name>)`);
+      reader.problem(
+        `SECRET_READERS: ${JSON.stringify(item)} is neither a 12-digit account ID nor an IAM principal ARN (arn:aws:iam::<account>:root, :role/<name> or :user/<name>)`,
+      );
     }
   }
   if (readers.length > 0 && (kmsKeyId === undefined || /(^|:)alias\/aws\/secretsmanager$/.test(kmsKeyId))) {
@@ -185,7 +187,9 @@ function readReplicaRegions(reader: EnvReader, primaryRegion: string | undefined
         continue;
       }
       if (match[1] !== region) {
-        reader.problem(`SECRET_REPLICA_REGIONS: ${JSON.stringify(item)}: the key is in ${match[1]}, the replica in ${region}; a replica is encrypted with a key of its own region`);
+        reader.problem(
+          `SECRET_REPLICA_REGIONS: ${JSON.stringify(item)}: the key is in ${match[1]}, the replica in ${region}; a replica is encrypted with a key of its own region`,
+        );
         continue;
       }
     }
@@ -378,7 +382,10 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
     } else if (typeof item === "object" && item !== null && !Array.isArray(item)) {
       const o = item as Record<string, unknown>;
       const unknownKeys = Object.keys(o).filter((k) => !["name", "region", "endpoint", "caData", "roleArn", "externalId", "sessionName"].includes(k));
-      if (unknownKeys.length > 0) reader.problem(`EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData, roleArn, externalId, sessionName)`);
+      if (unknownKeys.length > 0)
+        reader.problem(
+          `EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData, roleArn, externalId, sessionName)`,
+        );
       const region = typeof o.region === "string" ? o.region : defaultRegion;
       if (typeof o.name !== "string" || region === undefined) {
         reader.problem("EKS_CLUSTERS: every entry needs a string name (and a region, or AWS_REGION)");

@@ -74,7 +74,11 @@ export function describeAssumeRoleFailure(request: AssumeRoleRequest, error: unk
     return new AssumeRoleError("credentials", request.roleArn, `${what}: no AWS credentials of this function to call STS with: ${detail}`);
   }
   if (name === "RegionDisabledException") {
-    return new AssumeRoleError("api-error", request.roleArn, `${what}: STS is not activated in ${request.region} for the role's account (RegionDisabledException): activate it in IAM account settings`);
+    return new AssumeRoleError(
+      "api-error",
+      request.roleArn,
+      `${what}: STS is not activated in ${request.region} for the role's account (RegionDisabledException): activate it in IAM account settings`,
+    );
   }
   return new AssumeRoleError("api-error", request.roleArn, `${what} failed${name ? ` (${name})` : ""}: ${detail}`);
 }

@@ -260,8 +260,20 @@ export async function getAssumedClusterAccess(cluster: ClusterRef, request: Assu
   try {
     role = await deps.cache.get(request);
   } catch (error) {
-    const problem: EksConnectionProblem = error instanceof AssumeRoleError ? (error.problem === "access-denied" ? "access-denied" : error.problem === "credentials" ? "credentials" : "api-error") : "api-error";
-    throw new EksConnectionError(problem, cluster.name, cluster.region, `EKS cluster ${cluster.name} (${cluster.region}): ${error instanceof AssumeRoleError ? error.message : errorMessage(error)}`);
+    const problem: EksConnectionProblem =
+      error instanceof AssumeRoleError
+        ? error.problem === "access-denied"
+          ? "access-denied"
+          : error.problem === "credentials"
+            ? "credentials"
+            : "api-error"
+        : "api-error";
+    throw new EksConnectionError(
+      problem,
+      cluster.name,
+      cluster.region,
+      `EKS cluster ${cluster.name} (${cluster.region}): ${error instanceof AssumeRoleError ? error.message : errorMessage(error)}`,
+    );
   }
   const access = await getClusterAccess(
     { ...cluster, roleArn: request.roleArn },

@@ -81,7 +81,10 @@ export function parseConfiguredRegistry(input: string): RegistryHost {
       throw new InvalidRegistryHostError(input, `ECR Public is the registry ${ECR_PUBLIC_HOST}, without a path`);
     }
     if (error instanceof InvalidRegistryHostError) {
-      throw new InvalidRegistryHostError(input, "expected <12-digit account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn], <account>.dkr-ecr.<region>.on.aws or public.ecr.aws (ECR Public)");
+      throw new InvalidRegistryHostError(
+        input,
+        "expected <12-digit account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn], <account>.dkr-ecr.<region>.on.aws or public.ecr.aws (ECR Public)",
+      );
     }
     throw error;
   }

@@ -55,7 +55,8 @@ export function summarizeSecret(secret: KubeSecret, logins: readonly RegistryLog
   }
   summary.content = "valid";
   const ours = mergeDockerConfig(undefined, logins).auths;
-  summary.oursCurrent = Object.entries(ours).every(([host, entry]) => jsonEqual(current.auths[host], entry)) && withdraw.every((host) => !(host in current.auths));
+  summary.oursCurrent =
+    Object.entries(ours).every(([host, entry]) => jsonEqual(current.auths[host], entry)) && withdraw.every((host) => !(host in current.auths));
   const foreignAuths: DockerConfig["auths"] = {};
   for (const [host, entry] of Object.entries(current.auths)) if (!(host in ours) && !withdraw.includes(host)) foreignAuths[host] = entry;
   summary.foreign = { ...current, auths: foreignAuths };

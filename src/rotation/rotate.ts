@@ -119,7 +119,12 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
 
   const sharing = { readers: config.secretReaders, replicas: config.replicaRegions };
   /** Writes one owned secret, then its resource policy and replicas (SECRET_READERS, SECRET_REPLICA_REGIONS). */
-  const write = async (name: string, kind: "registry" | "combined", value: object, force = options.force): Promise<SecretWriteResult & { shared: SharingResult }> => {
+  const write = async (
+    name: string,
+    kind: "registry" | "combined",
+    value: object,
+    force = options.force,
+  ): Promise<SecretWriteResult & { shared: SharingResult }> => {
     const result = await writeOwnedSecret(deps.secrets, {
       name,
       kind,
@@ -147,7 +152,8 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     try {
       if ((await deps.secrets.describe(secretName)) === undefined) return `${lead}; no secret to withdraw it from`;
       const result = await write(secretName, "registry", withdrawnPublicValue(why), true);
-      if (result.outcome === "would-update") return `${lead}; would remove the ${ECR_PUBLIC_HOST} entry from the secret (pulls from it would go anonymous rather than fail on an expired token)`;
+      if (result.outcome === "would-update")
+        return `${lead}; would remove the ${ECR_PUBLIC_HOST} entry from the secret (pulls from it would go anonymous rather than fail on an expired token)`;
       return `${lead}; the ${ECR_PUBLIC_HOST} entry was removed from the secret (pulls from it go anonymous rather than fail on an expired token)`;
     } catch (error) {
       errors.push(`${secretName}: ${describeError(error)}`);
@@ -210,7 +216,9 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
         combinedSecret = {
           secretName,
           outcome: result.outcome,
-          reason: publicLeftOut ? `${result.reason}; ${ECR_PUBLIC_HOST} left out: its token could not be refreshed, so pulls from it go anonymous instead of failing on an expired entry` : result.reason,
+          reason: publicLeftOut
+            ? `${result.reason}; ${ECR_PUBLIC_HOST} left out: its token could not be refreshed, so pulls from it go anonymous instead of failing on an expired entry`
+            : result.reason,
         };
         if (result.versionId !== undefined) combinedSecret.versionId = result.versionId;
         addSharing(combinedSecret, result.shared);

@@ -97,7 +97,13 @@ export interface ShareRequest {
   write: SecretWriteResult;
 }
 
-async function applyPolicy(api: SecretsApi, request: ShareRequest, readers: readonly string[], arn: string | undefined, errors: string[]): Promise<PolicyOutcome> {
+async function applyPolicy(
+  api: SecretsApi,
+  request: ShareRequest,
+  readers: readonly string[],
+  arn: string | undefined,
+  errors: string[],
+): Promise<PolicyOutcome> {
   const { name } = request;
   if (request.write.outcome === "would-create") return "would-put";
   try {
@@ -112,7 +118,14 @@ async function applyPolicy(api: SecretsApi, request: ShareRequest, readers: read
   }
 }
 
-async function applyReplicas(api: SecretsApi, request: ShareRequest, replicas: readonly ReplicaRegion[], before: SecretDescription | undefined, errors: string[], result: SharingResult): Promise<void> {
+async function applyReplicas(
+  api: SecretsApi,
+  request: ShareRequest,
+  replicas: readonly ReplicaRegion[],
+  before: SecretDescription | undefined,
+  errors: string[],
+  result: SharingResult,
+): Promise<void> {
   const { name, write } = request;
   if (write.outcome === "would-create") {
     result.replicasAdded = replicas.map((r) => r.region);

@@ -104,8 +104,16 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
     throw new SecretRefusedError(name, "its current version could not be read");
   }
 
-  if (request.dryRun) return { secretName: name, outcome: "would-update", reason: owned ? "new token" : "new token; would adopt the secret", description, arn: description.arn };
+  if (request.dryRun)
+    return { secretName: name, outcome: "would-update", reason: owned ? "new token" : "new token; would adopt the secret", description, arn: description.arn };
   const put = await api.put({ name, secretString, clientRequestToken: token });
   if (!owned) await api.tag(name, { [OWNERSHIP_TAG_KEY]: OWNERSHIP_TAG_VALUE });
-  return { secretName: name, outcome: "updated", reason: owned ? "new token" : "new token; secret adopted", versionId: put.versionId, description, arn: description.arn };
+  return {
+    secretName: name,
+    outcome: "updated",
+    reason: owned ? "new token" : "new token; secret adopted",
+    versionId: put.versionId,
+    description,
+    arn: description.arn,
+  };
 }

@@ -34,19 +34,28 @@ describe("fleet IAM statements", () => {
   });
 
   it("sts:AssumeRole on exactly the configured roles; those clusters are described as the role, not by the function", async () => {
-    const s = await settings({ eksClusters: JSON.stringify([{ name: "spoke", region: "eu-west-1", roleArn: ROLE }, { name: "spoke2", roleArn: ROLE }, { name: "hub" }]) });
+    const s = await settings({
+      eksClusters: JSON.stringify([{ name: "spoke", region: "eu-west-1", roleArn: ROLE }, { name: "spoke2", roleArn: ROLE }, { name: "hub" }]),
+    });
     const st = bySid(stack.iamStatementsFor(s));
     expect(st.AssumeClusterRoles).toEqual({ Sid: "AssumeClusterRoles", Effect: "Allow", Action: ["sts:AssumeRole"], Resource: [ROLE] });
     expect(st.DescribeFallbackClusters.Resource).toEqual([{ "Fn::Sub": "arn:${AWS::Partition}:eks:us-east-1:${AWS::AccountId}:cluster/hub" }]);
     // no access entry for a cluster in another account
     const withEntries = await settings({ createEksAccessEntries: "true", eksClusters: JSON.stringify([{ name: "spoke", roleArn: ROLE }, { name: "hub" }]) });
     expect(Object.keys(stack.resourcesFor(withEntries).Resources).filter((k) => k.startsWith("EksAccessEntry"))).toEqual(["EksAccessEntryHub"]);
-    await expect(settings({ eksClusters: JSON.stringify([{ name: "x", roleArn: "arn:aws:iam::2:role/x" }]) })).rejects.toThrow(/cluster x: roleArn must be an IAM role ARN/);
+    await expect(settings({ eksClusters: JSON.stringify([{ name: "x", roleArn: "arn:aws:iam::2:role/x" }]) })).rejects.toThrow(
+      /cluster x: roleArn must be an IAM role ARN/,
+    );
   });
 
   it("ECR Public's token when public.ecr.aws is configured (no resource-level permissions)", async () => {
     const st = bySid(stack.iamStatementsFor(await settings({ ecrRegistries: "public.ecr.aws" })));
-    expect(st.EcrPublicToken).toEqual({ Sid: "EcrPublicToken", Effect: "Allow", Action: ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"], Resource: "*" });
+    expect(st.EcrPublicToken).toEqual({
+      Sid: "EcrPublicToken",
+      Effect: "Allow",
+      Action: ["ecr-public:GetAuthorizationToken", "sts:GetServiceBearerToken"],
+      Resource: "*",
+    });
   });
 
   it("resource policies and replication on the product's secret patterns only; replica keys for encryption", async () => {
@@ -67,7 +76,12 @@ describe("fleet IAM statements", () => {
     expect(st.ReplicateOwnSecrets.Resource).toEqual(
       ["${AWS::Region}", "eu-west-1", "us-west-2"].flatMap((r) => [arn(r, "ecr/*/*/credentials*"), arn(r, "ecr/all*")]),
     );
-    expect(st.ReplicaKeys).toEqual({ Sid: "ReplicaKeys", Effect: "Allow", Action: ["kms:GenerateDataKey", "kms:Encrypt"], Resource: ["arn:aws:kms:us-west-2:123456789012:key/bbbb"] });
+    expect(st.ReplicaKeys).toEqual({
+      Sid: "ReplicaKeys",
+      Effect: "Allow",
+      Action: ["kms:GenerateDataKey", "kms:Encrypt"],
+      Resource: ["arn:aws:kms:us-west-2:123456789012:key/bbbb"],
+    });
     await expect(settings({ secretReplicaRegions: "eu-west-1:alias/x" })).rejects.toThrow(/the replica key must be a KMS key ARN/);
   });
 });

@@ -55,7 +55,10 @@ function env(cluster: Record<string, unknown>): Record<string, string> {
 async function heal(cluster: Record<string, unknown>): Promise<Report> {
   const app = createApp(env(cluster), { tokenNow, kubernetes: { apply: { retry: { baseDelayMs: 20, maxDelayMs: 100, maxRetryAfterMs: 500 } } } });
   try {
-    return await createHandler(() => app, () => quiet)({ action: "heal" });
+    return await createHandler(
+      () => app,
+      () => quiet,
+    )({ action: "heal" });
   } catch (error) {
     const report = (error as { report?: Report }).report;
     if (report === undefined) throw error;
@@ -109,7 +112,14 @@ describe("a cluster in another account, reached through an assumed role", () => 
     // The AssumeRole call: one, signed with the function's own credentials for us-east-1, carrying both.
     const calls = sts.records.slice(before);
     expect(calls).toEqual([
-      { roleArn: SPOKE_ROLE, sessionName: "ecr-token-rotator", externalId: EXTERNAL_ID, signedRegion: "us-east-1", callerAccessKeyId: DEFAULT_IDENTITIES.rotator.accessKeyId, refused: false },
+      {
+        roleArn: SPOKE_ROLE,
+        sessionName: "ecr-token-rotator",
+        externalId: EXTERNAL_ID,
+        signedRegion: "us-east-1",
+        callerAccessKeyId: DEFAULT_IDENTITIES.rotator.accessKeyId,
+        refused: false,
+      },
     ]);
     // Every request the cluster authenticated came with the assumed role's credentials.
     const role = issued.at(-1)!;
@@ -117,10 +127,14 @@ describe("a cluster in another account, reached through an assumed role", () => 
     for (const secret of [role.secretAccessKey, role.sessionToken]) expect(JSON.stringify(report)).not.toContain(secret);
     const decisions = (await bed.decisions()).filter((d) => d.authenticated);
     expect(decisions.length).toBeGreaterThan(0);
-    expect(new Set(decisions.map((d) => `${d.accessKeyId} ${d.arn} ${d.username}`))).toEqual(new Set([`${role.accessKeyId} ${SPOKE_ROLE} ${assumedArn(SPOKE_ROLE)}`]));
+    expect(new Set(decisions.map((d) => `${d.accessKeyId} ${d.arn} ${d.username}`))).toEqual(
+      new Set([`${role.accessKeyId} ${SPOKE_ROLE} ${assumedArn(SPOKE_ROLE)}`]),
+    );
     // ... and the written Secret is there, with the registry's entry.
     const secret = JSON.parse((await bed.kubectl(["-n", "spoke-a", "get", "secret", "ecr-pull-secret", "-o", "json"], { check: true })).stdout);
-    expect(Object.keys(JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()).auths)).toEqual(["123456789012.dkr.ecr.us-east-1.amazonaws.com"]);
+    expect(Object.keys(JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()).auths)).toEqual([
+      "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+    ]);
   });
 
   it("the token the product signs is accepted as the assumed role (SelfSubjectReview)", async () => {
@@ -146,7 +160,9 @@ describe("a cluster in another account, reached through an assumed role", () => 
     const cluster = report.kubernetes!.clusters[0]!;
     expect(cluster.ok).toBe(false);
     expect(cluster.namespaces).toEqual([]);
-    expect(cluster.error).toContain(`EKS cluster ${bed.clusterName} (us-east-1): sts:AssumeRole on ${SPOKE_ROLE} (session ecr-token-rotator, with the configured externalId) was refused (AccessDenied)`);
+    expect(cluster.error).toContain(
+      `EKS cluster ${bed.clusterName} (us-east-1): sts:AssumeRole on ${SPOKE_ROLE} (session ecr-token-rotator, with the configured externalId) was refused (AccessDenied)`,
+    );
     expect(cluster.error).toContain("with the condition sts:ExternalId equal to the configured externalId");
     expect(cluster.error).not.toContain("not-the-right-id");
   });
@@ -169,14 +185,25 @@ describe("a cluster in another account, reached through an assumed role", () => 
 
   it("DescribeCluster runs as the assumed role: the cluster is found in the role's account only", async () => {
     // Create a cluster in the spoke account (moto scopes resources by the caller's account).
-    const spoke = (await new STSClient({ region: "eu-west-1" }).send(new AssumeRoleCommand({ RoleArn: SPOKE_ROLE, RoleSessionName: "setup", ExternalId: EXTERNAL_ID }))).Credentials!;
-    const spokeEks = new EKSClient({ region: "eu-west-1", credentials: { accessKeyId: spoke.AccessKeyId!, secretAccessKey: spoke.SecretAccessKey!, sessionToken: spoke.SessionToken! } });
+    const spoke = (
+      await new STSClient({ region: "eu-west-1" }).send(new AssumeRoleCommand({ RoleArn: SPOKE_ROLE, RoleSessionName: "setup", ExternalId: EXTERNAL_ID }))
+    ).Credentials!;
+    const spokeEks = new EKSClient({
+      region: "eu-west-1",
+      credentials: { accessKeyId: spoke.AccessKeyId!, secretAccessKey: spoke.SecretAccessKey!, sessionToken: spoke.SessionToken! },
+    });
     const created = await spokeEks.send(
-      new CreateClusterCommand({ name: "spoke-cluster", roleArn: `arn:aws:iam::${SPOKE_ACCOUNT}:role/eks`, resourcesVpcConfig: { subnetIds: ["subnet-11111111"] } }),
+      new CreateClusterCommand({
+        name: "spoke-cluster",
+        roleArn: `arn:aws:iam::${SPOKE_ACCOUNT}:role/eks`,
+        resourcesVpcConfig: { subnetIds: ["subnet-11111111"] },
+      }),
     );
     expect(created.cluster!.arn).toContain(`:${SPOKE_ACCOUNT}:cluster/spoke-cluster`);
     // With the function's own credentials it does not exist ...
-    const own = await resolveClusterConnection(sdkDescribeCluster("eu-west-1"), { name: "spoke-cluster", region: "eu-west-1" }).catch((e: unknown) => e as Error);
+    const own = await resolveClusterConnection(sdkDescribeCluster("eu-west-1"), { name: "spoke-cluster", region: "eu-west-1" }).catch(
+      (e: unknown) => e as Error,
+    );
     expect((own as Error).message).toMatch(/does not exist/);
     // ... as the assumed role it does (endpoint as moto reports it), and the request carried the ExternalId.
     const before = sts.records.length;
@@ -186,6 +213,8 @@ describe("a cluster in another account, reached through an assumed role", () => 
       { cache: new AssumedRoleCache({ assume: sdkAssumeRole() }), tokens: new EksTokenCache() },
     );
     expect(access.server).toBe(created.cluster!.endpoint!.replace(/\/+$/, ""));
-    expect(sts.records.slice(before)).toEqual([expect.objectContaining({ roleArn: SPOKE_ROLE, externalId: EXTERNAL_ID, signedRegion: "eu-west-1", refused: false })]);
+    expect(sts.records.slice(before)).toEqual([
+      expect.objectContaining({ roleArn: SPOKE_ROLE, externalId: EXTERNAL_ID, signedRegion: "eu-west-1", refused: false }),
+    ]);
   });
 });

@@ -8,7 +8,13 @@
  * moto fails a replica when the replica region already holds a secret of that name, as AWS does.
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
-import { CreateSecretCommand, DescribeSecretCommand, GetResourcePolicyCommand, GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetResourcePolicyCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app";
 import { runRequest } from "../../src/run/run";
@@ -41,9 +47,20 @@ beforeEach(async () => {
 });
 
 function app(extra: Record<string, string>) {
-  return createApp({ ...motoEnv(moto.url), ECR_REGISTRIES: HOST, SECRET_NAME: "ecr/{account}/{region}/credentials", COMBINED_SECRET_NAME: "ecr/all", KMS_KEY_ID: KEY, ...extra }, { tokenNow });
+  return createApp(
+    {
+      ...motoEnv(moto.url),
+      ECR_REGISTRIES: HOST,
+      SECRET_NAME: "ecr/{account}/{region}/credentials",
+      COMBINED_SECRET_NAME: "ecr/all",
+      KMS_KEY_ID: KEY,
+      ...extra,
+    },
+    { tokenNow },
+  );
 }
-const run = (a: ReturnType<typeof app>, fields: Record<string, unknown> = {}) => runRequest(parseManualRequest({ action: "rotate", ...fields }), a.config, a.deps);
+const run = (a: ReturnType<typeof app>, fields: Record<string, unknown> = {}) =>
+  runRequest(parseManualRequest({ action: "rotate", ...fields }), a.config, a.deps);
 const SECRETS = ["ecr/123456789012/us-east-1/credentials", "ecr/all"];
 
 describe("SECRET_READERS: resource policies on every owned secret", () => {
@@ -54,7 +71,9 @@ describe("SECRET_READERS: resource policies on every owned secret", () => {
     expect(first.registries[0]!.resourcePolicy).toBe("put");
     expect(first.combinedSecret!.resourcePolicy).toBe("put");
     for (const name of SECRETS) {
-      const policy = JSON.parse((await sm().send(new GetResourcePolicyCommand({ SecretId: name }))).ResourcePolicy!) as { Statement: Array<Record<string, unknown>> };
+      const policy = JSON.parse((await sm().send(new GetResourcePolicyCommand({ SecretId: name }))).ResourcePolicy!) as {
+        Statement: Array<Record<string, unknown>>;
+      };
       expect(policy.Statement).toEqual([
         {
           Sid: "EcrTokenRotatorReaders",

@@ -72,7 +72,9 @@ export async function startStsTrustProxy(target: string, onAssumed: (c: AssumedC
             record.refused = true;
             const message = `User: arn:aws:sts::123456789012:assumed-role/ecr-token-rotator/function is not authorized to perform: sts:AssumeRole on resource: ${record.roleArn}`;
             res.writeHead(403, { "content-type": "text/xml" });
-            res.end(`<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${message}</Message></Error><RequestId>trust-policy-emulation</RequestId></ErrorResponse>`);
+            res.end(
+              `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${message}</Message></Error><RequestId>trust-policy-emulation</RequestId></ErrorResponse>`,
+            );
             return;
           }
         }

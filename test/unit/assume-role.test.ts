@@ -79,9 +79,12 @@ describe("AssumedRoleCache", () => {
 
   it("a refusal is not cached and names the role, the ExternalId condition and the AWS message", async () => {
     let attempt = 0;
-    const denied = Object.assign(new Error("User: arn:aws:sts::111111111111:assumed-role/hub/fn is not authorized to perform: sts:AssumeRole on resource: " + ROLE), {
-      name: "AccessDenied",
-    });
+    const denied = Object.assign(
+      new Error("User: arn:aws:sts::111111111111:assumed-role/hub/fn is not authorized to perform: sts:AssumeRole on resource: " + ROLE),
+      {
+        name: "AccessDenied",
+      },
+    );
     const cache = new AssumedRoleCache({
       now: () => T0,
       assume: async () => {
@@ -103,7 +106,10 @@ describe("AssumedRoleCache", () => {
   });
 
   it("other failures say what failed", () => {
-    const e = describeAssumeRoleFailure({ ...REQUEST, externalId: undefined }, Object.assign(new Error("STS is not activated"), { name: "RegionDisabledException" }));
+    const e = describeAssumeRoleFailure(
+      { ...REQUEST, externalId: undefined },
+      Object.assign(new Error("STS is not activated"), { name: "RegionDisabledException" }),
+    );
     expect(e.message).toMatch(/^sts:AssumeRole on .* \(session ecr-token-rotator, without externalId\): STS is not activated in eu-west-1/);
   });
 });
@@ -118,7 +124,12 @@ describe("sdkAssumeRole (the SDK port)", () => {
     sts.on(AssumeRoleCommand).callsFake(async (_input, getClient) => {
       regions.push(await getClient().config.region());
       return {
-        Credentials: { AccessKeyId: "ASIAFROMSDK000000001", SecretAccessKey: SECRET_KEY, SessionToken: SESSION_TOKEN, Expiration: new Date(T0.getTime() + 3600_000) },
+        Credentials: {
+          AccessKeyId: "ASIAFROMSDK000000001",
+          SecretAccessKey: SECRET_KEY,
+          SessionToken: SESSION_TOKEN,
+          Expiration: new Date(T0.getTime() + 3600_000),
+        },
         AssumedRoleUser: { Arn: "arn:aws:sts::222222222222:assumed-role/ecr-token-rotator-spoke/ecr-token-rotator", AssumedRoleId: "AROA:ecr-token-rotator" },
       };
     });
@@ -183,7 +194,9 @@ describe("getAssumedClusterAccess", () => {
     const error = (await getAssumedClusterAccess({ name: "spoke", region: "eu-west-1" }, REQUEST, { cache }).catch((e: unknown) => e)) as EksConnectionError;
     expect(error).toBeInstanceOf(EksConnectionError);
     expect(error.problem).toBe("access-denied");
-    expect(error.message).toMatch(new RegExp(`^EKS cluster spoke \\(eu-west-1\\): sts:AssumeRole on ${ROLE.replace(/[/]/g, "\\/")} .* was refused \\(AccessDenied\\)`));
+    expect(error.message).toMatch(
+      new RegExp(`^EKS cluster spoke \\(eu-west-1\\): sts:AssumeRole on ${ROLE.replace(/[/]/g, "\\/")} .* was refused \\(AccessDenied\\)`),
+    );
     expect(error.message).not.toContain(SECRET_KEY);
   });
 
@@ -199,7 +212,13 @@ describe("explainUnauthorized", () => {
   const identity = { roleArn: ROLE, assumedRoleArn: "arn:aws:sts::222222222222:assumed-role/ecr-token-rotator-spoke/ecr-token-rotator" };
   it("a 401 from a cluster reached through a role names the identity the cluster saw and the access entry to create", () => {
     const report = explainUnauthorized(
-      { cluster: "spoke", region: "eu-west-1", ok: false, error: "listing namespaces failed: unauthorized (401): the bearer token was rejected on list namespaces cluster-wide", namespaces: [] },
+      {
+        cluster: "spoke",
+        region: "eu-west-1",
+        ok: false,
+        error: "listing namespaces failed: unauthorized (401): the bearer token was rejected on list namespaces cluster-wide",
+        namespaces: [],
+      },
       { server: "https://x", caData: "", token: "", identity },
     );
     expect(report.error).toBe(

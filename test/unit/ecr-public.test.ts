@@ -72,7 +72,13 @@ describe("public.ecr.aws gets its own token", () => {
     expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(0); // no private registry configured
     expect(report.ecrCalls).toBe(1);
     expect(report.registries).toEqual([
-      expect.objectContaining({ registry: "public.ecr.aws", accountId: "public", region: "us-east-1", secretName: "ecr/public/us-east-1/credentials", outcome: "created" }),
+      expect.objectContaining({
+        registry: "public.ecr.aws",
+        accountId: "public",
+        region: "us-east-1",
+        secretName: "ecr/public/us-east-1/credentials",
+        outcome: "created",
+      }),
     ]);
     expect(created("ecr/public/us-east-1/credentials")).toEqual({
       registry_url: "public.ecr.aws",
@@ -100,7 +106,9 @@ describe("public.ecr.aws gets its own token", () => {
     ecrPublic.on(GetPublicTokenCommand).resolves({ authorizationData: { authorizationToken: PUBLIC_TOKEN, expiresAt: new Date(NOW.getTime() + 600_000) } });
     const report = await runRequest(rotate(), config({ ECR_REGISTRIES: "public.ecr.aws" }), deps());
     expect(report.ok).toBe(false);
-    expect(report.errors[0]).toMatch(/^public\.ecr\.aws: TokenFetchError: ECR token for public\.ecr\.aws \(ECR Public, us-east-1\): token expires at .*, in 600 s: less than the required 3600 s$/);
+    expect(report.errors[0]).toMatch(
+      /^public\.ecr\.aws: TokenFetchError: ECR token for public\.ecr\.aws \(ECR Public, us-east-1\): token expires at .*, in 600 s: less than the required 3600 s$/,
+    );
   });
 });
 
@@ -119,7 +127,9 @@ describe("a failed public refresh removes the public entry instead of leaving it
   });
 
   beforeEach(() => {
-    ecrPublic.on(GetPublicTokenCommand).rejects(Object.assign(new Error("User is not authorized to perform: sts:GetServiceBearerToken"), { name: "AccessDeniedException" }));
+    ecrPublic
+      .on(GetPublicTokenCommand)
+      .rejects(Object.assign(new Error("User is not authorized to perform: sts:GetServiceBearerToken"), { name: "AccessDeniedException" }));
     sm.on(DescribeSecretCommand, { SecretId: "ecr/public/us-east-1/credentials" }).resolves({
       ARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:ecr/public/us-east-1/credentials-AbCdEf",
       Tags: OWNED,
@@ -133,7 +143,9 @@ describe("a failed public refresh removes the public entry instead of leaving it
   it("its secret is overwritten without the credential; the Report says so and the run fails", async () => {
     const report = await runRequest(rotate(), config({ COMBINED_SECRET_NAME: "ecr/all" }), deps());
     expect(report.ok).toBe(false);
-    expect(report.errors).toEqual(["public.ecr.aws: TokenFetchError: ECR token for public.ecr.aws (ECR Public, us-east-1): AccessDeniedException: User is not authorized to perform: sts:GetServiceBearerToken"]);
+    expect(report.errors).toEqual([
+      "public.ecr.aws: TokenFetchError: ECR token for public.ecr.aws (ECR Public, us-east-1): AccessDeniedException: User is not authorized to perform: sts:GetServiceBearerToken",
+    ]);
     const row = report.registries.find((r) => r.registry === "public.ecr.aws")!;
     expect(row.outcome).toBe("failed");
     expect(row.reason).toMatch(/; the public\.ecr\.aws entry was removed from the secret \(pulls from it go anonymous rather than fail on an expired token\)$/);
@@ -161,7 +173,11 @@ describe("a failed public refresh removes the public entry instead of leaving it
       seen.push({ hosts: credentials.map((c) => c.registry.host), withdrawn });
       return { mode: "applied", clusters: [] };
     };
-    await runRequest(parseManualRequest({ action: "heal" }), config({ EKS_CLUSTERS: "prod" }), { ...deps(), kubernetes: async () => step, fallbackOnHeal: true });
+    await runRequest(parseManualRequest({ action: "heal" }), config({ EKS_CLUSTERS: "prod" }), {
+      ...deps(),
+      kubernetes: async () => step,
+      fallbackOnHeal: true,
+    });
     expect(seen).toEqual([{ hosts: [HOST_USE1], withdrawn: ["public.ecr.aws"] }]);
   });
 
@@ -192,7 +208,15 @@ describe("a failed public refresh removes the public entry instead of leaving it
     ecrPublic.reset();
     ecrPublic.on(GetPublicTokenCommand).resolves({ authorizationData: { authorizationToken: PUBLIC_TOKEN, expiresAt: EXPIRES } });
     sm.on(GetSecretValueCommand, { SecretId: "ecr/public/us-east-1/credentials" }).resolves({
-      SecretString: JSON.stringify({ registry_url: "public.ecr.aws", auth_token: "", username: "", proxy_endpoint: "https://public.ecr.aws", expires_at: "", dockerconfigjson: '{"auths":{}}', withdrawn: "x" }),
+      SecretString: JSON.stringify({
+        registry_url: "public.ecr.aws",
+        auth_token: "",
+        username: "",
+        proxy_endpoint: "https://public.ecr.aws",
+        expires_at: "",
+        dockerconfigjson: '{"auths":{}}',
+        withdrawn: "x",
+      }),
       VersionId: "v-withdrawn",
       CreatedDate: new Date(NOW.getTime() - 60_000),
     });

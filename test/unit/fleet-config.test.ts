@@ -73,7 +73,8 @@ describe("SECRET_READERS", () => {
     const config = loadConfig({
       AWS_REGION: "us-east-1",
       KMS_KEY_ID: KEY,
-      SECRET_READERS: "333333333333, arn:aws:iam::444444444444:role/external-secrets,arn:aws:iam::555555555555:root,333333333333,arn:aws:iam::666666666666:role/path/to/eso",
+      SECRET_READERS:
+        "333333333333, arn:aws:iam::444444444444:role/external-secrets,arn:aws:iam::555555555555:root,333333333333,arn:aws:iam::666666666666:role/path/to/eso",
     });
     expect(config.rotation.secretReaders).toEqual([
       "333333333333",
