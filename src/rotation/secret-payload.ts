@@ -35,18 +35,20 @@ export function registrySecretValue(credential: RegistryCredential): RegistrySec
 
 /**
  * The value of the public.ecr.aws secret after its refresh failed: the ESO contract's shape with
- * no credential (empty `auth_token`, a docker config without entries), so what ESO renders lets
- * pulls from ECR Public go anonymous. `withdrawn` says why (no secret material).
+ * no credential, so whatever ESO renders lets pulls from ECR Public go anonymous — the
+ * `dockerconfigjson` property has no entry, and a template built from `registry_url` +
+ * `auth_token` renders its entry under the empty key, which matches no image. `withdrawn` says
+ * which registry and why (no secret material).
  */
 export function withdrawnPublicValue(reason: string): RegistrySecretValue & { withdrawn: string } {
   return {
-    registry_url: ECR_PUBLIC_HOST,
+    registry_url: "",
     auth_token: "",
     username: "",
-    proxy_endpoint: `https://${ECR_PUBLIC_HOST}`,
+    proxy_endpoint: "",
     expires_at: "",
     dockerconfigjson: serializeDockerConfig({ auths: {} }),
-    withdrawn: reason,
+    withdrawn: `${ECR_PUBLIC_HOST}: ${reason}`,
   };
 }
 

@@ -5,7 +5,8 @@
  * accepts (htpasswd user AWS), standing in for public.ecr.aws; the product writes it to Secrets
  * Manager (moto), and skopeo uses the written `dockerconfigjson` entry (moved under the stand-in
  * registry's key, content unchanged). When the refresh then fails, the secret is rewritten
- * without any public.ecr.aws entry: nothing is left to expire.
+ * without any public.ecr.aws entry, also as the README's ExternalSecret template renders it:
+ * nothing is left to expire.
  */
 import { ECRPUBLICClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr-public";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app";
 import { runRequest } from "../../src/run/run";
 import { parseManualRequest } from "../../src/request/triggers";
+import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
 import { startRegistry, type Registry } from "../support/registry";
 
@@ -77,5 +79,11 @@ describe("public.ecr.aws credential against a real registry client", () => {
     expect(JSON.parse(value.dockerconfigjson!)).toEqual({ auths: {} });
     expect(value.auth_token).toBe("");
     expect(JSON.stringify(value)).not.toContain(PUBLIC_PASSWORD);
+    // The README's ExternalSecret template (rendered by ESO's engine) yields no public.ecr.aws entry either.
+    await ensureEsoTemplateBinary();
+    const rendered = JSON.parse(await renderEsoTemplate(SEED_DOCKERCONFIGJSON_TEMPLATE, { registry: value.registry_url!, token: value.auth_token! })) as {
+      auths: object;
+    };
+    expect(Object.keys(rendered.auths)).toEqual([""]);
   });
 });

@@ -22,6 +22,7 @@ import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
 import { runRequest, type KubernetesStep } from "../../src/run/run";
 import { parseManualRequest } from "../../src/request/triggers";
 import { decideSecret, summarizeSecret } from "../../src/kube/decide";
+import { withdrawnPublicValue } from "../../src/rotation/secret-payload";
 import { authorizationData, EXPIRES, HOST_USE1, NOW, PASSWORD, RAW_TOKEN } from "../support/fixtures";
 
 const ecr = mockClient(ECRClient);
@@ -151,8 +152,8 @@ describe("a failed public refresh removes the public entry instead of leaving it
     expect(row.reason).toMatch(/; the public\.ecr\.aws entry was removed from the secret \(pulls from it go anonymous rather than fail on an expired token\)$/);
     const put = sm.commandCalls(PutSecretValueCommand).find((c) => c.args[0].input.SecretId === "ecr/public/us-east-1/credentials")!;
     const value = JSON.parse(put.args[0].input.SecretString!) as Record<string, string>;
-    expect(value).toMatchObject({ registry_url: "public.ecr.aws", auth_token: "", username: "", expires_at: "", dockerconfigjson: '{"auths":{}}' });
-    expect(value.withdrawn).toContain("AccessDeniedException");
+    expect(value).toMatchObject({ registry_url: "", auth_token: "", username: "", proxy_endpoint: "", expires_at: "", dockerconfigjson: '{"auths":{}}' });
+    expect(value.withdrawn).toMatch(/^public\.ecr\.aws: .*AccessDeniedException/);
     expect(put.args[0].input.SecretString).not.toContain("older-public-password");
     // the private registry is still refreshed, and the combined secret is written without the public entry
     expect(report.registries.find((r) => r.registry === HOST_USE1)!.outcome).toBe("created");
@@ -208,15 +209,7 @@ describe("a failed public refresh removes the public entry instead of leaving it
     ecrPublic.reset();
     ecrPublic.on(GetPublicTokenCommand).resolves({ authorizationData: { authorizationToken: PUBLIC_TOKEN, expiresAt: EXPIRES } });
     sm.on(GetSecretValueCommand, { SecretId: "ecr/public/us-east-1/credentials" }).resolves({
-      SecretString: JSON.stringify({
-        registry_url: "public.ecr.aws",
-        auth_token: "",
-        username: "",
-        proxy_endpoint: "https://public.ecr.aws",
-        expires_at: "",
-        dockerconfigjson: '{"auths":{}}',
-        withdrawn: "x",
-      }),
+      SecretString: JSON.stringify(withdrawnPublicValue("AccessDeniedException: …")),
       VersionId: "v-withdrawn",
       CreatedDate: new Date(NOW.getTime() - 60_000),
     });
