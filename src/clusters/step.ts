@@ -4,7 +4,8 @@
  *
  * Per selected cluster: endpoint + CA (DescribeCluster, or the configured override), an EKS
  * bearer token (cached ≤ 14 min across warm invocations), then the apply engine. Clusters run
- * in parallel; one failing never stops the others.
+ * in parallel, at most KUBE_CLUSTER_CONCURRENCY at once (so a fleet's wall time is close to its
+ * slowest cluster, and sockets stay bounded); one failing never stops the others.
  */
 import type { ClusterConfig, Config } from "../config/config";
 import type { RegistryLogin } from "../formats/dockerconfig";
@@ -20,7 +21,18 @@ import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report
 import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
 import type { KubeApi, KubeConnection } from "../kube/types";
+import { pool } from "../kube/paging";
 import type { Request } from "../request/triggers";
+
+/** `work` over every cluster, at most `limit` at once; the reports keep the clusters' order. */
+export async function forEachCluster<T>(clusters: readonly ClusterConfig[], limit: number, work: (cluster: ClusterConfig) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(clusters.length);
+  const indexed = clusters.map((cluster, index) => ({ cluster, index }));
+  await pool(indexed, limit, async ({ cluster, index }) => {
+    results[index] = await work(cluster);
+  });
+  return results;
+}
 
 /** Keep-alive sockets of a client opened for a diagnosis alone (its GETs run 8 at a time). */
 const DIAGNOSE_SOCKETS = 8;
@@ -95,33 +107,31 @@ export function annotateAfterHeal(report: ClusterReport, pullSecretName: string)
   return report;
 }
 
-/** The diagnose action: read-only, per selected cluster, in parallel. */
+/** The diagnose action: read-only, per selected cluster, in parallel (KUBE_CLUSTER_CONCURRENCY at once). */
 export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}): DiagnoseStep {
   const access = deps.access ?? defaultAccess;
   return async ({ request }) => {
     const clusters = selectClusters(config.kubernetes.clusters, request);
-    const reports = await Promise.all(
-      clusters.map(async (cluster): Promise<ClusterReport> => {
-        try {
-          const connection = await access(cluster);
-          rememberSecret(connection.token);
-          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) =>
-            diagnoseWith(config, request, api, deps),
-          ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }));
-          const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
-          if (diagnosis) {
-            report.diagnosis = diagnosis;
-            if (diagnosis.errors && diagnosis.errors.length > 0) {
-              report.ok = false;
-              report.error = diagnosis.errors.join("; ");
-            }
+    const reports = await forEachCluster(clusters, config.kubernetes.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
+      try {
+        const connection = await access(cluster);
+        rememberSecret(connection.token);
+        const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) =>
+          diagnoseWith(config, request, api, deps),
+        ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }));
+        const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
+        if (diagnosis) {
+          report.diagnosis = diagnosis;
+          if (diagnosis.errors && diagnosis.errors.length > 0) {
+            report.ok = false;
+            report.error = diagnosis.errors.join("; ");
           }
-          return explainUnauthorized(report, connection);
-        } catch (error) {
-          return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
         }
-      }),
-    );
+        return explainUnauthorized(report, connection);
+      } catch (error) {
+        return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+      }
+    });
     return { mode: "diagnosed", clusters: reports };
   };
 }
@@ -208,40 +218,38 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
   }): Promise<KubernetesReport> => {
     const clusters = selectClusters(k.clusters, request);
     const logins: RegistryLogin[] = credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }));
-    const reports = await Promise.all(
-      clusters.map(async (cluster): Promise<ClusterReport> => {
-        const target: ClusterTarget = {
-          cluster: cluster.name,
-          namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
-          pullSecretName: k.pullSecretName,
-          patchServiceAccounts: k.patchServiceAccounts,
-          ...(k.esoResyncSelector !== undefined ? { esoResync: { labelSelector: k.esoResyncSelector } } : {}),
-          concurrency: k.concurrency,
-          adoptUnmanaged: k.adoptExistingPullSecrets,
-          dryRun: request.dryRun,
-          ...(withdrawn && withdrawn.length > 0 ? { withdrawHosts: withdrawn } : {}),
-        };
-        try {
-          const connection = await access(cluster);
-          rememberSecret(connection.token);
-          const applyDeps: ApplyDeps = { ...deps.apply };
-          if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
-          return await withApi(config, connection, applyDeps.api, k.concurrency, async (api) => {
-            const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
-            if (withdrawn && withdrawn.length > 0) {
-              (report.notes ??= []).push(
-                `${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`,
-              );
-            }
-            // What is still stuck after the heal's writes, and why the heal cannot fix it.
-            if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps);
-            return explainUnauthorized(annotateAfterHeal(report, k.pullSecretName), connection);
-          });
-        } catch (error) {
-          return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
-        }
-      }),
-    );
+    const reports = await forEachCluster(clusters, k.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
+      const target: ClusterTarget = {
+        cluster: cluster.name,
+        namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+        pullSecretName: k.pullSecretName,
+        patchServiceAccounts: k.patchServiceAccounts,
+        ...(k.esoResyncSelector !== undefined ? { esoResync: { labelSelector: k.esoResyncSelector } } : {}),
+        concurrency: k.concurrency,
+        adoptUnmanaged: k.adoptExistingPullSecrets,
+        dryRun: request.dryRun,
+        ...(withdrawn && withdrawn.length > 0 ? { withdrawHosts: withdrawn } : {}),
+      };
+      try {
+        const connection = await access(cluster);
+        rememberSecret(connection.token);
+        const applyDeps: ApplyDeps = { ...deps.apply };
+        if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
+        return await withApi(config, connection, applyDeps.api, k.concurrency, async (api) => {
+          const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+          if (withdrawn && withdrawn.length > 0) {
+            (report.notes ??= []).push(
+              `${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`,
+            );
+          }
+          // What is still stuck after the heal's writes, and why the heal cannot fix it.
+          if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps);
+          return explainUnauthorized(annotateAfterHeal(report, k.pullSecretName), connection);
+        });
+      } catch (error) {
+        return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+      }
+    });
     return { mode: "applied", clusters: reports };
   };
 }

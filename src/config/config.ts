@@ -345,6 +345,8 @@ export interface KubernetesConfig {
   /** Label selector of ExternalSecrets to re-sync ("" = all); undefined = off. */
   esoResyncSelector: string | undefined;
   concurrency: number;
+  /** Clusters worked on at once by a heal/refresh/diagnosis of several clusters (a global cap). */
+  clusterConcurrency: number;
   adoptExistingPullSecrets: boolean;
   /** HTTP adapter of the apply engine: node:https (default, lean) or @kubernetes/client-node. */
   client: "https" | "client-node";
@@ -465,6 +467,7 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
     patchServiceAccounts,
     esoResyncSelector,
     concurrency: reader.integer("KUBE_CONCURRENCY", 16, 1, 64),
+    clusterConcurrency: reader.integer("KUBE_CLUSTER_CONCURRENCY", 4, 1, 32),
     adoptExistingPullSecrets: reader.boolean("ADOPT_EXISTING_PULL_SECRETS", false),
     client: reader.oneOf("KUBE_CLIENT", ["https", "client-node"] as const, "https"),
   };
