@@ -31,7 +31,7 @@ function meteredAccess(holdMs: number) {
   return { seen, access };
 }
 
-const request = (action: Request["action"]): Request => ({ action, trigger: "manual", dryRun: false, force: false }) as Request;
+const request = (action: Request["action"]): Request => ({ action, trigger: { kind: "manual", via: "manual" }, dryRun: false, force: false });
 
 describe("KUBE_CLUSTER_CONCURRENCY", () => {
   it("defaults to 4 and accepts 1–32; anything else is a configuration error naming the variable", () => {
@@ -53,7 +53,7 @@ describe("KUBE_CLUSTER_CONCURRENCY", () => {
   it.each([1, 3, 9])("a heal over 9 clusters runs at most %i at once and reports all of them in order", async (cap) => {
     const { seen, access } = meteredAccess(15);
     const step = createKubernetesStep(config(String(cap)), { access });
-    const report = await step({ request: request("heal"), credentials: [] });
+    const report = await step({ request: request("heal"), credentials: [], reason: "heal" });
     expect(seen.peak).toBe(cap);
     expect(seen.started.sort()).toEqual([...CLUSTERS].sort());
     expect(report.clusters.map((c) => c.cluster)).toEqual(CLUSTERS);
