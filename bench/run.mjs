@@ -1,5 +1,6 @@
-// npm run bench [-- --json] [--skip-heal]: rotate-path cold start, then (when the Kubernetes
-// test bed is available) the heal fan-out benchmark. Prints numbers; asserts nothing.
+// npm run bench [-- --json] [--skip-heal] [--skip-fleet]: rotate-path cold start, then (when the
+// Kubernetes test bed is available) the heal fan-out benchmark and the fleet-scale one (heal10k,
+// fleet). Prints numbers; asserts nothing.
 import { existsSync } from "node:fs";
 import { benchRotatePath } from "./rotate-path.mjs";
 
@@ -10,6 +11,10 @@ if (!process.argv.includes("--skip-heal") && existsSync("bench/heal-fanout.ts"))
   const { runHealBench } = await import("./heal-runner.mjs");
   result.heal = await runHealBench({ quiet: json });
 }
+if (!process.argv.includes("--skip-fleet") && existsSync("bench/fleet-scale.ts")) {
+  const { runFleetBench } = await import("./heal-runner.mjs");
+  Object.assign(result, await runFleetBench({ quiet: json }));
+}
 
 if (json) {
   console.log(JSON.stringify(result));
@@ -19,4 +24,6 @@ if (json) {
     `rotate path: bundle ${(result.rotate.bundleBytes / 1024).toFixed(0)} KB in ${result.rotate.files} file(s); import ${result.rotate.importMs} ms = bare node ${result.bareNodeMs} ms + ${result.rotate.importOverBareMs} ms`,
   );
   if (result.heal) console.log(`heal fan-out: ${JSON.stringify(result.heal)}`);
+  if (result.heal10k) console.log(`heal10k: ${JSON.stringify(result.heal10k)}`);
+  if (result.fleet) console.log(`fleet: ${JSON.stringify(result.fleet)}`);
 }
