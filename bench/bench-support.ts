@@ -12,50 +12,67 @@ import type { Bed } from "../test/bed";
 export const ROOT = process.env.ECR_ROTATOR_ROOT || resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const NODE = join(ROOT, "node_modules", ".bin", "node");
 
-/** Admin POSTs of labelled namespaces, `parallel` at once, straight to the API server (409 = already there). */
-export async function createNamespaces(
+/** Admin requests straight to the API server, `parallel` at once; `accept` says which statuses are fine. */
+async function adminRequests(
   bed: Bed,
-  names: string[],
-  labels: (name: string, index: number) => Record<string, string>,
-  parallel = 32,
+  count: number,
+  parallel: number,
+  one: (index: number) => { method: string; path: string; contentType: string; body: unknown; accept: number[] },
 ): Promise<void> {
   const agent = new Agent({ keepAlive: true, maxSockets: parallel, ca: Buffer.from(bed.caData, "base64") });
   const url = new URL(bed.apiServerUrl);
-  const post = (name: string, index: number) =>
+  const send = (index: number) =>
     new Promise<void>((ok, fail) => {
-      const body = JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: labels(name, index) } });
+      const r = one(index);
       const req = request(
         {
           agent,
           host: url.hostname,
           port: url.port,
-          path: "/api/v1/namespaces",
-          method: "POST",
-          headers: { authorization: `Bearer ${bed.adminToken}`, "content-type": "application/json" },
+          path: r.path,
+          method: r.method,
+          headers: { authorization: `Bearer ${bed.adminToken}`, "content-type": r.contentType },
         },
         (res) => {
           res.resume();
-          res.on("end", () =>
-            res.statusCode === 201 || res.statusCode === 409 ? ok() : fail(new Error(`creating namespace ${name}: HTTP ${res.statusCode}`)),
-          );
+          res.on("end", () => (r.accept.includes(res.statusCode ?? 0) ? ok() : fail(new Error(`${r.method} ${r.path}: HTTP ${res.statusCode}`))));
         },
       );
       req.on("error", fail);
-      req.end(body);
+      req.end(JSON.stringify(r.body));
     });
   let next = 0;
   try {
     await Promise.all(
       Array.from({ length: parallel }, async () => {
-        while (next < names.length) {
-          const i = next++;
-          await post(names[i]!, i);
-        }
+        while (next < count) await send(next++);
       }),
     );
   } finally {
     agent.destroy();
   }
+}
+
+/** Admin POSTs of labelled namespaces, `parallel` at once (409 = already there). */
+export function createNamespaces(bed: Bed, names: string[], labels: (name: string, index: number) => Record<string, string>, parallel = 32): Promise<void> {
+  return adminRequests(bed, names.length, parallel, (i) => ({
+    method: "POST",
+    path: "/api/v1/namespaces",
+    contentType: "application/json",
+    body: { apiVersion: "v1", kind: "Namespace", metadata: { name: names[i]!, labels: labels(names[i]!, i) } },
+    accept: [201, 409],
+  }));
+}
+
+/** Admin merge-patches adding labels to the Secret `name` in each namespace. */
+export function labelSecrets(bed: Bed, namespaces: string[], name: string, labels: (index: number) => Record<string, string>, parallel = 32): Promise<void> {
+  return adminRequests(bed, namespaces.length, parallel, (i) => ({
+    method: "PATCH",
+    path: `/api/v1/namespaces/${namespaces[i]!}/secrets/${name}`,
+    contentType: "application/merge-patch+json",
+    body: { metadata: { labels: labels(i) } },
+    accept: [200],
+  }));
 }
 
 /**
