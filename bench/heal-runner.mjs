@@ -1,16 +1,16 @@
-// Runs the bed benchmarks written in TypeScript on Node 22: bundles one (bench/heal-fanout.ts or
-// bench/fleet-scale.ts) with esbuild into .bench/ at the repository root (so its paths resolve as
-// from bench/), runs it with --json and returns its JSON object. Needs the Kubernetes test bed
-// (scripts/build-kube-apiserver.sh).
+// Runs a TypeScript benchmark that needs the Kubernetes test bed (bench/heal-fanout.ts,
+// bench/diagnose-incident.ts, bench/fleet-scale.ts) on Node 22: bundles it with esbuild into
+// .bench/ at the repository root (so its paths resolve as from bench/), runs it with --json and
+// returns the object under `key` of its JSON line (the whole line without a key). Needs the test bed (scripts/build-kube-apiserver.sh).
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { build } from "esbuild";
 
-async function runBedBench(entry, { quiet = false, args = [], banner }) {
+export async function runBedBench({ entry, key, banner, quiet = false, args = [] }) {
   const root = resolve(".");
   mkdirSync(".bench", { recursive: true });
-  const outfile = resolve(`.bench/${basename(entry, ".ts")}.mjs`);
+  const outfile = resolve(".bench", basename(entry).replace(/\.ts$/, ".mjs"));
   await build({
     entryPoints: [entry],
     outfile,
@@ -35,19 +35,36 @@ async function runBedBench(entry, { quiet = false, args = [], banner }) {
     .filter((l) => l.startsWith("{"))
     .pop();
   if (!line) throw new Error(`${entry} printed no JSON:\n${out.slice(-2000)}`);
-  return JSON.parse(line);
+  const parsed = JSON.parse(line);
+  return key === undefined ? parsed : parsed[key];
 }
 
-/** The heal fan-out: `{namespaces, wallMs, requests, peakRssMb}` for 1,000 namespaces. */
-export async function runHealBench(options = {}) {
-  return (await runBedBench("bench/heal-fanout.ts", { ...options, banner: "heal fan-out: starting the test bed (1,000 namespaces, 5 ms per request)..." }))
-    .heal;
+export function runHealBench({ quiet = false, args = [] } = {}) {
+  return runBedBench({
+    entry: "bench/heal-fanout.ts",
+    key: "heal",
+    banner: "heal fan-out: starting the test bed (1,000 namespaces, 5 ms per request)...",
+    quiet,
+    args,
+  });
 }
 
-/** heal10k and fleet: `{heal10k: {...}, fleet: {...}}` (10,000 namespaces; 4 × 1,000 vs 4,000). */
-export async function runFleetBench(options = {}) {
-  return runBedBench("bench/fleet-scale.ts", {
-    ...options,
+export function runDiagnoseBench({ quiet = false, args = [] } = {}) {
+  return runBedBench({
+    entry: "bench/diagnose-incident.ts",
+    key: "diagnose",
+    banner: "diagnose: starting the test bed (1,000 namespaces, 300 stuck pods, 5 ms per request)...",
+    quiet,
+    args,
+  });
+}
+
+/** heal10k and fleet in one run: `{heal10k: {...}, fleet: {...}}` (10,000 namespaces; 4 × 1,000 vs 4,000). */
+export function runFleetBench({ quiet = false, args = [] } = {}) {
+  return runBedBench({
+    entry: "bench/fleet-scale.ts",
     banner: "fleet scale: starting the test bed (10,000 namespaces, 4 × 1,000 fleet, 5 ms per request; several minutes)...",
+    quiet,
+    args,
   });
 }

@@ -1,6 +1,6 @@
-// npm run bench [-- --json] [--skip-heal] [--skip-fleet]: rotate-path cold start, then (when the
-// Kubernetes test bed is available) the heal fan-out benchmark and the fleet-scale one (heal10k,
-// fleet). Prints numbers; asserts nothing.
+// npm run bench [-- --json] [--skip-heal] [--skip-diagnose] [--skip-fleet]: rotate-path cold
+// start, then (when the Kubernetes test bed is available) the heal fan-out, the incident-scale
+// diagnosis and the fleet-scale (heal10k, fleet) benchmarks. Prints numbers; asserts nothing.
 import { existsSync } from "node:fs";
 import { benchRotatePath } from "./rotate-path.mjs";
 
@@ -10,6 +10,10 @@ const result = { node: process.version, ...benchRotatePath() };
 if (!process.argv.includes("--skip-heal") && existsSync("bench/heal-fanout.ts")) {
   const { runHealBench } = await import("./heal-runner.mjs");
   result.heal = await runHealBench({ quiet: json });
+}
+if (!process.argv.includes("--skip-diagnose") && existsSync("bench/diagnose-incident.ts")) {
+  const { runDiagnoseBench } = await import("./heal-runner.mjs");
+  result.diagnose = await runDiagnoseBench({ quiet: json });
 }
 if (!process.argv.includes("--skip-fleet") && existsSync("bench/fleet-scale.ts")) {
   const { runFleetBench } = await import("./heal-runner.mjs");
@@ -24,6 +28,7 @@ if (json) {
     `rotate path: bundle ${(result.rotate.bundleBytes / 1024).toFixed(0)} KB in ${result.rotate.files} file(s); import ${result.rotate.importMs} ms = bare node ${result.bareNodeMs} ms + ${result.rotate.importOverBareMs} ms`,
   );
   if (result.heal) console.log(`heal fan-out: ${JSON.stringify(result.heal)}`);
+  if (result.diagnose) console.log(`diagnose at incident scale: ${JSON.stringify(result.diagnose)}`);
   if (result.heal10k) console.log(`heal10k: ${JSON.stringify(result.heal10k)}`);
   if (result.fleet) console.log(`fleet: ${JSON.stringify(result.fleet)}`);
 }
