@@ -10,6 +10,7 @@
 import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { EksConnectionError, type EksConnectionProblem } from "../shared/errors";
 import { rememberSecret, scrubSecrets } from "../shared/redact";
+import { AssumeRoleError, type AssumedRole, type AssumedRoleCache, type AssumeRoleRequest } from "./assume-role";
 import type { EksCredentials, EksToken } from "./token";
 import { eksTokenCache, type EksTokenCache } from "./token-cache";
 
@@ -32,6 +33,8 @@ export interface ClusterRef {
   endpoint?: string;
   /** Base64 PEM CA bundle override. */
   caData?: string;
+  /** The role DescribeCluster runs as, when not the function's own (a cluster in another account). */
+  roleArn?: string;
 }
 
 export interface ClusterConnection {
@@ -96,7 +99,7 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
         "access-denied",
         cluster.name,
         cluster.region,
-        `${where}: DescribeCluster was refused (${name}); the function's role needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`,
+        `${where}: DescribeCluster was refused (${name}); ${cluster.roleArn ? `the role ${cluster.roleArn}` : "the function's role"} needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`,
       );
     }
     if (name === "CredentialsProviderError") {
@@ -232,4 +235,71 @@ export async function getClusterAccess(cluster: ClusterRef, deps: ClusterAccessD
   }
   const token = await (deps.cache ?? eksTokenCache).get({ clusterName: cluster.name, region: cluster.region, credentials });
   return { ...connection, ...token };
+}
+
+const roleEksClients = new Map<string, EKSClient>();
+
+/** An EKS client of one region that signs with an assumed role's (cached, refreshed) credentials. */
+export function eksClientForRole(request: AssumeRoleRequest, cache: AssumedRoleCache): EKSClient {
+  const key = JSON.stringify([request.region, request.roleArn, request.externalId ?? null, request.sessionName]);
+  let client = roleEksClients.get(key);
+  if (client === undefined) {
+    client = new EKSClient({
+      region: request.region,
+      maxAttempts: 4,
+      credentials: async () => {
+        const role = await cache.get(request);
+        return { ...role.credentials, expiration: role.expiresAt };
+      },
+    });
+    roleEksClients.set(key, client);
+  }
+  return client;
+}
+
+export interface AssumedClusterAccess extends ClusterAccess {
+  /** The assumed role: the identity the cluster sees (for error messages; no secrets). */
+  identity: { roleArn: string; assumedRoleArn: string };
+}
+
+export interface AssumedClusterAccessDeps {
+  cache: AssumedRoleCache;
+  /** Default: `DescribeCluster` through an EKS client signing as the assumed role. */
+  describe?: DescribeClusterFn;
+  tokens?: EksTokenCache;
+}
+
+/**
+ * A cluster in another account: assume its role first (a refusal names the role and the trust
+ * policy to fix), then DescribeCluster and the bearer token with the role's credentials.
+ */
+export async function getAssumedClusterAccess(cluster: ClusterRef, request: AssumeRoleRequest, deps: AssumedClusterAccessDeps): Promise<AssumedClusterAccess> {
+  let role: AssumedRole;
+  try {
+    role = await deps.cache.get(request);
+  } catch (error) {
+    const problem: EksConnectionProblem =
+      error instanceof AssumeRoleError
+        ? error.problem === "access-denied"
+          ? "access-denied"
+          : error.problem === "credentials"
+            ? "credentials"
+            : "api-error"
+        : "api-error";
+    throw new EksConnectionError(
+      problem,
+      cluster.name,
+      cluster.region,
+      `EKS cluster ${cluster.name} (${cluster.region}): ${error instanceof AssumeRoleError ? error.message : errorMessage(error)}`,
+    );
+  }
+  const access = await getClusterAccess(
+    { ...cluster, roleArn: request.roleArn },
+    {
+      describe: deps.describe ?? sdkDescribeCluster(cluster.region, eksClientForRole(request, deps.cache)),
+      credentials: async () => (await deps.cache.get(request)).credentials,
+      ...(deps.tokens ? { cache: deps.tokens } : {}),
+    },
+  );
+  return { ...access, identity: { roleArn: role.roleArn, assumedRoleArn: role.assumedRoleArn } };
 }

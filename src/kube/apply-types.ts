@@ -25,6 +25,8 @@ export interface ClusterTarget {
   adoptUnmanaged: boolean;
   /** Compute and report every write, write nothing. */
   dryRun: boolean;
+  /** Registry hosts whose entry is removed from the pull Secrets (ECR Public whose refresh failed). */
+  withdrawHosts?: string[];
 }
 
 export type NamespaceOutcome = "created" | "updated" | "unchanged" | "conflict" | "failed" | "skipped";

@@ -17,6 +17,21 @@ export interface RegistryReport {
   expiresAt?: string;
   secondsRemaining?: number;
   versionId?: string;
+  /** SECRET_READERS: what happened to the secret's resource policy. */
+  resourcePolicy?: ResourcePolicyOutcome;
+  /** SECRET_REPLICA_REGIONS: replicas as read after the write. */
+  replicas?: ReplicaReport[];
+  /** Replica regions added by this run (dry run: that would be added). */
+  replicasAdded?: string[];
+}
+
+export type ResourcePolicyOutcome = "put" | "unchanged" | "would-put" | "failed";
+
+/** One replica of a secret: `InSync`, `InProgress` or `Failed` (with Secrets Manager's message). */
+export interface ReplicaReport {
+  region: string;
+  status: string;
+  message?: string;
 }
 
 export interface CombinedSecretReport {
@@ -24,6 +39,9 @@ export interface CombinedSecretReport {
   outcome: RegistryOutcome | "skipped";
   reason: string;
   versionId?: string;
+  resourcePolicy?: ResourcePolicyOutcome;
+  replicas?: ReplicaReport[];
+  replicasAdded?: string[];
 }
 
 export interface NamespaceReport {

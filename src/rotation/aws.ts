@@ -20,6 +20,11 @@ export function sdkEcrApi(): EcrApi {
       const out = await client.send(new GetAuthorizationTokenCommand({}));
       return out.authorizationData ?? [];
     },
+    async getPublicAuthorizationToken() {
+      // Loaded only when public.ecr.aws is configured: the rotate path never carries it otherwise.
+      const { ecrPublicAuthorizationToken } = await import("./ecr-public");
+      return ecrPublicAuthorizationToken();
+    },
   };
 }
 

@@ -8,11 +8,12 @@ import { RegionTokens, type EcrApi, type RegistryCredential } from "./ecr";
 import { secondsUntil } from "../formats/ecr-token";
 import { BadRequestError, describeError } from "../shared/errors";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
-import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
-import { checkStoredValue, combinedSecretValue, registrySecretValue, storedExpiry } from "./secret-payload";
+import { ECR_PUBLIC_HOST, parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
+import { checkStoredValue, combinedSecretValue, registrySecretValue, storedExpiry, withdrawnPublicValue } from "./secret-payload";
 import { rememberSecret } from "../shared/redact";
 import type { SecretsApi } from "./secrets-manager";
-import { writeOwnedSecret } from "./secret-writer";
+import { writeOwnedSecret, type SecretWriteResult } from "./secret-writer";
+import { shareOwnedSecret, type SharingResult } from "./secret-sharing";
 
 export interface RotationDeps {
   ecr: EcrApi;
@@ -43,6 +44,8 @@ export interface RotationOutcome {
    * the run — which is what the Kubernetes step pushes (internal: never put in a Report).
    */
   stored: RegistryCredential[];
+  /** Hosts whose entry was removed instead of refreshed (ECR Public whose refresh failed). */
+  withdrawn: string[];
   errors: string[];
 }
 
@@ -60,7 +63,7 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
   for (const item of requested) {
     let host: string;
     try {
-      host = parseRegistryHost(item).host;
+      host = parseConfiguredRegistry(item).host;
     } catch (error) {
       throw BadRequestError.manual(`${(error as Error).message}`);
     }
@@ -137,6 +140,13 @@ async function failedRegistry(
   return row;
 }
 
+/** Resource policy and replica status of a written secret, on its report row. */
+function addSharing(row: RegistryReport | CombinedSecretReport, shared: SharingResult): void {
+  if (shared.resourcePolicy !== undefined) row.resourcePolicy = shared.resourcePolicy;
+  if (shared.replicas !== undefined) row.replicas = shared.replicas;
+  if (shared.replicasAdded !== undefined && shared.replicasAdded.length > 0) row.replicasAdded = shared.replicasAdded;
+}
+
 export async function rotate(config: RotationConfig, deps: RotationDeps, options: RotationOptions): Promise<RotationOutcome> {
   const tokenNow = deps.tokenNow ?? deps.now;
   const tokens = new RegionTokens(deps.ecr, tokenNow, config.minTokenValiditySeconds);
@@ -147,7 +157,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
   } catch (error) {
     if (error instanceof BadRequestError) throw error;
     errors.push(describeError(error));
-    return { registries: [], ecrCalls: tokens.calls, tokenSecondsRemaining: null, stored: [], errors };
+    return { registries: [], ecrCalls: tokens.calls, tokenSecondsRemaining: null, stored: [], withdrawn: [], errors };
   }
 
   const fetched = await Promise.all(
@@ -160,8 +170,16 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     }),
   );
 
-  const write = (name: string, kind: "registry" | "combined", value: object, registryHost?: string) =>
-    writeOwnedSecret(deps.secrets, {
+  const sharing = { readers: config.secretReaders, replicas: config.replicaRegions };
+  /** Writes one owned secret, then its resource policy and replicas (SECRET_READERS, SECRET_REPLICA_REGIONS). */
+  const write = async (
+    name: string,
+    kind: "registry" | "combined",
+    value: object,
+    writeOptions: { registryHost?: string; force?: boolean } = {},
+  ): Promise<SecretWriteResult & { shared: SharingResult }> => {
+    const { registryHost, force = options.force } = writeOptions;
+    const result = await writeOwnedSecret(deps.secrets, {
       name,
       kind,
       value,
@@ -169,15 +187,39 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       now: deps.now(),
       tokenNow: tokenNow(),
       minValiditySeconds: config.minTokenValiditySeconds,
-      force: options.force,
+      force,
       dryRun: options.dryRun,
       adopt: config.adoptExistingSecret,
       debounceSeconds: config.writeDebounceSeconds,
       kmsKeyId: config.kmsKeyId,
       tags: config.secretTags,
+      replicaRegions: config.replicaRegions,
     });
+    const shared = await shareOwnedSecret(deps.secrets, { name, dryRun: options.dryRun, write: result }, sharing);
+    errors.push(...shared.errors);
+    return { ...result, shared };
+  };
+
+  /**
+   * ECR Public whose refresh failed: an expired public.ecr.aws entry makes pulls fail that would
+   * succeed anonymously, so the entry is removed from the secret instead of left to expire.
+   */
+  const withdrawPublic = async (secretName: string, why: string): Promise<string> => {
+    const lead = `no ${ECR_PUBLIC_HOST} token: ${why}`;
+    try {
+      if ((await deps.secrets.describe(secretName)) === undefined) return `${lead}; no secret to withdraw it from`;
+      const result = await write(secretName, "registry", withdrawnPublicValue(why), { force: true });
+      if (result.outcome === "would-update")
+        return `${lead}; would remove the ${ECR_PUBLIC_HOST} entry from the secret (pulls from it would go anonymous rather than fail on an expired token)`;
+      return `${lead}; the ${ECR_PUBLIC_HOST} entry was removed from the secret (pulls from it go anonymous rather than fail on an expired token)`;
+    } catch (error) {
+      errors.push(`${secretName}: ${describeError(error)}`);
+      return `${lead}; removing its entry from the secret failed: ${describeError(error)}`;
+    }
+  };
 
   const rows: RegistryReport[] = [];
+  const withdrawn: string[] = [];
   const stored: RegistryCredential[] = [];
   const fresh: RegistryCredential[] = [];
   for (const item of fetched) {
@@ -185,23 +227,29 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const secretName = renderSecretName(config.secretNameTemplate, registry);
     const base = { registry: registry.host, accountId: registry.accountId, region: registry.region, secretName };
     if (item.credential === undefined) {
-      rows.push(
-        await failedRegistry(
-          config,
-          deps,
-          base,
-          registry,
-          `no token: ${item.error}; nothing written, the stored value stays`,
-          `${registry.host}: ${item.error}`,
-          errors,
-        ),
-      );
+      if (registry.public) {
+        rows.push({ ...base, outcome: "failed", reason: await withdrawPublic(secretName, item.error) });
+        withdrawn.push(registry.host);
+        errors.push(`${registry.host}: ${item.error}`);
+      } else {
+        rows.push(
+          await failedRegistry(
+            config,
+            deps,
+            base,
+            registry,
+            `no token: ${item.error}; nothing written, the stored value stays`,
+            `${registry.host}: ${item.error}`,
+            errors,
+          ),
+        );
+      }
       continue;
     }
     const credential = item.credential;
     fresh.push(credential);
     try {
-      const result = await write(secretName, "registry", registrySecretValue(credential), registry.host);
+      const result = await write(secretName, "registry", registrySecretValue(credential), { registryHost: registry.host });
       const inStore = result.storedValue ? (credentialFromStored(registry, result.storedValue) ?? credential) : credential;
       stored.push(inStore);
       const row: RegistryReport = {
@@ -212,6 +260,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
         secondsRemaining: secondsUntil(inStore.expiresAt, tokenNow()),
       };
       if (result.versionId !== undefined) row.versionId = result.versionId;
+      addSharing(row, result.shared);
       rows.push(row);
     } catch (error) {
       rows.push(await failedRegistry(config, deps, base, registry, describeError(error), `${secretName}: ${describeError(error)}`, errors));
@@ -223,13 +272,22 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const secretName = config.combinedSecretName;
     if (options.registries !== undefined) {
       combinedSecret = { secretName, outcome: "skipped", reason: "the run covers only some registries; the combined secret holds all of them" };
-    } else if (fresh.length !== registries.length || fresh.length === 0) {
+    } else if (fresh.length === 0 || fetched.some((f) => f.credential === undefined && !f.registry.public)) {
       combinedSecret = { secretName, outcome: "skipped", reason: "not every registry has a fresh token: a partial combined secret is never written" };
     } else {
+      // Only ECR Public may be missing: it is left out rather than left to expire.
+      const publicLeftOut = fresh.length !== registries.length;
       try {
-        const result = await write(secretName, "combined", combinedSecretValue(fresh));
-        combinedSecret = { secretName, outcome: result.outcome, reason: result.reason };
+        const result = await write(secretName, "combined", combinedSecretValue(fresh), { force: options.force || publicLeftOut });
+        combinedSecret = {
+          secretName,
+          outcome: result.outcome,
+          reason: publicLeftOut
+            ? `${result.reason}; ${ECR_PUBLIC_HOST} left out: its token could not be refreshed, so pulls from it go anonymous instead of failing on an expired entry`
+            : result.reason,
+        };
         if (result.versionId !== undefined) combinedSecret.versionId = result.versionId;
+        addSharing(combinedSecret, result.shared);
       } catch (error) {
         combinedSecret = { secretName, outcome: "failed", reason: describeError(error) };
         errors.push(`${secretName}: ${describeError(error)}`);
@@ -244,6 +302,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     ecrCalls: tokens.calls,
     tokenSecondsRemaining: remaining.length > 0 ? Math.min(...remaining) : null,
     stored,
+    withdrawn,
     errors,
   };
   if (combinedSecret) result.combinedSecret = combinedSecret;

@@ -3,6 +3,7 @@
  */
 import { buildDockerConfig, serializeDockerConfig } from "../formats/dockerconfig";
 import type { RegistryCredential } from "./ecr";
+import { ECR_PUBLIC_HOST } from "../formats/registry-host";
 
 export interface RegistrySecretValue {
   registry_url: string;
@@ -29,6 +30,25 @@ export function registrySecretValue(credential: RegistryCredential): RegistrySec
     dockerconfigjson: serializeDockerConfig(
       buildDockerConfig([{ host: credential.registry.host, username: credential.username, password: credential.password }]),
     ),
+  };
+}
+
+/**
+ * The value of the public.ecr.aws secret after its refresh failed: the ESO contract's shape with
+ * no credential, so whatever ESO renders lets pulls from ECR Public go anonymous — the
+ * `dockerconfigjson` property has no entry, and a template built from `registry_url` +
+ * `auth_token` renders its entry under the empty key, which matches no image. `withdrawn` says
+ * which registry and why (no secret material).
+ */
+export function withdrawnPublicValue(reason: string): RegistrySecretValue & { withdrawn: string } {
+  return {
+    registry_url: "",
+    auth_token: "",
+    username: "",
+    proxy_endpoint: "",
+    expires_at: "",
+    dockerconfigjson: serializeDockerConfig({ auths: {} }),
+    withdrawn: `${ECR_PUBLIC_HOST}: ${reason}`,
   };
 }
 
@@ -62,7 +82,9 @@ export function checkStoredValue(text: string, kind: "registry" | "combined", re
   const required = kind === "registry" ? ["registry_url", "auth_token"] : ["dockerconfigjson"];
   const missing = required.filter((key) => typeof record[key] !== "string");
   if (missing.length > 0) return { ok: false, reason: `its current value lacks the string propert${missing.length > 1 ? "ies" : "y"} ${missing.join(", ")}` };
-  if (kind === "registry" && registryHost !== undefined && record.registry_url !== registryHost) {
+  // An empty registry_url is a withdrawn entry (ECR Public whose refresh failed): it may be refilled.
+  const withdrawn = record.registry_url === "" && typeof record.withdrawn === "string";
+  if (kind === "registry" && registryHost !== undefined && record.registry_url !== registryHost && !withdrawn) {
     const url = record.registry_url as string;
     const shown = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(url) ? JSON.stringify(url) : `a value of ${url.length} characters`;
     return { ok: false, reason: `its registry_url is ${shown}, not ${registryHost}, the registry it is stored for` };

@@ -13,7 +13,8 @@ import { SecretRefusedError } from "../shared/errors";
 import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "../config/config";
 import { secondsUntil } from "../formats/ecr-token";
 import { checkStoredValue, storedExpiry } from "./secret-payload";
-import type { SecretsApi } from "./secrets-manager";
+import type { ReplicaRegion } from "../config/config";
+import type { SecretDescription, SecretsApi } from "./secrets-manager";
 
 export type WriteOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update";
 
@@ -35,6 +36,8 @@ export interface SecretWriteRequest {
   debounceSeconds: number;
   kmsKeyId: string | undefined;
   tags: Record<string, string>;
+  /** SECRET_REPLICA_REGIONS: a secret created now gets these replicas. */
+  replicaRegions?: readonly ReplicaRegion[];
 }
 
 export interface SecretWriteResult {
@@ -44,6 +47,10 @@ export interface SecretWriteResult {
   versionId?: string | undefined;
   /** When the write was debounced: the stored value, which stays the source of truth. */
   storedValue?: Record<string, unknown>;
+  /** The secret as DescribeSecret showed it before the write (absent when it did not exist). */
+  description?: SecretDescription;
+  /** The secret's ARN (from DescribeSecret or CreateSecret). */
+  arn?: string | undefined;
 }
 
 export { SecretRefusedError };
@@ -72,8 +79,9 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
         kmsKeyId: request.kmsKeyId,
         tags: { ...request.tags, [OWNERSHIP_TAG_KEY]: OWNERSHIP_TAG_VALUE },
         clientRequestToken: token,
+        ...(request.replicaRegions && request.replicaRegions.length > 0 ? { replicaRegions: request.replicaRegions } : {}),
       });
-      return { secretName: name, outcome: "created", reason: "secret did not exist", versionId: created.versionId };
+      return { secretName: name, outcome: "created", reason: "secret did not exist", versionId: created.versionId, arn: created.arn };
     } catch (error) {
       // Another run (the CLI during an incident, the schedule) created it since we looked:
       // re-read it and decide again from what is there.
@@ -100,12 +108,14 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
     const check = checkStoredValue(current.secretString, request.kind, request.kind === "registry" ? request.registryHost : undefined);
     if (!check.ok) throw new SecretRefusedError(name, `${check.reason}, so it is not the product's format`);
     if (current.secretString === secretString) {
-      return { secretName: name, outcome: "unchanged", reason: "stored value is identical", versionId: current.versionId };
+      return { secretName: name, outcome: "unchanged", reason: "stored value is identical", versionId: current.versionId, description, arn: description.arn };
     }
     const expiresAt = storedExpiry(check.value);
     const validFor = expiresAt === undefined ? undefined : secondsUntil(expiresAt, request.tokenNow ?? request.now);
     const validEnough = validFor !== undefined && validFor > 0 && validFor >= request.minValiditySeconds;
-    if (!request.force && current.createdDate !== undefined) {
+    // A withdrawn entry (ECR Public whose refresh failed) holds no credential: never keep it.
+    const holdsCredential = request.kind !== "registry" || check.value.auth_token !== "";
+    if (!request.force && holdsCredential && current.createdDate !== undefined) {
       const ageSeconds = Math.floor((request.now.getTime() - current.createdDate.getTime()) / 1000);
       if (ageSeconds >= 0 && ageSeconds < request.debounceSeconds) {
         if (validEnough) {
@@ -115,6 +125,8 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
             reason: `current version is ${ageSeconds} s old (< ${request.debounceSeconds} s) and valid for ${validFor} s; kept it (use force to override)`,
             versionId: current.versionId,
             storedValue: check.value,
+            description,
+            arn: description.arn,
           };
         }
         // The debounce never keeps a token that is expired or too close to expiry.
@@ -134,8 +146,9 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
   }
 
   const why = replacing === undefined ? "new token" : `new token: ${replacing}`;
-  if (request.dryRun) return { secretName: name, outcome: "would-update", reason: owned ? why : `${why}; would adopt the secret` };
+  if (request.dryRun)
+    return { secretName: name, outcome: "would-update", reason: owned ? why : `${why}; would adopt the secret`, description, arn: description.arn };
   const put = await api.put({ name, secretString, clientRequestToken: token });
   if (!owned) await api.tag(name, { [OWNERSHIP_TAG_KEY]: OWNERSHIP_TAG_VALUE });
-  return { secretName: name, outcome: "updated", reason: owned ? why : `${why}; secret adopted`, versionId: put.versionId };
+  return { secretName: name, outcome: "updated", reason: owned ? why : `${why}; secret adopted`, versionId: put.versionId, description, arn: description.arn };
 }

@@ -15,7 +15,7 @@ import type { RegistryCredential } from "../rotation/ecr";
 
 /** The Kubernetes half (fallback apply, ESO re-sync, diagnosis); loaded lazily. */
 export interface KubernetesStep {
-  (input: { request: Request; credentials: RegistryCredential[]; reason: "heal" | "always" }): Promise<KubernetesReport>;
+  (input: { request: Request; credentials: RegistryCredential[]; reason: "heal" | "always"; withdrawn?: string[] }): Promise<KubernetesReport>;
 }
 
 /** The read-only diagnose action over the selected clusters; loaded lazily. */
@@ -85,7 +85,12 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
     } else {
       try {
         const step = await deps.kubernetes();
-        report.kubernetes = await step({ request, credentials: rotation.stored, reason: request.action === "heal" ? "heal" : "always" });
+        report.kubernetes = await step({
+          request,
+          credentials: rotation.stored,
+          reason: request.action === "heal" ? "heal" : "always",
+          ...(rotation.withdrawn.length > 0 ? { withdrawn: rotation.withdrawn } : {}),
+        });
         for (const cluster of report.kubernetes.clusters) {
           if (!cluster.ok) report.errors.push(`cluster ${cluster.cluster}: ${cluster.error ?? "some namespaces failed"}`);
         }

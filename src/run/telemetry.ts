@@ -71,6 +71,11 @@ export function powertoolsTelemetry(): Telemetry {
           metrics.addMetric("NamespacesFailed", MetricUnit.Count, (byOutcome.failed ?? 0) + (byOutcome.conflict ?? 0));
         }
         if (report.action === "heal") metrics.addMetric("HealDurationMs", MetricUnit.Milliseconds, report.durationMs);
+        const replicated = [...report.registries, ...(report.combinedSecret ? [report.combinedSecret] : [])].filter((r) => r.replicas !== undefined);
+        if (replicated.length > 0) {
+          // SECRET_REPLICA_REGIONS: replicas in the Failed state (also errors of the Report).
+          metrics.addMetric("ReplicasFailed", MetricUnit.Count, replicated.flatMap((r) => r.replicas!).filter((r) => r.status === "Failed").length);
+        }
         metrics.publishStoredMetrics();
       }
     },

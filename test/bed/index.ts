@@ -37,9 +37,13 @@ export interface BedIdentity {
   sessionToken?: string;
   /** IAM role (or user) ARN the credentials belong to. */
   arn: string;
-  /** Kubernetes username and groups the access entry of `arn` maps to. */
+  /** Kubernetes username and groups the access entry of `arn` maps to ("{{SessionName}}" is replaced). */
   username: string;
   groups: string[];
+  /** Role credentials: the session the assumed-role ARN names (default "bed-session"). */
+  sessionName?: string;
+  /** Known to STS but mapped by no access entry: refused after the signature check, naming the ARN. */
+  unmapped?: boolean;
 }
 
 /** The identities the rest of the project uses. */

@@ -40,6 +40,8 @@ describe("defaults", () => {
       minTokenValiditySeconds: 3600,
       writeDebounceSeconds: 600,
       defaultRegion: "us-east-1",
+      secretReaders: [],
+      replicaRegions: [],
     });
     expect(DEFAULT_SECRET_NAME).toBe("ecr/{account}/{region}/credentials");
     expect(kubernetes).toMatchObject({

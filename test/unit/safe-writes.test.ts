@@ -29,7 +29,7 @@ function memorySecrets(initial: Record<string, Stored> = {}) {
   const api: SecretsApi = {
     describe: async (name) => {
       const s = secrets.get(name);
-      return s && { arn: `arn:${name}`, tags: { ...s.tags }, hasCurrentVersion: s.current !== undefined, deletedDate: undefined };
+      return s && { arn: `arn:${name}`, tags: { ...s.tags }, hasCurrentVersion: s.current !== undefined, deletedDate: undefined, replication: [] };
     },
     getCurrent: async (name) => secrets.get(name)?.current,
     create: async ({ name, secretString, tags }) => {
@@ -46,6 +46,9 @@ function memorySecrets(initial: Record<string, Stored> = {}) {
       return { versionId };
     },
     tag: async (name) => void writes.push(`tag ${name}`),
+    getResourcePolicy: async () => undefined,
+    putResourcePolicy: async () => {},
+    replicate: async () => [],
   };
   return { api, writes, secrets };
 }
