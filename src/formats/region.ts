@@ -1,0 +1,76 @@
+/**
+ * AWS region names, checked against the AWS SDK's partition data (src/formats/aws-partitions.json,
+ * copied from @aws-sdk/core by scripts/update-aws-partitions.mjs): the known regions of every
+ * partition, and each partition's region pattern for regions newer than the data. Pure.
+ *
+ * A name that matches a pattern but looks like a typo of a known region (`us-esat-1`: its middle
+ * word is no region's and is one or two edits from `east`) is refused with the suggestion;
+ * `us-west-3` or `eu-south-3` (known words, new numbers) are accepted as new regions.
+ */
+import data from "./aws-partitions.json";
+
+interface Partition {
+  id: string;
+  regionRegex: string;
+  regions: string[];
+}
+
+const PARTITIONS: ReadonlyArray<Partition & { pattern: RegExp }> = (data.partitions as Partition[]).map((p) => ({ ...p, pattern: new RegExp(p.regionRegex) }));
+const KNOWN: ReadonlySet<string> = new Set(PARTITIONS.flatMap((p) => p.regions));
+/** Compass words every partition may use in a new region name. */
+const COMPASS = ["north", "south", "east", "west", "central", "northeast", "northwest", "southeast", "southwest"];
+/** The middle words of known regions (`east`, `southeast`, `iso-east`, `gov-west`, …) and the compass words. */
+const WORDS: ReadonlySet<string> = new Set([...COMPASS, ...[...KNOWN].map((r) => middle(r)).filter((w): w is string => w !== undefined)]);
+
+function middle(region: string): string | undefined {
+  const m = /^[a-z]+-(.+)-\d+$/.exec(region);
+  return m?.[1];
+}
+
+/** Optimal string alignment distance (Damerau–Levenshtein with adjacent transpositions). */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The known region nearest to `region` within `max` edits, if any. */
+export function nearestKnownRegion(region: string, max = 3): string | undefined {
+  let best: string | undefined;
+  let bestDistance = max + 1;
+  for (const known of KNOWN) {
+    const distance = editDistance(region.toLowerCase(), known);
+    if (distance < bestDistance) [best, bestDistance] = [known, distance];
+  }
+  return best;
+}
+
+export type RegionCheck = { ok: true; known: boolean; partition: string } | { ok: false; problem: string };
+
+/** Whether `region` names an AWS region; the problem says why not and suggests the nearest known one. */
+export function checkRegion(region: string): RegionCheck {
+  for (const p of PARTITIONS) if (p.regions.includes(region)) return { ok: true, known: true, partition: p.id };
+  const suggest = (distance: number) => {
+    const near = nearestKnownRegion(region, distance);
+    return near ? ` (did you mean ${near}?)` : "";
+  };
+  const partition = PARTITIONS.find((p) => p.pattern.test(region));
+  if (partition === undefined) {
+    return { ok: false, problem: `${JSON.stringify(region)} is not an AWS region${suggest(3)}` };
+  }
+  const word = middle(region);
+  if (word !== undefined && !WORDS.has(word) && [...WORDS].some((w) => editDistance(word, w) <= 2)) {
+    return { ok: false, problem: `${JSON.stringify(region)} is not a known AWS region${suggest(2) || ` (no ${partition.id} region has the word ${JSON.stringify(word)})`}` };
+  }
+  return { ok: true, known: false, partition: partition.id };
+}
+
+/** The partition data's origin (for messages and docs). */
+export const PARTITION_DATA_SOURCE: string = data.source;
