@@ -11,7 +11,13 @@ const PRODUCT_PREFIXES = ["ECR_", "EKS_", "SECRET_", "SECRETS_", "KUBE_", "ESO_"
 /** Variables with those prefixes that belong to something else (the test cache, other tools). */
 const NOT_OURS = new Set(["ECR_ROTATOR_CACHE", "KUBE_CONFIG", "KUBECONFIG", "KUBE_EDITOR", "KUBE_PS1_ENABLED", "SECRET_KEY"]);
 
-const squash = (name: string) => name.toUpperCase().replace(/[^A-Z0-9]/g, "");
+/** Upper case, no separators, singular (REGISTRIES → REGISTRY, CLUSTERS → CLUSTER). */
+const squash = (name: string) =>
+  name
+    .toUpperCase()
+    .replace(/[^A-Z0-9]/g, "")
+    .replace(/IES$/, "Y")
+    .replace(/S$/, "");
 
 /** The known variable `name` most likely stands for, if any. */
 function intended(name: string, known: readonly string[]): string | undefined {
@@ -21,7 +27,7 @@ function intended(name: string, known: readonly string[]): string | undefined {
   for (const k of known) {
     const q = squash(k);
     // ECR_REGISTRY → ECR_REGISTRIES, EKS_CLUSTER → EKS_CLUSTERS, SECRETNAME → SECRET_NAME.
-    const score = q === s ? 0 : q.startsWith(s) && q.length - s.length <= 3 ? 1 : editDistance(s, q);
+    const score = q === s ? 0 : s.length >= 6 && q.startsWith(s) && q.length - s.length <= 5 ? 1 : editDistance(s, q);
     if (score < bestScore) [best, bestScore] = [k, score];
   }
   return bestScore <= Math.max(2, Math.floor(squash(name).length / 6)) ? best : undefined;
