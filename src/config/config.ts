@@ -418,3 +418,10 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   if (reader.problems.length > 0) throw new ConfigError(reader.problems, warnings);
   return { rotation, kubernetes, ...(warnings.length > 0 ? { warnings } : {}) };
 }
+
+/** Every variable the configuration reads (the product's variables). */
+export function configVariableNames(): string[] {
+  const reader = new EnvReader({});
+  readKubernetesConfig(reader, readRotationConfig(reader, false).defaultRegion);
+  return [...reader.names];
+}

@@ -12,7 +12,7 @@ import { scrub } from "../kube/redact";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
 import { forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
-import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret } from "../kube/types";
+import { KubeApiError, type KubeApi, type KubeEvent, type KubeNamespace, type KubePod, type KubeSecret, type ListOptions, type ListPage } from "../kube/types";
 import { classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
 import type { ClusterDiagnosis, StuckContainer, StuckContainerReport } from "../report/report";
 
@@ -142,6 +142,8 @@ interface DiagnoseContext {
   diagnosis: ClusterDiagnosis & { errors: string[] };
   /** A GET, retried and counted. */
   get: <T>(read: () => Promise<T>) => Promise<T>;
+  /** Cluster-wide LISTs were forbidden: the namespaces of the explicit list are read one by one. */
+  confined?: boolean;
 }
 
 /** Finds every container stuck pulling its image in the target namespaces, and says why. */
@@ -169,6 +171,7 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
     ctx.diagnosis.stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
   }
   const diagnosis: ClusterDiagnosis = ctx.diagnosis;
+  if (ctx.confined) diagnosis.notes = [`cluster-wide lists are forbidden (namespace-confined RBAC): read the namespaces ${[...inScope].sort().join(", ")} one by one`];
   diagnosis.requests = counter.n;
   diagnosis.durationMs = Date.now() - started;
   if (diagnosis.errors!.length === 0) delete diagnosis.errors;
@@ -189,11 +192,23 @@ function countedApi(api: KubeApi, counter: { n: number }): KubeApi {
   });
 }
 
+/** A 403 on a cluster-wide LIST with an explicit namespace list: read those namespaces one by one instead. */
+const confinedFallback = (ctx: DiagnoseContext, error: unknown): readonly string[] | undefined =>
+  ctx.target.namespaces.mode === "list" && classifyFailure(error).kind === "forbidden" ? ctx.target.namespaces.names : undefined;
+
 /** Namespaces in scope: the selected ones and the skipped ones (a skipped namespace's pods are still diagnosed). */
 async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   const namespaces: KubeNamespace[] = [];
   const nsTarget = ctx.target.namespaces;
-  await forEachListed((o) => ctx.api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
+  try {
+    await forEachListed((o) => ctx.api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
+  } catch (error) {
+    const names = confinedFallback(ctx, error);
+    if (names === undefined) throw error;
+    // Namespace-confined RBAC: the listed names are taken as they are (a missing one reads empty).
+    ctx.confined = true;
+    return new Set(names);
+  }
   const selection = selectNamespaces(nsTarget, namespaces);
   return new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
 }
@@ -204,16 +219,43 @@ async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<st
   const stuck: Stuck[] = [];
   let overflow = 0;
   const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? POD_PAGE_SIZE };
-  await forEachListed((o) => ctx.api.listPods(o), { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" }, (pod) => {
+  const options = { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" };
+  const onPod = (pod: KubePod) => {
     if (!inScope.has(pod.metadata.namespace ?? "")) return;
     ctx.diagnosis.podsScanned++;
     for (const s of stuckContainersOf(pod)) {
       if (stuck.length < maxStuck) stuck.push(s);
       else overflow++;
     }
-  }, paging);
+  };
+  await eachNamespaceOrCluster(ctx, inScope, (o) => ctx.api.listPods(o), (ns, o) => ctx.api.listNamespacedPods(ns, o), options, onPod, paging);
   if (overflow > 0) ctx.diagnosis.truncated = overflow;
   return stuck;
+}
+
+/**
+ * One cluster-wide LIST; under namespace-confined RBAC (an explicit namespace list, and a 403 on
+ * the cluster-wide LIST) one LIST per namespace in scope instead.
+ */
+async function eachNamespaceOrCluster<T>(
+  ctx: DiagnoseContext,
+  inScope: ReadonlySet<string>,
+  clusterWide: (o: ListOptions) => Promise<ListPage<T>>,
+  namespaced: (namespace: string, o: ListOptions) => Promise<ListPage<T>>,
+  options: Omit<ListOptions, "limit">,
+  each: (item: T) => void,
+  paging: Paging,
+): Promise<void> {
+  if (!ctx.confined) {
+    try {
+      await forEachListed(clusterWide, options, each, paging);
+      return;
+    } catch (error) {
+      if (confinedFallback(ctx, error) === undefined) throw error;
+      ctx.confined = true;
+    }
+  }
+  for (const namespace of [...inScope].sort()) await forEachListed((o) => namespaced(namespace, o), options, each, paging);
 }
 
 /** Events about the stuck pods (the kubelet's "Failed to pull image …: <why>"), the last three per pod. */
@@ -221,7 +263,8 @@ async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]
   const stuckPods = new Set(stuck.map((s) => `${s.namespace}/${s.pod}`));
   const events = new Map<string, Array<{ at: string; message: string }>>();
   try {
-    await forEachListed((o) => ctx.api.listEvents(o), { fieldSelector: "involvedObject.kind=Pod,reason=Failed" }, (e) => {
+    const inScope = new Set(stuck.map((s) => s.namespace));
+    await eachNamespaceOrCluster(ctx, inScope, (o) => ctx.api.listEvents(o), (ns, o) => ctx.api.listNamespacedEvents(ns, o), { fieldSelector: "involvedObject.kind=Pod,reason=Failed" }, (e: KubeEvent) => {
       const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
       if (!stuckPods.has(key) || !e.message) return;
       const list = events.get(key) ?? [];

@@ -7,6 +7,7 @@
  * at most ONE write per namespace (none when nothing changed). The default transport is
  * node:https (./http-client, loaded lazily); `@kubernetes/client-node` (./client) is optional.
  */
+import { UNAUTHORIZED_CAUSES, unreachableHint } from "./next-step";
 import { serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
 import { decideSecret, decideServiceAccount, forceSyncPatch, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
 import { isValidNamespaceName, parseLabelSelector, selectNamespaces, type NamespaceTarget } from "./namespaces";
@@ -560,9 +561,9 @@ export function describeFailure(error: unknown, verb: KubeVerb, resource: KubeRe
     const suffix = message ? `: ${message}` : "";
     switch (error.status) {
       case 0:
-        return `network error (${error.details.networkCode ?? "connection failed"}) on ${verb} ${resource}${where}, retries exhausted`;
+        return `network error (${error.details.networkCode ?? "connection failed"}) on ${verb} ${resource}${where}, retries exhausted${error.details.url ? `: ${unreachableHint(error.details.url, error.details.networkCode)}` : ""}`;
       case 401:
-        return `unauthorized (401): the bearer token was rejected on ${verb} ${resource}${where}`;
+        return `unauthorized (401): the bearer token was rejected on ${verb} ${resource}${where}; ${UNAUTHORIZED_CAUSES}`;
       case 403:
         return `forbidden (403): missing RBAC permission "${verb}" on "${resource}"${where}${suffix}`;
       case 404:

@@ -3,6 +3,7 @@
  * outcomes, reasons, expiry times and counts.
  */
 import type { Action, Trigger } from "../request/triggers";
+import { rerunCommand } from "../kube/next-step";
 
 export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed";
 
@@ -78,6 +79,13 @@ export interface ClusterDiagnosis {
   truncated?: number;
   /** What could not be read (the diagnosis is partial). */
   errors?: string[];
+  /**
+   * Set when the cluster could not be read at all (403, 401, network): the reason. Then nothing
+   * is known about its pods: the report says so once and claims nothing about stuck containers.
+   */
+  unreadable?: string;
+  /** How the diagnosis read the cluster when it is worth saying (namespace-confined RBAC). */
+  notes?: string[];
   requests?: number;
   durationMs?: number;
 }
@@ -148,9 +156,22 @@ function formatDuration(seconds: number): string {
   return `${sign}${h}h${String(m).padStart(2, "0")}m`;
 }
 
+export interface FormatOptions {
+  /**
+   * Terminal width: a table's last column (WHY, HINT, STATUS) is wrapped to it. Undefined (a
+   * pipe, a log): lines are never wrapped. The full text is always in the JSON Report.
+   */
+  width?: number;
+  /** Options the re-run command of failed namespaces carries (e.g. `--function NAME`). */
+  rerunOptions?: string;
+}
+
 /** Human-readable rendering of a Report (for the CLI). */
-export function formatReport(report: Report): string {
+export function formatReport(report: Report, options: FormatOptions = {}): string {
   const lines: string[] = [];
+  const table = (header: string[], rows: string[][]) => formatTable(header, rows, options.width);
+  /** Texts already on screen: an error line repeating one is left out (each failure is said once). */
+  const shown: string[] = [];
   const trigger = report.trigger.alarmName ? `${report.trigger.via} (${report.trigger.alarmName})` : report.trigger.via;
   lines.push(
     `${report.ok ? "OK" : "FAILED"}  action=${report.action} trigger=${trigger}${report.dryRun ? " DRY RUN (nothing written)" : ""}${report.force ? " force" : ""}  ${report.durationMs} ms, ${report.ecrCalls} ECR call${report.ecrCalls === 1 ? "" : "s"}`,
@@ -173,19 +194,27 @@ export function formatReport(report: Report): string {
   }
   if (report.kubernetes) {
     const k = report.kubernetes;
-    if (k.mode === "skipped") lines.push(`kubernetes: skipped (${k.reason ?? ""})`);
+    if (k.mode === "skipped") {
+      lines.push(`kubernetes: SKIPPED: ${k.reason ?? ""}`);
+      if (k.reason) shown.push(k.reason.replace(/^failed: /, ""));
+    }
     if (k.clusters.length > 0) {
       const count = (c: ClusterReport, ...outcomes: string[]) => String(c.namespaces.filter((n) => outcomes.includes(n.outcome)).length);
       if (k.mode === "diagnosed") {
-        for (const c of k.clusters) if (!c.ok) lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
+        for (const c of k.clusters) {
+          if (c.ok || c.diagnosis?.unreadable !== undefined) continue;
+          lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
+          if (c.error) shown.push(c.error);
+        }
       } else lines.push(
         ...table(
-          ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
+          ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "SKIPPED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
           k.clusters.map((c) => [
             `${c.region}:${c.cluster}`,
             count(c, "created", "would-create"),
             count(c, "updated", "would-update"),
             count(c, "unchanged"),
+            count(c, "skipped"),
             count(c, "conflict"),
             count(c, "failed"),
             String(c.serviceAccounts?.patched.length ?? 0),
@@ -198,19 +227,29 @@ export function formatReport(report: Report): string {
         if (k.mode === "diagnosed" && cluster.diagnosis === undefined) continue;
         const notable = cluster.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict");
         if (notable.length > 0) lines.push(...table(["NAMESPACE", "OUTCOME", "WHY"], notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""])));
+        const failed = cluster.namespaces.filter((n) => n.outcome === "failed").map((n) => n.namespace);
+        if (failed.length > 0 && report.action === "heal") lines.push(`re-run the failed namespace${failed.length === 1 ? "" : "s"} of ${cluster.cluster}: ${rerunCommand(cluster.cluster, failed, options.rerunOptions)}`);
+        if (k.mode !== "diagnosed" && cluster.error) shown.push(cluster.error);
         for (const note of cluster.notes ?? []) lines.push(`note (${cluster.cluster}): ${note}`);
       }
-      for (const cluster of k.clusters) if (cluster.diagnosis) lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis));
+      for (const cluster of k.clusters) {
+        if (!cluster.diagnosis) continue;
+        lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis, options));
+        if (cluster.diagnosis.unreadable !== undefined) shown.push(cluster.diagnosis.unreadable);
+      }
     }
   }
   if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
-  for (const error of report.errors) lines.push(`error: ${error}`);
+  for (const error of report.errors) if (!shown.some((text) => error.includes(text))) lines.push(`error: ${error}`);
   return lines.join("\n");
 }
 
 /** The diagnosis of one cluster as a table: one row per cause of each stuck container. */
-export function formatDiagnosis(cluster: string, d: ClusterDiagnosis): string[] {
+export function formatDiagnosis(cluster: string, d: ClusterDiagnosis, options: FormatOptions = {}): string[] {
   const lines: string[] = [];
+  const table = (header: string[], rows: string[][]) => formatTable(header, rows, options.width);
+  if (d.unreadable !== undefined) return [`diagnosis (${cluster}): could not read the cluster: ${d.unreadable}`];
+  for (const note of d.notes ?? []) lines.push(`diagnosis (${cluster}): ${note}`);
   const count = d.stuck.length + (d.truncated ?? 0);
   lines.push(`diagnosis (${cluster}): ${count === 0 ? "no container stuck pulling its image" : `${count} container${count === 1 ? "" : "s"} stuck pulling ${count === 1 ? "its image" : "their images"}`} (${d.podsScanned} pod${d.podsScanned === 1 ? "" : "s"} scanned)`);
   if (d.stuck.length > 0) {
@@ -227,8 +266,52 @@ export function formatDiagnosis(cluster: string, d: ClusterDiagnosis): string[] 
   return lines;
 }
 
-export function table(header: string[], rows: string[][]): string[] {
+/** Columns padded to their widest cell; with `width`, the last column is wrapped to fit (see wrapText). */
+export function formatTable(header: string[], rows: string[][], width?: number): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const render = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
-  return [render(header), ...rows.map(render)];
+  const indent = widths.slice(0, -1).reduce((sum, w) => sum + w + 2, 0);
+  const render = (cells: string[]) => {
+    const head = cells.slice(0, -1).map((c, i) => c.padEnd(widths[i]!)).join("  ");
+    const last = cells[cells.length - 1] ?? "";
+    const prefix = cells.length > 1 ? `${head}  ` : "";
+    if (width === undefined || prefix.length + last.length <= width) return [(prefix + last).trimEnd()];
+    const [first = "", ...more] = wrapText(last, Math.max(width - indent, 24));
+    return [(prefix + first).trimEnd(), ...more.map((l) => " ".repeat(indent) + l)];
+  };
+  return [render(header), ...rows.map(render)].flat();
+}
+
+/** The old name of formatTable, without wrapping. */
+export function table(header: string[], rows: string[][]): string[] {
+  return formatTable(header, rows);
+}
+
+/**
+ * Splits `text` into lines of at most `width` characters at spaces; a longer word is cut. At most
+ * 6 lines: the rest is shortened to "…" (the JSON Report keeps the whole text).
+ */
+export function wrapText(text: string, width: number, maxLines = 6): string[] {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/).filter((w) => w !== "")) {
+    let w = word;
+    while (w.length > width) {
+      if (line) lines.push(line);
+      lines.push(w.slice(0, width));
+      w = w.slice(width);
+      line = "";
+    }
+    if (!line) line = w;
+    else if (line.length + 1 + w.length <= width) line += ` ${w}`;
+    else {
+      lines.push(line);
+      line = w;
+    }
+  }
+  if (line) lines.push(line);
+  if (lines.length <= maxLines) return lines;
+  const kept = lines.slice(0, maxLines);
+  const lastLine = kept[maxLines - 1]!;
+  kept[maxLines - 1] = `${lastLine.length + 2 > width ? lastLine.slice(0, width - 2) : lastLine} …`;
+  return kept;
 }

@@ -30,6 +30,8 @@ export interface RotationOptions {
   force: boolean;
   /** Restrict to these configured registry hosts. */
   registries?: string[] | undefined;
+  /** When set, missing secrets are not created (the reason says why and what to do). */
+  refuseCreate?: string | undefined;
 }
 
 export interface RotationOutcome {
@@ -117,6 +119,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       debounceSeconds: config.writeDebounceSeconds,
       kmsKeyId: config.kmsKeyId,
       tags: config.secretTags,
+      refuseCreate: options.refuseCreate,
     });
 
   const rows: RegistryReport[] = [];

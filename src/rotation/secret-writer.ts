@@ -21,6 +21,8 @@ export interface SecretWriteRequest {
   debounceSeconds: number;
   kmsKeyId: string | undefined;
   tags: Record<string, string>;
+  /** When set, a missing secret is not created: the refusal's reason (the CLI's --create guard). */
+  refuseCreate?: string | undefined;
 }
 
 export interface SecretWriteResult {
@@ -53,6 +55,7 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
 
   if (description === undefined) {
     if (request.dryRun) return { secretName: name, outcome: "would-create", reason: "secret does not exist yet" };
+    if (request.refuseCreate !== undefined) throw new SecretRefusedError(name, request.refuseCreate);
     const created = await api.create({
       name,
       secretString,

@@ -156,7 +156,7 @@ describe("handler paths", () => {
   });
 
   it("bad configuration fails every invocation with one message naming every bad variable", async () => {
-    const factory = () => ({ config: loadConfig({ ECR_REGISTRIES: "123.dkr.ecr.us-east-1.amazonaws.com", ADOPT_EXISTING_SECRET: "maybe", WRITE_DEBOUNCE_SECONDS: "-1" }), deps: {} as App["deps"] });
+    const factory = () => ({ config: loadConfig({ AWS_REGION: "us-east-1", ECR_REGISTRIES: "123.dkr.ecr.us-east-1.amazonaws.com", ADOPT_EXISTING_SECRET: "maybe", WRITE_DEBOUNCE_SECONDS: "-1" }), deps: {} as App["deps"] });
     const out = await invoke(manual, factory);
     expect(out.error!.message).toMatch(/3 problems/);
     for (const variable of ["ECR_REGISTRIES", "ADOPT_EXISTING_SECRET", "WRITE_DEBOUNCE_SECONDS"]) expect(out.error!.message).toContain(variable);
