@@ -17,7 +17,13 @@ export function sdkPartitions() {
   const info = JSON.parse(text.slice(start, text.lastIndexOf("}") + 1));
   return {
     source: `@aws-sdk/core ${JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version}`,
-    partitions: info.partitions.map((p) => ({ id: p.id, regionRegex: p.regionRegex, regions: Object.keys(p.regions).filter((r) => !r.endsWith("-global") && r !== "aws-global").sort() })),
+    partitions: info.partitions.map((p) => ({
+      id: p.id,
+      regionRegex: p.regionRegex,
+      regions: Object.keys(p.regions)
+        .filter((r) => !r.endsWith("-global") && r !== "aws-global")
+        .sort(),
+    })),
   };
 }
 

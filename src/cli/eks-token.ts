@@ -15,12 +15,19 @@
  */
 import { parseArgs } from "node:util";
 import { loadConfig, type ClusterConfig } from "../config/config";
-import { createEksCredentialsProvider, resolveClusterConnection, sdkDescribeCluster, type DescribeClusterFn, type EksCredentialsProvider } from "../eks/connection";
+import {
+  createEksCredentialsProvider,
+  resolveClusterConnection,
+  sdkDescribeCluster,
+  type DescribeClusterFn,
+  type EksCredentialsProvider,
+} from "../eks/connection";
 import { createEksToken } from "../eks/token";
 import { checkRegion } from "../formats/region";
-import { UNAUTHORIZED_CAUSES, unreachableHint } from "../kube/next-step";
+import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
 import { KubeApiError } from "../kube/types";
 import { describeError } from "../shared/errors";
+import { EKS_CLUSTER_NAME } from "../shared/names";
 import { rememberSecret } from "../shared/redact";
 
 export interface EksTokenIo {
@@ -106,8 +113,6 @@ function envCredentials(env: Record<string, string | undefined>): EksCredentials
   return async () => ({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
 }
 
-const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
-
 export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<number> {
   const stderr = io.stderr ?? (() => {});
   let values: { cluster?: string; "cluster-name"?: string; region?: string; help?: boolean; check?: boolean };
@@ -142,14 +147,16 @@ export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<n
   const configured = configuredClusters(io.env);
   const cluster = values.cluster ?? values["cluster-name"] ?? (configured.length === 1 ? configured[0]!.name : undefined);
   if (!cluster) return usage(`--cluster NAME is required${configured.length > 1 ? ` (configured: ${configured.map((c) => c.name).join(", ")})` : ""}`);
-  if (!CLUSTER_NAME.test(cluster)) return usage(`${JSON.stringify(cluster)} is not a valid EKS cluster name`);
+  if (!EKS_CLUSTER_NAME.test(cluster)) return usage(`${JSON.stringify(cluster)} is not a valid EKS cluster name`);
   const entry = configured.find((c) => c.name === cluster && (!values.region || c.region === values.region));
   const region = values.region || entry?.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
   if (!region) return usage("no region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)");
   const regionCheck = checkRegion(region);
   if (!regionCheck.ok) return usage(regionCheck.problem);
   if (values.check || io.terminal) {
-    stderr(`eks-token: cluster ${cluster} in ${region}${entry?.endpoint ? ` at ${entry.endpoint}` : ""}; identity: your AWS credentials; configuration: ${io.source ?? "this shell's environment"}`);
+    stderr(
+      `eks-token: cluster ${cluster} in ${region}${entry?.endpoint ? ` at ${entry.endpoint}` : ""}; identity: your AWS credentials; configuration: ${io.source ?? "this shell's environment"}`,
+    );
   }
 
   let token: string;
@@ -163,7 +170,13 @@ export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<n
     stderr(`ecr-token-rotator eks-token: ${describeError(error)}`);
     return 1;
   }
-  if (values.check) return checkToken(io, stderr, { name: cluster, region, ...(entry?.endpoint ? { endpoint: entry.endpoint } : {}), ...(entry?.caData ? { caData: entry.caData } : {}) }, token);
+  if (values.check)
+    return checkToken(
+      io,
+      stderr,
+      { name: cluster, region, ...(entry?.endpoint ? { endpoint: entry.endpoint } : {}), ...(entry?.caData ? { caData: entry.caData } : {}) },
+      token,
+    );
   const apiVersion = execCredentialApiVersion(io.env.KUBERNETES_EXEC_INFO, stderr);
   io.stdout(formatExecCredential(apiVersion, token, expiresAt));
   return 0;
@@ -179,7 +192,12 @@ function configuredClusters(env: Record<string, string | undefined>): ClusterCon
 }
 
 /** --check: a SelfSubjectReview with the token; exit 0 when the cluster knows us, 1 otherwise. */
-async function checkToken(io: EksTokenIo, stderr: (text: string) => void, cluster: { name: string; region: string; endpoint?: string; caData?: string }, token: string): Promise<number> {
+async function checkToken(
+  io: EksTokenIo,
+  stderr: (text: string) => void,
+  cluster: { name: string; region: string; endpoint?: string; caData?: string },
+  token: string,
+): Promise<number> {
   const where = `cluster ${cluster.name} (${cluster.region})`;
   let server: string;
   let caData: string;
@@ -202,7 +220,9 @@ async function checkToken(io: EksTokenIo, stderr: (text: string) => void, cluste
     if (error instanceof KubeApiError && error.status === 401) {
       stderr(`ecr-token-rotator eks-token --check: ${where} at ${server} refused the token (401 Unauthorized); ${UNAUTHORIZED_CAUSES}`);
     } else if (error instanceof KubeApiError && error.status === 403) {
-      stderr(`ecr-token-rotator eks-token --check: ${where} at ${server} authenticated the token but forbids SelfSubjectReview (403: ${error.message}); the identity is known to the cluster, its RBAC is the next thing to check`);
+      stderr(
+        `ecr-token-rotator eks-token --check: ${where} at ${server} authenticated the token but forbids SelfSubjectReview (403: ${error.message}); the identity is known to the cluster, its RBAC is the next thing to check`,
+      );
     } else if (error instanceof KubeApiError && error.status === 0) {
       stderr(`ecr-token-rotator eks-token --check: ${where}: ${unreachableHint(error.details.url, error.details.networkCode)}`);
     } else {

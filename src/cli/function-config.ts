@@ -21,7 +21,10 @@ export interface FunctionConfiguration {
 }
 
 /** The narrow Lambda port: one GetFunctionConfiguration call. */
-export type GetFunctionConfigurationFn = (functionName: string, region: string) => Promise<{ FunctionArn?: string; FunctionName?: string; Environment?: { Variables?: Record<string, string> } }>;
+export type GetFunctionConfigurationFn = (
+  functionName: string,
+  region: string,
+) => Promise<{ FunctionArn?: string; FunctionName?: string; Environment?: { Variables?: Record<string, string> } }>;
 
 export class FunctionConfigError extends Error {
   override readonly name = "FunctionConfigError";
@@ -45,7 +48,11 @@ function sdkGetFunctionConfiguration(): GetFunctionConfigurationFn {
  * Reads the function's configuration. `name` is a function name, a qualified name or an ARN; the
  * region is the ARN's, else AWS_REGION / AWS_DEFAULT_REGION of `env`.
  */
-export async function readFunctionConfiguration(name: string, env: Env, get: GetFunctionConfigurationFn = sdkGetFunctionConfiguration()): Promise<FunctionConfiguration> {
+export async function readFunctionConfiguration(
+  name: string,
+  env: Env,
+  get: GetFunctionConfigurationFn = sdkGetFunctionConfiguration(),
+): Promise<FunctionConfiguration> {
   const arn = FUNCTION_ARN.exec(name);
   const region = arn?.[1] ?? (env.AWS_REGION?.trim() || env.AWS_DEFAULT_REGION?.trim());
   if (!region) throw new FunctionConfigError(`--function ${name}: no region to look the function up in: pass the function's ARN, or set AWS_REGION`);
@@ -58,7 +65,7 @@ export async function readFunctionConfiguration(name: string, env: Env, get: Get
       code === "ResourceNotFoundException"
         ? `no function ${JSON.stringify(name)} in ${region}: check the name (aws lambda list-functions --region ${region}) and the region (AWS_REGION, or pass the ARN)`
         : code === "AccessDeniedException" || code === "AccessDenied"
-          ? "your identity needs lambda:GetFunctionConfiguration on the function (docs/deploy.md, \"On-call access\")"
+          ? 'your identity needs lambda:GetFunctionConfiguration on the function (docs/deploy.md, "On-call access")'
           : "check your AWS credentials and network";
     throw new FunctionConfigError(`--function ${name}: GetFunctionConfiguration failed in ${region}: ${describeError(error)}; ${next}`);
   }

@@ -55,7 +55,10 @@ async function resolveEnvironment(io: CliIo, functionName: string | undefined): 
   try {
     const fn = await readFunctionConfiguration(functionName, io.env, io.getFunctionConfiguration);
     const merged = mergeFunctionEnvironment(fn, io.env, configVariableNames());
-    return { env: merged.env, source: { function: { name: fn.functionName, arn: fn.functionArn, accountId: fn.accountId, overridden: merged.overridden, added: merged.added } } };
+    return {
+      env: merged.env,
+      source: { function: { name: fn.functionName, arn: fn.functionArn, accountId: fn.accountId, overridden: merged.overridden, added: merged.added } },
+    };
   } catch (error) {
     if (error instanceof FunctionConfigError) throw new BadRequestError(error.message);
     throw error;
@@ -136,7 +139,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         args = [...rest.slice(0, at), ...rest.slice(at + (rest[at]!.includes("=") ? 1 : 2))];
       }
       const { env, source } = await resolveEnvironment(io, functionName);
-      return await eksTokenCommand(args, { env, stdout: io.stdout, stderr: io.stderr, ...(source.function ? { source: `function ${source.function.name}` } : {}), ...(io.columns !== undefined ? { terminal: true } : {}) });
+      return await eksTokenCommand(args, {
+        env,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        ...(source.function ? { source: `function ${source.function.name}` } : {}),
+        ...(io.columns !== undefined ? { terminal: true } : {}),
+      });
     }
     const { values } = parseArgs({
       args: rest,
@@ -175,7 +184,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case "rotate":
       case "heal":
       case "diagnose": {
-        const payload: Record<string, unknown> = command === "diagnose" ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
+        const payload: Record<string, unknown> =
+          command === "diagnose" ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
         if (values.registry) payload.registries = values.registry;
         if (values.cluster) payload.clusters = values.cluster;
         if (values.namespace) payload.namespaces = values.namespace;

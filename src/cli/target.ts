@@ -20,9 +20,15 @@ export function describeTarget(command: string, config: Config, source: ConfigSo
     const names =
       r.registries.length > 0
         ? r.registries.map((x) => renderSecretName(r.secretNameTemplate, x))
-        : [source.function?.accountId ? renderSecretName(r.secretNameTemplate, { accountId: source.function.accountId, region }) : r.secretNameTemplate.replaceAll("{region}", region)];
+        : [
+            source.function?.accountId
+              ? renderSecretName(r.secretNameTemplate, { accountId: source.function.accountId, region })
+              : r.secretNameTemplate.replaceAll("{region}", region),
+          ];
     const defaults = r.registries.length === 0 ? " (this account's registry)" : "";
-    parts.push(`secret${names.length === 1 ? "" : "s"} ${names.join(", ")}${defaults}${r.secretNameTemplate === DEFAULT_SECRET_NAME && r.registries.length === 0 ? " [default name]" : ""}`);
+    parts.push(
+      `secret${names.length === 1 ? "" : "s"} ${names.join(", ")}${defaults}${r.secretNameTemplate === DEFAULT_SECRET_NAME && r.registries.length === 0 ? " [default name]" : ""}`,
+    );
     if (r.combinedSecretName) parts.push(`combined secret ${r.combinedSecretName}`);
   }
   const k = config.kubernetes;

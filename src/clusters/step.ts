@@ -19,7 +19,7 @@ import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report
 import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
 import { KubeApiError, type KubeApi, type KubeConnection } from "../kube/types";
-import { UNAUTHORIZED_CAUSES, unreachableHint } from "../kube/next-step";
+import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
 import type { Request } from "../request/triggers";
 
 /** Keep-alive sockets of a client opened for a diagnosis alone (its GETs run 8 at a time). */
@@ -39,7 +39,13 @@ export interface KubernetesStepDeps {
  * Runs `use` with the cluster's API: the injected one, else one opened here (kube/open.ts picks
  * the client) and closed afterwards. The only place the Kubernetes step opens a client.
  */
-async function withApi<T>(config: Config, connection: KubeConnection, injected: KubeApi | undefined, maxSockets: number, use: (api: KubeApi) => Promise<T>): Promise<T> {
+async function withApi<T>(
+  config: Config,
+  connection: KubeConnection,
+  injected: KubeApi | undefined,
+  maxSockets: number,
+  use: (api: KubeApi) => Promise<T>,
+): Promise<T> {
   if (injected) return use(injected);
   const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets });
   try {
@@ -106,9 +112,9 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
         try {
           const connection = await access(cluster);
           rememberSecret(connection.token);
-          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) => diagnoseWith(config, request, api, deps)).catch(
-            (error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], unreadable: unreadableReason(error) }),
-          );
+          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) =>
+            diagnoseWith(config, request, api, deps),
+          ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], unreadable: unreadableReason(error) }));
           const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
           if (diagnosis) {
             report.diagnosis = diagnosis;
@@ -159,7 +165,10 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
     durationMs: result.durationMs,
   };
   if (result.externalSecrets.enabled) {
-    report.externalSecrets = { resynced: result.externalSecrets.resynced, failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`) };
+    report.externalSecrets = {
+      resynced: result.externalSecrets.resynced,
+      failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`),
+    };
   }
   if (result.notes.length > 0) report.notes = result.notes;
   const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict").length;

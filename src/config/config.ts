@@ -3,6 +3,7 @@
  * once in a single ConfigError. The table in README.md documents each variable.
  */
 import { ConfigError } from "../shared/errors";
+import { EKS_CLUSTER_NAME, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 import { checkRegion } from "../formats/region";
 import { unknownVariableWarnings } from "./env-names";
@@ -79,7 +80,10 @@ export class EnvReader {
   list(name: string, options: { noSpaces?: boolean } = {}): string[] {
     const value = this.raw(name);
     if (value === undefined) return [];
-    const items = value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+    const items = value
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
     if (!options.noSpaces) return items;
     return items.flatMap((item) => {
       if (!/\s/.test(item)) return [item];
@@ -182,7 +186,9 @@ export function readRotationConfig(reader: EnvReader, needsRegion = true): Rotat
     if (/[{}]/.test(combinedSecretName)) reader.problem("COMBINED_SECRET_NAME: placeholders are not allowed in the combined secret's name");
     const clash = registries.find((r) => renderSecretName(secretNameTemplate, r) === combinedSecretName);
     if (clash !== undefined || (registries.length === 0 && !/[{}]/.test(secretNameTemplate) && secretNameTemplate === combinedSecretName)) {
-      reader.problem(`COMBINED_SECRET_NAME=${JSON.stringify(combinedSecretName)} is also the secret of ${clash?.host ?? "the default registry"} (SECRET_NAME): one secret cannot hold both formats`);
+      reader.problem(
+        `COMBINED_SECRET_NAME=${JSON.stringify(combinedSecretName)} is also the secret of ${clash?.host ?? "the default registry"} (SECRET_NAME): one secret cannot hold both formats`,
+      );
     }
   }
 
@@ -228,15 +234,12 @@ export interface ClusterConfig {
   caData?: string;
 }
 
-export type NamespaceSelection =
-  | { mode: "list"; names: string[] }
-  | { mode: "selector"; labelSelector: string }
-  | { mode: "all"; exclude: string[] };
+export type ConfiguredNamespaces = { mode: "list"; names: string[] } | { mode: "selector"; labelSelector: string } | { mode: "all"; exclude: string[] };
 
 export interface KubernetesConfig {
   clusters: ClusterConfig[];
   fallbackMode: FallbackMode;
-  namespaces: NamespaceSelection;
+  namespaces: ConfiguredNamespaces;
   pullSecretName: string;
   patchServiceAccounts: string[];
   /** Label selector of ExternalSecrets to re-sync ("" = all); undefined = off. */
@@ -247,13 +250,11 @@ export interface KubernetesConfig {
   client: "https" | "client-node";
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
 const LABEL_SELECTOR = /^[A-Za-z0-9_./,=!()\- ]+$/;
-export const DEFAULT_EXCLUDED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"];
+export const DEFAULT_EXCLUDED_NAMESPACES: string[] = [...SYSTEM_NAMESPACES];
 
-const CLUSTERS_EXAMPLE = 'us-east-1:prod,eu-west-1:staging, or a cluster ARN arn:aws:eks:us-east-1:123456789012:cluster/prod, or JSON [{"name":"prod","region":"us-east-1"}]';
+const CLUSTERS_EXAMPLE =
+  'us-east-1:prod,eu-west-1:staging, or a cluster ARN arn:aws:eks:us-east-1:123456789012:cluster/prod, or JSON [{"name":"prod","region":"us-east-1"}]';
 const CLUSTER_ARN = /^arn:(aws[a-z-]*):eks:([^:]*):(\d{12})?:cluster\/(.*)$/;
 
 /** Where JSON.parse stopped, as "at position N (…text…)" with the text around it. */
@@ -315,10 +316,13 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
     } else if (typeof item === "object" && item !== null && !Array.isArray(item)) {
       const o = item as Record<string, unknown>;
       const unknownKeys = Object.keys(o).filter((k) => !["name", "region", "endpoint", "caData"].includes(k));
-      if (unknownKeys.length > 0) reader.problem(`EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData)`);
+      if (unknownKeys.length > 0)
+        reader.problem(`EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData)`);
       const region = typeof o.region === "string" ? o.region : defaultRegion;
       if (typeof o.name !== "string" || region === undefined) {
-        reader.problem(`EKS_CLUSTERS: every entry needs a string name (and a region, or AWS_REGION), e.g. {"name":"prod","region":"us-east-1"}; got ${JSON.stringify(o).slice(0, 80)}`);
+        reader.problem(
+          `EKS_CLUSTERS: every entry needs a string name (and a region, or AWS_REGION), e.g. {"name":"prod","region":"us-east-1"}; got ${JSON.stringify(o).slice(0, 80)}`,
+        );
         continue;
       }
       cluster = { name: o.name, region };
@@ -329,7 +333,11 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
       }
       // caData alone or with endpoint; an endpoint alone takes the CA from DescribeCluster.
       if (o.caData !== undefined) {
-        if (typeof o.caData !== "string" || !/^[A-Za-z0-9+/=\s]+$/.test(o.caData) || !Buffer.from(o.caData, "base64").toString("utf8").includes("BEGIN CERTIFICATE")) {
+        if (
+          typeof o.caData !== "string" ||
+          !/^[A-Za-z0-9+/=\s]+$/.test(o.caData) ||
+          !Buffer.from(o.caData, "base64").toString("utf8").includes("BEGIN CERTIFICATE")
+        ) {
           reader.problem(`EKS_CLUSTERS: cluster ${o.name}: caData must be a base64 PEM CA bundle (as EKS returns it)`);
         } else cluster.caData = o.caData.replace(/\s+/g, "");
       }
@@ -338,7 +346,10 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
       continue;
     }
     if (cluster === undefined) continue;
-    if (!CLUSTER_NAME.test(cluster.name)) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(cluster.name)} is not a valid EKS cluster name (letters, digits, - and _, up to 100); expected e.g. ${CLUSTERS_EXAMPLE}`);
+    if (!EKS_CLUSTER_NAME.test(cluster.name))
+      reader.problem(
+        `EKS_CLUSTERS: ${JSON.stringify(cluster.name)} is not a valid EKS cluster name (letters, digits, - and _, up to 100); expected e.g. ${CLUSTERS_EXAMPLE}`,
+      );
     const region = checkRegion(cluster.region);
     if (!region.ok) reader.problem(`EKS_CLUSTERS: cluster ${cluster.name}: ${region.problem}`);
     const key = `${cluster.region}:${cluster.name}`;
@@ -349,12 +360,12 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
   return clusters;
 }
 
-function readNamespaces(reader: EnvReader): NamespaceSelection {
+function readNamespaces(reader: EnvReader): ConfiguredNamespaces {
   const target = reader.list("TARGET_NAMESPACES", { noSpaces: true });
   const selector = reader.raw("NAMESPACE_SELECTOR");
   const exclude = reader.list("EXCLUDE_NAMESPACES", { noSpaces: true });
   for (const name of [...target.filter((t) => t !== "*"), ...exclude]) {
-    if (!DNS_LABEL.test(name) || name.length > 63) reader.problem(`TARGET_NAMESPACES/EXCLUDE_NAMESPACES: ${JSON.stringify(name)} is not a valid namespace name`);
+    if (!isDnsLabel(name)) reader.problem(`TARGET_NAMESPACES/EXCLUDE_NAMESPACES: ${JSON.stringify(name)} is not a valid namespace name`);
   }
   if (selector !== undefined && !LABEL_SELECTOR.test(selector)) reader.problem(`NAMESPACE_SELECTOR=${JSON.stringify(selector)}: not a label selector`);
   const all = target.length === 1 && target[0] === "*";
@@ -371,9 +382,10 @@ function readNamespaces(reader: EnvReader): NamespaceSelection {
 export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | undefined): KubernetesConfig {
   const clusters = readClusters(reader, defaultRegion);
   const pullSecretName = reader.string("PULL_SECRET_NAME", "ecr-pull-secret")!;
-  if (!DNS_SUBDOMAIN.test(pullSecretName) || pullSecretName.length > 253) reader.problem(`PULL_SECRET_NAME=${JSON.stringify(pullSecretName)}: not a valid Secret name (lower-case DNS subdomain)`);
+  if (!isDnsSubdomain(pullSecretName)) reader.problem(`PULL_SECRET_NAME=${JSON.stringify(pullSecretName)}: not a valid Secret name (lower-case DNS subdomain)`);
   const patchServiceAccounts = [...new Set(reader.list("PATCH_SERVICE_ACCOUNTS", { noSpaces: true }))];
-  for (const sa of patchServiceAccounts) if (!DNS_SUBDOMAIN.test(sa)) reader.problem(`PATCH_SERVICE_ACCOUNTS: ${JSON.stringify(sa)} is not a valid ServiceAccount name`);
+  for (const sa of patchServiceAccounts)
+    if (!isDnsSubdomain(sa)) reader.problem(`PATCH_SERVICE_ACCOUNTS: ${JSON.stringify(sa)} is not a valid ServiceAccount name`);
   const eso = reader.raw("ESO_RESYNC");
   let esoResyncSelector: string | undefined;
   if (eso !== undefined && !/^(off|false|none)$/i.test(eso)) {

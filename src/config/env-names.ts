@@ -6,7 +6,25 @@
 import { editDistance } from "../formats/region";
 
 /** Prefixes of the product's variables: an unread variable with one of them is reported. */
-const PRODUCT_PREFIXES = ["ECR_", "EKS_", "SECRET_", "SECRETS_", "KUBE_", "ESO_", "PULL_", "TARGET_", "NAMESPACE_", "EXCLUDE_", "PATCH_", "FALLBACK_", "ADOPT_", "TOKEN_", "WRITE_", "COMBINED_", "KMS_"];
+const PRODUCT_PREFIXES = [
+  "ECR_",
+  "EKS_",
+  "SECRET_",
+  "SECRETS_",
+  "KUBE_",
+  "ESO_",
+  "PULL_",
+  "TARGET_",
+  "NAMESPACE_",
+  "EXCLUDE_",
+  "PATCH_",
+  "FALLBACK_",
+  "ADOPT_",
+  "TOKEN_",
+  "WRITE_",
+  "COMBINED_",
+  "KMS_",
+];
 
 /** Variables with those prefixes that belong to something else (the test cache, other tools). */
 const NOT_OURS = new Set(["ECR_ROTATOR_CACHE", "KUBE_CONFIG", "KUBECONFIG", "KUBE_EDITOR", "KUBE_PS1_ENABLED", "SECRET_KEY"]);
@@ -41,7 +59,9 @@ export function unknownVariableWarnings(env: Record<string, string | undefined>,
     if (knownSet.has(name) || NOT_OURS.has(name) || env[name] === undefined) continue;
     const meant = intended(name, known);
     if (meant !== undefined) {
-      warnings.push(`${name} is not a variable of ecr-token-rotator and is ignored: did you mean ${meant}?${env[meant] !== undefined ? ` (${meant} is also set)` : ""}`);
+      warnings.push(
+        `${name} is not a variable of ecr-token-rotator and is ignored: did you mean ${meant}?${env[meant] !== undefined ? ` (${meant} is also set)` : ""}`,
+      );
     } else if (PRODUCT_PREFIXES.some((p) => name.startsWith(p))) {
       warnings.push(`${name} is not a variable of ecr-token-rotator and is ignored (README.md, "Configuration", lists them)`);
     }

@@ -8,9 +8,10 @@
  */
 import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from "../formats/dockerconfig";
 import { expiryEmbeddedInPassword } from "../formats/ecr-token";
-import { scrub } from "../kube/redact";
+import { scrub } from "../shared/redact-text";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
-import { forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
+import { LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
+import { counted, forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
 import { KubeApiError, type KubeApi, type KubeEvent, type KubeNamespace, type KubePod, type KubeSecret, type ListOptions, type ListPage } from "../kube/types";
 import { classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
@@ -19,10 +20,6 @@ import type { ClusterDiagnosis, StuckContainer, StuckContainerReport } from "../
 /** Waiting reasons of a container stuck on its image (Container Insights counts the same three). */
 export const STUCK_REASONS: readonly string[] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
 
-/** Page size of the namespace and Event LISTs. */
-const LIST_PAGE_SIZE = 500;
-/** Page size of the pod LIST (see DiagnoseDeps.podPageSize). */
-const POD_PAGE_SIZE = 200;
 /** Stuck containers diagnosed at most (see DiagnoseDeps.maxStuck). */
 const MAX_STUCK = 200;
 /** Parallel GETs of ServiceAccounts and Secrets. */
@@ -152,7 +149,7 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks = deps.sleep ? { sleep: deps.sleep } : {};
   const counter = { n: 0 };
-  const api = countedApi(deps.api, counter);
+  const api = counted(deps.api, counter);
   const ctx: DiagnoseContext = {
     target,
     deps,
@@ -171,7 +168,8 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
     ctx.diagnosis.stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
   }
   const diagnosis: ClusterDiagnosis = ctx.diagnosis;
-  if (ctx.confined) diagnosis.notes = [`cluster-wide lists are forbidden (namespace-confined RBAC): read the namespaces ${[...inScope].sort().join(", ")} one by one`];
+  if (ctx.confined)
+    diagnosis.notes = [`cluster-wide lists are forbidden (namespace-confined RBAC): read the namespaces ${[...inScope].sort().join(", ")} one by one`];
   diagnosis.requests = counter.n;
   diagnosis.durationMs = Date.now() - started;
   if (diagnosis.errors!.length === 0) delete diagnosis.errors;
@@ -201,7 +199,12 @@ async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   const namespaces: KubeNamespace[] = [];
   const nsTarget = ctx.target.namespaces;
   try {
-    await forEachListed((o) => ctx.api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
+    await forEachListed(
+      (o) => ctx.api.listNamespaces(o),
+      nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {},
+      (n) => void namespaces.push(reducedNamespace(n)),
+      ctx.paging,
+    );
   } catch (error) {
     const names = confinedFallback(ctx, error);
     if (names === undefined) throw error;
@@ -218,7 +221,7 @@ async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<st
   const maxStuck = ctx.deps.maxStuck ?? MAX_STUCK;
   const stuck: Stuck[] = [];
   let overflow = 0;
-  const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? POD_PAGE_SIZE };
+  const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? LARGE_LIST_PAGE_SIZE };
   const options = { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" };
   const onPod = (pod: KubePod) => {
     if (!inScope.has(pod.metadata.namespace ?? "")) return;
@@ -228,7 +231,15 @@ async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<st
       else overflow++;
     }
   };
-  await eachNamespaceOrCluster(ctx, inScope, (o) => ctx.api.listPods(o), (ns, o) => ctx.api.listNamespacedPods(ns, o), options, onPod, paging);
+  await eachNamespaceOrCluster(
+    ctx,
+    inScope,
+    (o) => ctx.api.listPods(o),
+    (ns, o) => ctx.api.listNamespacedPods(ns, o),
+    options,
+    onPod,
+    paging,
+  );
   if (overflow > 0) ctx.diagnosis.truncated = overflow;
   return stuck;
 }
@@ -264,15 +275,23 @@ async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]
   const events = new Map<string, Array<{ at: string; message: string }>>();
   try {
     const inScope = new Set(stuck.map((s) => s.namespace));
-    await eachNamespaceOrCluster(ctx, inScope, (o) => ctx.api.listEvents(o), (ns, o) => ctx.api.listNamespacedEvents(ns, o), { fieldSelector: "involvedObject.kind=Pod,reason=Failed" }, (e: KubeEvent) => {
-      const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
-      if (!stuckPods.has(key) || !e.message) return;
-      const list = events.get(key) ?? [];
-      list.push({ at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message });
-      list.sort((a, b) => a.at.localeCompare(b.at));
-      if (list.length > 3) list.shift();
-      events.set(key, list);
-    }, ctx.paging);
+    await eachNamespaceOrCluster(
+      ctx,
+      inScope,
+      (o) => ctx.api.listEvents(o),
+      (ns, o) => ctx.api.listNamespacedEvents(ns, o),
+      { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
+      (e: KubeEvent) => {
+        const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
+        if (!stuckPods.has(key) || !e.message) return;
+        const list = events.get(key) ?? [];
+        list.push({ at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message });
+        list.sort((a, b) => a.at.localeCompare(b.at));
+        if (list.length > 3) list.shift();
+        events.set(key, list);
+      },
+      ctx.paging,
+    );
   } catch (error) {
     ctx.diagnosis.errors.push(describe(error, "events could not be listed"));
   }
@@ -282,7 +301,10 @@ async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]
 type ReadSecrets = Map<string, ReducedSecret | { error: string }>;
 
 /** ServiceAccounts and referenced Secrets: one GET per distinct one, `concurrency` at a time. */
-async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<{ serviceAccounts: Map<string, string[] | undefined>; secrets: ReadSecrets }> {
+async function readReferences(
+  ctx: DiagnoseContext,
+  stuck: readonly Stuck[],
+): Promise<{ serviceAccounts: Map<string, string[] | undefined>; secrets: ReadSecrets }> {
   const { api, get, diagnosis } = ctx;
   const saKeys = [...new Set(stuck.map((s) => `${s.namespace}/${s.serviceAccountName || "default"}`))];
   const secretKeys = [...new Set(stuck.flatMap((s) => s.pullSecrets.map((n) => `${s.namespace}/${n}`)))];
@@ -317,13 +339,21 @@ async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Pr
 }
 
 /** One report row: the container and its causes (an unreadable Secret is the cause when there is one). */
-function stuckRow(ctx: DiagnoseContext, s: Stuck, events: Map<string, Array<{ at: string; message: string }>>, serviceAccounts: Map<string, string[] | undefined>, secrets: ReadSecrets): StuckContainerReport {
+function stuckRow(
+  ctx: DiagnoseContext,
+  s: Stuck,
+  events: Map<string, Array<{ at: string; message: string }>>,
+  serviceAccounts: Map<string, string[] | undefined>,
+  secrets: ReadSecrets,
+): StuckContainerReport {
   const reduced = s.pullSecrets.map((n) => secrets.get(`${s.namespace}/${n}`));
   const unreadable = reduced.filter((r): r is { error: string } => r !== undefined && "error" in r);
   const row: StuckContainerReport = { namespace: s.namespace, pod: s.pod, container: s.container, image: s.image, reason: s.reason, causes: [] };
   if (s.message) row.message = scrub(s.message);
   if (unreadable.length > 0) {
-    row.causes = [{ code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" }];
+    row.causes = [
+      { code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" },
+    ];
     return row;
   }
   const saPulls = serviceAccounts.get(`${s.namespace}/${s.serviceAccountName || "default"}`);

@@ -1,5 +1,6 @@
-// Pure formats: the docker config JSON of pull Secrets, ECR registry host names, and ECR
-// authorization tokens (decoding and expiry). No I/O.
+// Pure formats: the docker config JSON of pull Secrets, ECR registry host names, ECR
+// authorization tokens (decoding and expiry), and AWS region names (the SDK's partition data). No I/O.
 export * from "./dockerconfig";
 export * from "./ecr-token";
 export * from "./registry-host";
+export * from "./region";

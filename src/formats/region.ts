@@ -67,7 +67,10 @@ export function checkRegion(region: string): RegionCheck {
   }
   const word = middle(region);
   if (word !== undefined && !WORDS.has(word) && [...WORDS].some((w) => editDistance(word, w) <= 2)) {
-    return { ok: false, problem: `${JSON.stringify(region)} is not a known AWS region${suggest(2) || ` (no ${partition.id} region has the word ${JSON.stringify(word)})`}` };
+    return {
+      ok: false,
+      problem: `${JSON.stringify(region)} is not a known AWS region${suggest(2) || ` (no ${partition.id} region has the word ${JSON.stringify(word)})`}`,
+    };
   }
   return { ok: true, known: false, partition: partition.id };
 }

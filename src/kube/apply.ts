@@ -7,122 +7,30 @@
  * at most ONE write per namespace (none when nothing changed). The default transport is
  * node:https (./http-client, loaded lazily); `@kubernetes/client-node` (./client) is optional.
  */
-import { UNAUTHORIZED_CAUSES, unreachableHint } from "./next-step";
-import { serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
-import { decideSecret, decideServiceAccount, forceSyncPatch, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
-import { isValidNamespaceName, parseLabelSelector, selectNamespaces, type NamespaceTarget } from "./namespaces";
-import { forEachListed, pool, reducedNamespace, type Paging } from "./paging";
-import { scrub, secretValuesOf } from "./redact";
+import { serializeDockerConfig, type RegistryLogin } from "../formats/dockerconfig";
+import { forceSyncPatch, summarizeSecret, type SecretSummary } from "./decide";
+import { applyNamespaces } from "./apply-namespace";
+import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget } from "./apply-types";
+import { describeFailure } from "./failure";
+import { isDnsSubdomain, isValidNamespaceName, LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
+import { parseLabelSelector, selectNamespaces } from "./namespaces";
+import { counted, forEachListed, pool, reducedNamespace } from "./paging";
+import { scrub, secretValuesOf } from "../shared/redact-text";
 import { classify, DEFAULT_RETRY_POLICY, withRetry, type RetryHooks, type RetryPolicy } from "./retry";
-import { KubeApiError, type KubeApi, type KubeConnection, type KubeExternalSecret, type KubeNamespace, type KubeResource, type KubeServiceAccount, type KubeVerb } from "./types";
+import { KubeApiError, type KubeApi, type KubeConnection, type KubeExternalSecret, type KubeNamespace, type KubeServiceAccount } from "./types";
 
 export type { KubeConnection } from "./types";
-
-/** Page size of the cluster-wide LISTs of namespaces, ServiceAccounts, ExternalSecrets. */
-const LIST_PAGE_SIZE = 500;
-/** Page size of the Secret LIST (see ApplyDeps.secretPageSize). */
-const SECRET_LIST_PAGE_SIZE = 200;
-
-export interface ClusterTarget {
-  /** Cluster name, for the report. */
-  cluster: string;
-  namespaces: NamespaceTarget;
-  /** Name of the pull Secret, e.g. `ecr-pull-secret`. */
-  pullSecretName: string;
-  /** ServiceAccounts whose `imagePullSecrets` gain the Secret, e.g. `["default"]`; `[]` = none. */
-  patchServiceAccounts: string[];
-  /** Annotate matching ExternalSecrets with `force-sync=<unix seconds>`; undefined = off. */
-  esoResync?: { labelSelector: string };
-  /** Bounded parallel requests, e.g. 16. */
-  concurrency: number;
-  /** Overwrite a same-named dockerconfigjson Secret that is not labelled as ours. */
-  adoptUnmanaged: boolean;
-  /** Compute and report every write, write nothing. */
-  dryRun: boolean;
-}
-
-export type NamespaceOutcome = "created" | "updated" | "unchanged" | "conflict" | "failed" | "skipped";
-
-export interface NamespaceResult {
-  namespace: string;
-  outcome: NamespaceOutcome;
-  /** Why (conflict, failed, skipped), or a remark (adopted, replaced invalid content). No secrets. */
-  reason?: string;
-  /** ServiceAccounts given the pull secret (or that would be, in a dry run). */
-  serviceAccountsPatched?: string[];
-  /** Requested ServiceAccounts that do not exist in this namespace (reported, not created). */
-  serviceAccountsMissing?: string[];
-  serviceAccountsFailed?: Array<{ name: string; reason: string }>;
-  /** Dry run: a write would have been made for this namespace. */
-  wouldWrite?: boolean;
-  /** Attempts the Secret write took (only when > 1). */
-  attempts?: number;
-}
-
-export interface ClusterApplyResult {
-  cluster: string;
-  dryRun: boolean;
-  pullSecretName: string;
-  /** One entry per target namespace, sorted by name. */
-  namespaces: NamespaceResult[];
-  counts: Record<NamespaceOutcome, number>;
-  serviceAccounts: {
-    /** `namespace/name` */
-    patched: string[];
-    unchanged: number;
-    missing: string[];
-    failed: Array<{ serviceAccount: string; reason: string }>;
-  };
-  externalSecrets: {
-    enabled: boolean;
-    /** `namespace/name` of ExternalSecrets annotated (or that would be). */
-    resynced: string[];
-    failed: Array<{ externalSecret: string; reason: string }>;
-  };
-  /** Cluster-level problems (e.g. the namespace LIST failed). */
-  errors: string[];
-  /** What the writes mean for running pods, and any degraded mode used. */
-  notes: string[];
-  /** Kubernetes API requests made (including retries). */
-  requests: number;
-  durationMs: number;
-  /** No failed namespace, ServiceAccount, ExternalSecret, and no cluster-level error. */
-  ok: boolean;
-}
-
-export interface ApplyDeps {
-  now?: () => Date;
-  /**
-   * The API to use (the caller then closes it). Default: the node:https adapter of
-   * ./http-client for `connection`. For `@kubernetes/client-node`, pass
-   * `await (await import("./client")).createKubeApi(connection)`: this module never references
-   * ./client, so no bundle of it carries client-node.
-   */
-  api?: KubeApi;
-  onProgress?: (done: number, total: number) => void;
-  retry?: Partial<RetryPolicy>;
-  /** For tests: replaces the backoff sleep. */
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  /** Page size of the cluster-wide LISTs of namespaces, ServiceAccounts, ExternalSecrets (default 500). */
-  pageSize?: number;
-  /**
-   * Page size of the cluster-wide Secret LIST (default 200): each pull secret carries ~8 KB of
-   * docker config with real ECR tokens, so a 500-item page alone costs ~20 MB of transient memory.
-   */
-  secretPageSize?: number;
-}
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export type { ApplyDeps, ClusterApplyResult, ClusterTarget, NamespaceOutcome, NamespaceResult } from "./apply-types";
+export { describeFailure } from "./failure";
 
 /** Checks a target before anything is sent; throws a precise message. */
 export function validateTarget(target: ClusterTarget, logins: readonly RegistryLogin[]): void {
   if (logins.length === 0) throw new Error("no registry logins to apply");
-  if (!DNS_SUBDOMAIN.test(target.pullSecretName) || target.pullSecretName.length > 253) {
+  if (!isDnsSubdomain(target.pullSecretName)) {
     throw new Error(`invalid pull secret name "${target.pullSecretName}" (must be a DNS subdomain)`);
   }
   for (const sa of target.patchServiceAccounts) {
-    if (!DNS_SUBDOMAIN.test(sa) || sa.length > 253) throw new Error(`invalid ServiceAccount name "${sa}"`);
+    if (!isDnsSubdomain(sa)) throw new Error(`invalid ServiceAccount name "${sa}"`);
   }
   if (!Number.isInteger(target.concurrency) || target.concurrency < 1 || target.concurrency > 256) {
     throw new Error(`concurrency must be an integer from 1 to 256, got ${target.concurrency}`);
@@ -136,49 +44,6 @@ export function validateTarget(target: ClusterTarget, logins: readonly RegistryL
     parseLabelSelector(ns.labelSelector);
   }
   if (target.esoResync) parseLabelSelector(target.esoResync.labelSelector);
-}
-
-/** Wraps every method of the API with a request counter. */
-function counted(api: KubeApi, counter: { n: number }): KubeApi {
-  return new Proxy(api, {
-    get(targetApi, prop, receiver) {
-      const value = Reflect.get(targetApi, prop, receiver) as unknown;
-      if (typeof value !== "function" || prop === "close") return value;
-      return (...args: unknown[]) => {
-        counter.n++;
-        return (value as (...a: unknown[]) => unknown).apply(targetApi, args);
-      };
-    },
-  });
-}
-
-/** Everything one cluster's apply shares: the API, the target, the logins, the retry policy, the result being built. */
-interface ApplyContext {
-  api: KubeApi;
-  target: ClusterTarget;
-  logins: RegistryLogin[];
-  deps: ApplyDeps;
-  policy: RetryPolicy;
-  hooks: RetryHooks;
-  /** Paging of the namespace, ServiceAccount and ExternalSecret LISTs. */
-  paging: Paging;
-  /** Paging of the Secret LIST (smaller pages: pull secrets are large). */
-  secretPaging: Paging;
-  result: ClusterApplyResult;
-  /** Secret values scrubbed from every reason. */
-  secrets: readonly string[];
-  describe: (error: unknown, verb: KubeVerb, resource: KubeResource, namespace?: string) => string;
-  /** Namespaces whose Secret has no foreign entries share one encoded docker config string. */
-  encode: (merged: DockerConfig, foreign: DockerConfig | undefined) => string;
-}
-
-/** What the cluster-wide LISTs found: the namespaces to write to, and the objects already there. */
-interface ClusterState {
-  selected: string[];
-  /** Pull secret summaries by namespace; undefined when the LIST failed (then each is read). */
-  knownSecrets: Map<string, SecretSummary> | undefined;
-  /** ServiceAccount name → namespace → object; a name is absent when its LIST failed. */
-  knownSAs: Map<string, Map<string, KubeServiceAccount>>;
 }
 
 export async function applyToCluster(
@@ -219,10 +84,7 @@ export async function applyToCluster(
     result.requests = counter.n;
     result.durationMs = Date.now() - started;
     result.ok =
-      result.errors.length === 0 &&
-      result.counts.failed === 0 &&
-      result.serviceAccounts.failed.length === 0 &&
-      result.externalSecrets.failed.length === 0;
+      result.errors.length === 0 && result.counts.failed === 0 && result.serviceAccounts.failed.length === 0 && result.externalSecrets.failed.length === 0;
   }
 }
 
@@ -243,7 +105,14 @@ function emptyResult(target: ClusterTarget): ClusterApplyResult {
   };
 }
 
-function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin[], deps: ApplyDeps, result: ClusterApplyResult, secrets: readonly string[]): ApplyContext {
+function applyContext(
+  api: KubeApi,
+  target: ClusterTarget,
+  logins: RegistryLogin[],
+  deps: ApplyDeps,
+  result: ClusterApplyResult,
+  secrets: readonly string[],
+): ApplyContext {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks: RetryHooks = { sleep: deps.sleep, random: deps.random };
   const encoded = new Map<string, string>();
@@ -255,7 +124,7 @@ function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin
     policy,
     hooks,
     paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks },
-    secretPaging: { limit: deps.secretPageSize ?? deps.pageSize ?? SECRET_LIST_PAGE_SIZE, policy, hooks },
+    secretPaging: { limit: deps.secretPageSize ?? deps.pageSize ?? LARGE_LIST_PAGE_SIZE, policy, hooks },
     result,
     secrets,
     describe: (error, verb, resource, namespace) => describeFailure(error, verb, resource, namespace, secrets),
@@ -272,14 +141,23 @@ function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin
 }
 
 type Settled<T> = { value: T } | { error: unknown };
-const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ value }), (error: unknown) => ({ error }));
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
+  p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
 
 /** The namespaces the target's mode lets the API server filter (label selector), reduced on arrival. */
 async function listNamespaces(ctx: ApplyContext): Promise<KubeNamespace[]> {
   const nsTarget = ctx.target.namespaces;
   const namespaces: KubeNamespace[] = [];
   const options = nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {};
-  await forEachListed((o) => ctx.api.listNamespaces(o), options, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
+  await forEachListed(
+    (o) => ctx.api.listNamespaces(o),
+    options,
+    (n) => void namespaces.push(reducedNamespace(n)),
+    ctx.paging,
+  );
   return namespaces;
 }
 
@@ -302,9 +180,14 @@ async function listPullSecrets(ctx: ApplyContext): Promise<Map<string, SecretSum
 /** The ServiceAccounts named `sa`, by namespace. */
 async function listServiceAccounts(ctx: ApplyContext, sa: string): Promise<Map<string, KubeServiceAccount>> {
   const byNs = new Map<string, KubeServiceAccount>();
-  await forEachListed((o) => ctx.api.listServiceAccounts(o), { fieldSelector: `metadata.name=${sa}` }, (item) => {
-    if (item.metadata.namespace && item.metadata.name === sa) byNs.set(item.metadata.namespace, item);
-  }, ctx.paging);
+  await forEachListed(
+    (o) => ctx.api.listServiceAccounts(o),
+    { fieldSelector: `metadata.name=${sa}` },
+    (item) => {
+      if (item.metadata.namespace && item.metadata.name === sa) byNs.set(item.metadata.namespace, item);
+    },
+    ctx.paging,
+  );
   return byNs;
 }
 
@@ -347,165 +230,25 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
     const listed = listedSAs[i]!;
     if ("value" in listed) knownSAs.set(sa, listed.value);
     else if (selected.length > 0) {
-      result.notes.push(`cluster-wide list of serviceaccounts "${sa}" failed (${describe(listed.error, "list", "serviceaccounts")}); reading each namespace's instead`);
+      result.notes.push(
+        `cluster-wide list of serviceaccounts "${sa}" failed (${describe(listed.error, "list", "serviceaccounts")}); reading each namespace's instead`,
+      );
     }
   });
   return { selected, knownSecrets, knownSAs };
 }
 
 /** 4. Applies every selected namespace (bounded concurrency), then sorts all namespace rows by name. */
-async function applyNamespaces(ctx: ApplyContext, state: ClusterState): Promise<void> {
-  let done = 0;
-  const total = state.selected.length;
-  ctx.deps.onProgress?.(0, total);
-  const perNamespace: NamespaceResult[] = [];
-  await pool(state.selected, ctx.target.concurrency, async (namespace) => {
-    perNamespace.push(await applyNamespace(ctx, state, namespace));
-    done++;
-    ctx.deps.onProgress?.(done, total);
-  });
-  ctx.result.namespaces.push(...perNamespace);
-  ctx.result.namespaces.sort((a, b) => a.namespace.localeCompare(b.namespace));
-}
-
-/** How far a pull secret write got: the last verb tried, the attempts, and a write whose response was lost. */
-interface WriteProgress {
-  verb: KubeVerb;
-  attempts: number;
-  decision?: SecretDecision;
-  /**
-   * A write whose response was lost (network error) may have been applied: if the re-read then
-   * finds our content, report that write, not "unchanged".
-   */
-  lostWrite?: "created" | "updated";
-}
-
-/** One namespace: the pull secret (at most one write), then its ServiceAccounts. */
-async function applyNamespace(ctx: ApplyContext, state: ClusterState, namespace: string): Promise<NamespaceResult> {
-  const r: NamespaceResult = { namespace, outcome: "failed" };
-  const progress: WriteProgress = { verb: "get", attempts: 0 };
-  try {
-    await writePullSecret(ctx, state, namespace, progress);
-    recordSecretOutcome(r, progress, ctx.target.dryRun);
-  } catch (error) {
-    r.outcome = "failed";
-    r.reason = ctx.describe(error, progress.verb, "secrets", namespace);
-  }
-  if (progress.attempts > 1) r.attempts = progress.attempts;
-  if (r.outcome !== "failed" && r.outcome !== "conflict") await patchServiceAccounts(ctx, state, namespace, r);
-  else if (ctx.target.patchServiceAccounts.length > 0 && r.outcome === "conflict") {
-    r.reason += "; ServiceAccounts not patched";
-  }
-  return r;
-}
-
-/** Decides and makes the pull secret's write (create, merge patch, or none), retried; a 409 re-reads first. */
-async function writePullSecret(ctx: ApplyContext, state: ClusterState, namespace: string, progress: WriteProgress): Promise<void> {
-  const { api, target, logins, encode } = ctx;
-  const name = target.pullSecretName;
-  let existing: SecretSummary | undefined = state.knownSecrets?.get(namespace);
-  let mustRead = state.knownSecrets === undefined;
-  const noteLost = (error: unknown, what: "created" | "updated"): never => {
-    if (error instanceof KubeApiError && error.status === 0) progress.lostWrite ??= what;
-    throw error;
-  };
-  const decide = () => decideSecret({ namespace, name, existing, logins, adoptUnmanaged: target.adoptUnmanaged, encode });
-  await withRetry(
-    async (attempt) => {
-      progress.attempts = attempt;
-      if (mustRead) {
-        progress.verb = "get";
-        const fresh = await api.readSecret(namespace, name);
-        existing = fresh ? summarizeSecret(fresh, logins) : undefined;
-        mustRead = false;
-      }
-      let decision = (progress.decision = decide());
-      if (target.dryRun) return;
-      if (decision.action === "create") {
-        progress.verb = "create";
-        await api.createSecret(namespace, decision.body).catch((e: unknown) => noteLost(e, "created"));
-      } else if (decision.action === "update") {
-        progress.verb = "patch";
-        try {
-          await api.patchSecret(namespace, name, decision.patch);
-        } catch (error) {
-          // Deleted since we listed it: create it instead (the namespace itself may be gone,
-          // then the create fails with its own 404).
-          if (!(error instanceof KubeApiError && error.status === 404)) noteLost(error, "updated");
-          existing = undefined;
-          decision = progress.decision = decide();
-          progress.verb = "create";
-          if (decision.action === "create") await api.createSecret(namespace, decision.body).catch((e: unknown) => noteLost(e, "created"));
-        }
-      }
-    },
-    ctx.policy,
-    { ...ctx.hooks, onConflict: async () => void (mustRead = true) },
-  );
-}
-
-/** The namespace row's outcome and remark from the final decision. */
-function recordSecretOutcome(r: NamespaceResult, progress: WriteProgress, dryRun: boolean): void {
-  const d = progress.decision!;
-  const lostWrite = progress.lostWrite;
-  if (d.action === "create") r.outcome = "created";
-  else if (d.action === "update") {
-    r.outcome = "updated";
-    const remarks = [d.adopted ? "adopted an unmanaged Secret" : "", d.replacedInvalid ? "replaced content that was not a valid docker config" : ""].filter(Boolean);
-    if (remarks.length) r.reason = remarks.join("; ");
-  } else if (d.action === "unchanged") {
-    r.outcome = lostWrite ?? "unchanged";
-    if (lostWrite) r.reason = "the response to the write was lost; a re-read confirmed it was applied";
-  } else {
-    r.outcome = "conflict";
-    r.reason = d.reason;
-  }
-  if (dryRun) r.wouldWrite = d.action === "create" || d.action === "update";
-}
-
-/** Gives each requested ServiceAccount of `namespace` the pull secret (one merge patch when missing). */
-async function patchServiceAccounts(ctx: ApplyContext, state: ClusterState, namespace: string, r: NamespaceResult): Promise<void> {
-  const { api, target } = ctx;
-  for (const saName of target.patchServiceAccounts) {
-    const known = state.knownSAs.get(saName);
-    let sa: KubeServiceAccount | undefined = known?.get(namespace);
-    let mustRead = known === undefined;
-    let verb: KubeVerb = "get";
-    try {
-      const outcome = await withRetry(
-        async () => {
-          if (mustRead) {
-            verb = "get";
-            sa = await api.readServiceAccount(namespace, saName);
-            mustRead = false;
-          }
-          const d = decideServiceAccount(sa, target.pullSecretName);
-          if (d.action === "patch" && !target.dryRun) {
-            verb = "patch";
-            await api.patchServiceAccount(namespace, saName, d.patch);
-          }
-          return d.action;
-        },
-        ctx.policy,
-        { ...ctx.hooks, onConflict: async () => void (mustRead = true) },
-      );
-      if (outcome === "patch") {
-        (r.serviceAccountsPatched ??= []).push(saName);
-        if (target.dryRun) r.wouldWrite = true;
-      } else if (outcome === "missing") (r.serviceAccountsMissing ??= []).push(saName);
-      else ctx.result.serviceAccounts.unchanged++;
-    } catch (error) {
-      (r.serviceAccountsFailed ??= []).push({ name: saName, reason: ctx.describe(error, verb, "serviceaccounts", namespace) });
-    }
-  }
-}
-
-/** 5. Annotates the matching ExternalSecrets of the selected namespaces with `force-sync`. */
 async function resyncExternalSecrets(ctx: ApplyContext, labelSelector: string, selected: ReadonlySet<string>): Promise<void> {
   const { api, target, result } = ctx;
   try {
     const listed: KubeExternalSecret[] = [];
-    await forEachListed((o) => api.listExternalSecrets(o), { labelSelector }, (es) => void listed.push(es), ctx.paging);
+    await forEachListed(
+      (o) => api.listExternalSecrets(o),
+      { labelSelector },
+      (es) => void listed.push(es),
+      ctx.paging,
+    );
     const inTarget = listed.filter((es) => es.metadata.namespace && selected.has(es.metadata.namespace));
     const patch = forceSyncPatch((ctx.deps.now ?? (() => new Date()))());
     await pool(inTarget, target.concurrency, async (es) => {
@@ -541,44 +284,13 @@ function summarise(result: ClusterApplyResult): void {
     result.notes.push(`${result.counts.updated} pull secret(s) ${verbPrefix}updated in place: the kubelet reads them at pull time, no pod restart needed`);
   }
   if (result.counts.created > 0) {
-    result.notes.push(`${result.counts.created} pull secret(s) ${verbPrefix}created: pods reference them through imagePullSecrets (their own or their ServiceAccount's)`);
+    result.notes.push(
+      `${result.counts.created} pull secret(s) ${verbPrefix}created: pods reference them through imagePullSecrets (their own or their ServiceAccount's)`,
+    );
   }
   if (result.serviceAccounts.patched.length > 0) {
     result.notes.push(
       `${result.serviceAccounts.patched.length} ServiceAccount(s) ${verbPrefix}patched: only pods created from now on get the imagePullSecret; existing pods without it must be recreated`,
     );
   }
-}
-
-/**
- * A one-line, secret-free reason: the HTTP status, the missing permission for a 403 (verb,
- * resource, namespace), and the API server's Status message scrubbed.
- */
-export function describeFailure(error: unknown, verb: KubeVerb, resource: KubeResource, namespace: string | undefined, secrets: readonly string[]): string {
-  const where = namespace ? ` in namespace "${namespace}"` : " cluster-wide";
-  if (error instanceof KubeApiError) {
-    const message = error.message ? scrub(error.message, secrets) : "";
-    const suffix = message ? `: ${message}` : "";
-    switch (error.status) {
-      case 0:
-        return `network error (${error.details.networkCode ?? "connection failed"}) on ${verb} ${resource}${where}, retries exhausted${error.details.url ? `: ${unreachableHint(error.details.url, error.details.networkCode)}` : ""}`;
-      case 401:
-        return `unauthorized (401): the bearer token was rejected on ${verb} ${resource}${where}; ${UNAUTHORIZED_CAUSES}`;
-      case 403:
-        return `forbidden (403): missing RBAC permission "${verb}" on "${resource}"${where}${suffix}`;
-      case 404:
-        return namespace && (verb === "create" || verb === "patch") && /namespaces? "?[^"\s]*"? not found/.test(message)
-          ? `namespace ${namespace} not found`
-          : `not found (404) on ${verb} ${resource}${where}${suffix}`;
-      case 409:
-        return `conflict (409) on ${verb} ${resource}${where}, retries exhausted${suffix}`;
-      case 429:
-        return `throttled (429) on ${verb} ${resource}${where}, retries exhausted${suffix}`;
-      default:
-        return `HTTP ${error.status} on ${verb} ${resource}${where}${error.status >= 500 ? ", retries exhausted" : ""}${suffix}`;
-    }
-  }
-  const code = classify(error).kind === "network" ? " (network error, retries exhausted)" : "";
-  const text = error instanceof Error ? error.message : String(error);
-  return `${verb} ${resource}${where} failed${code}: ${scrub(text, secrets)}`;
 }

@@ -4,7 +4,7 @@
  * shared by every request of a client; call `close()` when done.
  */
 import type { KubeConnection } from "./types";
-import { scrub } from "./redact";
+import { scrub } from "../shared/redact-text";
 import { networkErrorCode, parseRetryAfter } from "./retry";
 import {
   KubeApiError,
@@ -97,97 +97,65 @@ export async function createKubeApi(connection: KubeConnection): Promise<KubeApi
       throw e;
     });
   const plain = <T>(value: unknown): T => value as T;
+  /** One client-node call; whatever it throws becomes a KubeApiError for (verb, resource, namespace). */
+  const call = async <T>(request: () => Promise<T>, verb: KubeVerb, resource: KubeResource, namespace?: string): Promise<T> => {
+    try {
+      return await request();
+    } catch (error) {
+      throw fail(error, verb, resource, namespace);
+    }
+  };
 
   return {
-    async listNamespaces(o) {
-      try {
-        return page<KubeNamespace>(await core.listNamespace(listParams(o)));
-      } catch (error) {
-        throw fail(error, "list", "namespaces");
-      }
+    listNamespaces(o) {
+      return call(() => core.listNamespace(listParams(o)), "list", "namespaces").then(page<KubeNamespace>);
     },
-    async listSecrets(o) {
-      try {
-        return page<KubeSecret>(await core.listSecretForAllNamespaces(listParams(o)));
-      } catch (error) {
-        throw fail(error, "list", "secrets");
-      }
+    listSecrets(o) {
+      return call(() => core.listSecretForAllNamespaces(listParams(o)), "list", "secrets").then(page<KubeSecret>);
     },
-    async listNamespacedSecrets(namespace, o) {
-      try {
-        return page<KubeSecret>(await core.listNamespacedSecret({ namespace, ...listParams(o) }));
-      } catch (error) {
-        throw fail(error, "list", "secrets", namespace);
-      }
+    listNamespacedSecrets(namespace, o) {
+      return call(() => core.listNamespacedSecret({ namespace, ...listParams(o) }), "list", "secrets", namespace).then(page<KubeSecret>);
     },
     readSecret(namespace, name) {
       return orUndefinedOn404(core.readNamespacedSecret({ name, namespace }).then(plain<KubeSecret>), "get", "secrets", namespace);
     },
-    async createSecret(namespace, body) {
-      try {
-        return plain<KubeSecret>(await core.createNamespacedSecret({ namespace, body: { apiVersion: "v1", kind: "Secret", ...body } }));
-      } catch (error) {
-        throw fail(error, "create", "secrets", namespace);
-      }
+    createSecret(namespace, body) {
+      return call(() => core.createNamespacedSecret({ namespace, body: { apiVersion: "v1", kind: "Secret", ...body } }), "create", "secrets", namespace).then(
+        plain<KubeSecret>,
+      );
     },
-    async patchSecret(namespace, name, patch: MergePatch) {
-      try {
-        return plain<KubeSecret>(await core.patchNamespacedSecret({ name, namespace, body: patch }, mergePatch));
-      } catch (error) {
-        throw fail(error, "patch", "secrets", namespace);
-      }
+    patchSecret(namespace, name, patch: MergePatch) {
+      return call(() => core.patchNamespacedSecret({ name, namespace, body: patch }, mergePatch), "patch", "secrets", namespace).then(plain<KubeSecret>);
     },
-    async listServiceAccounts(o) {
-      try {
-        return page<KubeServiceAccount>(await core.listServiceAccountForAllNamespaces(listParams(o)));
-      } catch (error) {
-        throw fail(error, "list", "serviceaccounts");
-      }
+    listServiceAccounts(o) {
+      return call(() => core.listServiceAccountForAllNamespaces(listParams(o)), "list", "serviceaccounts").then(page<KubeServiceAccount>);
     },
-    async listNamespacedServiceAccounts(namespace, o) {
-      try {
-        return page<KubeServiceAccount>(await core.listNamespacedServiceAccount({ namespace, ...listParams(o) }));
-      } catch (error) {
-        throw fail(error, "list", "serviceaccounts", namespace);
-      }
+    listNamespacedServiceAccounts(namespace, o) {
+      return call(() => core.listNamespacedServiceAccount({ namespace, ...listParams(o) }), "list", "serviceaccounts", namespace).then(
+        page<KubeServiceAccount>,
+      );
     },
     readServiceAccount(namespace, name) {
       return orUndefinedOn404(core.readNamespacedServiceAccount({ name, namespace }).then(plain<KubeServiceAccount>), "get", "serviceaccounts", namespace);
     },
-    async patchServiceAccount(namespace, name, patch) {
-      try {
-        return plain<KubeServiceAccount>(await core.patchNamespacedServiceAccount({ name, namespace, body: patch }, mergePatch));
-      } catch (error) {
-        throw fail(error, "patch", "serviceaccounts", namespace);
-      }
+    patchServiceAccount(namespace, name, patch) {
+      return call(() => core.patchNamespacedServiceAccount({ name, namespace, body: patch }, mergePatch), "patch", "serviceaccounts", namespace).then(
+        plain<KubeServiceAccount>,
+      );
     },
-    async listExternalSecrets(o) {
-      try {
-        return page<KubeExternalSecret>(await custom.listClusterCustomObject({ ...ESO, ...listParams(o) }));
-      } catch (error) {
-        throw fail(error, "list", "externalsecrets");
-      }
+    listExternalSecrets(o) {
+      return call(() => custom.listClusterCustomObject({ ...ESO, ...listParams(o) }), "list", "externalsecrets").then(page<KubeExternalSecret>);
     },
-    async patchExternalSecret(namespace, name, patch) {
-      try {
-        return plain<KubeExternalSecret>(await custom.patchNamespacedCustomObject({ ...ESO, namespace, name, body: patch }, mergePatch));
-      } catch (error) {
-        throw fail(error, "patch", "externalsecrets", namespace);
-      }
+    patchExternalSecret(namespace, name, patch) {
+      return call(() => custom.patchNamespacedCustomObject({ ...ESO, namespace, name, body: patch }, mergePatch), "patch", "externalsecrets", namespace).then(
+        plain<KubeExternalSecret>,
+      );
     },
-    async listPods(o) {
-      try {
-        return page<KubePod>(await core.listPodForAllNamespaces(listParams(o)));
-      } catch (error) {
-        throw fail(error, "list", "pods");
-      }
+    listPods(o) {
+      return call(() => core.listPodForAllNamespaces(listParams(o)), "list", "pods").then(page<KubePod>);
     },
-    async listEvents(o) {
-      try {
-        return page<KubeEvent>(await core.listEventForAllNamespaces(listParams(o)));
-      } catch (error) {
-        throw fail(error, "list", "events");
-      }
+    listEvents(o) {
+      return call(() => core.listEventForAllNamespaces(listParams(o)), "list", "events").then(page<KubeEvent>);
     },
     async listNamespacedPods(namespace, o) {
       try {

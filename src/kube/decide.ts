@@ -2,7 +2,7 @@
  * Per-namespace decisions (pure): what to do with the pull Secret and the ServiceAccounts,
  * given what the cluster-wide LISTs returned. No I/O here.
  */
-import { conflictResolution } from "./next-step";
+import { conflictResolution } from "../shared/next-step";
 import { mergeDockerConfig, parseDockerConfig, serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
 import type { KubeSecret, KubeServiceAccount, MergePatch } from "./types";
 
@@ -125,7 +125,10 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
   }
   const existing = isSummary(input.existing) ? input.existing : summarizeSecret(input.existing, logins);
   if (existing.type !== DOCKERCONFIGJSON_TYPE) {
-    return { action: "conflict", reason: `Secret ${namespace}/${name} has type ${existing.type}, not ${DOCKERCONFIGJSON_TYPE}; left untouched; ${conflictResolution(namespace, name, "wrong-type")}` };
+    return {
+      action: "conflict",
+      reason: `Secret ${namespace}/${name} has type ${existing.type}, not ${DOCKERCONFIGJSON_TYPE}; left untouched; ${conflictResolution(namespace, name, "wrong-type")}`,
+    };
   }
   if (!existing.managed && !input.adoptUnmanaged) {
     return {
@@ -134,7 +137,10 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
     };
   }
   if (existing.content === "invalid" && !existing.managed) {
-    return { action: "conflict", reason: `Secret ${namespace}/${name} does not hold a valid docker config; not adopted, left untouched; ${conflictResolution(namespace, name, "invalid")}` };
+    return {
+      action: "conflict",
+      reason: `Secret ${namespace}/${name} does not hold a valid docker config; not adopted, left untouched; ${conflictResolution(namespace, name, "invalid")}`,
+    };
   }
   if (existing.managed && existing.content === "valid" && existing.oursCurrent) return { action: "unchanged" };
   const merged = mergeDockerConfig(existing.foreign, logins);
@@ -150,10 +156,7 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
   };
 }
 
-export type ServiceAccountDecision =
-  | { action: "patch"; patch: MergePatch }
-  | { action: "unchanged" }
-  | { action: "missing" };
+export type ServiceAccountDecision = { action: "patch"; patch: MergePatch } | { action: "unchanged" } | { action: "missing" };
 
 /**
  * Adds `{name: pullSecretName}` to `imagePullSecrets`, keeping every existing entry in order.

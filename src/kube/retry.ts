@@ -33,7 +33,7 @@ export type FailureKind =
   | "not-found" // 404
   | "other"; // 4xx such as 400/422: retrying cannot help
 
-export interface Classification {
+export interface FailureClassification {
   kind: FailureKind;
   retryable: boolean;
   /** From `Retry-After` (seconds) when the server sent one. */
@@ -76,14 +76,14 @@ export function networkErrorCode(error: unknown): string | undefined {
   return messageMatch && !otherCode ? "NETWORK" : undefined;
 }
 
-export function classify(error: unknown): Classification {
+export function classify(error: unknown): FailureClassification {
   if (error instanceof KubeApiError) {
     const s = error.status;
     if (s === 0) return { kind: "network", retryable: true };
     if (s === 409) return { kind: "conflict", retryable: true };
     if (s === 429 || s === 503 || (s >= 500 && s <= 599)) {
       const retryAfterSeconds = error.details.retryAfterSeconds;
-      const out: Classification = { kind: s === 429 ? "throttled" : "server", retryable: true };
+      const out: FailureClassification = { kind: s === 429 ? "throttled" : "server", retryable: true };
       if (retryAfterSeconds !== undefined && Number.isFinite(retryAfterSeconds) && retryAfterSeconds >= 0) {
         out.retryAfterMs = retryAfterSeconds * 1000;
       }
@@ -128,7 +128,7 @@ export interface RetryHooks {
    */
   onConflict?: (error: KubeApiError) => Promise<void>;
   /** Called before each wait, for counting/logging (no secret material is passed). */
-  onRetry?: (attempt: number, classification: Classification, delayMs: number) => void;
+  onRetry?: (attempt: number, classification: FailureClassification, delayMs: number) => void;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -147,6 +147,9 @@ export class KubeApiError extends Error {
     } = {},
   ) {
     // Never an empty message: a network error says which URL it could not reach and why.
-    super(message || (status === 0 ? `network error ${details.networkCode ?? "(connection failed)"} reaching ${details.url ?? "the API server"}` : `HTTP ${status}`));
+    super(
+      message ||
+        (status === 0 ? `network error ${details.networkCode ?? "(connection failed)"} reaching ${details.url ?? "the API server"}` : `HTTP ${status}`),
+    );
   }
 }

@@ -5,7 +5,7 @@
  */
 import { request } from "node:https";
 import { networkErrorCode } from "./retry";
-import { scrub } from "./redact";
+import { scrub } from "../shared/redact-text";
 import { KubeApiError, type KubeConnection } from "./types";
 
 export interface SelfSubject {
@@ -32,14 +32,21 @@ export function selfSubjectReview(connection: KubeConnection, timeoutMs = 15_000
         method: "POST",
         path: base.pathname.replace(/\/+$/, "") + PATH,
         ...(connection.caData ? { ca: Buffer.from(connection.caData, "base64") } : {}),
-        headers: { authorization: `Bearer ${connection.token}`, "content-type": "application/json", accept: "application/json", "content-length": Buffer.byteLength(body), "user-agent": "ecr-token-rotator" },
+        headers: {
+          authorization: `Bearer ${connection.token}`,
+          "content-type": "application/json",
+          accept: "application/json",
+          "content-length": Buffer.byteLength(body),
+          "user-agent": "ecr-token-rotator",
+        },
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
           const status = res.statusCode ?? 0;
-          let parsed: { message?: unknown; status?: { userInfo?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> } } } = {};
+          let parsed: { message?: unknown; status?: { userInfo?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> } } } =
+            {};
           try {
             parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
           } catch {
@@ -59,7 +66,11 @@ export function selfSubjectReview(connection: KubeConnection, timeoutMs = 15_000
     req.on("error", (error) => {
       const networkCode = networkErrorCode(error);
       const code = (error as { code?: unknown }).code;
-      reject(networkCode ? new KubeApiError(0, "", { ...where, networkCode }) : new KubeApiError(-1, `request to ${url} failed${typeof code === "string" ? ` (${code})` : ""}`, where));
+      reject(
+        networkCode
+          ? new KubeApiError(0, "", { ...where, networkCode })
+          : new KubeApiError(-1, `request to ${url} failed${typeof code === "string" ? ` (${code})` : ""}`, where),
+      );
     });
     req.end(body);
   });

@@ -3,7 +3,7 @@
  * outcomes, reasons, expiry times and counts.
  */
 import type { Action, Trigger } from "../request/triggers";
-import { rerunCommand } from "../kube/next-step";
+import { rerunCommand } from "../shared/next-step";
 
 export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed";
 
@@ -206,29 +206,39 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
           lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
           if (c.error) shown.push(c.error);
         }
-      } else lines.push(
-        ...table(
-          ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "SKIPPED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
-          k.clusters.map((c) => [
-            `${c.region}:${c.cluster}`,
-            count(c, "created", "would-create"),
-            count(c, "updated", "would-update"),
-            count(c, "unchanged"),
-            count(c, "skipped"),
-            count(c, "conflict"),
-            count(c, "failed"),
-            String(c.serviceAccounts?.patched.length ?? 0),
-            c.externalSecrets ? String(c.externalSecrets.resynced.length) : "-",
-            c.ok ? "ok" : `FAILED${c.error ? `: ${c.error}` : ""}`,
-          ]),
-        ),
-      );
+      } else
+        lines.push(
+          ...table(
+            ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "SKIPPED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
+            k.clusters.map((c) => [
+              `${c.region}:${c.cluster}`,
+              count(c, "created", "would-create"),
+              count(c, "updated", "would-update"),
+              count(c, "unchanged"),
+              count(c, "skipped"),
+              count(c, "conflict"),
+              count(c, "failed"),
+              String(c.serviceAccounts?.patched.length ?? 0),
+              c.externalSecrets ? String(c.externalSecrets.resynced.length) : "-",
+              c.ok ? "ok" : `FAILED${c.error ? `: ${c.error}` : ""}`,
+            ]),
+          ),
+        );
       for (const cluster of k.clusters) {
         if (k.mode === "diagnosed" && cluster.diagnosis === undefined) continue;
         const notable = cluster.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict");
-        if (notable.length > 0) lines.push(...table(["NAMESPACE", "OUTCOME", "WHY"], notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""])));
+        if (notable.length > 0)
+          lines.push(
+            ...table(
+              ["NAMESPACE", "OUTCOME", "WHY"],
+              notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""]),
+            ),
+          );
         const failed = cluster.namespaces.filter((n) => n.outcome === "failed").map((n) => n.namespace);
-        if (failed.length > 0 && report.action === "heal") lines.push(`re-run the failed namespace${failed.length === 1 ? "" : "s"} of ${cluster.cluster}: ${rerunCommand(cluster.cluster, failed, options.rerunOptions)}`);
+        if (failed.length > 0 && report.action === "heal")
+          lines.push(
+            `re-run the failed namespace${failed.length === 1 ? "" : "s"} of ${cluster.cluster}: ${rerunCommand(cluster.cluster, failed, options.rerunOptions)}`,
+          );
         if (k.mode !== "diagnosed" && cluster.error) shown.push(cluster.error);
         for (const note of cluster.notes ?? []) lines.push(`note (${cluster.cluster}): ${note}`);
       }
@@ -251,12 +261,18 @@ export function formatDiagnosis(cluster: string, d: ClusterDiagnosis, options: F
   if (d.unreadable !== undefined) return [`diagnosis (${cluster}): could not read the cluster: ${d.unreadable}`];
   for (const note of d.notes ?? []) lines.push(`diagnosis (${cluster}): ${note}`);
   const count = d.stuck.length + (d.truncated ?? 0);
-  lines.push(`diagnosis (${cluster}): ${count === 0 ? "no container stuck pulling its image" : `${count} container${count === 1 ? "" : "s"} stuck pulling ${count === 1 ? "its image" : "their images"}`} (${d.podsScanned} pod${d.podsScanned === 1 ? "" : "s"} scanned)`);
+  lines.push(
+    `diagnosis (${cluster}): ${count === 0 ? "no container stuck pulling its image" : `${count} container${count === 1 ? "" : "s"} stuck pulling ${count === 1 ? "its image" : "their images"}`} (${d.podsScanned} pod${d.podsScanned === 1 ? "" : "s"} scanned)`,
+  );
   if (d.stuck.length > 0) {
     const rows: string[][] = [];
     for (const s of d.stuck) {
       s.causes.forEach((c, i) => {
-        rows.push(i === 0 ? [`${s.namespace}/${s.pod}${s.container !== s.pod ? ` [${s.container}]` : ""}`, s.image, c.code, `${c.message} — ${c.hint}`] : ["", "", c.code, `${c.message} — ${c.hint}`]);
+        rows.push(
+          i === 0
+            ? [`${s.namespace}/${s.pod}${s.container !== s.pod ? ` [${s.container}]` : ""}`, s.image, c.code, `${c.message} — ${c.hint}`]
+            : ["", "", c.code, `${c.message} — ${c.hint}`],
+        );
       });
     }
     lines.push(...table(["NAMESPACE/POD", "IMAGE", "CAUSE", "HINT"], rows));
@@ -271,7 +287,10 @@ export function formatTable(header: string[], rows: string[][], width?: number):
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
   const indent = widths.slice(0, -1).reduce((sum, w) => sum + w + 2, 0);
   const render = (cells: string[]) => {
-    const head = cells.slice(0, -1).map((c, i) => c.padEnd(widths[i]!)).join("  ");
+    const head = cells
+      .slice(0, -1)
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ");
     const last = cells[cells.length - 1] ?? "";
     const prefix = cells.length > 1 ? `${head}  ` : "";
     if (width === undefined || prefix.length + last.length <= width) return [(prefix + last).trimEnd()];

@@ -3,7 +3,7 @@
  * against the clock. The AWS call sits behind the narrow EcrApi interface.
  */
 import { decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../formats/ecr-token";
-import { describeError } from "../shared/errors";
+import { describeError, TokenFetchError } from "../shared/errors";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 
 export interface AuthorizationData {
@@ -35,12 +35,7 @@ export interface RegistryCredential {
   proxyEndpoint: string;
 }
 
-export class TokenFetchError extends Error {
-  constructor(readonly region: string, reason: string) {
-    super(`ECR token for ${region}: ${reason}`);
-    this.name = "TokenFetchError";
-  }
-}
+export { TokenFetchError };
 
 /** Validates one GetAuthorizationToken answer. Pure. */
 export function validateAuthorizationData(region: string, data: AuthorizationData[], now: Date, minValiditySeconds: number): RegionToken {

@@ -60,14 +60,16 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
     try {
       host = parseRegistryHost(item).host;
     } catch (error) {
-      throw new BadRequestError(`invalid manual request: ${(error as Error).message}`);
+      throw BadRequestError.manual(`${(error as Error).message}`);
     }
     const registry = byHost.get(host);
     if (registry === undefined) unknown.push(host);
     else chosen.push(registry);
   }
   if (unknown.length > 0) {
-    throw new BadRequestError(`invalid manual request: registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`);
+    throw BadRequestError.manual(
+      `registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`,
+    );
   }
   return chosen;
 }
@@ -138,7 +140,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     fresh.push(credential);
     try {
       const result = await write(secretName, "registry", registrySecretValue(credential));
-      const inStore = result.storedValue ? credentialFromStored(registry, result.storedValue) ?? credential : credential;
+      const inStore = result.storedValue ? (credentialFromStored(registry, result.storedValue) ?? credential) : credential;
       if (!options.dryRun) stored.push(inStore);
       const row: RegistryReport = {
         ...base,

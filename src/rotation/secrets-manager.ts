@@ -28,7 +28,13 @@ export interface CurrentSecretValue {
 export interface SecretsApi {
   describe(name: string): Promise<SecretDescription | undefined>;
   getCurrent(name: string): Promise<CurrentSecretValue | undefined>;
-  create(input: { name: string; secretString: string; kmsKeyId: string | undefined; tags: Record<string, string>; clientRequestToken: string }): Promise<{ versionId: string | undefined }>;
+  create(input: {
+    name: string;
+    secretString: string;
+    kmsKeyId: string | undefined;
+    tags: Record<string, string>;
+    clientRequestToken: string;
+  }): Promise<{ versionId: string | undefined }>;
   put(input: { name: string; secretString: string; clientRequestToken: string }): Promise<{ versionId: string | undefined }>;
   tag(name: string, tags: Record<string, string>): Promise<void>;
 }

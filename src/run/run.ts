@@ -7,6 +7,7 @@ import type { EcrApi } from "../rotation/ecr";
 import { BadRequestError, describeError } from "../shared/errors";
 import type { KubernetesReport, Report } from "../report/report";
 import { scrubDeep } from "../shared/redact";
+import { isValidNamespaceName } from "../shared/names";
 import { rotate } from "../rotation/rotate";
 import type { SecretsApi } from "../rotation/secrets-manager";
 import { classifyEvent, type Request, type Trigger } from "../request/triggers";
@@ -73,7 +74,8 @@ export async function runRequest(request: Request, config: Config, deps: RunDeps
     if (deps.kubernetes === undefined) {
       report.kubernetes = {
         mode: "skipped",
-        reason: "no cluster configured (EKS_CLUSTERS is empty): no pull Secret was pushed, no ExternalSecret re-synced and no pod diagnosed; only Secrets Manager was refreshed (ESO picks it up at its next refresh)",
+        reason:
+          "no cluster configured (EKS_CLUSTERS is empty): no pull Secret was pushed, no ExternalSecret re-synced and no pod diagnosed; only Secrets Manager was refreshed (ESO picks it up at its next refresh)",
         clusters: [],
       };
     } else if (rotation.stored.length === 0 && !request.dryRun) {
@@ -114,9 +116,9 @@ async function diagnose(request: Request, deps: RunDeps, started: Date, startedM
     tokenSecondsRemaining: null,
     errors: [],
   };
-  const badNamespaces = (request.namespaces ?? []).filter((ns) => !(ns.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)));
+  const badNamespaces = (request.namespaces ?? []).filter((ns) => !isValidNamespaceName(ns));
   if (badNamespaces.length > 0) {
-    throw new BadRequestError(`invalid manual request: namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
+    throw BadRequestError.manual(`namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
   }
   if (deps.diagnose === undefined) {
     throw new BadRequestError('action "diagnose" needs a cluster: none is configured (EKS_CLUSTERS)');

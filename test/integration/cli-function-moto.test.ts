@@ -40,12 +40,18 @@ async function createLambdaRole(): Promise<string> {
     Action: "CreateRole",
     Version: "2010-05-08",
     RoleName: "rotator-prod-role",
-    AssumeRolePolicyDocument: JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }] }),
+    AssumeRolePolicyDocument: JSON.stringify({
+      Version: "2012-10-17",
+      Statement: [{ Effect: "Allow", Principal: { Service: "lambda.amazonaws.com" }, Action: "sts:AssumeRole" }],
+    }),
   });
   const res = await fetch(`${moto.url}/`, {
     method: "POST",
     body,
-    headers: { "content-type": "application/x-www-form-urlencoded", authorization: "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0" },
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+    },
   });
   if (!res.ok) throw new Error(`CreateRole: ${res.status}`);
   return "arn:aws:iam::123456789012:role/rotator-prod-role";
@@ -56,7 +62,14 @@ async function deployFunction(variables: Record<string, string>): Promise<void> 
   const lambda = new LambdaClient({ region: "eu-west-1", endpoint: moto.url, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } });
   const emptyZip = Buffer.concat([Buffer.from("PK\x05\x06"), Buffer.alloc(18)]);
   await lambda.send(
-    new CreateFunctionCommand({ FunctionName: "rotator-prod", Runtime: "nodejs22.x", Role: await createLambdaRole(), Handler: "rotate.handler", Code: { ZipFile: emptyZip }, Environment: { Variables: variables } }),
+    new CreateFunctionCommand({
+      FunctionName: "rotator-prod",
+      Runtime: "nodejs22.x",
+      Role: await createLambdaRole(),
+      Handler: "rotate.handler",
+      Code: { ZipFile: emptyZip },
+      Environment: { Variables: variables },
+    }),
   );
   lambda.destroy();
 }
@@ -112,7 +125,9 @@ describe("--function: act with the deployed function's configuration", () => {
     await deployFunction({ ECR_REGISTRIES: EUW1 });
     const out = await cli(["diagnose", "--function", "rotator-prod"]);
     expect(out.code).toBe(2);
-    expect(out.stderr.split("\n")[0]).toContain("diagnose: account 123456789012, region eu-west-1; no cluster (EKS_CLUSTERS is empty); configuration: function rotator-prod");
+    expect(out.stderr.split("\n")[0]).toContain(
+      "diagnose: account 123456789012, region eu-west-1; no cluster (EKS_CLUSTERS is empty); configuration: function rotator-prod",
+    );
     expect(out.stderr).toContain('action "diagnose" needs a cluster');
   });
 

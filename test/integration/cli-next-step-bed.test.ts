@@ -16,7 +16,13 @@ import { freePort } from "../support/ports";
 
 let bed: Bed;
 let moto: MotoServer;
-const CONFINED = { accessKeyId: "AKIACONFINEDTESTKEY1", secretAccessKey: "confined-test-secret-key", arn: "arn:aws:iam::123456789012:role/oncall-confined", username: "oncall-confined", groups: ["oncall-confined"] };
+const CONFINED = {
+  accessKeyId: "AKIACONFINEDTESTKEY1",
+  secretAccessKey: "confined-test-secret-key",
+  arn: "arn:aws:iam::123456789012:role/oncall-confined",
+  username: "oncall-confined",
+  groups: ["oncall-confined"],
+};
 
 interface Run {
   code: number;
@@ -40,23 +46,60 @@ beforeAll(async () => {
   [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"], identities: { confined: CONFINED } }), startMoto()]);
   for (const ns of ["conf-a", "conf-b", "foreign", "flaky"]) await bed.createNamespace(ns);
   // A pull Secret someone else manages (no managed-by label).
-  await bed.kubectl(["-n", "foreign", "create", "secret", "docker-registry", "ecr-pull-secret", "--docker-server=ghcr.io", "--docker-username=u", "--docker-password=not-ours"], { check: true });
+  await bed.kubectl(
+    ["-n", "foreign", "create", "secret", "docker-registry", "ecr-pull-secret", "--docker-server=ghcr.io", "--docker-username=u", "--docker-password=not-ours"],
+    { check: true },
+  );
   // Namespace-confined RBAC: the on-call role may read conf-a only.
   const role = {
     apiVersion: "v1",
     kind: "List",
     items: [
-      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role", metadata: { name: "diagnose", namespace: "conf-a" }, rules: [{ apiGroups: [""], resources: ["pods", "events", "secrets", "serviceaccounts"], verbs: ["get", "list"] }] },
-      { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding", metadata: { name: "diagnose", namespace: "conf-a" }, roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "diagnose" }, subjects: [{ kind: "Group", name: "oncall-confined", apiGroup: "rbac.authorization.k8s.io" }] },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "Role",
+        metadata: { name: "diagnose", namespace: "conf-a" },
+        rules: [{ apiGroups: [""], resources: ["pods", "events", "secrets", "serviceaccounts"], verbs: ["get", "list"] }],
+      },
+      {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "RoleBinding",
+        metadata: { name: "diagnose", namespace: "conf-a" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "diagnose" },
+        subjects: [{ kind: "Group", name: "oncall-confined", apiGroup: "rbac.authorization.k8s.io" }],
+      },
     ],
   };
   await bed.kubectl(["apply", "-f", "-"], { check: true, input: JSON.stringify(role) });
   // A pod stuck pulling in conf-a: its pull secret does not exist.
   await bed.kubectl(["apply", "-f", "-"], {
     check: true,
-    input: JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "app", namespace: "conf-a" }, spec: { automountServiceAccountToken: false, imagePullSecrets: [{ name: "nope" }], containers: [{ name: "app", image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1" }] } }),
+    input: JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "app", namespace: "conf-a" },
+      spec: {
+        automountServiceAccountToken: false,
+        imagePullSecrets: [{ name: "nope" }],
+        containers: [{ name: "app", image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1" }],
+      },
+    }),
   });
-  const status = { status: { phase: "Pending", containerStatuses: [{ name: "app", image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1", imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: "ImagePullBackOff", message: "Back-off pulling image" } } }] } };
+  const status = {
+    status: {
+      phase: "Pending",
+      containerStatuses: [
+        {
+          name: "app",
+          image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/app:1",
+          imageID: "",
+          ready: false,
+          restartCount: 0,
+          state: { waiting: { reason: "ImagePullBackOff", message: "Back-off pulling image" } },
+        },
+      ],
+    },
+  };
   await bed.kubectl(["-n", "conf-a", "patch", "pod", "app", "--subresource=status", "--type=merge", "-p", JSON.stringify(status)], { check: true });
 }, 600_000);
 
@@ -72,8 +115,12 @@ describe("eks-token --check asks the cluster", () => {
   it("says who the cluster thinks we are (exit 0), and what the command acts on first", async () => {
     const out = await cli(["eks-token", "--check", "--cluster", bed.clusterName]);
     expect(out.code).toBe(0);
-    expect(out.stderr.split("\n")[0]).toBe(`eks-token: cluster ${bed.clusterName} in us-east-1 at ${bed.proxyUrl}; identity: your AWS credentials; configuration: this shell's environment`);
-    expect(out.stdout).toContain(`cluster ${bed.clusterName} (us-east-1) at ${bed.proxyUrl} accepts the token: it knows you as "ecr-token-rotator" (IAM arn:aws:sts::123456789012:assumed-role/ecr-token-rotator/`);
+    expect(out.stderr.split("\n")[0]).toBe(
+      `eks-token: cluster ${bed.clusterName} in us-east-1 at ${bed.proxyUrl}; identity: your AWS credentials; configuration: this shell's environment`,
+    );
+    expect(out.stdout).toContain(
+      `cluster ${bed.clusterName} (us-east-1) at ${bed.proxyUrl} accepts the token: it knows you as "ecr-token-rotator" (IAM arn:aws:sts::123456789012:assumed-role/ecr-token-rotator/`,
+    );
     expect(out.stdout).toContain("groups: ecr-token-rotator, system:authenticated");
     expect(out.stdout).not.toContain("k8s-aws-v1.");
   });
@@ -83,7 +130,9 @@ describe("eks-token --check asks the cluster", () => {
     expect((await cli(["eks-token", "--cluster", bed.clusterName], wrong)).code).toBe(0);
     const out = await cli(["eks-token", "--check", "--cluster", bed.clusterName], wrong);
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain(`cluster ${bed.clusterName} (us-east-1) at ${bed.proxyUrl} refused the token (401 Unauthorized); likely causes: no access entry`);
+    expect(out.stderr).toContain(
+      `cluster ${bed.clusterName} (us-east-1) at ${bed.proxyUrl} refused the token (401 Unauthorized); likely causes: no access entry`,
+    );
     expect(out.stderr).toContain("the token was signed for another cluster name");
     expect(out.stderr).toContain("clock");
     expect(out.stdout).toBe("");
@@ -98,7 +147,10 @@ describe("eks-token --check asks the cluster", () => {
   });
 
   it("the unknown identity of another role: 401 with the likely causes", async () => {
-    const out = await cli(["eks-token", "--check", "--cluster", bed.clusterName], { AWS_ACCESS_KEY_ID: "AKIAUNKNOWNTESTKEY01", AWS_SECRET_ACCESS_KEY: "whatever" });
+    const out = await cli(["eks-token", "--check", "--cluster", bed.clusterName], {
+      AWS_ACCESS_KEY_ID: "AKIAUNKNOWNTESTKEY01",
+      AWS_SECRET_ACCESS_KEY: "whatever",
+    });
     expect(out.code).toBe(1);
     expect(out.stderr).toMatch(/refused the token \(401 Unauthorized\); likely causes: no access entry \(or aws-auth mapping\) for this IAM role/);
   });
@@ -109,7 +161,9 @@ describe("heal: every failure says the next step", () => {
     const out = await cli(["heal", "--namespace", "foreign", "--now", tokenClock()]);
     expect(out.code).toBe(1);
     expect(out.stdout).toMatch(/test-cluster\/foreign\s+conflict\s+Secret foreign\/ecr-pull-secret is not labelled/);
-    expect(out.stdout).toContain("to resolve: set ADOPT_EXISTING_PULL_SECRETS=true to take it over, or ask its owner (kubectl -n foreign get secret ecr-pull-secret -o yaml");
+    expect(out.stdout).toContain(
+      "to resolve: set ADOPT_EXISTING_PULL_SECRETS=true to take it over, or ask its owner (kubectl -n foreign get secret ecr-pull-secret -o yaml",
+    );
   });
 
   it("a namespace that failed after retries gets the exact re-run command", async () => {

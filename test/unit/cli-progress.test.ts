@@ -31,7 +31,14 @@ describe("progress when the output is not a terminal", () => {
       t += 1000; // one namespace a second
       report("slow", done, 1000);
     }
-    expect(lines).toEqual(["slow: 5/1000 namespaces (0%)\n", "slow: 10/1000 namespaces (1%)\n", "slow: 15/1000 namespaces (1%)\n", "slow: 20/1000 namespaces (2%)\n", "slow: 25/1000 namespaces (2%)\n", "slow: 30/1000 namespaces (3%)\n"]);
+    expect(lines).toEqual([
+      "slow: 5/1000 namespaces (0%)\n",
+      "slow: 10/1000 namespaces (1%)\n",
+      "slow: 15/1000 namespaces (1%)\n",
+      "slow: 20/1000 namespaces (2%)\n",
+      "slow: 25/1000 namespaces (2%)\n",
+      "slow: 30/1000 namespaces (3%)\n",
+    ]);
   });
 
   it("clusters are tracked separately; an empty cluster reports done once", () => {

@@ -24,19 +24,71 @@ describe("bad configurations, each with the fix in its message", () => {
   it.each<[string, Env, string]>([
     ["typo in AWS_REGION", { AWS_REGION: "us-esat-1" }, 'AWS_REGION: "us-esat-1" is not a known AWS region (did you mean us-east-1?)'],
     ["typo in AWS_DEFAULT_REGION", { AWS_DEFAULT_REGION: "eu-wset-1" }, 'AWS_DEFAULT_REGION: "eu-wset-1" is not a known AWS region (did you mean eu-west-1?)'],
-    ["typo in a registry host's region", { AWS_REGION: "us-east-1", ECR_REGISTRIES: "123456789012.dkr.ecr.us-esat-1.amazonaws.com" }, 'ECR_REGISTRIES: 123456789012.dkr.ecr.us-esat-1.amazonaws.com: "us-esat-1" is not a known AWS region (did you mean us-east-1?)'],
-    ["typo in a cluster's region", { AWS_REGION: "us-east-1", EKS_CLUSTERS: "us-esat-1:prod" }, 'EKS_CLUSTERS: cluster prod: "us-esat-1" is not a known AWS region (did you mean us-east-1?)'],
-    ["typo in a JSON cluster's region", { AWS_REGION: "us-east-1", EKS_CLUSTERS: '[{"name":"prod","region":"useast-1"}]' }, 'EKS_CLUSTERS: cluster prod: "useast-1" is not an AWS region (did you mean us-east-1?)'],
-    ["typo in a cluster ARN's region", { AWS_REGION: "us-east-1", EKS_CLUSTERS: "arn:aws:eks:us-esat-1:123456789012:cluster/prod" }, 'EKS_CLUSTERS: cluster prod: "us-esat-1" is not a known AWS region (did you mean us-east-1?)'],
-    ["registries but no AWS_REGION", { ECR_REGISTRIES: USE1 }, "AWS_REGION is not set: it is the region of Secrets Manager, where the secrets are written (the Lambda runtime sets it; on a laptop export it, or use --function NAME)"],
-    ["a JSON object where a list is expected", { AWS_REGION: "us-east-1", EKS_CLUSTERS: '{"name":"prod"}' }, 'EKS_CLUSTERS: a JSON object where a list is expected: wrap the entries in [ ], e.g. [{"name":"prod"}]'],
-    ["invalid JSON", { AWS_REGION: "us-east-1", EKS_CLUSTERS: '[{"name":"prod" "region":"us-east-1"}]' }, 'EKS_CLUSTERS: invalid JSON at position 16 ("ame\\":\\"prod\\" " here→ "\\"region\\":\\"us"); expected e.g. [{"name":"prod","region":"us-east-1"}]'],
-    ["JSON that is not a list", { AWS_REGION: "us-east-1", EKS_CLUSTERS: "[1]" }, 'EKS_CLUSTERS: entries must be region:name strings, cluster ARNs or objects; expected e.g. us-east-1:prod,eu-west-1:staging, or a cluster ARN arn:aws:eks:us-east-1:123456789012:cluster/prod, or JSON [{"name":"prod","region":"us-east-1"}]'],
-    ["a malformed cluster ARN", { AWS_REGION: "us-east-1", EKS_CLUSTERS: "arn:aws:eks:us-east-1:123456789012:nodegroup/prod" }, 'EKS_CLUSTERS: "arn:aws:eks:us-east-1:123456789012:nodegroup/prod" is not an EKS cluster ARN (arn:aws:eks:<region>:<account>:cluster/<name>)'],
-    ["space-separated clusters", { AWS_REGION: "us-east-1", EKS_CLUSTERS: "us-east-1:prod us-east-1:staging" }, 'EKS_CLUSTERS: "us-east-1:prod us-east-1:staging" looks space-separated: separate the items with commas (us-east-1:prod,us-east-1:staging)'],
-    ["space-separated registries", { AWS_REGION: "us-east-1", ECR_REGISTRIES: `${USE1} 210987654321.dkr.ecr.us-east-1.amazonaws.com` }, `ECR_REGISTRIES: "${USE1} 210987654321.dkr.ecr.us-east-1.amazonaws.com" looks space-separated: separate the items with commas (${USE1},210987654321.dkr.ecr.us-east-1.amazonaws.com)`],
-    ["space-separated namespaces", { AWS_REGION: "us-east-1", TARGET_NAMESPACES: "team-a team-b" }, 'TARGET_NAMESPACES: "team-a team-b" looks space-separated: separate the items with commas (team-a,team-b)'],
-    ["space-separated ServiceAccounts", { AWS_REGION: "us-east-1", PATCH_SERVICE_ACCOUNTS: "default builder" }, 'PATCH_SERVICE_ACCOUNTS: "default builder" looks space-separated: separate the items with commas (default,builder)'],
+    [
+      "typo in a registry host's region",
+      { AWS_REGION: "us-east-1", ECR_REGISTRIES: "123456789012.dkr.ecr.us-esat-1.amazonaws.com" },
+      'ECR_REGISTRIES: 123456789012.dkr.ecr.us-esat-1.amazonaws.com: "us-esat-1" is not a known AWS region (did you mean us-east-1?)',
+    ],
+    [
+      "typo in a cluster's region",
+      { AWS_REGION: "us-east-1", EKS_CLUSTERS: "us-esat-1:prod" },
+      'EKS_CLUSTERS: cluster prod: "us-esat-1" is not a known AWS region (did you mean us-east-1?)',
+    ],
+    [
+      "typo in a JSON cluster's region",
+      { AWS_REGION: "us-east-1", EKS_CLUSTERS: '[{"name":"prod","region":"useast-1"}]' },
+      'EKS_CLUSTERS: cluster prod: "useast-1" is not an AWS region (did you mean us-east-1?)',
+    ],
+    [
+      "typo in a cluster ARN's region",
+      { AWS_REGION: "us-east-1", EKS_CLUSTERS: "arn:aws:eks:us-esat-1:123456789012:cluster/prod" },
+      'EKS_CLUSTERS: cluster prod: "us-esat-1" is not a known AWS region (did you mean us-east-1?)',
+    ],
+    [
+      "registries but no AWS_REGION",
+      { ECR_REGISTRIES: USE1 },
+      "AWS_REGION is not set: it is the region of Secrets Manager, where the secrets are written (the Lambda runtime sets it; on a laptop export it, or use --function NAME)",
+    ],
+    [
+      "a JSON object where a list is expected",
+      { AWS_REGION: "us-east-1", EKS_CLUSTERS: '{"name":"prod"}' },
+      'EKS_CLUSTERS: a JSON object where a list is expected: wrap the entries in [ ], e.g. [{"name":"prod"}]',
+    ],
+    [
+      "invalid JSON",
+      { AWS_REGION: "us-east-1", EKS_CLUSTERS: '[{"name":"prod" "region":"us-east-1"}]' },
+      'EKS_CLUSTERS: invalid JSON at position 16 ("ame\\":\\"prod\\" " here→ "\\"region\\":\\"us"); expected e.g. [{"name":"prod","region":"us-east-1"}]',
+    ],
+    [
+      "JSON that is not a list",
+      { AWS_REGION: "us-east-1", EKS_CLUSTERS: "[1]" },
+      'EKS_CLUSTERS: entries must be region:name strings, cluster ARNs or objects; expected e.g. us-east-1:prod,eu-west-1:staging, or a cluster ARN arn:aws:eks:us-east-1:123456789012:cluster/prod, or JSON [{"name":"prod","region":"us-east-1"}]',
+    ],
+    [
+      "a malformed cluster ARN",
+      { AWS_REGION: "us-east-1", EKS_CLUSTERS: "arn:aws:eks:us-east-1:123456789012:nodegroup/prod" },
+      'EKS_CLUSTERS: "arn:aws:eks:us-east-1:123456789012:nodegroup/prod" is not an EKS cluster ARN (arn:aws:eks:<region>:<account>:cluster/<name>)',
+    ],
+    [
+      "space-separated clusters",
+      { AWS_REGION: "us-east-1", EKS_CLUSTERS: "us-east-1:prod us-east-1:staging" },
+      'EKS_CLUSTERS: "us-east-1:prod us-east-1:staging" looks space-separated: separate the items with commas (us-east-1:prod,us-east-1:staging)',
+    ],
+    [
+      "space-separated registries",
+      { AWS_REGION: "us-east-1", ECR_REGISTRIES: `${USE1} 210987654321.dkr.ecr.us-east-1.amazonaws.com` },
+      `ECR_REGISTRIES: "${USE1} 210987654321.dkr.ecr.us-east-1.amazonaws.com" looks space-separated: separate the items with commas (${USE1},210987654321.dkr.ecr.us-east-1.amazonaws.com)`,
+    ],
+    [
+      "space-separated namespaces",
+      { AWS_REGION: "us-east-1", TARGET_NAMESPACES: "team-a team-b" },
+      'TARGET_NAMESPACES: "team-a team-b" looks space-separated: separate the items with commas (team-a,team-b)',
+    ],
+    [
+      "space-separated ServiceAccounts",
+      { AWS_REGION: "us-east-1", PATCH_SERVICE_ACCOUNTS: "default builder" },
+      'PATCH_SERVICE_ACCOUNTS: "default builder" looks space-separated: separate the items with commas (default,builder)',
+    ],
   ])("%s", (_, env, expected) => {
     expect(problems(env)).toEqual([expected]);
   });
@@ -57,7 +109,8 @@ describe("EKS_CLUSTERS forms", () => {
   it("a cluster ARN gives the cluster's name and region (standard, China and GovCloud partitions)", () => {
     const { kubernetes } = loadConfig({
       AWS_REGION: "us-east-1",
-      EKS_CLUSTERS: "arn:aws:eks:eu-west-1:123456789012:cluster/prod,arn:aws-cn:eks:cn-north-1:123456789012:cluster/cn-prod, arn:aws-us-gov:eks:us-gov-west-1:123456789012:cluster/gov",
+      EKS_CLUSTERS:
+        "arn:aws:eks:eu-west-1:123456789012:cluster/prod,arn:aws-cn:eks:cn-north-1:123456789012:cluster/cn-prod, arn:aws-us-gov:eks:us-gov-west-1:123456789012:cluster/gov",
     });
     expect(kubernetes.clusters).toEqual([
       { name: "prod", region: "eu-west-1" },
@@ -85,7 +138,11 @@ describe("variables the product does not read", () => {
     ["KUBE_CONCURENCY", { KUBE_CONCURENCY: "4" }, "KUBE_CONCURENCY is not a variable of ecr-token-rotator and is ignored: did you mean KUBE_CONCURRENCY?"],
     ["TARGET_NAMESPACE", { TARGET_NAMESPACE: "a" }, "TARGET_NAMESPACE is not a variable of ecr-token-rotator and is ignored: did you mean TARGET_NAMESPACES?"],
     ["PULL_SECRET", { PULL_SECRET: "a" }, "PULL_SECRET is not a variable of ecr-token-rotator and is ignored: did you mean PULL_SECRET_NAME?"],
-    ["an unknown variable with the product's prefix", { ECR_PURGE_OLD: "true" }, 'ECR_PURGE_OLD is not a variable of ecr-token-rotator and is ignored (README.md, "Configuration", lists them)'],
+    [
+      "an unknown variable with the product's prefix",
+      { ECR_PURGE_OLD: "true" },
+      'ECR_PURGE_OLD is not a variable of ecr-token-rotator and is ignored (README.md, "Configuration", lists them)',
+    ],
   ])("%s warns, naming the intended variable", (_, env, warning) => {
     expect(loadConfig({ AWS_REGION: "us-east-1", ...env }).warnings).toEqual([warning]);
   });
@@ -108,9 +165,25 @@ describe("variables the product does not read", () => {
 
   it("the Lambda runtime's, the SDK's and the shell's variables raise nothing", () => {
     const env = {
-      AWS_REGION: "us-east-1", AWS_DEFAULT_REGION: "us-east-1", AWS_LAMBDA_FUNCTION_NAME: "f", AWS_EXECUTION_ENV: "AWS_Lambda_nodejs22.x", AWS_ACCESS_KEY_ID: "a",
-      AWS_SECRET_ACCESS_KEY: "b", AWS_SESSION_TOKEN: "c", AWS_ENDPOINT_URL: "http://x", AWS_PROFILE: "p", PATH: "/bin", HOME: "/root", LANG: "C",
-      POWERTOOLS_SERVICE_NAME: "s", NODE_OPTIONS: "", ECR_ROTATOR_CACHE: "/c", KUBECONFIG: "/k", LAMBDA_TASK_ROOT: "/var/task", TZ: ":UTC", _HANDLER: "rotate.handler",
+      AWS_REGION: "us-east-1",
+      AWS_DEFAULT_REGION: "us-east-1",
+      AWS_LAMBDA_FUNCTION_NAME: "f",
+      AWS_EXECUTION_ENV: "AWS_Lambda_nodejs22.x",
+      AWS_ACCESS_KEY_ID: "a",
+      AWS_SECRET_ACCESS_KEY: "b",
+      AWS_SESSION_TOKEN: "c",
+      AWS_ENDPOINT_URL: "http://x",
+      AWS_PROFILE: "p",
+      PATH: "/bin",
+      HOME: "/root",
+      LANG: "C",
+      POWERTOOLS_SERVICE_NAME: "s",
+      NODE_OPTIONS: "",
+      ECR_ROTATOR_CACHE: "/c",
+      KUBECONFIG: "/k",
+      LAMBDA_TASK_ROOT: "/var/task",
+      TZ: ":UTC",
+      _HANDLER: "rotate.handler",
     };
     expect(loadConfig(env).warnings).toBeUndefined();
   });

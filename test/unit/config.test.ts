@@ -1,16 +1,9 @@
 /**
- * Configuration from environment variables (issue 2 §1, DESIGN.md "Configuration"): validated
+ * Configuration from environment variables (README.md "Configuration"): validated
  * once; ONE ConfigError listing every bad variable and what was expected.
  */
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_EXCLUDED_NAMESPACES,
-  DEFAULT_SECRET_NAME,
-  OWNERSHIP_TAG_KEY,
-  loadConfig,
-  renderSecretName,
-  type Config,
-} from "../../src/config/config";
+import { DEFAULT_EXCLUDED_NAMESPACES, DEFAULT_SECRET_NAME, OWNERSHIP_TAG_KEY, loadConfig, renderSecretName, type Config } from "../../src/config/config";
 import { ConfigError } from "../../src/shared/errors";
 import { parseRegistryHost } from "../../src/formats/registry-host";
 
@@ -75,7 +68,9 @@ describe("defaults", () => {
   });
 
   it("AWS_ENDPOINT_URL and other SDK variables are left to the SDK (no problem reported)", () => {
-    expect(() => load({ AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: "http://127.0.0.1:5000", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" })).not.toThrow();
+    expect(() =>
+      load({ AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: "http://127.0.0.1:5000", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" }),
+    ).not.toThrow();
   });
 });
 
@@ -83,12 +78,16 @@ describe("AWS_REGION and the default registry", () => {
   it("no ECR_REGISTRIES and no region is an error that says what to set", () => {
     const error = configError({});
     expect(error.problems).toHaveLength(1);
-    expect(error.message).toMatch(/AWS_REGION is not set: it is the region of the secrets \(Secrets Manager\) and, with ECR_REGISTRIES empty, of the default registry/);
+    expect(error.message).toMatch(
+      /AWS_REGION is not set: it is the region of the secrets \(Secrets Manager\) and, with ECR_REGISTRIES empty, of the default registry/,
+    );
   });
 
   it("with ECR_REGISTRIES the region is still needed (Secrets Manager), named at configuration time", () => {
     const error = configError({ ECR_REGISTRIES: USE1 });
-    expect(error.problems).toEqual([expect.stringMatching(/^AWS_REGION is not set: it is the region of Secrets Manager, where the secrets are written .*--function NAME/)]);
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^AWS_REGION is not set: it is the region of Secrets Manager, where the secrets are written .*--function NAME/),
+    ]);
   });
 
   it("a diagnosis reads clusters only: no AWS_REGION needed when every cluster names its region", () => {
@@ -110,7 +109,11 @@ describe("ECR_REGISTRIES", () => {
       "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
       "123456789012.dkr-ecr.eu-central-1.on.aws",
     ];
-    expect(load({ AWS_REGION: "us-east-1", ECR_REGISTRIES: hosts.join(",") }).rotation.registries.map((r) => r.region)).toEqual(["us-gov-west-1", "cn-north-1", "eu-central-1"]);
+    expect(load({ AWS_REGION: "us-east-1", ECR_REGISTRIES: hosts.join(",") }).rotation.registries.map((r) => r.region)).toEqual([
+      "us-gov-west-1",
+      "cn-north-1",
+      "eu-central-1",
+    ]);
   });
 
   it("each bad host is named, all of them in one error", () => {
@@ -132,7 +135,9 @@ describe("ECR_REGISTRIES", () => {
 
 describe("SECRET_NAME and COMBINED_SECRET_NAME", () => {
   it("a fixed name is fine with one registry", () => {
-    expect(load({ AWS_REGION: "us-east-1", ECR_REGISTRIES: USE1, SECRET_NAME: "production/ecr/credentials" }).rotation.secretNameTemplate).toBe("production/ecr/credentials");
+    expect(load({ AWS_REGION: "us-east-1", ECR_REGISTRIES: USE1, SECRET_NAME: "production/ecr/credentials" }).rotation.secretNameTemplate).toBe(
+      "production/ecr/credentials",
+    );
   });
 
   it("with several registries a fixed name is refused with a clear message", () => {
@@ -144,7 +149,10 @@ describe("SECRET_NAME and COMBINED_SECRET_NAME", () => {
 
   it("{region} alone separates registries in different regions", () => {
     const { rotation } = load({ AWS_REGION: "us-east-1", ECR_REGISTRIES: `${USE1},${EUW1}`, SECRET_NAME: "ecr/{region}/credentials" });
-    expect(rotation.registries.map((r) => renderSecretName(rotation.secretNameTemplate, r))).toEqual(["ecr/us-east-1/credentials", "ecr/eu-west-1/credentials"]);
+    expect(rotation.registries.map((r) => renderSecretName(rotation.secretNameTemplate, r))).toEqual([
+      "ecr/us-east-1/credentials",
+      "ecr/eu-west-1/credentials",
+    ]);
   });
 
   it("{region} alone does not separate two accounts in one region", () => {
@@ -284,9 +292,21 @@ describe("one ConfigError lists every bad variable", () => {
       TOKEN_MIN_VALIDITY_MINUTES: "999",
       WRITE_DEBOUNCE_SECONDS: "soon",
     });
-    const named = ["ECR_REGISTRIES", "SECRET_NAME", "COMBINED_SECRET_NAME", "KMS_KEY_ID", "SECRET_TAGS", "ADOPT_EXISTING_SECRET", "TOKEN_MIN_VALIDITY_MINUTES", "WRITE_DEBOUNCE_SECONDS"];
+    const named = [
+      "ECR_REGISTRIES",
+      "SECRET_NAME",
+      "COMBINED_SECRET_NAME",
+      "KMS_KEY_ID",
+      "SECRET_TAGS",
+      "ADOPT_EXISTING_SECRET",
+      "TOKEN_MIN_VALIDITY_MINUTES",
+      "WRITE_DEBOUNCE_SECONDS",
+    ];
     for (const name of named) {
-      expect(error.problems.some((p) => p.startsWith(name)), name).toBe(true);
+      expect(
+        error.problems.some((p) => p.startsWith(name)),
+        name,
+      ).toBe(true);
       expect(error.message).toContain(name);
     }
     expect(error.problems).toHaveLength(named.length);

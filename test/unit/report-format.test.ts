@@ -10,7 +10,18 @@ const base: Report = {
   startedAt: "2026-11-24T08:00:00.000Z",
   durationMs: 812,
   ecrCalls: 1,
-  registries: [{ registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", accountId: "123456789012", region: "us-east-1", secretName: "ecr/creds", outcome: "debounced", reason: "current version is 60 s old", expiresAt: "2026-11-24T19:59:00.000Z", secondsRemaining: 43_140 }],
+  registries: [
+    {
+      registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+      accountId: "123456789012",
+      region: "us-east-1",
+      secretName: "ecr/creds",
+      outcome: "debounced",
+      reason: "current version is 60 s old",
+      expiresAt: "2026-11-24T19:59:00.000Z",
+      secondsRemaining: 43_140,
+    },
+  ],
   tokenSecondsRemaining: 43_140,
   kubernetes: {
     mode: "applied",
@@ -49,25 +60,58 @@ describe("formatReport", () => {
   });
 
   it("an ignored alarm and a dry run say so", () => {
-    expect(formatReport({ ...base, ok: true, action: "none", registries: [], kubernetes: undefined, errors: [], ignored: "alarm pulls went to OK", tokenSecondsRemaining: null })).toContain("ignored: alarm pulls went to OK");
+    expect(
+      formatReport({
+        ...base,
+        ok: true,
+        action: "none",
+        registries: [],
+        kubernetes: undefined,
+        errors: [],
+        ignored: "alarm pulls went to OK",
+        tokenSecondsRemaining: null,
+      }),
+    ).toContain("ignored: alarm pulls went to OK");
     expect(formatReport({ ...base, dryRun: true }).split("\n")[0]).toContain("DRY RUN (nothing written)");
   });
 
   it("terminating namespaces are counted in the SKIPPED column", () => {
-    const cluster = { ...base.kubernetes!.clusters[0]!, ok: true, error: undefined, namespaces: [{ namespace: "a", outcome: "unchanged" as const }, { namespace: "old", outcome: "skipped" as const, reason: "namespace is terminating" }, { namespace: "older", outcome: "skipped" as const, reason: "namespace is terminating" }] };
+    const cluster = {
+      ...base.kubernetes!.clusters[0]!,
+      ok: true,
+      error: undefined,
+      namespaces: [
+        { namespace: "a", outcome: "unchanged" as const },
+        { namespace: "old", outcome: "skipped" as const, reason: "namespace is terminating" },
+        { namespace: "older", outcome: "skipped" as const, reason: "namespace is terminating" },
+      ],
+    };
     const text = formatReport({ ...base, ok: true, errors: [], kubernetes: { mode: "applied", clusters: [cluster] } });
     expect(text).toMatch(/us-east-1:prod\s+0\s+0\s+1\s+2\s+0\s+0\s+1\s+2\s+ok/);
   });
 
   it("a namespace that failed after retries gets the exact re-run command (with --function when the CLI used it)", () => {
-    const cluster = { ...base.kubernetes!.clusters[0]!, namespaces: [{ namespace: "team-a", outcome: "failed" as const, reason: "throttled (429), retries exhausted" }, { namespace: "team-b", outcome: "failed" as const, reason: "HTTP 503, retries exhausted" }] };
+    const cluster = {
+      ...base.kubernetes!.clusters[0]!,
+      namespaces: [
+        { namespace: "team-a", outcome: "failed" as const, reason: "throttled (429), retries exhausted" },
+        { namespace: "team-b", outcome: "failed" as const, reason: "HTTP 503, retries exhausted" },
+      ],
+    };
     const report: Report = { ...base, kubernetes: { mode: "applied", clusters: [cluster] } };
     expect(formatReport(report)).toContain("re-run the failed namespaces of prod: ecr-token-rotator heal --cluster prod --namespace team-a --namespace team-b");
-    expect(formatReport(report, { rerunOptions: "--function rotator-prod" })).toContain("ecr-token-rotator heal --function rotator-prod --cluster prod --namespace team-a --namespace team-b");
+    expect(formatReport(report, { rerunOptions: "--function rotator-prod" })).toContain(
+      "ecr-token-rotator heal --function rotator-prod --cluster prod --namespace team-a --namespace team-b",
+    );
   });
 
   it("heal without a cluster says visibly that the Kubernetes step was skipped, and why", () => {
-    const text = formatReport({ ...base, ok: true, errors: [], kubernetes: { mode: "skipped", reason: "no cluster configured (EKS_CLUSTERS is empty): no pull Secret was pushed", clusters: [] } });
+    const text = formatReport({
+      ...base,
+      ok: true,
+      errors: [],
+      kubernetes: { mode: "skipped", reason: "no cluster configured (EKS_CLUSTERS is empty): no pull Secret was pushed", clusters: [] },
+    });
     expect(text).toContain("kubernetes: SKIPPED: no cluster configured (EKS_CLUSTERS is empty)");
   });
 
@@ -78,7 +122,19 @@ describe("formatReport", () => {
       action: "diagnose",
       registries: [],
       tokenSecondsRemaining: null,
-      kubernetes: { mode: "diagnosed", clusters: [{ cluster: "prod", region: "us-east-1", ok: false, error: `could not read the cluster: ${unreadable}`, namespaces: [], diagnosis: { podsScanned: 0, stuck: [], unreadable } }] },
+      kubernetes: {
+        mode: "diagnosed",
+        clusters: [
+          {
+            cluster: "prod",
+            region: "us-east-1",
+            ok: false,
+            error: `could not read the cluster: ${unreadable}`,
+            namespaces: [],
+            diagnosis: { podsScanned: 0, stuck: [], unreadable },
+          },
+        ],
+      },
       errors: [`cluster prod: could not read the cluster: ${unreadable}`],
     };
     const text = formatReport(report);
@@ -89,7 +145,8 @@ describe("formatReport", () => {
   });
 
   it("hints are wrapped to the terminal width; without a width (a pipe, a log) nothing is wrapped", () => {
-    const hint = "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again; the kubelet retries the pull with a back-off of up to five minutes, so wait for it";
+    const hint =
+      "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again; the kubelet retries the pull with a back-off of up to five minutes, so wait for it";
     const report: Report = {
       ...base,
       action: "diagnose",
@@ -97,7 +154,30 @@ describe("formatReport", () => {
       tokenSecondsRemaining: null,
       errors: [],
       ok: true,
-      kubernetes: { mode: "diagnosed", clusters: [{ cluster: "prod", region: "us-east-1", ok: true, namespaces: [], diagnosis: { podsScanned: 3, stuck: [{ namespace: "a", pod: "web", container: "web", image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1", reason: "ImagePullBackOff", causes: [{ code: "unknown", message: "Secret a/x could not be read", hint }] }] } }] },
+      kubernetes: {
+        mode: "diagnosed",
+        clusters: [
+          {
+            cluster: "prod",
+            region: "us-east-1",
+            ok: true,
+            namespaces: [],
+            diagnosis: {
+              podsScanned: 3,
+              stuck: [
+                {
+                  namespace: "a",
+                  pod: "web",
+                  container: "web",
+                  image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:1",
+                  reason: "ImagePullBackOff",
+                  causes: [{ code: "unknown", message: "Secret a/x could not be read", hint }],
+                },
+              ],
+            },
+          },
+        ],
+      },
     };
     const wide = formatReport(report);
     expect(wide).toContain(`Secret a/x could not be read — ${hint}`);
