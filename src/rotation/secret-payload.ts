@@ -46,7 +46,7 @@ export type StoredValueCheck = { ok: true; value: Record<string, unknown> } | { 
 /**
  * Is a stored SecretString something the product may overwrite? It must be a JSON object in the
  * product's shape (for a registry secret: `registry_url` and `auth_token` strings — also the
- * shape the course's hand-made secret has; for the combined secret: `dockerconfigjson`).
+ * shape a hand-made secret commonly has; for the combined secret: `dockerconfigjson`).
  * The reason never quotes the value.
  */
 export function checkStoredValue(text: string, kind: "registry" | "combined"): StoredValueCheck {
