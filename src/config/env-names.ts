@@ -40,15 +40,16 @@ const squash = (name: string) =>
 /** The known variable `name` most likely stands for, if any. */
 function intended(name: string, known: readonly string[]): string | undefined {
   const s = squash(name);
+  const limit = Math.max(2, Math.floor(s.length / 6));
   let best: string | undefined;
-  let bestScore = Infinity;
+  let bestScore = limit + 1;
   for (const k of known) {
     const q = squash(k);
     // ECR_REGISTRY → ECR_REGISTRIES, EKS_CLUSTER → EKS_CLUSTERS, SECRETNAME → SECRET_NAME.
-    const score = q === s ? 0 : s.length >= 6 && q.startsWith(s) && q.length - s.length <= 5 ? 1 : editDistance(s, q);
+    const score = q === s ? 0 : s.length >= 6 && q.startsWith(s) && q.length - s.length <= 5 ? 1 : editDistance(s, q, bestScore - 1);
     if (score < bestScore) [best, bestScore] = [k, score];
   }
-  return bestScore <= Math.max(2, Math.floor(squash(name).length / 6)) ? best : undefined;
+  return bestScore <= limit ? best : undefined;
 }
 
 /** One warning per variable of `env` that is not in `known` but looks like one of them or like the product's. */

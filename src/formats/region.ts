@@ -27,18 +27,30 @@ function middle(region: string): string | undefined {
   return m?.[1];
 }
 
-/** Optimal string alignment distance (Damerau–Levenshtein with adjacent transpositions). */
-export function editDistance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+/**
+ * Optimal string alignment distance (Damerau–Levenshtein with adjacent transpositions). With
+ * `max`, any distance above it is returned as `max + 1` early (three rows, no per-cell allocation:
+ * it runs over every environment variable at cold start).
+ */
+export function editDistance(a: string, b: string, max = Infinity): number {
+  if (Math.abs(a.length - b.length) > max) return max + 1;
+  let before = new Int32Array(b.length + 1);
+  let previous = Int32Array.from({ length: b.length + 1 }, (_, j) => j);
+  let current = new Int32Array(b.length + 1);
   for (let i = 1; i <= a.length; i++) {
+    current[0] = i;
+    let rowMin = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
+      let v = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, before[j - 2]! + 1);
+      current[j] = v;
+      if (v < rowMin) rowMin = v;
     }
+    if (rowMin > max) return max + 1;
+    [before, previous, current] = [previous, current, before];
   }
-  return d[a.length]![b.length]!;
+  return Math.min(previous[b.length]!, max + 1);
 }
 
 /** The known region nearest to `region` within `max` edits, if any. */
@@ -46,7 +58,7 @@ export function nearestKnownRegion(region: string, max = 3): string | undefined 
   let best: string | undefined;
   let bestDistance = max + 1;
   for (const known of KNOWN) {
-    const distance = editDistance(region.toLowerCase(), known);
+    const distance = editDistance(region.toLowerCase(), known, bestDistance);
     if (distance < bestDistance) [best, bestDistance] = [known, distance];
   }
   return best;
@@ -66,7 +78,7 @@ export function checkRegion(region: string): RegionCheck {
     return { ok: false, problem: `${JSON.stringify(region)} is not an AWS region${suggest(3)}` };
   }
   const word = middle(region);
-  if (word !== undefined && !WORDS.has(word) && [...WORDS].some((w) => editDistance(word, w) <= 2)) {
+  if (word !== undefined && !WORDS.has(word) && [...WORDS].some((w) => editDistance(word, w, 2) <= 2)) {
     return {
       ok: false,
       problem: `${JSON.stringify(region)} is not a known AWS region${suggest(2) || ` (no ${partition.id} region has the word ${JSON.stringify(word)})`}`,
