@@ -131,6 +131,18 @@ describe("--function: act with the deployed function's configuration", () => {
     expect(out.stderr).toContain('action "diagnose" needs a cluster');
   });
 
+  it("eks-token --function signs for the function's only cluster, in that cluster's region", async () => {
+    await deployFunction({ ECR_REGISTRIES: EUW1, EKS_CLUSTERS: "eu-central-1:prod-eu" });
+    const out = await cli(["eks-token", "--function", "rotator-prod"]);
+    expect(out.code).toBe(0);
+    const token: string = JSON.parse(out.stdout).status.token;
+    const url = Buffer.from(token.slice("k8s-aws-v1.".length), "base64url").toString("utf8");
+    expect(url).toMatch(/^https:\/\/sts\.eu-central-1\.amazonaws\.com\/\?Action=GetCallerIdentity/);
+    expect(url).toContain("host%3Bx-k8s-aws-id");
+    // A kubectl exec plugin's stdout stays the ExecCredential alone; the first line is for --check or a terminal.
+    expect(out.stderr).toBe("");
+  });
+
   it("a function that does not exist: exit 2, the region looked in and how to find the name", async () => {
     const out = await cli(["heal", "--function", "no-such-function"]);
     expect(out.code).toBe(2);
