@@ -215,5 +215,8 @@ describe("diagnose without cluster-wide read access", () => {
     expect(diagnosis.unreadable).toBeUndefined();
     expect(diagnosis.notes).toEqual(["cluster-wide lists are forbidden (namespace-confined RBAC): read the namespaces conf-a one by one"]);
     expect(diagnosis.stuck.map((s) => [`${s.namespace}/${s.pod}`, s.causes.map((c) => c.code)])).toEqual([["conf-a/app", ["pull-secret-not-found"]]]);
+    // Other namespaces could not be looked at: the cause claims nothing about them.
+    expect(diagnosis.stuck[0]!.causes[0]!.message).toBe('imagePullSecret "nope" does not exist in namespace conf-a');
+    expect(diagnosis.errors).toBeUndefined();
   });
 });
