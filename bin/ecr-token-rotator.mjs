@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI is bundled by `npm run build` (also run by `npm install` via prepare).
+// Thin launcher: the CLI is the bundle dist/cli.mjs, made by `npm run build` (npm test and
+// `npm run demo` build it too; `npm install` does not).
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 

@@ -12,11 +12,14 @@ import { powertoolsTelemetry, type Telemetry } from "../src/run/telemetry";
 
 /**
  * Configuration is validated once, at cold start (module initialisation); a bad one fails every
- * invocation with the same list of problems.
+ * invocation with the same list of problems. Its warnings (a variable the product does not read,
+ * e.g. ECR_REGISTRY for ECR_REGISTRIES) are logged once, as JSON lines like the logger's.
  */
 const app: App | Error = (() => {
   try {
-    return createApp();
+    const created = createApp();
+    for (const warning of created.config.warnings ?? []) console.warn(JSON.stringify({ level: "WARN", message: "configuration warning", warning }));
+    return created;
   } catch (error) {
     return error as Error;
   }

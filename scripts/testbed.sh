@@ -2,7 +2,9 @@
 # `npm run testbed`: the Kubernetes test bed (real kube-apiserver + etcd, EKS token webhook, RBAC,
 # ESO CRDs, fault proxy) and a moto server, for manual exploration. Prints KUBECONFIG=<path>
 # (admin) and MOTO_URL=<url> once ready; runs until interrupted (Ctrl-C), then cleans up.
-# Builds what is missing first (scripts/build-kube-apiserver.sh; cached afterwards).
+# On a fresh machine it first installs what it needs, as `npm test` does (scripts/ensure-test-deps.sh:
+# npm packages, moto, etcd-server, the kube-apiserver build; each checked first, so ~1 s when all
+# is there).
 # Runs test/bed/cli.ts on Node 22 (node_modules/.bin/node) from an esbuild bundle.
 # Arguments are passed on: npm run testbed -- --no-rbac | --rbac FILE | --cluster NAME | --eso
 # (--eso: also the real External Secrets Operator controller, scripts/build-eso.sh, on moto).
@@ -14,11 +16,13 @@ die() {
   exit 1
 }
 
+sh scripts/ensure-test-deps.sh || die "installing what the test bed needs failed (see above)"
+
 NODE="$ROOT/node_modules/.bin/node"
 ESBUILD="$ROOT/node_modules/.bin/esbuild"
 [ -x "$NODE" ] || die "node_modules/.bin/node (Node 22) is missing: run npm install"
 [ -x "$ESBUILD" ] || die "node_modules/.bin/esbuild is missing: run npm install"
-command -v kubectl >/dev/null 2>&1 || die "kubectl not found on PATH"
+command -v kubectl >/dev/null 2>&1 || die "kubectl not found on PATH (it comes with the machine image; install it from https://dl.k8s.io)"
 
 sh scripts/build-kube-apiserver.sh >/dev/null || die "building the test bed's programs failed (see above)"
 for a in "$@"; do

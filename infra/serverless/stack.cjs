@@ -63,8 +63,9 @@ function int(value, name, min, max) {
 }
 
 /**
- * EKS_CLUSTERS as the function reads it: "name" or "region:name", comma-separated, or a JSON
- * array of {name, region?, endpoint?, caData?}. Returns [{name, region, override}].
+ * EKS_CLUSTERS as the function reads it: "name", "region:name" or a cluster ARN
+ * (arn:aws:eks:<region>:<account>:cluster/<name>), comma-separated, or a JSON array of
+ * {name, region?, endpoint?, caData?}. Returns [{name, region, override}].
  */
 function parseClusters(raw, defaultRegion) {
   const text = String(raw ?? '').trim();
@@ -87,7 +88,10 @@ function parseClusters(raw, defaultRegion) {
     let region;
     let override = false;
     let roleArn;
-    if (typeof item === 'string') {
+    const arn = typeof item === 'string' ? /^arn:aws[a-z-]*:eks:([^:]+):\d{12}:cluster\/(.+)$/.exec(item) : null;
+    if (arn) {
+      [, region, name] = arn;
+    } else if (typeof item === 'string') {
       const colon = item.indexOf(':');
       region = colon < 0 ? defaultRegion : item.slice(0, colon);
       name = colon < 0 ? item : item.slice(colon + 1);

@@ -4,7 +4,7 @@
  * loads it.
  */
 import { sdkEcrApi, sdkSecretsManagerApi } from "../rotation/aws";
-import { loadConfig, type Config } from "../config/config";
+import { loadConfig, type Config, type LoadOptions } from "../config/config";
 import type { KubernetesStepDeps } from "../clusters/step";
 import type { RunDeps } from "../run/run";
 
@@ -17,11 +17,13 @@ export interface AppOptions {
   /** The clock ECR token expiry is judged against (emulators, replays); default: the real clock. */
   tokenNow?: (() => Date) | undefined;
   /** Options for the Kubernetes step (progress reporting, test seams). */
-  kubernetes?: KubernetesStepDeps;
+  kubernetes?: KubernetesStepDeps | undefined;
+  /** What the run does (see LoadOptions.purpose); default "rotate". */
+  purpose?: LoadOptions["purpose"];
 }
 
 export function createApp(env: Record<string, string | undefined> = process.env, options: AppOptions = {}): App {
-  const config = loadConfig(env);
+  const config = loadConfig(env, options.purpose ? { purpose: options.purpose } : {});
   const { clusters, fallbackMode } = config.kubernetes;
   return {
     config,

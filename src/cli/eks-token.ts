@@ -1,18 +1,33 @@
 /**
  * `ecr-token-rotator eks-token --cluster NAME [--region R]`: prints an EKS bearer token as the
  * same ExecCredential JSON as `aws eks get-token --cluster-name NAME --region R` (byte for byte,
- * for the same credentials and second), so an operator can check what the function's
- * credentials can do in a cluster, and kubectl can use the command as an exec credential plugin.
+ * for the same credentials and second), so kubectl can use the command as an exec credential
+ * plugin. The token is signed locally: printing it proves nothing about the cluster (a cluster
+ * that does not exist, or a wrong secret key, still gets a token).
+ *
+ * `--check` asks the cluster instead: it sends a SelfSubjectReview with the token and says who
+ * the cluster thinks we are, or why it refused (401: the likely causes; network: the URL and
+ * the error). Endpoint and CA: the cluster's EKS_CLUSTERS entry if it has them, else DescribeCluster.
  *
  * Credentials: the standard AWS environment variables (as given in `io.env`), else the default
  * Node credential chain (profiles, SSO, web identity, container and instance metadata).
  * Exit codes: 0 printed, 1 no credentials / signing failed, 2 bad usage.
  */
 import { parseArgs } from "node:util";
-import { createEksCredentialsProvider, type EksCredentialsProvider } from "../eks/connection";
+import { loadConfig, type ClusterConfig } from "../config/config";
+import {
+  createEksCredentialsProvider,
+  resolveClusterConnection,
+  sdkDescribeCluster,
+  type DescribeClusterFn,
+  type EksCredentialsProvider,
+} from "../eks/connection";
 import { createEksToken } from "../eks/token";
+import { checkRegion } from "../formats/region";
+import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
+import { KubeApiError } from "../kube/types";
 import { describeError } from "../shared/errors";
-import { EKS_CLUSTER_NAME, isAwsRegion } from "../shared/names";
+import { EKS_CLUSTER_NAME } from "../shared/names";
 import { rememberSecret } from "../shared/redact";
 
 export interface EksTokenIo {
@@ -28,13 +43,24 @@ export interface EksTokenIo {
   stderr?: (text: string) => void;
   /** Credential source override (tests); default: environment, then the default Node chain. */
   credentials?: EksCredentialsProvider;
+  /** Where the configuration came from, for the first line (e.g. "function rotator-prod"). */
+  source?: string;
+  /** A person is watching (stdout is a terminal): say what the command acts on first. */
+  terminal?: boolean;
+  /** DescribeCluster for --check (tests); default: @aws-sdk/client-eks in the cluster's region. */
+  describe?: DescribeClusterFn;
 }
 
-export const EKS_TOKEN_USAGE = `usage: ecr-token-rotator eks-token --cluster NAME [--region REGION]
+export const EKS_TOKEN_USAGE = `usage: ecr-token-rotator eks-token --cluster NAME [--region REGION] [--check] [--function NAME]
 
 Prints an EKS bearer token as ExecCredential JSON, exactly like
-\`aws eks get-token --cluster-name NAME --region REGION\`.
-The region defaults to AWS_REGION, then AWS_DEFAULT_REGION.
+\`aws eks get-token --cluster-name NAME --region REGION\`. The token is signed locally: it
+is printed even for a cluster that does not exist or with a wrong secret key.
+The region defaults to the cluster's EKS_CLUSTERS entry, then AWS_REGION, AWS_DEFAULT_REGION.
+
+  --check   send the token to the cluster (a SelfSubjectReview) and print who the cluster
+            thinks we are, or why it refused; nothing else is printed on stdout
+  --function NAME   use the deployed function's configuration (its EKS_CLUSTERS, region)
 
 As a kubectl exec credential plugin (kubeconfig users[].user):
   exec:
@@ -89,7 +115,7 @@ function envCredentials(env: Record<string, string | undefined>): EksCredentials
 
 export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<number> {
   const stderr = io.stderr ?? (() => {});
-  let values: { cluster?: string; "cluster-name"?: string; region?: string; help?: boolean };
+  let values: { cluster?: string; "cluster-name"?: string; region?: string; help?: boolean; check?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -100,6 +126,7 @@ export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<n
         "cluster-name": { type: "string" },
         region: { type: "string" },
         help: { type: "boolean", short: "h" },
+        check: { type: "boolean", default: false },
       },
     }));
   } catch (error) {
@@ -117,23 +144,90 @@ export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<n
   if (values.cluster !== undefined && values["cluster-name"] !== undefined && values.cluster !== values["cluster-name"]) {
     return usage("--cluster and --cluster-name disagree; give one");
   }
-  const cluster = values.cluster ?? values["cluster-name"];
-  if (!cluster) return usage("--cluster NAME is required");
+  const configured = configuredClusters(io.env);
+  const cluster = values.cluster ?? values["cluster-name"] ?? (configured.length === 1 ? configured[0]!.name : undefined);
+  if (!cluster) return usage(`--cluster NAME is required${configured.length > 1 ? ` (configured: ${configured.map((c) => c.name).join(", ")})` : ""}`);
   if (!EKS_CLUSTER_NAME.test(cluster)) return usage(`${JSON.stringify(cluster)} is not a valid EKS cluster name`);
-  const region = values.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
+  const entry = configured.find((c) => c.name === cluster && (!values.region || c.region === values.region));
+  const region = values.region || entry?.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
   if (!region) return usage("no region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)");
-  if (!isAwsRegion(region)) return usage(`${JSON.stringify(region)} is not an AWS region`);
+  const regionCheck = checkRegion(region);
+  if (!regionCheck.ok) return usage(regionCheck.problem);
+  if (values.check || io.terminal) {
+    stderr(
+      `eks-token: cluster ${cluster} in ${region}${entry?.endpoint ? ` at ${entry.endpoint}` : ""}; identity: your AWS credentials; configuration: ${io.source ?? "this shell's environment"}`,
+    );
+  }
 
+  let token: string;
+  let expiresAt: Date;
   try {
     const provider = io.credentials ?? envCredentials(io.env) ?? createEksCredentialsProvider(region);
     const credentials = await provider();
     const now = typeof io.now === "function" ? io.now() : io.now;
-    const { token, expiresAt } = await createEksToken({ clusterName: cluster, region, credentials, ...(now ? { now } : {}) });
-    const apiVersion = execCredentialApiVersion(io.env.KUBERNETES_EXEC_INFO, stderr);
-    io.stdout(formatExecCredential(apiVersion, token, expiresAt));
-    return 0;
+    ({ token, expiresAt } = await createEksToken({ clusterName: cluster, region, credentials, ...(now ? { now } : {}) }));
   } catch (error) {
     stderr(`ecr-token-rotator eks-token: ${describeError(error)}`);
+    return 1;
+  }
+  if (values.check)
+    return checkToken(
+      io,
+      stderr,
+      { name: cluster, region, ...(entry?.endpoint ? { endpoint: entry.endpoint } : {}), ...(entry?.caData ? { caData: entry.caData } : {}) },
+      token,
+    );
+  const apiVersion = execCredentialApiVersion(io.env.KUBERNETES_EXEC_INFO, stderr);
+  io.stdout(formatExecCredential(apiVersion, token, expiresAt));
+  return 0;
+}
+
+/** The clusters of EKS_CLUSTERS, if the configuration reads (a bad one is the other commands' business). */
+function configuredClusters(env: Record<string, string | undefined>): ClusterConfig[] {
+  try {
+    return loadConfig(env, { purpose: "diagnose" }).kubernetes.clusters;
+  } catch {
+    return [];
+  }
+}
+
+/** --check: a SelfSubjectReview with the token; exit 0 when the cluster knows us, 1 otherwise. */
+async function checkToken(
+  io: EksTokenIo,
+  stderr: (text: string) => void,
+  cluster: { name: string; region: string; endpoint?: string; caData?: string },
+  token: string,
+): Promise<number> {
+  const where = `cluster ${cluster.name} (${cluster.region})`;
+  let server: string;
+  let caData: string;
+  try {
+    ({ server, caData } = await resolveClusterConnection(io.describe ?? sdkDescribeCluster(cluster.region), cluster));
+  } catch (error) {
+    stderr(`ecr-token-rotator eks-token --check: ${describeError(error)}`);
+    return 1;
+  }
+  const { selfSubjectReview } = await import("../kube/whoami");
+  try {
+    const me = await selfSubjectReview({ server, caData, token });
+    const arn = me.extra.arn?.[0];
+    io.stdout(
+      `${where} at ${server} accepts the token: it knows you as ${JSON.stringify(me.username)}` +
+        `${arn ? ` (IAM ${arn})` : ""}, groups: ${me.groups.length > 0 ? me.groups.join(", ") : "none"}`,
+    );
+    return 0;
+  } catch (error) {
+    if (error instanceof KubeApiError && error.status === 401) {
+      stderr(`ecr-token-rotator eks-token --check: ${where} at ${server} refused the token (401 Unauthorized); ${UNAUTHORIZED_CAUSES}`);
+    } else if (error instanceof KubeApiError && error.status === 403) {
+      stderr(
+        `ecr-token-rotator eks-token --check: ${where} at ${server} authenticated the token but forbids SelfSubjectReview (403: ${error.message}); the identity is known to the cluster, its RBAC is the next thing to check`,
+      );
+    } else if (error instanceof KubeApiError && error.status === 0) {
+      stderr(`ecr-token-rotator eks-token --check: ${where}: ${unreachableHint(error.details.url, error.details.networkCode)}`);
+    } else {
+      stderr(`ecr-token-rotator eks-token --check: ${where} at ${server}: ${describeError(error)}`);
+    }
     return 1;
   }
 }

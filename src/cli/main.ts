@@ -1,11 +1,12 @@
 /**
  * ecr-token-rotator CLI — the same core as the Lambda, for an incident laptop or a replay.
  *
- *   rotate   [--dry-run] [--force] [--registry HOST]... [--json] [--now ISO]
- *   heal     [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--json] [--now ISO]
+ *   rotate   [--dry-run] [--force] [--create] [--registry HOST]... [--json] [--now ISO]
+ *   heal     [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--create] [--json] [--now ISO]
  *   diagnose [--cluster NAME]... [--namespace NS]... [--json]   why pods are stuck pulling (read-only)
  *   invoke   --event FILE|- [--json] [--now ISO]     feed any Lambda event through the handler path
- *   eks-token --cluster NAME [--region R]            ExecCredential JSON, like `aws eks get-token`
+ *   eks-token --cluster NAME [--region R] [--check]  ExecCredential JSON, like `aws eks get-token`
+ * Every command takes --function NAME: act with the deployed function's configuration.
  *
  * Exit codes: 0 success, 1 the run failed (see the report), 2 bad usage, configuration or request.
  */
@@ -13,8 +14,12 @@ import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { createApp } from "../app/app";
 import type { KubernetesStepDeps } from "../clusters/step";
+import { configVariableNames, type Config } from "../config/config";
 import { BadRequestError, ConfigError, describeError } from "../shared/errors";
-import { formatReport, type Report } from "../report/report";
+import { formatReport, type FormatOptions, type Report } from "../report/report";
+import type { GetFunctionConfigurationFn } from "./function-config";
+import { progressReporter } from "./progress";
+import { defaultOnlyRefusal, describeTarget, type ConfigSource } from "./target";
 import { handleEvent, runRequest } from "../run/run";
 import { parseManualRequest } from "../request/triggers";
 
@@ -23,47 +28,79 @@ export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
   readStdin: () => Promise<string>;
-  /** Progress lines go here while namespaces are applied (a terminal); undefined = no progress. */
+  /** Progress lines go here while namespaces are applied; undefined = no progress. */
   progress?: ((text: string) => void) | undefined;
+  /** The progress output is a terminal (one rewritten line) rather than a log (a line every 10% or 5 s). */
+  progressIsTerminal?: boolean;
+  /** Width of the terminal the table goes to; undefined = not a terminal (no wrapping). */
+  columns?: number | undefined;
+  /** lambda:GetFunctionConfiguration for --function (tests); default: @aws-sdk/client-lambda. */
+  getFunctionConfiguration?: GetFunctionConfigurationFn;
 }
 
-/** Progress of the Kubernetes step on a terminal: one updating line per cluster. */
+/** Progress of the Kubernetes step (src/cli/progress.ts). */
 function progress(io: CliIo, command: string): KubernetesStepDeps | undefined {
   const write = io.progress;
   if (write === undefined || command === "rotate") return undefined;
-  let last = 0;
-  return {
-    onProgress: (cluster, done, total) => {
-      const now = Date.now();
-      if (done !== total && now - last < 100) return;
-      last = now;
-      write(`\r${cluster}: ${done}/${total} namespaces${done === total ? "\n" : ""}`);
-    },
-  };
+  return { onProgress: progressReporter(write, { terminal: io.progressIsTerminal === true }) };
+}
+
+/**
+ * The environment a command runs with: this shell's, or with --function the deployed function's
+ * configuration under this shell's product variables (src/cli/function-config.ts, loaded only here).
+ */
+async function resolveEnvironment(io: CliIo, functionName: string | undefined): Promise<{ env: Record<string, string | undefined>; source: ConfigSource }> {
+  if (functionName === undefined) return { env: io.env, source: {} };
+  const { readFunctionConfiguration, mergeFunctionEnvironment, FunctionConfigError } = await import("./function-config");
+  try {
+    const fn = await readFunctionConfiguration(functionName, io.env, io.getFunctionConfiguration);
+    const merged = mergeFunctionEnvironment(fn, io.env, configVariableNames());
+    return {
+      env: merged.env,
+      source: { function: { name: fn.functionName, arn: fn.functionArn, accountId: fn.accountId, overridden: merged.overridden, added: merged.added } },
+    };
+  } catch (error) {
+    if (error instanceof FunctionConfigError) throw new BadRequestError(error.message);
+    throw error;
+  }
+}
+
+/** The first lines on standard error: what the command acts on, then the configuration's warnings. */
+function announce(io: CliIo, command: string, config: Config, source: ConfigSource, clusters: string[] | undefined): void {
+  io.stderr(describeTarget(command, config, source, clusters ? { clusters } : {}));
+  for (const warning of config.warnings ?? []) io.stderr(`warning: ${warning}`);
 }
 
 const USAGE = `usage: ecr-token-rotator <command> [options]
 
 commands:
   rotate     fetch fresh ECR tokens and write them to Secrets Manager
-             [--dry-run] [--force] [--registry HOST]... [--json]
+             [--dry-run] [--force] [--create] [--registry HOST]... [--json]
   heal       rotate, then push pull secrets into every configured cluster and re-sync ESO
-             [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--json]
+             [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--create] [--json]
   diagnose   say why each pod stuck in ErrImagePull/ImagePullBackOff is stuck (read-only:
              no ECR call, nothing written)
              [--cluster NAME]... [--namespace NS]... [--json]
   invoke     run a Lambda event (schedule, alarm, manual payload) through the handler path
              --event FILE|- [--json]
-  eks-token  print an EKS bearer token as ExecCredential JSON (like aws eks get-token)
-             --cluster NAME [--region R]
+  eks-token  print an EKS bearer token as ExecCredential JSON (like aws eks get-token);
+             --check asks the cluster who it thinks we are (SelfSubjectReview)
+             --cluster NAME [--region R] [--check]
 
 common options:
+  --function NAME  act with the deployed function's configuration (its environment and region,
+                read with lambda:GetFunctionConfiguration); product variables set in this
+                shell override the function's one by one
+  --create      with only default configuration (no --function, SECRET_NAME or ECR_REGISTRIES),
+                rotate/heal refuse to create a missing secret unless this is given
   --json        print the Report as JSON instead of a table
   --now ISO     judge ECR token expiry as of this instant (for emulators whose tokens
                 carry a fixed expiry, and for replays)
   -h, --help    this text
 
-Configuration comes from the same environment variables as the Lambda (see README).`;
+Configuration comes from the same environment variables as the Lambda (see README), or from
+the deployed function with --function. The first line on standard error says what a command
+acts on and where its configuration came from.`;
 
 class UsageError extends Error {}
 
@@ -76,8 +113,11 @@ function clock(now: string | undefined): (() => Date) | undefined {
   return () => new Date(Date.now() + offset);
 }
 
-function print(io: CliIo, report: Report, json: boolean): number {
-  io.stdout(json ? JSON.stringify(report, null, 2) : formatReport(report));
+function print(io: CliIo, report: Report, json: boolean, source: ConfigSource): number {
+  const options: FormatOptions = {};
+  if (io.columns !== undefined) options.width = io.columns;
+  if (source.function) options.rerunOptions = `--function ${source.function.name}`;
+  io.stdout(json ? JSON.stringify(report, null, 2) : formatReport(report, options));
   return report.ok ? 0 : 1;
 }
 
@@ -90,7 +130,22 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
   try {
     if (command === "eks-token") {
       const { eksTokenCommand } = await import("./eks-token");
-      return await eksTokenCommand(rest, { env: io.env, stdout: io.stdout, stderr: io.stderr });
+      const at = rest.findIndex((a) => a === "--function" || a.startsWith("--function="));
+      let args = rest;
+      let functionName: string | undefined;
+      if (at >= 0) {
+        functionName = rest[at]!.includes("=") ? rest[at]!.slice("--function=".length) : rest[at + 1];
+        if (!functionName) throw new UsageError("--function needs a NAME");
+        args = [...rest.slice(0, at), ...rest.slice(at + (rest[at]!.includes("=") ? 1 : 2))];
+      }
+      const { env, source } = await resolveEnvironment(io, functionName);
+      return await eksTokenCommand(args, {
+        env,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        ...(source.function ? { source: `function ${source.function.name}` } : {}),
+        ...(io.columns !== undefined ? { terminal: true } : {}),
+      });
     }
     const { values } = parseArgs({
       args: rest,
@@ -105,6 +160,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         event: { type: "string" },
         json: { type: "boolean", default: false },
         now: { type: "string" },
+        function: { type: "string" },
+        create: { type: "boolean", default: false },
       },
     });
     const json = values.json === true;
@@ -119,6 +176,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     onlyFor("namespace", ["heal", "diagnose"]);
     if (command === "diagnose" && (values["dry-run"] || values.force)) throw new UsageError("diagnose is read-only: --dry-run and --force do not apply");
     onlyFor("event", ["invoke"]);
+    if (values.create && !["rotate", "heal"].includes(command)) throw new UsageError(`--create is not an option of ${command}`);
+    if (!["rotate", "heal", "diagnose", "invoke"].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    const { env, source } = await resolveEnvironment(io, values.function);
 
     switch (command) {
       case "rotate":
@@ -130,8 +190,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (values.cluster) payload.clusters = values.cluster;
         if (values.namespace) payload.namespaces = values.namespace;
         const request = parseManualRequest(payload, "cli");
-        const app = createApp(io.env, { tokenNow: now, kubernetes: progress(io, command) });
-        return print(io, await runRequest(request, app.config, app.deps), json);
+        const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command), purpose: command === "diagnose" ? "diagnose" : "rotate" });
+        announce(io, command, app.config, source, request.clusters);
+        if (command !== "diagnose" && !values.create) app.deps.refuseCreate = defaultOnlyRefusal(env, source);
+        return print(io, await runRequest(request, app.config, app.deps), json, source);
       }
       case "invoke": {
         if (values.event === undefined) throw new UsageError("invoke needs --event FILE (or - for standard input)");
@@ -142,8 +204,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         } catch {
           throw new BadRequestError(`${values.event === "-" ? "standard input" : values.event} is not JSON`);
         }
-        const app = createApp(io.env, { tokenNow: now, kubernetes: progress(io, command) });
-        return print(io, await handleEvent(event, app.config, app.deps), json);
+        const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command) });
+        announce(io, command, app.config, source, undefined);
+        return print(io, await handleEvent(event, app.config, app.deps), json, source);
       }
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);
@@ -167,7 +230,9 @@ export async function main(): Promise<void> {
     env: process.env,
     stdout: (text) => process.stdout.write(`${text}\n`),
     stderr: (text) => process.stderr.write(`${text}\n`),
-    progress: process.stderr.isTTY ? (text) => process.stderr.write(text) : undefined,
+    progress: (text) => process.stderr.write(text),
+    progressIsTerminal: process.stderr.isTTY === true,
+    columns: process.stdout.isTTY ? process.stdout.columns : undefined,
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

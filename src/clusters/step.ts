@@ -20,8 +20,9 @@ import { rememberSecret } from "../shared/redact";
 import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report/report";
 import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
-import type { KubeApi, KubeConnection } from "../kube/types";
 import { pool } from "../kube/paging";
+import { KubeApiError, type KubeApi, type KubeConnection } from "../kube/types";
+import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
 import type { Request } from "../request/triggers";
 
 /** `work` over every cluster, at most `limit` at once; the reports keep the clusters' order. */
@@ -82,12 +83,25 @@ function diagnoseTarget(config: Config, request: Request): DiagnoseTarget {
   };
 }
 
-/** Diagnoses one cluster; a failure becomes the diagnosis' error (it never throws). */
+/** Why a cluster could not be read at all, and what to do about it (one line). */
+export function unreadableReason(error: unknown): string {
+  if (error instanceof KubeApiError) {
+    const what = `${error.details.verb ?? "read"} ${error.details.resource ?? "the cluster"}${error.details.namespace ? ` in namespace "${error.details.namespace}"` : " cluster-wide"}`;
+    if (error.status === 403) {
+      return `forbidden (403) to ${what}: ${error.message}; grant get/list on namespaces, pods, events, secrets and serviceaccounts (infra/k8s/rbac.yaml), or, with namespace-confined RBAC, name the namespaces (--namespace N, or TARGET_NAMESPACES)`;
+    }
+    if (error.status === 401) return `unauthorized (401) to ${what}: the cluster rejected the bearer token; ${UNAUTHORIZED_CAUSES}`;
+    if (error.status === 0) return unreachableHint(error.details.url, error.details.networkCode);
+  }
+  return describeError(error);
+}
+
+/** Diagnoses one cluster; a failure becomes the diagnosis' `unreadable` reason (it never throws). */
 async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps): Promise<ClusterReport["diagnosis"]> {
   try {
     return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api });
   } catch (error) {
-    return { podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] };
+    return { podsScanned: 0, stuck: [], unreadable: unreadableReason(error) };
   }
 }
 
@@ -118,11 +132,14 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
         rememberSecret(connection.token);
         const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) =>
           diagnoseWith(config, request, api, deps),
-        ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }));
+        ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], unreadable: unreadableReason(error) }));
         const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
         if (diagnosis) {
           report.diagnosis = diagnosis;
-          if (diagnosis.errors && diagnosis.errors.length > 0) {
+          if (diagnosis.unreadable !== undefined) {
+            report.ok = false;
+            report.error = `could not read the cluster: ${diagnosis.unreadable}`;
+          } else if (diagnosis.errors && diagnosis.errors.length > 0) {
             report.ok = false;
             report.error = diagnosis.errors.join("; ");
           }

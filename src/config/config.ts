@@ -10,6 +10,8 @@ import { showValue, withoutCredentials } from "../shared/redact";
 import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
 import { parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
 import { parseLabelSelector } from "../formats/label-selector";
+import { checkRegion } from "../formats/region";
+import { unknownVariableWarnings } from "./env-names";
 
 export const OWNERSHIP_TAG_KEY = "ecr-token-rotator:managed";
 export const OWNERSHIP_TAG_VALUE = "true";
@@ -60,9 +62,12 @@ const TAG_VALUE = /^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$/u;
 /** Collects problems while reading variables, so all of them are reported together. */
 export class EnvReader {
   readonly problems: string[] = [];
+  /** Every variable name the configuration reads (set or not): the product's variables. */
+  readonly names = new Set<string>();
   constructor(private readonly env: Env) {}
 
   raw(name: string): string | undefined {
+    this.names.add(name);
     const value = this.env[name];
     if (value === undefined) return undefined;
     const trimmed = value.trim();
@@ -92,13 +97,24 @@ export class EnvReader {
     return Number(value);
   }
 
-  list(name: string): string[] {
+  /**
+   * A comma-separated list. With `noSpaces` (lists of names), an item holding spaces is reported
+   * with a hint to use commas, and split on the spaces so each part is still checked.
+   */
+  list(name: string, options: { noSpaces?: boolean } = {}): string[] {
     const value = this.raw(name);
     if (value === undefined) return [];
-    return value
+    const items = value
       .split(",")
       .map((item) => item.trim())
       .filter((item) => item !== "");
+    if (!options.noSpaces) return items;
+    return items.flatMap((item) => {
+      if (!/\s/.test(item)) return [item];
+      const parts = item.split(/\s+/);
+      this.problems.push(`${name}: ${JSON.stringify(item)} looks space-separated: separate the items with commas (${parts.join(",")})`);
+      return parts;
+    });
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -218,13 +234,18 @@ function readReplicaRegions(reader: EnvReader, primaryRegion: string | undefined
 }
 
 /** Reads the rotation part of the configuration, appending problems to `reader`. */
-export function readRotationConfig(reader: EnvReader): RotationConfig {
+export function readRotationConfig(reader: EnvReader, needsRegion = true): RotationConfig {
   const registries: RegistryHost[] = [];
   const seen = new Set<string>();
-  const listed = reader.list("ECR_REGISTRIES");
+  const listed = reader.list("ECR_REGISTRIES", { noSpaces: true });
   for (const item of listed) {
     try {
       const registry = parseConfiguredRegistry(item);
+      const region = checkRegion(registry.region);
+      if (!region.ok) {
+        reader.problem(`ECR_REGISTRIES: ${registry.host}: ${region.problem}`);
+        continue;
+      }
       if (seen.has(registry.host)) reader.problem(`ECR_REGISTRIES: ${registry.host} is listed twice`);
       seen.add(registry.host);
       registries.push(registry);
@@ -268,9 +289,17 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
     reader.problem(`KMS_KEY_ID=${JSON.stringify(kmsKeyId)}: expected a key ARN, key id, alias/NAME or alias ARN`);
   }
 
+  const regionVariable = reader.string("AWS_REGION") !== undefined ? "AWS_REGION" : "AWS_DEFAULT_REGION";
   const defaultRegion = reader.string("AWS_REGION") ?? reader.string("AWS_DEFAULT_REGION");
-  if (listed.length === 0 && defaultRegion === undefined) {
-    reader.problem("ECR_REGISTRIES is empty and AWS_REGION is not set: set one of them (the default registry is the function's own account in AWS_REGION)");
+  if (defaultRegion !== undefined) {
+    const region = checkRegion(defaultRegion);
+    if (!region.ok) reader.problem(`${regionVariable}: ${region.problem}`);
+  } else if (needsRegion) {
+    reader.problem(
+      listed.length === 0
+        ? "AWS_REGION is not set: it is the region of the secrets (Secrets Manager) and, with ECR_REGISTRIES empty, of the default registry (the function's own account in AWS_REGION)"
+        : "AWS_REGION is not set: it is the region of Secrets Manager, where the secrets are written (the Lambda runtime sets it; on a laptop export it, or use --function NAME)",
+    );
   }
 
   const secretReaders = readSecretReaders(reader, kmsKeyId);
@@ -296,9 +325,9 @@ export type FallbackMode = "off" | "on-heal" | "always";
 export interface ClusterConfig {
   name: string;
   region: string;
-  /** API endpoint override (private DNS, a proxy, the test bed); skips DescribeCluster with caData. */
+  /** API endpoint override (private DNS, a proxy, the test bed); with caData, DescribeCluster is skipped. */
   endpoint?: string;
-  /** Base64 PEM CA bundle, as EKS returns it; required with `endpoint`. */
+  /** Base64 PEM CA bundle, as EKS returns it; without it, DescribeCluster supplies the CA. */
   caData?: string;
   /** A cluster in another account: the role assumed for DescribeCluster and the bearer token. */
   assumeRole?: AssumeRoleConfig;
@@ -371,35 +400,66 @@ function selectorProblem(selector: string): string | undefined {
 }
 export const DEFAULT_EXCLUDED_NAMESPACES: string[] = [...SYSTEM_NAMESPACES];
 
+const CLUSTERS_EXAMPLE =
+  'us-east-1:prod,eu-west-1:staging, or a cluster ARN arn:aws:eks:us-east-1:123456789012:cluster/prod, or JSON [{"name":"prod","region":"us-east-1"}]';
+const CLUSTER_ARN = /^arn:(aws[a-z-]*):eks:([^:]*):(\d{12})?:cluster\/(.*)$/;
+
+/** Where JSON.parse stopped, as "at position N (…text…)" with the text around it. */
+function jsonErrorPosition(raw: string, error: unknown): string {
+  const m = /position (\d+)/.exec((error as Error).message ?? "");
+  if (m === null) return "(the text ends too early)";
+  const at = Number(m[1]);
+  return `at position ${at} (${JSON.stringify(raw.slice(Math.max(0, at - 12), at))} here→ ${JSON.stringify(raw.slice(at, at + 12))})`;
+}
+
+/** EKS_CLUSTERS as a list of entries (strings or objects); undefined when it cannot be read (problem recorded). */
+function clusterEntries(reader: EnvReader, raw: string): unknown[] | undefined {
+  if (!raw.startsWith("[") && !raw.startsWith("{")) return reader.list("EKS_CLUSTERS", { noSpaces: true });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    reader.problem(`EKS_CLUSTERS: invalid JSON ${jsonErrorPosition(raw, error)}; expected e.g. [{"name":"prod","region":"us-east-1"}]`);
+    return undefined;
+  }
+  if (Array.isArray(parsed)) return parsed;
+  if (typeof parsed === "object" && parsed !== null) {
+    reader.problem(`EKS_CLUSTERS: a JSON object where a list is expected: wrap the entries in [ ], e.g. [${JSON.stringify(parsed)}]`);
+  } else reader.problem(`EKS_CLUSTERS: expected a JSON list of clusters, e.g. [{"name":"prod","region":"us-east-1"}]`);
+  return undefined;
+}
+
+/** One `region:name`, `name` or cluster ARN entry. */
+function stringCluster(reader: EnvReader, item: string, defaultRegion: string | undefined): ClusterConfig | undefined {
+  if (item.startsWith("arn:")) {
+    const arn = CLUSTER_ARN.exec(item);
+    if (arn === null || arn[2] === "" || arn[4] === "") {
+      reader.problem(`EKS_CLUSTERS: ${JSON.stringify(item)} is not an EKS cluster ARN (arn:aws:eks:<region>:<account>:cluster/<name>)`);
+      return undefined;
+    }
+    return { name: arn[4]!, region: arn[2]! };
+  }
+  const colon = item.indexOf(":");
+  const region = colon < 0 ? defaultRegion : item.slice(0, colon);
+  const name = colon < 0 ? item : item.slice(colon + 1);
+  if (region === undefined) {
+    reader.problem(`EKS_CLUSTERS: ${JSON.stringify(item)} has no region and AWS_REGION is not set (write region:name)`);
+    return undefined;
+  }
+  return { name, region };
+}
+
 function readClusters(reader: EnvReader, defaultRegion: string | undefined): ClusterConfig[] {
   const raw = reader.raw("EKS_CLUSTERS");
   if (raw === undefined) return [];
-  let items: unknown[];
-  if (raw.startsWith("[")) {
-    try {
-      const parsed: unknown = JSON.parse(raw);
-      if (!Array.isArray(parsed)) throw new Error("not an array");
-      items = parsed;
-    } catch {
-      reader.problem('EKS_CLUSTERS: starts with "[" but is not a JSON array of {"name","region"?,"endpoint"?,"caData"?}');
-      return [];
-    }
-  } else {
-    items = raw
-      .split(",")
-      .map((s) => s.trim())
-      .filter((s) => s !== "");
-  }
+  const items = clusterEntries(reader, raw);
+  if (items === undefined) return [];
   const clusters: ClusterConfig[] = [];
   const seen = new Set<string>();
   for (const item of items) {
     let cluster: ClusterConfig | undefined;
     if (typeof item === "string") {
-      const colon = item.indexOf(":");
-      const region = colon < 0 ? defaultRegion : item.slice(0, colon);
-      const name = colon < 0 ? item : item.slice(colon + 1);
-      cluster = region === undefined ? undefined : { name, region };
-      if (region === undefined) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(item)} has no region and AWS_REGION is not set (write region:name)`);
+      cluster = stringCluster(reader, item.trim(), defaultRegion);
     } else if (typeof item === "object" && item !== null && !Array.isArray(item)) {
       const o = item as Record<string, unknown>;
       const unknownKeys = Object.keys(o).filter((k) => !["name", "region", "endpoint", "caData", "roleArn", "externalId", "sessionName"].includes(k));
@@ -409,14 +469,19 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
         );
       const region = typeof o.region === "string" ? o.region : defaultRegion;
       if (typeof o.name !== "string" || region === undefined) {
-        reader.problem("EKS_CLUSTERS: every entry needs a string name (and a region, or AWS_REGION)");
+        reader.problem(
+          `EKS_CLUSTERS: every entry needs a string name (and a region, or AWS_REGION), e.g. {"name":"prod","region":"us-east-1"}; got ${JSON.stringify(o).slice(0, 80)}`,
+        );
         continue;
       }
       cluster = { name: o.name, region };
-      if (o.endpoint !== undefined || o.caData !== undefined) {
+      if (o.endpoint !== undefined) {
         if (typeof o.endpoint !== "string" || !/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(o.endpoint)) {
           reader.problem(`EKS_CLUSTERS: cluster ${o.name}: endpoint must be an https:// URL with no path`);
         } else cluster.endpoint = o.endpoint.replace(/\/$/, "");
+      }
+      // caData alone or with endpoint; an endpoint alone takes the CA from DescribeCluster.
+      if (o.caData !== undefined) {
         if (
           typeof o.caData !== "string" ||
           !/^[A-Za-z0-9+/=\s]+$/.test(o.caData) ||
@@ -428,12 +493,16 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
       const assumeRole = readAssumeRole(reader, o.name, o);
       if (assumeRole !== undefined) cluster.assumeRole = assumeRole;
     } else {
-      reader.problem("EKS_CLUSTERS: entries must be region:name strings or objects");
+      reader.problem(`EKS_CLUSTERS: entries must be region:name strings, cluster ARNs or objects; expected e.g. ${CLUSTERS_EXAMPLE}`);
       continue;
     }
     if (cluster === undefined) continue;
-    if (!EKS_CLUSTER_NAME.test(cluster.name)) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(cluster.name)} is not a valid EKS cluster name`);
-    if (!isAwsRegion(cluster.region)) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(cluster.region)} is not an AWS region`);
+    if (!EKS_CLUSTER_NAME.test(cluster.name))
+      reader.problem(
+        `EKS_CLUSTERS: ${JSON.stringify(cluster.name)} is not a valid EKS cluster name (letters, digits, - and _, up to 100); expected e.g. ${CLUSTERS_EXAMPLE}`,
+      );
+    const region = checkRegion(cluster.region);
+    if (!region.ok) reader.problem(`EKS_CLUSTERS: cluster ${cluster.name}: ${region.problem}`);
     const key = `${cluster.region}:${cluster.name}`;
     if (seen.has(key)) reader.problem(`EKS_CLUSTERS: ${key} is listed twice`);
     seen.add(key);
@@ -443,9 +512,9 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
 }
 
 function readNamespaces(reader: EnvReader): ConfiguredNamespaces {
-  const target = reader.list("TARGET_NAMESPACES");
+  const target = reader.list("TARGET_NAMESPACES", { noSpaces: true });
   const selector = reader.raw("NAMESPACE_SELECTOR");
-  const exclude = reader.list("EXCLUDE_NAMESPACES");
+  const exclude = reader.list("EXCLUDE_NAMESPACES", { noSpaces: true });
   for (const name of [...target.filter((t) => t !== "*"), ...exclude]) {
     if (!isDnsLabel(name)) reader.problem(`TARGET_NAMESPACES/EXCLUDE_NAMESPACES: ${JSON.stringify(name)} is not a valid namespace name`);
   }
@@ -466,7 +535,7 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
   const clusters = readClusters(reader, defaultRegion);
   const pullSecretName = reader.string("PULL_SECRET_NAME", "ecr-pull-secret")!;
   if (!isDnsSubdomain(pullSecretName)) reader.problem(`PULL_SECRET_NAME=${JSON.stringify(pullSecretName)}: not a valid Secret name (lower-case DNS subdomain)`);
-  const patchServiceAccounts = [...new Set(reader.list("PATCH_SERVICE_ACCOUNTS"))];
+  const patchServiceAccounts = [...new Set(reader.list("PATCH_SERVICE_ACCOUNTS", { noSpaces: true }))];
   for (const sa of patchServiceAccounts)
     if (!isDnsSubdomain(sa)) reader.problem(`PATCH_SERVICE_ACCOUNTS: ${JSON.stringify(sa)} is not a valid ServiceAccount name`);
   const eso = reader.raw("ESO_RESYNC");
@@ -496,13 +565,31 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
 export interface Config {
   rotation: RotationConfig;
   kubernetes: KubernetesConfig;
+  /** Not errors, but probably mistakes (a variable the product does not read, e.g. ECR_REGISTRY). */
+  warnings?: string[];
+}
+
+export interface LoadOptions {
+  /**
+   * What the run will do: "rotate" (rotate, heal, any Lambda event: Secrets Manager needs
+   * AWS_REGION) or "diagnose" (reads clusters only: no AWS_REGION needed when every cluster names its region).
+   */
+  purpose?: "rotate" | "diagnose";
 }
 
 /** Validates the whole configuration; throws one ConfigError listing every bad variable. */
-export function loadConfig(env: Env = process.env): Config {
+export function loadConfig(env: Env = process.env, options: LoadOptions = {}): Config {
   const reader = new EnvReader(env);
-  const rotation = readRotationConfig(reader);
+  const rotation = readRotationConfig(reader, options.purpose !== "diagnose");
   const kubernetes = readKubernetesConfig(reader, rotation.defaultRegion);
-  if (reader.problems.length > 0) throw new ConfigError(reader.problems);
-  return { rotation, kubernetes };
+  const warnings = unknownVariableWarnings(env, [...reader.names]);
+  if (reader.problems.length > 0) throw new ConfigError(reader.problems, warnings);
+  return { rotation, kubernetes, ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
+/** Every variable the configuration reads (the product's variables). */
+export function configVariableNames(): string[] {
+  const reader = new EnvReader({});
+  readKubernetesConfig(reader, readRotationConfig(reader, false).defaultRegion);
+  return [...reader.names];
 }

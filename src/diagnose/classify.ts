@@ -116,7 +116,7 @@ function secretProblems(input: StuckContainerInput): { causes: Cause[]; usable: 
       const where =
         elsewhere.length > 0
           ? `; a Secret of that name exists in ${elsewhere.length === 1 ? "namespace" : "namespaces"} ${shown} (a pod can only use the pull secrets of its own namespace)`
-          : input.secretsElsewhere
+          : input.secretsElsewhere?.[secret.name] !== undefined
             ? "; no other namespace has a Secret of that name"
             : "";
       causes.push({

@@ -14,7 +14,7 @@ import { counted, forEachListed, reducedNamespace } from "../kube/paging";
 import { selectNamespaces } from "../kube/namespaces";
 import type { KubeNamespace } from "../kube/types";
 import { causeFromKubelet, classifyStuckContainer, type ReducedSecret } from "./classify";
-import { containerKey, MAX_STUCK, type DiagnoseContext, type DiagnoseDeps, type DiagnoseTarget } from "./context";
+import { confinedNamespaces, containerKey, listClusterOrNamespaces, MAX_STUCK, type DiagnoseContext, type DiagnoseDeps, type DiagnoseTarget } from "./context";
 import { pullErrorEvents } from "./events";
 import { quoteKubeletMessage } from "./message";
 import { stuckContainersOf, type Stuck } from "./reduce";
@@ -50,6 +50,8 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
     classifyAll(ctx, stuck, errorsByContainer, refs, elsewhere);
   }
   const diagnosis: ClusterDiagnosis = ctx.diagnosis;
+  if (ctx.confined)
+    diagnosis.notes = [`cluster-wide lists are forbidden (namespace-confined RBAC): read the namespaces ${[...inScope].sort().join(", ")} one by one`];
   diagnosis.requests = counter.n;
   diagnosis.durationMs = Date.now() - started;
   if (diagnosis.errors!.length === 0) delete diagnosis.errors;
@@ -60,12 +62,20 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
 async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   const namespaces: KubeNamespace[] = [];
   const nsTarget = ctx.target.namespaces;
-  await forEachListed(
-    (o) => ctx.api.listNamespaces(o),
-    nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {},
-    (n) => void namespaces.push(reducedNamespace(n)),
-    ctx.paging,
-  );
+  try {
+    await forEachListed(
+      (o) => ctx.api.listNamespaces(o),
+      nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {},
+      (n) => void namespaces.push(reducedNamespace(n)),
+      ctx.paging,
+    );
+  } catch (error) {
+    const names = confinedNamespaces(ctx, error);
+    if (names === undefined) throw error;
+    // Namespace-confined RBAC: the listed names are taken as they are (a missing one reads empty).
+    ctx.confined = true;
+    return new Set(names);
+  }
   const selection = selectNamespaces(nsTarget, namespaces);
   return new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
 }
@@ -74,8 +84,11 @@ async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
 async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<string>): Promise<Stuck[]> {
   const stuck: Stuck[] = [];
   const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? LARGE_LIST_PAGE_SIZE };
-  await forEachListed(
+  await listClusterOrNamespaces(
+    ctx,
+    inScope,
     (o) => ctx.api.listPods(o),
+    (namespace, o) => ctx.api.listNamespacedPods(namespace, o),
     { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
     (pod) => {
       if (!inScope.has(pod.metadata.namespace ?? "")) return;

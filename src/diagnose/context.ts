@@ -4,9 +4,9 @@
  */
 import { scrub } from "../shared/redact-text";
 import { classify as classifyFailure, type RetryPolicy } from "../kube/retry";
-import type { Paging } from "../kube/paging";
+import { forEachListed, type Paging } from "../kube/paging";
 import type { NamespaceTarget } from "../kube/namespaces";
-import { KubeApiError, type KubeApi } from "../kube/types";
+import { KubeApiError, type KubeApi, type ListOptions, type ListPage } from "../kube/types";
 import type { ClusterDiagnosis } from "../report/report";
 
 /** Stuck containers listed at most (see DiagnoseDeps.maxStuck). */
@@ -52,6 +52,37 @@ export interface DiagnoseContext {
   diagnosis: ClusterDiagnosis & { errors: string[] };
   /** A GET, retried and counted. */
   get: <T>(read: () => Promise<T>) => Promise<T>;
+  /** Cluster-wide LISTs were forbidden: the namespaces of the explicit list are read one by one. */
+  confined?: boolean;
+}
+
+/** A 403 on a cluster-wide LIST with an explicit namespace list: those namespaces can be read one by one instead. */
+export const confinedNamespaces = (ctx: DiagnoseContext, error: unknown): readonly string[] | undefined =>
+  ctx.target.namespaces.mode === "list" && classifyFailure(error).kind === "forbidden" ? ctx.target.namespaces.names : undefined;
+
+/**
+ * One cluster-wide LIST; under namespace-confined RBAC (an explicit namespace list, and a 403 on
+ * the cluster-wide LIST) one LIST per namespace in `namespaces` instead.
+ */
+export async function listClusterOrNamespaces<T>(
+  ctx: DiagnoseContext,
+  namespaces: ReadonlySet<string>,
+  clusterWide: (o: ListOptions) => Promise<ListPage<T>>,
+  namespaced: (namespace: string, o: ListOptions) => Promise<ListPage<T>>,
+  options: Omit<ListOptions, "limit">,
+  each: (item: T) => void,
+  paging: Paging = ctx.paging,
+): Promise<void> {
+  if (!ctx.confined) {
+    try {
+      await forEachListed(clusterWide, options, each, paging);
+      return;
+    } catch (error) {
+      if (confinedNamespaces(ctx, error) === undefined) throw error;
+      ctx.confined = true;
+    }
+  }
+  for (const namespace of [...namespaces].sort()) await forEachListed((o) => namespaced(namespace, o), options, each, paging);
 }
 
 /** `namespace/pod/container`: the key of a stuck container in the maps of a diagnosis. */

@@ -2,8 +2,7 @@
  * The kubelet's detailed pull error per stuck container, from the cluster's `Failed` pod Events
  * (one paginated LIST by field selector). The formats: docs/facts.md §7.
  */
-import { forEachListed } from "../kube/paging";
-import { containerKey, describe, type DiagnoseContext } from "./context";
+import { containerKey, describe, listClusterOrNamespaces, type DiagnoseContext } from "./context";
 import { isPullErrorEvent } from "./message";
 import type { Stuck } from "./reduce";
 
@@ -22,8 +21,11 @@ export async function pullErrorEvents(ctx: DiagnoseContext, stuck: readonly Stuc
   for (const s of stuck) uids.set(`${s.namespace}/${s.pod}`, s.uid);
   const newest = new Map<string, { at: string; message: string }>();
   try {
-    await forEachListed(
+    await listClusterOrNamespaces(
+      ctx,
+      new Set(stuck.map((s) => s.namespace)),
       (o) => ctx.api.listEvents(o),
+      (namespace, o) => ctx.api.listNamespacedEvents(namespace, o),
       { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
       (e) => {
         const namespace = e.involvedObject?.namespace ?? e.metadata.namespace ?? "";

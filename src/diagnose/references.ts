@@ -165,6 +165,8 @@ export async function secretsElsewhere(ctx: DiagnoseContext, refs: References): 
   const missing = [...new Set([...refs.secrets.values()].filter((s): s is ReducedSecret => !("error" in s) && !s.exists).map((s) => s.name))].filter(
     (n) => !refs.listedNames.has(n),
   );
+  // Under namespace-confined RBAC the cluster-wide LIST is forbidden: other namespaces stay unknown.
+  if (ctx.confined) return out;
   for (const name of missing) {
     const namespaces: string[] = [];
     try {

@@ -73,10 +73,11 @@ export async function createKubeApi(connection: KubeConnection): Promise<KubeApi
       });
     }
     const networkCode = networkErrorCode(error);
-    if (networkCode) return new KubeApiError(0, "", { ...where, networkCode });
+    const url = new URL(connection.server).origin;
+    if (networkCode) return new KubeApiError(0, "", { ...where, networkCode, url });
     // TLS verification failures and the like: not retryable, reported by code only.
     const code = findCode(error);
-    return new KubeApiError(-1, `request failed${code ? ` (${code})` : ""}`, where);
+    return new KubeApiError(-1, `request to ${url} failed${code ? ` (${code})` : ""}`, { ...where, url });
   };
 
   const page = <T>(list: { items?: unknown[]; metadata?: { _continue?: string; continue?: string } }): ListPage<T> => {
@@ -155,6 +156,20 @@ export async function createKubeApi(connection: KubeConnection): Promise<KubeApi
     },
     listEvents(o) {
       return call(() => core.listEventForAllNamespaces(listParams(o)), "list", "events").then(page<KubeEvent>);
+    },
+    async listNamespacedPods(namespace, o) {
+      try {
+        return page<KubePod>(await core.listNamespacedPod({ namespace, ...listParams(o) }));
+      } catch (error) {
+        throw fail(error, "list", "pods", namespace);
+      }
+    },
+    async listNamespacedEvents(namespace, o) {
+      try {
+        return page<KubeEvent>(await core.listNamespacedEvent({ namespace, ...listParams(o) }));
+      } catch (error) {
+        throw fail(error, "list", "events", namespace);
+      }
     },
     async close() {
       const d = dispatcher as { close?: () => Promise<void> } | undefined;

@@ -2,6 +2,7 @@
  * Per-namespace decisions (pure): what to do with the pull Secret and the ServiceAccounts,
  * given what the cluster-wide LISTs returned. No I/O here.
  */
+import { conflictResolution } from "../shared/next-step";
 import { mergeDockerConfig, parseDockerConfig, serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
 import type { KubeSecret, KubeServiceAccount, MergePatch } from "./types";
 
@@ -131,16 +132,22 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
   }
   const existing = isSummary(input.existing) ? input.existing : summarizeSecret(input.existing, logins, input.withdraw);
   if (existing.type !== DOCKERCONFIGJSON_TYPE) {
-    return { action: "conflict", reason: `Secret ${namespace}/${name} has type ${existing.type}, not ${DOCKERCONFIGJSON_TYPE}; left untouched` };
+    return {
+      action: "conflict",
+      reason: `Secret ${namespace}/${name} has type ${existing.type}, not ${DOCKERCONFIGJSON_TYPE}; left untouched; ${conflictResolution(namespace, name, "wrong-type")}`,
+    };
   }
   if (!existing.managed && !input.adoptUnmanaged) {
     return {
       action: "conflict",
-      reason: `Secret ${namespace}/${name} is not labelled ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} (someone else manages it); left untouched`,
+      reason: `Secret ${namespace}/${name} is not labelled ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} (someone else manages it); left untouched; ${conflictResolution(namespace, name, "foreign")}`,
     };
   }
   if (existing.content === "invalid" && !existing.managed) {
-    return { action: "conflict", reason: `Secret ${namespace}/${name} does not hold a valid docker config; not adopted, left untouched` };
+    return {
+      action: "conflict",
+      reason: `Secret ${namespace}/${name} does not hold a valid docker config; not adopted, left untouched; ${conflictResolution(namespace, name, "invalid")}`,
+    };
   }
   if (existing.managed && existing.content === "valid" && existing.oursCurrent) return { action: "unchanged" };
   const merged = mergeDockerConfig(existing.foreign, logins);

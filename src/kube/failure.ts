@@ -1,5 +1,6 @@
 /** Kubernetes API failures as one-line, secret-free reasons for the report. */
 import { scrub } from "../shared/redact-text";
+import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
 import { classify } from "./retry";
 import { KubeApiError, type KubeResource, type KubeVerb } from "./types";
 
@@ -14,9 +15,9 @@ export function describeFailure(error: unknown, verb: KubeVerb, resource: KubeRe
     const suffix = message ? `: ${message}` : "";
     switch (error.status) {
       case 0:
-        return `network error (${error.details.networkCode ?? "connection failed"}) on ${verb} ${resource}${where}, retries exhausted`;
+        return `network error (${error.details.networkCode ?? "connection failed"}) on ${verb} ${resource}${where}, retries exhausted${error.details.url ? `: ${unreachableHint(error.details.url, error.details.networkCode)}` : ""}`;
       case 401:
-        return `unauthorized (401): the bearer token was rejected on ${verb} ${resource}${where}`;
+        return `unauthorized (401): the bearer token was rejected on ${verb} ${resource}${where}; ${UNAUTHORIZED_CAUSES}`;
       case 403:
         return `forbidden (403): missing RBAC permission "${verb}" on "${resource}"${where}${suffix}`;
       case 404:

@@ -129,9 +129,9 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
   const toError = (error: unknown, where: { verb: KubeVerb; resource: KubeResource; namespace?: string }): KubeApiError => {
     if (error instanceof KubeApiError) return error;
     const networkCode = networkErrorCode(error);
-    if (networkCode) return new KubeApiError(0, "", { ...where, networkCode });
+    if (networkCode) return new KubeApiError(0, "", { ...where, networkCode, url: base.origin });
     const code = (error as { code?: unknown }).code;
-    return new KubeApiError(-1, `request failed${typeof code === "string" ? ` (${code})` : ""}`, where);
+    return new KubeApiError(-1, `request to ${base.origin} failed${typeof code === "string" ? ` (${code})` : ""}`, { ...where, url: base.origin });
   };
 
   const query = (o: ListOptions): string => {
@@ -204,6 +204,8 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
       ),
     listPods: (o) => list<KubePod>("/api/v1/pods", o, { verb: "list", resource: "pods" }),
     listEvents: (o) => list<KubeEvent>("/api/v1/events", o, { verb: "list", resource: "events" }),
+    listNamespacedPods: (ns, o) => list<KubePod>(`/api/v1/namespaces/${enc(ns)}/pods`, o, { verb: "list", resource: "pods", namespace: ns }),
+    listNamespacedEvents: (ns, o) => list<KubeEvent>(`/api/v1/namespaces/${enc(ns)}/events`, o, { verb: "list", resource: "events", namespace: ns }),
     async close() {
       agent.destroy();
     },

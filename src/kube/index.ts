@@ -7,3 +7,4 @@ export * from "./decide";
 export * from "./namespaces";
 export * from "./retry";
 export * from "./http-client";
+export * from "./whoami";

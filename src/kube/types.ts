@@ -114,6 +114,10 @@ export interface KubeApi {
   listPods(options: ListOptions): Promise<ListPage<KubePod>>;
   /** core/v1 Events across all namespaces (`GET /api/v1/events`), e.g. `fieldSelector=involvedObject.kind=Pod,reason=Failed`. */
   listEvents(options: ListOptions): Promise<ListPage<KubeEvent>>;
+  /** Pods of one namespace (a diagnosis under namespace-confined RBAC). */
+  listNamespacedPods(namespace: string, options: ListOptions): Promise<ListPage<KubePod>>;
+  /** Events of one namespace (a diagnosis under namespace-confined RBAC). */
+  listNamespacedEvents(namespace: string, options: ListOptions): Promise<ListPage<KubeEvent>>;
   /** Releases connections. Optional for fakes. */
   close?(): Promise<void>;
 }
@@ -138,8 +142,14 @@ export class KubeApiError extends Error {
       verb?: KubeVerb;
       resource?: KubeResource;
       namespace?: string;
+      /** The API server's URL (network and TLS failures say where they tried). */
+      url?: string;
     } = {},
   ) {
-    super(message);
+    // Never an empty message: a network error says which URL it could not reach and why.
+    super(
+      message ||
+        (status === 0 ? `network error ${details.networkCode ?? "(connection failed)"} reaching ${details.url ?? "the API server"}` : `HTTP ${status}`),
+    );
   }
 }

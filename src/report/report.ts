@@ -3,6 +3,10 @@
  * outcomes, reasons, expiry times and counts.
  */
 import type { Action, Trigger } from "../request/triggers";
+import { rerunCommand } from "../shared/next-step";
+import { formatTable } from "./table";
+
+export { formatTable, table, wrapText } from "./table";
 
 export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed";
 
@@ -113,6 +117,13 @@ export interface ClusterDiagnosis {
   truncated?: number;
   /** What could not be read (the diagnosis is partial). */
   errors?: string[];
+  /**
+   * Set when the cluster could not be read at all (403, 401, network): the reason. Then nothing
+   * is known about its pods: the report says so once and claims nothing about stuck containers.
+   */
+  unreadable?: string;
+  /** How the diagnosis read the cluster when it is worth saying (namespace-confined RBAC). */
+  notes?: string[];
   requests?: number;
   durationMs?: number;
 }
@@ -183,9 +194,22 @@ function formatDuration(seconds: number): string {
   return `${sign}${h}h${String(m).padStart(2, "0")}m`;
 }
 
+export interface FormatOptions {
+  /**
+   * Terminal width: a table's last column (WHY, HINT, STATUS) is wrapped to it. Undefined (a
+   * pipe, a log): lines are never wrapped. The full text is always in the JSON Report.
+   */
+  width?: number;
+  /** Options the re-run command of failed namespaces carries (e.g. `--function NAME`). */
+  rerunOptions?: string;
+}
+
 /** Human-readable rendering of a Report (for the CLI). */
-export function formatReport(report: Report): string {
+export function formatReport(report: Report, options: FormatOptions = {}): string {
   const lines: string[] = [];
+  const table = (header: string[], rows: string[][]) => formatTable(header, rows, options.width);
+  /** Texts already on screen: an error line repeating one is left out (each failure is said once). */
+  const shown: string[] = [];
   const trigger = report.trigger.alarmName ? `${report.trigger.via} (${report.trigger.alarmName})` : report.trigger.via;
   lines.push(
     `${report.ok ? "OK" : "FAILED"}  action=${report.action} trigger=${trigger}${report.dryRun ? " DRY RUN (nothing written)" : ""}${report.force ? " force" : ""}  ${report.durationMs} ms, ${report.ecrCalls} ECR call${report.ecrCalls === 1 ? "" : "s"}`,
@@ -208,20 +232,28 @@ export function formatReport(report: Report): string {
   }
   if (report.kubernetes) {
     const k = report.kubernetes;
-    if (k.mode === "skipped") lines.push(`kubernetes: skipped (${k.reason ?? ""})`);
+    if (k.mode === "skipped") {
+      lines.push(`kubernetes: SKIPPED: ${k.reason ?? ""}`);
+      if (k.reason) shown.push(k.reason.replace(/^failed: /, ""));
+    }
     if (k.clusters.length > 0) {
       const count = (c: ClusterReport, ...outcomes: string[]) => String(c.namespaces.filter((n) => outcomes.includes(n.outcome)).length);
       if (k.mode === "diagnosed") {
-        for (const c of k.clusters) if (!c.ok) lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
+        for (const c of k.clusters) {
+          if (c.ok || c.diagnosis?.unreadable !== undefined) continue;
+          lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
+          if (c.error) shown.push(c.error);
+        }
       } else
         lines.push(
           ...table(
-            ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
+            ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "SKIPPED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
             k.clusters.map((c) => [
               `${c.region}:${c.cluster}`,
               count(c, "created", "would-create"),
               count(c, "updated", "would-update"),
               count(c, "unchanged"),
+              count(c, "skipped"),
               count(c, "conflict"),
               count(c, "failed"),
               String(c.serviceAccounts?.patched.length ?? 0),
@@ -240,14 +272,24 @@ export function formatReport(report: Report): string {
               notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""]),
             ),
           );
+        const failed = cluster.namespaces.filter((n) => n.outcome === "failed").map((n) => n.namespace);
+        if (failed.length > 0 && report.action === "heal")
+          lines.push(
+            `re-run the failed namespace${failed.length === 1 ? "" : "s"} of ${cluster.cluster}: ${rerunCommand(cluster.cluster, failed, options.rerunOptions)}`,
+          );
+        if (k.mode !== "diagnosed" && cluster.error) shown.push(cluster.error);
         for (const note of cluster.notes ?? []) lines.push(`note (${cluster.cluster}): ${note}`);
       }
       if (report.dryRun && k.mode === "applied") for (const cluster of k.clusters) lines.push(...formatDryRunWrites(cluster));
-      for (const cluster of k.clusters) if (cluster.diagnosis) lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis));
+      for (const cluster of k.clusters) {
+        if (!cluster.diagnosis) continue;
+        lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis, options));
+        if (cluster.diagnosis.unreadable !== undefined) shown.push(cluster.diagnosis.unreadable);
+      }
     }
   }
   if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
-  for (const error of report.errors) lines.push(`error: ${error}`);
+  for (const error of report.errors) if (!shown.some((text) => error.includes(text))) lines.push(`error: ${error}`);
   return lines.join("\n");
 }
 
@@ -277,8 +319,11 @@ const SUMMARY_NAMESPACES = 6;
  * first), then the per-pod table — one row per cause of each stuck container, at most
  * TEXT_TABLE_ROWS containers (the Report keeps every one).
  */
-export function formatDiagnosis(cluster: string, d: ClusterDiagnosis): string[] {
+export function formatDiagnosis(cluster: string, d: ClusterDiagnosis, options: FormatOptions = {}): string[] {
   const lines: string[] = [];
+  const table = (header: string[], rows: string[][]) => formatTable(header, rows, options.width);
+  if (d.unreadable !== undefined) return [`diagnosis (${cluster}): could not read the cluster: ${d.unreadable}`];
+  for (const note of d.notes ?? []) lines.push(`diagnosis (${cluster}): ${note}`);
   const count = d.stuck.length + (d.truncated ?? 0);
   lines.push(
     `diagnosis (${cluster}): ${count === 0 ? "no container stuck pulling its image" : `${count} container${count === 1 ? "" : "s"} stuck pulling ${count === 1 ? "its image" : "their images"}`} (${d.podsScanned} pod${d.podsScanned === 1 ? "" : "s"} scanned)`,
@@ -311,14 +356,4 @@ export function formatDiagnosis(cluster: string, d: ClusterDiagnosis): string[] 
   if (d.truncated) lines.push(`… ${d.truncated} more stuck container(s) beyond the per-run cap: counted by cause above, not listed`);
   for (const e of d.errors ?? []) lines.push(`diagnosis incomplete (${cluster}): ${e}`);
   return lines;
-}
-
-export function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const render = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join("  ")
-      .trimEnd();
-  return [render(header), ...rows.map(render)];
 }

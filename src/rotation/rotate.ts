@@ -32,6 +32,8 @@ export interface RotationOptions {
   force: boolean;
   /** Restrict to these configured registry hosts. */
   registries?: string[] | undefined;
+  /** When set, missing secrets are not created (the reason says why and what to do). */
+  refuseCreate?: string | undefined;
 }
 
 export interface RotationOutcome {
@@ -194,6 +196,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       kmsKeyId: config.kmsKeyId,
       tags: config.secretTags,
       replicaRegions: config.replicaRegions,
+      refuseCreate: options.refuseCreate,
     });
     const shared = await shareOwnedSecret(deps.secrets, { name, dryRun: options.dryRun, write: result }, sharing);
     errors.push(...shared.errors);

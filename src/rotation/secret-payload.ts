@@ -66,7 +66,7 @@ export type StoredValueCheck = { ok: true; value: Record<string, unknown> } | { 
 /**
  * Is a stored SecretString something the product may overwrite? It must be a JSON object in the
  * product's shape (for a registry secret: `registry_url` and `auth_token` strings — also the
- * shape the course's hand-made secret has — and `registry_url` must be the registry the secret
+ * shape a hand-made secret commonly has — and `registry_url` must be the registry the secret
  * is stored for; for the combined secret: `dockerconfigjson`). The reason never quotes a value
  * that could be secret (a `registry_url` is quoted only when it looks like a host name).
  */

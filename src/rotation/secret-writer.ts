@@ -38,6 +38,8 @@ export interface SecretWriteRequest {
   tags: Record<string, string>;
   /** SECRET_REPLICA_REGIONS: a secret created now gets these replicas. */
   replicaRegions?: readonly ReplicaRegion[];
+  /** When set, a missing secret is not created: the refusal's reason (the CLI's --create guard). */
+  refuseCreate?: string | undefined;
 }
 
 export interface SecretWriteResult {
@@ -72,6 +74,7 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
 
   if (description === undefined) {
     if (request.dryRun) return { secretName: name, outcome: "would-create", reason: "secret does not exist yet" };
+    if (request.refuseCreate !== undefined) throw new SecretRefusedError(name, request.refuseCreate);
     try {
       const created = await api.create({
         name,

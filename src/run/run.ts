@@ -38,6 +38,8 @@ export interface RunDeps {
   fallbackOnRotate?: boolean;
   /** When the fallback runs on heal ("on-heal" or "always"). */
   fallbackOnHeal?: boolean;
+  /** When set, a missing secret is not created: why (the CLI with only default configuration, no --create). */
+  refuseCreate?: string | undefined;
 }
 
 export async function runRequest(request: Request, config: Config, deps: RunDeps): Promise<Report> {
@@ -60,6 +62,7 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
     dryRun: request.dryRun,
     force: request.force,
     registries: request.registries,
+    refuseCreate: deps.refuseCreate,
   });
   const report: Report = {
     ok: false,
@@ -79,7 +82,12 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
   const wantsKubernetes = request.action === "heal" ? deps.fallbackOnHeal !== false : deps.fallbackOnRotate === true;
   if (wantsKubernetes) {
     if (deps.kubernetes === undefined) {
-      report.kubernetes = { mode: "skipped", reason: "no cluster configured (EKS_CLUSTERS)", clusters: [] };
+      report.kubernetes = {
+        mode: "skipped",
+        reason:
+          "no cluster configured (EKS_CLUSTERS is empty): no pull Secret was pushed, no ExternalSecret re-synced and no pod diagnosed; only Secrets Manager was refreshed (ESO picks it up at its next refresh)",
+        clusters: [],
+      };
     } else if (rotation.stored.length === 0) {
       report.kubernetes = { mode: "skipped", reason: "no credential in Secrets Manager to push", clusters: [] };
     } else {

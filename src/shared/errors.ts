@@ -7,8 +7,15 @@ import { scrubSecrets } from "./redact";
 
 /** Thrown by loadConfig when environment variables are invalid: every problem found, at once. */
 export class ConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  - ${problems.join("\n  - ")}`);
+  constructor(
+    readonly problems: readonly string[],
+    /** Probable mistakes found alongside (e.g. EKS_CLUSTER set instead of EKS_CLUSTERS). */
+    readonly warnings: readonly string[] = [],
+  ) {
+    super(
+      `invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  - ${problems.join("\n  - ")}` +
+        (warnings.length > 0 ? `\nwarning${warnings.length === 1 ? "" : "s"}:\n  - ${warnings.join("\n  - ")}` : ""),
+    );
     this.name = "ConfigError";
   }
 }

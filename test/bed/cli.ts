@@ -9,6 +9,7 @@
 //                              cached by scripts/build-eso.sh), pointed at the moto server
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
 import { ROOT, startBed, type Bed } from "./index";
 
@@ -100,12 +101,18 @@ async function main(): Promise<void> {
     );
   }
 
+  // The product's environment for this bed (the same as the bed tests'), as a file to source.
+  const productEnvFile = join(bed.dir, "product.env");
+  const quote = (v: string) => `'${v.replaceAll("'", "'\\''")}'`;
+  const productEnv = Object.entries(productEnvForBed(bed, moto)).map(([k, v]) => `export ${k}=${quote(v)}`);
+  writeFileSync(productEnvFile, `${productEnv.join("\n")}\n`, { mode: 0o600 });
+
   const lines = [
     `KUBECONFIG=${bed.adminKubeconfig}`,
     `MOTO_URL=${moto.url}`,
     `# ready in ${Date.now() - t0} ms`,
     `# cluster ${bed.clusterName} (${bed.region}); API server ${bed.apiServerUrl}; fault proxy ${bed.proxyUrl} (control ${bed.proxy.controlUrl})`,
-    `# CA (base64, like EKS certificateAuthority.data): ${bed.caFile}`,
+    `# CA certificate (PEM file; EKS_CLUSTERS' caData is its base64): ${bed.caFile}`,
     `# ROTATOR_KUBECONFIG=${rotatorKubeconfig}   (user ecr-token-rotator via aws eks get-token, through the proxy)`,
     `# RBAC applied: ${args.rbac.length ? args.rbac.join(", ") : "none"}`,
     ...(bed.eso
@@ -116,6 +123,10 @@ async function main(): Promise<void> {
       : []),
     `# try: KUBECONFIG=${bed.adminKubeconfig} kubectl get crd`,
     `#      curl -s -X POST ${bed.proxy.controlUrl}/faults -d '{"fault":{"kind":"status","status":429,"retryAfter":2},"times":3}'`,
+    "# point the CLI at the bed (moto's ECR tokens expire 2015-01-01, hence --now), in another shell:",
+    `#      . ${productEnvFile}`,
+    "#      npm run build && npx ecr-token-rotator heal --now 2014-12-31T12:30:00Z",
+    `#      npx ecr-token-rotator diagnose; npx ecr-token-rotator eks-token --check --cluster ${bed.clusterName}`,
     "# Ctrl-C stops everything and removes the temporary files.",
   ];
   process.stdout.write(`${lines.join("\n")}\n`);

@@ -138,7 +138,7 @@ describe("infra/k8s manifests", () => {
     expect(ces.spec.namespaces).toBeUndefined();
   });
 
-  it("keep the course's ExternalSecret template verbatim", () => {
+  it("keep the ExternalSecret template of docs/facts.md §3 verbatim", () => {
     for (const { name, spec } of pullSecretSpecs()) {
       expect(spec.target.template.type, name).toBe("kubernetes.io/dockerconfigjson");
       expect(spec.target.template.data[".dockerconfigjson"], name).toBe(SEED_DOCKERCONFIGJSON_TEMPLATE);

@@ -668,6 +668,9 @@ describe("stage parameters are checked at package time", () => {
   });
 
   it("reads EKS_CLUSTERS in every form the function accepts", () => {
+    expect(stack.parseClusters("arn:aws:eks:eu-west-1:123456789012:cluster/prod", "us-east-1")).toEqual([
+      { name: "prod", region: "eu-west-1", override: false },
+    ]);
     expect(stack.parseClusters("a, eu-west-1:b", "us-east-1")).toEqual([
       { name: "a", region: "us-east-1", override: false },
       { name: "b", region: "eu-west-1", override: false },

@@ -1,5 +1,5 @@
 // Self-test of the ESO template engine harness (Go text/template + sprig, as ESO v2 runs it),
-// with the ExternalSecret `.dockerconfigjson` template users copy from the course (docs/facts.md §3).
+// with the ExternalSecret `.dockerconfigjson` template users copy (docs/facts.md §3).
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

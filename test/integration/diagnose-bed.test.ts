@@ -230,7 +230,10 @@ describe("diagnose on the real kube-apiserver", () => {
       await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })
     ).stdout;
     const { code, stdout, stderr } = await cli(["diagnose", "--json"]);
-    expect(stderr).toBe("");
+    // Standard error holds only the first line: what the command acts on (no warning, no error).
+    expect(stderr).toMatch(
+      /^diagnose: account 123456789012, region us-east-1; cluster us-east-1:test-cluster; configuration: this shell's environment[^\n]*\n$/,
+    );
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as Report;
     expect(report).toMatchObject({ ok: true, action: "diagnose", ecrCalls: 0, registries: [] });

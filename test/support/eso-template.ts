@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 /**
  * spec.target.template.data[".dockerconfigjson"] of the ExternalSecret in docs/facts.md §3 (the one users
- * copy from the course), verbatim; the YAML `|` block keeps the trailing newline.
+ * copy, docs/facts.md §3), verbatim; the YAML `|` block keeps the trailing newline.
  */
 export const SEED_DOCKERCONFIGJSON_TEMPLATE =
   '{"auths":{"{{ .registry }}":{"username":"AWS","password":"{{ .token }}","auth":"{{ printf "AWS:%s" .token | b64enc }}"}}}\n';

@@ -225,9 +225,20 @@ export class FakeKubeApi implements KubeApi {
     await this.enter({ method: "listPods", verb: "list", resource: "pods", options });
     return this.list(this.pods as unknown as Map<string, Obj>, options) as unknown as ListPage<KubePod>;
   }
+  async listNamespacedPods(namespace: string, options: ListOptions): Promise<ListPage<KubePod>> {
+    await this.enter({ method: "listNamespacedPods", verb: "list", resource: "pods", namespace, options });
+    return this.list(this.pods as unknown as Map<string, Obj>, options, namespace) as unknown as ListPage<KubePod>;
+  }
+  async listNamespacedEvents(namespace: string, options: ListOptions): Promise<ListPage<KubeEvent>> {
+    await this.enter({ method: "listNamespacedEvents", verb: "list", resource: "events", namespace, options });
+    return this.eventPage(options, namespace);
+  }
   /** Honours `involvedObject.kind=` and `reason=` in the field selector, like the API server. */
   async listEvents(options: ListOptions): Promise<ListPage<KubeEvent>> {
     await this.enter({ method: "listEvents", verb: "list", resource: "events", options });
+    return this.eventPage(options);
+  }
+  private eventPage(options: ListOptions, namespace?: string): ListPage<KubeEvent> {
     const fields = Object.fromEntries(
       (options.fieldSelector ?? "")
         .split(",")
@@ -237,6 +248,7 @@ export class FakeKubeApi implements KubeApi {
     const page = this.list(
       this.events as unknown as Map<string, Obj>,
       { ...options, fieldSelector: undefined } as ListOptions,
+      namespace,
     ) as unknown as ListPage<KubeEvent>;
     page.items = page.items.filter(
       (e) =>

@@ -80,13 +80,22 @@ describe("AWS_REGION and the default registry", () => {
   it("no ECR_REGISTRIES and no region is an error that says what to set", () => {
     const error = configError({});
     expect(error.problems).toHaveLength(1);
-    expect(error.message).toMatch(/ECR_REGISTRIES is empty and AWS_REGION is not set/);
+    expect(error.message).toMatch(
+      /AWS_REGION is not set: it is the region of the secrets \(Secrets Manager\) and, with ECR_REGISTRIES empty, of the default registry/,
+    );
   });
 
-  it("with ECR_REGISTRIES the region is not needed", () => {
-    const { rotation } = load({ ECR_REGISTRIES: USE1 });
+  it("with ECR_REGISTRIES the region is still needed (Secrets Manager), named at configuration time", () => {
+    const error = configError({ ECR_REGISTRIES: USE1 });
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^AWS_REGION is not set: it is the region of Secrets Manager, where the secrets are written .*--function NAME/),
+    ]);
+  });
+
+  it("a diagnosis reads clusters only: no AWS_REGION needed when every cluster names its region", () => {
+    const { rotation, kubernetes } = loadConfig({ ECR_REGISTRIES: USE1, EKS_CLUSTERS: "eu-west-1:prod" }, { purpose: "diagnose" });
     expect(rotation.defaultRegion).toBeUndefined();
-    expect(rotation.registries.map((r) => r.host)).toEqual([USE1]);
+    expect(kubernetes.clusters).toEqual([{ name: "prod", region: "eu-west-1" }]);
   });
 });
 
@@ -102,7 +111,11 @@ describe("ECR_REGISTRIES", () => {
       "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
       "123456789012.dkr-ecr.eu-central-1.on.aws",
     ];
-    expect(load({ ECR_REGISTRIES: hosts.join(",") }).rotation.registries.map((r) => r.region)).toEqual(["us-gov-west-1", "cn-north-1", "eu-central-1"]);
+    expect(load({ AWS_REGION: "us-east-1", ECR_REGISTRIES: hosts.join(",") }).rotation.registries.map((r) => r.region)).toEqual([
+      "us-gov-west-1",
+      "cn-north-1",
+      "eu-central-1",
+    ]);
   });
 
   it("each bad host is named, all of them in one error", () => {
@@ -124,18 +137,20 @@ describe("ECR_REGISTRIES", () => {
 
 describe("SECRET_NAME and COMBINED_SECRET_NAME", () => {
   it("a fixed name is fine with one registry", () => {
-    expect(load({ ECR_REGISTRIES: USE1, SECRET_NAME: "production/ecr/credentials" }).rotation.secretNameTemplate).toBe("production/ecr/credentials");
+    expect(load({ AWS_REGION: "us-east-1", ECR_REGISTRIES: USE1, SECRET_NAME: "production/ecr/credentials" }).rotation.secretNameTemplate).toBe(
+      "production/ecr/credentials",
+    );
   });
 
   it("with several registries a fixed name is refused with a clear message", () => {
-    const error = configError({ ECR_REGISTRIES: `${USE1},${EUW1}`, SECRET_NAME: "production/ecr/credentials" });
+    const error = configError({ AWS_REGION: "us-east-1", ECR_REGISTRIES: `${USE1},${EUW1}`, SECRET_NAME: "production/ecr/credentials" });
     expect(error.problems).toHaveLength(1);
     expect(error.message).toContain(`${USE1} and ${EUW1} the same secret "production/ecr/credentials"`);
     expect(error.message).toMatch(/with several registries it must contain \{account\} and\/or \{region\}/);
   });
 
   it("{region} alone separates registries in different regions", () => {
-    const { rotation } = load({ ECR_REGISTRIES: `${USE1},${EUW1}`, SECRET_NAME: "ecr/{region}/credentials" });
+    const { rotation } = load({ AWS_REGION: "us-east-1", ECR_REGISTRIES: `${USE1},${EUW1}`, SECRET_NAME: "ecr/{region}/credentials" });
     expect(rotation.registries.map((r) => renderSecretName(rotation.secretNameTemplate, r))).toEqual([
       "ecr/us-east-1/credentials",
       "ecr/eu-west-1/credentials",
@@ -303,7 +318,7 @@ describe("one ConfigError lists every bad variable", () => {
   });
 
   it("rotation and Kubernetes problems come together", () => {
-    const error = configError({ ECR_REGISTRIES: "not.ecr.io", FALLBACK_MODE: "sometimes", KUBE_CONCURRENCY: "0" });
+    const error = configError({ AWS_REGION: "us-east-1", ECR_REGISTRIES: "not.ecr.io", FALLBACK_MODE: "sometimes", KUBE_CONCURRENCY: "0" });
     expect(error.problems).toHaveLength(3);
     expect(error.message).toContain('"not.ecr.io"');
     expect(error.message).toContain('FALLBACK_MODE="sometimes": expected one of off, on-heal, always');

@@ -183,7 +183,12 @@ describe("handler paths", () => {
 
   it("bad configuration fails every invocation with one message naming every bad variable", async () => {
     const factory = () => ({
-      config: loadConfig({ ECR_REGISTRIES: "123.dkr.ecr.us-east-1.amazonaws.com", ADOPT_EXISTING_SECRET: "maybe", WRITE_DEBOUNCE_SECONDS: "-1" }),
+      config: loadConfig({
+        AWS_REGION: "us-east-1",
+        ECR_REGISTRIES: "123.dkr.ecr.us-east-1.amazonaws.com",
+        ADOPT_EXISTING_SECRET: "maybe",
+        WRITE_DEBOUNCE_SECONDS: "-1",
+      }),
       deps: {} as App["deps"],
     });
     const out = await invoke(manual, factory);

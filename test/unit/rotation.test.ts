@@ -134,7 +134,7 @@ describe("rotation into Secrets Manager", () => {
     expect(sm.commandCalls(TagResourceCommand)).toHaveLength(0);
   });
 
-  it("adopts a hand-made secret in the course's format when ADOPT_EXISTING_SECRET=true, then tags it", async () => {
+  it("adopts a hand-made secret in the registry_url/auth_token format when ADOPT_EXISTING_SECRET=true, then tags it", async () => {
     sm.on(DescribeSecretCommand).resolves({ Tags: [], VersionIdsToStages: { v0: ["AWSCURRENT"] } });
     sm.on(GetSecretValueCommand).resolves({
       SecretString: JSON.stringify({ registry_url: HOST_USE1, auth_token: "x" }),

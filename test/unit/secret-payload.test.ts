@@ -61,10 +61,10 @@ describe("registrySecretValue", () => {
     expect(JSON.parse(JSON.stringify(value))).toEqual(value);
   });
 
-  // The ExternalSecret template in docs/facts.md §3 (from the course users follow) builds its
+  // The ExternalSecret template in docs/facts.md §3 (the one users copy) builds its
   // .dockerconfigjson from registry_url and auth_token; it must describe the same login as the
   // ready-made dockerconfigjson property. (test/ renders it with Go text/template + sprig too.)
-  it("the course's ExternalSecret template, fed registry_url and auth_token, yields the same docker config", () => {
+  it("the ExternalSecret template of docs/facts.md §3, fed registry_url and auth_token, yields the same docker config", () => {
     const registry = value.registry_url;
     const token = value.auth_token;
     const rendered = `{"auths":{"${registry}":{"username":"AWS","password":"${token}","auth":"${b64(`AWS:${token}`)}"}}}`;
@@ -124,7 +124,7 @@ describe("combinedSecretValue", () => {
 });
 
 describe("checkStoredValue", () => {
-  it("accepts the hand-made secret of the course (registry_url + auth_token only)", () => {
+  it("accepts a hand-made secret with registry_url + auth_token only", () => {
     const text = JSON.stringify({ registry_url: HOST_USE1, auth_token: "old-password" });
     expect(checkStoredValue(text, "registry")).toEqual({ ok: true, value: { registry_url: HOST_USE1, auth_token: "old-password" } });
   });
