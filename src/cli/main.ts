@@ -1,11 +1,14 @@
 /**
  * ecr-token-rotator CLI — the same core as the Lambda, for an incident laptop or a replay.
  *
- *   rotate   [--dry-run] [--force] [--registry HOST]... [--json] [--now ISO]
+ *   rotate   [--dry-run] [--force] [--registry HOST]... [--json] [--now ISO] [--timeout SECONDS]
  *   heal     [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--json] [--now ISO]
  *   diagnose [--cluster NAME]... [--namespace NS]... [--json]   why pods are stuck pulling (read-only)
  *   invoke   --event FILE|- [--json] [--now ISO]     feed any Lambda event through the handler path
  *   eks-token --cluster NAME [--region R]            ExecCredential JSON, like `aws eks get-token`
+ *
+ * Every run has a deadline (--timeout, default 900 s): work left when it passes is reported
+ * `skipped` (reason `deadline`) and the run fails (exit 1), the Report is still printed.
  *
  * Exit codes: 0 success, 1 the run failed (see the report), 2 bad usage, configuration or request.
  */
@@ -17,6 +20,10 @@ import { BadRequestError, ConfigError, describeError } from "../shared/errors";
 import { formatReport, type Report } from "../report/report";
 import { handleEvent, runRequest } from "../run/run";
 import { parseManualRequest } from "../request/triggers";
+import { deadlineIn, type Deadline } from "../shared/deadline";
+
+/** The CLI's deadline when --timeout is not given: the Lambda's own maximum. */
+export const DEFAULT_CLI_TIMEOUT_SECONDS = 900;
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -61,6 +68,8 @@ common options:
   --json        print the Report as JSON instead of a table
   --now ISO     judge ECR token expiry as of this instant (for emulators whose tokens
                 carry a fixed expiry, and for replays)
+  --timeout S   the run's deadline in seconds (default ${DEFAULT_CLI_TIMEOUT_SECONDS}): work left then is
+                reported "skipped: deadline" and the run fails (exit 1)
   -h, --help    this text
 
 Configuration comes from the same environment variables as the Lambda (see README).`;
@@ -76,10 +85,22 @@ function clock(now: string | undefined): (() => Date) | undefined {
   return () => new Date(Date.now() + offset);
 }
 
+/** The run's deadline from --timeout SECONDS (a positive number, at most 86400). */
+function deadlineOf(timeout: string | undefined): Deadline {
+  if (timeout === undefined) return deadlineIn(DEFAULT_CLI_TIMEOUT_SECONDS * 1000);
+  const seconds = Number(timeout);
+  if (!/^\d+(\.\d+)?$/.test(timeout.trim()) || !(seconds > 0) || seconds > 86_400) {
+    throw new UsageError(`--timeout ${JSON.stringify(timeout)}: expected a number of seconds from 0 (exclusive) to 86400`);
+  }
+  return deadlineIn(seconds * 1000);
+}
+
 function print(io: CliIo, report: Report, json: boolean): number {
   io.stdout(json ? JSON.stringify(report, null, 2) : formatReport(report));
   return report.ok ? 0 : 1;
 }
+
+const bind = (app: ReturnType<typeof createApp>, deadline: Deadline) => app.withDeadline?.(deadline) ?? { ...app.deps, deadline };
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -105,6 +126,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         event: { type: "string" },
         json: { type: "boolean", default: false },
         now: { type: "string" },
+        timeout: { type: "string" },
       },
     });
     const json = values.json === true;
@@ -119,6 +141,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     onlyFor("namespace", ["heal", "diagnose"]);
     if (command === "diagnose" && (values["dry-run"] || values.force)) throw new UsageError("diagnose is read-only: --dry-run and --force do not apply");
     onlyFor("event", ["invoke"]);
+    // Parsed before anything runs; the clock starts when the run does.
+    deadlineOf(values.timeout);
 
     switch (command) {
       case "rotate":
@@ -130,7 +154,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (values.namespace) payload.namespaces = values.namespace;
         const request = parseManualRequest(payload, "cli");
         const app = createApp(io.env, { tokenNow: now, kubernetes: progress(io, command) });
-        return print(io, await runRequest(request, app.config, app.deps), json);
+        return print(io, await runRequest(request, app.config, bind(app, deadlineOf(values.timeout))), json);
       }
       case "invoke": {
         if (values.event === undefined) throw new UsageError("invoke needs --event FILE (or - for standard input)");
@@ -142,7 +166,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           throw new BadRequestError(`${values.event === "-" ? "standard input" : values.event} is not JSON`);
         }
         const app = createApp(io.env, { tokenNow: now, kubernetes: progress(io, command) });
-        return print(io, await handleEvent(event, app.config, app.deps), json);
+        return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout))), json);
       }
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

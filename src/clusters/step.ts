@@ -20,13 +20,14 @@ import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
 import type { KubeApi, KubeConnection } from "../kube/types";
 import type { Request } from "../request/triggers";
+import { DEADLINE_REASON, isDeadlineExceeded, NO_DEADLINE, type Deadline } from "../shared/deadline";
 
 /** Keep-alive sockets of a client opened for a diagnosis alone (its GETs run 8 at a time). */
 const DIAGNOSE_SOCKETS = 8;
 
 export interface KubernetesStepDeps {
-  /** How to reach a cluster; default: EKS DescribeCluster + the default credential chain. */
-  access?: (cluster: ClusterConfig) => Promise<KubeConnection>;
+  /** How to reach a cluster; default: EKS DescribeCluster + the default credential chain (bounded by the deadline). */
+  access?: (cluster: ClusterConfig, deadline: Deadline) => Promise<KubeConnection>;
   /** Options for the apply engine (tests inject clocks, retry timings). */
   apply?: ApplyDeps;
   onProgress?: (cluster: string, done: number, total: number) => void;
@@ -38,9 +39,9 @@ export interface KubernetesStepDeps {
  * Runs `use` with the cluster's API: the injected one, else one opened here (kube/open.ts picks
  * the client) and closed afterwards. The only place the Kubernetes step opens a client.
  */
-async function withApi<T>(config: Config, connection: KubeConnection, injected: KubeApi | undefined, maxSockets: number, use: (api: KubeApi) => Promise<T>): Promise<T> {
+async function withApi<T>(config: Config, connection: KubeConnection, injected: KubeApi | undefined, maxSockets: number, deadline: Deadline, use: (api: KubeApi) => Promise<T>): Promise<T> {
   if (injected) return use(injected);
-  const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets });
+  const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets, deadline });
   try {
     return await use(api);
   } finally {
@@ -58,10 +59,12 @@ function diagnoseTarget(config: Config, request: Request): DiagnoseTarget {
 }
 
 /** Diagnoses one cluster; a failure becomes the diagnosis' error (it never throws). */
-async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps): Promise<ClusterReport["diagnosis"]> {
+async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps, deadline: Deadline): Promise<ClusterReport["diagnosis"]> {
+  if (deadline.expired()) return { podsScanned: 0, stuck: [], errors: [`skipped: ${DEADLINE_REASON}`] };
   try {
-    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api });
+    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api, deadline });
   } catch (error) {
+    if (isDeadlineExceeded(error)) return { podsScanned: 0, stuck: [], errors: [`diagnosis incomplete: ${DEADLINE_REASON}`] };
     return { podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] };
   }
 }
@@ -85,14 +88,14 @@ export function annotateAfterHeal(report: ClusterReport, pullSecretName: string)
 /** The diagnose action: read-only, per selected cluster, in parallel. */
 export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}): DiagnoseStep {
   const access = deps.access ?? defaultAccess;
-  return async ({ request }) => {
+  return async ({ request, deadline = NO_DEADLINE }) => {
     const clusters = selectClusters(config.kubernetes.clusters, request);
     const reports = await Promise.all(
       clusters.map(async (cluster): Promise<ClusterReport> => {
         try {
-          const connection = await access(cluster);
+          const connection = await access(cluster, deadline);
           rememberSecret(connection.token);
-          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) => diagnoseWith(config, request, api, deps)).catch(
+          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) => diagnoseWith(config, request, api, deps, deadline)).catch(
             (error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }),
           );
           const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
@@ -105,7 +108,7 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
           }
           return report;
         } catch (error) {
-          return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+          return failedCluster(cluster, error);
         }
       }),
     );
@@ -113,9 +116,17 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
   };
 }
 
-function defaultAccess(cluster: ClusterConfig): Promise<KubeConnection> {
-  const deps: ClusterAccessDeps = { describe: sdkDescribeCluster(cluster.region), credentials: createEksCredentialsProvider(cluster.region) };
-  return getClusterAccess(cluster, deps).then(({ server, caData, token }) => ({ server, caData, token }));
+function defaultAccess(cluster: ClusterConfig, deadline: Deadline): Promise<KubeConnection> {
+  const deps: ClusterAccessDeps = { describe: sdkDescribeCluster(cluster.region, undefined, deadline), credentials: createEksCredentialsProvider(cluster.region) };
+  return deadline.race(getClusterAccess(cluster, deps), `access to EKS cluster ${cluster.name}`).then(({ server, caData, token }) => ({ server, caData, token }));
+}
+
+/** A cluster that could not be worked on: the deadline came first (`skipped`), or it failed. */
+function failedCluster(cluster: ClusterConfig, error: unknown): ClusterReport {
+  if (isDeadlineExceeded(error)) {
+    return { cluster: cluster.name, region: cluster.region, ok: false, skipped: "deadline", error: `skipped: ${DEADLINE_REASON} (${describeError(error)})`, namespaces: [] };
+  }
+  return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
 }
 
 export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult): ClusterReport {
@@ -141,24 +152,32 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
     requests: result.requests,
     durationMs: result.durationMs,
   };
-  if (result.externalSecrets.enabled) {
+  if (result.externalSecrets.enabled || result.externalSecrets.resynced.length > 0 || result.externalSecrets.failed.length > 0) {
     report.externalSecrets = { resynced: result.externalSecrets.resynced, failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`) };
   }
+  const conflicts = result.namespaces.filter((n) => n.outcome === "conflict").length;
+  if (conflicts > 0) {
+    // A configuration state no retry can change: reported and counted, not a failure.
+    result.notes.push(`${conflicts} namespace${conflicts > 1 ? "s" : ""} in conflict: a Secret named ${result.pullSecretName} there is not the product's (or has another type); left untouched — this does not fail the run`);
+  }
   if (result.notes.length > 0) report.notes = result.notes;
-  const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict").length;
+  const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed").length;
+  const skippedByDeadline = result.namespaces.filter((n) => n.outcome === "skipped" && n.reason?.startsWith(DEADLINE_REASON)).length;
   const problems = [...result.errors];
-  if (failedNamespaces > 0) problems.push(`${failedNamespaces} namespace${failedNamespaces > 1 ? "s" : ""} failed or in conflict`);
+  if (failedNamespaces > 0) problems.push(`${failedNamespaces} namespace${failedNamespaces > 1 ? "s" : ""} failed`);
+  if (skippedByDeadline > 0) problems.push(`${skippedByDeadline} namespace${skippedByDeadline > 1 ? "s" : ""} skipped: ${DEADLINE_REASON}`);
+  if (result.deadlineReached) report.skipped = "deadline";
   if (result.serviceAccounts.failed.length > 0) problems.push(`${result.serviceAccounts.failed.length} ServiceAccount patch(es) failed`);
   if (result.externalSecrets.failed.length > 0) problems.push(`${result.externalSecrets.failed.length} ExternalSecret re-sync(s) failed`);
   if (problems.length > 0) report.error = problems.join("; ");
-  report.ok = result.ok && failedNamespaces === 0;
+  report.ok = result.ok && failedNamespaces === 0 && skippedByDeadline === 0;
   return report;
 }
 
 export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = {}): KubernetesStep {
   const k = config.kubernetes;
   const access = deps.access ?? defaultAccess;
-  return async ({ request, credentials }: { request: Request; credentials: RegistryCredential[] }): Promise<KubernetesReport> => {
+  return async ({ request, credentials, deadline = NO_DEADLINE }: { request: Request; credentials: RegistryCredential[]; deadline?: Deadline }): Promise<KubernetesReport> => {
     const clusters = selectClusters(k.clusters, request);
     const logins: RegistryLogin[] = credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }));
     const reports = await Promise.all(
@@ -174,18 +193,19 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           dryRun: request.dryRun,
         };
         try {
-          const connection = await access(cluster);
+          deadline.check(`cluster ${cluster.name}`);
+          const connection = await access(cluster, deadline);
           rememberSecret(connection.token);
-          const applyDeps: ApplyDeps = { ...deps.apply };
+          const applyDeps: ApplyDeps = { ...deps.apply, deadline };
           if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
-          return await withApi(config, connection, applyDeps.api, k.concurrency, async (api) => {
+          return await withApi(config, connection, applyDeps.api, k.concurrency, deadline, async (api) => {
             const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
             // What is still stuck after the heal's writes, and why the heal cannot fix it.
-            if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps);
+            if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline);
             return annotateAfterHeal(report, k.pullSecretName);
           });
         } catch (error) {
-          return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+          return failedCluster(cluster, error);
         }
       }),
     );

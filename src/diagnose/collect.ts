@@ -10,6 +10,7 @@ import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from ".
 import { expiryEmbeddedInPassword } from "../formats/ecr-token";
 import { scrub } from "../kube/redact";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
+import type { Deadline } from "../shared/deadline";
 import { forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
 import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret } from "../kube/types";
@@ -51,6 +52,8 @@ export interface DiagnoseDeps {
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   sleep?: (ms: number) => Promise<void>;
+  /** The invocation's deadline: no LIST page or retry starts after it. */
+  deadline?: Deadline;
 }
 
 /** A Secret reduced to what a diagnosis needs; its credential material is dropped here. */
@@ -148,7 +151,7 @@ interface DiagnoseContext {
 export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps): Promise<ClusterDiagnosis> {
   const started = Date.now();
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
-  const hooks = deps.sleep ? { sleep: deps.sleep } : {};
+  const hooks = { ...(deps.sleep ? { sleep: deps.sleep } : {}), ...(deps.deadline ? { deadline: deps.deadline } : {}) };
   const counter = { n: 0 };
   const api = countedApi(deps.api, counter);
   const ctx: DiagnoseContext = {

@@ -9,6 +9,8 @@
  */
 import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { rememberSecret, scrubSecrets } from "../shared/redact";
+import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
+import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
 import type { EksCredentials, EksToken } from "./token";
 import { eksTokenCache, type EksTokenCache } from "./token-cache";
 
@@ -82,6 +84,8 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
   try {
     out = await describe(cluster.name);
   } catch (error) {
+    // The invocation's deadline is not a cluster problem: the caller reports it as `skipped`.
+    if (isDeadlineExceeded(error)) throw error;
     const name = errorName(error);
     if (name === "ResourceNotFoundException") {
       throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where} does not exist (DescribeCluster: ResourceNotFoundException); check EKS_CLUSTERS and the region`);
@@ -119,16 +123,16 @@ const eksClients = new Map<string, EKSClient>();
 export function eksClientFor(region: string): EKSClient {
   let client = eksClients.get(region);
   if (client === undefined) {
-    client = new EKSClient({ region, maxAttempts: 4 });
+    client = new EKSClient({ region, maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER });
     eksClients.set(region, client);
   }
   return client;
 }
 
-/** A {@link DescribeClusterFn} backed by `@aws-sdk/client-eks` for one region. */
-export function sdkDescribeCluster(region: string, client: EKSClient = eksClientFor(region)): DescribeClusterFn {
+/** A {@link DescribeClusterFn} backed by `@aws-sdk/client-eks` for one region, each call ending by `deadline`. */
+export function sdkDescribeCluster(region: string, client: EKSClient = eksClientFor(region), deadline?: Deadline): DescribeClusterFn {
   return async (name) => {
-    const out = await client.send(new DescribeClusterCommand({ name }));
+    const out = await sdkSend(deadline, "EKS DescribeCluster", (options) => client.send(new DescribeClusterCommand({ name }), options));
     return {
       cluster: out.cluster && {
         name: out.cluster.name,

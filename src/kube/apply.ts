@@ -8,11 +8,12 @@
  * node:https (./http-client, loaded lazily); `@kubernetes/client-node` (./client) is optional.
  */
 import { serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
-import { decideSecret, decideServiceAccount, forceSyncPatch, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
-import { isValidNamespaceName, parseLabelSelector, selectNamespaces, type NamespaceTarget } from "./namespaces";
+import { decideSecret, decideServiceAccount, ESO_MANAGED_LABEL, forceSyncPatch, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
+import { isValidNamespaceName, matchesLabelSelector, parseLabelSelector, selectNamespaces, type NamespaceTarget } from "./namespaces";
 import { forEachListed, pool, reducedNamespace, type Paging } from "./paging";
 import { scrub, secretValuesOf } from "./redact";
 import { classify, DEFAULT_RETRY_POLICY, withRetry, type RetryHooks, type RetryPolicy } from "./retry";
+import { DEADLINE_REASON, isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { KubeApiError, type KubeApi, type KubeConnection, type KubeExternalSecret, type KubeNamespace, type KubeResource, type KubeServiceAccount, type KubeVerb } from "./types";
 
 export type { KubeConnection } from "./types";
@@ -40,7 +41,13 @@ export interface ClusterTarget {
   dryRun: boolean;
 }
 
-export type NamespaceOutcome = "created" | "updated" | "unchanged" | "conflict" | "failed" | "skipped";
+/**
+ * `eso-managed`: External Secrets Operator owns the Secret; it is not written, its ExternalSecret
+ * is asked to re-sync. `conflict`: a foreign Secret of that name (or another type) — reported,
+ * never written, not a failure. `skipped`: the namespace cannot take writes (terminating), or
+ * the deadline came first (reason `deadline`, which does fail the run).
+ */
+export type NamespaceOutcome = "created" | "updated" | "unchanged" | "eso-managed" | "conflict" | "failed" | "skipped";
 
 export interface NamespaceResult {
   namespace: string;
@@ -56,6 +63,8 @@ export interface NamespaceResult {
   wouldWrite?: boolean;
   /** Attempts the Secret write took (only when > 1). */
   attempts?: number;
+  /** `eso-managed`: the ExternalSecret that owns the Secret (`namespace/name`), when known. */
+  externalSecret?: string;
 }
 
 export interface ClusterApplyResult {
@@ -73,6 +82,7 @@ export interface ClusterApplyResult {
     failed: Array<{ serviceAccount: string; reason: string }>;
   };
   externalSecrets: {
+    /** ESO_RESYNC is configured (ExternalSecrets owning an ESO-managed pull secret are re-synced regardless). */
     enabled: boolean;
     /** `namespace/name` of ExternalSecrets annotated (or that would be). */
     resynced: string[];
@@ -80,12 +90,17 @@ export interface ClusterApplyResult {
   };
   /** Cluster-level problems (e.g. the namespace LIST failed). */
   errors: string[];
+  /** Work the invocation's deadline cut or never let start (namespaces, LISTs, re-syncs). */
+  deadlineReached: boolean;
   /** What the writes mean for running pods, and any degraded mode used. */
   notes: string[];
   /** Kubernetes API requests made (including retries). */
   requests: number;
   durationMs: number;
-  /** No failed namespace, ServiceAccount, ExternalSecret, and no cluster-level error. */
+  /**
+   * No failed namespace, ServiceAccount, ExternalSecret, no cluster-level error, and the deadline
+   * cut nothing. A `conflict` does not make it false (retrying cannot change it).
+   */
   ok: boolean;
 }
 
@@ -110,6 +125,11 @@ export interface ApplyDeps {
    * docker config with real ECR tokens, so a 500-item page alone costs ~20 MB of transient memory.
    */
   secretPageSize?: number;
+  /**
+   * The invocation's deadline: no namespace, LIST page or retry starts after it (those left are
+   * reported `skipped`, reason `deadline`). The API passed in bounds each request by it too.
+   */
+  deadline?: Deadline;
 }
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -197,7 +217,7 @@ export async function applyToCluster(
       // Direct callers (tests, bench) without an API get the node:https adapter; the run's
       // Kubernetes step always passes the API it opened (kube/open.ts).
       const { createHttpKubeApi } = await import("./http-client");
-      ownedApi = createHttpKubeApi(connection, { maxSockets: target.concurrency });
+      ownedApi = createHttpKubeApi(connection, { maxSockets: target.concurrency, ...(deps.deadline ? { deadline: deps.deadline } : {}) });
     }
     const ctx = applyContext(counted(deps.api ?? ownedApi!, counter), target, logins, deps, result, secrets);
     // 1–3. The cluster-wide LISTs.
@@ -205,12 +225,13 @@ export async function applyToCluster(
     if (state === undefined) return result;
     // 4. One task per namespace, bounded concurrency.
     await applyNamespaces(ctx, state);
-    // 5. ESO re-sync in the target namespaces.
-    if (target.esoResync && state.selected.length > 0) await resyncExternalSecrets(ctx, target.esoResync.labelSelector, new Set(state.selected));
+    // 5. ESO re-sync: the owners of ESO-managed pull secrets (always), and ESO_RESYNC's selection.
+    await resyncExternalSecrets(ctx, state);
     // Totals and notes.
     summarise(result);
     return result;
   } catch (error) {
+    if (isDeadlineExceeded(error)) result.deadlineReached = true;
     result.errors.push(`apply failed: ${scrub(error instanceof Error ? error.message : String(error), secrets)}`);
     return result;
   } finally {
@@ -219,6 +240,7 @@ export async function applyToCluster(
     result.durationMs = Date.now() - started;
     result.ok =
       result.errors.length === 0 &&
+      !result.deadlineReached &&
       result.counts.failed === 0 &&
       result.serviceAccounts.failed.length === 0 &&
       result.externalSecrets.failed.length === 0;
@@ -231,10 +253,11 @@ function emptyResult(target: ClusterTarget): ClusterApplyResult {
     dryRun: target.dryRun,
     pullSecretName: target.pullSecretName,
     namespaces: [],
-    counts: { created: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0, skipped: 0 },
+    counts: { created: 0, updated: 0, unchanged: 0, "eso-managed": 0, conflict: 0, failed: 0, skipped: 0 },
     serviceAccounts: { patched: [], unchanged: 0, missing: [], failed: [] },
     externalSecrets: { enabled: target.esoResync !== undefined, resynced: [], failed: [] },
     errors: [],
+    deadlineReached: false,
     notes: [],
     requests: 0,
     durationMs: 0,
@@ -244,7 +267,7 @@ function emptyResult(target: ClusterTarget): ClusterApplyResult {
 
 function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin[], deps: ApplyDeps, result: ClusterApplyResult, secrets: readonly string[]): ApplyContext {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
-  const hooks: RetryHooks = { sleep: deps.sleep, random: deps.random };
+  const hooks: RetryHooks = { sleep: deps.sleep, random: deps.random, ...(deps.deadline ? { deadline: deps.deadline } : {}) };
   const encoded = new Map<string, string>();
   return {
     api,
@@ -323,7 +346,14 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
 
   let selection;
   if ("value" in listedNamespaces) selection = selectNamespaces(nsTarget, listedNamespaces.value);
-  else if (nsTarget.mode === "list" && classify(listedNamespaces.error).kind === "forbidden") {
+  else if (isDeadlineExceeded(listedNamespaces.error)) {
+    result.deadlineReached = true;
+    if (nsTarget.mode === "list") {
+      for (const ns of [...new Set(nsTarget.names)].sort()) result.namespaces.push({ namespace: ns, outcome: "skipped", reason: DEADLINE_REASON });
+    }
+    result.errors.push(`skipped: ${DEADLINE_REASON} (the namespaces could not be listed before the invocation's deadline)`);
+    return undefined;
+  } else if (nsTarget.mode === "list" && classify(listedNamespaces.error).kind === "forbidden") {
     // Without list on namespaces, an explicit list can still be applied; a missing namespace
     // then shows up as a 404 on its write.
     result.notes.push(`cannot list namespaces (${describe(listedNamespaces.error, "list", "namespaces")}); applying to the configured names unchecked`);
@@ -338,6 +368,7 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
 
   let knownSecrets: Map<string, SecretSummary> | undefined;
   if ("value" in listedSecrets) knownSecrets = listedSecrets.value;
+  else if (isDeadlineExceeded(listedSecrets.error)) knownSecrets = undefined; // every namespace then meets the deadline itself
   else if (selected.length > 0) {
     result.notes.push(`cluster-wide list of secrets failed (${describe(listedSecrets.error, "list", "secrets")}); reading each namespace's secret instead`);
   }
@@ -382,11 +413,22 @@ interface WriteProgress {
 /** One namespace: the pull secret (at most one write), then its ServiceAccounts. */
 async function applyNamespace(ctx: ApplyContext, state: ClusterState, namespace: string): Promise<NamespaceResult> {
   const r: NamespaceResult = { namespace, outcome: "failed" };
+  if (ctx.deps.deadline?.expired()) {
+    ctx.result.deadlineReached = true;
+    return { namespace, outcome: "skipped", reason: DEADLINE_REASON };
+  }
   const progress: WriteProgress = { verb: "get", attempts: 0 };
   try {
     await writePullSecret(ctx, state, namespace, progress);
     recordSecretOutcome(r, progress, ctx.target.dryRun);
   } catch (error) {
+    if (isDeadlineExceeded(error)) {
+      ctx.result.deadlineReached = true;
+      r.outcome = "skipped";
+      // A write in flight when the deadline came may have been applied: say so.
+      r.reason = progress.verb === "get" ? DEADLINE_REASON : `${DEADLINE_REASON} (cut during ${progress.verb}: the write may have been applied)`;
+      return r;
+    }
     r.outcome = "failed";
     r.reason = ctx.describe(error, progress.verb, "secrets", namespace);
   }
@@ -455,6 +497,10 @@ function recordSecretOutcome(r: NamespaceResult, progress: WriteProgress, dryRun
   } else if (d.action === "unchanged") {
     r.outcome = lostWrite ?? "unchanged";
     if (lostWrite) r.reason = "the response to the write was lost; a re-read confirmed it was applied";
+  } else if (d.action === "eso-managed") {
+    r.outcome = "eso-managed";
+    r.reason = d.owner ? `owned by ExternalSecret ${r.namespace}/${d.owner}: not written` : `labelled ${ESO_MANAGED_LABEL}=true by External Secrets Operator: not written`;
+    if (d.owner) r.externalSecret = `${r.namespace}/${d.owner}`;
   } else {
     r.outcome = "conflict";
     r.reason = d.reason;
@@ -499,32 +545,76 @@ async function patchServiceAccounts(ctx: ApplyContext, state: ClusterState, name
   }
 }
 
-/** 5. Annotates the matching ExternalSecrets of the selected namespaces with `force-sync`. */
-async function resyncExternalSecrets(ctx: ApplyContext, labelSelector: string, selected: ReadonlySet<string>): Promise<void> {
+/**
+ * 5. Annotates ExternalSecrets with `force-sync`: those that own an ESO-managed pull secret in a
+ * target namespace (always: the heal's fix there is ESO's re-sync), and, with ESO_RESYNC, those
+ * matching its label selector in the target namespaces. Each is patched once.
+ */
+async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterState): Promise<void> {
   const { api, target, result } = ctx;
-  try {
-    const listed: KubeExternalSecret[] = [];
-    await forEachListed((o) => api.listExternalSecrets(o), { labelSelector }, (es) => void listed.push(es), ctx.paging);
-    const inTarget = listed.filter((es) => es.metadata.namespace && selected.has(es.metadata.namespace));
-    const patch = forceSyncPatch((ctx.deps.now ?? (() => new Date()))());
-    await pool(inTarget, target.concurrency, async (es) => {
-      const ns = es.metadata.namespace!;
-      const id = `${ns}/${es.metadata.name}`;
-      try {
-        if (!target.dryRun) await withRetry(() => api.patchExternalSecret(ns, es.metadata.name, patch), ctx.policy, ctx.hooks);
-        result.externalSecrets.resynced.push(id);
-      } catch (error) {
-        result.externalSecrets.failed.push({ externalSecret: id, reason: ctx.describe(error, "patch", "externalsecrets", ns) });
+  const esoRows = result.namespaces.filter((n) => n.outcome === "eso-managed");
+  const wanted = new Map<string, { namespace: string; name: string; rows: NamespaceResult[] }>();
+  const want = (namespace: string, name: string, row?: NamespaceResult) => {
+    const id = `${namespace}/${name}`;
+    const entry = wanted.get(id) ?? { namespace, name, rows: [] };
+    if (row) entry.rows.push(row);
+    wanted.set(id, entry);
+  };
+  for (const row of esoRows) if (row.externalSecret) want(row.namespace, row.externalSecret.slice(row.namespace.length + 1), row);
+
+  // Pull secrets ESO manages by label only (no owner reference) and ESO_RESYNC's selection
+  // need the ExternalSecrets listed.
+  const unowned = esoRows.filter((row) => !row.externalSecret);
+  const selector = target.esoResync?.labelSelector;
+  if ((selector !== undefined && state.selected.length > 0) || unowned.length > 0) {
+    const selected = new Set(state.selected);
+    try {
+      const listed: KubeExternalSecret[] = [];
+      // Label-only rows need every ExternalSecret (which one writes the Secret is in its spec).
+      await forEachListed((o) => api.listExternalSecrets(o), unowned.length > 0 ? {} : { labelSelector: selector! }, (es) => void listed.push(es), ctx.paging);
+      const matchesSelector = selector === undefined ? () => false : (() => {
+        const requirements = parseLabelSelector(selector);
+        return (es: KubeExternalSecret) => matchesLabelSelector(requirements, es.metadata.labels ?? {});
+      })();
+      for (const es of listed) {
+        const ns = es.metadata.namespace;
+        if (!ns || !selected.has(ns)) continue;
+        const writes = es.spec?.target?.name || es.metadata.name;
+        const owning = unowned.filter((row) => row.namespace === ns && writes === target.pullSecretName);
+        if (owning.length > 0 || matchesSelector(es)) want(ns, es.metadata.name);
+        for (const row of owning) {
+          row.externalSecret = `${ns}/${es.metadata.name}`;
+          wanted.get(row.externalSecret)!.rows.push(row);
+        }
       }
-    });
-    result.externalSecrets.resynced.sort();
-  } catch (error) {
-    const why =
-      error instanceof KubeApiError && error.status === 404
-        ? "the ExternalSecret API (external-secrets.io/v1) is not served by this cluster (ESO not installed?)"
-        : ctx.describe(error, "list", "externalsecrets");
-    result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
+      for (const row of unowned) if (!row.externalSecret) row.reason += "; no ExternalSecret in the namespace writes it, so none was re-synced";
+    } catch (error) {
+      if (isDeadlineExceeded(error)) result.deadlineReached = true;
+      const why =
+        error instanceof KubeApiError && error.status === 404
+          ? "the ExternalSecret API (external-secrets.io/v1) is not served by this cluster (ESO not installed?)"
+          : ctx.describe(error, "list", "externalsecrets");
+      result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
+    }
   }
+
+  const patch = forceSyncPatch((ctx.deps.now ?? (() => new Date()))());
+  await pool([...wanted.entries()], target.concurrency, async ([id, es]) => {
+    try {
+      if (!target.dryRun) {
+        ctx.deps.deadline?.check("an ExternalSecret re-sync");
+        await withRetry(() => api.patchExternalSecret(es.namespace, es.name, patch), ctx.policy, ctx.hooks);
+      }
+      result.externalSecrets.resynced.push(id);
+      for (const row of es.rows) row.reason += target.dryRun ? `; ExternalSecret ${id} would be re-synced (force-sync)` : `; ExternalSecret ${id} re-synced (force-sync)`;
+    } catch (error) {
+      if (isDeadlineExceeded(error)) result.deadlineReached = true;
+      const reason = ctx.describe(error, "patch", "externalsecrets", es.namespace);
+      result.externalSecrets.failed.push({ externalSecret: id, reason });
+      for (const row of es.rows) row.reason += `; re-sync of ExternalSecret ${id} failed: ${reason}`;
+    }
+  });
+  result.externalSecrets.resynced.sort();
 }
 
 /** Totals per outcome, ServiceAccount rows, and what the writes mean for running pods. */
@@ -555,6 +645,7 @@ function summarise(result: ClusterApplyResult): void {
  */
 export function describeFailure(error: unknown, verb: KubeVerb, resource: KubeResource, namespace: string | undefined, secrets: readonly string[]): string {
   const where = namespace ? ` in namespace "${namespace}"` : " cluster-wide";
+  if (isDeadlineExceeded(error)) return `${DEADLINE_REASON}: ${verb} ${resource}${where} not done before the invocation's deadline`;
   if (error instanceof KubeApiError) {
     const message = error.message ? scrub(error.message, secrets) : "";
     const suffix = message ? `: ${message}` : "";

@@ -4,6 +4,7 @@
  */
 import { decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../formats/ecr-token";
 import { describeError } from "../shared/errors";
+import { isDeadlineExceeded } from "../shared/deadline";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 
 export interface AuthorizationData {
@@ -93,6 +94,8 @@ export class RegionTokens {
       pending = this.api.getAuthorizationToken(region).then(
         (data) => validateAuthorizationData(region, data, this.now(), this.minValiditySeconds),
         (error: unknown) => {
+          // The deadline is reported as such (work skipped), not as a token problem.
+          if (isDeadlineExceeded(error)) throw error;
           throw new TokenFetchError(region, describeError(error));
         },
       );

@@ -7,6 +7,7 @@ import { renderSecretName, type RotationConfig } from "../config/config";
 import { RegionTokens, type EcrApi, type RegistryCredential } from "./ecr";
 import { secondsUntil } from "../formats/ecr-token";
 import { BadRequestError, describeError } from "../shared/errors";
+import { DEADLINE_REASON, isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 import { combinedSecretValue, registrySecretValue } from "./secret-payload";
@@ -23,6 +24,8 @@ export interface RotationDeps {
    * tokens carry a fixed expiry (moto: 2015-01-01) inject one here; the checks stay strict.
    */
   tokenNow?: (() => Date) | undefined;
+  /** The invocation's deadline: nothing starts after it; what is left is reported `skipped: deadline`. */
+  deadline?: Deadline | undefined;
 }
 
 export interface RotationOptions {
@@ -91,7 +94,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     registries = await resolveRegistries(config, tokens, options.registries);
   } catch (error) {
     if (error instanceof BadRequestError) throw error;
-    errors.push(describeError(error));
+    errors.push(isDeadlineExceeded(error) ? `skipped: ${DEADLINE_REASON} (${describeError(error)})` : describeError(error));
     return { registries: [], ecrCalls: tokens.calls, tokenSecondsRemaining: null, stored: [], errors };
   }
 
@@ -100,7 +103,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       try {
         return { registry, credential: await tokens.credentialFor(registry) };
       } catch (error) {
-        return { registry, error: describeError(error) };
+        return { registry, error: describeError(error), cause: error };
       }
     }),
   );
@@ -126,6 +129,11 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const { registry } = item;
     const secretName = renderSecretName(config.secretNameTemplate, registry);
     const base = { registry: registry.host, accountId: registry.accountId, region: registry.region, secretName };
+    if (item.credential === undefined && isDeadlineExceeded(item.cause)) {
+      rows.push({ ...base, outcome: "skipped", reason: `${DEADLINE_REASON}: no token before the invocation's deadline; nothing written, the stored value stays` });
+      errors.push(`${registry.host}: skipped: ${DEADLINE_REASON}`);
+      continue;
+    }
     if (item.credential === undefined) {
       rows.push({ ...base, outcome: "failed", reason: `no token: ${item.error}; nothing written, the stored value stays` });
       errors.push(`${registry.host}: ${item.error}`);
@@ -133,6 +141,11 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     }
     const credential = item.credential;
     fresh.push(credential);
+    if (deps.deadline?.expired()) {
+      rows.push({ ...base, outcome: "skipped", reason: `${DEADLINE_REASON}: not written before the invocation's deadline; the stored value stays` });
+      errors.push(`${secretName}: skipped: ${DEADLINE_REASON}`);
+      continue;
+    }
     try {
       const result = await write(secretName, "registry", registrySecretValue(credential));
       const inStore = result.storedValue ? credentialFromStored(registry, result.storedValue) ?? credential : credential;
@@ -147,8 +160,11 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       if (result.versionId !== undefined) row.versionId = result.versionId;
       rows.push(row);
     } catch (error) {
-      rows.push({ ...base, outcome: "failed", reason: describeError(error) });
-      errors.push(`${secretName}: ${describeError(error)}`);
+      const deadline = isDeadlineExceeded(error);
+      // A write the deadline cut may or may not have been applied: its idempotency token makes
+      // the next run's write of the same value a no-op either way.
+      rows.push({ ...base, outcome: deadline ? "skipped" : "failed", reason: deadline ? `${DEADLINE_REASON}: cut before Secrets Manager answered; the next run repeats it` : describeError(error) });
+      errors.push(`${secretName}: ${deadline ? `skipped: ${DEADLINE_REASON}` : describeError(error)}`);
     }
   }
 
@@ -157,6 +173,9 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const secretName = config.combinedSecretName;
     if (options.registries !== undefined) {
       combinedSecret = { secretName, outcome: "skipped", reason: "the run covers only some registries; the combined secret holds all of them" };
+    } else if (deps.deadline?.expired()) {
+      combinedSecret = { secretName, outcome: "skipped", reason: DEADLINE_REASON };
+      errors.push(`${secretName}: skipped: ${DEADLINE_REASON}`);
     } else if (fresh.length !== registries.length || fresh.length === 0) {
       combinedSecret = { secretName, outcome: "skipped", reason: "not every registry has a fresh token: a partial combined secret is never written" };
     } else {
@@ -165,7 +184,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
         combinedSecret = { secretName, outcome: result.outcome, reason: result.reason };
         if (result.versionId !== undefined) combinedSecret.versionId = result.versionId;
       } catch (error) {
-        combinedSecret = { secretName, outcome: "failed", reason: describeError(error) };
+        combinedSecret = isDeadlineExceeded(error) ? { secretName, outcome: "skipped", reason: DEADLINE_REASON } : { secretName, outcome: "failed", reason: describeError(error) };
         errors.push(`${secretName}: ${describeError(error)}`);
       }
     }
