@@ -27,7 +27,7 @@ export interface SdkCallOptions {
 }
 
 /** Runs one SDK call (`send` receives the per-call options) within the deadline. */
-export function sdkSend<T>(deadline: Deadline | undefined, what: string, send: (options: SdkCallOptions) => Promise<T>): Promise<T> {
+export async function sdkSend<T>(deadline: Deadline | undefined, what: string, send: (options: SdkCallOptions) => Promise<T>): Promise<T> {
   const d = deadline ?? NO_DEADLINE;
   if (!Number.isFinite(d.at)) return send({ requestTimeout: SDK_REQUEST_TIMEOUT_MS });
   d.check(what);
