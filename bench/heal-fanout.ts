@@ -50,10 +50,19 @@ async function createNamespaces(bed: Bed, names: string[]): Promise<void> {
     new Promise<void>((ok, fail) => {
       const body = JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { bench: "heal-fanout" } } });
       const req = request(
-        { agent, host: url.hostname, port: url.port, path: "/api/v1/namespaces", method: "POST", headers: { authorization: `Bearer ${bed.adminToken}`, "content-type": "application/json" } },
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          path: "/api/v1/namespaces",
+          method: "POST",
+          headers: { authorization: `Bearer ${bed.adminToken}`, "content-type": "application/json" },
+        },
         (res) => {
           res.resume();
-          res.on("end", () => (res.statusCode === 201 || res.statusCode === 409 ? ok() : fail(new Error(`creating namespace ${name}: HTTP ${res.statusCode}`))));
+          res.on("end", () =>
+            res.statusCode === 201 || res.statusCode === 409 ? ok() : fail(new Error(`creating namespace ${name}: HTTP ${res.statusCode}`)),
+          );
         },
       );
       req.on("error", fail);
@@ -154,7 +163,10 @@ async function main(): Promise<void> {
     const token = async () => (await createEksToken({ clusterName: bed!.clusterName, region: bed!.region, credentials })).token;
     const host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
     // A real ECR password is ~2.5 KB (base64 of a JSON envelope): the secrets are as large as in production.
-    const password = (tag: string) => Buffer.from(JSON.stringify({ payload: `${tag}-${"P".repeat(1400)}`, datakey: "K".repeat(300), version: "2", type: "DATA_KEY", expiration: 1795550000 })).toString("base64");
+    const password = (tag: string) =>
+      Buffer.from(
+        JSON.stringify({ payload: `${tag}-${"P".repeat(1400)}`, datakey: "K".repeat(300), version: "2", type: "DATA_KEY", expiration: 1795550000 }),
+      ).toString("base64");
     const target = {
       cluster: bed.clusterName,
       namespaces: { mode: "selector", labelSelector: "bench=heal-fanout" },
@@ -188,7 +200,9 @@ async function main(): Promise<void> {
       log(`  requests       ${heal.requests} at the proxy (${N} PATCH + ${heal.requests - N} LIST/other; target ≤ ${N} + a handful)`);
       log(`  peak RSS       ${heal.peakRssMb} MB         (target ≤ 128 MB; engine process, bundled, node ${flags.join(" ") || "defaults"})`);
       const parentCpu = process.cpuUsage(parentCpu0);
-      log(`  LISTs done at  ${Math.round(steady.listedMs)} ms; CPU: engine ${Math.round(steady.cpuMs)} ms, bench process (proxy) ${Math.round((parentCpu.user + parentCpu.system) / 1000)} ms`);
+      log(
+        `  LISTs done at  ${Math.round(steady.listedMs)} ms; CPU: engine ${Math.round(steady.cpuMs)} ms, bench process (proxy) ${Math.round((parentCpu.user + parentCpu.system) / 1000)} ms`,
+      );
       log(`  engine count   ${steady.requests} requests`);
     }
   } finally {

@@ -28,7 +28,11 @@ export async function runHealBench({ quiet = false, args = [] } = {}) {
     stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
     maxBuffer: 64 * 1024 * 1024,
   });
-  const line = out.trim().split("\n").filter((l) => l.startsWith("{")).pop();
+  const line = out
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .pop();
   if (!line) throw new Error(`heal bench printed no JSON:\n${out.slice(-2000)}`);
   return JSON.parse(line).heal;
 }

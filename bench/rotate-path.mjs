@@ -46,5 +46,8 @@ export function benchRotatePath({ runs = 9 } = {}) {
   timeImport(node, ["-e", "0"], 2); // warm the page cache
   const bareNodeMs = timeImport(node, ["-e", "0"], runs);
   const importMs = timeImport(node, ["--input-type=module", "-e", `await import(${JSON.stringify("./" + entry)})`], runs);
-  return { rotate: { bundleBytes, files: files.length, importMs: Math.round(importMs), importOverBareMs: Math.round(importMs - bareNodeMs) }, bareNodeMs: Math.round(bareNodeMs) };
+  return {
+    rotate: { bundleBytes, files: files.length, importMs: Math.round(importMs), importOverBareMs: Math.round(importMs - bareNodeMs) },
+    bareNodeMs: Math.round(bareNodeMs),
+  };
 }

@@ -15,6 +15,8 @@ if (json) {
   console.log(JSON.stringify(result));
 } else {
   console.log(`node ${result.node}`);
-  console.log(`rotate path: bundle ${(result.rotate.bundleBytes / 1024).toFixed(0)} KB in ${result.rotate.files} file(s); import ${result.rotate.importMs} ms = bare node ${result.bareNodeMs} ms + ${result.rotate.importOverBareMs} ms`);
+  console.log(
+    `rotate path: bundle ${(result.rotate.bundleBytes / 1024).toFixed(0)} KB in ${result.rotate.files} file(s); import ${result.rotate.importMs} ms = bare node ${result.bareNodeMs} ms + ${result.rotate.importOverBareMs} ms`,
+  );
   if (result.heal) console.log(`heal fan-out: ${JSON.stringify(result.heal)}`);
 }

@@ -11,7 +11,11 @@ import { runRequest } from "../src/run/run";
 import { parseManualRequest } from "../src/request/triggers";
 import { motoEnv, startMoto } from "../test/support/moto";
 
-const REGISTRIES = ["123456789012.dkr.ecr.us-east-1.amazonaws.com", "123456789012.dkr.ecr.eu-west-1.amazonaws.com", "210987654321.dkr.ecr.us-east-1.amazonaws.com"];
+const REGISTRIES = [
+  "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+  "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+  "210987654321.dkr.ecr.us-east-1.amazonaws.com",
+];
 
 function redact(secretString: string, secrets: string[]): string {
   let text = secretString;
@@ -61,7 +65,9 @@ async function main(): Promise<void> {
 
     offset = 10 * 3600_000;
     console.log("$ ecr-token-rotator rotate --dry-run --registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com   # 10 hours later");
-    console.log(formatReport(await runRequest(parseManualRequest({ action: "rotate", dryRun: true, registries: [REGISTRIES[1]] }, "cli"), app.config, app.deps)));
+    console.log(
+      formatReport(await runRequest(parseManualRequest({ action: "rotate", dryRun: true, registries: [REGISTRIES[1]] }, "cli"), app.config, app.deps)),
+    );
     process.exitCode = first.ok ? 0 : 1;
   } finally {
     await moto.stop();

@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import { createEksCredentialsProvider, type EksCredentialsProvider } from "../eks/connection";
 import { createEksToken } from "../eks/token";
 import { describeError } from "../shared/errors";
+import { EKS_CLUSTER_NAME, isAwsRegion } from "../shared/names";
 import { rememberSecret } from "../shared/redact";
 
 export interface EksTokenIo {
@@ -86,8 +87,6 @@ function envCredentials(env: Record<string, string | undefined>): EksCredentials
   return async () => ({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
 }
 
-const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
-
 export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<number> {
   const stderr = io.stderr ?? (() => {});
   let values: { cluster?: string; "cluster-name"?: string; region?: string; help?: boolean };
@@ -120,10 +119,10 @@ export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<n
   }
   const cluster = values.cluster ?? values["cluster-name"];
   if (!cluster) return usage("--cluster NAME is required");
-  if (!CLUSTER_NAME.test(cluster)) return usage(`${JSON.stringify(cluster)} is not a valid EKS cluster name`);
+  if (!EKS_CLUSTER_NAME.test(cluster)) return usage(`${JSON.stringify(cluster)} is not a valid EKS cluster name`);
   const region = values.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
   if (!region) return usage("no region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)");
-  if (!/^[a-z]{2,4}(-[a-z0-9]+)+-\d{1,2}$/.test(region)) return usage(`${JSON.stringify(region)} is not an AWS region`);
+  if (!isAwsRegion(region)) return usage(`${JSON.stringify(region)} is not an AWS region`);
 
   try {
     const provider = io.credentials ?? envCredentials(io.env) ?? createEksCredentialsProvider(region);

@@ -148,7 +148,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       case "rotate":
       case "heal":
       case "diagnose": {
-        const payload: Record<string, unknown> = command === "diagnose" ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
+        const payload: Record<string, unknown> =
+          command === "diagnose" ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
         if (values.registry) payload.registries = values.registry;
         if (values.cluster) payload.clusters = values.cluster;
         if (values.namespace) payload.namespaces = values.namespace;

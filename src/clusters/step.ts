@@ -39,7 +39,14 @@ export interface KubernetesStepDeps {
  * Runs `use` with the cluster's API: the injected one, else one opened here (kube/open.ts picks
  * the client) and closed afterwards. The only place the Kubernetes step opens a client.
  */
-async function withApi<T>(config: Config, connection: KubeConnection, injected: KubeApi | undefined, maxSockets: number, deadline: Deadline, use: (api: KubeApi) => Promise<T>): Promise<T> {
+async function withApi<T>(
+  config: Config,
+  connection: KubeConnection,
+  injected: KubeApi | undefined,
+  maxSockets: number,
+  deadline: Deadline,
+  use: (api: KubeApi) => Promise<T>,
+): Promise<T> {
   if (injected) return use(injected);
   const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets, deadline });
   try {
@@ -95,9 +102,9 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
         try {
           const connection = await access(cluster, deadline);
           rememberSecret(connection.token);
-          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) => diagnoseWith(config, request, api, deps, deadline)).catch(
-            (error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }),
-          );
+          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) =>
+            diagnoseWith(config, request, api, deps, deadline),
+          ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }));
           const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
           if (diagnosis) {
             report.diagnosis = diagnosis;
@@ -117,14 +124,26 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
 }
 
 function defaultAccess(cluster: ClusterConfig, deadline: Deadline): Promise<KubeConnection> {
-  const deps: ClusterAccessDeps = { describe: sdkDescribeCluster(cluster.region, undefined, deadline), credentials: createEksCredentialsProvider(cluster.region) };
-  return deadline.race(getClusterAccess(cluster, deps), `access to EKS cluster ${cluster.name}`).then(({ server, caData, token }) => ({ server, caData, token }));
+  const deps: ClusterAccessDeps = {
+    describe: sdkDescribeCluster(cluster.region, undefined, deadline),
+    credentials: createEksCredentialsProvider(cluster.region),
+  };
+  return deadline
+    .race(getClusterAccess(cluster, deps), `access to EKS cluster ${cluster.name}`)
+    .then(({ server, caData, token }) => ({ server, caData, token }));
 }
 
 /** A cluster that could not be worked on: the deadline came first (`skipped`), or it failed. */
 function failedCluster(cluster: ClusterConfig, error: unknown): ClusterReport {
   if (isDeadlineExceeded(error)) {
-    return { cluster: cluster.name, region: cluster.region, ok: false, skipped: "deadline", error: `skipped: ${DEADLINE_REASON} (${describeError(error)})`, namespaces: [] };
+    return {
+      cluster: cluster.name,
+      region: cluster.region,
+      ok: false,
+      skipped: "deadline",
+      error: `skipped: ${DEADLINE_REASON} (${describeError(error)})`,
+      namespaces: [],
+    };
   }
   return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
 }
@@ -153,12 +172,17 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
     durationMs: result.durationMs,
   };
   if (result.externalSecrets.enabled || result.externalSecrets.resynced.length > 0 || result.externalSecrets.failed.length > 0) {
-    report.externalSecrets = { resynced: result.externalSecrets.resynced, failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`) };
+    report.externalSecrets = {
+      resynced: result.externalSecrets.resynced,
+      failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`),
+    };
   }
   const conflicts = result.namespaces.filter((n) => n.outcome === "conflict").length;
   if (conflicts > 0) {
     // A configuration state no retry can change: reported and counted, not a failure.
-    result.notes.push(`${conflicts} namespace${conflicts > 1 ? "s" : ""} in conflict: a Secret named ${result.pullSecretName} there is not the product's (or has another type); left untouched — this does not fail the run`);
+    result.notes.push(
+      `${conflicts} namespace${conflicts > 1 ? "s" : ""} in conflict: a Secret named ${result.pullSecretName} there is not the product's (or has another type); left untouched — this does not fail the run`,
+    );
   }
   if (result.notes.length > 0) report.notes = result.notes;
   const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed").length;
@@ -177,7 +201,15 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
 export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = {}): KubernetesStep {
   const k = config.kubernetes;
   const access = deps.access ?? defaultAccess;
-  return async ({ request, credentials, deadline = NO_DEADLINE }: { request: Request; credentials: RegistryCredential[]; deadline?: Deadline }): Promise<KubernetesReport> => {
+  return async ({
+    request,
+    credentials,
+    deadline = NO_DEADLINE,
+  }: {
+    request: Request;
+    credentials: RegistryCredential[];
+    deadline?: Deadline;
+  }): Promise<KubernetesReport> => {
     const clusters = selectClusters(k.clusters, request);
     const logins: RegistryLogin[] = credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }));
     const reports = await Promise.all(

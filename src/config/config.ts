@@ -3,6 +3,7 @@
  * once in a single ConfigError. The table in README.md documents each variable.
  */
 import { ConfigError } from "../shared/errors";
+import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 
 export const OWNERSHIP_TAG_KEY = "ecr-token-rotator:managed";
@@ -70,7 +71,10 @@ export class EnvReader {
   list(name: string): string[] {
     const value = this.raw(name);
     if (value === undefined) return [];
-    return value.split(",").map((item) => item.trim()).filter((item) => item !== "");
+    return value
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item !== "");
   }
 
   oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
@@ -161,7 +165,9 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
     if (/[{}]/.test(combinedSecretName)) reader.problem("COMBINED_SECRET_NAME: placeholders are not allowed in the combined secret's name");
     const clash = registries.find((r) => renderSecretName(secretNameTemplate, r) === combinedSecretName);
     if (clash !== undefined || (registries.length === 0 && !/[{}]/.test(secretNameTemplate) && secretNameTemplate === combinedSecretName)) {
-      reader.problem(`COMBINED_SECRET_NAME=${JSON.stringify(combinedSecretName)} is also the secret of ${clash?.host ?? "the default registry"} (SECRET_NAME): one secret cannot hold both formats`);
+      reader.problem(
+        `COMBINED_SECRET_NAME=${JSON.stringify(combinedSecretName)} is also the secret of ${clash?.host ?? "the default registry"} (SECRET_NAME): one secret cannot hold both formats`,
+      );
     }
   }
 
@@ -199,15 +205,12 @@ export interface ClusterConfig {
   caData?: string;
 }
 
-export type NamespaceSelection =
-  | { mode: "list"; names: string[] }
-  | { mode: "selector"; labelSelector: string }
-  | { mode: "all"; exclude: string[] };
+export type ConfiguredNamespaces = { mode: "list"; names: string[] } | { mode: "selector"; labelSelector: string } | { mode: "all"; exclude: string[] };
 
 export interface KubernetesConfig {
   clusters: ClusterConfig[];
   fallbackMode: FallbackMode;
-  namespaces: NamespaceSelection;
+  namespaces: ConfiguredNamespaces;
   pullSecretName: string;
   patchServiceAccounts: string[];
   /** Label selector of ExternalSecrets to re-sync ("" = all); undefined = off. */
@@ -218,12 +221,8 @@ export interface KubernetesConfig {
   client: "https" | "client-node";
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const LABEL_SELECTOR = /^[A-Za-z0-9_./,=!()\- ]+$/;
-export const DEFAULT_EXCLUDED_NAMESPACES = ["kube-system", "kube-public", "kube-node-lease"];
+export const DEFAULT_EXCLUDED_NAMESPACES: string[] = [...SYSTEM_NAMESPACES];
 
 function readClusters(reader: EnvReader, defaultRegion: string | undefined): ClusterConfig[] {
   const raw = reader.raw("EKS_CLUSTERS");
@@ -239,7 +238,10 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
       return [];
     }
   } else {
-    items = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+    items = raw
+      .split(",")
+      .map((s) => s.trim())
+      .filter((s) => s !== "");
   }
   const clusters: ClusterConfig[] = [];
   const seen = new Set<string>();
@@ -254,7 +256,8 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
     } else if (typeof item === "object" && item !== null && !Array.isArray(item)) {
       const o = item as Record<string, unknown>;
       const unknownKeys = Object.keys(o).filter((k) => !["name", "region", "endpoint", "caData"].includes(k));
-      if (unknownKeys.length > 0) reader.problem(`EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData)`);
+      if (unknownKeys.length > 0)
+        reader.problem(`EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData)`);
       const region = typeof o.region === "string" ? o.region : defaultRegion;
       if (typeof o.name !== "string" || region === undefined) {
         reader.problem("EKS_CLUSTERS: every entry needs a string name (and a region, or AWS_REGION)");
@@ -265,7 +268,11 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
         if (typeof o.endpoint !== "string" || !/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(o.endpoint)) {
           reader.problem(`EKS_CLUSTERS: cluster ${o.name}: endpoint must be an https:// URL with no path`);
         } else cluster.endpoint = o.endpoint.replace(/\/$/, "");
-        if (typeof o.caData !== "string" || !/^[A-Za-z0-9+/=\s]+$/.test(o.caData) || !Buffer.from(o.caData, "base64").toString("utf8").includes("BEGIN CERTIFICATE")) {
+        if (
+          typeof o.caData !== "string" ||
+          !/^[A-Za-z0-9+/=\s]+$/.test(o.caData) ||
+          !Buffer.from(o.caData, "base64").toString("utf8").includes("BEGIN CERTIFICATE")
+        ) {
           reader.problem(`EKS_CLUSTERS: cluster ${o.name}: caData must be a base64 PEM CA bundle (as EKS returns it)`);
         } else cluster.caData = o.caData.replace(/\s+/g, "");
       }
@@ -274,8 +281,8 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
       continue;
     }
     if (cluster === undefined) continue;
-    if (!CLUSTER_NAME.test(cluster.name)) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(cluster.name)} is not a valid EKS cluster name`);
-    if (!REGION.test(cluster.region)) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(cluster.region)} is not an AWS region`);
+    if (!EKS_CLUSTER_NAME.test(cluster.name)) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(cluster.name)} is not a valid EKS cluster name`);
+    if (!isAwsRegion(cluster.region)) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(cluster.region)} is not an AWS region`);
     const key = `${cluster.region}:${cluster.name}`;
     if (seen.has(key)) reader.problem(`EKS_CLUSTERS: ${key} is listed twice`);
     seen.add(key);
@@ -284,12 +291,12 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
   return clusters;
 }
 
-function readNamespaces(reader: EnvReader): NamespaceSelection {
+function readNamespaces(reader: EnvReader): ConfiguredNamespaces {
   const target = reader.list("TARGET_NAMESPACES");
   const selector = reader.raw("NAMESPACE_SELECTOR");
   const exclude = reader.list("EXCLUDE_NAMESPACES");
   for (const name of [...target.filter((t) => t !== "*"), ...exclude]) {
-    if (!DNS_LABEL.test(name) || name.length > 63) reader.problem(`TARGET_NAMESPACES/EXCLUDE_NAMESPACES: ${JSON.stringify(name)} is not a valid namespace name`);
+    if (!isDnsLabel(name)) reader.problem(`TARGET_NAMESPACES/EXCLUDE_NAMESPACES: ${JSON.stringify(name)} is not a valid namespace name`);
   }
   if (selector !== undefined && !LABEL_SELECTOR.test(selector)) reader.problem(`NAMESPACE_SELECTOR=${JSON.stringify(selector)}: not a label selector`);
   const all = target.length === 1 && target[0] === "*";
@@ -306,9 +313,10 @@ function readNamespaces(reader: EnvReader): NamespaceSelection {
 export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | undefined): KubernetesConfig {
   const clusters = readClusters(reader, defaultRegion);
   const pullSecretName = reader.string("PULL_SECRET_NAME", "ecr-pull-secret")!;
-  if (!DNS_SUBDOMAIN.test(pullSecretName) || pullSecretName.length > 253) reader.problem(`PULL_SECRET_NAME=${JSON.stringify(pullSecretName)}: not a valid Secret name (lower-case DNS subdomain)`);
+  if (!isDnsSubdomain(pullSecretName)) reader.problem(`PULL_SECRET_NAME=${JSON.stringify(pullSecretName)}: not a valid Secret name (lower-case DNS subdomain)`);
   const patchServiceAccounts = [...new Set(reader.list("PATCH_SERVICE_ACCOUNTS"))];
-  for (const sa of patchServiceAccounts) if (!DNS_SUBDOMAIN.test(sa)) reader.problem(`PATCH_SERVICE_ACCOUNTS: ${JSON.stringify(sa)} is not a valid ServiceAccount name`);
+  for (const sa of patchServiceAccounts)
+    if (!isDnsSubdomain(sa)) reader.problem(`PATCH_SERVICE_ACCOUNTS: ${JSON.stringify(sa)} is not a valid ServiceAccount name`);
   const eso = reader.raw("ESO_RESYNC");
   let esoResyncSelector: string | undefined;
   if (eso !== undefined && !/^(off|false|none)$/i.test(eso)) {

@@ -3,12 +3,12 @@
  * (already reduced — no password, no `auth`, no docker config is ever passed in) and returns the
  * causes, each with a code, a message and a hint for the operator.
  *
- * Matching follows the kubelet's keyring (REFERENCE §2): scheme stripped, `/v1/`/`/v2/` ignored,
+ * Matching follows the kubelet's keyring (docs/facts.md §4): scheme stripped, `/v1/`/`/v2/` ignored,
  * same number of dot labels compared with a glob per label, the port must match exactly, and a
  * key's path must be a prefix of the image's path. The kubelet tries EVERY matching credential,
  * so a cause about the credential (expired) is only claimed when it holds for all of them.
  */
-import { scrub } from "../kube/redact";
+import { scrub } from "../shared/redact-text";
 import { tryParseRegistryHost } from "../formats/registry-host";
 import type { Cause, StuckContainer } from "../report/report";
 
@@ -59,7 +59,8 @@ const ACCEPTED_TYPES = ["kubernetes.io/dockerconfigjson", "kubernetes.io/dockerc
 /** Messages that say the credential was refused (these win over "not found"-like phrases). */
 const AUTH_FAILURE = /\b(401|403)\b|unauthori[sz]ed|authoriz|authenticat|no basic auth credentials|denied|forbidden|insufficient_scope|expired/i;
 /** Messages that point at the image reference or the network, not the credential. */
-const NOT_CREDENTIAL = /manifest unknown|manifest for .* not found|: not found|\bnot found\b|InvalidImageName|invalid reference format|couldn't parse image|no such host|name unknown|repository name must|i\/o timeout|connection refused|network is unreachable|dial tcp/i;
+const NOT_CREDENTIAL =
+  /manifest unknown|manifest for .* not found|: not found|\bnot found\b|InvalidImageName|invalid reference format|couldn't parse image|no such host|name unknown|repository name must|i\/o timeout|connection refused|network is unreachable|dial tcp/i;
 
 interface ParsedRef {
   host: string;
@@ -234,7 +235,7 @@ function secretProblems(input: StuckContainerInput): { causes: Cause[]; usable: 
       causes.push({
         code: "invalid-pull-secret",
         message: `imagePullSecret "${secret.name}" cannot be read as a docker config: ${secret.invalid}`,
-        hint: "rewrite its content: {\"auths\":{\"<registry host>\":{\"username\":…,\"password\":…,\"auth\":…}}}",
+        hint: 'rewrite its content: {"auths":{"<registry host>":{"username":…,"password":…,"auth":…}}}',
       });
     } else usable.push(secret);
   }

@@ -8,10 +8,11 @@
  */
 import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from "../formats/dockerconfig";
 import { expiryEmbeddedInPassword } from "../formats/ecr-token";
-import { scrub } from "../kube/redact";
+import { scrub } from "../shared/redact-text";
 import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
 import type { Deadline } from "../shared/deadline";
-import { forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
+import { LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
+import { counted, forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
 import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
 import { KubeApiError, type KubeApi, type KubeNamespace, type KubePod, type KubeSecret } from "../kube/types";
 import { classifyStuckContainer, type ReducedEntry, type ReducedSecret } from "./classify";
@@ -20,10 +21,6 @@ import type { ClusterDiagnosis, StuckContainer, StuckContainerReport } from "../
 /** Waiting reasons of a container stuck on its image (Container Insights counts the same three). */
 export const STUCK_REASONS: readonly string[] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
 
-/** Page size of the namespace and Event LISTs. */
-const LIST_PAGE_SIZE = 500;
-/** Page size of the pod LIST (see DiagnoseDeps.podPageSize). */
-const POD_PAGE_SIZE = 200;
 /** Stuck containers diagnosed at most (see DiagnoseDeps.maxStuck). */
 const MAX_STUCK = 200;
 /** Parallel GETs of ServiceAccounts and Secrets. */
@@ -153,7 +150,7 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks = { ...(deps.sleep ? { sleep: deps.sleep } : {}), ...(deps.deadline ? { deadline: deps.deadline } : {}) };
   const counter = { n: 0 };
-  const api = countedApi(deps.api, counter);
+  const api = counted(deps.api, counter);
   const ctx: DiagnoseContext = {
     target,
     deps,
@@ -178,25 +175,16 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   return diagnosis;
 }
 
-/** Every call of the API counts one request (retries included). */
-function countedApi(api: KubeApi, counter: { n: number }): KubeApi {
-  return new Proxy(api, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== "function" || prop === "close") return value;
-      return (...args: unknown[]) => {
-        counter.n++;
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
-}
-
 /** Namespaces in scope: the selected ones and the skipped ones (a skipped namespace's pods are still diagnosed). */
 async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   const namespaces: KubeNamespace[] = [];
   const nsTarget = ctx.target.namespaces;
-  await forEachListed((o) => ctx.api.listNamespaces(o), nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {}, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
+  await forEachListed(
+    (o) => ctx.api.listNamespaces(o),
+    nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {},
+    (n) => void namespaces.push(reducedNamespace(n)),
+    ctx.paging,
+  );
   const selection = selectNamespaces(nsTarget, namespaces);
   return new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
 }
@@ -206,15 +194,20 @@ async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<st
   const maxStuck = ctx.deps.maxStuck ?? MAX_STUCK;
   const stuck: Stuck[] = [];
   let overflow = 0;
-  const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? POD_PAGE_SIZE };
-  await forEachListed((o) => ctx.api.listPods(o), { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" }, (pod) => {
-    if (!inScope.has(pod.metadata.namespace ?? "")) return;
-    ctx.diagnosis.podsScanned++;
-    for (const s of stuckContainersOf(pod)) {
-      if (stuck.length < maxStuck) stuck.push(s);
-      else overflow++;
-    }
-  }, paging);
+  const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? LARGE_LIST_PAGE_SIZE };
+  await forEachListed(
+    (o) => ctx.api.listPods(o),
+    { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
+    (pod) => {
+      if (!inScope.has(pod.metadata.namespace ?? "")) return;
+      ctx.diagnosis.podsScanned++;
+      for (const s of stuckContainersOf(pod)) {
+        if (stuck.length < maxStuck) stuck.push(s);
+        else overflow++;
+      }
+    },
+    paging,
+  );
   if (overflow > 0) ctx.diagnosis.truncated = overflow;
   return stuck;
 }
@@ -224,15 +217,20 @@ async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]
   const stuckPods = new Set(stuck.map((s) => `${s.namespace}/${s.pod}`));
   const events = new Map<string, Array<{ at: string; message: string }>>();
   try {
-    await forEachListed((o) => ctx.api.listEvents(o), { fieldSelector: "involvedObject.kind=Pod,reason=Failed" }, (e) => {
-      const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
-      if (!stuckPods.has(key) || !e.message) return;
-      const list = events.get(key) ?? [];
-      list.push({ at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message });
-      list.sort((a, b) => a.at.localeCompare(b.at));
-      if (list.length > 3) list.shift();
-      events.set(key, list);
-    }, ctx.paging);
+    await forEachListed(
+      (o) => ctx.api.listEvents(o),
+      { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
+      (e) => {
+        const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
+        if (!stuckPods.has(key) || !e.message) return;
+        const list = events.get(key) ?? [];
+        list.push({ at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message });
+        list.sort((a, b) => a.at.localeCompare(b.at));
+        if (list.length > 3) list.shift();
+        events.set(key, list);
+      },
+      ctx.paging,
+    );
   } catch (error) {
     ctx.diagnosis.errors.push(describe(error, "events could not be listed"));
   }
@@ -242,7 +240,10 @@ async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]
 type ReadSecrets = Map<string, ReducedSecret | { error: string }>;
 
 /** ServiceAccounts and referenced Secrets: one GET per distinct one, `concurrency` at a time. */
-async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<{ serviceAccounts: Map<string, string[] | undefined>; secrets: ReadSecrets }> {
+async function readReferences(
+  ctx: DiagnoseContext,
+  stuck: readonly Stuck[],
+): Promise<{ serviceAccounts: Map<string, string[] | undefined>; secrets: ReadSecrets }> {
   const { api, get, diagnosis } = ctx;
   const saKeys = [...new Set(stuck.map((s) => `${s.namespace}/${s.serviceAccountName || "default"}`))];
   const secretKeys = [...new Set(stuck.flatMap((s) => s.pullSecrets.map((n) => `${s.namespace}/${n}`)))];
@@ -277,13 +278,21 @@ async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck[]): Pr
 }
 
 /** One report row: the container and its causes (an unreadable Secret is the cause when there is one). */
-function stuckRow(ctx: DiagnoseContext, s: Stuck, events: Map<string, Array<{ at: string; message: string }>>, serviceAccounts: Map<string, string[] | undefined>, secrets: ReadSecrets): StuckContainerReport {
+function stuckRow(
+  ctx: DiagnoseContext,
+  s: Stuck,
+  events: Map<string, Array<{ at: string; message: string }>>,
+  serviceAccounts: Map<string, string[] | undefined>,
+  secrets: ReadSecrets,
+): StuckContainerReport {
   const reduced = s.pullSecrets.map((n) => secrets.get(`${s.namespace}/${n}`));
   const unreadable = reduced.filter((r): r is { error: string } => r !== undefined && "error" in r);
   const row: StuckContainerReport = { namespace: s.namespace, pod: s.pod, container: s.container, image: s.image, reason: s.reason, causes: [] };
   if (s.message) row.message = scrub(s.message);
   if (unreadable.length > 0) {
-    row.causes = [{ code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" }];
+    row.causes = [
+      { code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" },
+    ];
     return row;
   }
   const saPulls = serviceAccounts.get(`${s.namespace}/${s.serviceAccountName || "default"}`);

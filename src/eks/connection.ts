@@ -8,6 +8,7 @@
  * as soon as they are resolved, and every message built here passes through `scrubSecrets`.
  */
 import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
+import { EksConnectionError, type EksConnectionProblem } from "../shared/errors";
 import { rememberSecret, scrubSecrets } from "../shared/redact";
 import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
@@ -42,20 +43,7 @@ export interface ClusterConnection {
   caData: string;
 }
 
-export type EksConnectionProblem = "not-found" | "not-active" | "incomplete" | "access-denied" | "credentials" | "api-error";
-
-/** A cluster that cannot be connected to. The message names the cluster and what to do. */
-export class EksConnectionError extends Error {
-  override readonly name = "EksConnectionError";
-  constructor(
-    readonly problem: EksConnectionProblem,
-    readonly cluster: string,
-    readonly region: string | undefined,
-    message: string,
-  ) {
-    super(scrubSecrets(message));
-  }
-}
+export { EksConnectionError, type EksConnectionProblem };
 
 function errorName(error: unknown): string {
   if (error && typeof error === "object") {
@@ -88,22 +76,42 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
     if (isDeadlineExceeded(error)) throw error;
     const name = errorName(error);
     if (name === "ResourceNotFoundException") {
-      throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where} does not exist (DescribeCluster: ResourceNotFoundException); check EKS_CLUSTERS and the region`);
+      throw new EksConnectionError(
+        "not-found",
+        cluster.name,
+        cluster.region,
+        `${where} does not exist (DescribeCluster: ResourceNotFoundException); check EKS_CLUSTERS and the region`,
+      );
     }
     if (name === "AccessDeniedException" || name === "UnauthorizedOperation" || name === "UnrecognizedClientException" || name === "ExpiredTokenException") {
-      throw new EksConnectionError("access-denied", cluster.name, cluster.region, `${where}: DescribeCluster was refused (${name}); the function's role needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`);
+      throw new EksConnectionError(
+        "access-denied",
+        cluster.name,
+        cluster.region,
+        `${where}: DescribeCluster was refused (${name}); the function's role needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`,
+      );
     }
     if (name === "CredentialsProviderError") {
       throw new EksConnectionError("credentials", cluster.name, cluster.region, `${where}: no AWS credentials for DescribeCluster: ${errorMessage(error)}`);
     }
-    throw new EksConnectionError("api-error", cluster.name, cluster.region, `${where}: DescribeCluster failed${name ? ` (${name})` : ""}: ${errorMessage(error)}`);
+    throw new EksConnectionError(
+      "api-error",
+      cluster.name,
+      cluster.region,
+      `${where}: DescribeCluster failed${name ? ` (${name})` : ""}: ${errorMessage(error)}`,
+    );
   }
   const info = out?.cluster;
   if (info === undefined) {
     throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where}: DescribeCluster returned no cluster`);
   }
   if (info.status !== "ACTIVE") {
-    throw new EksConnectionError("not-active", cluster.name, cluster.region, `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE: its API server cannot be used yet (or any more)`);
+    throw new EksConnectionError(
+      "not-active",
+      cluster.name,
+      cluster.region,
+      `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE: its API server cannot be used yet (or any more)`,
+    );
   }
   const server = cluster.endpoint ?? info.endpoint;
   const caData = cluster.caData ?? info.certificateAuthority?.data;
@@ -158,10 +166,20 @@ export function createEksCredentialsProvider(region: string, client: EKSClient =
     try {
       identity = await client.config.credentials();
     } catch (error) {
-      throw new EksConnectionError("credentials", "-", region, `no AWS credentials to sign the EKS token (default credential chain): ${errorName(error) || "error"}: ${errorMessage(error)}`);
+      throw new EksConnectionError(
+        "credentials",
+        "-",
+        region,
+        `no AWS credentials to sign the EKS token (default credential chain): ${errorName(error) || "error"}: ${errorMessage(error)}`,
+      );
     }
     if (!identity?.accessKeyId || !identity.secretAccessKey) {
-      throw new EksConnectionError("credentials", "-", region, "the default credential chain returned incomplete AWS credentials (no access key id or secret access key)");
+      throw new EksConnectionError(
+        "credentials",
+        "-",
+        region,
+        "the default credential chain returned incomplete AWS credentials (no access key id or secret access key)",
+      );
     }
     rememberSecret(identity.secretAccessKey, identity.sessionToken);
     return {
@@ -191,7 +209,12 @@ export async function getClusterAccess(cluster: ClusterRef, deps: ClusterAccessD
     if (error instanceof EksConnectionError) {
       throw new EksConnectionError(error.problem, cluster.name, cluster.region, `EKS cluster ${cluster.name} (${cluster.region}): ${error.message}`);
     }
-    throw new EksConnectionError("credentials", cluster.name, cluster.region, `EKS cluster ${cluster.name} (${cluster.region}): no AWS credentials to sign the token: ${errorMessage(error)}`);
+    throw new EksConnectionError(
+      "credentials",
+      cluster.name,
+      cluster.region,
+      `EKS cluster ${cluster.name} (${cluster.region}): no AWS credentials to sign the token: ${errorMessage(error)}`,
+    );
   }
   const token = await (deps.cache ?? eksTokenCache).get({ clusterName: cluster.name, region: cluster.region, credentials });
   return { ...connection, ...token };

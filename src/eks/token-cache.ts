@@ -5,6 +5,7 @@
  * reused token always has ≥ 2 min of real validity. Concurrent requests for the same key share
  * one signing. A token signed "in the future" (the clock went back) is not reused.
  */
+import { EKS_TOKEN_LIFETIME_MS } from "../shared/names";
 import { createEksToken, type EksCredentials, type EksToken, type EksTokenParams } from "./token";
 
 export interface EksTokenCacheOptions {
@@ -29,7 +30,7 @@ interface Entry {
   signedAtMs: number;
 }
 
-const TOKEN_WINDOW_MS = 14 * 60_000;
+const TOKEN_WINDOW_MS = EKS_TOKEN_LIFETIME_MS;
 
 export class EksTokenCache {
   private readonly entries = new Map<string, Entry>();

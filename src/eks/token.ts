@@ -15,6 +15,7 @@
 import { Sha256 } from "@aws-crypto/sha256-js";
 import { HttpRequest } from "@smithy/protocol-http";
 import { SignatureV4 } from "@smithy/signature-v4";
+import { EKS_TOKEN_LIFETIME_MS, isAwsRegion } from "../shared/names";
 import { rememberSecret } from "../shared/redact";
 
 export interface EksCredentials {
@@ -43,9 +44,7 @@ export const CLUSTER_ID_HEADER = "x-k8s-aws-id";
 /** What both the CLI and aws-iam-authenticator send; the verifier rejects anything above 900. */
 export const PRESIGN_EXPIRES_SECONDS = 60;
 /** The CLI reports expiry as signing time + 14 min. */
-export const TOKEN_LIFETIME_MS = 14 * 60_000;
-
-const REGION = /^[a-z]{2,4}(-[a-z0-9]+)+-\d{1,2}$/;
+export const TOKEN_LIFETIME_MS = EKS_TOKEN_LIFETIME_MS;
 
 /** DNS suffix of the AWS partition a region belongs to (as botocore resolves the STS endpoint). */
 export function partitionDnsSuffix(region: string): string {
@@ -60,7 +59,7 @@ export function partitionDnsSuffix(region: string): string {
 
 /** The regional STS host that signs and verifies the token, e.g. `sts.eu-west-1.amazonaws.com`. */
 export function stsHost(region: string): string {
-  if (!REGION.test(region)) throw new Error(`not an AWS region: ${JSON.stringify(region)}`);
+  if (!isAwsRegion(region)) throw new Error(`not an AWS region: ${JSON.stringify(region)}`);
   return `sts.${region}.${partitionDnsSuffix(region)}`;
 }
 

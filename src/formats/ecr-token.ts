@@ -1,15 +1,12 @@
+import { TokenFormatError } from "../shared/errors";
 import { rememberSecret } from "../shared/redact";
 
 /**
  * ECR authorization tokens: decoding and expiry. Pure functions.
  * `authorizationToken` is base64(`user:password`); it is split on the FIRST `:` only.
  */
-export class TokenFormatError extends Error {
-  constructor(reason: string) {
-    super(`ECR authorization token rejected: ${reason}`);
-    this.name = "TokenFormatError";
-  }
-}
+
+export { TokenFormatError };
 
 export interface DecodedToken {
   username: string;

@@ -6,8 +6,12 @@
  * and the isolated partitions). Look-alikes (`amazonaws.hacker.com`, 11/13-digit accounts,
  * missing region) do not match.
  */
-const ECR_PRIVATE_HOST =
-  /^(\d{12})\.dkr[.-]ecr(-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\.(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$/;
+import { InvalidRegistryHostError } from "../shared/errors";
+import { AWS_REGION_SOURCE } from "../shared/names";
+
+const ECR_PRIVATE_HOST = new RegExp(
+  `^(\\d{12})\\.dkr[.-]ecr(-fips)?\\.(${AWS_REGION_SOURCE})\\.(amazonaws\\.(?:com(?:\\.cn)?|eu)|on\\.(?:aws|amazonwebservices\\.com\\.cn)|sc2s\\.sgov\\.gov|c2s\\.ic\\.gov|cloud\\.adc-e\\.uk|csp\\.hci\\.ic\\.gov)$`,
+);
 
 export interface RegistryHost {
   /** The host exactly as it appears in image references: no scheme, no path. */
@@ -18,12 +22,7 @@ export interface RegistryHost {
   readonly dualStack: boolean;
 }
 
-export class InvalidRegistryHostError extends Error {
-  constructor(readonly input: string, reason: string) {
-    super(`invalid ECR registry host ${JSON.stringify(input)}: ${reason}`);
-    this.name = "InvalidRegistryHostError";
-  }
-}
+export { InvalidRegistryHostError };
 
 /**
  * Parses an ECR registry host. Accepts a bare host, or a URL-ish form with an `https://`/`http://`
@@ -44,10 +43,7 @@ export function parseRegistryHost(input: string): RegistryHost {
   const host = rest.toLowerCase();
   const match = ECR_PRIVATE_HOST.exec(host);
   if (!match) {
-    throw new InvalidRegistryHostError(
-      input,
-      "expected <12-digit account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn] or <account>.dkr-ecr.<region>.on.aws",
-    );
+    throw new InvalidRegistryHostError(input, "expected <12-digit account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn] or <account>.dkr-ecr.<region>.on.aws");
   }
   const [, accountId, fips, region] = match as unknown as [string, string, string | undefined, string];
   return { host, accountId, region, fips: fips !== undefined, dualStack: /\.dkr-ecr(-fips)?\./.test(host) };

@@ -7,141 +7,32 @@
  * at most ONE write per namespace (none when nothing changed). The default transport is
  * node:https (./http-client, loaded lazily); `@kubernetes/client-node` (./client) is optional.
  */
-import { serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
-import { decideSecret, decideServiceAccount, ESO_MANAGED_LABEL, forceSyncPatch, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
-import { isValidNamespaceName, matchesLabelSelector, parseLabelSelector, selectNamespaces, type NamespaceTarget } from "./namespaces";
-import { forEachListed, pool, reducedNamespace, type Paging } from "./paging";
-import { scrub, secretValuesOf } from "./redact";
-import { classify, DEFAULT_RETRY_POLICY, withRetry, type RetryHooks, type RetryPolicy } from "./retry";
-import { DEADLINE_REASON, isDeadlineExceeded, type Deadline } from "../shared/deadline";
-import { KubeApiError, type KubeApi, type KubeConnection, type KubeExternalSecret, type KubeNamespace, type KubeResource, type KubeServiceAccount, type KubeVerb } from "./types";
+import { serializeDockerConfig, type RegistryLogin } from "../formats/dockerconfig";
+import { summarizeSecret, type SecretSummary } from "./decide";
+import { applyNamespaces } from "./apply-namespace";
+import { resyncExternalSecrets } from "./apply-eso";
+import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
+import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget } from "./apply-types";
+import { describeFailure } from "./failure";
+import { isDnsSubdomain, isValidNamespaceName, LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
+import { parseLabelSelector, selectNamespaces } from "./namespaces";
+import { counted, forEachListed, reducedNamespace } from "./paging";
+import { scrub, secretValuesOf } from "../shared/redact-text";
+import { classify, DEFAULT_RETRY_POLICY, type RetryHooks, type RetryPolicy } from "./retry";
+import type { KubeApi, KubeConnection, KubeNamespace, KubeServiceAccount } from "./types";
 
 export type { KubeConnection } from "./types";
-
-/** Page size of the cluster-wide LISTs of namespaces, ServiceAccounts, ExternalSecrets. */
-const LIST_PAGE_SIZE = 500;
-/** Page size of the Secret LIST (see ApplyDeps.secretPageSize). */
-const SECRET_LIST_PAGE_SIZE = 200;
-
-export interface ClusterTarget {
-  /** Cluster name, for the report. */
-  cluster: string;
-  namespaces: NamespaceTarget;
-  /** Name of the pull Secret, e.g. `ecr-pull-secret`. */
-  pullSecretName: string;
-  /** ServiceAccounts whose `imagePullSecrets` gain the Secret, e.g. `["default"]`; `[]` = none. */
-  patchServiceAccounts: string[];
-  /** Annotate matching ExternalSecrets with `force-sync=<unix seconds>`; undefined = off. */
-  esoResync?: { labelSelector: string };
-  /** Bounded parallel requests, e.g. 16. */
-  concurrency: number;
-  /** Overwrite a same-named dockerconfigjson Secret that is not labelled as ours. */
-  adoptUnmanaged: boolean;
-  /** Compute and report every write, write nothing. */
-  dryRun: boolean;
-}
-
-/**
- * `eso-managed`: External Secrets Operator owns the Secret; it is not written, its ExternalSecret
- * is asked to re-sync. `conflict`: a foreign Secret of that name (or another type) — reported,
- * never written, not a failure. `skipped`: the namespace cannot take writes (terminating), or
- * the deadline came first (reason `deadline`, which does fail the run).
- */
-export type NamespaceOutcome = "created" | "updated" | "unchanged" | "eso-managed" | "conflict" | "failed" | "skipped";
-
-export interface NamespaceResult {
-  namespace: string;
-  outcome: NamespaceOutcome;
-  /** Why (conflict, failed, skipped), or a remark (adopted, replaced invalid content). No secrets. */
-  reason?: string;
-  /** ServiceAccounts given the pull secret (or that would be, in a dry run). */
-  serviceAccountsPatched?: string[];
-  /** Requested ServiceAccounts that do not exist in this namespace (reported, not created). */
-  serviceAccountsMissing?: string[];
-  serviceAccountsFailed?: Array<{ name: string; reason: string }>;
-  /** Dry run: a write would have been made for this namespace. */
-  wouldWrite?: boolean;
-  /** Attempts the Secret write took (only when > 1). */
-  attempts?: number;
-  /** `eso-managed`: the ExternalSecret that owns the Secret (`namespace/name`), when known. */
-  externalSecret?: string;
-}
-
-export interface ClusterApplyResult {
-  cluster: string;
-  dryRun: boolean;
-  pullSecretName: string;
-  /** One entry per target namespace, sorted by name. */
-  namespaces: NamespaceResult[];
-  counts: Record<NamespaceOutcome, number>;
-  serviceAccounts: {
-    /** `namespace/name` */
-    patched: string[];
-    unchanged: number;
-    missing: string[];
-    failed: Array<{ serviceAccount: string; reason: string }>;
-  };
-  externalSecrets: {
-    /** ESO_RESYNC is configured (ExternalSecrets owning an ESO-managed pull secret are re-synced regardless). */
-    enabled: boolean;
-    /** `namespace/name` of ExternalSecrets annotated (or that would be). */
-    resynced: string[];
-    failed: Array<{ externalSecret: string; reason: string }>;
-  };
-  /** Cluster-level problems (e.g. the namespace LIST failed). */
-  errors: string[];
-  /** Work the invocation's deadline cut or never let start (namespaces, LISTs, re-syncs). */
-  deadlineReached: boolean;
-  /** What the writes mean for running pods, and any degraded mode used. */
-  notes: string[];
-  /** Kubernetes API requests made (including retries). */
-  requests: number;
-  durationMs: number;
-  /**
-   * No failed namespace, ServiceAccount, ExternalSecret, no cluster-level error, and the deadline
-   * cut nothing. A `conflict` does not make it false (retrying cannot change it).
-   */
-  ok: boolean;
-}
-
-export interface ApplyDeps {
-  now?: () => Date;
-  /**
-   * The API to use (the caller then closes it). Default: the node:https adapter of
-   * ./http-client for `connection`. For `@kubernetes/client-node`, pass
-   * `await (await import("./client")).createKubeApi(connection)`: this module never references
-   * ./client, so no bundle of it carries client-node.
-   */
-  api?: KubeApi;
-  onProgress?: (done: number, total: number) => void;
-  retry?: Partial<RetryPolicy>;
-  /** For tests: replaces the backoff sleep. */
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
-  /** Page size of the cluster-wide LISTs of namespaces, ServiceAccounts, ExternalSecrets (default 500). */
-  pageSize?: number;
-  /**
-   * Page size of the cluster-wide Secret LIST (default 200): each pull secret carries ~8 KB of
-   * docker config with real ECR tokens, so a 500-item page alone costs ~20 MB of transient memory.
-   */
-  secretPageSize?: number;
-  /**
-   * The invocation's deadline: no namespace, LIST page or retry starts after it (those left are
-   * reported `skipped`, reason `deadline`). The API passed in bounds each request by it too.
-   */
-  deadline?: Deadline;
-}
-
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export type { ApplyDeps, ClusterApplyResult, ClusterTarget, NamespaceOutcome, NamespaceResult } from "./apply-types";
+export { describeFailure } from "./failure";
 
 /** Checks a target before anything is sent; throws a precise message. */
 export function validateTarget(target: ClusterTarget, logins: readonly RegistryLogin[]): void {
   if (logins.length === 0) throw new Error("no registry logins to apply");
-  if (!DNS_SUBDOMAIN.test(target.pullSecretName) || target.pullSecretName.length > 253) {
+  if (!isDnsSubdomain(target.pullSecretName)) {
     throw new Error(`invalid pull secret name "${target.pullSecretName}" (must be a DNS subdomain)`);
   }
   for (const sa of target.patchServiceAccounts) {
-    if (!DNS_SUBDOMAIN.test(sa) || sa.length > 253) throw new Error(`invalid ServiceAccount name "${sa}"`);
+    if (!isDnsSubdomain(sa)) throw new Error(`invalid ServiceAccount name "${sa}"`);
   }
   if (!Number.isInteger(target.concurrency) || target.concurrency < 1 || target.concurrency > 256) {
     throw new Error(`concurrency must be an integer from 1 to 256, got ${target.concurrency}`);
@@ -155,49 +46,6 @@ export function validateTarget(target: ClusterTarget, logins: readonly RegistryL
     parseLabelSelector(ns.labelSelector);
   }
   if (target.esoResync) parseLabelSelector(target.esoResync.labelSelector);
-}
-
-/** Wraps every method of the API with a request counter. */
-function counted(api: KubeApi, counter: { n: number }): KubeApi {
-  return new Proxy(api, {
-    get(targetApi, prop, receiver) {
-      const value = Reflect.get(targetApi, prop, receiver) as unknown;
-      if (typeof value !== "function" || prop === "close") return value;
-      return (...args: unknown[]) => {
-        counter.n++;
-        return (value as (...a: unknown[]) => unknown).apply(targetApi, args);
-      };
-    },
-  });
-}
-
-/** Everything one cluster's apply shares: the API, the target, the logins, the retry policy, the result being built. */
-interface ApplyContext {
-  api: KubeApi;
-  target: ClusterTarget;
-  logins: RegistryLogin[];
-  deps: ApplyDeps;
-  policy: RetryPolicy;
-  hooks: RetryHooks;
-  /** Paging of the namespace, ServiceAccount and ExternalSecret LISTs. */
-  paging: Paging;
-  /** Paging of the Secret LIST (smaller pages: pull secrets are large). */
-  secretPaging: Paging;
-  result: ClusterApplyResult;
-  /** Secret values scrubbed from every reason. */
-  secrets: readonly string[];
-  describe: (error: unknown, verb: KubeVerb, resource: KubeResource, namespace?: string) => string;
-  /** Namespaces whose Secret has no foreign entries share one encoded docker config string. */
-  encode: (merged: DockerConfig, foreign: DockerConfig | undefined) => string;
-}
-
-/** What the cluster-wide LISTs found: the namespaces to write to, and the objects already there. */
-interface ClusterState {
-  selected: string[];
-  /** Pull secret summaries by namespace; undefined when the LIST failed (then each is read). */
-  knownSecrets: Map<string, SecretSummary> | undefined;
-  /** ServiceAccount name → namespace → object; a name is absent when its LIST failed. */
-  knownSAs: Map<string, Map<string, KubeServiceAccount>>;
 }
 
 export async function applyToCluster(
@@ -265,7 +113,14 @@ function emptyResult(target: ClusterTarget): ClusterApplyResult {
   };
 }
 
-function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin[], deps: ApplyDeps, result: ClusterApplyResult, secrets: readonly string[]): ApplyContext {
+function applyContext(
+  api: KubeApi,
+  target: ClusterTarget,
+  logins: RegistryLogin[],
+  deps: ApplyDeps,
+  result: ClusterApplyResult,
+  secrets: readonly string[],
+): ApplyContext {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks: RetryHooks = { sleep: deps.sleep, random: deps.random, ...(deps.deadline ? { deadline: deps.deadline } : {}) };
   const encoded = new Map<string, string>();
@@ -277,7 +132,7 @@ function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin
     policy,
     hooks,
     paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks },
-    secretPaging: { limit: deps.secretPageSize ?? deps.pageSize ?? SECRET_LIST_PAGE_SIZE, policy, hooks },
+    secretPaging: { limit: deps.secretPageSize ?? deps.pageSize ?? LARGE_LIST_PAGE_SIZE, policy, hooks },
     result,
     secrets,
     describe: (error, verb, resource, namespace) => describeFailure(error, verb, resource, namespace, secrets),
@@ -294,14 +149,23 @@ function applyContext(api: KubeApi, target: ClusterTarget, logins: RegistryLogin
 }
 
 type Settled<T> = { value: T } | { error: unknown };
-const settle = <T>(p: Promise<T>): Promise<Settled<T>> => p.then((value) => ({ value }), (error: unknown) => ({ error }));
+const settle = <T>(p: Promise<T>): Promise<Settled<T>> =>
+  p.then(
+    (value) => ({ value }),
+    (error: unknown) => ({ error }),
+  );
 
 /** The namespaces the target's mode lets the API server filter (label selector), reduced on arrival. */
 async function listNamespaces(ctx: ApplyContext): Promise<KubeNamespace[]> {
   const nsTarget = ctx.target.namespaces;
   const namespaces: KubeNamespace[] = [];
   const options = nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {};
-  await forEachListed((o) => ctx.api.listNamespaces(o), options, (n) => void namespaces.push(reducedNamespace(n)), ctx.paging);
+  await forEachListed(
+    (o) => ctx.api.listNamespaces(o),
+    options,
+    (n) => void namespaces.push(reducedNamespace(n)),
+    ctx.paging,
+  );
   return namespaces;
 }
 
@@ -324,9 +188,14 @@ async function listPullSecrets(ctx: ApplyContext): Promise<Map<string, SecretSum
 /** The ServiceAccounts named `sa`, by namespace. */
 async function listServiceAccounts(ctx: ApplyContext, sa: string): Promise<Map<string, KubeServiceAccount>> {
   const byNs = new Map<string, KubeServiceAccount>();
-  await forEachListed((o) => ctx.api.listServiceAccounts(o), { fieldSelector: `metadata.name=${sa}` }, (item) => {
-    if (item.metadata.namespace && item.metadata.name === sa) byNs.set(item.metadata.namespace, item);
-  }, ctx.paging);
+  await forEachListed(
+    (o) => ctx.api.listServiceAccounts(o),
+    { fieldSelector: `metadata.name=${sa}` },
+    (item) => {
+      if (item.metadata.namespace && item.metadata.name === sa) byNs.set(item.metadata.namespace, item);
+    },
+    ctx.paging,
+  );
   return byNs;
 }
 
@@ -368,7 +237,6 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
 
   let knownSecrets: Map<string, SecretSummary> | undefined;
   if ("value" in listedSecrets) knownSecrets = listedSecrets.value;
-  else if (isDeadlineExceeded(listedSecrets.error)) knownSecrets = undefined; // every namespace then meets the deadline itself
   else if (selected.length > 0) {
     result.notes.push(`cluster-wide list of secrets failed (${describe(listedSecrets.error, "list", "secrets")}); reading each namespace's secret instead`);
   }
@@ -377,244 +245,12 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
     const listed = listedSAs[i]!;
     if ("value" in listed) knownSAs.set(sa, listed.value);
     else if (selected.length > 0) {
-      result.notes.push(`cluster-wide list of serviceaccounts "${sa}" failed (${describe(listed.error, "list", "serviceaccounts")}); reading each namespace's instead`);
+      result.notes.push(
+        `cluster-wide list of serviceaccounts "${sa}" failed (${describe(listed.error, "list", "serviceaccounts")}); reading each namespace's instead`,
+      );
     }
   });
   return { selected, knownSecrets, knownSAs };
-}
-
-/** 4. Applies every selected namespace (bounded concurrency), then sorts all namespace rows by name. */
-async function applyNamespaces(ctx: ApplyContext, state: ClusterState): Promise<void> {
-  let done = 0;
-  const total = state.selected.length;
-  ctx.deps.onProgress?.(0, total);
-  const perNamespace: NamespaceResult[] = [];
-  await pool(state.selected, ctx.target.concurrency, async (namespace) => {
-    perNamespace.push(await applyNamespace(ctx, state, namespace));
-    done++;
-    ctx.deps.onProgress?.(done, total);
-  });
-  ctx.result.namespaces.push(...perNamespace);
-  ctx.result.namespaces.sort((a, b) => a.namespace.localeCompare(b.namespace));
-}
-
-/** How far a pull secret write got: the last verb tried, the attempts, and a write whose response was lost. */
-interface WriteProgress {
-  verb: KubeVerb;
-  attempts: number;
-  decision?: SecretDecision;
-  /**
-   * A write whose response was lost (network error) may have been applied: if the re-read then
-   * finds our content, report that write, not "unchanged".
-   */
-  lostWrite?: "created" | "updated";
-}
-
-/** One namespace: the pull secret (at most one write), then its ServiceAccounts. */
-async function applyNamespace(ctx: ApplyContext, state: ClusterState, namespace: string): Promise<NamespaceResult> {
-  const r: NamespaceResult = { namespace, outcome: "failed" };
-  if (ctx.deps.deadline?.expired()) {
-    ctx.result.deadlineReached = true;
-    return { namespace, outcome: "skipped", reason: DEADLINE_REASON };
-  }
-  const progress: WriteProgress = { verb: "get", attempts: 0 };
-  try {
-    await writePullSecret(ctx, state, namespace, progress);
-    recordSecretOutcome(r, progress, ctx.target.dryRun);
-  } catch (error) {
-    if (isDeadlineExceeded(error)) {
-      ctx.result.deadlineReached = true;
-      r.outcome = "skipped";
-      // A write in flight when the deadline came may have been applied: say so.
-      r.reason = progress.verb === "get" ? DEADLINE_REASON : `${DEADLINE_REASON} (cut during ${progress.verb}: the write may have been applied)`;
-      return r;
-    }
-    r.outcome = "failed";
-    r.reason = ctx.describe(error, progress.verb, "secrets", namespace);
-  }
-  if (progress.attempts > 1) r.attempts = progress.attempts;
-  if (r.outcome !== "failed" && r.outcome !== "conflict") await patchServiceAccounts(ctx, state, namespace, r);
-  else if (ctx.target.patchServiceAccounts.length > 0 && r.outcome === "conflict") {
-    r.reason += "; ServiceAccounts not patched";
-  }
-  return r;
-}
-
-/** Decides and makes the pull secret's write (create, merge patch, or none), retried; a 409 re-reads first. */
-async function writePullSecret(ctx: ApplyContext, state: ClusterState, namespace: string, progress: WriteProgress): Promise<void> {
-  const { api, target, logins, encode } = ctx;
-  const name = target.pullSecretName;
-  let existing: SecretSummary | undefined = state.knownSecrets?.get(namespace);
-  let mustRead = state.knownSecrets === undefined;
-  const noteLost = (error: unknown, what: "created" | "updated"): never => {
-    if (error instanceof KubeApiError && error.status === 0) progress.lostWrite ??= what;
-    throw error;
-  };
-  const decide = () => decideSecret({ namespace, name, existing, logins, adoptUnmanaged: target.adoptUnmanaged, encode });
-  await withRetry(
-    async (attempt) => {
-      progress.attempts = attempt;
-      if (mustRead) {
-        progress.verb = "get";
-        const fresh = await api.readSecret(namespace, name);
-        existing = fresh ? summarizeSecret(fresh, logins) : undefined;
-        mustRead = false;
-      }
-      let decision = (progress.decision = decide());
-      if (target.dryRun) return;
-      if (decision.action === "create") {
-        progress.verb = "create";
-        await api.createSecret(namespace, decision.body).catch((e: unknown) => noteLost(e, "created"));
-      } else if (decision.action === "update") {
-        progress.verb = "patch";
-        try {
-          await api.patchSecret(namespace, name, decision.patch);
-        } catch (error) {
-          // Deleted since we listed it: create it instead (the namespace itself may be gone,
-          // then the create fails with its own 404).
-          if (!(error instanceof KubeApiError && error.status === 404)) noteLost(error, "updated");
-          existing = undefined;
-          decision = progress.decision = decide();
-          progress.verb = "create";
-          if (decision.action === "create") await api.createSecret(namespace, decision.body).catch((e: unknown) => noteLost(e, "created"));
-        }
-      }
-    },
-    ctx.policy,
-    { ...ctx.hooks, onConflict: async () => void (mustRead = true) },
-  );
-}
-
-/** The namespace row's outcome and remark from the final decision. */
-function recordSecretOutcome(r: NamespaceResult, progress: WriteProgress, dryRun: boolean): void {
-  const d = progress.decision!;
-  const lostWrite = progress.lostWrite;
-  if (d.action === "create") r.outcome = "created";
-  else if (d.action === "update") {
-    r.outcome = "updated";
-    const remarks = [d.adopted ? "adopted an unmanaged Secret" : "", d.replacedInvalid ? "replaced content that was not a valid docker config" : ""].filter(Boolean);
-    if (remarks.length) r.reason = remarks.join("; ");
-  } else if (d.action === "unchanged") {
-    r.outcome = lostWrite ?? "unchanged";
-    if (lostWrite) r.reason = "the response to the write was lost; a re-read confirmed it was applied";
-  } else if (d.action === "eso-managed") {
-    r.outcome = "eso-managed";
-    r.reason = d.owner ? `owned by ExternalSecret ${r.namespace}/${d.owner}: not written` : `labelled ${ESO_MANAGED_LABEL}=true by External Secrets Operator: not written`;
-    if (d.owner) r.externalSecret = `${r.namespace}/${d.owner}`;
-  } else {
-    r.outcome = "conflict";
-    r.reason = d.reason;
-  }
-  if (dryRun) r.wouldWrite = d.action === "create" || d.action === "update";
-}
-
-/** Gives each requested ServiceAccount of `namespace` the pull secret (one merge patch when missing). */
-async function patchServiceAccounts(ctx: ApplyContext, state: ClusterState, namespace: string, r: NamespaceResult): Promise<void> {
-  const { api, target } = ctx;
-  for (const saName of target.patchServiceAccounts) {
-    const known = state.knownSAs.get(saName);
-    let sa: KubeServiceAccount | undefined = known?.get(namespace);
-    let mustRead = known === undefined;
-    let verb: KubeVerb = "get";
-    try {
-      const outcome = await withRetry(
-        async () => {
-          if (mustRead) {
-            verb = "get";
-            sa = await api.readServiceAccount(namespace, saName);
-            mustRead = false;
-          }
-          const d = decideServiceAccount(sa, target.pullSecretName);
-          if (d.action === "patch" && !target.dryRun) {
-            verb = "patch";
-            await api.patchServiceAccount(namespace, saName, d.patch);
-          }
-          return d.action;
-        },
-        ctx.policy,
-        { ...ctx.hooks, onConflict: async () => void (mustRead = true) },
-      );
-      if (outcome === "patch") {
-        (r.serviceAccountsPatched ??= []).push(saName);
-        if (target.dryRun) r.wouldWrite = true;
-      } else if (outcome === "missing") (r.serviceAccountsMissing ??= []).push(saName);
-      else ctx.result.serviceAccounts.unchanged++;
-    } catch (error) {
-      (r.serviceAccountsFailed ??= []).push({ name: saName, reason: ctx.describe(error, verb, "serviceaccounts", namespace) });
-    }
-  }
-}
-
-/**
- * 5. Annotates ExternalSecrets with `force-sync`: those that own an ESO-managed pull secret in a
- * target namespace (always: the heal's fix there is ESO's re-sync), and, with ESO_RESYNC, those
- * matching its label selector in the target namespaces. Each is patched once.
- */
-async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterState): Promise<void> {
-  const { api, target, result } = ctx;
-  const esoRows = result.namespaces.filter((n) => n.outcome === "eso-managed");
-  const wanted = new Map<string, { namespace: string; name: string; rows: NamespaceResult[] }>();
-  const want = (namespace: string, name: string, row?: NamespaceResult) => {
-    const id = `${namespace}/${name}`;
-    const entry = wanted.get(id) ?? { namespace, name, rows: [] };
-    if (row) entry.rows.push(row);
-    wanted.set(id, entry);
-  };
-  for (const row of esoRows) if (row.externalSecret) want(row.namespace, row.externalSecret.slice(row.namespace.length + 1), row);
-
-  // Pull secrets ESO manages by label only (no owner reference) and ESO_RESYNC's selection
-  // need the ExternalSecrets listed.
-  const unowned = esoRows.filter((row) => !row.externalSecret);
-  const selector = target.esoResync?.labelSelector;
-  if ((selector !== undefined && state.selected.length > 0) || unowned.length > 0) {
-    const selected = new Set(state.selected);
-    try {
-      const listed: KubeExternalSecret[] = [];
-      // Label-only rows need every ExternalSecret (which one writes the Secret is in its spec).
-      await forEachListed((o) => api.listExternalSecrets(o), unowned.length > 0 ? {} : { labelSelector: selector! }, (es) => void listed.push(es), ctx.paging);
-      const matchesSelector = selector === undefined ? () => false : (() => {
-        const requirements = parseLabelSelector(selector);
-        return (es: KubeExternalSecret) => matchesLabelSelector(requirements, es.metadata.labels ?? {});
-      })();
-      for (const es of listed) {
-        const ns = es.metadata.namespace;
-        if (!ns || !selected.has(ns)) continue;
-        const writes = es.spec?.target?.name || es.metadata.name;
-        const owning = unowned.filter((row) => row.namespace === ns && writes === target.pullSecretName);
-        if (owning.length > 0 || matchesSelector(es)) want(ns, es.metadata.name);
-        for (const row of owning) {
-          row.externalSecret = `${ns}/${es.metadata.name}`;
-          wanted.get(row.externalSecret)!.rows.push(row);
-        }
-      }
-      for (const row of unowned) if (!row.externalSecret) row.reason += "; no ExternalSecret in the namespace writes it, so none was re-synced";
-    } catch (error) {
-      if (isDeadlineExceeded(error)) result.deadlineReached = true;
-      const why =
-        error instanceof KubeApiError && error.status === 404
-          ? "the ExternalSecret API (external-secrets.io/v1) is not served by this cluster (ESO not installed?)"
-          : ctx.describe(error, "list", "externalsecrets");
-      result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
-    }
-  }
-
-  const patch = forceSyncPatch((ctx.deps.now ?? (() => new Date()))());
-  await pool([...wanted.entries()], target.concurrency, async ([id, es]) => {
-    try {
-      if (!target.dryRun) {
-        ctx.deps.deadline?.check("an ExternalSecret re-sync");
-        await withRetry(() => api.patchExternalSecret(es.namespace, es.name, patch), ctx.policy, ctx.hooks);
-      }
-      result.externalSecrets.resynced.push(id);
-      for (const row of es.rows) row.reason += target.dryRun ? `; ExternalSecret ${id} would be re-synced (force-sync)` : `; ExternalSecret ${id} re-synced (force-sync)`;
-    } catch (error) {
-      if (isDeadlineExceeded(error)) result.deadlineReached = true;
-      const reason = ctx.describe(error, "patch", "externalsecrets", es.namespace);
-      result.externalSecrets.failed.push({ externalSecret: id, reason });
-      for (const row of es.rows) row.reason += `; re-sync of ExternalSecret ${id} failed: ${reason}`;
-    }
-  });
-  result.externalSecrets.resynced.sort();
 }
 
 /** Totals per outcome, ServiceAccount rows, and what the writes mean for running pods. */
@@ -630,45 +266,13 @@ function summarise(result: ClusterApplyResult): void {
     result.notes.push(`${result.counts.updated} pull secret(s) ${verbPrefix}updated in place: the kubelet reads them at pull time, no pod restart needed`);
   }
   if (result.counts.created > 0) {
-    result.notes.push(`${result.counts.created} pull secret(s) ${verbPrefix}created: pods reference them through imagePullSecrets (their own or their ServiceAccount's)`);
+    result.notes.push(
+      `${result.counts.created} pull secret(s) ${verbPrefix}created: pods reference them through imagePullSecrets (their own or their ServiceAccount's)`,
+    );
   }
   if (result.serviceAccounts.patched.length > 0) {
     result.notes.push(
       `${result.serviceAccounts.patched.length} ServiceAccount(s) ${verbPrefix}patched: only pods created from now on get the imagePullSecret; existing pods without it must be recreated`,
     );
   }
-}
-
-/**
- * A one-line, secret-free reason: the HTTP status, the missing permission for a 403 (verb,
- * resource, namespace), and the API server's Status message scrubbed.
- */
-export function describeFailure(error: unknown, verb: KubeVerb, resource: KubeResource, namespace: string | undefined, secrets: readonly string[]): string {
-  const where = namespace ? ` in namespace "${namespace}"` : " cluster-wide";
-  if (isDeadlineExceeded(error)) return `${DEADLINE_REASON}: ${verb} ${resource}${where} not done before the invocation's deadline`;
-  if (error instanceof KubeApiError) {
-    const message = error.message ? scrub(error.message, secrets) : "";
-    const suffix = message ? `: ${message}` : "";
-    switch (error.status) {
-      case 0:
-        return `network error (${error.details.networkCode ?? "connection failed"}) on ${verb} ${resource}${where}, retries exhausted`;
-      case 401:
-        return `unauthorized (401): the bearer token was rejected on ${verb} ${resource}${where}`;
-      case 403:
-        return `forbidden (403): missing RBAC permission "${verb}" on "${resource}"${where}${suffix}`;
-      case 404:
-        return namespace && (verb === "create" || verb === "patch") && /namespaces? "?[^"\s]*"? not found/.test(message)
-          ? `namespace ${namespace} not found`
-          : `not found (404) on ${verb} ${resource}${where}${suffix}`;
-      case 409:
-        return `conflict (409) on ${verb} ${resource}${where}, retries exhausted${suffix}`;
-      case 429:
-        return `throttled (429) on ${verb} ${resource}${where}, retries exhausted${suffix}`;
-      default:
-        return `HTTP ${error.status} on ${verb} ${resource}${where}${error.status >= 500 ? ", retries exhausted" : ""}${suffix}`;
-    }
-  }
-  const code = classify(error).kind === "network" ? " (network error, retries exhausted)" : "";
-  const text = error instanceof Error ? error.message : String(error);
-  return `${verb} ${resource}${where} failed${code}: ${scrub(text, secrets)}`;
 }

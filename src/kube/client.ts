@@ -5,7 +5,7 @@
  */
 import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
 import type { KubeConnection } from "./types";
-import { scrub } from "./redact";
+import { scrub } from "../shared/redact-text";
 import { networkErrorCode, parseRetryAfter } from "./retry";
 import {
   KubeApiError,
@@ -25,6 +25,16 @@ import {
 
 type V1Secret = import("@kubernetes/client-node").V1Secret;
 
+/** Total time one request may take (bounded by the deadline); as in ./http-client. */
+const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface ClientNodeOptions {
+  /** Total timeout of one request (default 30 s), bounded by `deadline`. */
+  timeoutMs?: number;
+  /** The invocation's deadline: a request in flight when it passes is aborted. */
+  deadline?: Deadline;
+}
+
 const ESO = { group: "external-secrets.io", version: "v1", plural: "externalsecrets" } as const;
 
 /** Status fields of an API error body (a `Status` object as JSON text or already parsed). */
@@ -40,16 +50,6 @@ function statusOf(body: unknown): { message?: string; reason?: string } {
   if (typeof value !== "object" || value === null) return {};
   const { message, reason } = value as { message?: unknown; reason?: unknown };
   return { message: typeof message === "string" ? message : undefined, reason: typeof reason === "string" ? reason : undefined };
-}
-
-/** Total time one request may take (bounded by the deadline); as in ./http-client. */
-const REQUEST_TIMEOUT_MS = 30_000;
-
-export interface ClientNodeOptions {
-  /** Total timeout of one request (default 30 s), bounded by `deadline`. */
-  timeoutMs?: number;
-  /** The invocation's deadline: a request in flight when it passes is aborted. */
-  deadline?: Deadline;
 }
 
 export async function createKubeApi(connection: KubeConnection, options: ClientNodeOptions = {}): Promise<KubeApi> {
@@ -72,13 +72,14 @@ export async function createKubeApi(connection: KubeConnection, options: ClientN
 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const mergePatchHeader = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
+  const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
 
+  /** Per-call options of a client-node request: its middleware (e.g. the merge-patch header) and an AbortSignal. */
+  type CallOptions = Parameters<typeof core.listNamespace>[1];
   /**
    * Runs one request with a total timer (not an idle one): min(timeoutMs, time to the
    * deadline). The request's fetch gets an AbortSignal that fires with the timer.
    */
-  type CallOptions = { middleware: unknown[]; middlewareMergeStrategy: "append" };
   const timed = async <T>(what: string, send: (options: CallOptions) => Promise<T>, base?: { middleware?: unknown[] }): Promise<T> => {
     deadline.check(what);
     const left = deadline.remainingMs();
@@ -94,18 +95,21 @@ export async function createKubeApi(connection: KubeConnection, options: ClientN
     };
     let timer: ReturnType<typeof setTimeout> | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        abort.abort();
-        reject(byDeadline ? new DeadlineExceededError(what) : Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" }));
-      }, Math.min(timeoutMs, left));
+      timer = setTimeout(
+        () => {
+          abort.abort();
+          reject(byDeadline ? new DeadlineExceededError(what) : Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" }));
+        },
+        Math.min(timeoutMs, left),
+      );
     });
+    const options = { middleware: [...(base?.middleware ?? []), signalMiddleware], middlewareMergeStrategy: "append" } as unknown as CallOptions;
     try {
-      return await Promise.race([send({ middleware: [...(base?.middleware ?? []), signalMiddleware], middlewareMergeStrategy: "append" }), expired]);
+      return await Promise.race([send(options), expired]);
     } finally {
       clearTimeout(timer);
     }
   };
-  const asOptions = (o: CallOptions) => o as unknown as Parameters<typeof core.listNamespace>[1];
 
   const fail = (error: unknown, verb: KubeVerb, resource: KubeResource, namespace?: string): KubeApiError | DeadlineExceededError => {
     const where = { verb, resource, ...(namespace ? { namespace } : {}) };
@@ -149,97 +153,91 @@ export async function createKubeApi(connection: KubeConnection, options: ClientN
       throw e;
     });
   const plain = <T>(value: unknown): T => value as T;
+  /**
+   * One client-node call within its total timeout; whatever it throws becomes a KubeApiError for
+   * (verb, resource, namespace), or stays a DeadlineExceededError.
+   */
+  const call = async <T>(
+    request: (options: CallOptions) => Promise<T>,
+    verb: KubeVerb,
+    resource: KubeResource,
+    namespace?: string,
+    base?: { middleware?: unknown[] },
+  ): Promise<T> => {
+    try {
+      return await timed(`${verb} ${resource}`, request, base);
+    } catch (error) {
+      throw fail(error, verb, resource, namespace);
+    }
+  };
 
   return {
-    async listNamespaces(o) {
-      try {
-        return page<KubeNamespace>(await timed("listNamespace", (c) => core.listNamespace(listParams(o), asOptions(c))));
-      } catch (error) {
-        throw fail(error, "list", "namespaces");
-      }
+    listNamespaces(o) {
+      return call((c) => core.listNamespace(listParams(o), c), "list", "namespaces").then(page<KubeNamespace>);
     },
-    async listSecrets(o) {
-      try {
-        return page<KubeSecret>(await timed("listSecretForAllNamespaces", (c) => core.listSecretForAllNamespaces(listParams(o), asOptions(c))));
-      } catch (error) {
-        throw fail(error, "list", "secrets");
-      }
+    listSecrets(o) {
+      return call((c) => core.listSecretForAllNamespaces(listParams(o), c), "list", "secrets").then(page<KubeSecret>);
     },
-    async listNamespacedSecrets(namespace, o) {
-      try {
-        return page<KubeSecret>(await timed("listNamespacedSecret", (c) => core.listNamespacedSecret({ namespace, ...listParams(o) }, asOptions(c))));
-      } catch (error) {
-        throw fail(error, "list", "secrets", namespace);
-      }
+    listNamespacedSecrets(namespace, o) {
+      return call((c) => core.listNamespacedSecret({ namespace, ...listParams(o) }, c), "list", "secrets", namespace).then(page<KubeSecret>);
     },
     readSecret(namespace, name) {
-      return orUndefinedOn404(timed("readNamespacedSecret", (c) => core.readNamespacedSecret({ name, namespace }, asOptions(c))).then(plain<KubeSecret>), "get", "secrets", namespace);
+      return orUndefinedOn404(
+        timed("get secrets", (c) => core.readNamespacedSecret({ name, namespace }, c)).then(plain<KubeSecret>),
+        "get",
+        "secrets",
+        namespace,
+      );
     },
-    async createSecret(namespace, body) {
-      try {
-        return plain<KubeSecret>(await timed("createNamespacedSecret", (c) => core.createNamespacedSecret({ namespace, body: { apiVersion: "v1", kind: "Secret", ...body } as V1Secret }, asOptions(c))));
-      } catch (error) {
-        throw fail(error, "create", "secrets", namespace);
-      }
+    createSecret(namespace, body) {
+      return call(
+        (c) => core.createNamespacedSecret({ namespace, body: { apiVersion: "v1", kind: "Secret", ...body } as V1Secret }, c),
+        "create",
+        "secrets",
+        namespace,
+      ).then(plain<KubeSecret>);
     },
-    async patchSecret(namespace, name, patch: MergePatch) {
-      try {
-        return plain<KubeSecret>(await timed("patchNamespacedSecret", (c) => core.patchNamespacedSecret({ name, namespace, body: patch }, asOptions(c)), mergePatchHeader));
-      } catch (error) {
-        throw fail(error, "patch", "secrets", namespace);
-      }
+    patchSecret(namespace, name, patch: MergePatch) {
+      return call((c) => core.patchNamespacedSecret({ name, namespace, body: patch }, c), "patch", "secrets", namespace, mergePatch).then(plain<KubeSecret>);
     },
-    async listServiceAccounts(o) {
-      try {
-        return page<KubeServiceAccount>(await timed("listServiceAccountForAllNamespaces", (c) => core.listServiceAccountForAllNamespaces(listParams(o), asOptions(c))));
-      } catch (error) {
-        throw fail(error, "list", "serviceaccounts");
-      }
+    listServiceAccounts(o) {
+      return call((c) => core.listServiceAccountForAllNamespaces(listParams(o), c), "list", "serviceaccounts").then(page<KubeServiceAccount>);
     },
-    async listNamespacedServiceAccounts(namespace, o) {
-      try {
-        return page<KubeServiceAccount>(await timed("listNamespacedServiceAccount", (c) => core.listNamespacedServiceAccount({ namespace, ...listParams(o) }, asOptions(c))));
-      } catch (error) {
-        throw fail(error, "list", "serviceaccounts", namespace);
-      }
+    listNamespacedServiceAccounts(namespace, o) {
+      return call((c) => core.listNamespacedServiceAccount({ namespace, ...listParams(o) }, c), "list", "serviceaccounts", namespace).then(
+        page<KubeServiceAccount>,
+      );
     },
     readServiceAccount(namespace, name) {
-      return orUndefinedOn404(timed("readNamespacedServiceAccount", (c) => core.readNamespacedServiceAccount({ name, namespace }, asOptions(c))).then(plain<KubeServiceAccount>), "get", "serviceaccounts", namespace);
+      return orUndefinedOn404(
+        timed("get serviceaccounts", (c) => core.readNamespacedServiceAccount({ name, namespace }, c)).then(plain<KubeServiceAccount>),
+        "get",
+        "serviceaccounts",
+        namespace,
+      );
     },
-    async patchServiceAccount(namespace, name, patch) {
-      try {
-        return plain<KubeServiceAccount>(await timed("patchNamespacedServiceAccount", (c) => core.patchNamespacedServiceAccount({ name, namespace, body: patch }, asOptions(c)), mergePatchHeader));
-      } catch (error) {
-        throw fail(error, "patch", "serviceaccounts", namespace);
-      }
+    patchServiceAccount(namespace, name, patch) {
+      return call((c) => core.patchNamespacedServiceAccount({ name, namespace, body: patch }, c), "patch", "serviceaccounts", namespace, mergePatch).then(
+        plain<KubeServiceAccount>,
+      );
     },
-    async listExternalSecrets(o) {
-      try {
-        return page<KubeExternalSecret>(await timed("listClusterCustomObject", (c) => custom.listClusterCustomObject({ ...ESO, ...listParams(o) }, asOptions(c))));
-      } catch (error) {
-        throw fail(error, "list", "externalsecrets");
-      }
+    listExternalSecrets(o) {
+      return call((c) => custom.listClusterCustomObject({ ...ESO, ...listParams(o) }, c), "list", "externalsecrets").then(page<KubeExternalSecret>);
     },
-    async patchExternalSecret(namespace, name, patch) {
-      try {
-        return plain<KubeExternalSecret>(await timed("patchNamespacedCustomObject", (c) => custom.patchNamespacedCustomObject({ ...ESO, namespace, name, body: patch }, asOptions(c)), mergePatchHeader));
-      } catch (error) {
-        throw fail(error, "patch", "externalsecrets", namespace);
-      }
+    patchExternalSecret(namespace, name, patch) {
+      return call(
+        (c) => custom.patchNamespacedCustomObject({ ...ESO, namespace, name, body: patch }, c),
+        "patch",
+        "externalsecrets",
+        namespace,
+        mergePatch,
+      ).then(plain<KubeExternalSecret>);
     },
-    async listPods(o) {
-      try {
-        return page<KubePod>(await timed("listPodForAllNamespaces", (c) => core.listPodForAllNamespaces(listParams(o), asOptions(c))));
-      } catch (error) {
-        throw fail(error, "list", "pods");
-      }
+    listPods(o) {
+      return call((c) => core.listPodForAllNamespaces(listParams(o), c), "list", "pods").then(page<KubePod>);
     },
-    async listEvents(o) {
-      try {
-        return page<KubeEvent>(await timed("listEventForAllNamespaces", (c) => core.listEventForAllNamespaces(listParams(o), asOptions(c))));
-      } catch (error) {
-        throw fail(error, "list", "events");
-      }
+    listEvents(o) {
+      return call((c) => core.listEventForAllNamespaces(listParams(o), c), "list", "events").then(page<KubeEvent>);
     },
     async close() {
       const d = dispatcher as { close?: () => Promise<void> } | undefined;

@@ -20,7 +20,9 @@ export const EXTERNAL_SECRET_KIND = "ExternalSecret";
  * `owner` is the ExternalSecret's name when an owner reference names it.
  */
 export function esoOwnership(secret: KubeSecret): { owner?: string } | undefined {
-  const ref = (secret.metadata.ownerReferences ?? []).find((r) => r.kind === EXTERNAL_SECRET_KIND && (r.apiVersion === undefined || r.apiVersion.startsWith("external-secrets.io/")));
+  const ref = (secret.metadata.ownerReferences ?? []).find(
+    (r) => r.kind === EXTERNAL_SECRET_KIND && (r.apiVersion === undefined || r.apiVersion.startsWith("external-secrets.io/")),
+  );
   if (ref) return ref.name ? { owner: ref.name } : {};
   if (secret.metadata.labels?.[ESO_MANAGED_LABEL] === "true") return {};
   return undefined;
@@ -178,10 +180,7 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
   };
 }
 
-export type ServiceAccountDecision =
-  | { action: "patch"; patch: MergePatch }
-  | { action: "unchanged" }
-  | { action: "missing" };
+export type ServiceAccountDecision = { action: "patch"; patch: MergePatch } | { action: "unchanged" } | { action: "missing" };
 
 /**
  * Adds `{name: pullSecretName}` to `imagePullSecrets`, keeping every existing entry in order.

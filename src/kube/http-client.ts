@@ -7,7 +7,7 @@
 import { Agent, request } from "node:https";
 import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
 import type { KubeConnection } from "./types";
-import { scrub } from "./redact";
+import { scrub } from "../shared/redact-text";
 import { networkErrorCode, parseRetryAfter } from "./retry";
 import {
   KubeApiError,
@@ -58,7 +58,13 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
   const deadline = options.deadline ?? NO_DEADLINE;
 
   /** One request; a 2xx body is parsed only for reads (writes resolve to undefined). */
-  function call<T>(method: string, path: string, where: { verb: KubeVerb; resource: KubeResource; namespace?: string }, body?: unknown, contentType = "application/json"): Promise<T> {
+  function call<T>(
+    method: string,
+    path: string,
+    where: { verb: KubeVerb; resource: KubeResource; namespace?: string },
+    body?: unknown,
+    contentType = "application/json",
+  ): Promise<T> {
     const parse = method === "GET";
     const what = `${where.verb} ${where.resource}`;
     if (deadline.expired()) return Promise.reject(new DeadlineExceededError(what));
@@ -86,13 +92,16 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
         reject(new DeadlineExceededError(what));
         req.destroy();
       };
-      const timer = setTimeout(() => {
-        if (byDeadline) onDeadline();
-        else {
-          reject(new KubeApiError(0, "", { ...where, networkCode: "ETIMEDOUT" }));
-          req.destroy();
-        }
-      }, Math.min(timeoutMs, left));
+      const timer = setTimeout(
+        () => {
+          if (byDeadline) onDeadline();
+          else {
+            reject(new KubeApiError(0, "", { ...where, networkCode: "ETIMEDOUT" }));
+            req.destroy();
+          }
+        },
+        Math.min(timeoutMs, left),
+      );
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = request(
         {
@@ -199,21 +208,49 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
     listNamespaces: (o) => list<KubeNamespace>("/api/v1/namespaces", o, { verb: "list", resource: "namespaces" }),
     listSecrets: (o) => list<KubeSecret>("/api/v1/secrets", o, { verb: "list", resource: "secrets" }),
     listNamespacedSecrets: (ns, o) => list<KubeSecret>(`/api/v1/namespaces/${enc(ns)}/secrets`, o, { verb: "list", resource: "secrets", namespace: ns }),
-    readSecret: (ns, name) => readOrUndefined<KubeSecret>(`/api/v1/namespaces/${enc(ns)}/secrets/${enc(name)}`, { verb: "get", resource: "secrets", namespace: ns }),
+    readSecret: (ns, name) =>
+      readOrUndefined<KubeSecret>(`/api/v1/namespaces/${enc(ns)}/secrets/${enc(name)}`, { verb: "get", resource: "secrets", namespace: ns }),
     createSecret: (ns, body) =>
-      call<KubeSecret>("POST", `/api/v1/namespaces/${enc(ns)}/secrets`, { verb: "create", resource: "secrets", namespace: ns }, { apiVersion: "v1", kind: "Secret", ...body }),
+      call<KubeSecret>(
+        "POST",
+        `/api/v1/namespaces/${enc(ns)}/secrets`,
+        { verb: "create", resource: "secrets", namespace: ns },
+        { apiVersion: "v1", kind: "Secret", ...body },
+      ),
     patchSecret: (ns, name, patch) =>
-      call<KubeSecret>("PATCH", `/api/v1/namespaces/${enc(ns)}/secrets/${enc(name)}`, { verb: "patch", resource: "secrets", namespace: ns }, patch, MERGE_PATCH),
+      call<KubeSecret>(
+        "PATCH",
+        `/api/v1/namespaces/${enc(ns)}/secrets/${enc(name)}`,
+        { verb: "patch", resource: "secrets", namespace: ns },
+        patch,
+        MERGE_PATCH,
+      ),
     listServiceAccounts: (o) => list<KubeServiceAccount>("/api/v1/serviceaccounts", o, { verb: "list", resource: "serviceaccounts" }),
     listNamespacedServiceAccounts: (ns, o) =>
       list<KubeServiceAccount>(`/api/v1/namespaces/${enc(ns)}/serviceaccounts`, o, { verb: "list", resource: "serviceaccounts", namespace: ns }),
     readServiceAccount: (ns, name) =>
-      readOrUndefined<KubeServiceAccount>(`/api/v1/namespaces/${enc(ns)}/serviceaccounts/${enc(name)}`, { verb: "get", resource: "serviceaccounts", namespace: ns }),
+      readOrUndefined<KubeServiceAccount>(`/api/v1/namespaces/${enc(ns)}/serviceaccounts/${enc(name)}`, {
+        verb: "get",
+        resource: "serviceaccounts",
+        namespace: ns,
+      }),
     patchServiceAccount: (ns, name, patch) =>
-      call<KubeServiceAccount>("PATCH", `/api/v1/namespaces/${enc(ns)}/serviceaccounts/${enc(name)}`, { verb: "patch", resource: "serviceaccounts", namespace: ns }, patch, MERGE_PATCH),
+      call<KubeServiceAccount>(
+        "PATCH",
+        `/api/v1/namespaces/${enc(ns)}/serviceaccounts/${enc(name)}`,
+        { verb: "patch", resource: "serviceaccounts", namespace: ns },
+        patch,
+        MERGE_PATCH,
+      ),
     listExternalSecrets: (o) => list<KubeExternalSecret>(`${ESO_PATH}/externalsecrets`, o, { verb: "list", resource: "externalsecrets" }),
     patchExternalSecret: (ns, name, patch) =>
-      call<KubeExternalSecret>("PATCH", `${ESO_PATH}/namespaces/${enc(ns)}/externalsecrets/${enc(name)}`, { verb: "patch", resource: "externalsecrets", namespace: ns }, patch, MERGE_PATCH),
+      call<KubeExternalSecret>(
+        "PATCH",
+        `${ESO_PATH}/namespaces/${enc(ns)}/externalsecrets/${enc(name)}`,
+        { verb: "patch", resource: "externalsecrets", namespace: ns },
+        patch,
+        MERGE_PATCH,
+      ),
     listPods: (o) => list<KubePod>("/api/v1/pods", o, { verb: "list", resource: "pods" }),
     listEvents: (o) => list<KubeEvent>("/api/v1/events", o, { verb: "list", resource: "events" }),
     async close() {

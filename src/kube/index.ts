@@ -1,10 +1,9 @@
 // Kubernetes: the narrow KubeApi port (types), its node:https implementation, and the apply
-// engine (pure decisions, namespace selection, retries, redaction). The @kubernetes/client-node
+// engine (pure decisions, namespace selection, retries, paging). The @kubernetes/client-node
 // adapter (client.ts) is not re-exported: it is loaded with `await import` only when asked for.
 export * from "./types";
 export * from "./apply";
 export * from "./decide";
 export * from "./namespaces";
 export * from "./retry";
-export * from "./redact";
 export * from "./http-client";

@@ -2,6 +2,7 @@
  * Target namespace selection (pure). The engine LISTs namespaces once (with the label selector
  * in `selector` mode, so the API server filters) and this module decides which to write to.
  */
+import { isValidNamespaceName, SYSTEM_NAMESPACES } from "../shared/names";
 import type { KubeNamespace } from "./types";
 
 export type NamespaceTarget =
@@ -16,9 +17,9 @@ export type NamespaceTarget =
     };
 
 /** Left out of `all` unless `includeSystem`; an explicit list or a selector may still name them. */
-export const SYSTEM_NAMESPACES: readonly string[] = ["kube-system", "kube-public", "kube-node-lease"];
+export { SYSTEM_NAMESPACES, isValidNamespaceName };
 
-export interface NamespaceSelection {
+export interface SelectedNamespaces {
   /** Namespaces to write to, sorted. */
   selected: string[];
   /** Named in a `list` but absent from the cluster. */
@@ -27,15 +28,14 @@ export interface NamespaceSelection {
   skipped: Array<{ namespace: string; reason: string }>;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-export function isValidNamespaceName(name: string): boolean {
-  return name.length <= 63 && DNS_LABEL.test(name);
-}
-
 /** Shell-style glob (`*` and `?`) against a whole name. */
 export function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
   return re.test(name);
 }
 
@@ -44,11 +44,11 @@ export function globMatch(pattern: string, name: string): boolean {
  * list was already filtered by the API server; the selector is matched here again so a fake or a
  * proxy that ignores it cannot widen the target).
  */
-export function selectNamespaces(target: NamespaceTarget, clusterNamespaces: readonly KubeNamespace[]): NamespaceSelection {
+export function selectNamespaces(target: NamespaceTarget, clusterNamespaces: readonly KubeNamespace[]): SelectedNamespaces {
   const byName = new Map(clusterNamespaces.map((ns) => [ns.metadata.name, ns]));
   const selected: string[] = [];
   const missing: string[] = [];
-  const skipped: NamespaceSelection["skipped"] = [];
+  const skipped: SelectedNamespaces["skipped"] = [];
   const consider = (ns: KubeNamespace): void => {
     if (ns.status?.phase === "Terminating") skipped.push({ namespace: ns.metadata.name, reason: "namespace is terminating" });
     else selected.push(ns.metadata.name);

@@ -1,10 +1,10 @@
 /**
  * The two loops every cluster-wide reader needs: a paged LIST that hands each item on as it
  * arrives (pages are not kept), and a bounded pool of workers. Used by the apply engine and
- * the diagnosis.
+ * the diagnosis — and the request counter both report.
  */
 import { withRetry, type RetryHooks, type RetryPolicy } from "./retry";
-import type { KubeNamespace, ListOptions, ListPage } from "./types";
+import type { KubeApi, KubeNamespace, ListOptions, ListPage } from "./types";
 
 /** How a paged LIST is fetched: page size, and the retry policy applied to each page. */
 export interface Paging {
@@ -61,3 +61,19 @@ export async function pool<T>(items: readonly T[], limit: number, worker: (item:
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, run));
 }
+
+/** Wraps every method of the API with a request counter. */
+export function counted(api: KubeApi, counter: { n: number }): KubeApi {
+  return new Proxy(api, {
+    get(targetApi, prop, receiver) {
+      const value = Reflect.get(targetApi, prop, receiver) as unknown;
+      if (typeof value !== "function" || prop === "close") return value;
+      return (...args: unknown[]) => {
+        counter.n++;
+        return (value as (...a: unknown[]) => unknown).apply(targetApi, args);
+      };
+    },
+  });
+}
+
+/** Everything one cluster's apply shares: the API, the target, the logins, the retry policy, the result being built. */

@@ -35,7 +35,7 @@ export type FailureKind =
   | "deadline" // the invocation's deadline passed: never retried
   | "other"; // 4xx such as 400/422: retrying cannot help
 
-export interface Classification {
+export interface FailureClassification {
   kind: FailureKind;
   retryable: boolean;
   /** From `Retry-After` (seconds) when the server sent one. */
@@ -78,7 +78,7 @@ export function networkErrorCode(error: unknown): string | undefined {
   return messageMatch && !otherCode ? "NETWORK" : undefined;
 }
 
-export function classify(error: unknown): Classification {
+export function classify(error: unknown): FailureClassification {
   if (isDeadlineExceeded(error)) return { kind: "deadline", retryable: false };
   if (error instanceof KubeApiError) {
     const s = error.status;
@@ -86,7 +86,7 @@ export function classify(error: unknown): Classification {
     if (s === 409) return { kind: "conflict", retryable: true };
     if (s === 429 || s === 503 || (s >= 500 && s <= 599)) {
       const retryAfterSeconds = error.details.retryAfterSeconds;
-      const out: Classification = { kind: s === 429 ? "throttled" : "server", retryable: true };
+      const out: FailureClassification = { kind: s === 429 ? "throttled" : "server", retryable: true };
       if (retryAfterSeconds !== undefined && Number.isFinite(retryAfterSeconds) && retryAfterSeconds >= 0) {
         out.retryAfterMs = retryAfterSeconds * 1000;
       }
@@ -131,7 +131,7 @@ export interface RetryHooks {
    */
   onConflict?: (error: KubeApiError) => Promise<void>;
   /** Called before each wait, for counting/logging (no secret material is passed). */
-  onRetry?: (attempt: number, classification: Classification, delayMs: number) => void;
+  onRetry?: (attempt: number, classification: FailureClassification, delayMs: number) => void;
   /**
    * The invocation's deadline: no attempt starts after it, and a retry whose wait would end
    * after it is not made (DeadlineExceededError instead of the last error).

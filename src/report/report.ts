@@ -192,28 +192,38 @@ export function formatReport(report: Report): string {
       const count = (c: ClusterReport, ...outcomes: string[]) => String(c.namespaces.filter((n) => outcomes.includes(n.outcome)).length);
       if (k.mode === "diagnosed") {
         for (const c of k.clusters) if (!c.ok) lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
-      } else lines.push(
-        ...table(
-          ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "ESO-MANAGED", "CONFLICT", "FAILED", "SKIPPED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
-          k.clusters.map((c) => [
-            `${c.region}:${c.cluster}`,
-            count(c, "created", "would-create"),
-            count(c, "updated", "would-update"),
-            count(c, "unchanged"),
-            count(c, "eso-managed"),
-            count(c, "conflict"),
-            count(c, "failed"),
-            count(c, "skipped"),
-            String(c.serviceAccounts?.patched.length ?? 0),
-            c.externalSecrets ? String(c.externalSecrets.resynced.length) : "-",
-            c.ok ? "ok" : `FAILED${c.error ? `: ${c.error}` : ""}`,
-          ]),
-        ),
-      );
+      } else
+        lines.push(
+          ...table(
+            ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "ESO-MANAGED", "CONFLICT", "FAILED", "SKIPPED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
+            k.clusters.map((c) => [
+              `${c.region}:${c.cluster}`,
+              count(c, "created", "would-create"),
+              count(c, "updated", "would-update"),
+              count(c, "unchanged"),
+              count(c, "eso-managed"),
+              count(c, "conflict"),
+              count(c, "failed"),
+              count(c, "skipped"),
+              String(c.serviceAccounts?.patched.length ?? 0),
+              c.externalSecrets ? String(c.externalSecrets.resynced.length) : "-",
+              c.ok ? "ok" : `FAILED${c.error ? `: ${c.error}` : ""}`,
+            ]),
+          ),
+        );
       for (const cluster of k.clusters) {
         if (k.mode === "diagnosed" && cluster.diagnosis === undefined) continue;
-        const notable = cluster.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict" || n.outcome === "eso-managed" || (n.outcome === "skipped" && n.reason?.startsWith("deadline")));
-        if (notable.length > 0) lines.push(...table(["NAMESPACE", "OUTCOME", "WHY"], notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""])));
+        const notable = cluster.namespaces.filter(
+          (n) =>
+            n.outcome === "failed" || n.outcome === "conflict" || n.outcome === "eso-managed" || (n.outcome === "skipped" && n.reason?.startsWith("deadline")),
+        );
+        if (notable.length > 0)
+          lines.push(
+            ...table(
+              ["NAMESPACE", "OUTCOME", "WHY"],
+              notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""]),
+            ),
+          );
         for (const note of cluster.notes ?? []) lines.push(`note (${cluster.cluster}): ${note}`);
       }
       for (const cluster of k.clusters) if (cluster.diagnosis) lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis));
@@ -229,12 +239,18 @@ export function formatReport(report: Report): string {
 export function formatDiagnosis(cluster: string, d: ClusterDiagnosis): string[] {
   const lines: string[] = [];
   const count = d.stuck.length + (d.truncated ?? 0);
-  lines.push(`diagnosis (${cluster}): ${count === 0 ? "no container stuck pulling its image" : `${count} container${count === 1 ? "" : "s"} stuck pulling ${count === 1 ? "its image" : "their images"}`} (${d.podsScanned} pod${d.podsScanned === 1 ? "" : "s"} scanned)`);
+  lines.push(
+    `diagnosis (${cluster}): ${count === 0 ? "no container stuck pulling its image" : `${count} container${count === 1 ? "" : "s"} stuck pulling ${count === 1 ? "its image" : "their images"}`} (${d.podsScanned} pod${d.podsScanned === 1 ? "" : "s"} scanned)`,
+  );
   if (d.stuck.length > 0) {
     const rows: string[][] = [];
     for (const s of d.stuck) {
       s.causes.forEach((c, i) => {
-        rows.push(i === 0 ? [`${s.namespace}/${s.pod}${s.container !== s.pod ? ` [${s.container}]` : ""}`, s.image, c.code, `${c.message} — ${c.hint}`] : ["", "", c.code, `${c.message} — ${c.hint}`]);
+        rows.push(
+          i === 0
+            ? [`${s.namespace}/${s.pod}${s.container !== s.pod ? ` [${s.container}]` : ""}`, s.image, c.code, `${c.message} — ${c.hint}`]
+            : ["", "", c.code, `${c.message} — ${c.hint}`],
+        );
       });
     }
     lines.push(...table(["NAMESPACE/POD", "IMAGE", "CAUSE", "HINT"], rows));
@@ -246,6 +262,10 @@ export function formatDiagnosis(cluster: string, d: ClusterDiagnosis): string[] 
 
 export function table(header: string[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const render = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const render = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [render(header), ...rows.map(render)];
 }

@@ -12,8 +12,8 @@ export function selectClusters(configured: ClusterConfig[], request: Request): C
   if (request.clusters !== undefined) {
     const unknown = request.clusters.filter((name) => !configured.some((c) => matches(c, name)));
     if (unknown.length > 0) {
-      throw new BadRequestError(
-        `invalid manual request: cluster${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} not configured (EKS_CLUSTERS: ${configured.map((c) => `${c.region}:${c.name}`).join(", ") || "none"})`,
+      throw BadRequestError.manual(
+        `cluster${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} not configured (EKS_CLUSTERS: ${configured.map((c) => `${c.region}:${c.name}`).join(", ") || "none"})`,
       );
     }
     return configured.filter((c) => request.clusters!.some((name) => matches(c, name)));

@@ -30,7 +30,7 @@ export interface Request {
   namespaces?: string[];
 }
 
-export type Classification = { kind: "run"; request: Request } | { kind: "ignore"; trigger: Trigger; reason: string };
+export type EventDecision = { kind: "run"; request: Request } | { kind: "ignore"; trigger: Trigger; reason: string };
 
 type AlarmStateChangeDetail = {
   alarmName?: string;
@@ -92,7 +92,7 @@ function nonEmptyUnique(field: string, values: string[] | undefined, problems: s
 export function parseManualRequest(payload: unknown, via = "manual"): Request {
   const result = safeParse(manualRequestSchema, payload);
   if (!result.success) {
-    throw new BadRequestError(`invalid manual request: ${formatIssues(result.error.issues as never).join("; ")}`);
+    throw BadRequestError.manual(`${formatIssues(result.error.issues as never).join("; ")}`);
   }
   const value = result.data;
   const problems: string[] = [];
@@ -103,7 +103,7 @@ export function parseManualRequest(payload: unknown, via = "manual"): Request {
     problems.push('clusters and namespaces apply to "heal" and "diagnose", not "rotate"');
   }
   if (value.source === "schedule" && value.action !== "rotate") problems.push('a schedule may only ask for action "rotate"');
-  if (problems.length > 0) throw new BadRequestError(`invalid manual request: ${problems.join("; ")}`);
+  if (problems.length > 0) throw BadRequestError.manual(`${problems.join("; ")}`);
   const scheduled = value.source === "schedule";
   return {
     action: value.action,
@@ -126,7 +126,7 @@ function clustersOfMetrics(metrics: unknown): string[] | undefined {
   return names.size > 0 ? [...names] : undefined;
 }
 
-function alarmDecision(trigger: Trigger): Classification {
+function alarmDecision(trigger: Trigger): EventDecision {
   if (trigger.alarmState === undefined) {
     throw new BadRequestError(`alarm event (${trigger.via}) has no state value`);
   }
@@ -147,7 +147,7 @@ function withoutUndefined<T extends object>(value: T): T {
  * A direct alarm action's `alarmData` and an EventBridge state change's `detail` have the same
  * shape (alarmName, state, previousState, configuration.metrics).
  */
-function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unknown, missing: string): Classification {
+function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unknown, missing: string): EventDecision {
   if (!isRecord(data)) throw new BadRequestError(missing);
   const alarm = data as AlarmStateChangeDetail;
   return alarmDecision(
@@ -162,7 +162,7 @@ function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unkn
   );
 }
 
-function classifySns(event: SNSEvent): Classification {
+function classifySns(event: SNSEvent): EventDecision {
   if (event.Records.length !== 1) throw new BadRequestError(`SNS event with ${event.Records.length} records: expected exactly one alarm message`);
   const message = event.Records[0]?.Sns?.Message;
   let alarm: unknown;
@@ -178,7 +178,8 @@ function classifySns(event: SNSEvent): Classification {
   const triggerInfo = alarm.Trigger as { Dimensions?: unknown; Metrics?: unknown } | undefined;
   const dimensionLists: unknown[] = [triggerInfo?.Dimensions];
   if (Array.isArray(triggerInfo?.Metrics)) {
-    for (const metric of triggerInfo.Metrics) dimensionLists.push((metric as { MetricStat?: { Metric?: { Dimensions?: unknown } } })?.MetricStat?.Metric?.Dimensions);
+    for (const metric of triggerInfo.Metrics)
+      dimensionLists.push((metric as { MetricStat?: { Metric?: { Dimensions?: unknown } } })?.MetricStat?.Metric?.Dimensions);
   }
   const clusters = [
     ...new Set(
@@ -202,7 +203,7 @@ function classifySns(event: SNSEvent): Classification {
 }
 
 /** Classifies any Lambda event. Throws BadRequestError for anything it does not accept. */
-export function classifyEvent(event: unknown): Classification {
+export function classifyEvent(event: unknown): EventDecision {
   if (!isRecord(event)) throw new BadRequestError(`unsupported event: got ${describeShape(event)}`);
 
   if (Array.isArray(event.Records)) {
@@ -219,7 +220,8 @@ export function classifyEvent(event: unknown): Classification {
   }
   if (event["detail-type"] === "Scheduled Event") {
     const scheduled = event as unknown as ScheduledEvent;
-    if (scheduled.source !== "aws.events") throw new BadRequestError(`Scheduled Event from unexpected source ${JSON.stringify(String(scheduled.source).slice(0, 60))}`);
+    if (scheduled.source !== "aws.events")
+      throw new BadRequestError(`Scheduled Event from unexpected source ${JSON.stringify(String(scheduled.source).slice(0, 60))}`);
     return { kind: "run", request: { action: "rotate", trigger: { kind: "schedule", via: "scheduled-event" }, dryRun: false, force: false } };
   }
   if ("detail-type" in event) {
@@ -229,5 +231,7 @@ export function classifyEvent(event: unknown): Classification {
     throw new BadRequestError("Secrets Manager rotation events are not supported: use the EventBridge schedule (see README)");
   }
   if ("action" in event) return { kind: "run", request: parseManualRequest(event) };
-  throw new BadRequestError(`unsupported event: got ${describeShape(event)}; expected a schedule, a CloudWatch alarm, or {"action":"rotate"|"heal"|"diagnose"}`);
+  throw new BadRequestError(
+    `unsupported event: got ${describeShape(event)}; expected a schedule, a CloudWatch alarm, or {"action":"rotate"|"heal"|"diagnose"}`,
+  );
 }

@@ -3,7 +3,7 @@
  * against the clock. The AWS call sits behind the narrow EcrApi interface.
  */
 import { decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../formats/ecr-token";
-import { describeError } from "../shared/errors";
+import { describeError, TokenFetchError } from "../shared/errors";
 import { isDeadlineExceeded } from "../shared/deadline";
 import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 
@@ -36,12 +36,7 @@ export interface RegistryCredential {
   proxyEndpoint: string;
 }
 
-export class TokenFetchError extends Error {
-  constructor(readonly region: string, reason: string) {
-    super(`ECR token for ${region}: ${reason}`);
-    this.name = "TokenFetchError";
-  }
-}
+export { TokenFetchError };
 
 /** Validates one GetAuthorizationToken answer. Pure. */
 export function validateAuthorizationData(region: string, data: AuthorizationData[], now: Date, minValiditySeconds: number): RegionToken {

@@ -61,14 +61,16 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
     try {
       host = parseRegistryHost(item).host;
     } catch (error) {
-      throw new BadRequestError(`invalid manual request: ${(error as Error).message}`);
+      throw BadRequestError.manual(`${(error as Error).message}`);
     }
     const registry = byHost.get(host);
     if (registry === undefined) unknown.push(host);
     else chosen.push(registry);
   }
   if (unknown.length > 0) {
-    throw new BadRequestError(`invalid manual request: registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`);
+    throw BadRequestError.manual(
+      `registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`,
+    );
   }
   return chosen;
 }
@@ -130,7 +132,11 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const secretName = renderSecretName(config.secretNameTemplate, registry);
     const base = { registry: registry.host, accountId: registry.accountId, region: registry.region, secretName };
     if (item.credential === undefined && isDeadlineExceeded(item.cause)) {
-      rows.push({ ...base, outcome: "skipped", reason: `${DEADLINE_REASON}: no token before the invocation's deadline; nothing written, the stored value stays` });
+      rows.push({
+        ...base,
+        outcome: "skipped",
+        reason: `${DEADLINE_REASON}: no token before the invocation's deadline; nothing written, the stored value stays`,
+      });
       errors.push(`${registry.host}: skipped: ${DEADLINE_REASON}`);
       continue;
     }
@@ -148,7 +154,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     }
     try {
       const result = await write(secretName, "registry", registrySecretValue(credential));
-      const inStore = result.storedValue ? credentialFromStored(registry, result.storedValue) ?? credential : credential;
+      const inStore = result.storedValue ? (credentialFromStored(registry, result.storedValue) ?? credential) : credential;
       if (!options.dryRun) stored.push(inStore);
       const row: RegistryReport = {
         ...base,
@@ -163,7 +169,11 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       const deadline = isDeadlineExceeded(error);
       // A write the deadline cut may or may not have been applied: its idempotency token makes
       // the next run's write of the same value a no-op either way.
-      rows.push({ ...base, outcome: deadline ? "skipped" : "failed", reason: deadline ? `${DEADLINE_REASON}: cut before Secrets Manager answered; the next run repeats it` : describeError(error) });
+      rows.push({
+        ...base,
+        outcome: deadline ? "skipped" : "failed",
+        reason: deadline ? `${DEADLINE_REASON}: cut before Secrets Manager answered; the next run repeats it` : describeError(error),
+      });
       errors.push(`${secretName}: ${deadline ? `skipped: ${DEADLINE_REASON}` : describeError(error)}`);
     }
   }
@@ -184,7 +194,9 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
         combinedSecret = { secretName, outcome: result.outcome, reason: result.reason };
         if (result.versionId !== undefined) combinedSecret.versionId = result.versionId;
       } catch (error) {
-        combinedSecret = isDeadlineExceeded(error) ? { secretName, outcome: "skipped", reason: DEADLINE_REASON } : { secretName, outcome: "failed", reason: describeError(error) };
+        combinedSecret = isDeadlineExceeded(error)
+          ? { secretName, outcome: "skipped", reason: DEADLINE_REASON }
+          : { secretName, outcome: "failed", reason: describeError(error) };
         errors.push(`${secretName}: ${describeError(error)}`);
       }
     }

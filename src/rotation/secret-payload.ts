@@ -1,5 +1,5 @@
 /**
- * The Secrets Manager contract that ESO reads (DESIGN.md "Secrets Manager contract"). Pure.
+ * The Secrets Manager contract that ESO reads (docs/facts.md §3). Pure.
  */
 import { buildDockerConfig, serializeDockerConfig } from "../formats/dockerconfig";
 import type { RegistryCredential } from "./ecr";
@@ -37,9 +37,7 @@ export function combinedSecretValue(credentials: readonly RegistryCredential[]):
   return {
     registries: credentials.map((c) => c.registry.host).sort(),
     expires_at: new Date(earliest).toISOString(),
-    dockerconfigjson: serializeDockerConfig(
-      buildDockerConfig(credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }))),
-    ),
+    dockerconfigjson: serializeDockerConfig(buildDockerConfig(credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password })))),
   };
 }
 

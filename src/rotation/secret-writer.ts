@@ -4,6 +4,7 @@
  * refusal; a dry run reads but never writes.
  */
 import { createHash } from "node:crypto";
+import { SecretRefusedError } from "../shared/errors";
 import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "../config/config";
 import { checkStoredValue } from "./secret-payload";
 import type { SecretsApi } from "./secrets-manager";
@@ -32,13 +33,7 @@ export interface SecretWriteResult {
   storedValue?: Record<string, unknown>;
 }
 
-/** A refusal that leaves the secret untouched (foreign owner, malformed value, deleted). */
-export class SecretRefusedError extends Error {
-  constructor(readonly secretName: string, reason: string) {
-    super(`secret ${JSON.stringify(secretName)} left untouched: ${reason}`);
-    this.name = "SecretRefusedError";
-  }
-}
+export { SecretRefusedError };
 
 /** Content-derived idempotency token (64 hex characters; Secrets Manager accepts 32–64). */
 export function clientRequestToken(name: string, secretString: string): string {
@@ -68,7 +63,10 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
   }
   const owned = description.tags[OWNERSHIP_TAG_KEY] === OWNERSHIP_TAG_VALUE;
   if (!owned && !request.adopt) {
-    throw new SecretRefusedError(name, `it lacks the tag ${OWNERSHIP_TAG_KEY}=${OWNERSHIP_TAG_VALUE}, so another owner may depend on it; set ADOPT_EXISTING_SECRET=true to take it over`);
+    throw new SecretRefusedError(
+      name,
+      `it lacks the tag ${OWNERSHIP_TAG_KEY}=${OWNERSHIP_TAG_VALUE}, so another owner may depend on it; set ADOPT_EXISTING_SECRET=true to take it over`,
+    );
   }
 
   const current = description.hasCurrentVersion ? await api.getCurrent(name) : undefined;

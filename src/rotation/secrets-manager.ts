@@ -30,7 +30,13 @@ export interface CurrentSecretValue {
 export interface SecretsApi {
   describe(name: string): Promise<SecretDescription | undefined>;
   getCurrent(name: string): Promise<CurrentSecretValue | undefined>;
-  create(input: { name: string; secretString: string; kmsKeyId: string | undefined; tags: Record<string, string>; clientRequestToken: string }): Promise<{ versionId: string | undefined }>;
+  create(input: {
+    name: string;
+    secretString: string;
+    kmsKeyId: string | undefined;
+    tags: Record<string, string>;
+    clientRequestToken: string;
+  }): Promise<{ versionId: string | undefined }>;
   put(input: { name: string; secretString: string; clientRequestToken: string }): Promise<{ versionId: string | undefined }>;
   tag(name: string, tags: Record<string, string>): Promise<void>;
 }
@@ -64,12 +70,12 @@ export function sdkSecretsApi(client: SecretsManagerClient, deadline?: Deadline)
       const out = await send("CreateSecret", (o) =>
         client.send(
           new CreateSecretCommand({
-          Name: name,
-          SecretString: secretString,
-          ClientRequestToken: clientRequestToken,
-          Description: "Amazon ECR pull credentials, kept fresh by ecr-token-rotator",
-          ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}),
-          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+            Name: name,
+            SecretString: secretString,
+            ClientRequestToken: clientRequestToken,
+            Description: "Amazon ECR pull credentials, kept fresh by ecr-token-rotator",
+            ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}),
+            Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
           }),
           o,
         ),
@@ -77,11 +83,15 @@ export function sdkSecretsApi(client: SecretsManagerClient, deadline?: Deadline)
       return { versionId: out.VersionId };
     },
     async put({ name, secretString, clientRequestToken }) {
-      const out = await send("PutSecretValue", (o) => client.send(new PutSecretValueCommand({ SecretId: name, SecretString: secretString, ClientRequestToken: clientRequestToken }), o));
+      const out = await send("PutSecretValue", (o) =>
+        client.send(new PutSecretValueCommand({ SecretId: name, SecretString: secretString, ClientRequestToken: clientRequestToken }), o),
+      );
       return { versionId: out.VersionId };
     },
     async tag(name, tags) {
-      await send("TagResource", (o) => client.send(new TagResourceCommand({ SecretId: name, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }), o));
+      await send("TagResource", (o) =>
+        client.send(new TagResourceCommand({ SecretId: name, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }), o),
+      );
     },
   };
 }

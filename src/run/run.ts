@@ -8,6 +8,7 @@ import { BadRequestError, describeError } from "../shared/errors";
 import type { KubernetesReport, Report } from "../report/report";
 import { scrubDeep } from "../shared/redact";
 import { DEADLINE_REASON, type Deadline } from "../shared/deadline";
+import { isValidNamespaceName } from "../shared/names";
 import { rotate } from "../rotation/rotate";
 import type { SecretsApi } from "../rotation/secrets-manager";
 import { classifyEvent, type Request, type Trigger } from "../request/triggers";
@@ -53,7 +54,9 @@ function recordDeadline(report: Report, deadline: Deadline | undefined): void {
   const reached =
     report.registries.some((r) => r.outcome === "skipped") ||
     (report.combinedSecret?.outcome === "skipped" && report.combinedSecret.reason === DEADLINE_REASON) ||
-    (report.kubernetes?.clusters ?? []).some((c) => c.skipped === "deadline" || c.namespaces.some((n) => n.outcome === "skipped" && n.reason?.startsWith(DEADLINE_REASON))) ||
+    (report.kubernetes?.clusters ?? []).some(
+      (c) => c.skipped === "deadline" || c.namespaces.some((n) => n.outcome === "skipped" && n.reason?.startsWith(DEADLINE_REASON)),
+    ) ||
     report.errors.some((e) => e.includes(`skipped: ${DEADLINE_REASON}`));
   report.deadline = { at: new Date(deadline.at).toISOString(), reached };
   if (reached && report.errors.length === 0) report.errors.push(`skipped: ${DEADLINE_REASON}: work was left when the invocation's deadline came`);
@@ -93,13 +96,25 @@ export async function runRequest(request: Request, config: Config, deps: RunDeps
     } else if (rotation.stored.length === 0 && !request.dryRun) {
       report.kubernetes = { mode: "skipped", reason: "no credential in Secrets Manager to push", clusters: [] };
     } else if (deadline?.expired()) {
-      const clusters = selectClusters(config.kubernetes.clusters, request).map((c) => ({ cluster: c.name, region: c.region, ok: false, skipped: "deadline" as const, error: `skipped: ${DEADLINE_REASON}`, namespaces: [] }));
+      const clusters = selectClusters(config.kubernetes.clusters, request).map((c) => ({
+        cluster: c.name,
+        region: c.region,
+        ok: false,
+        skipped: "deadline" as const,
+        error: `skipped: ${DEADLINE_REASON}`,
+        namespaces: [],
+      }));
       report.kubernetes = { mode: "skipped", reason: DEADLINE_REASON, clusters };
       for (const c of clusters) report.errors.push(`cluster ${c.cluster}: skipped: ${DEADLINE_REASON}`);
     } else {
       try {
         const step = await deps.kubernetes();
-        report.kubernetes = await step({ request, credentials: rotation.stored, reason: request.action === "heal" ? "heal" : "always", ...(deadline ? { deadline } : {}) });
+        report.kubernetes = await step({
+          request,
+          credentials: rotation.stored,
+          reason: request.action === "heal" ? "heal" : "always",
+          ...(deadline ? { deadline } : {}),
+        });
         for (const cluster of report.kubernetes.clusters) {
           if (!cluster.ok) report.errors.push(`cluster ${cluster.cluster}: ${cluster.error ?? "some namespaces failed"}`);
         }
@@ -133,9 +148,9 @@ async function diagnose(request: Request, deps: RunDeps, started: Date, startedM
     tokenSecondsRemaining: null,
     errors: [],
   };
-  const badNamespaces = (request.namespaces ?? []).filter((ns) => !(ns.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)));
+  const badNamespaces = (request.namespaces ?? []).filter((ns) => !isValidNamespaceName(ns));
   if (badNamespaces.length > 0) {
-    throw new BadRequestError(`invalid manual request: namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
+    throw BadRequestError.manual(`namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
   }
   if (deps.diagnose === undefined) {
     throw new BadRequestError('action "diagnose" needs a cluster: none is configured (EKS_CLUSTERS)');

@@ -21,7 +21,9 @@ export class DeadlineExceededError extends Error {
 }
 
 export function isDeadlineExceeded(error: unknown): error is DeadlineExceededError {
-  return error instanceof DeadlineExceededError || (typeof error === "object" && error !== null && (error as { name?: unknown }).name === "DeadlineExceededError");
+  return (
+    error instanceof DeadlineExceededError || (typeof error === "object" && error !== null && (error as { name?: unknown }).name === "DeadlineExceededError")
+  );
 }
 
 export interface Deadline {

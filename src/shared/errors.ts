@@ -1,8 +1,11 @@
+/**
+ * The errors the product raises on purpose, in one place; each says when it is thrown. Their
+ * messages never carry secret material. The Kubernetes port's own error, KubeApiError (one
+ * failed API request, with its status), lives with the port in src/kube/types.ts.
+ */
 import { scrubSecrets } from "./redact";
 
-/** Errors the product raises on purpose. Their messages never carry secret material. */
-
-/** Bad configuration: every problem found, at once. */
+/** Thrown by loadConfig when environment variables are invalid: every problem found, at once. */
 export class ConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
     super(`invalid configuration (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  - ${problems.join("\n  - ")}`);
@@ -10,19 +13,83 @@ export class ConfigError extends Error {
   }
 }
 
-/** An event or manual request the product does not accept. Nothing was written. */
+/** Thrown before anything is written when an event or manual request is not accepted. */
 export class BadRequestError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "BadRequestError";
   }
+
+  /** A manual request (CLI or `{"action": …}` event) that names something invalid or unknown. */
+  static manual(detail: string): BadRequestError {
+    return new BadRequestError(`invalid manual request: ${detail}`);
+  }
 }
 
-/** The run finished, but something failed; the Report says what. */
+/** Thrown by the handler when the run finished but something failed; the Report says what. */
 export class RunFailedError extends Error {
-  constructor(message: string, readonly report: unknown) {
+  constructor(
+    message: string,
+    readonly report: unknown,
+  ) {
     super(message);
     this.name = "RunFailedError";
+  }
+}
+
+/** Thrown when an ECR registry host (configuration, proxyEndpoint) is not an ECR private registry. */
+export class InvalidRegistryHostError extends Error {
+  constructor(
+    readonly input: string,
+    reason: string,
+  ) {
+    super(`invalid ECR registry host ${JSON.stringify(input)}: ${reason}`);
+    this.name = "InvalidRegistryHostError";
+  }
+}
+
+/** Thrown when an ECR authorization token cannot be decoded into user and password. */
+export class TokenFormatError extends Error {
+  constructor(reason: string) {
+    super(`ECR authorization token rejected: ${reason}`);
+    this.name = "TokenFormatError";
+  }
+}
+
+/** Thrown when GetAuthorizationToken for a region fails or answers something unusable. */
+export class TokenFetchError extends Error {
+  constructor(
+    readonly region: string,
+    reason: string,
+  ) {
+    super(`ECR token for ${region}: ${reason}`);
+    this.name = "TokenFetchError";
+  }
+}
+
+/** Thrown when a Secrets Manager secret is refused and left untouched (foreign owner, malformed value, deleted). */
+export class SecretRefusedError extends Error {
+  constructor(
+    readonly secretName: string,
+    reason: string,
+  ) {
+    super(`secret ${JSON.stringify(secretName)} left untouched: ${reason}`);
+    this.name = "SecretRefusedError";
+  }
+}
+
+export type EksConnectionProblem = "not-found" | "not-active" | "incomplete" | "access-denied" | "credentials" | "api-error";
+
+/** Thrown when a cluster cannot be connected to. The message names the cluster and what to do. */
+export class EksConnectionError extends Error {
+  override readonly name = "EksConnectionError";
+  constructor(
+    readonly problem: EksConnectionProblem,
+    readonly cluster: string,
+    readonly region: string | undefined,
+    message: string,
+  ) {
+    super(scrubSecrets(message));
   }
 }
 

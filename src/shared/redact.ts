@@ -1,13 +1,18 @@
 /**
- * Defence in depth for "secrets never leave": every secret value the process decodes (ECR
- * password, raw token, docker `auth`, bearer tokens) is remembered here, and every error
- * message and Report passes through `scrubSecrets` before it is logged or returned. The
- * primary guarantee stays structural (Reports hold no secret fields); this catches a secret
+ * Redaction, the one module for "secrets never leave". Two layers:
+ * - process-wide: every secret value the process decodes (ECR password, raw token, docker
+ *   `auth`, bearer tokens) is remembered (`rememberSecret`), and every error message and Report
+ *   passes through `scrubSecrets`/`scrubDeep` before it is logged or returned;
+ * - per text from a Kubernetes API server (`scrub` in ./redact-text.ts, kept apart so the
+ *   rotate-only bundle does not carry it): the known values of one apply (`secretValuesOf`)
+ *   and anything shaped like a token are removed, and the length bounded — the API server
+ *   echoes request bodies in some errors (e.g. `Invalid value: "..."`).
+ * The primary guarantee stays structural (Reports hold no secret fields); this catches a secret
  * echoed back by a remote error message.
  */
 const remembered = new Set<string>();
 const MAX_REMEMBERED = 256;
-const REDACTED = "[redacted]";
+export const REDACTED = "[redacted]";
 
 export function rememberSecret(...values: Array<string | undefined>): void {
   for (const value of values) {

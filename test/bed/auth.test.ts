@@ -181,7 +181,13 @@ describe("EKS token authentication", () => {
   });
 
   it("honours identities added at runtime", async () => {
-    const late: BedIdentity = { accessKeyId: "AKIALATETESTKEY00001", secretAccessKey: "late-secret", arn: "arn:aws:iam::123456789012:role/late", username: "late", groups: ["g1"] };
+    const late: BedIdentity = {
+      accessKeyId: "AKIALATETESTKEY00001",
+      secretAccessKey: "late-secret",
+      arn: "arn:aws:iam::123456789012:role/late",
+      username: "late",
+      groups: ["g1"],
+    };
     expect((await whoami(bed, await handToken(bed, late))).status).toBe(401);
     await bed.addIdentities({ late });
     const who = await whoami(bed, await handToken(bed, late));
@@ -223,7 +229,10 @@ describe("ESO CRDs", () => {
     spec: {
       refreshInterval: "1h",
       secretStoreRef: { kind: "ClusterSecretStore", name: "aws-sm" },
-      target: { name: "ecr-pull-secret", template: { type: "kubernetes.io/dockerconfigjson", engineVersion: "v2", data: { ".dockerconfigjson": "{{ .token }}" } } },
+      target: {
+        name: "ecr-pull-secret",
+        template: { type: "kubernetes.io/dockerconfigjson", engineVersion: "v2", data: { ".dockerconfigjson": "{{ .token }}" } },
+      },
       data: [{ secretKey: "token", remoteRef: { key: "ecr-token-rotator/ecr" } }],
     },
   };

@@ -49,7 +49,9 @@ function call(method: string, path: string, opts: { body?: unknown; direct?: boo
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), chunks: chunks.length }));
+        res.on("end", () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8"), chunks: chunks.length }),
+        );
         res.on("error", reject);
       },
     );
@@ -123,7 +125,9 @@ describe("fault proxy in front of kube-apiserver", () => {
     expect(bed.proxy.requests()[0]).toMatchObject({ outcome: "dropped", faults: ["drop"] });
 
     bed.proxy.dropNext(1, { match: { method: "POST" }, afterUpstream: true });
-    await expect(call("POST", "/api/v1/namespaces/default/configmaps", { body: configMap("applied-then-dropped") })).rejects.toThrow(/socket hang up|ECONNRESET/);
+    await expect(call("POST", "/api/v1/namespaces/default/configmaps", { body: configMap("applied-then-dropped") })).rejects.toThrow(
+      /socket hang up|ECONNRESET/,
+    );
     expect((await call("GET", "/api/v1/namespaces/default/configmaps/applied-then-dropped", { direct: true })).status).toBe(200);
   });
 

@@ -337,7 +337,7 @@ export class FaultProxy {
     if (plan.latency > 0) await sleep(plan.latency);
 
     const t = plan.terminal;
-    if (t && !(("afterUpstream" in t) && t.afterUpstream)) {
+    if (t && !("afterUpstream" in t && t.afterUpstream)) {
       req.resume();
       if (t.kind === "drop") {
         record.outcome = "dropped";

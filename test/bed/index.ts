@@ -470,12 +470,7 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       join(dir, "kube-apiserver.log"),
       procs,
     );
-    await waitUntil(
-      "kube-apiserver /readyz",
-      async () => (await httpsGet(`${apiServerUrl}/readyz`, caPem)).status === 200,
-      90_000,
-      procs,
-    );
+    await waitUntil("kube-apiserver /readyz", async () => (await httpsGet(`${apiServerUrl}/readyz`, caPem)).status === 200, 90_000, procs);
     say(`kube-apiserver ready on ${apiServerUrl}`);
 
     // ---- kubeconfigs, kubectl ----

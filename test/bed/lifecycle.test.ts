@@ -47,7 +47,9 @@ describe("test bed lifecycle", () => {
         .filter((e) => /^\d+$/.test(e))
         .find((e) => {
           try {
-            return readFileSync(`/proc/${e}/cmdline`, "utf8").includes("testbed.mjs") && readFileSync(`/proc/${e}/stat`, "utf8").split(" ")[3] === String(child.pid);
+            return (
+              readFileSync(`/proc/${e}/cmdline`, "utf8").includes("testbed.mjs") && readFileSync(`/proc/${e}/stat`, "utf8").split(" ")[3] === String(child.pid)
+            );
           } catch {
             return false;
           }

@@ -24,7 +24,18 @@ function utc(d: Date): string {
  * `aws eks get-token` (AWS CLI v1) as `identity`; `at` runs it under faketime at that instant.
  */
 export async function cliToken(bed: Bed, identityName: string, opts: { cluster?: string; region?: string; at?: Date } = {}): Promise<string> {
-  const args = ["-m", "awscli", "eks", "get-token", "--cluster-name", opts.cluster ?? bed.clusterName, "--region", opts.region ?? bed.region, "--output", "json"];
+  const args = [
+    "-m",
+    "awscli",
+    "eks",
+    "get-token",
+    "--cluster-name",
+    opts.cluster ?? bed.clusterName,
+    "--region",
+    opts.region ?? bed.region,
+    "--output",
+    "json",
+  ];
   const cmd = opts.at ? "faketime" : "python3";
   const fullArgs = opts.at ? [utc(opts.at), "python3", ...args] : args;
   const env = { ...process.env, ...bed.awsEnv(identityName), TZ: "UTC" };
@@ -95,7 +106,12 @@ export interface WhoAmI {
 
 /** POST a SelfSubjectReview (what `kubectl auth whoami` does) with a bearer token. */
 export function whoami(bed: Bed, token: string, viaProxy = false): Promise<WhoAmI> {
-  const base = new URL(viaProxy ? bed.proxyUrl : bed.apiServerUrl);
+  return whoamiAt(viaProxy ? bed.proxyUrl : bed.apiServerUrl, bed.caPem, token);
+}
+
+/** The same against any API server URL, trusting only `caPem`. */
+export function whoamiAt(server: string, caPem: string, token: string): Promise<WhoAmI> {
+  const base = new URL(server);
   const body = JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" });
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -104,7 +120,7 @@ export function whoami(bed: Bed, token: string, viaProxy = false): Promise<WhoAm
         port: base.port,
         method: "POST",
         path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-        ca: bed.caPem,
+        ca: caPem,
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       },
       (res) => {
@@ -114,7 +130,8 @@ export function whoami(bed: Bed, token: string, viaProxy = false): Promise<WhoAm
           const text = Buffer.concat(chunks).toString("utf8");
           const out: WhoAmI = { status: res.statusCode ?? 0, body: text };
           if (out.status === 201 || out.status === 200) {
-            const info = (JSON.parse(text) as { status: { userInfo: { username: string; groups: string[]; extra?: Record<string, string[]> } } }).status.userInfo;
+            const info = (JSON.parse(text) as { status: { userInfo: { username: string; groups: string[]; extra?: Record<string, string[]> } } }).status
+              .userInfo;
             out.username = info.username;
             out.groups = info.groups;
             out.extra = info.extra;

@@ -30,7 +30,9 @@ const dryRun = (yaml: string) => bed.kubectl(["apply", "--dry-run=server", "--va
 describe("infra/k8s on the real kube-apiserver", () => {
   it("serves ESO's v1 API (the CRDs are installed)", async () => {
     const out = await bed.kubectl(["api-resources", "--api-group=external-secrets.io", "-o", "name"], { check: true });
-    expect(out.stdout.split("\n")).toEqual(expect.arrayContaining(["externalsecrets.external-secrets.io", "clustersecretstores.external-secrets.io", "clusterexternalsecrets.external-secrets.io"]));
+    expect(out.stdout.split("\n")).toEqual(
+      expect.arrayContaining(["externalsecrets.external-secrets.io", "clustersecretstores.external-secrets.io", "clusterexternalsecrets.external-secrets.io"]),
+    );
   });
 
   it.each(files)("accepts %s with kubectl apply --dry-run=server --validate=strict", async (file) => {
@@ -46,7 +48,9 @@ describe("infra/k8s on the real kube-apiserver", () => {
     const externalSecret = readFileSync(join(K8S, "external-secret.yaml"), "utf8");
     const v1beta1 = await dryRun(externalSecret.replace("apiVersion: external-secrets.io/v1\n", "apiVersion: external-secrets.io/v1beta1\n"));
     expect(v1beta1.code).not.toBe(0);
-    expect(v1beta1.stderr).toMatch(/no matches for kind "ExternalSecret" in version "external-secrets.io\/v1beta1"|the server could not find the requested resource/);
+    expect(v1beta1.stderr).toMatch(
+      /no matches for kind "ExternalSecret" in version "external-secrets.io\/v1beta1"|the server could not find the requested resource/,
+    );
 
     const typo = await dryRun(externalSecret.replace("  refreshInterval: 1h\n", "  refreshIntervall: 1h\n"));
     expect(typo.code).not.toBe(0);

@@ -245,11 +245,24 @@ describe("triggers", () => {
           state: { value: "ALARM", reason: "Threshold Crossed", timestamp: "2026-11-24T08:00:00.000+0000" },
           previousState: { value: "OK", reason: "", timestamp: "2026-11-24T07:00:00.000+0000" },
           configuration: {
-            metrics: [{ id: "m1", metricStat: { metric: { namespace: p.Namespace, name: p.MetricName, dimensions: { ClusterName: p.Dimensions[0].Value } }, period: 60, stat: "Maximum" }, returnData: true }],
+            metrics: [
+              {
+                id: "m1",
+                metricStat: {
+                  metric: { namespace: p.Namespace, name: p.MetricName, dimensions: { ClusterName: p.Dimensions[0].Value } },
+                  period: 60,
+                  stat: "Maximum",
+                },
+                returnData: true,
+              },
+            ],
           },
         },
       };
-      expect(classifyEvent(event)).toMatchObject({ kind: "run", request: { action: "heal", trigger: { kind: "alarm", alarmClusters: [p.Dimensions[0].Value] } } });
+      expect(classifyEvent(event)).toMatchObject({
+        kind: "run",
+        request: { action: "heal", trigger: { kind: "alarm", alarmClusters: [p.Dimensions[0].Value] } },
+      });
     }
   });
 
@@ -260,21 +273,26 @@ describe("triggers", () => {
 
     const rule = props(full.template, "HealAlarmRule", "AWS::Events::Rule");
     expect(rule.EventPattern).toEqual({
-      "source": ["aws.cloudwatch"],
+      source: ["aws.cloudwatch"],
       "detail-type": ["CloudWatch Alarm State Change"],
-      "detail": { alarmName: ["platform-image-pull-errors", "legacy-imagepullbackoff"], state: { value: ["ALARM"] } },
+      detail: { alarmName: ["platform-image-pull-errors", "legacy-imagepullbackoff"], state: { value: ["ALARM"] } },
     });
     expect(rule.Targets.map((t: Json) => t.Arn)).toEqual([FN_ARN]);
     const event = (alarmName: string, state: string) => ({
-      "version": "0",
-      "id": "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
+      version: "0",
+      id: "c4c1c1c9-6542-e61b-6ef0-8c4d36933a92",
       "detail-type": "CloudWatch Alarm State Change",
-      "source": "aws.cloudwatch",
-      "account": "123456789012",
-      "time": "2026-11-24T08:00:00Z",
-      "region": "eu-west-1",
-      "resources": [`arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${alarmName}`],
-      "detail": { alarmName, state: { value: state, reason: "r", timestamp: "t" }, previousState: { value: "OK", reason: "r", timestamp: "t" }, configuration: { metrics: [] } },
+      source: "aws.cloudwatch",
+      account: "123456789012",
+      time: "2026-11-24T08:00:00Z",
+      region: "eu-west-1",
+      resources: [`arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${alarmName}`],
+      detail: {
+        alarmName,
+        state: { value: state, reason: "r", timestamp: "t" },
+        previousState: { value: "OK", reason: "r", timestamp: "t" },
+        configuration: { metrics: [] },
+      },
     });
     expect(matchesPattern(rule.EventPattern, event("legacy-imagepullbackoff", "ALARM"))).toBe(true);
     expect(matchesPattern(rule.EventPattern, event("legacy-imagepullbackoff", "OK"))).toBe(false);
@@ -282,7 +300,12 @@ describe("triggers", () => {
     expect(classifyEvent(event("legacy-imagepullbackoff", "ALARM"))).toMatchObject({ kind: "run", request: { action: "heal" } });
 
     const permission = props(full.template, "HealAlarmRuleInvokePermission", "AWS::Lambda::Permission");
-    expect(permission).toEqual({ Action: "lambda:InvokeFunction", FunctionName: FN_ARN, Principal: "events.amazonaws.com", SourceArn: { "Fn::GetAtt": ["HealAlarmRule", "Arn"] } });
+    expect(permission).toEqual({
+      Action: "lambda:InvokeFunction",
+      FunctionName: FN_ARN,
+      Principal: "events.amazonaws.com",
+      SourceArn: { "Fn::GetAtt": ["HealAlarmRule", "Arn"] },
+    });
   });
 });
 
@@ -311,7 +334,11 @@ describe("failure handling and alarms", () => {
       expect(schedule.Target.DeadLetterConfig.Arn).toEqual({ "Fn::GetAtt": ["RotateFailureQueue", "Arn"] });
       const queuePolicy = props(template, "RotateFailureQueuePolicy", "AWS::SQS::QueuePolicy");
       expect(queuePolicy.PolicyDocument.Statement).toEqual([
-        expect.objectContaining({ Principal: { Service: "scheduler.amazonaws.com" }, Action: "sqs:SendMessage", Condition: { ArnEquals: { "aws:SourceArn": { "Fn::GetAtt": ["RotateSchedule", "Arn"] } } } }),
+        expect.objectContaining({
+          Principal: { Service: "scheduler.amazonaws.com" },
+          Action: "sqs:SendMessage",
+          Condition: { ArnEquals: { "aws:SourceArn": { "Fn::GetAtt": ["RotateSchedule", "Arn"] } } },
+        }),
       ]);
     }
   });
@@ -323,7 +350,11 @@ describe("failure handling and alarms", () => {
     expect(policy.PolicyDocument.Statement).toEqual([
       expect.objectContaining({ Principal: { Service: "cloudwatch.amazonaws.com" }, Action: "sns:Publish", Resource: { Ref: "AlertTopic" } }),
     ]);
-    expect(props(full.template, "AlertEmailSubscription", "AWS::SNS::Subscription")).toEqual({ TopicArn: { Ref: "AlertTopic" }, Protocol: "email", Endpoint: "oncall@example.com" });
+    expect(props(full.template, "AlertEmailSubscription", "AWS::SNS::Subscription")).toEqual({
+      TopicArn: { Ref: "AlertTopic" },
+      Protocol: "email",
+      Endpoint: "oncall@example.com",
+    });
     expect(base.template.Resources.AlertEmailSubscription).toBeUndefined();
   });
 
@@ -411,9 +442,7 @@ describe("least-privilege IAM", () => {
     expect(statements.flatMap((s) => asArray<string>(s.Action)).filter((a) => /^(kms|eks):/.test(a))).toEqual([]);
     expect(props(base.template, ROLE, "AWS::IAM::Role").ManagedPolicyArns).toBeUndefined();
     const secrets = statements.find((s) => asArray<string>(s.Action).includes("secretsmanager:PutSecretValue"));
-    expect(secrets.Resource).toEqual([
-      { "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:ecr/*/*/credentials*" },
-    ]);
+    expect(secrets.Resource).toEqual([{ "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:ecr/*/*/credentials*" }]);
 
     const fullStatements = roleStatements(full.template, ROLE);
     for (const action of fullStatements.flatMap((s) => asArray<string>(s.Action))) expect(ALLOWED_ACTIONS, action).toContain(action);
@@ -472,7 +501,9 @@ describe("stage parameters are checked at package time", () => {
     await expect(settingsWith({ vpcSubnetIds: "subnet-0123456789abcdef0" })).rejects.toThrow(/vpcSubnetIds and vpcSecurityGroupIds: set both/);
     await expect(settingsWith({ eksClusters: "prod,prod" })).rejects.toThrow(/us-east-1:prod is listed twice/);
     await expect(settingsWith({ eksClusters: "bad name" })).rejects.toThrow(/not a valid EKS cluster name/);
-    await expect(settingsWith({ scheduleRate: "rate(10 hours)", freshnessWindowHours: "10" })).rejects.toThrow(/must be at least the schedule interval \(10 h\) \+ 1 h/);
+    await expect(settingsWith({ scheduleRate: "rate(10 hours)", freshnessWindowHours: "10" })).rejects.toThrow(
+      /must be at least the schedule interval \(10 h\) \+ 1 h/,
+    );
     await expect(settingsWith({ scheduleRate: "rate(12 hours)" })).rejects.toThrow(/more often than the 12 h token life/);
     await expect(settingsWith({ freshnessWindowHours: "12" })).rejects.toThrow(/freshnessWindowHours="12": expected a whole number from 1 to 11/);
     await expect(settingsWith({ scheduleRate: "rate(6 hours)", freshnessWindowHours: "7" })).resolves.toMatchObject({ numbers: { freshnessWindowHours: 7 } });
@@ -558,9 +589,12 @@ describe("the packaged bundle", () => {
   });
 
   it("loads in Node 22 and answers an alarm going back to OK without any AWS call", async () => {
-    const out = await invoke({ source: "aws.cloudwatch", alarmData: { alarmName: "x", state: { value: "OK" }, previousState: { value: "ALARM" } } }, {
-      AWS_REGION: "us-east-1",
-    });
+    const out = await invoke(
+      { source: "aws.cloudwatch", alarmData: { alarmName: "x", state: { value: "OK" }, previousState: { value: "ALARM" } } },
+      {
+        AWS_REGION: "us-east-1",
+      },
+    );
     expect(out.stdout).toMatch(/RESULT .*"action":"none"/);
   });
 

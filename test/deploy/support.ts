@@ -43,19 +43,14 @@ export interface ExecResult {
 
 export function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ExecResult> {
   return new Promise((resolvePromise, reject) => {
-    execFile(
-      cmd,
-      args,
-      { cwd: opts.cwd, env: opts.env, timeout: opts.timeoutMs ?? 240_000, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error && typeof (error as NodeJS.ErrnoException).code === "string") {
-          reject(new Error(`cannot run ${cmd}: ${error.message}`));
-          return;
-        }
-        const code = error ? ((error as { code?: number }).code ?? 1) : 0;
-        resolvePromise({ code: typeof code === "number" ? code : 1, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
+    execFile(cmd, args, { cwd: opts.cwd, env: opts.env, timeout: opts.timeoutMs ?? 240_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error && typeof (error as NodeJS.ErrnoException).code === "string") {
+        reject(new Error(`cannot run ${cmd}: ${error.message}`));
+        return;
+      }
+      const code = error ? ((error as { code?: number }).code ?? 1) : 0;
+      resolvePromise({ code: typeof code === "number" ? code : 1, stdout: String(stdout), stderr: String(stderr) });
+    });
   });
 }
 
@@ -88,10 +83,7 @@ function oslsEnv(home: string): NodeJS.ProcessEnv {
  * Runs `osls package --stage <stage> --region <region> --param k=v …` on a private copy of the
  * service under `workDir`. Rejects with osls' output when it fails.
  */
-export async function packageService(
-  workDir: string,
-  opts: { stage: string; region: string; params?: Record<string, string> },
-): Promise<Packaged> {
+export async function packageService(workDir: string, opts: { stage: string; region: string; params?: Record<string, string> }): Promise<Packaged> {
   const name = `${opts.stage}-${opts.region}-${Math.random().toString(36).slice(2, 8)}`;
   const svc = join(workDir, `svc-${name}`);
   const home = join(workDir, `home-${name}`);

@@ -1,13 +1,13 @@
 // Self-test of the ESO template engine harness (Go text/template + sprig, as ESO v2 runs it),
-// with the ExternalSecret `.dockerconfigjson` template users copy from the course (DESIGN.md).
-import { existsSync, readFileSync } from "node:fs";
+// with the ExternalSecret `.dockerconfigjson` template users copy from the course (docs/facts.md §3).
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { startRegistry, type Registry } from "../support/registry";
 
-// shared/ sits beside the clone (in CI too); where it does, the template must be DESIGN.md's.
-const DESIGN_MD = fileURLToPath(new URL("../../../shared/DESIGN.md", import.meta.url));
+// The template the harness renders must be the one the documentation gives users.
+const FACTS_MD = fileURLToPath(new URL("../../docs/facts.md", import.meta.url));
 
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const TOKEN = "eyJwYXlsb2FkIjoi+/abc=:colon-inside";
@@ -28,8 +28,8 @@ describe("ESO template engine (Go text/template + sprig)", () => {
     });
   });
 
-  it.skipIf(!existsSync(DESIGN_MD))("uses the template exactly as DESIGN.md states it", () => {
-    expect(readFileSync(DESIGN_MD, "utf8")).toContain(`.dockerconfigjson: |\n        ${SEED_DOCKERCONFIGJSON_TEMPLATE}`);
+  it("uses the template exactly as docs/facts.md states it", () => {
+    expect(readFileSync(FACTS_MD, "utf8")).toContain(`.dockerconfigjson: |\n        ${SEED_DOCKERCONFIGJSON_TEMPLATE}`);
   });
 
   it("fails on a key the data lacks, as ESO does (missingkey=error)", async () => {

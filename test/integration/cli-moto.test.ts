@@ -58,10 +58,29 @@ describe("ecr-token-rotator CLI", () => {
 
   it("invoke replays Lambda events through the handler path", async () => {
     const alarm = join(dir, "alarm.json");
-    writeFileSync(alarm, JSON.stringify({ source: "aws.cloudwatch", alarmArn: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:pulls", accountId: "123456789012", time: "2026-11-24T08:00:00Z", region: "us-east-1", alarmData: { alarmName: "pulls", state: { value: "ALARM", reason: "r", timestamp: "t" }, previousState: { value: "OK", reason: "r", timestamp: "t" }, configuration: { metrics: [] } } }));
+    writeFileSync(
+      alarm,
+      JSON.stringify({
+        source: "aws.cloudwatch",
+        alarmArn: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:pulls",
+        accountId: "123456789012",
+        time: "2026-11-24T08:00:00Z",
+        region: "us-east-1",
+        alarmData: {
+          alarmName: "pulls",
+          state: { value: "ALARM", reason: "r", timestamp: "t" },
+          previousState: { value: "OK", reason: "r", timestamp: "t" },
+          configuration: { metrics: [] },
+        },
+      }),
+    );
     const heal = await cli(["invoke", "--event", alarm, "--json", "--now", TOKEN_CLOCK]);
     expect(heal.code).toBe(0);
-    expect(JSON.parse(heal.stdout)).toMatchObject({ action: "heal", trigger: { kind: "alarm", via: "alarm-action", alarmName: "pulls" }, registries: [{ outcome: "created" }, { outcome: "created" }] });
+    expect(JSON.parse(heal.stdout)).toMatchObject({
+      action: "heal",
+      trigger: { kind: "alarm", via: "alarm-action", alarmName: "pulls" },
+      registries: [{ outcome: "created" }, { outcome: "created" }],
+    });
     const schedule = await cli(["invoke", "--event", "-", "--now", TOKEN_CLOCK], {}, '{"action":"rotate","source":"schedule"}');
     expect(schedule.code).toBe(0);
     expect(schedule.stdout).toContain("trigger=scheduler-input");
@@ -71,7 +90,10 @@ describe("ecr-token-rotator CLI", () => {
     expect(await cli(["rotate", "--bogus"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--bogus") });
     expect(await cli(["rotate", "--cluster", "x"])).toMatchObject({ code: 2, stderr: expect.stringContaining("--cluster is not an option of rotate") });
     expect(await cli(["frobnicate"])).toMatchObject({ code: 2, stderr: expect.stringContaining('unknown command "frobnicate"') });
-    expect(await cli(["rotate", "--registry", "999999999999.dkr.ecr.us-east-1.amazonaws.com", "--now", TOKEN_CLOCK])).toMatchObject({ code: 2, stderr: expect.stringContaining("not configured") });
+    expect(await cli(["rotate", "--registry", "999999999999.dkr.ecr.us-east-1.amazonaws.com", "--now", TOKEN_CLOCK])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("not configured"),
+    });
     const badConfig = await cli(["rotate"], { ECR_REGISTRIES: "nope", KMS_KEY_ID: "bad key" });
     expect(badConfig.code).toBe(2);
     expect(badConfig.stderr).toContain("ECR_REGISTRIES");

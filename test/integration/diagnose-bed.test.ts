@@ -22,7 +22,13 @@ const saved = { ...process.env };
 
 /** A real-shaped ECR password (base64 of the DATA_KEY envelope), expired two hours ago. */
 const EXPIRED_PASSWORD = Buffer.from(
-  JSON.stringify({ payload: "BEDPAYLOAD-c0ffee-expired", datakey: "BEDDATAKEY-1234", version: "2", type: "DATA_KEY", expiration: Math.floor(Date.now() / 1000) - 7200 }),
+  JSON.stringify({
+    payload: "BEDPAYLOAD-c0ffee-expired",
+    datakey: "BEDDATAKEY-1234",
+    version: "2",
+    type: "DATA_KEY",
+    expiration: Math.floor(Date.now() / 1000) - 7200,
+  }),
 ).toString("base64");
 const EXPIRED_AUTH = Buffer.from(`AWS:${EXPIRED_PASSWORD}`).toString("base64");
 
@@ -33,12 +39,23 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
 async function cli(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = "";
   let stderr = "";
-  const code = await runCli(args, { env: env(extra), stdout: (t) => void (stdout += `${t}\n`), stderr: (t) => void (stderr += `${t}\n`), readStdin: async () => "" });
+  const code = await runCli(args, {
+    env: env(extra),
+    stdout: (t) => void (stdout += `${t}\n`),
+    stderr: (t) => void (stderr += `${t}\n`),
+    readStdin: async () => "",
+  });
   return { code, stdout, stderr };
 }
 
 const dockerConfig = (auths: Record<string, string>) =>
-  Buffer.from(JSON.stringify({ auths: Object.fromEntries(Object.entries(auths).map(([h, pw]) => [h, { username: "AWS", password: pw, auth: Buffer.from(`AWS:${pw}`).toString("base64") }])) })).toString("base64");
+  Buffer.from(
+    JSON.stringify({
+      auths: Object.fromEntries(
+        Object.entries(auths).map(([h, pw]) => [h, { username: "AWS", password: pw, auth: Buffer.from(`AWS:${pw}`).toString("base64") }]),
+      ),
+    }),
+  ).toString("base64");
 
 interface PodSpec {
   ns: string;
@@ -58,7 +75,12 @@ const PODS: PodSpec[] = [
   { ns: "diag-host", name: "other-region", pullSecrets: ["euw1-creds"] },
   { ns: "diag-expired", name: "stale", pullSecrets: ["old-ecr"], event: `Failed to pull image "${IMAGE}": failed to authorize: 401 Unauthorized` },
   // The waiting message says nothing; only the kubelet's Event (read by field selector) does.
-  { ns: "diag-notfound", name: "nohost", image: "registry.invalid/app:1", event: 'Failed to pull image "registry.invalid/app:1": dial tcp: lookup registry.invalid: no such host' },
+  {
+    ns: "diag-notfound",
+    name: "nohost",
+    image: "registry.invalid/app:1",
+    event: 'Failed to pull image "registry.invalid/app:1": dial tcp: lookup registry.invalid: no such host',
+  },
   {
     ns: "diag-notfound",
     name: "typo",
@@ -75,7 +97,13 @@ beforeAll(async () => {
   now = new Date(data.expiresAt!.getTime() - 11 * 3600_000).toISOString();
 
   for (const ns of new Set(PODS.map((p) => p.ns))) await bed.createNamespace(ns);
-  const secret = (ns: string, name: string, type: string, data: Record<string, string>) => ({ apiVersion: "v1", kind: "Secret", type, metadata: { name, namespace: ns }, data });
+  const secret = (ns: string, name: string, type: string, data: Record<string, string>) => ({
+    apiVersion: "v1",
+    kind: "Secret",
+    type,
+    metadata: { name, namespace: ns },
+    data,
+  });
   const items: unknown[] = [
     secret("diag-type", "legacy-creds", "Opaque", { token: Buffer.from("x").toString("base64") }),
     secret("diag-host", "ghcr-creds", "kubernetes.io/dockerconfigjson", { ".dockerconfigjson": dockerConfig({ "ghcr.io": "ghp_notsecret" }) }),
@@ -101,7 +129,14 @@ beforeAll(async () => {
       status: {
         phase: "Pending",
         containerStatuses: [
-          { name: "app", image, imageID: "", ready: false, restartCount: 0, state: { waiting: { reason: p.reason ?? "ImagePullBackOff", message: p.message ?? `Back-off pulling image "${image}"` } } },
+          {
+            name: "app",
+            image,
+            imageID: "",
+            ready: false,
+            restartCount: 0,
+            state: { waiting: { reason: p.reason ?? "ImagePullBackOff", message: p.message ?? `Back-off pulling image "${image}"` } },
+          },
         ],
       },
     };
@@ -141,12 +176,16 @@ const causesByPod = (report: Report): Record<string, string[]> => {
 
 describe("diagnose on the real kube-apiserver", () => {
   it("the status subresource took the waiting state (the bed is set up as a kubelet would leave it)", async () => {
-    const out = await bed.kubectl(["-n", "diag-trap", "get", "pod", "trap", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}"], { check: true });
+    const out = await bed.kubectl(["-n", "diag-trap", "get", "pod", "trap", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}"], {
+      check: true,
+    });
     expect(out.stdout).toBe("ImagePullBackOff");
   });
 
   it("diagnose --json names the cause of every stuck pod; nothing is written; no secret leaves", async () => {
-    const before = (await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })).stdout;
+    const before = (
+      await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })
+    ).stdout;
     const { code, stdout, stderr } = await cli(["diagnose", "--json"]);
     expect(stderr).toBe("");
     expect(code).toBe(0);
@@ -168,7 +207,9 @@ describe("diagnose on the real kube-apiserver", () => {
     const trap = report.kubernetes!.clusters[0]!.diagnosis!.stuck.find((s) => s.pod === "trap")!;
     expect(trap.causes[0]!.hint).toMatch(/PATCH_SERVICE_ACCOUNTS=default/);
     // Read-only: no Secret or ServiceAccount changed.
-    const after = (await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })).stdout;
+    const after = (
+      await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })
+    ).stdout;
     expect(after).toBe(before);
     for (const needle of [EXPIRED_PASSWORD, EXPIRED_AUTH, "BEDPAYLOAD", "ghp_notsecret", "euw1-password", "k8s-aws-v1."]) expect(stdout).not.toContain(needle);
   });

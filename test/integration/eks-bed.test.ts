@@ -4,14 +4,13 @@
  * from the test identities' secret keys, 15-minute window, cluster id). The connection comes
  * from the cluster's endpoint/CA override, as the fallback uses it for the bed.
  */
-import https from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eksTokenCommand } from "../../src/cli/eks-token";
-import { getClusterAccess, type ClusterConnection } from "../../src/eks/connection";
+import { getClusterAccess } from "../../src/eks/connection";
 import { createEksToken } from "../../src/eks/token";
 import { EksTokenCache } from "../../src/eks/token-cache";
 import { startBed, type Bed, type BedIdentity } from "../bed/index";
-import { whoami } from "../bed/tokens";
+import { whoami, whoamiAt } from "../bed/tokens";
 
 const withSession: BedIdentity = {
   accessKeyId: "ASIASESSIONTESTKEY01",
@@ -34,34 +33,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await bed?.stop();
 });
-
-/** POST a SelfSubjectReview to the connection's server, trusting only its CA. */
-function whoamiAt(conn: ClusterConnection, token: string): Promise<{ status: number; username?: string }> {
-  const base = new URL(conn.server);
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: base.hostname,
-        port: base.port,
-        method: "POST",
-        path: "/apis/authentication.k8s.io/v1/selfsubjectreviews",
-        ca: Buffer.from(conn.caData, "base64").toString("utf8"),
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          const status = res.statusCode ?? 0;
-          resolve({ status, ...(status === 201 ? { username: JSON.parse(text).status.userInfo.username as string } : {}) });
-        });
-      },
-    );
-    req.on("error", reject);
-    req.end(JSON.stringify({ apiVersion: "authentication.k8s.io/v1", kind: "SelfSubjectReview" }));
-  });
-}
 
 describe("EKS tokens on the test bed's kube-apiserver", () => {
   it("a token from createEksToken authenticates as ecr-token-rotator (direct and through the proxy)", async () => {
@@ -95,7 +66,8 @@ describe("EKS tokens on the test bed's kube-apiserver", () => {
       },
     );
     expect(describeCalls).toBe(0);
-    const res = await whoamiAt(access, access.token);
+    const who = await whoamiAt(access.server, Buffer.from(access.caData, "base64").toString("utf8"), access.token);
+    const res = { status: who.status, ...(who.username !== undefined ? { username: who.username } : {}) };
     expect(res).toEqual({ status: 201, username: "ecr-token-rotator" });
   });
 

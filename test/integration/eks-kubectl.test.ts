@@ -24,16 +24,32 @@ const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
 const dir = mkdtempSync(join(tmpdir(), "eks-kubectl-"));
 let cliRunner: string;
 
-
-
 beforeAll(async () => {
   cliRunner = await bundleCli(join(dir, "bundle"));
   port = await freePort();
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-    "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1",
-    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-  ], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
   server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (req, res) => {
     seen.push({ url: req.url ?? "", headers: req.headers });
     res.setHeader("content-type", "application/json");
@@ -55,7 +71,12 @@ function kubeconfig(apiVersion: string): string {
     JSON.stringify({
       apiVersion: "v1",
       kind: "Config",
-      clusters: [{ name: "stub", cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority-data": readFileSync(join(dir, "cert.pem")).toString("base64") } }],
+      clusters: [
+        {
+          name: "stub",
+          cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority-data": readFileSync(join(dir, "cert.pem")).toString("base64") },
+        },
+      ],
       users: [
         {
           name: "rotator",

@@ -7,13 +7,7 @@
  */
 import { CreateClusterCommand, DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createEksCredentialsProvider,
-  EksConnectionError,
-  getClusterAccess,
-  resolveClusterConnection,
-  sdkDescribeCluster,
-} from "../../src/eks/connection";
+import { createEksCredentialsProvider, EksConnectionError, getClusterAccess, resolveClusterConnection, sdkDescribeCluster } from "../../src/eks/connection";
 import { decodeEksToken } from "../../src/eks/token";
 import { EksTokenCache } from "../../src/eks/token-cache";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";

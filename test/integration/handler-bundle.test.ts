@@ -35,14 +35,20 @@ describe("the Lambda bundle", () => {
   });
 
   it("bad configuration: validated at cold start, every invocation fails with the full list", async () => {
-    const out = await invokeBundle({ action: "rotate" }, { ...motoEnv(moto.url), ECR_REGISTRIES: "12345.dkr.ecr.us-east-1.amazonaws.com", FALLBACK_MODE: "sometimes" });
+    const out = await invokeBundle(
+      { action: "rotate" },
+      { ...motoEnv(moto.url), ECR_REGISTRIES: "12345.dkr.ecr.us-east-1.amazonaws.com", FALLBACK_MODE: "sometimes" },
+    );
     expect(out.stdout).toMatch(/ERROR ConfigError: invalid configuration \(2 problems\)/);
     expect(out.stdout).toContain("ECR_REGISTRIES");
     expect(out.stdout).toContain("FALLBACK_MODE");
   });
 
   it("answers an alarm returning to OK without any AWS call, and rejects junk", async () => {
-    const ok = await invokeBundle({ source: "aws.cloudwatch", alarmData: { alarmName: "a", state: { value: "OK" }, previousState: { value: "ALARM" } } }, { ...motoEnv(moto.url) });
+    const ok = await invokeBundle(
+      { source: "aws.cloudwatch", alarmData: { alarmName: "a", state: { value: "OK" }, previousState: { value: "ALARM" } } },
+      { ...motoEnv(moto.url) },
+    );
     expect(ok.stdout).toMatch(/RESULT .*"action":"none"/);
     const junk = await invokeBundle({ foo: 1 }, { ...motoEnv(moto.url) });
     expect(junk.stdout).toContain('ERROR BadRequestError: unsupported event: got an object with keys "foo"');

@@ -39,7 +39,23 @@ const alarmEvent = (previous = "OK") => ({
     alarmName: "image-pull-failures-test-cluster",
     state: { value: "ALARM", reason: "Threshold Crossed", timestamp: "2026-11-24T08:00:00Z" },
     previousState: { value: previous, reason: "", timestamp: "2026-11-24T07:00:00Z" },
-    configuration: { metrics: [{ id: "m1", metricStat: { metric: { namespace: "ContainerInsights", name: "pod_container_status_waiting_reason_image_pull_error", dimensions: { ClusterName: "test-cluster" } }, period: 60, stat: "Maximum" }, returnData: true }] },
+    configuration: {
+      metrics: [
+        {
+          id: "m1",
+          metricStat: {
+            metric: {
+              namespace: "ContainerInsights",
+              name: "pod_container_status_waiting_reason_image_pull_error",
+              dimensions: { ClusterName: "test-cluster" },
+            },
+            period: 60,
+            stat: "Maximum",
+          },
+          returnData: true,
+        },
+      ],
+    },
   },
 });
 
@@ -74,7 +90,9 @@ async function kubectlJson(args: string[]): Promise<any> {
   return JSON.parse(out.stdout);
 }
 
-async function pullSecret(namespace: string): Promise<{ type: string; labels: Record<string, string>; config: { auths: Record<string, { username: string; password: string; auth: string }> } }> {
+async function pullSecret(
+  namespace: string,
+): Promise<{ type: string; labels: Record<string, string>; config: { auths: Record<string, { username: string; password: string; auth: string }> } }> {
   const secret = await kubectlJson(["-n", namespace, "get", "secret", "ecr-pull-secret"]);
   return { type: secret.type, labels: secret.metadata.labels ?? {}, config: JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()) };
 }
@@ -100,17 +118,72 @@ beforeAll(async () => {
       apiVersion: "v1",
       kind: "List",
       items: [
-        { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/dockerconfigjson", metadata: { name: "ecr-pull-secret", namespace: "shared", labels: { "app.kubernetes.io/managed-by": "ecr-token-rotator" } }, data: { ".dockerconfigjson": Buffer.from(JSON.stringify(foreign)).toString("base64") } },
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          type: "kubernetes.io/dockerconfigjson",
+          metadata: { name: "ecr-pull-secret", namespace: "shared", labels: { "app.kubernetes.io/managed-by": "ecr-token-rotator" } },
+          data: { ".dockerconfigjson": Buffer.from(JSON.stringify(foreign)).toString("base64") },
+        },
         // legacy: same name, wrong type → conflict, untouched
-        { apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name: "ecr-pull-secret", namespace: "legacy" }, data: { token: Buffer.from("keep-me").toString("base64") } },
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          type: "Opaque",
+          metadata: { name: "ecr-pull-secret", namespace: "legacy" },
+          data: { token: Buffer.from("keep-me").toString("base64") },
+        },
         // handmade: right type, not managed by the product → conflict, untouched
-        { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/dockerconfigjson", metadata: { name: "ecr-pull-secret", namespace: "handmade" }, data: { ".dockerconfigjson": Buffer.from(JSON.stringify(foreign)).toString("base64") } },
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          type: "kubernetes.io/dockerconfigjson",
+          metadata: { name: "ecr-pull-secret", namespace: "handmade" },
+          data: { ".dockerconfigjson": Buffer.from(JSON.stringify(foreign)).toString("base64") },
+        },
         // an ExternalSecret to re-sync, and one that does not match the selector
-        { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "ecr-pull", namespace: "team-a", labels: { "ecr-token-rotator/resync": "true" } }, spec: { refreshInterval: "1h", secretStoreRef: { kind: "ClusterSecretStore", name: "aws" }, target: { name: "ecr-from-eso" }, data: [{ secretKey: "token", remoteRef: { key: "production/ecr/credentials", property: "auth_token" } }] } },
-        { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "unrelated", namespace: "team-b" }, spec: { refreshInterval: "1h", secretStoreRef: { kind: "ClusterSecretStore", name: "aws" }, target: { name: "x" }, data: [{ secretKey: "k", remoteRef: { key: "other" } }] } },
+        {
+          apiVersion: "external-secrets.io/v1",
+          kind: "ExternalSecret",
+          metadata: { name: "ecr-pull", namespace: "team-a", labels: { "ecr-token-rotator/resync": "true" } },
+          spec: {
+            refreshInterval: "1h",
+            secretStoreRef: { kind: "ClusterSecretStore", name: "aws" },
+            target: { name: "ecr-from-eso" },
+            data: [{ secretKey: "token", remoteRef: { key: "production/ecr/credentials", property: "auth_token" } }],
+          },
+        },
+        {
+          apiVersion: "external-secrets.io/v1",
+          kind: "ExternalSecret",
+          metadata: { name: "unrelated", namespace: "team-b" },
+          spec: {
+            refreshInterval: "1h",
+            secretStoreRef: { kind: "ClusterSecretStore", name: "aws" },
+            target: { name: "x" },
+            data: [{ secretKey: "k", remoteRef: { key: "other" } }],
+          },
+        },
         // locked: an admission policy forbids writing Secrets there → 403 for the product
-        { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicy", metadata: { name: "locked-secrets" }, spec: { failurePolicy: "Fail", matchConstraints: { resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["secrets"] }], namespaceSelector: { matchLabels: { locked: "true" } } }, validations: [{ expression: "false", message: "Secrets are frozen in this namespace", reason: "Forbidden" }] } },
-        { apiVersion: "admissionregistration.k8s.io/v1", kind: "ValidatingAdmissionPolicyBinding", metadata: { name: "locked-secrets" }, spec: { policyName: "locked-secrets", validationActions: ["Deny"] } },
+        {
+          apiVersion: "admissionregistration.k8s.io/v1",
+          kind: "ValidatingAdmissionPolicy",
+          metadata: { name: "locked-secrets" },
+          spec: {
+            failurePolicy: "Fail",
+            matchConstraints: {
+              resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["secrets"] }],
+              namespaceSelector: { matchLabels: { locked: "true" } },
+            },
+            validations: [{ expression: "false", message: "Secrets are frozen in this namespace", reason: "Forbidden" }],
+          },
+        },
+        {
+          apiVersion: "admissionregistration.k8s.io/v1",
+          kind: "ValidatingAdmissionPolicyBinding",
+          metadata: { name: "locked-secrets" },
+          spec: { policyName: "locked-secrets", validationActions: ["Deny"] },
+        },
       ],
     }),
   });
@@ -137,7 +210,9 @@ describe("heal on the real kube-apiserver", () => {
     const { report } = first;
     expect(report.action).toBe("heal");
     expect(report.registries[0]).toMatchObject({ outcome: "created", secretName: "production/ecr/credentials" });
-    const stored = JSON.parse((await new SecretsManagerClient({ region: "us-east-1" }).send(new GetSecretValueCommand({ SecretId: "production/ecr/credentials" }))).SecretString!);
+    const stored = JSON.parse(
+      (await new SecretsManagerClient({ region: "us-east-1" }).send(new GetSecretValueCommand({ SecretId: "production/ecr/credentials" }))).SecretString!,
+    );
     expect(stored.auth_token).toBe(motoPassword);
 
     const cluster = report.kubernetes!.clusters[0]!;
@@ -218,7 +293,10 @@ describe("heal on the real kube-apiserver", () => {
     await bed.kubectl(["-n", "team-b", "delete", "secret", "ecr-pull-secret"], { check: true });
     const { report, failed } = await heal({ action: "heal", namespaces: ["team-b", "team-a"] }, { KUBE_CLIENT: "client-node" });
     expect(failed).toBe(false);
-    expect(report.kubernetes!.clusters[0]!.namespaces.map((n) => [n.namespace, n.outcome])).toEqual([["team-a", "unchanged"], ["team-b", "created"]]);
+    expect(report.kubernetes!.clusters[0]!.namespaces.map((n) => [n.namespace, n.outcome])).toEqual([
+      ["team-a", "unchanged"],
+      ["team-b", "created"],
+    ]);
     expect((await pullSecret("team-b")).config.auths[ECR_HOST]!.password).toBe(motoPassword);
   });
 
@@ -237,7 +315,10 @@ describe("heal on the real kube-apiserver", () => {
     logged.push(out.stdout, out.stderr);
     expect(report.registries[0]!.outcome).not.toBe("failed");
     const namespaces = report.kubernetes!.clusters[0]!.namespaces;
-    expect(namespaces.map((n) => [n.namespace, n.outcome])).toEqual([["team-a", "failed"], ["team-b", "failed"]]);
+    expect(namespaces.map((n) => [n.namespace, n.outcome])).toEqual([
+      ["team-a", "failed"],
+      ["team-b", "failed"],
+    ]);
     for (const ns of namespaces) expect(ns.reason).toMatch(/forbidden/i);
   });
 

@@ -32,7 +32,13 @@ const saved = { ...process.env };
 const NAMESPACES = ["eso-owned", "eso-labelled", "foreign", "opaque", "fresh"];
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
-  return productEnvForBed(bed, moto, { TARGET_NAMESPACES: NAMESPACES.join(","), EXCLUDE_NAMESPACES: "", ESO_RESYNC: "off", PATCH_SERVICE_ACCOUNTS: "", ...extra });
+  return productEnvForBed(bed, moto, {
+    TARGET_NAMESPACES: NAMESPACES.join(","),
+    EXCLUDE_NAMESPACES: "",
+    ESO_RESYNC: "off",
+    PATCH_SERVICE_ACCOUNTS: "",
+    ...extra,
+  });
 }
 
 interface Finished {
@@ -73,7 +79,13 @@ async function kubectlJson(args: string[]): Promise<any> {
   return JSON.parse((await bed.kubectl([...args, "-o", "json"], { check: true })).stdout);
 }
 
-const dockerconfig = (password: string) => ({ ".dockerconfigjson": Buffer.from(JSON.stringify({ auths: { "123456789012.dkr.ecr.us-east-1.amazonaws.com": { username: "AWS", password, auth: Buffer.from(`AWS:${password}`).toString("base64") } } })).toString("base64") });
+const dockerconfig = (password: string) => ({
+  ".dockerconfigjson": Buffer.from(
+    JSON.stringify({
+      auths: { "123456789012.dkr.ecr.us-east-1.amazonaws.com": { username: "AWS", password, auth: Buffer.from(`AWS:${password}`).toString("base64") } },
+    }),
+  ).toString("base64"),
+});
 
 beforeAll(async () => {
   [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
@@ -95,7 +107,14 @@ beforeAll(async () => {
       data: [{ secretKey: "token", remoteRef: { key: "production/ecr/credentials", property: "auth_token" } }],
     },
   });
-  await bed.kubectl(["apply", "-f", "-"], { check: true, input: JSON.stringify({ apiVersion: "v1", kind: "List", items: [externalSecret("eso-owned", "ecr-pull"), externalSecret("eso-labelled", "ecr-pull-merge")] }) });
+  await bed.kubectl(["apply", "-f", "-"], {
+    check: true,
+    input: JSON.stringify({
+      apiVersion: "v1",
+      kind: "List",
+      items: [externalSecret("eso-owned", "ecr-pull"), externalSecret("eso-labelled", "ecr-pull-merge")],
+    }),
+  });
   const owner = await kubectlJson(["-n", "eso-owned", "get", "externalsecret", "ecr-pull"]);
   await bed.kubectl(["apply", "-f", "-"], {
     check: true,
@@ -112,15 +131,42 @@ beforeAll(async () => {
             name: "ecr-pull-secret",
             namespace: "eso-owned",
             labels: { "reconcile.external-secrets.io/managed": "true" },
-            ownerReferences: [{ apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", name: "ecr-pull", uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true }],
+            ownerReferences: [
+              {
+                apiVersion: "external-secrets.io/v1",
+                kind: "ExternalSecret",
+                name: "ecr-pull",
+                uid: owner.metadata.uid,
+                controller: true,
+                blockOwnerDeletion: true,
+              },
+            ],
           },
           data: dockerconfig("written-by-eso"),
         },
         // creationPolicy Merge/Orphan: ESO's label only.
-        { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/dockerconfigjson", metadata: { name: "ecr-pull-secret", namespace: "eso-labelled", labels: { "reconcile.external-secrets.io/managed": "true" } }, data: dockerconfig("merged-by-eso") },
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          type: "kubernetes.io/dockerconfigjson",
+          metadata: { name: "ecr-pull-secret", namespace: "eso-labelled", labels: { "reconcile.external-secrets.io/managed": "true" } },
+          data: dockerconfig("merged-by-eso"),
+        },
         // Someone else's pull secret of the same name, and one of another type.
-        { apiVersion: "v1", kind: "Secret", type: "kubernetes.io/dockerconfigjson", metadata: { name: "ecr-pull-secret", namespace: "foreign" }, data: dockerconfig("hand-made") },
-        { apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name: "ecr-pull-secret", namespace: "opaque" }, data: { token: Buffer.from("keep-me").toString("base64") } },
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          type: "kubernetes.io/dockerconfigjson",
+          metadata: { name: "ecr-pull-secret", namespace: "foreign" },
+          data: dockerconfig("hand-made"),
+        },
+        {
+          apiVersion: "v1",
+          kind: "Secret",
+          type: "Opaque",
+          metadata: { name: "ecr-pull-secret", namespace: "opaque" },
+          data: { token: Buffer.from("keep-me").toString("base64") },
+        },
       ],
     }),
   });
@@ -169,9 +215,14 @@ describe("heal where ESO already runs", () => {
     const secretWrites = bed.proxy.requests().filter((r) => r.method !== "GET" && /\/secrets/.test(r.path));
     expect(secretWrites.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /api/v1/namespaces/fresh/secrets"]);
     const fresh = await kubectlJson(["-n", "fresh", "get", "secret", "ecr-pull-secret"]);
-    expect(JSON.parse(Buffer.from(fresh.data[".dockerconfigjson"], "base64").toString()).auths["123456789012.dkr.ecr.us-east-1.amazonaws.com"].password).toBe(motoPassword);
+    expect(JSON.parse(Buffer.from(fresh.data[".dockerconfigjson"], "base64").toString()).auths["123456789012.dkr.ecr.us-east-1.amazonaws.com"].password).toBe(
+      motoPassword,
+    );
     // ESO was asked to re-sync its owners now.
-    for (const [ns, name] of [["eso-owned", "ecr-pull"], ["eso-labelled", "ecr-pull-merge"]] as const) {
+    for (const [ns, name] of [
+      ["eso-owned", "ecr-pull"],
+      ["eso-labelled", "ecr-pull-merge"],
+    ] as const) {
       const es = await kubectlJson(["-n", ns, "get", "externalsecret", name]);
       expect(es.metadata.annotations?.["force-sync"]).toMatch(/^\d{10}$/);
     }
@@ -213,7 +264,10 @@ describe("a hanging cluster meets the invocation's deadline", () => {
 
   it("an answer that trickles a byte at a time (an idle timer never fires) is cut by the deadline too", async () => {
     bed.proxy.slow(200, { chunkBytes: 1, match: { method: "GET", path: "/api/v1/namespaces" } });
-    const { report, failed, tookMs } = await invoke({ action: "heal" }, 4_000, { TARGET_NAMESPACES: "*", EXCLUDE_NAMESPACES: "kube-system,kube-public,kube-node-lease,default" });
+    const { report, failed, tookMs } = await invoke({ action: "heal" }, 4_000, {
+      TARGET_NAMESPACES: "*",
+      EXCLUDE_NAMESPACES: "kube-system,kube-public,kube-node-lease,default",
+    });
     expect(tookMs).toBeLessThan(4_000);
     expect(failed).toBe(true);
     const cluster = report.kubernetes!.clusters[0]!;
@@ -245,7 +299,14 @@ describe("a hanging cluster meets the invocation's deadline", () => {
   it("no secret material in any Report or log line of the runs above", () => {
     const haystack = logged.join("\n");
     expect(haystack).toContain("eso-managed");
-    for (const needle of [motoPassword, Buffer.from(`AWS:${motoPassword}`).toString("base64"), "k8s-aws-v1.", DEFAULT_IDENTITIES.rotator.secretAccessKey, "written-by-eso", "hand-made"]) {
+    for (const needle of [
+      motoPassword,
+      Buffer.from(`AWS:${motoPassword}`).toString("base64"),
+      "k8s-aws-v1.",
+      DEFAULT_IDENTITIES.rotator.secretAccessKey,
+      "written-by-eso",
+      "hand-made",
+    ]) {
       expect(haystack).not.toContain(needle);
     }
   });

@@ -12,7 +12,10 @@ import { DEFAULT_IDENTITIES, startBed, type Bed, type BedIdentity } from "../bed
 
 const ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 // Shaped like a real ECR password (base64 of a JSON envelope), long enough to be realistic.
-const password = (tag: string) => Buffer.from(JSON.stringify({ payload: `${tag}-${"P".repeat(1200)}`, datakey: "K".repeat(300), version: "2", type: "DATA_KEY", expiration: 1795550000 })).toString("base64");
+const password = (tag: string) =>
+  Buffer.from(
+    JSON.stringify({ payload: `${tag}-${"P".repeat(1200)}`, datakey: "K".repeat(300), version: "2", type: "DATA_KEY", expiration: 1795550000 }),
+  ).toString("base64");
 const login = (tag: string): RegistryLogin => ({ host: ECR, username: "AWS", password: password(tag) });
 const GHCR_AUTH = Buffer.from("octocat:ghp_foreign").toString("base64");
 
@@ -29,7 +32,13 @@ const TARGET_NAMESPACES = ["team-a", "team-b", "team-c", "team-d", "conflict-typ
 let bed: Bed;
 
 const tokenFor = async (id: BedIdentity) =>
-  (await createEksToken({ clusterName: bed.clusterName, region: bed.region, credentials: { accessKeyId: id.accessKeyId, secretAccessKey: id.secretAccessKey } })).token;
+  (
+    await createEksToken({
+      clusterName: bed.clusterName,
+      region: bed.region,
+      credentials: { accessKeyId: id.accessKeyId, secretAccessKey: id.secretAccessKey },
+    })
+  ).token;
 
 const target = (over: Partial<ClusterTarget> = {}): ClusterTarget => ({
   cluster: bed.clusterName,
@@ -43,7 +52,12 @@ const target = (over: Partial<ClusterTarget> = {}): ClusterTarget => ({
   ...over,
 });
 
-async function apply(logins: RegistryLogin[], over: Partial<ClusterTarget> = {}, id: BedIdentity = DEFAULT_IDENTITIES.rotator, now?: Date): Promise<ClusterApplyResult> {
+async function apply(
+  logins: RegistryLogin[],
+  over: Partial<ClusterTarget> = {},
+  id: BedIdentity = DEFAULT_IDENTITIES.rotator,
+  now?: Date,
+): Promise<ClusterApplyResult> {
   const connection = { server: bed.proxyUrl, caData: bed.caData, token: await tokenFor(id) };
   return applyToCluster(connection, logins, target(over), { retry: { baseDelayMs: 20, maxDelayMs: 200 }, ...(now ? { now: () => now } : {}) });
 }
@@ -87,7 +101,13 @@ beforeAll(async () => {
     auths: { "ghcr.io": { auth: GHCR_AUTH }, [ECR]: { username: "AWS", password: "stale", auth: Buffer.from("AWS:stale").toString("base64") } },
   };
   const manifests = [
-    { apiVersion: "v1", kind: "Secret", metadata: { name: "ecr-pull-secret", namespace: "conflict-type" }, type: "Opaque", stringData: { note: "not a pull secret" } },
+    {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "ecr-pull-secret", namespace: "conflict-type" },
+      type: "Opaque",
+      stringData: { note: "not a pull secret" },
+    },
     {
       apiVersion: "v1",
       kind: "Secret",
@@ -111,7 +131,12 @@ beforeAll(async () => {
       apiVersion: "external-secrets.io/v1",
       kind: "ExternalSecret",
       metadata: { name, namespace: ns, labels: labelled ? { "ecr-token-rotator/resync": "true" } : {} },
-      spec: { refreshInterval: "1h", secretStoreRef: { kind: "ClusterSecretStore", name: "aws" }, target: { name: "ecr-from-eso" }, dataFrom: [{ extract: { key: "ecr" } }] },
+      spec: {
+        refreshInterval: "1h",
+        secretStoreRef: { kind: "ClusterSecretStore", name: "aws" },
+        target: { name: "ecr-from-eso" },
+        dataFrom: [{ extract: { key: "ecr" } }],
+      },
     })),
     // confined-rotator: the product's ClusterRole, bound only in team-a (no cluster-wide list).
     {
@@ -172,7 +197,8 @@ describe("applyToCluster on the real kube-apiserver", () => {
     expect(result.serviceAccounts.patched).toHaveLength(4);
 
     // ExternalSecrets: only the labelled one in a target namespace
-    const annotations = async (ns: string, name: string) => (await kget<{ metadata: { annotations?: Record<string, string> } }>("externalsecret", ns, name))!.metadata.annotations ?? {};
+    const annotations = async (ns: string, name: string) =>
+      (await kget<{ metadata: { annotations?: Record<string, string> } }>("externalsecret", ns, name))!.metadata.annotations ?? {};
     expect((await annotations("team-a", "registry"))["force-sync"]).toBe(String(now.getTime() / 1000));
     expect((await annotations("team-b", "unrelated"))["force-sync"]).toBeUndefined();
     expect((await annotations("other", "registry"))["force-sync"]).toBeUndefined();
@@ -196,7 +222,12 @@ describe("applyToCluster on the real kube-apiserver", () => {
     const result = await apply(logins, { esoResync: undefined });
     expect(result.counts.updated).toBe(4);
     const seen = bed.proxy.requests();
-    expect(seen.filter((r) => r.method === "PATCH").map((r) => r.path).sort()).toEqual(["team-a", "team-b", "team-c", "team-d"].map((ns) => `/api/v1/namespaces/${ns}/secrets/ecr-pull-secret`));
+    expect(
+      seen
+        .filter((r) => r.method === "PATCH")
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(["team-a", "team-b", "team-c", "team-d"].map((ns) => `/api/v1/namespaces/${ns}/secrets/ecr-pull-secret`));
     expect(seen.filter((r) => r.method === "GET")).toHaveLength(3);
     expect(seen).toHaveLength(7);
     for (const ns of ["team-a", "team-d"]) expect(authsOf(await pullSecret(ns))[ECR]!.password).toBe(logins[0]!.password);
@@ -266,13 +297,22 @@ describe("applyToCluster on the real kube-apiserver", () => {
     const rvBefore = (await pullSecret("team-d"))!.metadata.resourceVersion;
     const result = await apply([login("six")], { dryRun: true });
     expect(bed.proxy.requests().filter((r) => r.method !== "GET")).toEqual([]);
-    expect(result.namespaces.filter((n) => n.wouldWrite).map((n) => n.namespace).sort()).toEqual(["team-a", "team-b", "team-c", "team-d"]);
+    expect(
+      result.namespaces
+        .filter((n) => n.wouldWrite)
+        .map((n) => n.namespace)
+        .sort(),
+    ).toEqual(["team-a", "team-b", "team-c", "team-d"]);
     expect((await pullSecret("team-d"))!.metadata.resourceVersion).toBe(rvBefore);
   });
 
   it("adoptUnmanaged takes over the unmanaged dockerconfigjson Secret in place, keeping its entries and labels", async () => {
     const uid = before["conflict-unmanaged"]!.metadata.uid;
-    const result = await apply([login("seven")], { adoptUnmanaged: true, esoResync: undefined, namespaces: { mode: "list", names: ["conflict-unmanaged", "conflict-type"] } });
+    const result = await apply([login("seven")], {
+      adoptUnmanaged: true,
+      esoResync: undefined,
+      namespaces: { mode: "list", names: ["conflict-unmanaged", "conflict-type"] },
+    });
     expect(outcomes(result)).toEqual({ "conflict-type": "conflict", "conflict-unmanaged": "updated" });
     const s = (await pullSecret("conflict-unmanaged"))!;
     expect(s.metadata.uid).toBe(uid);
@@ -285,7 +325,12 @@ describe("applyToCluster on the real kube-apiserver", () => {
     const connection = { server: bed.proxyUrl, caData: bed.caData, token: await tokenFor(DEFAULT_IDENTITIES.rotator) };
     const logins = [login("eight")];
     const api = await createKubeApi(connection);
-    const result = await applyToCluster(connection, logins, target({ esoResync: undefined, namespaces: { mode: "list", names: ["team-a", "team-b", "conflict-type"] } }), { api }).finally(() => api.close?.());
+    const result = await applyToCluster(
+      connection,
+      logins,
+      target({ esoResync: undefined, namespaces: { mode: "list", names: ["team-a", "team-b", "conflict-type"] } }),
+      { api },
+    ).finally(() => api.close?.());
     expect(outcomes(result)).toEqual({ "conflict-type": "conflict", "team-a": "updated", "team-b": "updated" });
     expect(authsOf(await pullSecret("team-b"))[ECR]!.password).toBe(logins[0]!.password);
     expectNoSecrets(result, logins);

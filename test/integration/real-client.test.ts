@@ -4,7 +4,7 @@
  * moto issues the ECR token; the product writes it to Secrets Manager (moto); a Debian
  * docker-registry on 127.0.0.1 accepts exactly that token (htpasswd user AWS); skopeo then uses:
  *   1. the `dockerconfigjson` property the product wrote, and
- *   2. the dockerconfigjson ESO renders from `registry_url` / `auth_token` with the DESIGN.md
+ *   2. the dockerconfigjson ESO renders from `registry_url` / `auth_token` with the docs/facts.md §3
  *      template (rendered by Go text/template + sprig, ESO's engine).
  * The registry runs on 127.0.0.1:PORT, not the ECR host, so the entry the product keyed by the
  * ECR host is moved to the registry's key — its content (username, password, auth) is used as is.
@@ -63,7 +63,7 @@ describe("a produced pull secret authenticates skopeo against a real registry", 
     expect(await registry.probeBasic(entry.username, entry.password)).toBe(200);
   });
 
-  it("the ExternalSecret template from DESIGN.md, rendered by ESO's engine from registry_url/auth_token", async () => {
+  it("the ExternalSecret template from docs/facts.md, rendered by ESO's engine from registry_url/auth_token", async () => {
     const rendered = await renderEsoTemplate(SEED_DOCKERCONFIGJSON_TEMPLATE, { registry: stored.registry_url!, token: stored.auth_token! });
     const result = await registry.skopeoInspect(registry.writeAuthFile(forLocalRegistry(rendered)));
     expect(result).toMatchObject({ ok: true });

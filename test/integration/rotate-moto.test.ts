@@ -70,11 +70,22 @@ describe("rotation against moto", () => {
     expect(value).toMatchObject({ registry_url: USE1, auth_token: motoPassword, username: "AWS", proxy_endpoint: `https://${USE1}` });
     expect(JSON.parse(value.dockerconfigjson!).auths[USE1].password).toBe(motoPassword);
     const described = await sm.send(new DescribeSecretCommand({ SecretId: "production/ecr/credentials" }));
-    expect(described.Tags).toEqual(expect.arrayContaining([{ Key: "team", Value: "platform" }, { Key: "ecr-token-rotator:managed", Value: "true" }]));
+    expect(described.Tags).toEqual(
+      expect.arrayContaining([
+        { Key: "team", Value: "platform" },
+        { Key: "ecr-token-rotator:managed", Value: "true" },
+      ]),
+    );
   });
 
   it("updates an owned secret holding an older token (outside the debounce window)", async () => {
-    await sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretString: JSON.stringify({ registry_url: USE1, auth_token: "old" }), Tags: [{ Key: "ecr-token-rotator:managed", Value: "true" }] }));
+    await sm.send(
+      new CreateSecretCommand({
+        Name: "ecr/creds",
+        SecretString: JSON.stringify({ registry_url: USE1, auth_token: "old" }),
+        Tags: [{ Key: "ecr-token-rotator:managed", Value: "true" }],
+      }),
+    );
     const report = await rotate({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds", WRITE_DEBOUNCE_SECONDS: "0" });
     expect(report.registries[0]).toMatchObject({ outcome: "updated" });
     expect((await current("ecr/creds")).auth_token).toBe(motoPassword);
@@ -82,7 +93,13 @@ describe("rotation against moto", () => {
   });
 
   it("debounces a rewrite within the window (alarm storm), and force overrides", async () => {
-    await sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretString: JSON.stringify({ registry_url: USE1, auth_token: "just-written", expires_at: "2015-01-01T00:00:00.000Z" }), Tags: [{ Key: "ecr-token-rotator:managed", Value: "true" }] }));
+    await sm.send(
+      new CreateSecretCommand({
+        Name: "ecr/creds",
+        SecretString: JSON.stringify({ registry_url: USE1, auth_token: "just-written", expires_at: "2015-01-01T00:00:00.000Z" }),
+        Tags: [{ Key: "ecr-token-rotator:managed", Value: "true" }],
+      }),
+    );
     for (let i = 0; i < 3; i += 1) {
       const report = await rotate({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" });
       expect(report.registries[0]).toMatchObject({ outcome: "debounced" });

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * spec.target.template.data[".dockerconfigjson"] of the ExternalSecret in DESIGN.md (the one users
+ * spec.target.template.data[".dockerconfigjson"] of the ExternalSecret in docs/facts.md §3 (the one users
  * copy from the course), verbatim; the YAML `|` block keeps the trailing newline.
  */
 export const SEED_DOCKERCONFIGJSON_TEMPLATE =

@@ -42,7 +42,8 @@ const clone = <T>(v: T): T => structuredClone(v);
 /** RFC 7386 JSON merge patch. */
 export function applyMergePatch(target: unknown, patch: unknown): unknown {
   if (typeof patch !== "object" || patch === null || Array.isArray(patch)) return clone(patch);
-  const base: Record<string, unknown> = typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  const base: Record<string, unknown> =
+    typeof target === "object" && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
   for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
     if (v === null) delete base[k];
     else base[k] = applyMergePatch(base[k], v);
@@ -151,7 +152,11 @@ export class FakeKubeApi implements KubeApi {
     if (!current) throw new KubeApiError(404, `${resource} "${name}" not found`, { reason: "NotFound" });
     const wanted = (patch.metadata as { resourceVersion?: string } | undefined)?.resourceVersion;
     if (wanted !== undefined && wanted !== current.metadata.resourceVersion) {
-      throw new KubeApiError(409, `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { reason: "Conflict" });
+      throw new KubeApiError(
+        409,
+        `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        { reason: "Conflict" },
+      );
     }
     const next = applyMergePatch(current, patch) as T;
     next.metadata.resourceVersion = this.nextRv();
@@ -223,9 +228,21 @@ export class FakeKubeApi implements KubeApi {
   /** Honours `involvedObject.kind=` and `reason=` in the field selector, like the API server. */
   async listEvents(options: ListOptions): Promise<ListPage<KubeEvent>> {
     await this.enter({ method: "listEvents", verb: "list", resource: "events", options });
-    const fields = Object.fromEntries((options.fieldSelector ?? "").split(",").filter(Boolean).map((f) => f.split("=") as [string, string]));
-    const page = this.list(this.events as unknown as Map<string, Obj>, { ...options, fieldSelector: undefined } as ListOptions) as unknown as ListPage<KubeEvent>;
-    page.items = page.items.filter((e) => (fields["involvedObject.kind"] === undefined || e.involvedObject?.kind === fields["involvedObject.kind"]) && (fields.reason === undefined || e.reason === fields.reason));
+    const fields = Object.fromEntries(
+      (options.fieldSelector ?? "")
+        .split(",")
+        .filter(Boolean)
+        .map((f) => f.split("=") as [string, string]),
+    );
+    const page = this.list(
+      this.events as unknown as Map<string, Obj>,
+      { ...options, fieldSelector: undefined } as ListOptions,
+    ) as unknown as ListPage<KubeEvent>;
+    page.items = page.items.filter(
+      (e) =>
+        (fields["involvedObject.kind"] === undefined || e.involvedObject?.kind === fields["involvedObject.kind"]) &&
+        (fields.reason === undefined || e.reason === fields.reason),
+    );
     return page;
   }
 }
@@ -234,7 +251,11 @@ export class FakeKubeApi implements KubeApi {
 export function forbidden(user: string, verb: KubeVerb, resource: KubeResource, namespace?: string, name?: string): KubeApiError {
   const scope = namespace ? `in the namespace "${namespace}"` : "at the cluster scope";
   const group = resource === "externalsecrets" ? "external-secrets.io" : "";
-  return new KubeApiError(403, `${resource}${name ? ` "${name}"` : ""} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${scope}`, {
-    reason: "Forbidden",
-  });
+  return new KubeApiError(
+    403,
+    `${resource}${name ? ` "${name}"` : ""} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${scope}`,
+    {
+      reason: "Forbidden",
+    },
+  );
 }

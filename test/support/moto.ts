@@ -38,11 +38,15 @@ export async function startMoto(): Promise<MotoServer> {
     exited = true;
   });
   try {
-    await waitFor("moto server", async () => {
-      if (exited) throw new Error(`moto exited: ${stderr}`);
-      const res = await fetch(`${url}/moto-api/`);
-      return res.ok;
-    }, 30_000);
+    await waitFor(
+      "moto server",
+      async () => {
+        if (exited) throw new Error(`moto exited: ${stderr}`);
+        const res = await fetch(`${url}/moto-api/`);
+        return res.ok;
+      },
+      30_000,
+    );
   } catch (error) {
     child.kill("SIGKILL");
     throw new Error(`moto server did not start (is 'moto[server]' installed? run scripts/ensure-test-deps.sh): ${String(error)}`);

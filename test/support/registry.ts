@@ -52,15 +52,24 @@ function requireTool(path: string, pkg: string): void {
   }
 }
 
-function exec(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function exec(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = execFile(cmd, args, { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== "number") {
-        reject(new Error(`${cmd} failed to run: ${error.message}`));
-        return;
-      }
-      resolve({ code: error ? Number(error.code) : 0, stdout: String(stdout), stderr: String(stderr) });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        if (error && typeof error.code !== "number") {
+          reject(new Error(`${cmd} failed to run: ${error.message}`));
+          return;
+        }
+        resolve({ code: error ? Number(error.code) : 0, stdout: String(stdout), stderr: String(stderr) });
+      },
+    );
     child.stdin?.on("error", () => undefined);
     child.stdin?.end(opts.input ?? "");
   });
@@ -283,7 +292,17 @@ export async function startRegistry(options: { users: RegistryUser[] }): Promise
     const pushAuth = writeAuthFile(JSON.stringify({ auths: { [host]: { auth: basic(pusher.username, pusher.password) } } }));
     const push = await exec(
       "/usr/bin/skopeo",
-      ["--command-timeout", "60s", "--insecure-policy", "copy", "--dest-authfile", pushAuth, "--dest-tls-verify=false", `oci:${layoutDir}:${TAG}`, `docker://${host}/${REPOSITORY}:${TAG}`],
+      [
+        "--command-timeout",
+        "60s",
+        "--insecure-policy",
+        "copy",
+        "--dest-authfile",
+        pushAuth,
+        "--dest-tls-verify=false",
+        `oci:${layoutDir}:${TAG}`,
+        `docker://${host}/${REPOSITORY}:${TAG}`,
+      ],
       { env: skopeoEnv, timeoutMs: 90_000 },
     );
     if (push.code !== 0) {

@@ -1,6 +1,4 @@
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
-import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { mockClient } from "aws-sdk-client-mock";
+import { GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { describe, expect, it } from "vitest";
 import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
 import { selectClusters } from "../../src/request/cluster-selection";
@@ -9,13 +7,19 @@ import { loadConfig } from "../../src/config/config";
 import { BadRequestError } from "../../src/shared/errors";
 import { runRequest } from "../../src/run/run";
 import { parseManualRequest, type Request } from "../../src/request/triggers";
+import { mockAwsSdk } from "../support/aws-fakes";
 
 const clusters: ClusterConfig[] = [
   { name: "prod", region: "us-east-1" },
   { name: "prod", region: "eu-west-1" },
   { name: "batch", region: "us-east-1" },
 ];
-const alarm = (alarmClusters?: string[]): Request => ({ action: "heal", trigger: { kind: "alarm", via: "alarm-action", ...(alarmClusters ? { alarmClusters } : {}) }, dryRun: false, force: false });
+const alarm = (alarmClusters?: string[]): Request => ({
+  action: "heal",
+  trigger: { kind: "alarm", via: "alarm-action", ...(alarmClusters ? { alarmClusters } : {}) },
+  dryRun: false,
+  force: false,
+});
 
 describe("selectClusters", () => {
   it("all configured clusters by default", () => {
@@ -43,8 +47,7 @@ describe("selectClusters", () => {
 
 describe("a heal naming an unknown cluster", () => {
   it("is rejected before any AWS call or write", async () => {
-    const ecr = mockClient(ECRClient);
-    const sm = mockClient(SecretsManagerClient);
+    const { ecr, sm } = mockAwsSdk();
     const config = loadConfig({ AWS_REGION: "us-east-1", EKS_CLUSTERS: "prod" });
     const deps = { ecr: sdkEcrApi(), secrets: sdkSecretsManagerApi("us-east-1"), now: () => new Date() };
     await expect(runRequest(parseManualRequest({ action: "heal", clusters: ["staging"] }), config, deps)).rejects.toThrow(BadRequestError);

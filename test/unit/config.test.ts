@@ -1,16 +1,9 @@
 /**
- * Configuration from environment variables (issue 2 §1, DESIGN.md "Configuration"): validated
+ * Configuration from environment variables (README.md "Configuration"): validated
  * once; ONE ConfigError listing every bad variable and what was expected.
  */
 import { describe, expect, it } from "vitest";
-import {
-  DEFAULT_EXCLUDED_NAMESPACES,
-  DEFAULT_SECRET_NAME,
-  OWNERSHIP_TAG_KEY,
-  loadConfig,
-  renderSecretName,
-  type Config,
-} from "../../src/config/config";
+import { DEFAULT_EXCLUDED_NAMESPACES, DEFAULT_SECRET_NAME, OWNERSHIP_TAG_KEY, loadConfig, renderSecretName, type Config } from "../../src/config/config";
 import { ConfigError } from "../../src/shared/errors";
 import { parseRegistryHost } from "../../src/formats/registry-host";
 
@@ -75,7 +68,9 @@ describe("defaults", () => {
   });
 
   it("AWS_ENDPOINT_URL and other SDK variables are left to the SDK (no problem reported)", () => {
-    expect(() => load({ AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: "http://127.0.0.1:5000", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" })).not.toThrow();
+    expect(() =>
+      load({ AWS_REGION: "us-east-1", AWS_ENDPOINT_URL: "http://127.0.0.1:5000", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" }),
+    ).not.toThrow();
   });
 });
 
@@ -139,7 +134,10 @@ describe("SECRET_NAME and COMBINED_SECRET_NAME", () => {
 
   it("{region} alone separates registries in different regions", () => {
     const { rotation } = load({ ECR_REGISTRIES: `${USE1},${EUW1}`, SECRET_NAME: "ecr/{region}/credentials" });
-    expect(rotation.registries.map((r) => renderSecretName(rotation.secretNameTemplate, r))).toEqual(["ecr/us-east-1/credentials", "ecr/eu-west-1/credentials"]);
+    expect(rotation.registries.map((r) => renderSecretName(rotation.secretNameTemplate, r))).toEqual([
+      "ecr/us-east-1/credentials",
+      "ecr/eu-west-1/credentials",
+    ]);
   });
 
   it("{region} alone does not separate two accounts in one region", () => {
@@ -279,9 +277,21 @@ describe("one ConfigError lists every bad variable", () => {
       TOKEN_MIN_VALIDITY_MINUTES: "999",
       WRITE_DEBOUNCE_SECONDS: "soon",
     });
-    const named = ["ECR_REGISTRIES", "SECRET_NAME", "COMBINED_SECRET_NAME", "KMS_KEY_ID", "SECRET_TAGS", "ADOPT_EXISTING_SECRET", "TOKEN_MIN_VALIDITY_MINUTES", "WRITE_DEBOUNCE_SECONDS"];
+    const named = [
+      "ECR_REGISTRIES",
+      "SECRET_NAME",
+      "COMBINED_SECRET_NAME",
+      "KMS_KEY_ID",
+      "SECRET_TAGS",
+      "ADOPT_EXISTING_SECRET",
+      "TOKEN_MIN_VALIDITY_MINUTES",
+      "WRITE_DEBOUNCE_SECONDS",
+    ];
     for (const name of named) {
-      expect(error.problems.some((p) => p.startsWith(name)), name).toBe(true);
+      expect(
+        error.problems.some((p) => p.startsWith(name)),
+        name,
+      ).toBe(true);
       expect(error.message).toContain(name);
     }
     expect(error.problems).toHaveLength(named.length);

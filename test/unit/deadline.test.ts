@@ -56,7 +56,10 @@ describe("Deadline", () => {
     const d = deadlineIn(1_000);
     let expiredCalled = false;
     const raced = d.race(new Promise<never>(() => undefined), "a hung call", () => void (expiredCalled = true));
-    const outcome = raced.then(() => "resolved", (e: unknown) => e);
+    const outcome = raced.then(
+      () => "resolved",
+      (e: unknown) => e,
+    );
     await vi.advanceTimersByTimeAsync(999);
     expect(expiredCalled).toBe(false);
     await vi.advanceTimersByTimeAsync(1);
@@ -123,7 +126,9 @@ describe("retries and paging under a deadline", () => {
       clock.advance(600);
       return { items: [], continue: `page-${calls}` };
     };
-    await expect(forEachListed(list, {}, () => undefined, { limit: 1, policy: DEFAULT_RETRY_POLICY, hooks: { deadline } })).rejects.toBeInstanceOf(DeadlineExceededError);
+    await expect(forEachListed(list, {}, () => undefined, { limit: 1, policy: DEFAULT_RETRY_POLICY, hooks: { deadline } })).rejects.toBeInstanceOf(
+      DeadlineExceededError,
+    );
     expect(calls).toBe(2);
   });
 });
@@ -150,7 +155,11 @@ describe("applyToCluster under a deadline", () => {
       if (call.verb === "create") clock.advance(400);
       return undefined;
     });
-    const result = await applyToCluster({ server: "https://127.0.0.1:1", caData: "", token: "t" }, [login], target, { api, deadline, sleep: async () => undefined });
+    const result = await applyToCluster({ server: "https://127.0.0.1:1", caData: "", token: "t" }, [login], target, {
+      api,
+      deadline,
+      sleep: async () => undefined,
+    });
     expect(result.namespaces.map((n) => [n.namespace, n.outcome, n.reason ?? ""])).toEqual([
       ["a", "created", ""],
       ["b", "created", ""],
@@ -171,7 +180,12 @@ describe("applyToCluster under a deadline", () => {
       clock.advance(200);
       return call.verb === "list" ? new DeadlineExceededError("list namespaces") : undefined;
     });
-    const result = await applyToCluster({ server: "https://127.0.0.1:1", caData: "", token: "t" }, [login], { ...target, namespaces: { mode: "list", names: ["a", "b"] } }, { api, deadline });
+    const result = await applyToCluster(
+      { server: "https://127.0.0.1:1", caData: "", token: "t" },
+      [login],
+      { ...target, namespaces: { mode: "list", names: ["a", "b"] } },
+      { api, deadline },
+    );
     expect(result.namespaces).toEqual([
       { namespace: "a", outcome: "skipped", reason: "deadline" },
       { namespace: "b", outcome: "skipped", reason: "deadline" },
@@ -204,10 +218,12 @@ describe("AWS SDK calls", () => {
     const hung = deadlineIn(50);
     let signal: AbortSignal | undefined;
     const started = Date.now();
-    await expect(sdkSend(hung, "ECR GetAuthorizationToken", async (o) => {
-      signal = o.abortSignal;
-      return new Promise<never>(() => undefined);
-    })).rejects.toThrow("deadline reached during ECR GetAuthorizationToken");
+    await expect(
+      sdkSend(hung, "ECR GetAuthorizationToken", async (o) => {
+        signal = o.abortSignal;
+        return new Promise<never>(() => undefined);
+      }),
+    ).rejects.toThrow("deadline reached during ECR GetAuthorizationToken");
     expect(signal?.aborted).toBe(true);
     expect(Date.now() - started).toBeLessThan(5_000);
     clock.advance(2_000);

@@ -38,25 +38,88 @@ const codes = (i: StuckContainerInput) => classifyStuckContainer(i).map((c) => c
 
 describe("classifyStuckContainer", () => {
   const cases: Array<[string, Partial<StuckContainerInput>, string[], RegExp?]> = [
-    ["default SA, SA has no pull secret → trap, patch the SA", { podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] }, ["default-service-account-trap"], /PATCH_SERVICE_ACCOUNTS=default/],
-    ["SA unset, SA got the secret after the pod was created → trap, recreate", { serviceAccountName: undefined, podPullSecrets: [], secrets: [] }, ["default-service-account-trap"], /recreate the pod/],
-    ["named SA without pull secrets → no-image-pull-secrets", { serviceAccountName: "builder", podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] }, ["no-image-pull-secrets"], /PATCH_SERVICE_ACCOUNTS/],
+    [
+      "default SA, SA has no pull secret → trap, patch the SA",
+      { podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] },
+      ["default-service-account-trap"],
+      /PATCH_SERVICE_ACCOUNTS=default/,
+    ],
+    [
+      "SA unset, SA got the secret after the pod was created → trap, recreate",
+      { serviceAccountName: undefined, podPullSecrets: [], secrets: [] },
+      ["default-service-account-trap"],
+      /recreate the pod/,
+    ],
+    [
+      "named SA without pull secrets → no-image-pull-secrets",
+      { serviceAccountName: "builder", podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] },
+      ["no-image-pull-secrets"],
+      /PATCH_SERVICE_ACCOUNTS/,
+    ],
     ["referenced Secret missing", { secrets: [{ name: "ecr-pull-secret", exists: false, entries: [] }] }, ["pull-secret-not-found"], /heal/],
     ["Opaque Secret", { secrets: [{ name: "ecr-pull-secret", exists: true, type: "Opaque", entries: [] }] }, ["wrong-secret-type"], /dockerconfigjson/],
     ["legacy dockercfg is accepted", { secrets: [{ ...good(), type: "kubernetes.io/dockercfg" }] }, ["unknown"]],
     ["dockerconfigjson that does not parse", { secrets: [{ ...good([]), invalid: "the docker config is not valid JSON" }] }, ["invalid-pull-secret"]],
     ["entries only for another registry", { secrets: [good([{ key: "ghcr.io", username: "bot" }])] }, ["registry-host-mismatch"], /ghcr\.io/],
-    ["same account, other region only → wrong-region", { secrets: [good([{ key: HOST_EUW1, username: "AWS", expiresAt: future }])] }, ["wrong-region"], /eu-west-1/],
+    [
+      "same account, other region only → wrong-region",
+      { secrets: [good([{ key: HOST_EUW1, username: "AWS", expiresAt: future }])] },
+      ["wrong-region"],
+      /eu-west-1/,
+    ],
     ["every matching token expired", { secrets: [good([{ key: HOST_USE1, username: "AWS", expiresAt: past }])] }, ["token-expired"], /expired at/],
-    ["token expiring within the margin counts as expired", { secrets: [good([{ key: `https://${HOST_USE1}`, username: "AWS", expiresAt: new Date(NOW.getTime() + 60_000) }])] }, ["token-expired"], /expires at/],
-    ["one expired and one fresh matching entry → not claimed expired", { secrets: [good([{ key: HOST_USE1, expiresAt: past }]), { ...good([{ key: `*.dkr.ecr.us-east-1.amazonaws.com`, expiresAt: future }]), name: "other" }], podPullSecrets: ["ecr-pull-secret", "other"] }, ["unknown"]],
+    [
+      "token expiring within the margin counts as expired",
+      { secrets: [good([{ key: `https://${HOST_USE1}`, username: "AWS", expiresAt: new Date(NOW.getTime() + 60_000) }])] },
+      ["token-expired"],
+      /expires at/,
+    ],
+    [
+      "one expired and one fresh matching entry → not claimed expired",
+      {
+        secrets: [good([{ key: HOST_USE1, expiresAt: past }]), { ...good([{ key: `*.dkr.ecr.us-east-1.amazonaws.com`, expiresAt: future }]), name: "other" }],
+        podPullSecrets: ["ecr-pull-secret", "other"],
+      },
+      ["unknown"],
+    ],
     ["unknown expiry (non-ECR password shape) → not claimed expired", { secrets: [good([{ key: HOST_USE1, username: "AWS" }])] }, ["unknown"]],
-    ["manifest unknown → not a credential problem", { reason: "ErrImagePull", message: `failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": ${IMAGE}: not found` }, ["not-a-credential-problem"], /image name, tag/],
-    ["InvalidImageName → not a credential problem", { reason: "InvalidImageName", message: "Failed to apply default image tag \"Bad:Image\": couldn't parse image name" }, ["not-a-credential-problem"]],
-    ["no such host (event) → not a credential problem", { events: ["Failed to pull image: dial tcp: lookup nowhere.example: no such host"] }, ["not-a-credential-problem"]],
-    ["401 beats 'does not exist' → credential analysis", { message: "pull access denied, repository does not exist or may require authorization: 401 Unauthorized", podPullSecrets: [], secrets: [], serviceAccountPullSecrets: [] }, ["default-service-account-trap"]],
-    ["everything looks right → unknown with the scrubbed kubelet message", { message: "failed to authorize: 403 Forbidden Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEF" }, ["unknown"], /403 Forbidden Bearer \[redacted\]/],
-    ["two problems at once: a missing and a mismatched Secret", { podPullSecrets: ["gone", "ecr-pull-secret"], secrets: [{ name: "gone", exists: false, entries: [] }, good([{ key: "quay.io" }])] }, ["pull-secret-not-found", "registry-host-mismatch"]],
+    [
+      "manifest unknown → not a credential problem",
+      { reason: "ErrImagePull", message: `failed to pull and unpack image "${IMAGE}": failed to resolve reference "${IMAGE}": ${IMAGE}: not found` },
+      ["not-a-credential-problem"],
+      /image name, tag/,
+    ],
+    [
+      "InvalidImageName → not a credential problem",
+      { reason: "InvalidImageName", message: 'Failed to apply default image tag "Bad:Image": couldn\'t parse image name' },
+      ["not-a-credential-problem"],
+    ],
+    [
+      "no such host (event) → not a credential problem",
+      { events: ["Failed to pull image: dial tcp: lookup nowhere.example: no such host"] },
+      ["not-a-credential-problem"],
+    ],
+    [
+      "401 beats 'does not exist' → credential analysis",
+      {
+        message: "pull access denied, repository does not exist or may require authorization: 401 Unauthorized",
+        podPullSecrets: [],
+        secrets: [],
+        serviceAccountPullSecrets: [],
+      },
+      ["default-service-account-trap"],
+    ],
+    [
+      "everything looks right → unknown with the scrubbed kubelet message",
+      { message: "failed to authorize: 403 Forbidden Bearer abcdefghijklmnopqrstuvwxyz0123456789ABCDEF" },
+      ["unknown"],
+      /403 Forbidden Bearer \[redacted\]/,
+    ],
+    [
+      "two problems at once: a missing and a mismatched Secret",
+      { podPullSecrets: ["gone", "ecr-pull-secret"], secrets: [{ name: "gone", exists: false, entries: [] }, good([{ key: "quay.io" }])] },
+      ["pull-secret-not-found", "registry-host-mismatch"],
+    ],
   ];
   it.each(cases)("%s", (_name, over, expected, pattern) => {
     const causes = classifyStuckContainer(input(over));

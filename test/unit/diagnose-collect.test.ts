@@ -5,27 +5,44 @@
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app";
 import { diagnoseCluster, reduceSecret, stuckContainersOf } from "../../src/diagnose/collect";
-import type { EcrApi } from "../../src/rotation/ecr";
 import { formatReport } from "../../src/report/report";
 import { runRequest } from "../../src/run/run";
-import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import { parseManualRequest } from "../../src/request/triggers";
 import type { KubePod, KubeSecret } from "../../src/kube/types";
 import { FakeKubeApi } from "../support/kube-fake-api";
-import { authorizationData, HOST_USE1, NOW } from "../support/fixtures";
+import { emptySecrets, memoryEcr } from "../support/aws-fakes";
+import { HOST_USE1, NOW } from "../support/fixtures";
 
 /** A real-shaped ECR password: base64 of the DATA_KEY envelope, with a distinctive payload. */
 function ecrPassword(expiration: Date, payload = "DISTINCTIVE-PAYLOAD-9b1e4c"): string {
-  return Buffer.from(JSON.stringify({ payload, datakey: "DATAKEY-77aa", version: "2", type: "DATA_KEY", expiration: Math.floor(expiration.getTime() / 1000) })).toString("base64");
+  return Buffer.from(
+    JSON.stringify({ payload, datakey: "DATAKEY-77aa", version: "2", type: "DATA_KEY", expiration: Math.floor(expiration.getTime() / 1000) }),
+  ).toString("base64");
 }
 const dockerSecret = (namespace: string, name: string, auths: Record<string, { password: string }>, type = "kubernetes.io/dockerconfigjson"): KubeSecret => {
-  const config = { auths: Object.fromEntries(Object.entries(auths).map(([h, { password }]) => [h, { username: "AWS", password, auth: Buffer.from(`AWS:${password}`).toString("base64") }])) };
+  const config = {
+    auths: Object.fromEntries(
+      Object.entries(auths).map(([h, { password }]) => [h, { username: "AWS", password, auth: Buffer.from(`AWS:${password}`).toString("base64") }]),
+    ),
+  };
   const key = type === "kubernetes.io/dockercfg" ? ".dockercfg" : ".dockerconfigjson";
-  return { metadata: { name, namespace }, type, data: { [key]: Buffer.from(JSON.stringify(type === "kubernetes.io/dockercfg" ? config.auths : config)).toString("base64") } };
+  return {
+    metadata: { name, namespace },
+    type,
+    data: { [key]: Buffer.from(JSON.stringify(type === "kubernetes.io/dockercfg" ? config.auths : config)).toString("base64") },
+  };
 };
-const pod = (namespace: string, name: string, opts: { image?: string; sa?: string; pullSecrets?: string[]; reason?: string; message?: string; init?: boolean; phase?: string } = {}): KubePod => {
+const pod = (
+  namespace: string,
+  name: string,
+  opts: { image?: string; sa?: string; pullSecrets?: string[]; reason?: string; message?: string; init?: boolean; phase?: string } = {},
+): KubePod => {
   const image = opts.image ?? `${HOST_USE1}/team/app:1`;
-  const status = { name: "app", image, state: { waiting: { reason: opts.reason ?? "ImagePullBackOff", message: opts.message ?? `Back-off pulling image "${image}"` } } };
+  const status = {
+    name: "app",
+    image,
+    state: { waiting: { reason: opts.reason ?? "ImagePullBackOff", message: opts.message ?? `Back-off pulling image "${image}"` } },
+  };
   return {
     metadata: { name, namespace, uid: `uid-${name}` },
     spec: {
@@ -59,7 +76,13 @@ function cluster(): FakeKubeApi {
   api.putPod(pod("team-b", "healthy", { pullSecrets: ["ecr-pull-secret"], reason: "ContainerCreating" }));
   api.putPod(pod("kube-system", "sys", {}));
   api.putPod(pod("excluded", "x", {}));
-  api.putEvent({ metadata: { name: "e1", namespace: "team-b" }, involvedObject: { kind: "Pod", namespace: "team-b", name: "mismatch" }, reason: "Failed", message: "Failed to pull image: 401 Unauthorized", lastTimestamp: "2026-11-24T07:59:00Z" });
+  api.putEvent({
+    metadata: { name: "e1", namespace: "team-b" },
+    involvedObject: { kind: "Pod", namespace: "team-b", name: "mismatch" },
+    reason: "Failed",
+    message: "Failed to pull image: 401 Unauthorized",
+    lastTimestamp: "2026-11-24T07:59:00Z",
+  });
   return api;
 }
 
@@ -116,9 +139,20 @@ describe("diagnoseCluster (in-memory API)", () => {
   it("reduceSecret keeps hosts, user names and expiry only; dockercfg is read too", () => {
     const pw = ecrPassword(expired);
     const reduced = reduceSecret("s", dockerSecret("ns", "s", { [HOST_USE1]: { password: pw } }, "kubernetes.io/dockercfg"));
-    expect(reduced).toEqual({ name: "s", exists: true, type: "kubernetes.io/dockercfg", entries: [{ key: HOST_USE1, username: "AWS", expiresAt: new Date(Math.floor(expired.getTime() / 1000) * 1000) }] });
+    expect(reduced).toEqual({
+      name: "s",
+      exists: true,
+      type: "kubernetes.io/dockercfg",
+      entries: [{ key: HOST_USE1, username: "AWS", expiresAt: new Date(Math.floor(expired.getTime() / 1000) * 1000) }],
+    });
     expect(JSON.stringify(reduced)).not.toContain(pw);
-    expect(reduceSecret("s", { metadata: { name: "s" }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": Buffer.from(`{"auths": ${pw}`).toString("base64") } }).invalid).toBe("the docker config is not valid JSON");
+    expect(
+      reduceSecret("s", {
+        metadata: { name: "s" },
+        type: "kubernetes.io/dockerconfigjson",
+        data: { ".dockerconfigjson": Buffer.from(`{"auths": ${pw}`).toString("base64") },
+      }).invalid,
+    ).toBe("the docker config is not valid JSON");
     expect(reduceSecret("s", undefined)).toEqual({ name: "s", exists: false, entries: [] });
   });
 
@@ -131,27 +165,21 @@ describe("diagnoseCluster (in-memory API)", () => {
 function harness(env: Record<string, string> = {}) {
   const api = cluster();
   const bearer = "k8s-aws-v1.DISTINCTIVE-BEARER-aHR0cHM6Ly9zdHMuYW1hem9uYXdzLmNvbS8_QWN0aW9uPUdldENhbGxlcklkZW50aXR5";
-  let ecrCalls = 0;
   const secretWrites: string[] = [];
-  const ecr: EcrApi = {
-    getAuthorizationToken: async (region) => {
-      ecrCalls++;
-      return [authorizationData(region)];
-    },
-  };
-  const secrets: SecretsApi = {
-    describe: async () => undefined,
-    getCurrent: async () => undefined,
-    create: async ({ name }) => (secretWrites.push(name), { versionId: "v1" }),
-    put: async ({ name }) => (secretWrites.push(name), { versionId: "v2" }),
-    tag: async () => {},
-  };
+  const ecr = memoryEcr();
+  const secrets = emptySecrets((_op, name) => void secretWrites.push(name));
   const app = createApp(
     { AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, EKS_CLUSTERS: "prod", EXCLUDE_NAMESPACES: "excluded", PATCH_SERVICE_ACCOUNTS: "", ...env },
-    { kubernetes: { access: async () => ({ server: "https://kube.invalid", caData: "", token: bearer }), apply: { api, now: () => NOW }, diagnose: { now: () => NOW } } },
+    {
+      kubernetes: {
+        access: async () => ({ server: "https://kube.invalid", caData: "", token: bearer }),
+        apply: { api, now: () => NOW },
+        diagnose: { now: () => NOW },
+      },
+    },
   );
   const deps = { ...app.deps, ecr, secrets, now: () => NOW, tokenNow: () => NOW };
-  return { api, bearer, app, deps, counts: () => ({ ecrCalls, secretWrites: secretWrites.length }) };
+  return { api, bearer, app, deps, counts: () => ({ ecrCalls: ecr.calls(), secretWrites: secretWrites.length }) };
 }
 
 describe("the diagnose action", () => {

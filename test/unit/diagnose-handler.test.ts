@@ -32,19 +32,39 @@ it("diagnose: no AWS call, the diagnosis in the result, StuckContainers metric, 
         namespaces: [],
         diagnosis: {
           podsScanned: 3,
-          stuck: [{ namespace: request.namespaces?.[0] ?? "x", pod: "web", container: "app", image: `${HOST_USE1}/a:1`, reason: "ImagePullBackOff", causes: [{ code: "token-expired", message: "m", hint: "h" }] }],
+          stuck: [
+            {
+              namespace: request.namespaces?.[0] ?? "x",
+              pod: "web",
+              container: "app",
+              image: `${HOST_USE1}/a:1`,
+              reason: "ImagePullBackOff",
+              causes: [{ code: "token-expired", message: "m", hint: "h" }],
+            },
+          ],
         },
       },
     ],
   });
   const app: App = {
     config: loadConfig({ AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, EKS_CLUSTERS: "prod" }),
-    deps: { ecr: { getAuthorizationToken: untouchable } as EcrApi, secrets: new Proxy({}, { get: () => untouchable }) as SecretsApi, now: () => NOW, diagnose: async () => step },
+    deps: {
+      ecr: { getAuthorizationToken: untouchable } as EcrApi,
+      secrets: new Proxy({}, { get: () => untouchable }) as SecretsApi,
+      now: () => NOW,
+      diagnose: async () => step,
+    },
   };
-  const result = (await createHandler(() => app)({ action: "diagnose", namespaces: ["payments"] })) as { ok: boolean; kubernetes: { clusters: Array<{ diagnosis: { stuck: Array<{ namespace: string }> } }> } };
+  const result = (await createHandler(() => app)({ action: "diagnose", namespaces: ["payments"] })) as {
+    ok: boolean;
+    kubernetes: { clusters: Array<{ diagnosis: { stuck: Array<{ namespace: string }> } }> };
+  };
   expect(result.ok).toBe(true);
   expect(result.kubernetes.clusters[0]!.diagnosis.stuck[0]!.namespace).toBe("payments");
-  const lines = captured.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  const lines = captured
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(lines.find((l) => l.message === "invocation summary")).toMatchObject({ action: "diagnose", stuckContainers: 1, stuckByCause: { "token-expired": 1 } });
   const emf = lines.find((l) => "_aws" in l)!;
   expect(emf).toMatchObject({ StuckContainers: 1 });

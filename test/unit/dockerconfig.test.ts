@@ -1,5 +1,5 @@
 /**
- * The kubernetes.io/dockerconfigjson format (REFERENCE.md §2): `{"auths":{"<host>":{username,password,auth}}}`,
+ * The kubernetes.io/dockerconfigjson format (docs/facts.md §4): `{"auths":{"<host>":{username,password,auth}}}`,
  * `auth` = base64(user:pass) and, when present, it overrides username/password (kubelet
  * pkg/credentialprovider/config.go DockerConfigEntry.UnmarshalJSON). A merge keeps other teams' registries.
  */

@@ -1,5 +1,5 @@
 /**
- * ECR authorization tokens (REFERENCE.md §1; DESIGN.md "Registry hosts and tokens"):
+ * ECR authorization tokens (docs/facts.md §1):
  * base64(`user:password`) split on the FIRST ':' only; a real password carries its own expiry.
  * Bad-token vectors restate kubernetes/cloud-provider-aws cmd/ecr-credential-provider/main_test.go
  * (base64("foo") has no ':') and awslabs/amazon-ecr-credential-helper ecr-login/api/client_test.go

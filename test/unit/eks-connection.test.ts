@@ -59,7 +59,9 @@ describe("resolveClusterConnection", () => {
 
   it("replaces only the configured field when just an endpoint or just a CA is given", async () => {
     const d = describer(active());
-    expect((await resolveClusterConnection(d.fn, { name: "c", region: "us-east-1", endpoint: "https://proxy.internal:8443" })).server).toBe("https://proxy.internal:8443");
+    expect((await resolveClusterConnection(d.fn, { name: "c", region: "us-east-1", endpoint: "https://proxy.internal:8443" })).server).toBe(
+      "https://proxy.internal:8443",
+    );
     expect((await resolveClusterConnection(d.fn, { name: "c", region: "us-east-1", caData: "b3RoZXI=" })).caData).toBe("b3RoZXI=");
     expect(d.calls).toEqual(["c", "c"]);
   });
@@ -87,13 +89,22 @@ describe("resolveClusterConnection", () => {
   });
 
   it("turns DescribeCluster failures into clear errors", async () => {
-    const notFound = await problemOf(resolveClusterConnection(describer(awsError("ResourceNotFoundException", "No cluster found for name: c.")).fn, { name: "c", region: "us-east-1" }));
+    const notFound = await problemOf(
+      resolveClusterConnection(describer(awsError("ResourceNotFoundException", "No cluster found for name: c.")).fn, { name: "c", region: "us-east-1" }),
+    );
     expect(notFound.problem).toBe("not-found");
     expect(notFound.message).toMatch(/does not exist.*EKS_CLUSTERS/);
-    const denied = await problemOf(resolveClusterConnection(describer(awsError("AccessDeniedException", "User: arn:aws:sts::1:assumed-role/r/s is not authorized")).fn, { name: "c", region: "us-east-1" }));
+    const denied = await problemOf(
+      resolveClusterConnection(describer(awsError("AccessDeniedException", "User: arn:aws:sts::1:assumed-role/r/s is not authorized")).fn, {
+        name: "c",
+        region: "us-east-1",
+      }),
+    );
     expect(denied.problem).toBe("access-denied");
     expect(denied.message).toMatch(/eks:DescribeCluster/);
-    const other = await problemOf(resolveClusterConnection(describer(awsError("ServiceUnavailableException", "try later")).fn, { name: "c", region: "us-east-1" }));
+    const other = await problemOf(
+      resolveClusterConnection(describer(awsError("ServiceUnavailableException", "try later")).fn, { name: "c", region: "us-east-1" }),
+    );
     expect(other.problem).toBe("api-error");
     expect(other.message).toMatch(/\(ServiceUnavailableException\): try later/);
   });
@@ -101,7 +112,10 @@ describe("resolveClusterConnection", () => {
 
 describe("createEksCredentialsProvider", () => {
   it("resolves credentials through the client's default chain", async () => {
-    const client = new EKSClient({ region: "us-east-1", credentials: { accessKeyId: "AKIAROTATORTESTKEY01", secretAccessKey: "rotator-test-secret-key", sessionToken: "tok-123456" } });
+    const client = new EKSClient({
+      region: "us-east-1",
+      credentials: { accessKeyId: "AKIAROTATORTESTKEY01", secretAccessKey: "rotator-test-secret-key", sessionToken: "tok-123456" },
+    });
     expect(await createEksCredentialsProvider("us-east-1", client)()).toEqual({
       accessKeyId: "AKIAROTATORTESTKEY01",
       secretAccessKey: "rotator-test-secret-key",
@@ -148,7 +162,10 @@ describe("getClusterAccess", () => {
   it("names the cluster when credentials fail, and does not sign", async () => {
     const cache = new EksTokenCache();
     const e = await problemOf(
-      getClusterAccess({ name: "c", region: "us-east-1" }, { describe: describer(active()).fn, credentials: async () => Promise.reject(new Error("no chain")), cache }),
+      getClusterAccess(
+        { name: "c", region: "us-east-1" },
+        { describe: describer(active()).fn, credentials: async () => Promise.reject(new Error("no chain")), cache },
+      ),
     );
     expect(e.problem).toBe("credentials");
     expect(e.message).toMatch(/EKS cluster c \(us-east-1\).*no chain/);

@@ -24,8 +24,6 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(home, { recursive: true, force: true }));
 
-
-
 function which(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" }).status === 0;
 }
@@ -45,8 +43,20 @@ interface Case {
 const CASES: Case[] = [
   { name: "long-term keys, us-east-1", cluster: "test-cluster", region: "us-east-1", accessKeyId: "AKIAIOSFODNN7EXAMPLE" },
   { name: "session token, us-east-1", cluster: "test-cluster", region: "us-east-1", accessKeyId: "ASIAIOSFODNN7EXAMPLE", sessionToken: SESSION_TOKEN },
-  { name: "session token, China partition", cluster: "prod_cluster-01", region: "cn-north-1", accessKeyId: "ASIAIOSFODNN7EXAMPLE", sessionToken: SESSION_TOKEN },
-  { name: "long-term keys, eu-west-1, kubectl asks for v1", cluster: "c", region: "eu-west-1", accessKeyId: "AKIAIOSFODNN7EXAMPLE", execInfo: '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}' },
+  {
+    name: "session token, China partition",
+    cluster: "prod_cluster-01",
+    region: "cn-north-1",
+    accessKeyId: "ASIAIOSFODNN7EXAMPLE",
+    sessionToken: SESSION_TOKEN,
+  },
+  {
+    name: "long-term keys, eu-west-1, kubectl asks for v1",
+    cluster: "c",
+    region: "eu-west-1",
+    accessKeyId: "AKIAIOSFODNN7EXAMPLE",
+    execInfo: '{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1","spec":{"interactive":false}}',
+  },
 ];
 
 /** A clean environment: only these credentials, no config files, no metadata service. */
@@ -154,7 +164,9 @@ describe("eks-token command", () => {
     const { code, stdout } = await run(["--cluster", "c", "--region", "us-east-1"]);
     expect(code).toBe(0);
     expect(Object.keys(JSON.parse(stdout))).toEqual(["kind", "apiVersion", "spec", "status"]);
-    expect(stdout).toMatch(/^\{\n {4}"kind": "ExecCredential",\n {4}"apiVersion": "client\.authentication\.k8s\.io\/v1beta1",\n {4}"spec": \{\},\n {4}"status": \{\n {8}"expirationTimestamp": "2026-11-24T10:14:00Z",\n {8}"token": "k8s-aws-v1\.[A-Za-z0-9_-]+"\n {4}\}\n\}\n\n$/);
+    expect(stdout).toMatch(
+      /^\{\n {4}"kind": "ExecCredential",\n {4}"apiVersion": "client\.authentication\.k8s\.io\/v1beta1",\n {4}"spec": \{\},\n {4}"status": \{\n {8}"expirationTimestamp": "2026-11-24T10:14:00Z",\n {8}"token": "k8s-aws-v1\.[A-Za-z0-9_-]+"\n {4}\}\n\}\n\n$/,
+    );
   });
 
   it("takes the region from --region, then AWS_REGION, then AWS_DEFAULT_REGION", async () => {

@@ -1,18 +1,16 @@
 import { createHash, createHmac } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import {
-  createEksToken,
-  decodeEksToken,
-  partitionDnsSuffix,
-  presignGetCallerIdentityUrl,
-  stsHost,
-} from "../../src/eks/token";
+import { createEksToken, decodeEksToken, partitionDnsSuffix, presignGetCallerIdentityUrl, stsHost } from "../../src/eks/token";
 
 const CREDS = { accessKeyId: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY" };
-const SESSION = { accessKeyId: "ASIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", sessionToken: "IQoJb3JpZ2luX2VjE/abc+def==" };
+const SESSION = {
+  accessKeyId: "ASIAIOSFODNN7EXAMPLE",
+  secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+  sessionToken: "IQoJb3JpZ2luX2VjE/abc+def==",
+};
 const NOW = new Date("2026-11-24T10:00:00.000Z");
 
-/** What aws-iam-authenticator's Verify() accepts (REFERENCE §4). */
+/** What aws-iam-authenticator's Verify() accepts (docs/facts.md §5). */
 const ALLOWED = new Set([
   "Action",
   "Version",
@@ -42,7 +40,10 @@ function expectedSignature(url: URL, secretAccessKey: string, clusterName: strin
     .join("&");
   const signedHeaders = url.searchParams.get("X-Amz-SignedHeaders")!;
   const headerValues: Record<string, string> = { host: url.host, "x-k8s-aws-id": clusterName };
-  const canonicalHeaders = signedHeaders.split(";").map((h) => `${h}:${headerValues[h]}\n`).join("");
+  const canonicalHeaders = signedHeaders
+    .split(";")
+    .map((h) => `${h}:${headerValues[h]}\n`)
+    .join("");
   const canonicalRequest = ["GET", url.pathname, canonicalQuery, canonicalHeaders, signedHeaders, createHash("sha256").update("").digest("hex")].join("\n");
   const date = url.searchParams.get("X-Amz-Date")!;
   const [, shortDate, region, service] = url.searchParams.get("X-Amz-Credential")!.split("/");
@@ -167,9 +168,16 @@ describe("createEksToken", () => {
     await expect(createEksToken({ clusterName: "c", region: "evil.com/x", credentials: CREDS, now: NOW })).rejects.toThrow(/not an AWS region/);
     await expect(createEksToken({ clusterName: "c", region: "US-EAST-1", credentials: CREDS, now: NOW })).rejects.toThrow(/not an AWS region/);
     await expect(createEksToken({ clusterName: "", region: "us-east-1", credentials: CREDS, now: NOW })).rejects.toThrow(/cluster name/);
-    const err = await createEksToken({ clusterName: "c", region: "us-east-1", credentials: { accessKeyId: "AKIAX", secretAccessKey: "" }, now: NOW }).catch((e: Error) => e);
+    const err = await createEksToken({ clusterName: "c", region: "us-east-1", credentials: { accessKeyId: "AKIAX", secretAccessKey: "" }, now: NOW }).catch(
+      (e: Error) => e,
+    );
     expect(String(err)).toMatch(/credentials are incomplete/);
-    const err2 = await createEksToken({ clusterName: "c", region: "us-east-1", credentials: { accessKeyId: "", secretAccessKey: "s3cr3t-value" }, now: NOW }).catch((e: Error) => e);
+    const err2 = await createEksToken({
+      clusterName: "c",
+      region: "us-east-1",
+      credentials: { accessKeyId: "", secretAccessKey: "s3cr3t-value" },
+      now: NOW,
+    }).catch((e: Error) => e);
     expect(String(err2)).not.toContain("s3cr3t-value");
   });
 });

@@ -28,7 +28,9 @@ const PASSWORD = "eso-coexistence-test-password-0123456789";
 const login = { host: ECR, username: "AWS", password: PASSWORD };
 const now = () => new Date("2026-11-24T08:00:00Z");
 const FORCE_SYNC = String(Date.parse("2026-11-24T08:00:00Z") / 1000);
-const ESO_DATA = { [DOCKERCONFIGJSON_KEY]: Buffer.from(JSON.stringify({ auths: { [ECR]: { username: "AWS", password: "written-by-eso", auth: "x" } } })).toString("base64") };
+const ESO_DATA = {
+  [DOCKERCONFIGJSON_KEY]: Buffer.from(JSON.stringify({ auths: { [ECR]: { username: "AWS", password: "written-by-eso", auth: "x" } } })).toString("base64"),
+};
 
 const target = (over: Partial<ClusterTarget> = {}): ClusterTarget => ({
   cluster: "test",
@@ -62,13 +64,18 @@ function clusterWithEso(): FakeKubeApi {
   // writing it is found by its target name.
   api.putExternalSecret({ metadata: { name: "pull-creds", namespace: "labelled" }, spec: { target: { name: "ecr-pull-secret" } } });
   api.putExternalSecret({ metadata: { name: "unrelated", namespace: "labelled" }, spec: { target: { name: "something-else" } } });
-  api.putSecret({ metadata: { name: "ecr-pull-secret", namespace: "labelled", labels: { "reconcile.external-secrets.io/managed": "true" } }, type: DOCKERCONFIGJSON_TYPE, data: ESO_DATA });
+  api.putSecret({
+    metadata: { name: "ecr-pull-secret", namespace: "labelled", labels: { "reconcile.external-secrets.io/managed": "true" } },
+    type: DOCKERCONFIGJSON_TYPE,
+    data: ESO_DATA,
+  });
   api.putSecret({ metadata: { name: "ecr-pull-secret", namespace: "foreign" }, type: DOCKERCONFIGJSON_TYPE, data: ESO_DATA });
   api.putSecret({ metadata: { name: "ecr-pull-secret", namespace: "opaque" }, type: "Opaque", data: { token: "a2VlcA==" } });
   return api;
 }
 
-const apply = (api: FakeKubeApi, t: ClusterTarget) => applyToCluster({ server: "https://127.0.0.1:1", caData: "", token: "t" }, [login], t, { api, now, sleep: async () => undefined });
+const apply = (api: FakeKubeApi, t: ClusterTarget) =>
+  applyToCluster({ server: "https://127.0.0.1:1", caData: "", token: "t" }, [login], t, { api, now, sleep: async () => undefined });
 
 describe("who owns a pull secret", () => {
   it("an owner reference to an ExternalSecret, or ESO's managed label, makes it ESO's", () => {
@@ -126,7 +133,12 @@ describe("heal where ESO already runs (fake API)", () => {
     const api = clusterWithEso();
     api.externalSecrets.get("owned/ecr-pull")!.metadata.labels = { resync: "yes" };
     const r = await apply(api, target({ esoResync: { labelSelector: "resync=yes" } }));
-    expect(api.calls.filter((c) => c.method === "patchExternalSecret").map((c) => `${c.namespace}/${c.name}`).sort()).toEqual(["labelled/pull-creds", "owned/ecr-pull"]);
+    expect(
+      api.calls
+        .filter((c) => c.method === "patchExternalSecret")
+        .map((c) => `${c.namespace}/${c.name}`)
+        .sort(),
+    ).toEqual(["labelled/pull-creds", "owned/ecr-pull"]);
     expect(r.ok).toBe(true);
 
     const dry = clusterWithEso();
@@ -138,7 +150,11 @@ describe("heal where ESO already runs (fake API)", () => {
   it("an ESO-labelled Secret that no ExternalSecret writes is reported, not written, and not a failure", async () => {
     const api = new FakeKubeApi();
     api.addNamespace("orphan");
-    api.putSecret({ metadata: { name: "ecr-pull-secret", namespace: "orphan", labels: { "reconcile.external-secrets.io/managed": "true" } }, type: DOCKERCONFIGJSON_TYPE, data: ESO_DATA });
+    api.putSecret({
+      metadata: { name: "ecr-pull-secret", namespace: "orphan", labels: { "reconcile.external-secrets.io/managed": "true" } },
+      type: DOCKERCONFIGJSON_TYPE,
+      data: ESO_DATA,
+    });
     const r = await apply(api, target());
     expect(r.namespaces[0]).toMatchObject({ outcome: "eso-managed" });
     expect(r.namespaces[0]!.reason).toMatch(/no ExternalSecret in the namespace writes it/);
@@ -148,7 +164,9 @@ describe("heal where ESO already runs (fake API)", () => {
 
   it("a re-sync the API refuses (403) is a real failure", async () => {
     const api = clusterWithEso();
-    api.faults.push((call) => (call.method === "patchExternalSecret" ? forbidden("ecr-token-rotator", call.verb, call.resource, call.namespace, call.name) : undefined));
+    api.faults.push((call) =>
+      call.method === "patchExternalSecret" ? forbidden("ecr-token-rotator", call.verb, call.resource, call.namespace, call.name) : undefined,
+    );
     const r = await apply(api, target());
     expect(r.externalSecrets.failed.map((f) => f.externalSecret).sort()).toEqual(["labelled/pull-creds", "owned/ecr-pull"]);
     expect(r.namespaces.find((n) => n.namespace === "owned")!.reason).toMatch(/re-sync of ExternalSecret owned\/ecr-pull failed: forbidden \(403\)/);
@@ -157,7 +175,9 @@ describe("heal where ESO already runs (fake API)", () => {
 
   it("a 403 on a namespace's write still fails the cluster, next to a conflict", async () => {
     const api = clusterWithEso();
-    api.faults.push((call) => (call.method === "createSecret" ? forbidden("ecr-token-rotator", call.verb, call.resource, call.namespace, call.name) : undefined));
+    api.faults.push((call) =>
+      call.method === "createSecret" ? forbidden("ecr-token-rotator", call.verb, call.resource, call.namespace, call.name) : undefined,
+    );
     const r = await apply(api, target());
     expect(r.namespaces.find((n) => n.namespace === "fresh")!.outcome).toBe("failed");
     const report = clusterReport({ name: "test", region: "us-east-1" } as ClusterConfig, r);
@@ -188,7 +208,17 @@ describe("a conflict does not fail the invocation", () => {
     expect(ok.ok).toBe(true);
     expect(ok.errors).toEqual([]);
 
-    const failed = await run(async () => ({ mode: "applied", clusters: [{ ...cluster, ok: false, error: "1 namespace failed", namespaces: [...cluster.namespaces, { namespace: "x", outcome: "failed", reason: "forbidden (403)" }] }] }));
+    const failed = await run(async () => ({
+      mode: "applied",
+      clusters: [
+        {
+          ...cluster,
+          ok: false,
+          error: "1 namespace failed",
+          namespaces: [...cluster.namespaces, { namespace: "x", outcome: "failed", reason: "forbidden (403)" }],
+        },
+      ],
+    }));
     expect(failed.ok).toBe(false);
   });
 
@@ -211,7 +241,10 @@ describe("a conflict does not fail the invocation", () => {
       const cluster = clusterReport({ name: "prod", region: "us-east-1" } as ClusterConfig, await apply(api, target()));
       const report = await run(async () => ({ mode: "applied", clusters: [cluster] }));
       powertoolsTelemetry().reportFinished(report);
-      const lines = out.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = out
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       const summary = lines.find((l) => l.message === "invocation summary")!;
       expect(summary.level).toBe("INFO");
       expect(summary.namespacesInConflict).toBe(2);

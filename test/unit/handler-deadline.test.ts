@@ -37,7 +37,27 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "handler-deadline-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
   const cert = readFileSync(join(dir, "cert.pem"));
   caData = cert.toString("base64");
   // Both accept the request and never answer.
@@ -81,7 +101,14 @@ function appWith(ecr: (deadline?: RunDeps["deadline"]) => EcrApi): App {
     TARGET_NAMESPACES: "*",
   });
   const step = createKubernetesStep(config, { access: async () => ({ server: clusterUrl, caData, token: "k8s-aws-v1.handler-deadline-test-token" }) });
-  const deps = (deadline?: RunDeps["deadline"]): RunDeps => ({ ecr: ecr(deadline), secrets, now: () => NOW, deadline, kubernetes: async () => step, fallbackOnHeal: true });
+  const deps = (deadline?: RunDeps["deadline"]): RunDeps => ({
+    ecr: ecr(deadline),
+    secrets,
+    now: () => NOW,
+    deadline,
+    kubernetes: async () => step,
+    fallbackOnHeal: true,
+  });
   return { config, deps: deps(), withDeadline: deps };
 }
 
@@ -109,7 +136,10 @@ async function invoke(app: App, remainingMs: number): Promise<{ report: Report; 
 
 describe("the handler's deadline (context.getRemainingTimeInMillis)", () => {
   it("a cluster that never answers: Report, summary line and metrics before the time runs out; skipped: deadline; the run fails", async () => {
-    const { report, error, tookMs, output } = await invoke(appWith(() => quickEcr), 3_000);
+    const { report, error, tookMs, output } = await invoke(
+      appWith(() => quickEcr),
+      3_000,
+    );
     // 3 s remaining - 0.5 s reserve: the work stops at ~2.5 s, well before Lambda's timeout.
     expect(tookMs).toBeLessThan(3_000);
     expect(tookMs).toBeGreaterThanOrEqual(2_000);
@@ -121,7 +151,10 @@ describe("the handler's deadline (context.getRemainingTimeInMillis)", () => {
     expect(report.ok).toBe(false);
     expect(error.message).toMatch(/skipped: deadline/);
 
-    const lines = output.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = output
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     const summary = lines.find((l) => l.message === "invocation summary")!;
     expect(summary).toMatchObject({ level: "ERROR", deadlineReached: true });
     const emf = lines.find((l) => "_aws" in l)!;
@@ -130,7 +163,12 @@ describe("the handler's deadline (context.getRemainingTimeInMillis)", () => {
   }, 20_000);
 
   it("an AWS endpoint that never answers (ECR through the real SDK client): skipped: deadline, nothing written, Report returned", async () => {
-    Object.assign(process.env, { AWS_ENDPOINT_URL: awsUrl, AWS_ACCESS_KEY_ID: "AKIAHANDLERDEADLINE1", AWS_SECRET_ACCESS_KEY: "handler-deadline-secret-key", AWS_REGION: "us-east-1" });
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: awsUrl,
+      AWS_ACCESS_KEY_ID: "AKIAHANDLERDEADLINE1",
+      AWS_SECRET_ACCESS_KEY: "handler-deadline-secret-key",
+      AWS_REGION: "us-east-1",
+    });
     let created = 0;
     const counting: SecretsApi = { ...secrets, create: async () => ((created += 1), { versionId: "v1" }) };
     const app = appWith((deadline) => sdkEcrApi(deadline));

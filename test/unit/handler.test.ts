@@ -3,26 +3,18 @@
  * path (success, each error) is run, and ALL captured output (stdout, stderr), every returned
  * Report and every thrown error is searched for the secret in each of its renderings.
  */
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
-import {
-  CreateSecretCommand,
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  ResourceNotFoundException,
-  SecretsManagerClient,
-} from "@aws-sdk/client-secrets-manager";
-import { mockClient } from "aws-sdk-client-mock";
+import { GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "../../handlers/rotate";
 import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
 import { loadConfig } from "../../src/config/config";
 import type { App } from "../../src/app/app";
+import { mockAwsSdk, OWNED_TAGS, secretNotFound } from "../support/aws-fakes";
 import { authorizationData, HOST_USE1, NOW, PASSWORD, RAW_TOKEN, secretNeedles } from "../support/fixtures";
 
-const ecr = mockClient(ECRClient);
-const sm = mockClient(SecretsManagerClient);
-const OWNED = [{ Key: "ecr-token-rotator:managed", Value: "true" }];
+const { ecr, sm } = mockAwsSdk();
+const OWNED = OWNED_TAGS;
 
 let captured = "";
 const originalStdout = process.stdout.write.bind(process.stdout);
@@ -71,7 +63,12 @@ const alarmInto = (value: string, previous: string) => ({
   accountId: "123456789012",
   time: NOW.toISOString(),
   region: "us-east-1",
-  alarmData: { alarmName: "image-pull-failures", state: { value, reason: "threshold", timestamp: NOW.toISOString() }, previousState: { value: previous, reason: "", timestamp: "" }, configuration: { metrics: [] } },
+  alarmData: {
+    alarmName: "image-pull-failures",
+    state: { value, reason: "threshold", timestamp: NOW.toISOString() },
+    previousState: { value: previous, reason: "", timestamp: "" },
+    configuration: { metrics: [] },
+  },
 });
 
 beforeEach(() => {
@@ -83,12 +80,15 @@ beforeEach(() => {
 describe("handler paths", () => {
   it("success: creates the secret, logs one summary line and emits EMF metrics", async () => {
     captured = "";
-    sm.on(DescribeSecretCommand).rejects(new ResourceNotFoundException({ message: "not found", $metadata: {} }));
+    sm.on(DescribeSecretCommand).rejects(secretNotFound("not found"));
     sm.on(CreateSecretCommand).resolves({ VersionId: "v1" });
     const out = await invoke(manual);
     expect(out.ok).toBe(true);
     expect(out.result).toMatchObject({ ok: true, registries: [{ outcome: "created" }] });
-    const lines = captured.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = captured
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.filter((l) => l.message === "invocation summary")).toHaveLength(1);
     const emf = lines.find((l) => "_aws" in l)!;
     expect(emf).toMatchObject({ RotationSucceeded: 1, SecretsWritten: 1, TokenSecondsRemaining: 12 * 3600, service: "ecr-token-rotator" });
@@ -96,12 +96,30 @@ describe("handler paths", () => {
 
   it("update, debounce, dry run, scheduled event and alarm heal all succeed", async () => {
     sm.on(DescribeSecretCommand).resolves({ Tags: OWNED, VersionIdsToStages: { v0: ["AWSCURRENT"] } });
-    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ registry_url: HOST_USE1, auth_token: "old", expires_at: NOW.toISOString() }), VersionId: "v0", CreatedDate: new Date(NOW.getTime() - 60_000) });
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ registry_url: HOST_USE1, auth_token: "old", expires_at: NOW.toISOString() }),
+      VersionId: "v0",
+      CreatedDate: new Date(NOW.getTime() - 60_000),
+    });
     sm.on(PutSecretValueCommand).resolves({ VersionId: "v1" });
     expect((await invoke({ action: "rotate", force: true })).result).toMatchObject({ registries: [{ outcome: "updated" }] });
     expect((await invoke(manual)).result).toMatchObject({ registries: [{ outcome: "debounced" }] });
     expect((await invoke({ action: "rotate", dryRun: true, force: true })).result).toMatchObject({ dryRun: true, registries: [{ outcome: "would-update" }] });
-    expect((await invoke({ version: "0", id: "1", "detail-type": "Scheduled Event", source: "aws.events", account: "123456789012", time: NOW.toISOString(), region: "us-east-1", resources: [], detail: {} })).ok).toBe(true);
+    expect(
+      (
+        await invoke({
+          version: "0",
+          id: "1",
+          "detail-type": "Scheduled Event",
+          source: "aws.events",
+          account: "123456789012",
+          time: NOW.toISOString(),
+          region: "us-east-1",
+          resources: [],
+          detail: {},
+        })
+      ).ok,
+    ).toBe(true);
     const heal = await invoke(alarmInto("ALARM", "OK"));
     expect(heal.result).toMatchObject({ action: "heal", trigger: { kind: "alarm", alarmName: "image-pull-failures" }, kubernetes: { mode: "skipped" } });
   });
@@ -125,13 +143,21 @@ describe("handler paths", () => {
     ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [authorizationData("us-east-1", { expiresAt: new Date(NOW.getTime() - 1) })] });
     expect((await invoke(manual)).error!.message).toContain("already expired");
 
-    ecr.on(GetAuthorizationTokenCommand).rejects(Object.assign(new Error("not authorized to perform: ecr:GetAuthorizationToken"), { name: "AccessDeniedException" }));
+    ecr
+      .on(GetAuthorizationTokenCommand)
+      .rejects(Object.assign(new Error("not authorized to perform: ecr:GetAuthorizationToken"), { name: "AccessDeniedException" }));
     expect((await invoke(manual)).error!.message).toContain("AccessDeniedException");
 
     ecr.on(GetAuthorizationTokenCommand).resolves({ authorizationData: [authorizationData("us-east-1")] });
-    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ registry_url: HOST_USE1, auth_token: "old" }), VersionId: "v0", CreatedDate: new Date(0) });
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ registry_url: HOST_USE1, auth_token: "old" }),
+      VersionId: "v0",
+      CreatedDate: new Date(0),
+    });
     // A remote error that echoes the request (worst case): the secret must still not escape.
-    sm.on(PutSecretValueCommand).rejects(Object.assign(new Error(`ValidationException: bad SecretString ${PASSWORD} ${RAW_TOKEN}`), { name: "ValidationException" }));
+    sm.on(PutSecretValueCommand).rejects(
+      Object.assign(new Error(`ValidationException: bad SecretString ${PASSWORD} ${RAW_TOKEN}`), { name: "ValidationException" }),
+    );
     const echoed = await invoke(manual);
     expect(echoed.error!.message).toContain("[redacted]");
   });
@@ -156,7 +182,10 @@ describe("handler paths", () => {
   });
 
   it("bad configuration fails every invocation with one message naming every bad variable", async () => {
-    const factory = () => ({ config: loadConfig({ ECR_REGISTRIES: "123.dkr.ecr.us-east-1.amazonaws.com", ADOPT_EXISTING_SECRET: "maybe", WRITE_DEBOUNCE_SECONDS: "-1" }), deps: {} as App["deps"] });
+    const factory = () => ({
+      config: loadConfig({ ECR_REGISTRIES: "123.dkr.ecr.us-east-1.amazonaws.com", ADOPT_EXISTING_SECRET: "maybe", WRITE_DEBOUNCE_SECONDS: "-1" }),
+      deps: {} as App["deps"],
+    });
     const out = await invoke(manual, factory);
     expect(out.error!.message).toMatch(/3 problems/);
     for (const variable of ["ECR_REGISTRIES", "ADOPT_EXISTING_SECRET", "WRITE_DEBOUNCE_SECONDS"]) expect(out.error!.message).toContain(variable);

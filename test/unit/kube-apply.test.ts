@@ -134,7 +134,10 @@ describe("applyToCluster (fake API)", () => {
     expect(r.ok).toBe(true);
     expect(r.notes.join("\n")).toMatch(/only pods created from now on/);
     // one cluster-wide LIST per SA name (2 namespaces, page 3: one page each)
-    expect(api.calls.filter((c) => c.method === "listServiceAccounts").map((c) => c.options?.fieldSelector)).toEqual(["metadata.name=default", "metadata.name=builder"]);
+    expect(api.calls.filter((c) => c.method === "listServiceAccounts").map((c) => c.options?.fieldSelector)).toEqual([
+      "metadata.name=default",
+      "metadata.name=builder",
+    ]);
 
     api.calls.length = 0;
     const again = await apply(api, t);
@@ -147,7 +150,10 @@ describe("applyToCluster (fake API)", () => {
     api.putExternalSecret({ metadata: { name: "pull", namespace: "ns-00", labels: { "ecr-token-rotator/resync": "true" } } });
     api.putExternalSecret({ metadata: { name: "other", namespace: "ns-00", labels: {} } });
     api.putExternalSecret({ metadata: { name: "pull", namespace: "ns-01", labels: { "ecr-token-rotator/resync": "true" } } });
-    const r = await apply(api, target({ namespaces: { mode: "list", names: ["ns-00", "ns-02"] }, esoResync: { labelSelector: "ecr-token-rotator/resync=true" } }));
+    const r = await apply(
+      api,
+      target({ namespaces: { mode: "list", names: ["ns-00", "ns-02"] }, esoResync: { labelSelector: "ecr-token-rotator/resync=true" } }),
+    );
     expect(r.externalSecrets.resynced).toEqual(["ns-00/pull"]);
     expect(api.externalSecrets.get("ns-00/pull")!.metadata.annotations).toEqual({ "force-sync": String(Date.parse("2026-11-24T08:00:00Z") / 1000) });
     expect(api.externalSecrets.get("ns-00/other")!.metadata.annotations).toBeUndefined();
@@ -238,7 +244,11 @@ describe("applyToCluster (fake API)", () => {
     const api = fleet(3);
     api.faults.push((c) => (c.namespace === "ns-01" && c.verb === "create" ? new KubeApiError(500, "etcdserver: request timed out") : undefined));
     const r = await applyToCluster(connection, [login], target(), { api, sleep: noSleep, retry: { maxAttempts: 3 } });
-    expect(r.namespaces.find((n) => n.namespace === "ns-01")).toMatchObject({ outcome: "failed", attempts: 3, reason: expect.stringMatching(/HTTP 500.*retries exhausted/) });
+    expect(r.namespaces.find((n) => n.namespace === "ns-01")).toMatchObject({
+      outcome: "failed",
+      attempts: 3,
+      reason: expect.stringMatching(/HTTP 500.*retries exhausted/),
+    });
     expect(r.counts.created).toBe(2);
     expect(api.calls.filter((c) => c.namespace === "ns-01" && c.verb === "create")).toHaveLength(3);
     expect(r.ok).toBe(false);

@@ -39,14 +39,41 @@ const TOKEN = "k8s-aws-v1.test-token-value-0123456789";
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kube-client-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
   const cert = readFileSync(join(dir, "cert.pem"));
   caData = cert.toString("base64");
   server = createServer({ key: readFileSync(join(dir, "key.pem")), cert }, (req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {
-      seen.push({ method: req.method!, url: req.url!, contentType: req.headers["content-type"], authorization: req.headers.authorization, accept: req.headers.accept, body });
+      seen.push({
+        method: req.method!,
+        url: req.url!,
+        contentType: req.headers["content-type"],
+        authorization: req.headers.authorization,
+        accept: req.headers.accept,
+        body,
+      });
       handler(req, body, res);
     });
   });
@@ -95,7 +122,13 @@ describe.each(adapters)("%s", (adapterName, factory) => {
         kind: "SecretList",
         apiVersion: "v1",
         metadata: { resourceVersion: "10", continue: req.url!.includes("continue=") ? undefined : "next-page" },
-        items: [{ metadata: { name: "ecr-pull-secret", namespace: "a", resourceVersion: "5", labels: { x: "y" } }, type: "kubernetes.io/dockerconfigjson", data: { ".dockerconfigjson": "e30=" } }],
+        items: [
+          {
+            metadata: { name: "ecr-pull-secret", namespace: "a", resourceVersion: "5", labels: { x: "y" } },
+            type: "kubernetes.io/dockerconfigjson",
+            data: { ".dockerconfigjson": "e30=" },
+          },
+        ],
       });
     const pages = await withApi(async (api) => [
       await api.listSecrets({ fieldSelector: "metadata.name=ecr-pull-secret", limit: 500 }),
@@ -103,7 +136,10 @@ describe.each(adapters)("%s", (adapterName, factory) => {
     ]);
     expect(pages[0]!.continue).toBe("next-page");
     expect(pages[1]!.continue).toBeUndefined();
-    expect(pages[0]!.items[0]).toMatchObject({ metadata: { name: "ecr-pull-secret", namespace: "a", resourceVersion: "5" }, type: "kubernetes.io/dockerconfigjson" });
+    expect(pages[0]!.items[0]).toMatchObject({
+      metadata: { name: "ecr-pull-secret", namespace: "a", resourceVersion: "5" },
+      type: "kubernetes.io/dockerconfigjson",
+    });
     const first = new URL(seen[0]!.url, url);
     expect(first.pathname).toBe("/api/v1/secrets");
     expect(first.searchParams.get("fieldSelector")).toBe("metadata.name=ecr-pull-secret");
@@ -148,14 +184,25 @@ describe.each(adapters)("%s", (adapterName, factory) => {
     const echoed = Buffer.from("AWS:" + "p".repeat(40)).toString("base64");
     handler = (req, _b, res) => {
       if (req.method === "GET") return json(res, 404, { kind: "Status", reason: "NotFound", message: 'secrets "x" not found', code: 404 });
-      if (req.url!.includes("/secrets/a")) return json(res, 429, { kind: "Status", reason: "TooManyRequests", message: "too many requests", code: 429 }, { "retry-after": "2" });
-      return json(res, 422, { kind: "Status", reason: "Invalid", message: `Secret "b" is invalid: data: Invalid value: "${echoed}"`, details: { causes: [{ message: echoed }] }, code: 422 });
+      if (req.url!.includes("/secrets/a"))
+        return json(res, 429, { kind: "Status", reason: "TooManyRequests", message: "too many requests", code: 429 }, { "retry-after": "2" });
+      return json(res, 422, {
+        kind: "Status",
+        reason: "Invalid",
+        message: `Secret "b" is invalid: data: Invalid value: "${echoed}"`,
+        details: { causes: [{ message: echoed }] },
+        code: 422,
+      });
     };
     await withApi(async (api) => {
       expect(await api.readSecret("ns", "x")).toBeUndefined();
       const throttled = await api.patchSecret("ns", "a", {}).catch((e: unknown) => e);
       expect(throttled).toBeInstanceOf(KubeApiError);
-      expect(throttled).toMatchObject({ status: 429, message: "too many requests", details: { reason: "TooManyRequests", retryAfterSeconds: 2, verb: "patch", resource: "secrets", namespace: "ns" } });
+      expect(throttled).toMatchObject({
+        status: 429,
+        message: "too many requests",
+        details: { reason: "TooManyRequests", retryAfterSeconds: 2, verb: "patch", resource: "secrets", namespace: "ns" },
+      });
       const invalid = (await api.patchSecret("ns", "b", {}).catch((e: unknown) => e)) as KubeApiError;
       expect(invalid.status).toBe(422);
       expect(invalid.message).toMatch(/is invalid/);
@@ -174,7 +221,11 @@ describe.each(adapters)("%s", (adapterName, factory) => {
   it("an untrusted server certificate is a non-retryable error", async () => {
     handler = (_req, _b, res) => json(res, 200, { items: [], metadata: {} });
     // a CA that is not the server's: generate a second self-signed cert
-    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k2.pem"), "-out", join(dir, "c2.pem"), "-days", "1", "-subj", "/CN=other"], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k2.pem"), "-out", join(dir, "c2.pem"), "-days", "1", "-subj", "/CN=other"],
+      { stdio: "ignore" },
+    );
     const api = await make({ server: url, caData: readFileSync(join(dir, "c2.pem")).toString("base64"), token: TOKEN });
     const error = (await api.listNamespaces({ limit: 1 }).catch((e: unknown) => e)) as KubeApiError;
     await api.close?.();

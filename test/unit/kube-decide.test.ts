@@ -23,7 +23,13 @@ const secret = (over: Partial<KubeSecret> & { labels?: Record<string, string>; c
   type: over.type ?? DOCKERCONFIGJSON_TYPE,
   data: over.data ?? { [DOCKERCONFIGJSON_KEY]: b64(over.config ?? buildDockerConfig([{ ...login, password: "old-password" }])) },
 });
-const input = (existing: KubeSecret | SecretSummary | undefined, adoptUnmanaged = false) => ({ namespace: "team-a", name: "ecr-pull-secret", existing, logins: [login], adoptUnmanaged });
+const input = (existing: KubeSecret | SecretSummary | undefined, adoptUnmanaged = false) => ({
+  namespace: "team-a",
+  name: "ecr-pull-secret",
+  existing,
+  logins: [login],
+  adoptUnmanaged,
+});
 
 describe("decideSecret", () => {
   it("creates a missing secret: dockerconfigjson type, managed-by label, our registry", () => {
@@ -92,7 +98,10 @@ describe("decideSecret", () => {
 });
 
 describe("decideServiceAccount", () => {
-  const sa = (refs?: Array<{ name?: string }>) => ({ metadata: { name: "default", namespace: "team-a", resourceVersion: "7" }, ...(refs ? { imagePullSecrets: refs } : {}) });
+  const sa = (refs?: Array<{ name?: string }>) => ({
+    metadata: { name: "default", namespace: "team-a", resourceVersion: "7" },
+    ...(refs ? { imagePullSecrets: refs } : {}),
+  });
 
   it("appends the pull secret and keeps existing entries in order, with the resourceVersion", () => {
     expect(decideServiceAccount(sa([{ name: "other" }, { name: "third" }]), "ecr-pull-secret")).toEqual({

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { REDACTED, scrub, secretValuesOf } from "../../src/kube/redact";
+import { REDACTED } from "../../src/shared/redact";
+import { scrub, secretValuesOf } from "../../src/shared/redact-text";
 
 describe("scrub", () => {
   const logins = [{ host: "h", username: "AWS", password: "short-pass-1" }];
@@ -15,7 +16,9 @@ describe("scrub", () => {
 
   it("removes anything token-shaped and bearer credentials, keeps names and messages readable", () => {
     const blob = Buffer.from("x".repeat(60)).toString("base64");
-    const out = scrub(`secrets "ecr-pull-secret" is forbidden: User "ecr-token-rotator" cannot patch resource "secrets" in API group "" in the namespace "team-a-very-long-namespace-name-for-tests" value ${blob} Authorization: Bearer abc.def`);
+    const out = scrub(
+      `secrets "ecr-pull-secret" is forbidden: User "ecr-token-rotator" cannot patch resource "secrets" in API group "" in the namespace "team-a-very-long-namespace-name-for-tests" value ${blob} Authorization: Bearer abc.def`,
+    );
     expect(out).not.toContain(blob);
     expect(out).not.toContain("abc.def");
     expect(out).toContain('cannot patch resource "secrets"');

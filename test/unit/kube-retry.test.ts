@@ -3,8 +3,7 @@ import { backoffDelay, classify, DEFAULT_RETRY_POLICY, parseRetryAfter, withRetr
 import { KubeApiError } from "../../src/kube/types";
 
 const policy: RetryPolicy = { maxAttempts: 4, baseDelayMs: 100, maxDelayMs: 1_000, maxRetryAfterMs: 5_000 };
-const apiError = (status: number, retryAfterSeconds?: number) =>
-  new KubeApiError(status, "x", retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
+const apiError = (status: number, retryAfterSeconds?: number) => new KubeApiError(status, "x", retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
 
 describe("classify", () => {
   it.each([

@@ -26,7 +26,27 @@ const timers = new Set<ReturnType<typeof setInterval>>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kube-timeouts-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
   const cert = readFileSync(join(dir, "cert.pem"));
   caData = cert.toString("base64");
   server = createServer({ key: readFileSync(join(dir, "key.pem")), cert }, (req, res) => {
@@ -67,7 +87,10 @@ describe.each(adapters)("%s adapter", (_name, open) => {
     handler = trickle;
     const api = await open({ timeoutMs: 600 });
     const started = Date.now();
-    const error = await api.listNamespaces({ limit: 10 }).then(() => undefined, (e: unknown) => e);
+    const error = await api.listNamespaces({ limit: 10 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const took = Date.now() - started;
     await api.close?.();
     expect(error).toBeInstanceOf(KubeApiError);
@@ -80,7 +103,10 @@ describe.each(adapters)("%s adapter", (_name, open) => {
     handler = silent;
     const api = await open({ deadline: deadlineIn(500) });
     const started = Date.now();
-    const error = await api.readSecret("a", "ecr-pull-secret").then(() => undefined, (e: unknown) => e);
+    const error = await api.readSecret("a", "ecr-pull-secret").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const took = Date.now() - started;
     await api.close?.();
     expect(error).toBeInstanceOf(DeadlineExceededError);

@@ -1,5 +1,5 @@
 /**
- * ECR registry hosts (DESIGN.md "Registry hosts and tokens"). The yardstick is the public test
+ * ECR registry hosts (docs/facts.md §2). The yardstick is the public test
  * vectors of the kubelet's credential provider and the ECR credential helper:
  *  - kubernetes/cloud-provider-aws cmd/ecr-credential-provider/main_test.go
  *    (TestRegistryPatternMatch, Test_parseRegionFromECRPrivateHost, Test_parseHostFromImageReference,
@@ -8,13 +8,7 @@
  * The cases below restate those vectors in this project's terms.
  */
 import { describe, expect, it } from "vitest";
-import {
-  InvalidRegistryHostError,
-  hostOfImageReference,
-  parseRegistryHost,
-  registryHostFor,
-  tryParseRegistryHost,
-} from "../../src/formats/registry-host";
+import { InvalidRegistryHostError, hostOfImageReference, parseRegistryHost, registryHostFor, tryParseRegistryHost } from "../../src/formats/registry-host";
 
 describe("parseRegistryHost: accepted forms (kubelet TestRegistryPatternMatch, true rows)", () => {
   it.each([
@@ -152,7 +146,10 @@ describe("hostOfImageReference (kubelet Test_parseHostFromImageReference / Test_
     ["123456789123.dkr.ecr.us-west-2.amazonaws.com/foo/bar:1.0", "123456789123.dkr.ecr.us-west-2.amazonaws.com"],
     ["123456789123.dkr.ecr.us-west-2.amazonaws.com/public.ecr.aws/foo:latest", "123456789123.dkr.ecr.us-west-2.amazonaws.com"],
     ["registry.k8s.io/foo:latest", "registry.k8s.io"],
-    ["123456789012.dkr-ecr.us-east-1.on.aws/team/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "123456789012.dkr-ecr.us-east-1.on.aws"],
+    [
+      "123456789012.dkr-ecr.us-east-1.on.aws/team/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+      "123456789012.dkr-ecr.us-east-1.on.aws",
+    ],
     ["localhost:5000/app:dev", "localhost:5000"],
     ["localhost/app", "localhost"],
     ["Registry.Example.COM/App", "registry.example.com"],

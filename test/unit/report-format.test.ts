@@ -10,7 +10,18 @@ const base: Report = {
   startedAt: "2026-11-24T08:00:00.000Z",
   durationMs: 812,
   ecrCalls: 1,
-  registries: [{ registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com", accountId: "123456789012", region: "us-east-1", secretName: "ecr/creds", outcome: "debounced", reason: "current version is 60 s old", expiresAt: "2026-11-24T19:59:00.000Z", secondsRemaining: 43_140 }],
+  registries: [
+    {
+      registry: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+      accountId: "123456789012",
+      region: "us-east-1",
+      secretName: "ecr/creds",
+      outcome: "debounced",
+      reason: "current version is 60 s old",
+      expiresAt: "2026-11-24T19:59:00.000Z",
+      secondsRemaining: 43_140,
+    },
+  ],
   tokenSecondsRemaining: 43_140,
   kubernetes: {
     mode: "applied",
@@ -60,7 +71,11 @@ describe("formatReport", () => {
             ok: false,
             skipped: "deadline",
             namespaces: [
-              { namespace: "a", outcome: "eso-managed", reason: "owned by ExternalSecret a/ecr-pull: not written; ExternalSecret a/ecr-pull re-synced (force-sync)" },
+              {
+                namespace: "a",
+                outcome: "eso-managed",
+                reason: "owned by ExternalSecret a/ecr-pull: not written; ExternalSecret a/ecr-pull re-synced (force-sync)",
+              },
               { namespace: "b", outcome: "skipped", reason: "deadline" },
               { namespace: "c", outcome: "skipped", reason: "namespace is terminating" },
             ],
@@ -77,7 +92,18 @@ describe("formatReport", () => {
   });
 
   it("an ignored alarm and a dry run say so", () => {
-    expect(formatReport({ ...base, ok: true, action: "none", registries: [], kubernetes: undefined, errors: [], ignored: "alarm pulls went to OK", tokenSecondsRemaining: null })).toContain("ignored: alarm pulls went to OK");
+    expect(
+      formatReport({
+        ...base,
+        ok: true,
+        action: "none",
+        registries: [],
+        kubernetes: undefined,
+        errors: [],
+        ignored: "alarm pulls went to OK",
+        tokenSecondsRemaining: null,
+      }),
+    ).toContain("ignored: alarm pulls went to OK");
     expect(formatReport({ ...base, dryRun: true }).split("\n")[0]).toContain("DRY RUN (nothing written)");
   });
 });

@@ -1,14 +1,5 @@
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
-import {
-  CreateSecretCommand,
-  DescribeSecretCommand,
-  GetSecretValueCommand,
-  PutSecretValueCommand,
-  ResourceNotFoundException,
-  SecretsManagerClient,
-  TagResourceCommand,
-} from "@aws-sdk/client-secrets-manager";
-import { mockClient } from "aws-sdk-client-mock";
+import { GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { CreateSecretCommand, DescribeSecretCommand, GetSecretValueCommand, PutSecretValueCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
 import { loadConfig } from "../../src/config/config";
@@ -16,13 +7,11 @@ import { BadRequestError } from "../../src/shared/errors";
 import { runRequest } from "../../src/run/run";
 import { clientRequestToken } from "../../src/rotation/secret-writer";
 import { parseManualRequest, type Request } from "../../src/request/triggers";
+import { mockAwsSdk, OWNED_TAGS, secretNotFound } from "../support/aws-fakes";
 import { authorizationData, EXPIRES, HOST_EUW1, HOST_OTHER_ACCOUNT_USE1, HOST_USE1, NOW, PASSWORD, RAW_TOKEN } from "../support/fixtures";
 
-const ecr = mockClient(ECRClient);
-const sm = mockClient(SecretsManagerClient);
-
-const OWNED_TAGS = [{ Key: "ecr-token-rotator:managed", Value: "true" }];
-const notFound = () => new ResourceNotFoundException({ message: "Secrets Manager can't find the specified secret.", $metadata: {} });
+const { ecr, sm } = mockAwsSdk();
+const notFound = () => secretNotFound();
 
 function config(extra: Record<string, string> = {}) {
   return loadConfig({ AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, SECRET_NAME: "production/ecr/credentials", ...extra });
@@ -45,7 +34,9 @@ beforeEach(() => {
   sm.reset();
   ecr.on(GetAuthorizationTokenCommand).callsFake((_input, getClient) => {
     // The mock sees which regional client asked: derive the region from its config.
-    return getClient().config.region().then((region: string) => ({ authorizationData: [authorizationData(region)] }));
+    return getClient()
+      .config.region()
+      .then((region: string) => ({ authorizationData: [authorizationData(region)] }));
   });
 });
 afterEach(() => {
@@ -61,7 +52,13 @@ describe("rotation into Secrets Manager", () => {
 
     expect(report.ok).toBe(true);
     expect(report.registries).toEqual([
-      expect.objectContaining({ registry: HOST_USE1, secretName: "production/ecr/credentials", outcome: "created", expiresAt: EXPIRES.toISOString(), secondsRemaining: 12 * 3600 }),
+      expect.objectContaining({
+        registry: HOST_USE1,
+        secretName: "production/ecr/credentials",
+        outcome: "created",
+        expiresAt: EXPIRES.toISOString(),
+        secondsRemaining: 12 * 3600,
+      }),
     ]);
     const create = sm.commandCalls(CreateSecretCommand)[0]!.args[0].input;
     expect(create.Name).toBe("production/ecr/credentials");
@@ -134,7 +131,11 @@ describe("rotation into Secrets Manager", () => {
 
   it("adopts a hand-made secret in the course's format when ADOPT_EXISTING_SECRET=true, then tags it", async () => {
     sm.on(DescribeSecretCommand).resolves({ Tags: [], VersionIdsToStages: { v0: ["AWSCURRENT"] } });
-    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ registry_url: HOST_USE1, auth_token: "x" }), VersionId: "v0", CreatedDate: new Date(NOW.getTime() - 86_400_000) });
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ registry_url: HOST_USE1, auth_token: "x" }),
+      VersionId: "v0",
+      CreatedDate: new Date(NOW.getTime() - 86_400_000),
+    });
     sm.on(PutSecretValueCommand).resolves({ VersionId: "v1" });
     sm.on(TagResourceCommand).resolves({});
     const report = await runRequest(request(), config({ ADOPT_EXISTING_SECRET: "true" }), deps());
@@ -178,11 +179,12 @@ describe("tokens", () => {
     expect(report.ok).toBe(true);
     expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(2);
     expect(report.ecrCalls).toBe(2);
-    expect(sm.commandCalls(CreateSecretCommand).map((c) => c.args[0].input.Name).sort()).toEqual([
-      "ecr/123456789012/eu-west-1",
-      "ecr/123456789012/us-east-1",
-      "ecr/210987654321/us-east-1",
-    ]);
+    expect(
+      sm
+        .commandCalls(CreateSecretCommand)
+        .map((c) => c.args[0].input.Name)
+        .sort(),
+    ).toEqual(["ecr/123456789012/eu-west-1", "ecr/123456789012/us-east-1", "ecr/210987654321/us-east-1"]);
     const other = sm.commandCalls(CreateSecretCommand).find((c) => c.args[0].input.Name === "ecr/210987654321/us-east-1")!;
     expect(JSON.parse(other.args[0].input.SecretString!).registry_url).toBe(HOST_OTHER_ACCOUNT_USE1);
   });
@@ -191,7 +193,9 @@ describe("tokens", () => {
     sm.on(DescribeSecretCommand).rejects(notFound());
     sm.on(CreateSecretCommand).resolves({ VersionId: "v1" });
     const report = await runRequest(request(), loadConfig({ AWS_REGION: "eu-west-1" }), deps());
-    expect(report.registries).toEqual([expect.objectContaining({ registry: HOST_EUW1, secretName: "ecr/123456789012/eu-west-1/credentials", outcome: "created" })]);
+    expect(report.registries).toEqual([
+      expect.objectContaining({ registry: HOST_EUW1, secretName: "ecr/123456789012/eu-west-1/credentials", outcome: "created" }),
+    ]);
     expect(report.ecrCalls).toBe(1);
   });
 
@@ -221,7 +225,10 @@ describe("tokens", () => {
     ecr.on(GetAuthorizationTokenCommand).callsFake(async (_input, getClient) => {
       const region = await getClient().config.region();
       if (region === "eu-west-1") {
-        throw Object.assign(new Error("User: arn:aws:sts::123456789012:assumed-role/x is not authorized to perform: ecr:GetAuthorizationToken on resource: *"), { name: "AccessDeniedException" });
+        throw Object.assign(
+          new Error("User: arn:aws:sts::123456789012:assumed-role/x is not authorized to perform: ecr:GetAuthorizationToken on resource: *"),
+          { name: "AccessDeniedException" },
+        );
       }
       return { authorizationData: [authorizationData(region)] };
     });

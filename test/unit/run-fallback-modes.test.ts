@@ -1,25 +1,17 @@
 /** FALLBACK_MODE routing of runRequest: when the Kubernetes step runs, and that it runs after Secrets Manager. */
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app";
-import type { EcrApi } from "../../src/rotation/ecr";
 import { runRequest, type KubernetesStep } from "../../src/run/run";
-import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import { parseManualRequest } from "../../src/request/triggers";
-import { authorizationData, NOW } from "../support/fixtures";
+import { emptySecrets, memoryEcr } from "../support/aws-fakes";
+import { NOW } from "../support/fixtures";
 
 function harness(mode: string) {
   const calls: string[] = [];
-  const ecr: EcrApi = { getAuthorizationToken: async (region) => [authorizationData(region)] };
-  const secrets: SecretsApi = {
-    describe: async () => undefined,
-    getCurrent: async () => undefined,
-    create: async ({ name }) => {
-      calls.push(`create ${name}`);
-      return { versionId: "v1" };
-    },
-    put: async () => ({ versionId: "v2" }),
-    tag: async () => {},
-  };
+  const ecr = memoryEcr();
+  const secrets = emptySecrets((op, name) => {
+    if (op === "create") calls.push(`create ${name}`);
+  });
   const app = createApp({ AWS_REGION: "us-east-1", EKS_CLUSTERS: "prod", FALLBACK_MODE: mode });
   const step: KubernetesStep = async ({ credentials }) => {
     calls.push(`kubernetes with ${credentials.length} credential(s)`);

@@ -1,5 +1,5 @@
 /**
- * The Secrets Manager contract ESO reads (DESIGN.md "Secrets Manager contract (what ESO reads)").
+ * The Secrets Manager contract ESO reads (docs/facts.md §3).
  */
 import { describe, expect, it } from "vitest";
 import { credentialsOfEntry, parseDockerConfig } from "../../src/formats/dockerconfig";
@@ -61,7 +61,7 @@ describe("registrySecretValue", () => {
     expect(JSON.parse(JSON.stringify(value))).toEqual(value);
   });
 
-  // The ExternalSecret template in DESIGN.md (from the course users follow) builds its
+  // The ExternalSecret template in docs/facts.md §3 (from the course users follow) builds its
   // .dockerconfigjson from registry_url and auth_token; it must describe the same login as the
   // ready-made dockerconfigjson property. (test/ renders it with Go text/template + sprig too.)
   it("the course's ExternalSecret template, fed registry_url and auth_token, yields the same docker config", () => {
@@ -72,7 +72,11 @@ describe("registrySecretValue", () => {
   });
 
   it("dual-stack, FIPS and China hosts are carried verbatim", () => {
-    for (const host of ["123456789012.dkr-ecr.eu-west-1.on.aws", "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com", "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn"]) {
+    for (const host of [
+      "123456789012.dkr-ecr.eu-west-1.on.aws",
+      "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+      "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+    ]) {
       const v = registrySecretValue(credential(host));
       expect(v.registry_url).toBe(host);
       expect(v.proxy_endpoint).toBe(`https://${host}`);
@@ -131,10 +135,25 @@ describe("checkStoredValue", () => {
     ["JSON null", "null", "registry", "its current value is not a JSON object"],
     ["a JSON string", JSON.stringify(PASSWORD), "registry", "its current value is not a JSON object"],
     ["no auth_token", JSON.stringify({ registry_url: HOST_USE1, password: PASSWORD }), "registry", "its current value lacks the string property auth_token"],
-    ["auth_token not a string", JSON.stringify({ registry_url: HOST_USE1, auth_token: 42 }), "registry", "its current value lacks the string property auth_token"],
+    [
+      "auth_token not a string",
+      JSON.stringify({ registry_url: HOST_USE1, auth_token: 42 }),
+      "registry",
+      "its current value lacks the string property auth_token",
+    ],
     ["neither field", JSON.stringify({ token: PASSWORD }), "registry", "its current value lacks the string properties registry_url, auth_token"],
-    ["a registry secret where the combined one is expected", JSON.stringify({ registry_url: HOST_USE1, auth_token: PASSWORD }), "combined", "its current value lacks the string property dockerconfigjson"],
-    ["dockerconfigjson as an object", JSON.stringify({ dockerconfigjson: { auths: { [HOST_USE1]: { password: PASSWORD } } } }), "combined", "its current value lacks the string property dockerconfigjson"],
+    [
+      "a registry secret where the combined one is expected",
+      JSON.stringify({ registry_url: HOST_USE1, auth_token: PASSWORD }),
+      "combined",
+      "its current value lacks the string property dockerconfigjson",
+    ],
+    [
+      "dockerconfigjson as an object",
+      JSON.stringify({ dockerconfigjson: { auths: { [HOST_USE1]: { password: PASSWORD } } } }),
+      "combined",
+      "its current value lacks the string property dockerconfigjson",
+    ],
   ] as const)("%s is refused with a reason that does not quote the value", (_label, text, kind, reason) => {
     const check = checkStoredValue(text, kind);
     expect(check).toEqual({ ok: false, reason });

@@ -1,5 +1,5 @@
 /**
- * Event classification (DESIGN.md "Triggers → Request"). Fixtures in test/fixtures/events are
+ * Event classification (docs/facts.md §6). Fixtures in test/fixtures/events are
  * realistic payloads shaped after the AWS documentation (CloudWatch "Invoke a Lambda function from
  * an alarm", "Alarm events and EventBridge"), DefinitelyTyped's aws-lambda types and
  * aws/aws-lambda-go events/testdata/cloudwatch-alarm-sns-payload-{single-metric,multiple-metrics}.json.
@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import type { CloudWatchAlarmEvent, EventBridgeEvent, ScheduledEvent, SNSEvent } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { BadRequestError } from "../../src/shared/errors";
-import { classifyEvent, describeShape, parseManualRequest, type Classification, type Request } from "../../src/request/triggers";
+import { classifyEvent, describeShape, parseManualRequest, type EventDecision, type Request } from "../../src/request/triggers";
 
 type AlarmDetail = {
   alarmName: string;
@@ -32,12 +32,12 @@ function withSnsMessage(event: SNSEvent, edit: (message: Record<string, unknown>
   return event;
 }
 
-function run(classification: Classification): Request {
+function run(classification: EventDecision): Request {
   if (classification.kind !== "run") throw new Error(`expected a run, got ignore: ${classification.reason}`);
   return classification.request;
 }
 
-function ignored(classification: Classification): Extract<Classification, { kind: "ignore" }> {
+function ignored(classification: EventDecision): Extract<EventDecision, { kind: "ignore" }> {
   if (classification.kind !== "ignore") throw new Error(`expected ignore, got a run of ${classification.request.action}`);
   return classification;
 }
@@ -109,7 +109,7 @@ describe("CloudWatch alarm invoking the function directly (alarm action)", () =>
   });
 
   // An alarm heal always fetches a fresh token, but does not bypass the write debounce: an alarm
-  // storm must not multiply Secrets Manager versions (DESIGN.md). Inside the window the stored
+  // storm must not multiply Secrets Manager versions (docs/facts.md §3). Inside the window the stored
   // credential is at most WRITE_DEBOUNCE_SECONDS old and is what heal pushes (README, "How a
   // rotation behaves"); only an operator's explicit force bypasses the window.
   it("a heal from an alarm does not bypass the write debounce (alarm storms)", () => {
@@ -356,7 +356,9 @@ describe("manual invoke", () => {
   });
 
   it.each([{ clusters: ["prod"] }, { namespaces: ["web"] }])("rotate with %j is rejected (Kubernetes scope needs heal/diagnose)", (extra) => {
-    expect(badRequest(() => parseManualRequest({ action: "rotate", ...extra })).message).toMatch(/clusters and namespaces apply to "heal" and "diagnose", not "rotate"/);
+    expect(badRequest(() => parseManualRequest({ action: "rotate", ...extra })).message).toMatch(
+      /clusters and namespaces apply to "heal" and "diagnose", not "rotate"/,
+    );
   });
 
   it("several problems are reported together", () => {

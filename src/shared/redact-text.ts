@@ -1,10 +1,14 @@
 /**
- * Scrubbing of text that may reach a result, an error or a log. The API server echoes request
- * bodies in some errors (e.g. `Invalid value: "..."`), so any text from it passes through here.
+ * Redaction of text from a Kubernetes API server (see ./redact.ts for the whole policy): the
+ * known secret values of one apply and anything shaped like a token are removed, the length is
+ * bounded. Loaded only with the Kubernetes code.
  */
-import type { RegistryLogin } from "../formats/dockerconfig";
-
-export const REDACTED = "[redacted]";
+/**
+ * The marker ./redact.ts writes too (test/unit/kube-redact.test.ts checks they agree). Not
+ * imported from there on purpose: the lazily loaded Kubernetes client chunks would then share a
+ * chunk with the rotate path, which costs that path an extra file.
+ */
+const REDACTED = "[redacted]";
 
 /** Runs of base64/base64url/hex-ish characters this long are treated as credential material. */
 const LONG_TOKEN = /[A-Za-z0-9+/_\-.=]{32,}/g;
@@ -12,7 +16,7 @@ const BEARER = /\b(Bearer|Basic)\s+\S+/gi;
 const MAX_MESSAGE = 400;
 
 /** The strings that must never appear: passwords, `auth` values, the whole docker config. */
-export function secretValuesOf(logins: readonly RegistryLogin[], extra: readonly string[] = []): string[] {
+export function secretValuesOf(logins: ReadonlyArray<{ username: string; password: string }>, extra: readonly string[] = []): string[] {
   const values = new Set<string>();
   for (const login of logins) {
     if (login.password) values.add(login.password);

@@ -1,0 +1,148 @@
+/**
+ * The apply engine's vocabulary: what to apply to one cluster (ClusterTarget), what came of it
+ * (ClusterApplyResult), the options (ApplyDeps), and the context its steps share.
+ */
+import type { DockerConfig, RegistryLogin } from "../formats/dockerconfig";
+import type { SecretSummary } from "./decide";
+import type { NamespaceTarget } from "./namespaces";
+import type { Paging } from "./paging";
+import type { RetryHooks, RetryPolicy } from "./retry";
+import type { Deadline } from "../shared/deadline";
+import type { KubeApi, KubeResource, KubeServiceAccount, KubeVerb } from "./types";
+
+export interface ClusterTarget {
+  /** Cluster name, for the report. */
+  cluster: string;
+  namespaces: NamespaceTarget;
+  /** Name of the pull Secret, e.g. `ecr-pull-secret`. */
+  pullSecretName: string;
+  /** ServiceAccounts whose `imagePullSecrets` gain the Secret, e.g. `["default"]`; `[]` = none. */
+  patchServiceAccounts: string[];
+  /** Annotate matching ExternalSecrets with `force-sync=<unix seconds>`; undefined = off. */
+  esoResync?: { labelSelector: string };
+  /** Bounded parallel requests, e.g. 16. */
+  concurrency: number;
+  /** Overwrite a same-named dockerconfigjson Secret that is not labelled as ours. */
+  adoptUnmanaged: boolean;
+  /** Compute and report every write, write nothing. */
+  dryRun: boolean;
+}
+
+/**
+ * `eso-managed`: External Secrets Operator owns the Secret; it is not written, its ExternalSecret
+ * is asked to re-sync. `conflict`: a foreign Secret of that name (or another type) — reported,
+ * never written, not a failure. `skipped`: the namespace cannot take writes (terminating), or
+ * the deadline came first (reason `deadline`, which does fail the run).
+ */
+export type NamespaceOutcome = "created" | "updated" | "unchanged" | "eso-managed" | "conflict" | "failed" | "skipped";
+
+export interface NamespaceResult {
+  namespace: string;
+  outcome: NamespaceOutcome;
+  /** Why (conflict, failed, skipped), or a remark (adopted, replaced invalid content). No secrets. */
+  reason?: string;
+  /** ServiceAccounts given the pull secret (or that would be, in a dry run). */
+  serviceAccountsPatched?: string[];
+  /** Requested ServiceAccounts that do not exist in this namespace (reported, not created). */
+  serviceAccountsMissing?: string[];
+  serviceAccountsFailed?: Array<{ name: string; reason: string }>;
+  /** Dry run: a write would have been made for this namespace. */
+  wouldWrite?: boolean;
+  /** Attempts the Secret write took (only when > 1). */
+  attempts?: number;
+  /** `eso-managed`: the ExternalSecret that owns the Secret (`namespace/name`), when known. */
+  externalSecret?: string;
+}
+
+export interface ClusterApplyResult {
+  cluster: string;
+  dryRun: boolean;
+  pullSecretName: string;
+  /** One entry per target namespace, sorted by name. */
+  namespaces: NamespaceResult[];
+  counts: Record<NamespaceOutcome, number>;
+  serviceAccounts: {
+    /** `namespace/name` */
+    patched: string[];
+    unchanged: number;
+    missing: string[];
+    failed: Array<{ serviceAccount: string; reason: string }>;
+  };
+  externalSecrets: {
+    /** ESO_RESYNC is configured (ExternalSecrets owning an ESO-managed pull secret are re-synced regardless). */
+    enabled: boolean;
+    /** `namespace/name` of ExternalSecrets annotated (or that would be). */
+    resynced: string[];
+    failed: Array<{ externalSecret: string; reason: string }>;
+  };
+  /** Cluster-level problems (e.g. the namespace LIST failed). */
+  errors: string[];
+  /** Work the invocation's deadline cut or never let start (namespaces, LISTs, re-syncs). */
+  deadlineReached: boolean;
+  /** What the writes mean for running pods, and any degraded mode used. */
+  notes: string[];
+  /** Kubernetes API requests made (including retries). */
+  requests: number;
+  durationMs: number;
+  /**
+   * No failed namespace, ServiceAccount, ExternalSecret, no cluster-level error, and the deadline
+   * cut nothing. A `conflict` does not make it false (retrying cannot change it).
+   */
+  ok: boolean;
+}
+
+export interface ApplyDeps {
+  now?: () => Date;
+  /**
+   * The API to use (the caller then closes it). Default: the node:https adapter of
+   * ./http-client for `connection`. For `@kubernetes/client-node`, pass
+   * `await (await import("./client")).createKubeApi(connection)`: this module never references
+   * ./client, so no bundle of it carries client-node.
+   */
+  api?: KubeApi;
+  onProgress?: (done: number, total: number) => void;
+  retry?: Partial<RetryPolicy>;
+  /** For tests: replaces the backoff sleep. */
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** Page size of the cluster-wide LISTs of namespaces, ServiceAccounts, ExternalSecrets (default 500). */
+  pageSize?: number;
+  /**
+   * Page size of the cluster-wide Secret LIST (default 200): each pull secret carries ~8 KB of
+   * docker config with real ECR tokens, so a 500-item page alone costs ~20 MB of transient memory.
+   */
+  secretPageSize?: number;
+  /**
+   * The invocation's deadline: no namespace, LIST page or retry starts after it (those left are
+   * reported `skipped`, reason `deadline`). The API passed in bounds each request by it too.
+   */
+  deadline?: Deadline;
+}
+
+export interface ApplyContext {
+  api: KubeApi;
+  target: ClusterTarget;
+  logins: RegistryLogin[];
+  deps: ApplyDeps;
+  policy: RetryPolicy;
+  hooks: RetryHooks;
+  /** Paging of the namespace, ServiceAccount and ExternalSecret LISTs. */
+  paging: Paging;
+  /** Paging of the Secret LIST (smaller pages: pull secrets are large). */
+  secretPaging: Paging;
+  result: ClusterApplyResult;
+  /** Secret values scrubbed from every reason. */
+  secrets: readonly string[];
+  describe: (error: unknown, verb: KubeVerb, resource: KubeResource, namespace?: string) => string;
+  /** Namespaces whose Secret has no foreign entries share one encoded docker config string. */
+  encode: (merged: DockerConfig, foreign: DockerConfig | undefined) => string;
+}
+
+/** What the cluster-wide LISTs found: the namespaces to write to, and the objects already there. */
+export interface ClusterState {
+  selected: string[];
+  /** Pull secret summaries by namespace; undefined when the LIST failed (then each is read). */
+  knownSecrets: Map<string, SecretSummary> | undefined;
+  /** ServiceAccount name → namespace → object; a name is absent when its LIST failed. */
+  knownSAs: Map<string, Map<string, KubeServiceAccount>>;
+}

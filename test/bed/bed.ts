@@ -1,2 +1,0 @@
-// Alias of ./index (some callers import "test/bed/bed").
-export * from "./index";
