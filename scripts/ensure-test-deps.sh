@@ -10,6 +10,9 @@
 #   Go        checked (on the image); Go modules of test/support/eso-template from the Go proxy,
 #             and that program built once into ${ECR_ROTATOR_CACHE:-$HOME/.cache/ecr-token-rotator}
 #   kube      scripts/build-kube-apiserver.sh when present (it caches its binary)
+#   Lambda    scripts/build-lambda-runtime.sh: the Runtime Interface Emulator (Go module proxy) and the
+#             runtime interface client aws-lambda-ric (version pinned by package-lock.json) with its
+#             native addon (Debian cmake g++ make), both cached
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -90,5 +93,10 @@ command -v kubectl >/dev/null 2>&1 || say "note: kubectl not found (it is on the
 if [ -f scripts/build-kube-apiserver.sh ]; then
   sh scripts/build-kube-apiserver.sh || die "scripts/build-kube-apiserver.sh failed"
 fi
+
+# ---- the real Lambda runtime (test/support/lambda-runtime.ts), built and cached by its own script:
+# the Runtime Interface Emulator (Go module proxy) and aws-lambda-ric with its native addon ----
+ensure_native_build_tools
+sh scripts/build-lambda-runtime.sh >/dev/null || die "scripts/build-lambda-runtime.sh failed"
 
 say "test dependencies present ($(($(now_ms) - started)) ms)"

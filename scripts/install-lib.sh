@@ -44,3 +44,17 @@ pip_install() {
     die "pip install $* failed (is PyPI reachable?)"
   if command -v pyenv >/dev/null 2>&1; then pyenv rehash >/dev/null 2>&1 || true; fi
 }
+
+# Compilers for the native addon of the Lambda runtime interface client (aws-lambda-ric), which
+# scripts/build-lambda-runtime.sh builds into the cache: curl + aws-lambda-cpp with cmake, the
+# addon with node-gyp.
+ensure_native_build_tools() {
+  tools_missing=""
+  for item in cmake:/usr/bin/cmake g++:/usr/bin/g++ make:/usr/bin/make; do
+    [ -x "${item#*:}" ] || tools_missing="$tools_missing ${item%%:*}"
+  done
+  if [ -n "$tools_missing" ]; then
+    # shellcheck disable=SC2086
+    apt_install $tools_missing
+  fi
+}

@@ -23,6 +23,19 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 const CLUSTER_NAME = /^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$/;
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
 const SECRET_NAME_CHARS = /^[A-Za-z0-9/_+=.@{}-]+$/;
+// The private ECR registry hosts the function accepts (src/registry-host.ts; a test checks the two
+// agree): <account>.dkr.ecr[-fips].<region>.<domain> or <account>.dkr-ecr[-fips].<region>.on.aws …
+const ECR_PRIVATE_HOST =
+  /^(\d{12})\.dkr[.-]ecr(-fips)?\.([a-zA-Z0-9][a-zA-Z0-9-_]*)\.(amazonaws\.(?:com(?:\.cn)?|eu)|on\.(?:aws|amazonwebservices\.com\.cn)|sc2s\.sgov\.gov|c2s\.ic\.gov|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)$/;
+// A repository name prefix: the start of an ECR repository name (lowercase letters, digits,
+// . _ - and / separators), e.g. "team-a/" or "base".
+const REPOSITORY_PREFIX = /^[a-z0-9][a-z0-9._\/-]{0,255}$/;
+// Repository name prefix of a pull-through cache rule (ECR: 2-30 characters).
+const CACHE_PREFIX = /^[a-z0-9](?:[a-z0-9._-]|\/(?!\/)){1,29}$/;
+/** The actions a pull with the produced token needs on each repository (docker/containerd/kubelet). */
+const PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'];
+/** The first pull through a pull-through cache rule creates the repository and imports the image. */
+const PULL_THROUGH_CACHE_ACTIONS = ['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'];
 
 class StackConfigError extends Error {}
 
@@ -117,6 +130,56 @@ function secretArnPattern(template) {
   };
 }
 
+/**
+ * ECR_REGISTRIES as the function reads it (hosts, optionally with https:// and a /, /v1/, /v2/
+ * path), normalised and de-duplicated: [{host, accountId, region}]. Empty → [] (the function's own
+ * registry in its region).
+ */
+function parseRegistries(raw) {
+  const registries = [];
+  const seen = new Set();
+  for (const item of list(raw)) {
+    let rest = item.replace(/^https?:\/\//i, '');
+    const slash = rest.indexOf('/');
+    if (slash >= 0) {
+      if (!/^\/(v[12]\/?)?$/.test(rest.slice(slash))) throw new StackConfigError(`param ecrRegistries: ${JSON.stringify(item)} has a path (a registry host has none)`);
+      rest = rest.slice(0, slash);
+    }
+    const host = rest.toLowerCase();
+    const match = ECR_PRIVATE_HOST.exec(host);
+    if (!match) throw new StackConfigError(`param ecrRegistries: ${JSON.stringify(item)} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)`);
+    if (seen.has(host)) throw new StackConfigError(`param ecrRegistries: ${host} is listed twice`);
+    seen.add(host);
+    registries.push({ host, accountId: match[1], region: match[3] });
+  }
+  return registries;
+}
+
+function prefixes(raw, name, pattern, example) {
+  const items = list(raw);
+  for (const item of items) {
+    if (!pattern.test(item) || item.includes('*')) {
+      throw new StackConfigError(`param ${name}: ${JSON.stringify(item)} is not a repository name prefix (lowercase a-z 0-9 . _ - /, e.g. ${example})`);
+    }
+  }
+  return [...new Set(items)];
+}
+
+/**
+ * Repository ARN patterns for registries × name patterns. A registry in the stack's own account and
+ * region (no ECR_REGISTRIES) is written with the pseudo parameters.
+ */
+function repositoryArns(registries, patterns) {
+  const targets = registries.length > 0 ? registries.map((r) => ({ region: r.region, account: r.accountId })) : [{ region: '${AWS::Region}', account: '${AWS::AccountId}' }];
+  const arns = [];
+  for (const target of targets) {
+    for (const pattern of patterns) {
+      arns.push({ 'Fn::Sub': `arn:\${AWS::Partition}:ecr:${target.region}:${target.account}:repository/${pattern}` });
+    }
+  }
+  return arns;
+}
+
 function clusterArn(cluster) {
   return { 'Fn::Sub': `arn:\${AWS::Partition}:eks:${cluster.region}:\${AWS::AccountId}:cluster/${cluster.name}` };
 }
@@ -179,6 +242,9 @@ async function readSettings(resolveVariable) {
     secretName: await param('secretName'),
     combinedSecretName: await param('combinedSecretName'),
     kmsKeyArn: (await param('kmsKeyArn')).trim(),
+    registries: parseRegistries(await param('ecrRegistries')),
+    pullRepositories: prefixes(await param('pullRepositories'), 'pullRepositories', REPOSITORY_PREFIX, 'team-a/'),
+    pullThroughCachePrefixes: prefixes(await param('pullThroughCachePrefixes'), 'pullThroughCachePrefixes', CACHE_PREFIX, 'docker-hub'),
     clusters,
     // Container Insights metrics and the alarm actions live in the stack's region: only clusters
     // of this region can get a pull-failure alarm here (deploy the stack per region otherwise).
@@ -225,6 +291,15 @@ async function readSettings(resolveVariable) {
 
 /** provider.iam.role.statements: the function's permissions, nothing else. */
 function iamStatementsFor(settings) {
+  const secretArns = [
+    secretArnPattern(settings.secretName),
+    ...(settings.combinedSecretName.trim() !== '' ? [secretArnPattern(settings.combinedSecretName)] : []),
+  ];
+  const registries = settings.registries ?? [];
+  const cachePrefixes = settings.pullThroughCachePrefixes ?? [];
+  // Pull-through cache repositories are named <prefix>/<upstream repository>.
+  const cachePatterns = cachePrefixes.map((prefix) => `${prefix.replace(/\/+$/, '')}/*`);
+  const pullPatterns = (settings.pullRepositories ?? []).length > 0 ? [...settings.pullRepositories.map((p) => `${p}*`), ...cachePatterns] : ['*'];
   const statements = [
     {
       // The only statement on "*": GetAuthorizationToken has no resource-level permissions.
@@ -234,29 +309,54 @@ function iamStatementsFor(settings) {
       Resource: '*',
     },
     {
-      // Create-if-missing (with tags), read, adopt (tag) and write the configured secrets only.
-      Sid: 'OwnSecrets',
+      // The token carries this role's ECR permissions: every pull with the produced secret is a
+      // pull by this role. Pull (read) actions only, on the configured registries' repositories
+      // (pullRepositories narrows them by name prefix). For a registry of another account this is
+      // the identity half; that account's repository or registry policy must grant the role too.
+      Sid: 'PullConfiguredRepositories',
       Effect: 'Allow',
-      Action: [
-        'secretsmanager:CreateSecret',
-        'secretsmanager:TagResource',
-        'secretsmanager:DescribeSecret',
-        'secretsmanager:GetSecretValue',
-        'secretsmanager:PutSecretValue',
-      ],
-      Resource: [
-        secretArnPattern(settings.secretName),
-        ...(settings.combinedSecretName.trim() !== '' ? [secretArnPattern(settings.combinedSecretName)] : []),
-      ],
+      Action: [...PULL_ACTIONS],
+      Resource: repositoryArns(registries, [...new Set(pullPatterns)]),
     },
   ];
+  if (cachePatterns.length > 0) {
+    statements.push({
+      // The first pull of an upstream image through a pull-through cache rule creates the
+      // repository <prefix>/<upstream repository> and imports the image, as the puller.
+      Sid: 'PullThroughCacheFirstPull',
+      Effect: 'Allow',
+      Action: [...PULL_THROUGH_CACHE_ACTIONS],
+      Resource: repositoryArns(registries, cachePatterns),
+    });
+  }
+  statements.push({
+    // Create-if-missing (with tags), read, adopt (tag) and write the configured secrets only.
+    Sid: 'OwnSecrets',
+    Effect: 'Allow',
+    Action: [
+      'secretsmanager:CreateSecret',
+      'secretsmanager:TagResource',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:PutSecretValue',
+    ],
+    Resource: secretArns,
+  });
   if (settings.kmsKeyArn !== '') {
     statements.push({
       // Only with a customer-managed key; the aws/secretsmanager key needs no identity policy.
+      // Secrets Manager calls KMS on the function's behalf: GenerateDataKey for every new version
+      // (CreateSecret, PutSecretValue), Decrypt for GetSecretValue. No kms:Encrypt (only
+      // UpdateSecret's re-encryption uses it, and the function never calls UpdateSecret). Usable
+      // only through Secrets Manager in this region, and only for the configured secrets.
       Sid: 'SecretKey',
       Effect: 'Allow',
-      Action: ['kms:Encrypt', 'kms:GenerateDataKey', 'kms:Decrypt'],
+      Action: ['kms:GenerateDataKey', 'kms:Decrypt'],
       Resource: [settings.kmsKeyArn],
+      Condition: {
+        StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.${AWS::URLSuffix}' } },
+        StringLike: { 'kms:EncryptionContext:SecretARN': secretArns },
+      },
     });
   }
   const described = settings.clusters.filter((c) => !c.override);
@@ -270,6 +370,46 @@ function iamStatementsFor(settings) {
     });
   }
   return statements;
+}
+
+/**
+ * What a registry in ANOTHER account must grant the function's role, since its own policy is only
+ * the identity half of a cross-account request (IAM evaluates both sides):
+ *   repositoryPolicy  on each repository the clusters pull from (aws ecr set-repository-policy):
+ *                     the three pull actions, Principal = the role, no Resource (a repository
+ *                     policy applies to its repository);
+ *   registryPolicy    only with pull-through cache prefixes (aws ecr put-registry-policy): the
+ *                     first pull creates <prefix>/<upstream repository> and imports the image.
+ */
+function pullRepositoryPolicy(roleArn) {
+  return {
+    Version: '2012-10-17',
+    Statement: [{ Sid: 'EcrTokenRotatorPull', Effect: 'Allow', Principal: { AWS: roleArn }, Action: [...PULL_ACTIONS] }],
+  };
+}
+
+function crossAccountPolicies({ roleArn, registry, pullThroughCachePrefixes = [] }) {
+  const role = /^arn:(aws[a-z-]*):iam::\d{12}:role\/[\w+=,.@\/-]+$/.exec(String(roleArn));
+  if (!role) throw new StackConfigError(`${JSON.stringify(roleArn)} is not an IAM role ARN`);
+  const [target] = parseRegistries(registry);
+  if (!target) throw new StackConfigError('a registry host is required');
+  const principal = { AWS: roleArn };
+  const repositoryPolicy = pullRepositoryPolicy(roleArn);
+  const prefixesList = prefixes(pullThroughCachePrefixes.join(','), 'pullThroughCachePrefixes', CACHE_PREFIX, 'docker-hub');
+  if (prefixesList.length === 0) return { repositoryPolicy };
+  const registryPolicy = {
+    Version: '2012-10-17',
+    Statement: [
+      {
+        Sid: 'EcrTokenRotatorPullThroughCache',
+        Effect: 'Allow',
+        Principal: principal,
+        Action: [...PULL_THROUGH_CACHE_ACTIONS],
+        Resource: prefixesList.map((p) => `arn:${role[1]}:ecr:${target.region}:${target.accountId}:repository/${p.replace(/\/+$/, '')}/*`),
+      },
+    ],
+  };
+  return { repositoryPolicy, registryPolicy };
 }
 
 /** provider.vpc, or nothing. */
@@ -397,6 +537,11 @@ function resourcesFor(settings) {
     };
   }
 
+  Outputs.CrossAccountRepositoryPolicy = {
+    Description: 'Repository policy for registries in other accounts (aws ecr set-repository-policy); docs/deploy.md',
+    Value: { 'Fn::Sub': JSON.stringify(pullRepositoryPolicy(`\${${ROLE_LOGICAL_ID}.Arn}`)) },
+  };
+
   Outputs.PullFailureAlarmNames = {
     Description: 'Pull-failure alarms that invoke the function directly',
     Value: settings.alarmClusters.length > 0 ? settings.alarmClusters.map((c) => pullAlarmName(settings, c)).join(',') : '-',
@@ -417,6 +562,10 @@ module.exports = {
   FAILURE_QUEUE_LOGICAL_ID,
   StackConfigError,
   parseClusters,
+  parseRegistries,
+  crossAccountPolicies,
+  PULL_ACTIONS,
+  PULL_THROUGH_CACHE_ACTIONS,
   secretNamePattern,
   readNumbers,
   iamStatementsFor,

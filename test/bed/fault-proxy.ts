@@ -1,7 +1,9 @@
 // A fault-injecting HTTP(S) reverse proxy for tests: put it in front of kube-apiserver (TLS, with
 // a certificate from the bed's test CA, so one CA bundle serves direct and proxied URLs) or in
 // front of moto (plain HTTP). Per-test switches: added latency, 429 with Retry-After, 5xx,
-// dropped connections, slow responses; request counting. Controlled in-process (FaultProxy) or
+// dropped connections, slow responses, hung requests (never answered), rewritten response
+// bodies; request counting. Requests of AWS JSON-protocol services (all on `POST /`) are told
+// apart by their operation (the X-Amz-Target header, e.g. `PutSecretValue`). Controlled in-process (FaultProxy) or
 // over a small HTTP control endpoint (FaultProxyClient / plain curl), so a child process can
 // flip faults and read counts too.
 //
@@ -9,7 +11,7 @@
 //   GET    /faults                 active rules
 //   POST   /faults                 add a rule (FaultRule JSON) -> {"id": N}
 //   DELETE /faults                 remove every rule;  DELETE /faults/N removes one
-//   GET    /requests?method=&path= {"total", "count", "requests":[...]} (path: a PathPattern)
+//   GET    /requests?method=&path=&operation= {"total", "count", "requests":[...]} (path: a PathPattern)
 //   DELETE /requests               reset the request log and counters
 //   POST   /reset                  remove every rule and reset the counters
 import { randomUUID } from "node:crypto";
@@ -25,6 +27,12 @@ import type { AddressInfo, Socket } from "node:net";
 export interface RequestMatch {
   method?: string;
   path?: string;
+  /**
+   * AWS JSON-protocol operation: the part of the X-Amz-Target header after its last ".", e.g.
+   * `GetAuthorizationToken` (ECR) or `PutSecretValue` (Secrets Manager). Requests without the
+   * header never match a rule that names one.
+   */
+  operation?: string;
 }
 
 export type Fault =
@@ -43,13 +51,25 @@ export type Fault =
    */
   | { kind: "drop"; afterUpstream?: boolean }
   /** Stream the upstream response body in `chunkBytes` pieces, `delayMs` apart. Stacks. */
-  | { kind: "slow"; chunkBytes?: number; delayMs: number };
+  | { kind: "slow"; chunkBytes?: number; delayMs: number }
+  /**
+   * Accept the request and never answer (nor forward it): the connection stays open until the
+   * client gives up or the proxy stops. What a silent endpoint looks like to a client.
+   */
+  | { kind: "hang" }
+  /**
+   * Forward, then replace every match of the regular expression `pattern` (flags "g") in the
+   * upstream response body with `replacement` (String.replace syntax). Stacks.
+   */
+  | { kind: "rewrite"; pattern: string; replacement: string };
 
 export interface FaultRule {
   fault: Fault;
   match?: RequestMatch;
   /** Apply to the next N matching requests only (default: every matching request until removed). */
   times?: number;
+  /** Let the first N matching requests through untouched, then apply (default 0). */
+  skip?: number;
   /** Apply to this fraction (0..1) of matching requests (random; default 1). */
   fraction?: number;
 }
@@ -58,24 +78,29 @@ export interface ActiveRule extends FaultRule {
   id: number;
   /** How many times the rule has been applied. */
   applied: number;
+  /** How many matching requests it let through because of `skip`. */
+  skipped: number;
 }
 
 export interface RequestRecord {
   seq: number;
   method: string;
   path: string;
+  /** AWS JSON-protocol operation (see RequestMatch.operation), when the request named one. */
+  operation?: string;
   query: string;
   /** Kinds of the faults applied to this request (e.g. ["latency", "status"]). */
   faults: string[];
   /** Status the client got (undefined for a dropped connection or one still in flight). */
   status?: number;
-  /** "dropped" | "upstream-error" | undefined. */
+  /** "dropped" | "hung" | "upstream-error" | undefined. */
   outcome?: string;
 }
 
 export interface RequestQuery {
   method?: string;
   path?: string;
+  operation?: string;
 }
 
 export interface FaultProxyOptions {
@@ -131,11 +156,20 @@ export function pathPattern(pattern: string): RegExp {
   return new RegExp(`^${source}$`);
 }
 
-function matches(match: RequestMatch | undefined, method: string, path: string): boolean {
+function matches(match: RequestMatch | undefined, method: string, path: string, operation: string | undefined): boolean {
   if (!match) return true;
   if (match.method && match.method.toUpperCase() !== method.toUpperCase()) return false;
   if (match.path && !pathPattern(match.path).test(path)) return false;
+  if (match.operation && match.operation !== operation) return false;
   return true;
+}
+
+/** The operation of an AWS JSON-protocol request: X-Amz-Target `Service_Version.Operation`. */
+function operationOf(req: IncomingMessage): string | undefined {
+  const target = req.headers["x-amz-target"];
+  const value = Array.isArray(target) ? target[0] : target;
+  if (!value) return undefined;
+  return value.slice(value.lastIndexOf(".") + 1);
 }
 
 function validateRule(rule: FaultRule): void {
@@ -153,11 +187,18 @@ function validateRule(rule: FaultRule): void {
     case "slow":
       if (!(f.delayMs >= 0)) throw new Error("slow.delayMs must be >= 0");
       break;
+    case "hang":
+      break;
+    case "rewrite":
+      if (typeof f.pattern !== "string" || typeof f.replacement !== "string") throw new Error("rewrite needs pattern and replacement strings");
+      new RegExp(f.pattern, "g");
+      break;
     default:
       throw new Error(`unknown fault kind ${(f as { kind?: unknown }).kind as string}`);
   }
   if (rule.times !== undefined && !(Number.isInteger(rule.times) && rule.times >= 0)) throw new Error("times must be a non-negative integer");
   if (rule.fraction !== undefined && !(rule.fraction >= 0 && rule.fraction <= 1)) throw new Error("fraction must be within 0..1");
+  if (rule.skip !== undefined && !(Number.isInteger(rule.skip) && rule.skip >= 0)) throw new Error("skip must be a non-negative integer");
   if (rule.match?.path) pathPattern(rule.match.path);
 }
 
@@ -201,7 +242,7 @@ export class FaultProxy {
   addFault(rule: FaultRule): number {
     validateRule(rule);
     const id = this.nextRuleId++;
-    this.rules.push({ ...rule, id, applied: 0 });
+    this.rules.push({ ...rule, id, applied: 0, skipped: 0 });
     return id;
   }
 
@@ -238,13 +279,17 @@ export class FaultProxy {
   }
 
   /** The next `n` matching requests get `status` (e.g. 500, 503). */
-  failNext(n: number, status = 503, opts: { match?: RequestMatch; fraction?: number; afterUpstream?: boolean; retryAfter?: number } = {}): number {
-    const { afterUpstream, retryAfter, ...rest } = opts;
-    return this.addFault({ fault: { kind: "status", status, afterUpstream, retryAfter }, times: n, ...rest });
+  failNext(
+    n: number,
+    status = 503,
+    opts: { match?: RequestMatch; fraction?: number; skip?: number; afterUpstream?: boolean; retryAfter?: number; body?: string; contentType?: string } = {},
+  ): number {
+    const { afterUpstream, retryAfter, body, contentType, ...rest } = opts;
+    return this.addFault({ fault: { kind: "status", status, afterUpstream, retryAfter, body, contentType }, times: n, ...rest });
   }
 
   /** The next `n` matching requests have their connection destroyed without an answer. */
-  dropNext(n: number, opts: { match?: RequestMatch; fraction?: number; afterUpstream?: boolean } = {}): number {
+  dropNext(n: number, opts: { match?: RequestMatch; fraction?: number; skip?: number; afterUpstream?: boolean } = {}): number {
     const { afterUpstream, ...rest } = opts;
     return this.addFault({ fault: { kind: "drop", afterUpstream }, times: n, ...rest });
   }
@@ -255,17 +300,29 @@ export class FaultProxy {
     return this.addFault({ fault: { kind: "slow", delayMs, chunkBytes }, ...rest });
   }
 
+  /** Matching requests are never answered (every one until removed, or the next `times`). */
+  hang(opts: { match?: RequestMatch; times?: number } = {}): number {
+    return this.addFault({ fault: { kind: "hang" }, ...opts });
+  }
+
+  /** Rewrites matching response bodies (see Fault "rewrite"). */
+  rewrite(pattern: string, replacement: string, opts: { match?: RequestMatch; times?: number } = {}): number {
+    return this.addFault({ fault: { kind: "rewrite", pattern, replacement }, ...opts });
+  }
+
   /** Requests seen since the last reset, optionally filtered by method and path pattern. */
   requests(query: RequestQuery = {}): RequestRecord[] {
     const re = query.path ? pathPattern(query.path) : undefined;
     return this.log
-      .filter((r) => (!query.method || r.method === query.method.toUpperCase()) && (!re || re.test(r.path)))
+      .filter(
+        (r) => (!query.method || r.method === query.method.toUpperCase()) && (!re || re.test(r.path)) && (!query.operation || r.operation === query.operation),
+      )
       .map((r) => ({ ...r, faults: [...r.faults] }));
   }
 
   /** Number of requests seen since the last reset, optionally filtered. */
   count(query: RequestQuery = {}): number {
-    return query.method || query.path ? this.requests(query).length : this.log.length;
+    return query.method || query.path || query.operation ? this.requests(query).length : this.log.length;
   }
 
   /** Alias of count(). */
@@ -276,7 +333,10 @@ export class FaultProxy {
   /** Counts grouped by "METHOD path". */
   countsByRoute(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const r of this.log) out[`${r.method} ${r.path}`] = (out[`${r.method} ${r.path}`] ?? 0) + 1;
+    for (const r of this.log) {
+      const key = `${r.method} ${r.path}${r.operation ? ` ${r.operation}` : ""}`;
+      out[key] = (out[key] ?? 0) + 1;
+    }
     return out;
   }
 
@@ -303,26 +363,42 @@ export class FaultProxy {
 
   // ---------------------------------------------------------------- proxying
 
-  private pick(method: string, path: string): { latency: number; slow?: { chunkBytes: number; delayMs: number }; terminal?: Fault; kinds: string[] } {
+  private pick(
+    method: string,
+    path: string,
+    operation: string | undefined,
+  ): {
+    latency: number;
+    slow?: { chunkBytes: number; delayMs: number };
+    rewrites: { pattern: string; replacement: string }[];
+    terminal?: Fault;
+    kinds: string[];
+  } {
     let latency = 0;
     let slow: { chunkBytes: number; delayMs: number } | undefined;
+    const rewrites: { pattern: string; replacement: string }[] = [];
     let terminal: Fault | undefined;
     const kinds: string[] = [];
     for (const rule of this.rules) {
-      if (!matches(rule.match, method, path)) continue;
+      if (!matches(rule.match, method, path, operation)) continue;
       if (rule.times !== undefined && rule.applied >= rule.times) continue;
-      const isTerminal = rule.fault.kind === "status" || rule.fault.kind === "drop";
+      if (rule.skip !== undefined && rule.skipped < rule.skip) {
+        rule.skipped++;
+        continue;
+      }
+      const isTerminal = rule.fault.kind === "status" || rule.fault.kind === "drop" || rule.fault.kind === "hang";
       if (isTerminal && terminal) continue;
       if (rule.fraction !== undefined && Math.random() >= rule.fraction) continue;
       rule.applied++;
       kinds.push(rule.fault.kind);
       if (rule.fault.kind === "latency") latency += rule.fault.ms;
       else if (rule.fault.kind === "slow") slow = { chunkBytes: rule.fault.chunkBytes ?? 64, delayMs: rule.fault.delayMs };
+      else if (rule.fault.kind === "rewrite") rewrites.push({ pattern: rule.fault.pattern, replacement: rule.fault.replacement });
       else terminal = rule.fault;
     }
     // Rules used up are removed, so `faults()` shows what is still armed.
     this.rules = this.rules.filter((r) => r.times === undefined || r.applied < r.times);
-    return { latency, slow, terminal, kinds };
+    return { latency, slow, rewrites, terminal, kinds };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -330,9 +406,10 @@ export class FaultProxy {
     const rawUrl = req.url ?? "/";
     const q = rawUrl.indexOf("?");
     const path = q >= 0 ? rawUrl.slice(0, q) : rawUrl;
-    const record: RequestRecord = { seq: ++this.seq, method, path, query: q >= 0 ? rawUrl.slice(q + 1) : "", faults: [] };
+    const operation = operationOf(req);
+    const record: RequestRecord = { seq: ++this.seq, method, path, ...(operation ? { operation } : {}), query: q >= 0 ? rawUrl.slice(q + 1) : "", faults: [] };
     this.log.push(record);
-    const plan = this.pick(method, path);
+    const plan = this.pick(method, path, operation);
     record.faults = plan.kinds;
     if (plan.latency > 0) await sleep(plan.latency);
 
@@ -342,6 +419,11 @@ export class FaultProxy {
       if (t.kind === "drop") {
         record.outcome = "dropped";
         req.socket.destroy();
+        return;
+      }
+      if (t.kind === "hang") {
+        // Never answer; the socket is destroyed when the client gives up or the proxy stops.
+        record.outcome = "hung";
         return;
       }
       if (t.kind === "status") {
@@ -384,6 +466,10 @@ export class FaultProxy {
         return;
       }
       record.status = upstreamRes.statusCode ?? 502;
+      if (plan.rewrites.length > 0) {
+        void this.rewriteBody(upstreamRes, res, plan.rewrites);
+        return;
+      }
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, upstreamRes.rawHeaders);
       if (plan.slow) void this.trickle(upstreamRes, res, plan.slow);
       else upstreamRes.pipe(res);
@@ -402,6 +488,25 @@ export class FaultProxy {
     record.status = fault.status;
     res.writeHead(fault.status, headers);
     res.end(body);
+  }
+
+  /** Buffers the upstream body, applies the rewrites, answers with a corrected length. */
+  private async rewriteBody(from: IncomingMessage, to: ServerResponse, rewrites: { pattern: string; replacement: string }[]): Promise<void> {
+    try {
+      const chunks: Buffer[] = [];
+      for await (const chunk of from) chunks.push(chunk as Buffer);
+      let body = Buffer.concat(chunks).toString("utf8");
+      for (const r of rewrites) body = body.replace(new RegExp(r.pattern, "g"), r.replacement);
+      const headers: Record<string, string | string[]> = {};
+      for (const [name, value] of Object.entries(from.headers)) {
+        if (value !== undefined && !["content-length", "transfer-encoding", "content-encoding"].includes(name)) headers[name] = value;
+      }
+      headers["content-length"] = String(Buffer.byteLength(body));
+      to.writeHead(from.statusCode ?? 502, from.statusMessage, headers);
+      to.end(body);
+    } catch {
+      to.destroy();
+    }
   }
 
   private async trickle(from: IncomingMessage, to: ServerResponse, slow: { chunkBytes: number; delayMs: number }): Promise<void> {
@@ -483,8 +588,10 @@ export class FaultProxy {
       const query: RequestQuery = {};
       const m = url.searchParams.get("method");
       const p = url.searchParams.get("path");
+      const o = url.searchParams.get("operation");
       if (m) query.method = m;
       if (p) query.path = p;
+      if (o) query.operation = o;
       const list = this.requests(query);
       return send(200, { total: this.log.length, count: list.length, requests: list, byRoute: this.countsByRoute() });
     }
@@ -544,6 +651,12 @@ export class FaultProxyClient {
   slow(delayMs: number, opts: { chunkBytes?: number; match?: RequestMatch; times?: number } = {}): Promise<number> {
     const { chunkBytes, ...rest } = opts;
     return this.addFault({ fault: { kind: "slow", delayMs, chunkBytes }, ...rest });
+  }
+  hang(opts: { match?: RequestMatch; times?: number } = {}): Promise<number> {
+    return this.addFault({ fault: { kind: "hang" }, ...opts });
+  }
+  rewrite(pattern: string, replacement: string, opts: { match?: RequestMatch; times?: number } = {}): Promise<number> {
+    return this.addFault({ fault: { kind: "rewrite", pattern, replacement }, ...opts });
   }
   async requests(query: RequestQuery = {}): Promise<RequestRecord[]> {
     return (await this.call<{ requests: RequestRecord[] }>("GET", `/requests?${new URLSearchParams(query as Record<string, string>)}`)).requests;

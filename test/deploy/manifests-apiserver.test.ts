@@ -64,22 +64,28 @@ describe("infra/k8s on the real kube-apiserver", () => {
     };
     for (const [verb, resource] of [
       ["create", "secrets"],
+      ["get", "secrets"],
       ["patch", "secrets"],
-      ["update", "secrets"],
       ["list", "namespaces"],
       ["patch", "serviceaccounts"],
+      ["list", "externalsecrets.external-secrets.io"],
       ["patch", "externalsecrets.external-secrets.io"],
-      ["patch", "clusterexternalsecrets.external-secrets.io"],
       ["list", "pods"],
       ["list", "events"],
     ] as const) {
       expect(await can(verb, resource), `${verb} ${resource}`).toBe("yes");
     }
     for (const [verb, resource] of [
+      ["update", "secrets"],
       ["delete", "secrets"],
+      ["watch", "secrets"],
+      ["get", "namespaces"],
       ["delete", "namespaces"],
       ["create", "serviceaccounts"],
+      ["get", "externalsecrets.external-secrets.io"],
       ["delete", "externalsecrets.external-secrets.io"],
+      ["patch", "clusterexternalsecrets.external-secrets.io"],
+      ["get", "pods"],
       ["get", "configmaps"],
       ["create", "pods"],
       ["get", "clustersecretstores.external-secrets.io"],

@@ -162,23 +162,52 @@ describe("what the ExternalSecrets produce (ESO's template engine, the rotator's
 describe("RBAC for the Kubernetes fallback", () => {
   const role = () => one("ClusterRole");
 
-  it("grants exactly the listed verbs, and never delete, escalate or wildcards", () => {
-    const grants = role().rules.flatMap((rule: Json) =>
-      rule.resources.map((resource: string) => `${rule.apiGroups.join(",") || "core"}/${resource}: ${[...rule.verbs].sort().join(",")}`),
+  const grants = () =>
+    new Set<string>(
+      role().rules.flatMap((rule: Json) =>
+        rule.resources.flatMap((resource: string) => rule.verbs.map((verb: string) => `${rule.apiGroups.join(",") || "core"}/${resource}: ${verb}`)),
+      ),
     );
-    expect(grants.sort()).toEqual(
+
+  it("grants exactly the listed verbs, and never update, delete, escalate or wildcards", () => {
+    expect([...grants()].sort()).toEqual(
       [
-        "core/namespaces: get,list",
-        "core/secrets: create,get,list,patch,update",
-        "core/serviceaccounts: get,list,patch",
-        "external-secrets.io/externalsecrets: get,list,patch",
-        "external-secrets.io/clusterexternalsecrets: get,list,patch",
-        "core/pods: get,list",
-        "core/events: get,list",
+        "core/namespaces: list",
+        "core/secrets: get",
+        "core/secrets: list",
+        "core/secrets: create",
+        "core/secrets: patch",
+        "core/serviceaccounts: get",
+        "core/serviceaccounts: list",
+        "core/serviceaccounts: patch",
+        "external-secrets.io/externalsecrets: list",
+        "external-secrets.io/externalsecrets: patch",
+        "core/pods: list",
+        "core/events: list",
       ].sort(),
     );
     const text = JSON.stringify(role().rules);
-    for (const forbidden of ['"delete"', '"deletecollection"', '"*"', '"escalate"', '"bind"', '"impersonate"']) expect(text).not.toContain(forbidden);
+    for (const forbidden of ['"update"', '"delete"', '"deletecollection"', '"*"', '"escalate"', '"bind"', '"impersonate"', '"watch"'])
+      expect(text).not.toContain(forbidden);
+  });
+
+  it("grants exactly the requests the code makes (every KubeApi method of both clients), nothing more", () => {
+    // Each KubeApi request names its verb and resource: the node:https client passes
+    // { verb, resource } with every call, the client-node adapter names them when mapping errors.
+    // Read from every source file, so the check follows the code wherever it moves.
+    const source = readdirSync(join(REPO, "src"), { recursive: true, encoding: "utf8" })
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => readFileSync(join(REPO, "src", f), "utf8"))
+      .join("\n");
+    const group = (resource: string) => (resource === "externalsecrets" ? "external-secrets.io" : "core");
+    const used = (pattern: RegExp) => new Set([...source.matchAll(pattern)].map((m) => `${group(m[2]!)}/${m[2]}: ${m[1]}`));
+    const httpClient = used(/\{ verb: "(\w+)", resource: "(\w+)"/g);
+    const clientNode = used(/(?:fail\(error|orUndefinedOn404\([^;]*?\)),\s*"(\w+)",\s*"(\w+)"/g);
+    expect(httpClient.size).toBeGreaterThanOrEqual(10);
+    expect([...clientNode].sort()).toEqual([...httpClient].sort());
+    expect([...grants()].sort()).toEqual([...httpClient].sort());
+    // …and no request method outside GET (get/list), POST (create), PATCH (patch).
+    expect([...source.matchAll(/call<[^>]*>\("(\w+)"/g)].map((m) => m[1]).filter((method) => !["GET", "POST", "PATCH"].includes(method!))).toEqual([]);
   });
 
   it("binds the ClusterRole to the group the EKS access entry maps the function's role to", () => {

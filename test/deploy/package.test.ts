@@ -40,6 +40,8 @@ const ROLE = "IamRoleLambdaExecution";
 const KMS_KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 const FULL_PARAMS = {
   ecrRegistries: "123456789012.dkr.ecr.eu-west-1.amazonaws.com,210987654321.dkr.ecr.us-east-1.amazonaws.com",
+  pullRepositories: "team-a/,base",
+  pullThroughCachePrefixes: "docker-hub",
   secretName: "platform/ecr/{account}/{region}",
   combinedSecretName: "platform/ecr/all",
   kmsKeyArn: KMS_KEY,
@@ -396,12 +398,16 @@ describe("failure handling and alarms", () => {
 describe("least-privilege IAM", () => {
   const ALLOWED_ACTIONS = new Set([
     "ecr:GetAuthorizationToken",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchImportUpstreamImage",
+    "ecr:CreateRepository",
     "secretsmanager:CreateSecret",
     "secretsmanager:TagResource",
     "secretsmanager:DescribeSecret",
     "secretsmanager:GetSecretValue",
     "secretsmanager:PutSecretValue",
-    "kms:Encrypt",
     "kms:GenerateDataKey",
     "kms:Decrypt",
     "eks:DescribeCluster",
@@ -451,7 +457,15 @@ describe("least-privilege IAM", () => {
       { "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:platform/ecr/*/*" },
       { "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:platform/ecr/all*" },
     ]);
-    for (const action of ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"]) expect(byAction(action)).toEqual([KMS_KEY]);
+    for (const action of ["kms:GenerateDataKey", "kms:Decrypt"]) expect(byAction(action)).toEqual([KMS_KEY]);
+    // Never kms:Encrypt (only UpdateSecret re-encryption uses it); the key only through Secrets
+    // Manager in the stack's region, and only for the configured secrets.
+    expect(fullStatements.flatMap((s) => asArray<string>(s.Action))).not.toContain("kms:Encrypt");
+    const key = fullStatements.find((s) => asArray<string>(s.Action).includes("kms:Decrypt"));
+    expect(key.Condition).toEqual({
+      StringEquals: { "kms:ViaService": { "Fn::Sub": "secretsmanager.${AWS::Region}.${AWS::URLSuffix}" } },
+      StringLike: { "kms:EncryptionContext:SecretARN": byAction("secretsmanager:PutSecretValue") },
+    });
     expect(byAction("eks:DescribeCluster")).toEqual([
       { "Fn::Sub": "arn:${AWS::Partition}:eks:eu-west-1:${AWS::AccountId}:cluster/prod-a" },
       { "Fn::Sub": "arn:${AWS::Partition}:eks:us-east-1:${AWS::AccountId}:cluster/prod-b" },
@@ -475,6 +489,122 @@ describe("least-privilege IAM", () => {
       expect(p).toMatchObject({ PrincipalArn: { "Fn::GetAtt": [ROLE, "Arn"] }, Type: "STANDARD" });
       expect(p.KubernetesGroups).toEqual(binding.subjects.filter((s: Json) => s.kind === "Group").map((s: Json) => s.name));
       expect(p.AccessPolicies).toBeUndefined(); // RBAC only, no cluster-admin style policy
+    }
+  });
+});
+
+describe("pull rights: the produced token pulls with the function's role", () => {
+  const PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"];
+  const repo = (region: string, account: string, pattern: string) => ({ "Fn::Sub": `arn:\${AWS::Partition}:ecr:${region}:${account}:repository/${pattern}` });
+  const statement = (template: CfnTemplate, sid: string) => roleStatements(template, ROLE).find((s) => s.Sid === sid);
+
+  it("grants the three pull actions on every repository of the function's own registry by default", () => {
+    const pull = statement(base.template, "PullConfiguredRepositories");
+    expect(pull).toEqual({ Sid: "PullConfiguredRepositories", Effect: "Allow", Action: PULL, Resource: [repo("${AWS::Region}", "${AWS::AccountId}", "*")] });
+    expect(statement(base.template, "PullThroughCacheFirstPull")).toBeUndefined();
+    // Pull only: nothing that writes or deletes images or repositories.
+    const ecrActions = roleStatements(base.template, ROLE)
+      .flatMap((s) => asArray<string>(s.Action))
+      .filter((a) => a.startsWith("ecr:"));
+    expect(ecrActions.sort()).toEqual(["ecr:GetAuthorizationToken", ...PULL].sort());
+  });
+
+  it("scopes them to the configured registries and repository prefixes, plus the pull-through cache prefixes", () => {
+    const pull = statement(full.template, "PullConfiguredRepositories");
+    expect(pull.Action).toEqual(PULL);
+    const registries = [
+      ["eu-west-1", "123456789012"],
+      ["us-east-1", "210987654321"],
+    ] as const;
+    expect(pull.Resource).toEqual(registries.flatMap(([region, account]) => ["team-a/*", "base*", "docker-hub/*"].map((p) => repo(region, account, p))));
+    const cache = statement(full.template, "PullThroughCacheFirstPull");
+    expect(cache).toEqual({
+      Sid: "PullThroughCacheFirstPull",
+      Effect: "Allow",
+      Action: ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+      Resource: registries.map(([region, account]) => repo(region, account, "docker-hub/*")),
+    });
+  });
+
+  it("reads ECR_REGISTRIES exactly as the function does (same hosts accepted, same account and region)", async () => {
+    const { parseRegistryHost } = await import("../../src/formats/registry-host");
+    const vectors = [
+      "123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+      "https://123456789012.dkr.ecr.us-east-1.amazonaws.com/",
+      "123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn",
+      "123456789012.dkr-ecr.eu-central-1.on.aws",
+      "123456789012.dkr.ecr-fips.us-gov-west-1.amazonaws.com",
+      "HTTPS://123456789012.DKR.ECR.EU-WEST-1.AMAZONAWS.COM/v2/",
+      "123456789012.dkr.ecr.eu-west-1.amazonaws.com.hacker.com",
+      "12345678901.dkr.ecr.eu-west-1.amazonaws.com",
+      "123456789012.dkr.ecr.amazonaws.com",
+      "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team-a",
+      "public.ecr.aws",
+    ];
+    for (const vector of vectors) {
+      let expected: unknown;
+      try {
+        const h = parseRegistryHost(vector);
+        expected = [{ host: h.host, accountId: h.accountId, region: h.region }];
+      } catch {
+        expected = "refused";
+      }
+      let actual: unknown;
+      try {
+        actual = stack.parseRegistries(vector);
+      } catch (error) {
+        expect((error as Error).message).toMatch(/^param ecrRegistries: /);
+        actual = "refused";
+      }
+      expect(actual, vector).toEqual(expected);
+    }
+  });
+
+  it("documents the policy a registry in another account needs, exactly as generated (docs/deploy.md)", () => {
+    const roleArn = "arn:aws:iam::111122223333:role/ecr-token-rotator-prod-eu-west-1-lambdaRole";
+    const { repositoryPolicy, registryPolicy } = stack.crossAccountPolicies({
+      roleArn,
+      registry: "444455556666.dkr.ecr.eu-west-1.amazonaws.com",
+      pullThroughCachePrefixes: ["docker-hub"],
+    });
+    // Repository policy: the role may pull, nothing else; a repository policy names no Resource.
+    expect(repositoryPolicy).toEqual({
+      Version: "2012-10-17",
+      Statement: [{ Sid: "EcrTokenRotatorPull", Effect: "Allow", Principal: { AWS: roleArn }, Action: PULL }],
+    });
+    // Registry policy (pull-through cache only): create + import under the cache prefix of THAT registry.
+    expect(registryPolicy).toEqual({
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "EcrTokenRotatorPullThroughCache",
+          Effect: "Allow",
+          Principal: { AWS: roleArn },
+          Action: ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"],
+          Resource: ["arn:aws:ecr:eu-west-1:444455556666:repository/docker-hub/*"],
+        },
+      ],
+    });
+    expect(stack.crossAccountPolicies({ roleArn, registry: "444455556666.dkr.ecr.eu-west-1.amazonaws.com" })).toEqual({ repositoryPolicy });
+    expect(() =>
+      stack.crossAccountPolicies({ roleArn: "arn:aws:sts::111122223333:assumed-role/x/y", registry: "444455556666.dkr.ecr.eu-west-1.amazonaws.com" }),
+    ).toThrow(/not an IAM role ARN/);
+
+    // The JSON blocks of docs/deploy.md that follow the two markers are these documents.
+    const docs = readFileSync(join(REPO, "docs/deploy.md"), "utf8");
+    const block = (marker: string) => {
+      const at = docs.indexOf(marker);
+      expect(at, marker).toBeGreaterThan(0);
+      const match = /```json\n([\s\S]*?)\n```/.exec(docs.slice(at));
+      return JSON.parse(match![1]!) as Json;
+    };
+    expect(block("<!-- cross-account repository policy -->")).toEqual(repositoryPolicy);
+    expect(block("<!-- cross-account registry policy (pull-through cache) -->")).toEqual(registryPolicy);
+
+    // …and the stack outputs the repository policy with its own role's ARN filled in.
+    for (const template of [base.template, full.template]) {
+      const output = template.Outputs!.CrossAccountRepositoryPolicy.Value["Fn::Sub"] as string;
+      expect(JSON.parse(output.replace("${IamRoleLambdaExecution.Arn}", roleArn))).toEqual(repositoryPolicy);
     }
   });
 });
@@ -511,7 +641,27 @@ describe("stage parameters are checked at package time", () => {
     await expect(settingsWith({ createEksAccessEntries: "true", eksClusters: "eu-west-1:x" }).then(stack.resourcesFor)).rejects.toThrow(
       /names no cluster in us-east-1/,
     );
-    await expect(settingsWith({})).resolves.toMatchObject({ clusters: [], alarmClusters: [], kmsKeyArn: "" });
+    await expect(settingsWith({ ecrRegistries: "123456789012.dkr.ecr.eu-west-1.amazonaws.com.evil.com" })).rejects.toThrow(
+      /param ecrRegistries: .* is not an ECR registry host/,
+    );
+    await expect(
+      settingsWith({ ecrRegistries: "123456789012.dkr.ecr.eu-west-1.amazonaws.com,https://123456789012.dkr.ecr.eu-west-1.amazonaws.com/" }),
+    ).rejects.toThrow(/is listed twice/);
+    await expect(settingsWith({ pullRepositories: "Team-A/" })).rejects.toThrow(/param pullRepositories: "Team-A\/" is not a repository name prefix/);
+    await expect(settingsWith({ pullRepositories: "team-*" })).rejects.toThrow(/param pullRepositories: "team-\*" is not a repository name prefix/);
+    await expect(settingsWith({ pullThroughCachePrefixes: "d" })).rejects.toThrow(/param pullThroughCachePrefixes: "d"/);
+    await expect(settingsWith({ pullRepositories: "team-a/, base", pullThroughCachePrefixes: "quay,docker-hub" })).resolves.toMatchObject({
+      pullRepositories: ["team-a/", "base"],
+      pullThroughCachePrefixes: ["quay", "docker-hub"],
+    });
+    await expect(settingsWith({})).resolves.toMatchObject({
+      clusters: [],
+      alarmClusters: [],
+      kmsKeyArn: "",
+      registries: [],
+      pullRepositories: [],
+      pullThroughCachePrefixes: [],
+    });
   });
 
   it("reads EKS_CLUSTERS in every form the function accepts", () => {
