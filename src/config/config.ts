@@ -1,6 +1,9 @@
 /**
  * Configuration from environment variables, validated once. Every bad variable is reported at
  * once in a single ConfigError. The table in README.md documents each variable.
+ *
+ * Over 300 lines on purpose: one reader and one validation pass for every variable, in the order
+ * of README's configuration table, so the two can be compared side by side.
  */
 import { ConfigError } from "../shared/errors";
 import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";

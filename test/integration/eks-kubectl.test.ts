@@ -5,7 +5,7 @@
  * certificate from openssl: kubectl sends exec credentials only over TLS), which records what it
  * receives.
  */
-import { execFile, execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { createServer, type Server } from "node:https";
@@ -16,6 +16,7 @@ import { bundleCli } from "../support/cli-bundle";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeEksToken } from "../../src/eks/token";
 import { freePort } from "../support/ports";
+import { selfSignedCert } from "../support/tls";
 
 const run = promisify(execFile);
 let server: Server;
@@ -27,30 +28,8 @@ let cliRunner: string;
 beforeAll(async () => {
   cliRunner = await bundleCli(join(dir, "bundle"));
   port = await freePort();
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
-  server = createServer({ key: readFileSync(join(dir, "key.pem")), cert: readFileSync(join(dir, "cert.pem")) }, (req, res) => {
+  const { key, cert } = selfSignedCert(dir, "ec");
+  server = createServer({ key, cert }, (req, res) => {
     seen.push({ url: req.url ?? "", headers: req.headers });
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ major: "1", minor: "32", gitVersion: "v1.32.0-stub" }));

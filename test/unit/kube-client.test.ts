@@ -14,6 +14,7 @@ import { createKubeApi } from "../../src/kube/client";
 import { createHttpKubeApi } from "../../src/kube/http-client";
 import type { KubeApi } from "../../src/kube/types";
 import { KubeApiError } from "../../src/kube/types";
+import { selfSignedCert } from "../support/tls";
 
 interface Seen {
   method: string;
@@ -39,30 +40,9 @@ const TOKEN = "k8s-aws-v1.test-token-value-0123456789";
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kube-client-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
-  const cert = readFileSync(join(dir, "cert.pem"));
+  const { key, cert } = selfSignedCert(dir, "rsa");
   caData = cert.toString("base64");
-  server = createServer({ key: readFileSync(join(dir, "key.pem")), cert }, (req, res) => {
+  server = createServer({ key, cert }, (req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {
