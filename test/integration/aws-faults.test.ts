@@ -286,7 +286,6 @@ describe("a hung endpoint is timed out by the invocation's deadline (per service
   it("ECR GetAuthorizationToken never answers: every registry skipped: deadline, nothing written, the run fails at the deadline", async () => {
     aws.proxy.hang({ match: { operation: "GetAuthorizationToken" } });
     const { report, ms } = await runWithin(1_500, "rotate");
-    console.log(`hung ECR: run ended after ${ms.toFixed(0)} ms (deadline 1500 ms)`);
     expect(ms).toBeLessThan(1_500 + SLACK_MS);
     expect(report.ok).toBe(false);
     expect(outcomes(report)).toEqual([`${SECRET_A}: skipped`, `${SECRET_B}: skipped`, `${COMBINED}: skipped`]);
@@ -298,7 +297,6 @@ describe("a hung endpoint is timed out by the invocation's deadline (per service
   it("Secrets Manager CreateSecret never answers: the cut write and what follows are skipped: deadline, no combined secret, nothing half-written", async () => {
     aws.proxy.hang({ match: { operation: "CreateSecret" } });
     const { report, ms } = await runWithin(1_500, "rotate");
-    console.log(`hung CreateSecret: run ended after ${ms.toFixed(0)} ms (deadline 1500 ms)`);
     expect(ms).toBeLessThan(1_500 + SLACK_MS);
     expect(report.ok).toBe(false);
     expect(outcomes(report)).toEqual([`${SECRET_A}: skipped`, `${SECRET_B}: skipped`, `${COMBINED}: skipped`]);
@@ -317,7 +315,6 @@ describe("a hung endpoint is timed out by the invocation's deadline (per service
     );
     aws.proxy.hang({ match: { method: "GET", path: "/clusters/prod-a" } });
     const { report, ms } = await runWithin(4_000, "heal", { EKS_CLUSTERS: "prod-a", FALLBACK_MODE: "on-heal" });
-    console.log(`hung DescribeCluster: run ended after ${ms.toFixed(0)} ms (deadline 4000 ms)`);
     expect(ms).toBeLessThan(4_000 + SLACK_MS);
     expect(report.ok).toBe(false);
     expect(outcomes(report)).toEqual(ALL_CREATED);

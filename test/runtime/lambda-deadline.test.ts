@@ -15,8 +15,7 @@
  * back through the function's summary log line (its `report` field), which is where Lambda users
  * read it; the error message carries the Report's errors.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -27,6 +26,7 @@ import type { Report } from "../../src/report/report";
 import { startPackagedFunction, type LambdaRuntime } from "../support/lambda-runtime";
 import { motoEnv } from "../support/moto";
 import { startProxiedMoto, type ProxiedMoto } from "../support/moto-proxy";
+import { selfSignedCert } from "../support/tls";
 
 const REGISTRY = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const MOTO_PASSWORD = "123456789012-auth-token";
@@ -40,30 +40,9 @@ const sockets = new Set<Socket>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "lambda-deadline-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
-  const cert = readFileSync(join(dir, "cert.pem"));
+  const { key, cert } = selfSignedCert(dir, "rsa");
   // The cluster's API server: accepts every request, never answers.
-  silent = createServer({ key: readFileSync(join(dir, "key.pem")), cert }, (req) => void req.resume());
+  silent = createServer({ key, cert }, (req) => void req.resume());
   silent.on("connection", (s: Socket) => sockets.add(s));
   await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
   const endpoint = `https://127.0.0.1:${(silent.address() as { port: number }).port}`;
@@ -112,7 +91,6 @@ describe("the packaged function, function timeout 3 s, under the real runtime", 
   it("a cluster endpoint that never answers: the Report (skipped: deadline) comes back before the timeout; the run fails", async () => {
     const from = fn.output().length;
     const out = await fn.invoke({ action: "heal" });
-    console.log(`silent cluster: invoke ended after ${out.ms.toFixed(0)} ms (function timeout ${TIMEOUT_SECONDS * 1000} ms): ${out.errorType ?? "ok"}`);
     expect(out.timedOut).toBe(false);
     expect(out.ms).toBeLessThan(TIMEOUT_SECONDS * 1000);
     expect(out.errorType).toBe("RunFailedError");
@@ -135,7 +113,6 @@ describe("the packaged function, function timeout 3 s, under the real runtime", 
     aws.proxy.hang({ match: { operation: "GetAuthorizationToken" } });
     const from = fn.output().length;
     const out = await fn.invoke({ action: "rotate" });
-    console.log(`hung ECR endpoint: invoke ended after ${out.ms.toFixed(0)} ms (function timeout ${TIMEOUT_SECONDS * 1000} ms)`);
     expect(out.timedOut).toBe(false);
     expect(out.ms).toBeLessThan(TIMEOUT_SECONDS * 1000);
     expect(out.errorType).toBe("RunFailedError");

@@ -5,8 +5,7 @@
  * gone, with what was left `skipped: deadline`; the summary line and the metrics are emitted;
  * the invocation fails.
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { Socket } from "node:net";
@@ -25,6 +24,7 @@ import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import type { RunDeps } from "../../src/run/run";
 import { powertoolsTelemetry } from "../../src/run/telemetry";
 import { authorizationData, HOST_USE1, NOW, PASSWORD } from "../support/fixtures";
+import { selfSignedCert } from "../support/tls";
 
 let dir: string;
 let tls: Server;
@@ -37,31 +37,10 @@ const saved = { ...process.env };
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "handler-deadline-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
-  const cert = readFileSync(join(dir, "cert.pem"));
+  const { key, cert } = selfSignedCert(dir, "rsa");
   caData = cert.toString("base64");
   // Both accept the request and never answer.
-  tls = createServer({ key: readFileSync(join(dir, "key.pem")), cert }, (req) => void req.resume());
+  tls = createServer({ key, cert }, (req) => void req.resume());
   http = createHttpServer((req) => void req.resume());
   for (const s of [tls, http]) s.on("connection", (c: Socket) => sockets.add(c));
   await new Promise<void>((r) => tls.listen(0, "127.0.0.1", r));

@@ -1,11 +1,10 @@
 /**
- * Both Kubernetes adapters against a local HTTPS stub (self-signed cert made with openssl) that
+ * Both Kubernetes adapters against a local HTTPS stub (test/support/tls.ts certificate) that
  * misbehaves: an answer that trickles in forever (a total timer must end it, an idle timer never
  * would), an answer that never comes (the invocation deadline ends it), and a 2xx body that is
  * not a list (an error, not "no namespaces").
  */
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import { tmpdir } from "node:os";
@@ -16,6 +15,7 @@ import { createKubeApi } from "../../src/kube/client";
 import { createHttpKubeApi } from "../../src/kube/http-client";
 import { KubeApiError, type KubeApi } from "../../src/kube/types";
 import { deadlineIn, DeadlineExceededError, type Deadline } from "../../src/shared/deadline";
+import { selfSignedCert } from "../support/tls";
 
 let server: Server;
 let dir: string;
@@ -26,30 +26,9 @@ const timers = new Set<ReturnType<typeof setInterval>>();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "kube-timeouts-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-    ],
-    { stdio: "ignore" },
-  );
-  const cert = readFileSync(join(dir, "cert.pem"));
+  const { key, cert } = selfSignedCert(dir, "rsa");
   caData = cert.toString("base64");
-  server = createServer({ key: readFileSync(join(dir, "key.pem")), cert }, (req, res) => {
+  server = createServer({ key, cert }, (req, res) => {
     req.resume();
     req.on("end", () => handler(req, res));
   });
