@@ -65,13 +65,18 @@ function diagnoseTarget(config: Config, request: Request): DiagnoseTarget {
   };
 }
 
+/** The deadline's marks on a diagnosis it cut (see diagnoseWith). */
+const DIAGNOSIS_SKIPPED = `skipped: ${DEADLINE_REASON}`;
+const DIAGNOSIS_CUT = `diagnosis incomplete: ${DEADLINE_REASON}`;
+const cutByDeadline = (d: ClusterReport["diagnosis"]): boolean => (d?.errors ?? []).some((e) => e === DIAGNOSIS_SKIPPED || e === DIAGNOSIS_CUT);
+
 /** Diagnoses one cluster; a failure becomes the diagnosis' error (it never throws). */
 async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps, deadline: Deadline): Promise<ClusterReport["diagnosis"]> {
-  if (deadline.expired()) return { podsScanned: 0, stuck: [], errors: [`skipped: ${DEADLINE_REASON}`] };
+  if (deadline.expired()) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_SKIPPED] };
   try {
     return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api, deadline });
   } catch (error) {
-    if (isDeadlineExceeded(error)) return { podsScanned: 0, stuck: [], errors: [`diagnosis incomplete: ${DEADLINE_REASON}`] };
+    if (isDeadlineExceeded(error)) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_CUT] };
     return { podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] };
   }
 }
@@ -112,6 +117,7 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
               report.ok = false;
               report.error = diagnosis.errors.join("; ");
             }
+            if (cutByDeadline(diagnosis)) report.skipped = "deadline";
           }
           return report;
         } catch (error) {
@@ -233,7 +239,15 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           return await withApi(config, connection, applyDeps.api, k.concurrency, deadline, async (api) => {
             const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
             // What is still stuck after the heal's writes, and why the heal cannot fix it.
-            if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline);
+            if (request.action === "heal") {
+              report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline);
+              // The diagnosis is part of the heal's work: one the deadline cut fails the run too.
+              if (cutByDeadline(report.diagnosis)) {
+                report.ok = false;
+                report.skipped = "deadline";
+                report.error = [report.error, `diagnosis skipped: ${DEADLINE_REASON}`].filter(Boolean).join("; ");
+              }
+            }
             return annotateAfterHeal(report, k.pullSecretName);
           });
         } catch (error) {

@@ -11,6 +11,10 @@ import { KubeApiError, type KubeNamespace, type ListPage } from "../../src/kube/
 import { deadlineAt, deadlineFromLambdaContext, deadlineIn, DeadlineExceededError, NO_DEADLINE, reportReserveMs } from "../../src/shared/deadline";
 import { SDK_REQUEST_HANDLER, SDK_REQUEST_TIMEOUT_MS, sdkSend } from "../../src/shared/sdk-call";
 import { FakeKubeApi } from "../support/kube-fake-api";
+import { createKubernetesStep } from "../../src/clusters/step";
+import { loadConfig } from "../../src/config/config";
+import { parseRegistryHost } from "../../src/formats/registry-host";
+import { parseManualRequest } from "../../src/request/triggers";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -228,5 +232,43 @@ describe("AWS SDK calls", () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     clock.advance(2_000);
     await expect(sdkSend(tight, "y", async () => 1)).rejects.toBeInstanceOf(DeadlineExceededError);
+  });
+});
+
+describe("a heal whose diagnosis the deadline cuts", () => {
+  it("the writes are reported, the cluster is skipped: deadline and not ok (the run fails)", async () => {
+    const config = loadConfig({
+      AWS_REGION: "us-east-1",
+      ECR_REGISTRIES: "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+      EKS_CLUSTERS: "prod",
+      TARGET_NAMESPACES: "a",
+    });
+    const api = new FakeKubeApi();
+    api.addNamespace("a");
+    // The pod LIST of the diagnosis is where the time runs out.
+    api.faults.push((call) => (call.method === "listPods" ? new DeadlineExceededError("list pods") : undefined));
+    const step = createKubernetesStep(config, {
+      access: async () => ({ server: "https://127.0.0.1:1", caData: "", token: "t" }),
+      apply: { api },
+      diagnose: { api },
+    });
+    const out = await step({
+      request: parseManualRequest({ action: "heal" }),
+      credentials: [
+        {
+          registry: parseRegistryHost("123456789012.dkr.ecr.us-east-1.amazonaws.com"),
+          username: "AWS",
+          password: "p",
+          expiresAt: new Date(Date.now() + 3600_000),
+          proxyEndpoint: "https://x",
+        },
+      ],
+      reason: "heal",
+      deadline: deadlineIn(60_000),
+    });
+    const cluster = out.clusters[0]!;
+    expect(cluster.namespaces).toEqual([{ namespace: "a", outcome: "created" }]);
+    expect(cluster).toMatchObject({ ok: false, skipped: "deadline" });
+    expect(cluster.error).toMatch(/diagnosis skipped: deadline/);
   });
 });
