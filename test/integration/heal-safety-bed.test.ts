@@ -13,6 +13,7 @@
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { execFile } from "node:child_process";
+import { join } from "node:path";
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createHandler } from "../../handlers/rotate";
@@ -22,11 +23,14 @@ import type { Telemetry } from "../../src/run/telemetry";
 import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
+import { bundleCli } from "../support/cli-bundle";
 
 let bed: Bed;
 let moto: MotoServer;
 let tokenNow: () => Date;
 let motoPassword: string;
+/** The CLI bundled privately (dist/ may be rebuilt by concurrent runs). */
+let cliRunner: string;
 const logged: string[] = [];
 const saved = { ...process.env };
 const NAMESPACES = ["eso-owned", "eso-labelled", "foreign", "opaque", "fresh"];
@@ -89,6 +93,7 @@ const dockerconfig = (password: string) => ({
 
 beforeAll(async () => {
   [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
+  cliRunner = await bundleCli(join(bed.dir, "cli-bundle"));
   Object.assign(process.env, env());
   const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
   motoPassword = Buffer.from(data.authorizationToken!, "base64").toString().split(":").slice(1).join(":");
@@ -281,7 +286,7 @@ describe("a hanging cluster meets the invocation's deadline", () => {
     const out = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile(
         process.execPath,
-        ["bin/ecr-token-rotator.mjs", "heal", "--json", "--timeout", "3", "--now", tokenNow().toISOString()],
+        [cliRunner, "heal", "--json", "--timeout", "3", "--now", tokenNow().toISOString()],
         { env: { PATH: process.env.PATH ?? "", ...env() } },
         (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
       );
