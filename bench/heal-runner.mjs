@@ -1,17 +1,18 @@
-// Runs bench/heal-fanout.ts (TypeScript) on Node 22: bundles it with esbuild into .bench/ at the
-// repository root (so its paths resolve as from bench/), then runs it with --json and returns
-// the "heal" object. Needs the Kubernetes test bed (scripts/build-kube-apiserver.sh).
+// Runs a TypeScript benchmark that needs the Kubernetes test bed (bench/heal-fanout.ts,
+// bench/diagnose-incident.ts) on Node 22: bundles it with esbuild into .bench/ at the repository
+// root (so its paths resolve as from bench/), runs it with --json and returns the object under
+// `key` of its JSON line. Needs the test bed (scripts/build-kube-apiserver.sh).
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import { build } from "esbuild";
 
-export async function runHealBench({ quiet = false, args = [] } = {}) {
+export async function runBedBench({ entry, key, banner, quiet = false, args = [] }) {
   const root = resolve(".");
   mkdirSync(".bench", { recursive: true });
-  const outfile = resolve(".bench/heal-fanout.mjs");
+  const outfile = resolve(".bench", basename(entry).replace(/\.ts$/, ".mjs"));
   await build({
-    entryPoints: ["bench/heal-fanout.ts"],
+    entryPoints: [entry],
     outfile,
     bundle: true,
     platform: "node",
@@ -21,7 +22,7 @@ export async function runHealBench({ quiet = false, args = [] } = {}) {
     packages: "external",
     logLevel: "warning",
   });
-  if (!quiet) process.stderr.write("heal fan-out: starting the test bed (1,000 namespaces, 5 ms per request)...\n");
+  if (!quiet) process.stderr.write(`${banner}\n`);
   const out = execFileSync(process.execPath, [outfile, "--json", ...args], {
     env: { ...process.env, ECR_ROTATOR_ROOT: root },
     encoding: "utf8",
@@ -33,6 +34,26 @@ export async function runHealBench({ quiet = false, args = [] } = {}) {
     .split("\n")
     .filter((l) => l.startsWith("{"))
     .pop();
-  if (!line) throw new Error(`heal bench printed no JSON:\n${out.slice(-2000)}`);
-  return JSON.parse(line).heal;
+  if (!line) throw new Error(`${entry} printed no JSON:\n${out.slice(-2000)}`);
+  return JSON.parse(line)[key];
+}
+
+export function runHealBench({ quiet = false, args = [] } = {}) {
+  return runBedBench({
+    entry: "bench/heal-fanout.ts",
+    key: "heal",
+    banner: "heal fan-out: starting the test bed (1,000 namespaces, 5 ms per request)...",
+    quiet,
+    args,
+  });
+}
+
+export function runDiagnoseBench({ quiet = false, args = [] } = {}) {
+  return runBedBench({
+    entry: "bench/diagnose-incident.ts",
+    key: "diagnose",
+    banner: "diagnose: starting the test bed (1,000 namespaces, 300 stuck pods, 5 ms per request)...",
+    quiet,
+    args,
+  });
 }

@@ -1,5 +1,6 @@
-// npm run bench [-- --json] [--skip-heal]: rotate-path cold start, then (when the Kubernetes
-// test bed is available) the heal fan-out benchmark. Prints numbers; asserts nothing.
+// npm run bench [-- --json] [--skip-heal] [--skip-diagnose]: rotate-path cold start, then (when
+// the Kubernetes test bed is available) the heal fan-out and the incident-scale diagnosis
+// benchmarks. Prints numbers; asserts nothing.
 import { existsSync } from "node:fs";
 import { benchRotatePath } from "./rotate-path.mjs";
 
@@ -10,6 +11,10 @@ if (!process.argv.includes("--skip-heal") && existsSync("bench/heal-fanout.ts"))
   const { runHealBench } = await import("./heal-runner.mjs");
   result.heal = await runHealBench({ quiet: json });
 }
+if (!process.argv.includes("--skip-diagnose") && existsSync("bench/diagnose-incident.ts")) {
+  const { runDiagnoseBench } = await import("./heal-runner.mjs");
+  result.diagnose = await runDiagnoseBench({ quiet: json });
+}
 
 if (json) {
   console.log(JSON.stringify(result));
@@ -19,4 +24,5 @@ if (json) {
     `rotate path: bundle ${(result.rotate.bundleBytes / 1024).toFixed(0)} KB in ${result.rotate.files} file(s); import ${result.rotate.importMs} ms = bare node ${result.bareNodeMs} ms + ${result.rotate.importOverBareMs} ms`,
   );
   if (result.heal) console.log(`heal fan-out: ${JSON.stringify(result.heal)}`);
+  if (result.diagnose) console.log(`diagnose at incident scale: ${JSON.stringify(result.diagnose)}`);
 }

@@ -1,75 +1,28 @@
 /**
  * Reads what a diagnosis needs from one cluster, read-only, with a bounded number of requests:
  * one paginated LIST of namespaces, one of pods (cluster-wide), one of `Failed` pod Events, then
- * one GET per distinct ServiceAccount and per distinct referenced Secret of the stuck pods.
+ * one GET per distinct referenced Secret of the stuck pods, one LIST of ServiceAccounts per
+ * namespace where a stuck pod has no imagePullSecrets, and one cluster-wide LIST by field
+ * selector per distinct missing Secret name (where does a Secret of that name exist?).
  * Each Secret is reduced on arrival (hosts, user names, embedded ECR expiry): no password,
  * `auth` or docker config survives this module. RBAC: get/list on pods, events, secrets,
  * serviceaccounts, namespaces — nothing else.
  */
-import { scrub } from "../shared/redact-text";
-import { classify as classifyFailure, DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
-import type { Deadline } from "../shared/deadline";
+import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
 import { LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
-import { counted, forEachListed, pool, reducedNamespace, type Paging } from "../kube/paging";
-import { selectNamespaces, type NamespaceTarget } from "../kube/namespaces";
-import { KubeApiError, type KubeApi, type KubeNamespace } from "../kube/types";
-import { classifyStuckContainer, type ReducedSecret } from "./classify";
-import { reduceSecret, stuckContainersOf, type Stuck } from "./reduce";
+import { counted, forEachListed, reducedNamespace } from "../kube/paging";
+import { selectNamespaces } from "../kube/namespaces";
+import type { KubeNamespace } from "../kube/types";
+import { causeFromKubelet, classifyStuckContainer, type ReducedSecret } from "./classify";
+import { containerKey, MAX_STUCK, type DiagnoseContext, type DiagnoseDeps, type DiagnoseTarget } from "./context";
+import { pullErrorEvents } from "./events";
+import { quoteKubeletMessage } from "./message";
+import { stuckContainersOf, type Stuck } from "./reduce";
+import { readReferences, secretsElsewhere, type References } from "./references";
+import type { CauseCode, CauseSummary, ClusterDiagnosis, StuckContainerReport } from "../report/report";
 
+export type { DiagnoseDeps, DiagnoseTarget } from "./context";
 export { reduceSecret, STUCK_REASONS, stuckContainersOf } from "./reduce";
-import type { ClusterDiagnosis, StuckContainerReport } from "../report/report";
-
-/** Stuck containers diagnosed at most (see DiagnoseDeps.maxStuck). */
-const MAX_STUCK = 200;
-/** Parallel GETs of ServiceAccounts and Secrets. */
-const READ_CONCURRENCY = 8;
-
-export interface DiagnoseTarget {
-  namespaces: NamespaceTarget;
-  /** Registry hosts this deployment keeps fresh. */
-  configuredHosts: string[];
-  /** The pull secret the product writes. */
-  pullSecretName: string;
-}
-
-export interface DiagnoseDeps {
-  api: KubeApi;
-  now?: () => Date;
-  pageSize?: number;
-  /**
-   * Page size of the pod LIST (default 200): a pod object is several KB of JSON, and a page is
-   * parsed whole — 200 keeps a page to a few MB inside the Lambda's 128 MB.
-   */
-  podPageSize?: number;
-  /** At most this many stuck containers are diagnosed (the rest are counted). Default 200. */
-  maxStuck?: number;
-  /** Parallel GETs. Default 8. */
-  concurrency?: number;
-  retry?: Partial<RetryPolicy>;
-  sleep?: (ms: number) => Promise<void>;
-  /** The invocation's deadline: no LIST page or retry starts after it. */
-  deadline?: Deadline;
-}
-
-const describe = (error: unknown, what: string): string => {
-  if (error instanceof KubeApiError) {
-    const kind = classifyFailure(error).kind;
-    return `${what}: ${error.status === 0 ? `network error ${error.details.networkCode ?? ""}`.trim() : `${error.status}${error.message ? ` ${scrub(error.message)}` : ""}`} (${kind})`;
-  }
-  return `${what}: ${scrub(error instanceof Error ? error.message : String(error))}`;
-};
-
-/** What one diagnosis shares: the API (requests counted), paging, retries, and the diagnosis being built. */
-interface DiagnoseContext {
-  target: DiagnoseTarget;
-  deps: DiagnoseDeps;
-  api: KubeApi;
-  now: Date;
-  paging: Paging;
-  diagnosis: ClusterDiagnosis & { errors: string[] };
-  /** A GET, retried and counted. */
-  get: <T>(read: () => Promise<T>) => Promise<T>;
-}
 
 /** Finds every container stuck pulling its image in the target namespaces, and says why. */
 export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps): Promise<ClusterDiagnosis> {
@@ -90,10 +43,11 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   const inScope = await namespacesInScope(ctx);
   const stuck = await listStuckContainers(ctx, inScope);
   if (stuck.length > 0) {
-    const events = await recentFailureEvents(ctx, stuck);
-    const { serviceAccounts, secrets } = await readReferences(ctx, stuck);
-    for (const s of stuck) ctx.diagnosis.stuck.push(stuckRow(ctx, s, events, serviceAccounts, secrets));
-    ctx.diagnosis.stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
+    stuck.sort((a, b) => `${a.namespace}/${a.pod}/${a.container}`.localeCompare(`${b.namespace}/${b.pod}/${b.container}`));
+    const errorsByContainer = await pullErrorEvents(ctx, stuck);
+    const refs = await readReferences(ctx, stuck, errorsByContainer);
+    const elsewhere = await secretsElsewhere(ctx, refs);
+    classifyAll(ctx, stuck, errorsByContainer, refs, elsewhere);
   }
   const diagnosis: ClusterDiagnosis = ctx.diagnosis;
   diagnosis.requests = counter.n;
@@ -116,11 +70,9 @@ async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   return new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
 }
 
-/** Stuck containers (pods are reduced on arrival; finished pods are filtered by the server), at most maxStuck. */
+/** Every stuck container (pods are reduced on arrival; finished pods are filtered by the server). */
 async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<string>): Promise<Stuck[]> {
-  const maxStuck = ctx.deps.maxStuck ?? MAX_STUCK;
   const stuck: Stuck[] = [];
-  let overflow = 0;
   const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? LARGE_LIST_PAGE_SIZE };
   await forEachListed(
     (o) => ctx.api.listPods(o),
@@ -128,116 +80,75 @@ async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<st
     (pod) => {
       if (!inScope.has(pod.metadata.namespace ?? "")) return;
       ctx.diagnosis.podsScanned++;
-      for (const s of stuckContainersOf(pod)) {
-        if (stuck.length < maxStuck) stuck.push(s);
-        else overflow++;
-      }
+      stuck.push(...stuckContainersOf(pod));
     },
     paging,
   );
-  if (overflow > 0) ctx.diagnosis.truncated = overflow;
   return stuck;
 }
 
-/** Events about the stuck pods (the kubelet's "Failed to pull image …: <why>"), the last three per pod. */
-async function recentFailureEvents(ctx: DiagnoseContext, stuck: readonly Stuck[]): Promise<Map<string, Array<{ at: string; message: string }>>> {
-  const stuckPods = new Set(stuck.map((s) => `${s.namespace}/${s.pod}`));
-  const events = new Map<string, Array<{ at: string; message: string }>>();
-  try {
-    await forEachListed(
-      (o) => ctx.api.listEvents(o),
-      { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
-      (e) => {
-        const key = `${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`;
-        if (!stuckPods.has(key) || !e.message) return;
-        const list = events.get(key) ?? [];
-        list.push({ at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message });
-        list.sort((a, b) => a.at.localeCompare(b.at));
-        if (list.length > 3) list.shift();
-        events.set(key, list);
-      },
-      ctx.paging,
-    );
-  } catch (error) {
-    ctx.diagnosis.errors.push(describe(error, "events could not be listed"));
-  }
-  return events;
-}
-
-type ReadSecrets = Map<string, ReducedSecret | { error: string }>;
-
-/** ServiceAccounts and referenced Secrets: one GET per distinct one, `concurrency` at a time. */
-async function readReferences(
-  ctx: DiagnoseContext,
-  stuck: readonly Stuck[],
-): Promise<{ serviceAccounts: Map<string, string[] | undefined>; secrets: ReadSecrets }> {
-  const { api, get, diagnosis } = ctx;
-  const saKeys = [...new Set(stuck.map((s) => `${s.namespace}/${s.serviceAccountName || "default"}`))];
-  const secretKeys = [...new Set(stuck.flatMap((s) => s.pullSecrets.map((n) => `${s.namespace}/${n}`)))];
-  const serviceAccounts = new Map<string, string[] | undefined>();
-  const secrets: ReadSecrets = new Map();
-  const split = (key: string) => {
-    const slash = key.indexOf("/");
-    return [key.slice(0, slash), key.slice(slash + 1)] as const;
-  };
-  const reads = [...saKeys.map((k) => ({ kind: "sa" as const, k })), ...secretKeys.map((k) => ({ kind: "secret" as const, k }))];
-  await pool(reads, ctx.deps.concurrency ?? READ_CONCURRENCY, async ({ kind, k }) => {
-    const [ns, name] = split(k);
-    if (kind === "sa") {
-      try {
-        const sa = await get(() => api.readServiceAccount(ns, name));
-        serviceAccounts.set(k, sa ? (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "") : undefined);
-      } catch (error) {
-        serviceAccounts.set(k, undefined);
-        diagnosis.errors.push(describe(error, `ServiceAccount ${k} could not be read`));
-      }
-    } else {
-      try {
-        secrets.set(k, reduceSecret(name, await get(() => api.readSecret(ns, name))));
-      } catch (error) {
-        const message = describe(error, `Secret ${k} could not be read`);
-        secrets.set(k, { error: message });
-        diagnosis.errors.push(message);
-      }
+/** Classifies every stuck container: all are counted by cause, the first `maxStuck` are listed. */
+function classifyAll(ctx: DiagnoseContext, stuck: readonly Stuck[], errors: Map<string, string>, refs: References, elsewhere: Record<string, string[]>): void {
+  const maxStuck = ctx.deps.maxStuck ?? MAX_STUCK;
+  const summary = new Map<CauseCode, { containers: number; namespaces: Set<string> }>();
+  let truncated = 0;
+  for (const s of stuck) {
+    const row = stuckRow(ctx, s, errors.get(containerKey(s.namespace, s.pod, s.container)), refs, elsewhere);
+    for (const code of new Set(row.causes.map((c) => c.code))) {
+      const entry = summary.get(code) ?? { containers: 0, namespaces: new Set<string>() };
+      entry.containers++;
+      entry.namespaces.add(s.namespace);
+      summary.set(code, entry);
     }
-  });
-  return { serviceAccounts, secrets };
+    if (ctx.diagnosis.stuck.length < maxStuck) ctx.diagnosis.stuck.push(row);
+    else truncated++;
+  }
+  ctx.diagnosis.summary = [...summary.entries()]
+    .map(([code, e]): CauseSummary => ({ code, containers: e.containers, namespaces: [...e.namespaces].sort() }))
+    .sort((a, b) => b.containers - a.containers || a.code.localeCompare(b.code));
+  if (truncated > 0) ctx.diagnosis.truncated = truncated;
 }
 
 /** One report row: the container and its causes (an unreadable Secret is the cause when there is one). */
-function stuckRow(
-  ctx: DiagnoseContext,
-  s: Stuck,
-  events: Map<string, Array<{ at: string; message: string }>>,
-  serviceAccounts: Map<string, string[] | undefined>,
-  secrets: ReadSecrets,
-): StuckContainerReport {
-  const reduced = s.pullSecrets.map((n) => secrets.get(`${s.namespace}/${n}`));
+function stuckRow(ctx: DiagnoseContext, s: Stuck, eventError: string | undefined, refs: References, elsewhere: Record<string, string[]>): StuckContainerReport {
+  const reduced = s.pullSecrets.map((n) => refs.secrets.get(`${s.namespace}/${n}`));
   const unreadable = reduced.filter((r): r is { error: string } => r !== undefined && "error" in r);
+  const detail = s.detail ?? eventError;
   const row: StuckContainerReport = { namespace: s.namespace, pod: s.pod, container: s.container, image: s.image, reason: s.reason, causes: [] };
-  if (s.message) row.message = scrub(s.message);
-  if (unreadable.length > 0) {
-    row.causes = [
-      { code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" },
-    ];
-    return row;
-  }
-  const saPulls = serviceAccounts.get(`${s.namespace}/${s.serviceAccountName || "default"}`);
-  row.causes = classifyStuckContainer({
+  if (s.message) row.message = quoteKubeletMessage(s.message);
+  if (detail) row.detail = quoteKubeletMessage(detail);
+  const input = {
     namespace: s.namespace,
     pod: s.pod,
     container: s.container,
     image: s.image,
     reason: s.reason,
     ...(s.message ? { message: s.message } : {}),
-    ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
-    podPullSecrets: s.pullSecrets,
-    ...(saPulls !== undefined ? { serviceAccountPullSecrets: saPulls } : {}),
-    secrets: reduced as ReducedSecret[],
-    events: (events.get(`${s.namespace}/${s.pod}`) ?? []).map((e) => e.message),
+    ...(detail ? { detail } : {}),
     configuredHosts: ctx.target.configuredHosts,
     pullSecretName: ctx.target.pullSecretName,
     now: ctx.now,
+  };
+  if (unreadable.length > 0) {
+    // A pull error that names its cause needs no Secret: it wins over an unreadable one.
+    const readable = reduced.filter((r): r is ReducedSecret => r !== undefined && !("error" in r));
+    const fromKubelet = causeFromKubelet({ ...input, podPullSecrets: s.pullSecrets, secrets: readable });
+    row.causes = fromKubelet
+      ? [fromKubelet]
+      : [{ code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" }];
+    return row;
+  }
+  const sa = s.serviceAccountName || "default";
+  const saNamespace = refs.saNamespaces.get(s.namespace);
+  const saPulls = refs.serviceAccounts.get(`${s.namespace}/${sa}`);
+  row.causes = classifyStuckContainer({
+    ...input,
+    ...(s.serviceAccountName ? { serviceAccountName: s.serviceAccountName } : {}),
+    podPullSecrets: s.pullSecrets,
+    ...(saPulls !== undefined ? { serviceAccountPullSecrets: saPulls } : {}),
+    ...(saNamespace && !("error" in saNamespace) ? { namespaceServiceAccounts: saNamespace } : {}),
+    secrets: reduced as ReducedSecret[],
+    secretsElsewhere: elsewhere,
   });
   return row;
 }

@@ -6,7 +6,8 @@ import { credentialsOfEntry, parseDockerConfig, type DockerConfigEntry } from ".
 import { expiryEmbeddedInPassword } from "../formats/ecr-token";
 import type { KubePod, KubeSecret } from "../kube/types";
 import type { StuckContainer } from "../report/report";
-import type { ReducedEntry, ReducedSecret } from "./classify";
+import type { ReducedEntry, ReducedSecret } from "./types";
+import { errorInWaitingMessage } from "./message";
 
 /** Waiting reasons of a container stuck on its image (Container Insights counts the same three). */
 export const STUCK_REASONS: readonly string[] = ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"];
@@ -56,6 +57,8 @@ export interface Stuck extends StuckContainer {
   uid?: string;
   serviceAccountName?: string;
   pullSecrets: string[];
+  /** The pull error carried by the waiting message, if any. */
+  detail?: string;
 }
 
 /** The stuck containers of one pod (init containers included). */
@@ -67,6 +70,7 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
   for (const status of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
     const waiting = status.state?.waiting;
     if (!waiting?.reason || !STUCK_REASONS.includes(waiting.reason)) continue;
+    const detail = errorInWaitingMessage(waiting.message);
     out.push({
       namespace: pod.metadata.namespace ?? "",
       pod: pod.metadata.name,
@@ -75,6 +79,7 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
       image: specImages.get(status.name) ?? status.image ?? "",
       reason: waiting.reason,
       ...(waiting.message ? { message: waiting.message } : {}),
+      ...(detail ? { detail } : {}),
       ...(pod.spec?.serviceAccountName ? { serviceAccountName: pod.spec.serviceAccountName } : {}),
       pullSecrets,
     });

@@ -32,9 +32,14 @@ export function powertoolsTelemetry(): Telemetry {
       const byOutcome: Record<string, number> = {};
       for (const ns of namespaces) byOutcome[ns.outcome] = (byOutcome[ns.outcome] ?? 0) + 1;
       const diagnoses = (report.kubernetes?.clusters ?? []).flatMap((c) => (c.diagnosis ? [c.diagnosis] : []));
-      const stuck = diagnoses.length > 0 ? diagnoses.flatMap((d) => d.stuck) : undefined;
+      // Every stuck container counts, listed in `stuck` or beyond the per-run cap (`truncated`,
+      // counted by cause in `summary`).
+      const stuck = diagnoses.length > 0 ? { length: diagnoses.reduce((n, d) => n + d.stuck.length + (d.truncated ?? 0), 0) } : undefined;
       const byCause: Record<string, number> = {};
-      for (const s of stuck ?? []) for (const c of s.causes) byCause[c.code] = (byCause[c.code] ?? 0) + 1;
+      for (const d of diagnoses) {
+        if (d.summary) for (const c of d.summary) byCause[c.code] = (byCause[c.code] ?? 0) + c.containers;
+        else for (const s of d.stuck) for (const c of new Set(s.causes.map((x) => x.code))) byCause[c] = (byCause[c] ?? 0) + 1;
+      }
       const summary = {
         ok: report.ok,
         action: report.action,

@@ -1,36 +1,37 @@
 /**
  * `diagnose` and heal's trailing diagnosis on the real kube-apiserver, through the CLI, with the
  * product's own EKS token and ONLY the permissions of infra/k8s/rbac.yaml. No kubelet runs in
- * the bed: pods are created as admin and their status (waiting in ImagePullBackOff…) is set
- * through the status subresource; the kubelet's Events are created as admin too.
+ * the bed: test/bed/kubelet.ts leaves each pod as a kubelet would — its waiting state set through
+ * the status subresource, and the kubelet's event sequence (Pulling, Failed with the detailed
+ * error, `Error: ErrImagePull`, BackOff, `Error: ImagePullBackOff`) — with the error texts of
+ * containerd, Docker, ECR and Docker Hub (test/fixtures/kubelet-pull-errors.ts). One case per
+ * cause code at least; every hint is asserted.
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main";
-import type { Report, StuckContainerReport } from "../../src/report/report";
+import type { Cause, Report, StuckContainerReport } from "../../src/report/report";
 import { startBed, type Bed } from "../bed/index";
+import { adminClient, createBrokenPod, createNamespaces, dockerConfigSecret, ecrPassword, type AdminClient, type BrokenPod } from "../bed/kubelet";
+import * as K from "../fixtures/kubelet-pull-errors";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
 
-const ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
-const EUW1_HOST = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+const ECR_HOST = K.ecrHost("us-east-1");
+const EUW1_HOST = K.ecrHost("eu-west-1");
 const IMAGE = `${ECR_HOST}/team/app:1.0`;
+const PAY_IMAGE = `${K.ecrHost("us-east-1", K.OTHER_ACCOUNT)}/payments/payment-api:3.0.0`;
+const PTC_IMAGE = `${ECR_HOST}/docker-hub/library/nginx:1.27`;
+const HUB_IMAGE = "busybox:1.36";
 let bed: Bed;
 let moto: MotoServer;
+let admin: AdminClient;
 let now: string;
 const saved = { ...process.env };
 
-/** A real-shaped ECR password (base64 of the DATA_KEY envelope), expired two hours ago. */
-const EXPIRED_PASSWORD = Buffer.from(
-  JSON.stringify({
-    payload: "BEDPAYLOAD-c0ffee-expired",
-    datakey: "BEDDATAKEY-1234",
-    version: "2",
-    type: "DATA_KEY",
-    expiration: Math.floor(Date.now() / 1000) - 7200,
-  }),
-).toString("base64");
+const EXPIRED_PASSWORD = ecrPassword(new Date(Date.now() - 2 * 3600_000), "BEDPAYLOAD-c0ffee-expired");
 const EXPIRED_AUTH = Buffer.from(`AWS:${EXPIRED_PASSWORD}`).toString("base64");
+const FRESH_PASSWORD = ecrPassword(new Date(Date.now() + 6 * 3600_000), "BEDPAYLOAD-fresh-5e11");
 
 function env(extra: Record<string, string> = {}): Record<string, string> {
   return productEnvForBed(bed, moto, extra);
@@ -48,45 +49,91 @@ async function cli(args: string[], extra: Record<string, string> = {}): Promise<
   return { code, stdout, stderr };
 }
 
-const dockerConfig = (auths: Record<string, string>) =>
-  Buffer.from(
-    JSON.stringify({
-      auths: Object.fromEntries(
-        Object.entries(auths).map(([h, pw]) => [h, { username: "AWS", password: pw, auth: Buffer.from(`AWS:${pw}`).toString("base64") }]),
-      ),
-    }),
-  ).toString("base64");
-
-interface PodSpec {
-  ns: string;
-  name: string;
-  image?: string;
-  pullSecrets?: string[];
-  reason?: string;
-  message?: string;
-  event?: string;
-}
-
-const PODS: PodSpec[] = [
-  { ns: "diag-trap", name: "trap" },
-  { ns: "diag-missing", name: "missing", pullSecrets: ["registry-creds"] },
-  { ns: "diag-type", name: "opaque", pullSecrets: ["legacy-creds"] },
-  { ns: "diag-host", name: "ghcr-only", pullSecrets: ["ghcr-creds"] },
-  { ns: "diag-host", name: "other-region", pullSecrets: ["euw1-creds"] },
-  { ns: "diag-expired", name: "stale", pullSecrets: ["old-ecr"], event: `Failed to pull image "${IMAGE}": failed to authorize: 401 Unauthorized` },
-  // The waiting message says nothing; only the kubelet's Event (read by field selector) does.
+/** One broken pod per case, in namespaces named after what is wrong. */
+const PODS: BrokenPod[] = [
+  // The default-ServiceAccount trap; SA payment-api-sa in the namespace has a pull secret.
+  { namespace: "diag-trap", name: "trap", image: IMAGE, error: K.noBasicAuth(IMAGE) },
+  { namespace: "diag-named-sa", name: "builder", image: IMAGE, error: K.noBasicAuth(IMAGE), serviceAccountName: "builder" },
+  // registry-creds exists, but in diag-other.
+  { namespace: "diag-missing", name: "missing", image: IMAGE, error: K.noBasicAuth(IMAGE), imagePullSecrets: ["registry-creds"] },
+  { namespace: "diag-type", name: "opaque", image: IMAGE, error: K.noBasicAuth(IMAGE), imagePullSecrets: ["legacy-creds"] },
+  // A docker config copied from a workstation that uses a credential helper: no "auths".
+  { namespace: "diag-type", name: "credhelper", image: IMAGE, error: K.noBasicAuth(IMAGE), imagePullSecrets: ["copied-config"] },
+  { namespace: "diag-host", name: "ghcr-only", image: IMAGE, error: K.noBasicAuth(IMAGE), imagePullSecrets: ["ghcr-creds"] },
+  { namespace: "diag-host", name: "other-region", image: IMAGE, error: K.noBasicAuth(IMAGE), imagePullSecrets: ["euw1-creds"] },
+  // An expired ECR token: ECR answers the manifest HEAD with 403, no reason.
   {
-    ns: "diag-notfound",
-    name: "nohost",
-    image: "registry.invalid/app:1",
-    event: 'Failed to pull image "registry.invalid/app:1": dial tcp: lookup registry.invalid: no such host',
+    namespace: "diag-expired",
+    name: "stale",
+    image: IMAGE,
+    error: K.forbiddenHead(IMAGE, "us-east-1", K.ACCOUNT, "team/app", "1.0"),
+    imagePullSecrets: ["old-ecr"],
   },
+  // The pull secret looks right and the registry gave no reason.
   {
-    ns: "diag-notfound",
+    namespace: "diag-unknown",
+    name: "puzzle",
+    image: IMAGE,
+    error: K.forbiddenHead(IMAGE, "us-east-1", K.ACCOUNT, "team/app", "1.0"),
+    imagePullSecrets: ["fresh-ecr"],
+  },
+  // Not credential problems: DNS, a missing tag, a missing repository, a bad reference, Docker Hub's rate limit.
+  { namespace: "diag-notfound", name: "nohost", image: "registry.invalid/app:1", error: K.noSuchHost("registry.invalid/app:1", "registry.invalid") },
+  {
+    namespace: "diag-notfound",
     name: "typo",
     image: `${ECR_HOST}/team/app:does-not-exist`,
+    error: K.tagNotFound(`${ECR_HOST}/team/app:does-not-exist`),
     reason: "ErrImagePull",
-    message: `failed to pull and unpack image "${ECR_HOST}/team/app:does-not-exist": failed to resolve reference: not found`,
+    imagePullSecrets: ["fresh-ecr"],
+  },
+  {
+    namespace: "diag-notfound",
+    name: "norepo",
+    image: `${ECR_HOST}/team/gone:1`,
+    error: K.repositoryNotFoundDocker("us-east-1", K.ACCOUNT, "team/gone"),
+    imagePullSecrets: ["fresh-ecr"],
+  },
+  {
+    namespace: "diag-notfound",
+    name: "badref",
+    image: "registry.example.com/Team/App:1",
+    reason: "InvalidImageName",
+    error:
+      'Failed to apply default image tag "registry.example.com/Team/App:1": couldn\'t parse image reference "registry.example.com/Team/App:1": invalid reference format: repository name (Team/App) must be lowercase',
+  },
+  {
+    namespace: "diag-ratelimit",
+    name: "hub",
+    image: HUB_IMAGE,
+    error: K.dockerHubRateLimit(HUB_IMAGE),
+    imagePullSecrets: ["ecr-only"],
+    healthyContainers: [{ name: "proxy", image: IMAGE }],
+  },
+  // ECR refuses the token's principal: the detail is only in the older Failed event.
+  {
+    namespace: "diag-denied",
+    name: "payment-api",
+    image: PAY_IMAGE,
+    error: K.ecrDeniedContainerd(PAY_IMAGE, "us-east-1", K.OTHER_ACCOUNT, "payments/payment-api"),
+    imagePullSecrets: ["pay-ecr"],
+  },
+  // A pull-through cache's first pull (kubelet ≥ 1.32: the waiting message carries the error; no events).
+  {
+    namespace: "diag-denied",
+    name: "cache-first-pull",
+    image: PTC_IMAGE,
+    error: K.ecrDeniedDocker(
+      "us-east-1",
+      K.ACCOUNT,
+      "docker-hub/library/nginx",
+      "ecr:CreateRepository",
+      K.ROTATOR_SESSION,
+      "no identity-based policy allows the ecr:CreateRepository action",
+    ),
+    kubelet: "1.32",
+    events: false,
+    imagePullSecrets: ["fresh-ecr"],
   },
 ];
 
@@ -95,94 +142,90 @@ beforeAll(async () => {
   Object.assign(process.env, env());
   const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
   now = new Date(data.expiresAt!.getTime() - 11 * 3600_000).toISOString();
+  admin = adminClient(bed);
 
-  for (const ns of new Set(PODS.map((p) => p.ns))) await bed.createNamespace(ns);
-  const secret = (ns: string, name: string, type: string, data: Record<string, string>) => ({
+  await createNamespaces(admin, [...new Set([...PODS.map((p) => p.namespace), "diag-other"])]);
+  const sa = (ns: string, name: string, pulls: string[] = []) => ({
     apiVersion: "v1",
-    kind: "Secret",
-    type,
+    kind: "ServiceAccount",
     metadata: { name, namespace: ns },
-    data,
+    ...(pulls.length ? { imagePullSecrets: pulls.map((n) => ({ name: n })) } : {}),
   });
-  const items: unknown[] = [
-    secret("diag-type", "legacy-creds", "Opaque", { token: Buffer.from("x").toString("base64") }),
-    secret("diag-host", "ghcr-creds", "kubernetes.io/dockerconfigjson", { ".dockerconfigjson": dockerConfig({ "ghcr.io": "ghp_notsecret" }) }),
-    secret("diag-host", "euw1-creds", "kubernetes.io/dockerconfigjson", { ".dockerconfigjson": dockerConfig({ [EUW1_HOST]: "euw1-password" }) }),
-    secret("diag-expired", "old-ecr", "kubernetes.io/dockerconfigjson", { ".dockerconfigjson": dockerConfig({ [ECR_HOST]: EXPIRED_PASSWORD }) }),
+  const secrets: Array<[string, unknown]> = [
+    ["diag-trap", dockerConfigSecret("diag-trap", "team-pull-secret", { [ECR_HOST]: FRESH_PASSWORD })],
+    ["diag-other", dockerConfigSecret("diag-other", "registry-creds", { [ECR_HOST]: FRESH_PASSWORD })],
+    [
+      "diag-type",
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "Opaque",
+        metadata: { name: "legacy-creds", namespace: "diag-type" },
+        data: { token: Buffer.from("x").toString("base64") },
+      },
+    ],
+    [
+      "diag-type",
+      {
+        apiVersion: "v1",
+        kind: "Secret",
+        type: "kubernetes.io/dockerconfigjson",
+        metadata: { name: "copied-config", namespace: "diag-type" },
+        data: { ".dockerconfigjson": Buffer.from('{"credsStore":"ecr-login"}').toString("base64") },
+      },
+    ],
+    ["diag-host", dockerConfigSecret("diag-host", "ghcr-creds", { "ghcr.io": "ghp_notsecret" })],
+    ["diag-host", dockerConfigSecret("diag-host", "euw1-creds", { [EUW1_HOST]: "euw1-password" })],
+    ["diag-expired", dockerConfigSecret("diag-expired", "old-ecr", { [ECR_HOST]: EXPIRED_PASSWORD })],
+    ["diag-unknown", dockerConfigSecret("diag-unknown", "fresh-ecr", { [ECR_HOST]: FRESH_PASSWORD })],
+    ["diag-notfound", dockerConfigSecret("diag-notfound", "fresh-ecr", { [ECR_HOST]: FRESH_PASSWORD })],
+    ["diag-ratelimit", dockerConfigSecret("diag-ratelimit", "ecr-only", { [ECR_HOST]: FRESH_PASSWORD })],
+    ["diag-denied", dockerConfigSecret("diag-denied", "pay-ecr", { [K.ecrHost("us-east-1", K.OTHER_ACCOUNT)]: FRESH_PASSWORD })],
+    ["diag-denied", dockerConfigSecret("diag-denied", "fresh-ecr", { [ECR_HOST]: FRESH_PASSWORD })],
   ];
-  for (const p of PODS) {
-    items.push({
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: p.name, namespace: p.ns },
-      spec: {
-        automountServiceAccountToken: false,
-        ...(p.pullSecrets ? { imagePullSecrets: p.pullSecrets.map((name) => ({ name })) } : {}),
-        containers: [{ name: "app", image: p.image ?? IMAGE }],
-      },
-    });
-  }
-  await bed.kubectl(["apply", "-f", "-"], { check: true, input: JSON.stringify({ apiVersion: "v1", kind: "List", items }) });
-  for (const p of PODS) {
-    const image = p.image ?? IMAGE;
-    const status = {
-      status: {
-        phase: "Pending",
-        containerStatuses: [
-          {
-            name: "app",
-            image,
-            imageID: "",
-            ready: false,
-            restartCount: 0,
-            state: { waiting: { reason: p.reason ?? "ImagePullBackOff", message: p.message ?? `Back-off pulling image "${image}"` } },
-          },
-        ],
-      },
-    };
-    await bed.kubectl(["-n", p.ns, "patch", "pod", p.name, "--subresource=status", "--type=merge", "-p", JSON.stringify(status)], { check: true });
-    if (p.event) {
-      const uid = JSON.parse((await bed.kubectl(["-n", p.ns, "get", "pod", p.name, "-o", "json"], { check: true })).stdout).metadata.uid;
-      const ts = new Date().toISOString().replace(/\.\d+Z$/, "Z");
-      await bed.kubectl(["apply", "-f", "-"], {
-        check: true,
-        input: JSON.stringify({
-          apiVersion: "v1",
-          kind: "Event",
-          metadata: { name: `${p.name}.failed`, namespace: p.ns },
-          involvedObject: { apiVersion: "v1", kind: "Pod", namespace: p.ns, name: p.name, uid, fieldPath: "spec.containers{app}" },
-          reason: "Failed",
-          message: p.event,
-          type: "Warning",
-          source: { component: "kubelet" },
-          firstTimestamp: ts,
-          lastTimestamp: ts,
-          count: 1,
-        }),
-      });
-    }
-  }
+  for (const [ns, body] of secrets) await admin.call("POST", `/api/v1/namespaces/${ns}/secrets`, body);
+  await admin.call("POST", "/api/v1/namespaces/diag-trap/serviceaccounts", sa("diag-trap", "payment-api-sa", ["team-pull-secret"]));
+  await admin.call("POST", "/api/v1/namespaces/diag-named-sa/serviceaccounts", sa("diag-named-sa", "builder"));
+  await admin.each(PODS, async (p) => void (await createBrokenPod(admin, p)), 8);
 }, 600_000);
 
 afterAll(async () => {
+  admin?.close();
   await Promise.all([bed?.stop(), moto?.stop()]);
   process.env = saved;
 });
 
-const causesByPod = (report: Report): Record<string, string[]> => {
-  const stuck: StuckContainerReport[] = report.kubernetes!.clusters[0]!.diagnosis!.stuck;
-  return Object.fromEntries(stuck.map((s) => [`${s.namespace}/${s.pod}`, s.causes.map((c) => c.code)]));
+const stuckOf = (report: Report): StuckContainerReport[] => report.kubernetes!.clusters[0]!.diagnosis!.stuck;
+const causesByPod = (report: Report): Record<string, string[]> =>
+  Object.fromEntries(stuckOf(report).map((s) => [`${s.namespace}/${s.pod}`, s.causes.map((c) => c.code)]));
+const causeOf = (report: Report, pod: string): Cause => {
+  const row = stuckOf(report).find((s) => s.pod === pod);
+  if (!row) throw new Error(`no stuck row for ${pod}`);
+  return row.causes[0]!;
 };
 
 describe("diagnose on the real kube-apiserver", () => {
-  it("the status subresource took the waiting state (the bed is set up as a kubelet would leave it)", async () => {
-    const out = await bed.kubectl(["-n", "diag-trap", "get", "pod", "trap", "-o", "jsonpath={.status.containerStatuses[0].state.waiting.reason}"], {
-      check: true,
-    });
-    expect(out.stdout).toBe("ImagePullBackOff");
+  it("the bed holds what a kubelet leaves: waiting state via the status subresource, the event sequence in order", async () => {
+    const status = await admin.call<{ status: { containerStatuses: Array<{ state: { waiting?: { reason: string; message: string } } }> } }>(
+      "GET",
+      "/api/v1/namespaces/diag-trap/pods/trap",
+    );
+    expect(status.body.status.containerStatuses[0]!.state.waiting).toEqual({ reason: "ImagePullBackOff", message: `Back-off pulling image "${IMAGE}"` });
+    const events = await admin.call<{ items: Array<{ reason: string; message: string; involvedObject: { fieldPath: string } }> }>(
+      "GET",
+      "/api/v1/namespaces/diag-trap/events",
+    );
+    expect(events.body.items.map((e) => [e.reason, e.message.replace(/".*/, "")])).toEqual([
+      ["Pulling", "Pulling image "],
+      ["Failed", "Failed to pull image "],
+      ["Failed", "Error: ErrImagePull"],
+      ["BackOff", "Back-off pulling image "],
+      ["Failed", "Error: ImagePullBackOff"],
+    ]);
+    expect(new Set(events.body.items.map((e) => e.involvedObject.fieldPath))).toEqual(new Set(["spec.containers{app}"]));
   });
 
-  it("diagnose --json names the cause of every stuck pod; nothing is written; no secret leaves", async () => {
+  it("diagnose --json names the cause of every stuck pod and the fix; nothing is written; no secret leaves", async () => {
     const before = (
       await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })
     ).stdout;
@@ -193,25 +236,87 @@ describe("diagnose on the real kube-apiserver", () => {
     expect(report).toMatchObject({ ok: true, action: "diagnose", ecrCalls: 0, registries: [] });
     expect(report.kubernetes!.mode).toBe("diagnosed");
     expect(causesByPod(report)).toEqual({
+      "diag-denied/cache-first-pull": ["registry-permission-denied"],
+      "diag-denied/payment-api": ["registry-permission-denied"],
       "diag-expired/stale": ["token-expired"],
       "diag-host/ghcr-only": ["registry-host-mismatch"],
       "diag-host/other-region": ["wrong-region"],
       "diag-missing/missing": ["pull-secret-not-found"],
+      "diag-named-sa/builder": ["no-image-pull-secrets"],
+      "diag-notfound/badref": ["not-a-credential-problem"],
       "diag-notfound/nohost": ["not-a-credential-problem"],
+      "diag-notfound/norepo": ["not-a-credential-problem"],
       "diag-notfound/typo": ["not-a-credential-problem"],
+      "diag-ratelimit/hub": ["not-a-credential-problem"],
       "diag-trap/trap": ["default-service-account-trap"],
+      "diag-type/credhelper": ["invalid-pull-secret"],
       "diag-type/opaque": ["wrong-secret-type"],
+      "diag-unknown/puzzle": ["unknown"],
     });
-    const nohost = report.kubernetes!.clusters[0]!.diagnosis!.stuck.find((s) => s.pod === "nohost")!;
-    expect(nohost.causes[0]!.message).toMatch(/no such host/);
-    const trap = report.kubernetes!.clusters[0]!.diagnosis!.stuck.find((s) => s.pod === "trap")!;
-    expect(trap.causes[0]!.hint).toMatch(/PATCH_SERVICE_ACCOUNTS=default/);
-    // Read-only: no Secret or ServiceAccount changed.
+    // Every hint, as the operator reads it.
+    expect(causeOf(report, "trap").message).toMatch(/ServiceAccount "payment-api-sa" in diag-trap does carry team-pull-secret/);
+    expect(causeOf(report, "trap").hint).toMatch(/^set serviceAccountName: payment-api-sa in the pod template .* or set PATCH_SERVICE_ACCOUNTS=default/);
+    expect(causeOf(report, "builder").hint).toMatch(/add "builder" to PATCH_SERVICE_ACCOUNTS, run heal, then recreate the pod/);
+    expect(causeOf(report, "missing").message).toMatch(
+      /"registry-creds" does not exist in namespace diag-missing; a Secret of that name exists in namespace diag-other/,
+    );
+    expect(causeOf(report, "missing").hint).toMatch(/^create registry-creds in diag-missing \(e\.g\. a copy of the one in diag-other\)/);
+    expect(causeOf(report, "opaque").hint).toMatch(/recreate it as type kubernetes\.io\/dockerconfigjson/);
+    expect(causeOf(report, "credhelper").message).toMatch(/has no "auths" object/);
+    expect(causeOf(report, "credhelper").hint).toMatch(/rewrite its content/);
+    expect(causeOf(report, "ghcr-only").hint).toMatch(/run heal so the pull secret gets an entry for this registry/);
+    expect(causeOf(report, "other-region").hint).toBe("run heal so the pull secret gets the entry for this region");
+    expect(causeOf(report, "stale").hint).toMatch(/not refreshed by the product: have ESO re-sync it/);
+    expect(causeOf(report, "puzzle").message).toContain(`unexpected status from HEAD request to https://${ECR_HOST}/v2/team/app/manifests/1.0: 403 Forbidden`);
+    expect(causeOf(report, "puzzle").hint).toMatch(/lacks ecr:BatchGetImage, ecr:GetDownloadUrlForLayer, ecr:BatchCheckLayerAvailability/);
+    expect(causeOf(report, "nohost").message).toMatch(/lookup registry\.invalid: no such host/);
+    expect(causeOf(report, "typo").hint).toMatch(/check the image name, tag or digest/);
+    expect(causeOf(report, "norepo").message).toMatch(/the repository "team\/gone" \(registry 123456789012\) does not exist/);
+    expect(causeOf(report, "norepo").hint).toMatch(/describe-repositories/);
+    expect(causeOf(report, "badref").message).toMatch(/must be lowercase/);
+    // Docker Hub's limit on a pod whose pull secret holds only ECR: not "add docker.io to ECR_REGISTRIES".
+    expect(causeOf(report, "hub").message).toMatch(/^rate limited: Docker Hub \(docker\.io\) refuses more pulls/);
+    expect(causeOf(report, "hub").message).toMatch(/the pull is anonymous: no pull secret entry matches docker\.io/);
+    expect(causeOf(report, "hub").hint).toMatch(/give the pod a pull secret for docker\.io/);
+    expect(causeOf(report, "hub").hint).not.toMatch(/ECR_REGISTRIES/);
+    // The ECR denial lives in the older Failed event; the newest one says only `Error: ImagePullBackOff`.
+    const denied = stuckOf(report).find((s) => s.pod === "payment-api")!;
+    expect(denied.detail).toBe(
+      `Failed to pull image "${PAY_IMAGE}": ${K.ecrDeniedContainerd(PAY_IMAGE, "us-east-1", K.OTHER_ACCOUNT, "payments/payment-api")}`,
+    );
+    expect(denied.causes[0]!.message).toContain(
+      `ECR refused ecr:BatchGetImage to role ${K.ROTATOR_ROLE} (session ${K.ROTATOR_SESSION}) on repository payments/payment-api (account ${K.OTHER_ACCOUNT}, us-east-1)`,
+    );
+    expect(denied.causes[0]!.hint).toMatch(
+      new RegExp(
+        `^the repository policy of payments/payment-api \\(account ${K.OTHER_ACCOUNT}\\) must allow ${K.ROTATOR_ROLE.replace(/[/]/g, "\\/")} ecr:BatchGetImage`,
+      ),
+    );
+    expect(causeOf(report, "cache-first-pull").hint).toBe(
+      `allow ${K.ROTATOR_ROLE} ecr:BatchImportUpstreamImage and ecr:CreateRepository on arn:aws:ecr:us-east-1:${K.ACCOUNT}:repository/docker-hub/* (its identity policy), or pull the image once with a principal that has them; a heal will not help until then (docs/deploy.md, IAM)`,
+    );
+    // Quoted kubelet messages keep image references and hosts (no "[redacted]:3.0.0", no "https:[redacted]").
+    expect(stdout).toContain(`\\"${PAY_IMAGE}\\"`);
+    expect(stdout).not.toMatch(/\[redacted\]:3\.0\.0|https:\[redacted\]/);
+    // The summary counts every container by cause, with its namespaces.
+    const summary = report.kubernetes!.clusters[0]!.diagnosis!.summary!;
+    expect(summary[0]).toEqual({ code: "not-a-credential-problem", containers: 5, namespaces: ["diag-notfound", "diag-ratelimit"] });
+    expect(summary.find((c) => c.code === "registry-permission-denied")).toEqual({
+      code: "registry-permission-denied",
+      containers: 2,
+      namespaces: ["diag-denied"],
+    });
+    // Requests: one page each of namespaces, pods and Failed events; one GET per distinct
+    // referenced Secret (11); one ServiceAccount LIST per namespace where a pod without
+    // imagePullSecrets is not explained by its error (diag-trap, diag-named-sa); one LIST by
+    // field selector for the missing registry-creds. Read-only.
+    expect(report.kubernetes!.clusters[0]!.diagnosis!.requests).toBe(3 + 11 + 2 + 1);
     const after = (
       await bed.kubectl(["get", "secrets,serviceaccounts", "-A", "-o", "jsonpath={range .items[*]}{.metadata.resourceVersion} {end}"], { check: true })
     ).stdout;
     expect(after).toBe(before);
-    for (const needle of [EXPIRED_PASSWORD, EXPIRED_AUTH, "BEDPAYLOAD", "ghp_notsecret", "euw1-password", "k8s-aws-v1."]) expect(stdout).not.toContain(needle);
+    for (const needle of [EXPIRED_PASSWORD, EXPIRED_AUTH, FRESH_PASSWORD, "BEDPAYLOAD", "ghp_notsecret", "euw1-password", "k8s-aws-v1."])
+      expect(stdout).not.toContain(needle);
   });
 
   it("the client-node adapter (KUBE_CLIENT=client-node) reads the same diagnosis", async () => {
@@ -220,9 +325,17 @@ describe("diagnose on the real kube-apiserver", () => {
     expect(out.code).toBe(0);
     const viaClientNode = JSON.parse(out.stdout) as Report;
     expect(viaClientNode.kubernetes!.clusters[0]!.diagnosis!.stuck).toEqual(http.kubernetes!.clusters[0]!.diagnosis!.stuck);
+    expect(viaClientNode.kubernetes!.clusters[0]!.diagnosis!.summary).toEqual(http.kubernetes!.clusters[0]!.diagnosis!.summary);
   });
 
-  it("diagnose prints a table, and --namespace narrows it", async () => {
+  it("diagnose prints the causes with counts and namespaces first, then the table; --namespace narrows it", async () => {
+    const all = await cli(["diagnose"]);
+    expect(all.code).toBe(0);
+    const lines = all.stdout.split("\n");
+    const header = lines.findIndex((l) => /NAMESPACE\/POD\s+IMAGE\s+CAUSE\s+HINT/.test(l));
+    const summary = lines.slice(0, header).filter((l) => / × /.test(l));
+    expect(summary[0]).toMatch(/^\s+5 × not-a-credential-problem\s+in 2 namespaces: diag-notfound, diag-ratelimit$/);
+    expect(summary).toHaveLength(11);
     const { code, stdout } = await cli(["diagnose", "--namespace", "diag-type", "--namespace", "diag-trap"]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/NAMESPACE\/POD\s+IMAGE\s+CAUSE\s+HINT/);
@@ -243,7 +356,7 @@ describe("diagnose on the real kube-apiserver", () => {
     const report = JSON.parse(stdout) as Report;
     expect(report.action).toBe("heal");
     const cluster = report.kubernetes!.clusters[0]!;
-    expect(cluster.namespaces.find((n) => n.namespace === "diag-trap")).toMatchObject({ outcome: "created" });
+    expect(cluster.namespaces.find((n) => n.namespace === "diag-named-sa")).toMatchObject({ outcome: "created" });
     const causes = causesByPod(report);
     // The default ServiceAccount now has the pull secret, but the pod was admitted before.
     expect(causes["diag-trap/trap"]).toEqual(["default-service-account-trap"]);
@@ -256,6 +369,7 @@ describe("diagnose on the real kube-apiserver", () => {
     expect(causes["diag-expired/stale"]).toEqual(["token-expired"]);
     expect(cluster.diagnosis!.stuck.find((s) => s.pod === "stale")!.causes[0]!.hint).toMatch(/not refreshed by the product/);
     expect(causes["diag-notfound/typo"]).toEqual(["not-a-credential-problem"]);
-    for (const needle of [EXPIRED_PASSWORD, EXPIRED_AUTH, "BEDPAYLOAD", "k8s-aws-v1."]) expect(stdout).not.toContain(needle);
+    expect(causes["diag-denied/payment-api"]).toEqual(["registry-permission-denied"]);
+    for (const needle of [EXPIRED_PASSWORD, EXPIRED_AUTH, FRESH_PASSWORD, "BEDPAYLOAD", "k8s-aws-v1."]) expect(stdout).not.toContain(needle);
   });
 });

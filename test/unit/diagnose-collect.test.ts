@@ -5,13 +5,14 @@
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app";
 import { diagnoseCluster, reduceSecret, stuckContainersOf } from "../../src/diagnose/collect";
-import { formatReport } from "../../src/report/report";
+import { formatReport, type Report } from "../../src/report/report";
 import { runRequest } from "../../src/run/run";
 import { parseManualRequest } from "../../src/request/triggers";
-import type { KubePod, KubeSecret } from "../../src/kube/types";
+import { KubeApiError, type KubePod, type KubeSecret } from "../../src/kube/types";
 import { FakeKubeApi } from "../support/kube-fake-api";
 import { emptySecrets, memoryEcr } from "../support/aws-fakes";
 import { HOST_USE1, NOW } from "../support/fixtures";
+import * as K from "../fixtures/kubelet-pull-errors";
 
 /** A real-shaped ECR password: base64 of the DATA_KEY envelope, with a distinctive payload. */
 function ecrPassword(expiration: Date, payload = "DISTINCTIVE-PAYLOAD-9b1e4c"): string {
@@ -86,6 +87,21 @@ function cluster(): FakeKubeApi {
   return api;
 }
 
+/** A Report with nothing but what formatReport needs around a diagnosis. */
+const baseReport = (): Report => ({
+  ok: true,
+  action: "diagnose",
+  trigger: { via: "manual" } as Report["trigger"],
+  dryRun: false,
+  force: false,
+  startedAt: NOW.toISOString(),
+  durationMs: 1,
+  ecrCalls: 0,
+  registries: [],
+  tokenSecondsRemaining: null,
+  errors: [],
+});
+
 const target = { namespaces: { mode: "all" as const, exclude: ["excluded"] }, configuredHosts: [HOST_USE1], pullSecretName: "ecr-pull-secret" };
 
 describe("diagnoseCluster (in-memory API)", () => {
@@ -103,10 +119,22 @@ describe("diagnoseCluster (in-memory API)", () => {
     });
     expect(d.podsScanned).toBe(7);
     expect(d.errors).toBeUndefined();
-    // Only reads; one GET per distinct SA and Secret; events listed by field selector.
+    // Only reads: one GET per distinct Secret; the ServiceAccounts of the one namespace whose
+    // stuck pod has no imagePullSecrets (one LIST, no GET); one LIST by field selector for
+    // the missing Secret's name; events listed by field selector.
     expect(api.writes()).toEqual([]);
     expect(api.count("readSecret")).toBe(5);
-    expect(api.count("readServiceAccount")).toBe(2);
+    expect(api.count("readServiceAccount")).toBe(0);
+    expect(api.calls.filter((c) => c.method === "listNamespacedServiceAccounts").map((c) => c.namespace)).toEqual(["team-a"]);
+    expect(api.calls.filter((c) => c.method === "listSecrets").map((c) => c.options!.fieldSelector)).toEqual(["metadata.name=nope"]);
+    expect(d.summary).toEqual([
+      { code: "default-service-account-trap", containers: 1, namespaces: ["team-a"] },
+      { code: "not-a-credential-problem", containers: 1, namespaces: ["team-b"] },
+      { code: "pull-secret-not-found", containers: 1, namespaces: ["team-b"] },
+      { code: "registry-host-mismatch", containers: 1, namespaces: ["team-b"] },
+      { code: "token-expired", containers: 1, namespaces: ["team-a"] },
+      { code: "wrong-secret-type", containers: 1, namespaces: ["team-b"] },
+    ]);
     expect(api.calls.find((c) => c.method === "listEvents")!.options!.fieldSelector).toBe("involvedObject.kind=Pod,reason=Failed");
     expect(api.calls.find((c) => c.method === "listPods")!.options!.fieldSelector).toBe("status.phase!=Succeeded,status.phase!=Failed");
     expect(api.count("listPods")).toBe(5); // paginated, page size 2
@@ -122,10 +150,117 @@ describe("diagnoseCluster (in-memory API)", () => {
     expect(empty.count("listEvents") + empty.count("readSecret")).toBe(0);
   });
 
-  it("maxStuck bounds the work and counts the rest", async () => {
+  it("maxStuck bounds the rows; the containers beyond it are still counted by cause", async () => {
+    const full = await diagnoseCluster(target, { api: cluster(), now: () => NOW });
     const d = await diagnoseCluster(target, { api: cluster(), now: () => NOW, maxStuck: 2 });
-    expect(d.stuck).toHaveLength(2);
+    expect(d.stuck).toEqual(full.stuck.slice(0, 2));
     expect(d.truncated).toBe(4);
+    expect(d.summary).toEqual(full.summary);
+    expect(d.summary!.reduce((n, c) => n + c.containers, 0)).toBe(6);
+    const text = formatReport({
+      ...baseReport(),
+      kubernetes: { mode: "diagnosed", clusters: [{ cluster: "c", region: "r", ok: true, namespaces: [], diagnosis: d }] },
+    });
+    expect(text).toMatch(/6 containers stuck pulling their images/);
+    expect(text).toMatch(/1 × default-service-account-trap\s+in 1 namespace: team-a/);
+    expect(text).toMatch(/… 4 more stuck container\(s\) beyond the per-run cap: counted by cause above, not listed/);
+    expect(text.indexOf("× token-expired")).toBeLessThan(text.indexOf("NAMESPACE/POD"));
+  });
+
+  it("the pull error is the newest Failed event for that container that carries it (not `Error: …`, not another container's or an earlier pod's)", async () => {
+    const api = new FakeKubeApi().addNamespace("pay");
+    const image = `${HOST_USE1}/payments/payment-api:3.0.0`;
+    const p = pod("pay", "api-1", { image, pullSecrets: ["ecr-pull-secret"] });
+    p.spec!.containers!.push({ name: "sidecar", image: "busybox:1.36" });
+    p.status!.containerStatuses!.push({
+      name: "sidecar",
+      image: "busybox:1.36",
+      state: { waiting: { reason: "ImagePullBackOff", message: 'Back-off pulling image "busybox:1.36"' } },
+    });
+    api.putPod(p);
+    api.putSecret(dockerSecret("pay", "ecr-pull-secret", { [HOST_USE1]: { password: ecrPassword(fresh) } }));
+    const denial = K.failedToPull(image, K.ecrDeniedContainerd(image, "us-east-1", K.ACCOUNT, "payments/payment-api"));
+    const event = (name: string, container: string, message: string, at: string, uid = "uid-api-1") =>
+      api.putEvent({
+        metadata: { name, namespace: "pay" },
+        involvedObject: { kind: "Pod", namespace: "pay", name: "api-1", uid, fieldPath: `spec.containers{${container}}` },
+        reason: "Failed",
+        message,
+        lastTimestamp: at,
+      });
+    event("a", "app", K.failedToPull(image, K.forbiddenHead(image, "us-east-1", K.ACCOUNT, "payments/payment-api", "3.0.0")), "2026-11-24T07:50:00Z");
+    event("b", "app", denial, "2026-11-24T07:55:00Z");
+    event("c", "app", "Error: ErrImagePull", "2026-11-24T07:55:00Z");
+    event("d", "app", "Error: ImagePullBackOff", "2026-11-24T07:59:00Z");
+    event("e", "sidecar", K.failedToPull("busybox:1.36", K.dockerHubRateLimit("busybox:1.36")), "2026-11-24T07:58:00Z");
+    event("f", "app", K.failedToPull(image, K.tagNotFound(image)), "2026-11-24T07:59:30Z", "uid-of-an-earlier-pod");
+    const d = await diagnoseCluster(target, { api, now: () => NOW });
+    const app = d.stuck.find((s) => s.container === "app")!;
+    expect(app.detail).toBe(denial);
+    expect(app.causes.map((c) => c.code)).toEqual(["registry-permission-denied"]);
+    expect(app.causes[0]!.message).toContain("on repository payments/payment-api");
+    const sidecar = d.stuck.find((s) => s.container === "sidecar")!;
+    expect(sidecar.causes.map((c) => c.code)).toEqual(["not-a-credential-problem"]);
+    expect(sidecar.causes[0]!.message).toMatch(/rate limited: Docker Hub/);
+    expect(d.summary).toEqual([
+      { code: "not-a-credential-problem", containers: 1, namespaces: ["pay"] },
+      { code: "registry-permission-denied", containers: 1, namespaces: ["pay"] },
+    ]);
+  });
+
+  it("names the fix: the namespace's SA that carries the pull secret; the namespaces where a missing Secret exists", async () => {
+    const api = new FakeKubeApi();
+    for (const ns of ["shop", "pay", "tools"]) api.addNamespace(ns);
+    api.putServiceAccount({ metadata: { name: "payment-api-sa", namespace: "pay" }, imagePullSecrets: [{ name: "ecr-pull-secret" }] });
+    api.putSecret(dockerSecret("pay", "ecr-pull-secret", { [HOST_USE1]: { password: ecrPassword(fresh) } }));
+    api.putSecret(dockerSecret("tools", "registry-creds", { "ghcr.io": { password: "ghp_x" } }));
+    api.putSecret(dockerSecret("pay", "registry-creds", { "ghcr.io": { password: "ghp_y" } }));
+    api.putPod(pod("pay", "api-1", {}));
+    api.putPod(pod("shop", "web-1", { pullSecrets: ["registry-creds"] }));
+    const d = await diagnoseCluster(target, { api, now: () => NOW });
+    const trap = d.stuck.find((s) => s.pod === "api-1")!.causes[0]!;
+    expect(trap.code).toBe("default-service-account-trap");
+    expect(trap.message).toMatch(/ServiceAccount "payment-api-sa" in pay does carry ecr-pull-secret/);
+    expect(trap.hint).toMatch(/serviceAccountName: payment-api-sa/);
+    const missing = d.stuck.find((s) => s.pod === "web-1")!.causes[0]!;
+    expect(missing.code).toBe("pull-secret-not-found");
+    expect(missing.message).toMatch(/exists in namespaces pay, tools/);
+    expect(JSON.stringify(d)).not.toMatch(/ghp_[xy]/);
+  });
+
+  it("at incident scale one cluster-wide LIST replaces the per-namespace reads (and a failed LIST falls back to GETs)", async () => {
+    const build = () => {
+      const api = new FakeKubeApi();
+      for (let i = 0; i < 40; i++) {
+        const ns = `inc-${String(i).padStart(2, "0")}`;
+        api.addNamespace(ns);
+        if (i < 36) api.putSecret(dockerSecret(ns, "ecr-pull-secret", { [HOST_USE1]: { password: ecrPassword(expired, `PAYLOAD-${i}`) } }));
+        api.putPod(pod(ns, "app", { pullSecrets: ["ecr-pull-secret"] }));
+        api.putPod(pod(ns, "trap", {}));
+      }
+      return api;
+    };
+    const api = build();
+    const d = await diagnoseCluster(target, { api, now: () => NOW, pageSize: 500 });
+    expect(api.count("readSecret")).toBe(0);
+    expect(api.calls.filter((c) => c.method === "listSecrets").map((c) => c.options!.fieldSelector)).toEqual(["metadata.name=ecr-pull-secret"]);
+    expect(api.count("listServiceAccounts")).toBe(1);
+    expect(api.count("listNamespacedServiceAccounts")).toBe(0);
+    expect(d.summary).toEqual([
+      { code: "default-service-account-trap", containers: 40, namespaces: Array.from({ length: 40 }, (_, i) => `inc-${String(i).padStart(2, "0")}`) },
+      { code: "token-expired", containers: 36, namespaces: Array.from({ length: 36 }, (_, i) => `inc-${String(i).padStart(2, "0")}`) },
+      { code: "pull-secret-not-found", containers: 4, namespaces: ["inc-36", "inc-37", "inc-38", "inc-39"] },
+    ]);
+    expect(d.stuck.find((s) => s.namespace === "inc-39" && s.pod === "app")!.causes[0]!.message).toMatch(
+      /exists in namespaces inc-00, inc-01, inc-02, inc-03, inc-04 and 31 more/,
+    );
+    expect(JSON.stringify(d)).not.toMatch(/PAYLOAD-/);
+    // A LIST the server refuses: the same diagnosis from GETs.
+    const refusing = build();
+    refusing.faults.push((c) => (c.method === "listSecrets" ? new KubeApiError(403, "forbidden") : undefined));
+    const viaGets = await diagnoseCluster(target, { api: refusing, now: () => NOW, pageSize: 500, retry: { maxAttempts: 1 } });
+    expect(refusing.count("readSecret")).toBe(40);
+    expect(viaGets.summary!.slice(0, 2)).toEqual(d.summary!.slice(0, 2));
   });
 
   it("a Secret that cannot be read is reported, not guessed", async () => {

@@ -18,7 +18,23 @@ afterAll(() => {
   process.stdout.write = originalStdout;
 });
 
-it("diagnose: no AWS call, the diagnosis in the result, StuckContainers metric, no rotation metrics", async () => {
+it.each([
+  ["listed", undefined, 1, { "token-expired": 1 }],
+  // 4 more beyond the per-run cap: counted by cause in `summary`, and in the metric.
+  [
+    "beyond the cap",
+    {
+      truncated: 4,
+      summary: [
+        { code: "token-expired", containers: 3, namespaces: ["payments"] },
+        { code: "unknown", containers: 2, namespaces: ["payments"] },
+      ],
+    },
+    5,
+    { "token-expired": 3, unknown: 2 },
+  ],
+] as const)("diagnose (%s): no AWS call, the diagnosis in the result, StuckContainers metric, no rotation metrics", async (_name, extra, total, byCause) => {
+  captured = "";
   const untouchable = () => {
     throw new Error("diagnose must not call AWS");
   };
@@ -42,6 +58,7 @@ it("diagnose: no AWS call, the diagnosis in the result, StuckContainers metric, 
               causes: [{ code: "token-expired", message: "m", hint: "h" }],
             },
           ],
+          ...(extra ? { truncated: extra.truncated, summary: extra.summary.map((c) => ({ ...c, namespaces: [...c.namespaces] })) } : {}),
         },
       },
     ],
@@ -65,9 +82,9 @@ it("diagnose: no AWS call, the diagnosis in the result, StuckContainers metric, 
     .trim()
     .split("\n")
     .map((l) => JSON.parse(l) as Record<string, unknown>);
-  expect(lines.find((l) => l.message === "invocation summary")).toMatchObject({ action: "diagnose", stuckContainers: 1, stuckByCause: { "token-expired": 1 } });
+  expect(lines.find((l) => l.message === "invocation summary")).toMatchObject({ action: "diagnose", stuckContainers: total, stuckByCause: byCause });
   const emf = lines.find((l) => "_aws" in l)!;
-  expect(emf).toMatchObject({ StuckContainers: 1 });
+  expect(emf).toMatchObject({ StuckContainers: total });
   expect(emf).not.toHaveProperty("RotationSucceeded");
   expect(emf).not.toHaveProperty("SecretsWritten");
 });

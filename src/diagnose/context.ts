@@ -1,0 +1,70 @@
+/**
+ * What one diagnosis shares (the target, the options, the counted API, paging, retries and the
+ * diagnosis being built), and how a read failure is described.
+ */
+import { scrub } from "../shared/redact-text";
+import { classify as classifyFailure, type RetryPolicy } from "../kube/retry";
+import type { Paging } from "../kube/paging";
+import type { NamespaceTarget } from "../kube/namespaces";
+import { KubeApiError, type KubeApi } from "../kube/types";
+import type { ClusterDiagnosis } from "../report/report";
+import type { Deadline } from "../shared/deadline";
+
+/** Stuck containers listed at most (see DiagnoseDeps.maxStuck). */
+export const MAX_STUCK = 500;
+/** Parallel reads of Secrets and ServiceAccount lists. */
+export const READ_CONCURRENCY = 8;
+
+export interface DiagnoseTarget {
+  namespaces: NamespaceTarget;
+  /** Registry hosts this deployment keeps fresh. */
+  configuredHosts: string[];
+  /** The pull secret the product writes. */
+  pullSecretName: string;
+}
+
+export interface DiagnoseDeps {
+  api: KubeApi;
+  now?: () => Date;
+  pageSize?: number;
+  /**
+   * Page size of the pod LIST (default 200): a pod object is several KB of JSON, and a page is
+   * parsed whole — 200 keeps a page to a few MB inside the Lambda's 128 MB.
+   */
+  podPageSize?: number;
+  /**
+   * At most this many stuck containers are listed in the report (default 500: a row is ~1–2 KB,
+   * and a Lambda response is at most 6 MB); every one is classified and counted by cause.
+   */
+  maxStuck?: number;
+  /** Parallel reads. Default 8. */
+  concurrency?: number;
+  retry?: Partial<RetryPolicy>;
+  sleep?: (ms: number) => Promise<void>;
+  /** The invocation's deadline: no LIST page, read or retry starts after it. */
+  deadline?: Deadline;
+}
+
+/** What one diagnosis shares: the API (requests counted), paging, retries, and the diagnosis being built. */
+export interface DiagnoseContext {
+  target: DiagnoseTarget;
+  deps: DiagnoseDeps;
+  api: KubeApi;
+  now: Date;
+  paging: Paging;
+  diagnosis: ClusterDiagnosis & { errors: string[] };
+  /** A GET, retried and counted. */
+  get: <T>(read: () => Promise<T>) => Promise<T>;
+}
+
+/** `namespace/pod/container`: the key of a stuck container in the maps of a diagnosis. */
+export const containerKey = (namespace: string, pod: string, container: string): string => `${namespace}/${pod}/${container}`;
+
+/** A read failure in a few words: the status and the API server's message (scrubbed), never a body. */
+export function describe(error: unknown, what: string): string {
+  if (error instanceof KubeApiError) {
+    const kind = classifyFailure(error).kind;
+    return `${what}: ${error.status === 0 ? `network error ${error.details.networkCode ?? ""}`.trim() : `${error.status}${error.message ? ` ${scrub(error.message)}` : ""}`} (${kind})`;
+  }
+  return `${what}: ${scrub(error instanceof Error ? error.message : String(error))}`;
+}
