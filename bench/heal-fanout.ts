@@ -11,19 +11,14 @@
  * product's own EKS token, so its peak RSS is the product's alone. Requests are counted at the
  * proxy. Targets: ≤ 3 s wall, ≤ one request per namespace + a handful of LISTs, ≤ 128 MB RSS.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { build } from "esbuild";
 import { nodeBundleOptions } from "../scripts/esbuild-options.mjs";
 import { createEksToken } from "../src/eks/token";
 import { startBed, type Bed } from "../test/bed";
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const NODE = join(ROOT, "node_modules", ".bin", "node");
+import { benchPassword, createNamespaces, lambdaHeapFlags, ROOT, runChild } from "./bench-support";
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,41 +36,6 @@ const log = (msg: string): void => {
   if (!JSON_OUT) process.stdout.write(`${msg}\n`);
   else process.stderr.write(`${msg}\n`);
 };
-
-/** Admin writes to set up the namespaces, straight to the API server (not counted). */
-async function createNamespaces(bed: Bed, names: string[]): Promise<void> {
-  const agent = new Agent({ keepAlive: true, maxSockets: 32, ca: Buffer.from(bed.caData, "base64") });
-  const url = new URL(bed.apiServerUrl);
-  const post = (name: string) =>
-    new Promise<void>((ok, fail) => {
-      const body = JSON.stringify({ apiVersion: "v1", kind: "Namespace", metadata: { name, labels: { bench: "heal-fanout" } } });
-      const req = request(
-        {
-          agent,
-          host: url.hostname,
-          port: url.port,
-          path: "/api/v1/namespaces",
-          method: "POST",
-          headers: { authorization: `Bearer ${bed.adminToken}`, "content-type": "application/json" },
-        },
-        (res) => {
-          res.resume();
-          res.on("end", () =>
-            res.statusCode === 201 || res.statusCode === 409 ? ok() : fail(new Error(`creating namespace ${name}: HTTP ${res.statusCode}`)),
-          );
-        },
-      );
-      req.on("error", fail);
-      req.end(body);
-    });
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: 32 }, async () => {
-      while (next < names.length) await post(names[next++]!);
-    }),
-  );
-  agent.destroy();
-}
 
 /** Bundles the engine like the Lambda bundle and returns the path of a runner script. */
 async function bundleRunner(dir: string): Promise<string> {
@@ -118,35 +78,6 @@ interface RunOutput {
   failed: unknown[];
 }
 
-/**
- * The V8 heap flags the Lambda Node.js runtime passes for a function of `memoryMb` (its bootstrap
- * sizes the young generation to a tenth of the memory: semi-space = memory / 20, old space =
- * memory − memory / 10). Node's own defaults (16 MB semi-spaces) would let garbage pile up far
- * beyond what a Lambda process keeps. `--lambda-memory-mb 0` runs with Node's defaults.
- */
-function lambdaHeapFlags(memoryMb: number): string[] {
-  if (memoryMb <= 0) return [];
-  return [`--max-semi-space-size=${Math.floor(memoryMb / 20)}`, `--max-old-space-size=${memoryMb - Math.floor(memoryMb / 10)}`];
-}
-
-function runChild(runner: string, input: unknown, nodeFlags: string[] = []): Promise<RunOutput> {
-  return new Promise((ok, fail) => {
-    const child = spawn(NODE, [...nodeFlags, runner], { stdio: ["pipe", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.on("error", fail);
-    child.on("exit", (code) => {
-      if (code !== 0) return fail(new Error(`runner exited with ${code}`));
-      try {
-        ok(JSON.parse(out) as RunOutput);
-      } catch {
-        fail(new Error("runner printed no result"));
-      }
-    });
-    child.stdin.end(JSON.stringify(input)); // the token goes through stdin, never argv
-  });
-}
-
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "heal-fanout-"));
   let bed: Bed | undefined;
@@ -156,17 +87,14 @@ async function main(): Promise<void> {
     bed = started;
     const names = Array.from({ length: N }, (_, i) => `bench-${String(i).padStart(4, "0")}`);
     const t0 = Date.now();
-    await createNamespaces(bed, names);
+    await createNamespaces(bed, names, () => ({ bench: "heal-fanout" }));
     log(`setup: ${N} namespaces created in ${Date.now() - t0} ms`);
 
     const credentials = { accessKeyId: "AKIAROTATORTESTKEY01", secretAccessKey: "rotator-test-secret-key" };
     const token = async () => (await createEksToken({ clusterName: bed!.clusterName, region: bed!.region, credentials })).token;
     const host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
     // A real ECR password is ~2.5 KB (base64 of a JSON envelope): the secrets are as large as in production.
-    const password = (tag: string) =>
-      Buffer.from(
-        JSON.stringify({ payload: `${tag}-${"P".repeat(1400)}`, datakey: "K".repeat(300), version: "2", type: "DATA_KEY", expiration: 1795550000 }),
-      ).toString("base64");
+    const password = benchPassword;
     const target = {
       cluster: bed.clusterName,
       namespaces: { mode: "selector", labelSelector: "bench=heal-fanout" },
@@ -179,14 +107,18 @@ async function main(): Promise<void> {
     const connection = async () => ({ server: bed!.proxyUrl, caData: bed!.caData, token: await token() });
     bed.proxy.setLatency(LATENCY_MS);
 
-    const first = await runChild(runner, { connection: await connection(), logins: [{ host, username: "AWS", password: password("one") }], target });
+    const first = await runChild<RunOutput>(runner, { connection: await connection(), logins: [{ host, username: "AWS", password: password("one") }], target });
     log(`first run (creates): ${first.wallMs.toFixed(0)} ms, ${JSON.stringify(first.counts)}, ${first.requests} requests`);
     if (!first.ok) throw new Error(`first run failed: ${JSON.stringify({ errors: first.errors, failed: first.failed })}`);
 
     bed.proxy.resetCounts();
     const parentCpu0 = process.cpuUsage();
     const flags = lambdaHeapFlags(LAMBDA_MEMORY_MB);
-    const steady = await runChild(runner, { connection: await connection(), logins: [{ host, username: "AWS", password: password("two") }], target }, flags);
+    const steady = await runChild<RunOutput>(
+      runner,
+      { connection: await connection(), logins: [{ host, username: "AWS", password: password("two") }], target },
+      flags,
+    );
     const requests = bed.proxy.requestCount();
     if (!steady.ok) throw new Error(`steady run failed: ${JSON.stringify({ errors: steady.errors, failed: steady.failed })}`);
     if (steady.counts.updated !== N) throw new Error(`expected ${N} updates, got ${JSON.stringify(steady.counts)}`);

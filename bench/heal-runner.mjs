@@ -1,7 +1,7 @@
 // Runs a TypeScript benchmark that needs the Kubernetes test bed (bench/heal-fanout.ts,
-// bench/diagnose-incident.ts) on Node 22: bundles it with esbuild into .bench/ at the repository
-// root (so its paths resolve as from bench/), runs it with --json and returns the object under
-// `key` of its JSON line. Needs the test bed (scripts/build-kube-apiserver.sh).
+// bench/diagnose-incident.ts, bench/fleet-scale.ts) on Node 22: bundles it with esbuild into
+// .bench/ at the repository root (so its paths resolve as from bench/), runs it with --json and
+// returns the object under `key` of its JSON line (the whole line without a key). Needs the test bed (scripts/build-kube-apiserver.sh).
 import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { basename, resolve } from "node:path";
@@ -35,7 +35,8 @@ export async function runBedBench({ entry, key, banner, quiet = false, args = []
     .filter((l) => l.startsWith("{"))
     .pop();
   if (!line) throw new Error(`${entry} printed no JSON:\n${out.slice(-2000)}`);
-  return JSON.parse(line)[key];
+  const parsed = JSON.parse(line);
+  return key === undefined ? parsed : parsed[key];
 }
 
 export function runHealBench({ quiet = false, args = [] } = {}) {
@@ -53,6 +54,16 @@ export function runDiagnoseBench({ quiet = false, args = [] } = {}) {
     entry: "bench/diagnose-incident.ts",
     key: "diagnose",
     banner: "diagnose: starting the test bed (1,000 namespaces, 300 stuck pods, 5 ms per request)...",
+    quiet,
+    args,
+  });
+}
+
+/** heal10k and fleet in one run: `{heal10k: {...}, fleet: {...}}` (10,000 namespaces; 4 × 1,000 vs 4,000). */
+export function runFleetBench({ quiet = false, args = [] } = {}) {
+  return runBedBench({
+    entry: "bench/fleet-scale.ts",
+    banner: "fleet scale: starting the test bed (10,000 namespaces, 4 × 1,000 fleet, 5 ms per request; several minutes)...",
     quiet,
     args,
   });

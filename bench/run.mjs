@@ -1,6 +1,8 @@
-// npm run bench [-- --json] [--skip-heal] [--skip-diagnose]: rotate-path cold start, then (when
-// the Kubernetes test bed is available) the heal fan-out and the incident-scale diagnosis
-// benchmarks. Prints numbers; asserts nothing.
+// npm run bench [-- --json] [--skip-heal] [--skip-diagnose] [--skip-eso] [--skip-fleet]:
+// rotate-path cold start, then (when the Kubernetes test bed is available) the heal fan-out, the
+// incident-scale diagnosis and the fleet-scale (heal10k, fleet) benchmarks, and the ESO re-sync
+// latency (heal's write → the real External Secrets Operator's update; "esoSync"). Prints
+// numbers; asserts nothing.
 import { existsSync } from "node:fs";
 import { benchRotatePath } from "./rotate-path.mjs";
 
@@ -15,6 +17,15 @@ if (!process.argv.includes("--skip-diagnose") && existsSync("bench/diagnose-inci
   const { runDiagnoseBench } = await import("./heal-runner.mjs");
   result.diagnose = await runDiagnoseBench({ quiet: json });
 }
+if (!process.argv.includes("--skip-fleet") && existsSync("bench/fleet-scale.ts")) {
+  const { runFleetBench } = await import("./heal-runner.mjs");
+  Object.assign(result, await runFleetBench({ quiet: json }));
+}
+
+if (!process.argv.includes("--skip-eso") && existsSync("bench/eso-sync.ts")) {
+  const { runEsoBench } = await import("./eso-runner.mjs");
+  result.esoSync = await runEsoBench({ quiet: json });
+}
 
 if (json) {
   console.log(JSON.stringify(result));
@@ -25,4 +36,12 @@ if (json) {
   );
   if (result.heal) console.log(`heal fan-out: ${JSON.stringify(result.heal)}`);
   if (result.diagnose) console.log(`diagnose at incident scale: ${JSON.stringify(result.diagnose)}`);
+  if (result.esoSync) {
+    const e = result.esoSync;
+    console.log(
+      `eso sync (ESO ${e.eso}): heal's write → ESO's update ${e.ms} ms median of ${e.runs.length} ${JSON.stringify(e.runs)}; baseline (${e.baseline.what}) ${e.baseline.ms} ms`,
+    );
+  }
+  if (result.heal10k) console.log(`heal10k: ${JSON.stringify(result.heal10k)}`);
+  if (result.fleet) console.log(`fleet: ${JSON.stringify(result.fleet)}`);
 }

@@ -13,6 +13,8 @@
 #   Lambda    scripts/build-lambda-runtime.sh: the Runtime Interface Emulator (Go module proxy) and the
 #             runtime interface client aws-lambda-ric (version pinned by package-lock.json) with its
 #             native addon (Debian cmake g++ make), both cached
+#   ESO       scripts/build-eso.sh when present: the External Secrets Operator controller the
+#             bed runs, from the Go module proxy, cached like kube-apiserver
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -98,5 +100,9 @@ fi
 # the Runtime Interface Emulator (Go module proxy) and aws-lambda-ric with its native addon ----
 ensure_native_build_tools
 sh scripts/build-lambda-runtime.sh >/dev/null || die "scripts/build-lambda-runtime.sh failed"
+# ---- the External Secrets Operator controller for the bed's ESO tests (its own cache) ----
+if [ -f scripts/build-eso.sh ]; then
+  sh scripts/build-eso.sh || die "scripts/build-eso.sh failed"
+fi
 
 say "test dependencies present ($(($(now_ms) - started)) ms)"

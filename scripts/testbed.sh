@@ -4,7 +4,8 @@
 # (admin) and MOTO_URL=<url> once ready; runs until interrupted (Ctrl-C), then cleans up.
 # Builds what is missing first (scripts/build-kube-apiserver.sh; cached afterwards).
 # Runs test/bed/cli.ts on Node 22 (node_modules/.bin/node) from an esbuild bundle.
-# Arguments are passed on: npm run testbed -- --no-rbac | --rbac FILE | --cluster NAME
+# Arguments are passed on: npm run testbed -- --no-rbac | --rbac FILE | --cluster NAME | --eso
+# (--eso: also the real External Secrets Operator controller, scripts/build-eso.sh, on moto).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -20,6 +21,11 @@ ESBUILD="$ROOT/node_modules/.bin/esbuild"
 command -v kubectl >/dev/null 2>&1 || die "kubectl not found on PATH"
 
 sh scripts/build-kube-apiserver.sh >/dev/null || die "building the test bed's programs failed (see above)"
+for a in "$@"; do
+  if [ "$a" = "--eso" ]; then
+    sh scripts/build-eso.sh >/dev/null || die "building the External Secrets Operator controller failed (see above)"
+  fi
+done
 
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/testbed-cli-XXXXXX")
 trap 'rm -rf "$OUT"' EXIT

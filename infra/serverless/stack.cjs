@@ -86,6 +86,7 @@ function parseClusters(raw, defaultRegion) {
     let name;
     let region;
     let override = false;
+    let roleArn;
     if (typeof item === 'string') {
       const colon = item.indexOf(':');
       region = colon < 0 ? defaultRegion : item.slice(0, colon);
@@ -94,6 +95,7 @@ function parseClusters(raw, defaultRegion) {
       name = item.name;
       region = typeof item.region === 'string' ? item.region : defaultRegion;
       override = typeof item.endpoint === 'string' && typeof item.caData === 'string';
+      roleArn = fleetRoleArn(item.roleArn, name);
     } else {
       throw new StackConfigError('param eksClusters: every entry needs a name');
     }
@@ -102,7 +104,7 @@ function parseClusters(raw, defaultRegion) {
     const key = `${region}:${name}`;
     if (seen.has(key)) throw new StackConfigError(`param eksClusters: ${key} is listed twice`);
     seen.add(key);
-    clusters.push({ name, region, override });
+    clusters.push(roleArn === undefined ? { name, region, override } : { name, region, override, roleArn });
   }
   return clusters;
 }
@@ -146,6 +148,8 @@ function parseRegistries(raw) {
       rest = rest.slice(0, slash);
     }
     const host = rest.toLowerCase();
+    // ECR Public has no repositories of ours to pull from: its statements come from the fleet settings.
+    if (host === 'public.ecr.aws') continue;
     const match = ECR_PRIVATE_HOST.exec(host);
     if (!match) throw new StackConfigError(`param ecrRegistries: ${JSON.stringify(item)} is not an ECR registry host (<account>.dkr.ecr.<region>.amazonaws.com)`);
     if (seen.has(host)) throw new StackConfigError(`param ecrRegistries: ${host} is listed twice`);
@@ -224,6 +228,77 @@ function readNumbers(raw) {
   return { freshnessWindowHours: windowHours, freshnessThresholdSeconds: threshold, scheduleIntervalSeconds: interval ?? null };
 }
 
+// ---- fleet (issue 12): clusters in other accounts, cross-account readers, replicas, ECR Public ----
+
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/([\x21-\x7e]+\/)?[\w+=,.@-]{1,64}$/;
+
+/** The roleArn of an EKS_CLUSTERS entry (a cluster in another account), or undefined. */
+function fleetRoleArn(value, cluster) {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !ROLE_ARN.test(value)) {
+    throw new StackConfigError(`param eksClusters: cluster ${cluster}: roleArn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);
+  }
+  return value;
+}
+
+/** The fleet parameters: ECR Public configured?, SECRET_READERS, SECRET_REPLICA_REGIONS. */
+function readFleetSettings(raw) {
+  const publicRegistry = list(raw.ecrRegistries).some((h) => /^(https:\/\/)?public\.ecr\.aws\/?$/i.test(h));
+  const readers = list(raw.secretReaders);
+  const replicas = list(raw.secretReplicaRegions).map((item) => {
+    const colon = item.indexOf(':');
+    const region = colon < 0 ? item : item.slice(0, colon);
+    const kmsKeyArn = colon < 0 ? undefined : item.slice(colon + 1);
+    if (!REGION.test(region)) throw new StackConfigError(`param secretReplicaRegions: ${JSON.stringify(item)}: expected region or region:kmsKeyArn`);
+    if (kmsKeyArn !== undefined && !KMS_KEY_ARN.test(kmsKeyArn)) {
+      throw new StackConfigError(`param secretReplicaRegions: ${JSON.stringify(item)}: the replica key must be a KMS key ARN`);
+    }
+    return kmsKeyArn === undefined ? { region } : { region, kmsKeyArn };
+  });
+  return { publicRegistry, readers, replicas };
+}
+
+/**
+ * The fleet's statements, each present only when its feature is configured: sts:AssumeRole on
+ * exactly the roles named in eksClusters; ECR Public's token (no resource-level permissions:
+ * "*"); resource policies and replication of the product's own secrets (their name patterns in
+ * this region and the replica regions); the replica keys.
+ */
+function fleetStatementsFor(settings) {
+  const fleet = settings.fleet ?? { publicRegistry: false, readers: [], replicas: [] };
+  const statements = [];
+  const roles = [...new Set((settings.clusters ?? []).map((c) => c.roleArn).filter(Boolean))];
+  if (roles.length > 0) {
+    statements.push({ Sid: 'AssumeClusterRoles', Effect: 'Allow', Action: ['sts:AssumeRole'], Resource: roles });
+  }
+  if (fleet.publicRegistry) {
+    statements.push({ Sid: 'EcrPublicToken', Effect: 'Allow', Action: ['ecr-public:GetAuthorizationToken', 'sts:GetServiceBearerToken'], Resource: '*' });
+  }
+  const names = [settings.secretName, ...(settings.combinedSecretName.trim() !== '' ? [settings.combinedSecretName] : [])].map(secretNamePattern);
+  const inRegion = (region) => names.map((n) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:${region}:\${AWS::AccountId}:secret:${n}` }));
+  if (fleet.readers.length > 0) {
+    statements.push({
+      Sid: 'ShareOwnSecrets',
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetResourcePolicy', 'secretsmanager:PutResourcePolicy'],
+      Resource: inRegion('${AWS::Region}'),
+    });
+  }
+  if (fleet.replicas.length > 0) {
+    statements.push({
+      Sid: 'ReplicateOwnSecrets',
+      Effect: 'Allow',
+      Action: ['secretsmanager:ReplicateSecretToRegions'],
+      Resource: ['${AWS::Region}', ...fleet.replicas.map((r) => r.region)].flatMap(inRegion),
+    });
+    const keys = fleet.replicas.map((r) => r.kmsKeyArn).filter(Boolean);
+    if (keys.length > 0) {
+      statements.push({ Sid: 'ReplicaKeys', Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Encrypt'], Resource: keys });
+    }
+  }
+  return statements;
+}
+
 async function readSettings(resolveVariable) {
   const param = async (name) => {
     const value = await resolveVariable(`param:${name}`);
@@ -245,6 +320,11 @@ async function readSettings(resolveVariable) {
     registries: parseRegistries(await param('ecrRegistries')),
     pullRepositories: prefixes(await param('pullRepositories'), 'pullRepositories', REPOSITORY_PREFIX, 'team-a/'),
     pullThroughCachePrefixes: prefixes(await param('pullThroughCachePrefixes'), 'pullThroughCachePrefixes', CACHE_PREFIX, 'docker-hub'),
+    fleet: readFleetSettings({
+      ecrRegistries: await param('ecrRegistries'),
+      secretReaders: await param('secretReaders'),
+      secretReplicaRegions: await param('secretReplicaRegions'),
+    }),
     clusters,
     // Container Insights metrics and the alarm actions live in the stack's region: only clusters
     // of this region can get a pull-failure alarm here (deploy the stack per region otherwise).
@@ -359,7 +439,8 @@ function iamStatementsFor(settings) {
       },
     });
   }
-  const described = settings.clusters.filter((c) => !c.override);
+  // A cluster reached through its own account's role is described as that role.
+  const described = settings.clusters.filter((c) => !c.override && !c.roleArn);
   if (described.length > 0) {
     statements.push({
       // Endpoint + CA of the fallback clusters; Kubernetes rights come from RBAC, not IAM.
@@ -369,6 +450,7 @@ function iamStatementsFor(settings) {
       Resource: described.map(clusterArn),
     });
   }
+  statements.push(...fleetStatementsFor(settings));
   return statements;
 }
 
@@ -510,7 +592,8 @@ function resourcesFor(settings) {
   }
 
   if (settings.createAccessEntries) {
-    const local = settings.clusters.filter((c) => c.region === settings.region);
+    // Clusters in other accounts get their access entry there (docs/fleet.md).
+    const local = settings.clusters.filter((c) => c.region === settings.region && !c.roleArn);
     if (local.length === 0) {
       throw new StackConfigError(`param createEksAccessEntries=true but eksClusters names no cluster in ${settings.region}`);
     }
@@ -566,6 +649,7 @@ module.exports = {
   crossAccountPolicies,
   PULL_ACTIONS,
   PULL_THROUGH_CACHE_ACTIONS,
+  fleetStatementsFor,
   secretNamePattern,
   readNumbers,
   iamStatementsFor,

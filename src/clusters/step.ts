@@ -4,12 +4,14 @@
  *
  * Per selected cluster: endpoint + CA (DescribeCluster, or the configured override), an EKS
  * bearer token (cached ≤ 14 min across warm invocations), then the apply engine. Clusters run
- * in parallel; one failing never stops the others.
+ * in parallel, at most KUBE_CLUSTER_CONCURRENCY at once (so a fleet's wall time is close to its
+ * slowest cluster, and sockets stay bounded); one failing never stops the others.
  */
 import type { ClusterConfig, Config } from "../config/config";
 import type { RegistryLogin } from "../formats/dockerconfig";
 import type { RegistryCredential } from "../rotation/ecr";
-import { createEksCredentialsProvider, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "../eks/connection";
+import { createEksCredentialsProvider, getAssumedClusterAccess, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "../eks/connection";
+import { assumedRoleCache } from "../eks/assume-role";
 import { selectClusters } from "../request/cluster-selection";
 import { describeError } from "../shared/errors";
 import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget } from "../kube/apply";
@@ -19,15 +21,32 @@ import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report
 import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
 import type { KubeApi, KubeConnection } from "../kube/types";
+import { pool } from "../kube/paging";
 import type { Request } from "../request/triggers";
 import { DEADLINE_REASON, isDeadlineExceeded, NO_DEADLINE, type Deadline } from "../shared/deadline";
+
+/** `work` over every cluster, at most `limit` at once; the reports keep the clusters' order. */
+export async function forEachCluster<T>(clusters: readonly ClusterConfig[], limit: number, work: (cluster: ClusterConfig) => Promise<T>): Promise<T[]> {
+  const results = new Array<T>(clusters.length);
+  const indexed = clusters.map((cluster, index) => ({ cluster, index }));
+  await pool(indexed, limit, async ({ cluster, index }) => {
+    results[index] = await work(cluster);
+  });
+  return results;
+}
 
 /** Keep-alive sockets of a client opened for a diagnosis alone (its GETs run 8 at a time). */
 const DIAGNOSE_SOCKETS = 8;
 
+/** A connection, and for a cluster in another account the assumed role it authenticates as. */
+export type ClusterConnection = KubeConnection & { identity?: { roleArn: string; assumedRoleArn: string } };
+
 export interface KubernetesStepDeps {
-  /** How to reach a cluster; default: EKS DescribeCluster + the default credential chain (bounded by the deadline). */
-  access?: (cluster: ClusterConfig, deadline: Deadline) => Promise<KubeConnection>;
+  /**
+   * How to reach a cluster; default: EKS DescribeCluster + the default credential chain, or, for
+   * an entry with a roleArn, the role assumed in the cluster's account (bounded by the deadline).
+   */
+  access?: (cluster: ClusterConfig, deadline: Deadline) => Promise<ClusterConnection>;
   /** Options for the apply engine (tests inject clocks, retry timings). */
   apply?: ApplyDeps;
   onProgress?: (cluster: string, done: number, total: number) => void;
@@ -97,46 +116,67 @@ export function annotateAfterHeal(report: ClusterReport, pullSecretName: string)
   return report;
 }
 
-/** The diagnose action: read-only, per selected cluster, in parallel. */
+/** The diagnose action: read-only, per selected cluster, in parallel (KUBE_CLUSTER_CONCURRENCY at once). */
 export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}): DiagnoseStep {
   const access = deps.access ?? defaultAccess;
   return async ({ request, deadline = NO_DEADLINE }) => {
     const clusters = selectClusters(config.kubernetes.clusters, request);
-    const reports = await Promise.all(
-      clusters.map(async (cluster): Promise<ClusterReport> => {
-        try {
-          const connection = await access(cluster, deadline);
-          rememberSecret(connection.token);
-          const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) =>
-            diagnoseWith(config, request, api, deps, deadline),
-          ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }));
-          const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
-          if (diagnosis) {
-            report.diagnosis = diagnosis;
-            if (diagnosis.errors && diagnosis.errors.length > 0) {
-              report.ok = false;
-              report.error = diagnosis.errors.join("; ");
-            }
-            if (cutByDeadline(diagnosis)) report.skipped = "deadline";
+    const reports = await forEachCluster(clusters, config.kubernetes.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
+      try {
+        deadline.check(`cluster ${cluster.name}`);
+        const connection = await access(cluster, deadline);
+        rememberSecret(connection.token);
+        const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) =>
+          diagnoseWith(config, request, api, deps, deadline),
+        ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], errors: [`diagnosis failed: ${describeError(error)}`] }));
+        const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
+        if (diagnosis) {
+          report.diagnosis = diagnosis;
+          if (diagnosis.errors && diagnosis.errors.length > 0) {
+            report.ok = false;
+            report.error = diagnosis.errors.join("; ");
           }
-          return report;
-        } catch (error) {
-          return failedCluster(cluster, error);
+          if (cutByDeadline(diagnosis)) report.skipped = "deadline";
         }
-      }),
-    );
+        return explainUnauthorized(report, connection);
+      } catch (error) {
+        return failedCluster(cluster, error);
+      }
+    });
     return { mode: "diagnosed", clusters: reports };
   };
 }
 
-function defaultAccess(cluster: ClusterConfig, deadline: Deadline): Promise<KubeConnection> {
+/**
+ * A 401 from a cluster reached through an assumed role: say which identity the cluster saw and
+ * what maps it (an access entry for the role ARN; EKS does not accept the session ARN there).
+ */
+export function explainUnauthorized(report: ClusterReport, connection: ClusterConnection): ClusterReport {
+  const id = connection.identity;
+  if (id === undefined) return report;
+  const texts = [report.error ?? "", ...report.namespaces.map((n) => n.reason ?? ""), ...(report.diagnosis?.errors ?? [])];
+  if (!texts.some((t) => /\b401\b|unauthorized/i.test(t))) return report;
+  const hint =
+    `the cluster refused the token of ${id.assumedRoleArn} (assumed from ${id.roleArn}): ` +
+    `no EKS access entry maps the role ${id.roleArn} (map the role ARN, not the session ARN) to the Kubernetes group ecr-token-rotator — see docs/fleet.md`;
+  report.ok = false;
+  report.error = report.error ? `${report.error}; ${hint}` : hint;
+  return report;
+}
+
+function defaultAccess(cluster: ClusterConfig, deadline: Deadline): Promise<ClusterConnection> {
+  const where = `access to EKS cluster ${cluster.name}`;
+  if (cluster.assumeRole !== undefined) {
+    const { roleArn, externalId, sessionName } = cluster.assumeRole;
+    return deadline
+      .race(getAssumedClusterAccess(cluster, { roleArn, externalId, sessionName, region: cluster.region }, { cache: assumedRoleCache(), deadline }), where)
+      .then(({ server, caData, token, identity }) => ({ server, caData, token, identity }));
+  }
   const deps: ClusterAccessDeps = {
     describe: sdkDescribeCluster(cluster.region, undefined, deadline),
     credentials: createEksCredentialsProvider(cluster.region),
   };
-  return deadline
-    .race(getClusterAccess(cluster, deps), `access to EKS cluster ${cluster.name}`)
-    .then(({ server, caData, token }) => ({ server, caData, token }));
+  return deadline.race(getClusterAccess(cluster, deps), where).then(({ server, caData, token }) => ({ server, caData, token }));
 }
 
 /** A cluster that could not be worked on: the deadline came first (`skipped`), or it failed. */
@@ -211,50 +251,56 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
     request,
     credentials,
     deadline = NO_DEADLINE,
+    withdrawn,
   }: {
     request: Request;
     credentials: RegistryCredential[];
     deadline?: Deadline;
+    withdrawn?: string[];
   }): Promise<KubernetesReport> => {
     const clusters = selectClusters(k.clusters, request);
     const logins: RegistryLogin[] = credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }));
-    const reports = await Promise.all(
-      clusters.map(async (cluster): Promise<ClusterReport> => {
-        const target: ClusterTarget = {
-          cluster: cluster.name,
-          namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
-          pullSecretName: k.pullSecretName,
-          patchServiceAccounts: k.patchServiceAccounts,
-          ...(k.esoResyncSelector !== undefined ? { esoResync: { labelSelector: k.esoResyncSelector } } : {}),
-          concurrency: k.concurrency,
-          adoptUnmanaged: k.adoptExistingPullSecrets,
-          dryRun: request.dryRun,
-        };
-        try {
-          deadline.check(`cluster ${cluster.name}`);
-          const connection = await access(cluster, deadline);
-          rememberSecret(connection.token);
-          const applyDeps: ApplyDeps = { ...deps.apply, deadline };
-          if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
-          return await withApi(config, connection, applyDeps.api, k.concurrency, deadline, async (api) => {
-            const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
-            // What is still stuck after the heal's writes, and why the heal cannot fix it.
-            if (request.action === "heal") {
-              report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline);
-              // The diagnosis is part of the heal's work: one the deadline cut fails the run too.
-              if (cutByDeadline(report.diagnosis)) {
-                report.ok = false;
-                report.skipped = "deadline";
-                report.error = [report.error, `diagnosis skipped: ${DEADLINE_REASON}`].filter(Boolean).join("; ");
-              }
+    const reports = await forEachCluster(clusters, k.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
+      const target: ClusterTarget = {
+        cluster: cluster.name,
+        namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+        pullSecretName: k.pullSecretName,
+        patchServiceAccounts: k.patchServiceAccounts,
+        ...(k.esoResyncSelector !== undefined ? { esoResync: { labelSelector: k.esoResyncSelector } } : {}),
+        concurrency: k.concurrency,
+        adoptUnmanaged: k.adoptExistingPullSecrets,
+        dryRun: request.dryRun,
+        ...(withdrawn && withdrawn.length > 0 ? { withdrawHosts: withdrawn } : {}),
+      };
+      try {
+        deadline.check(`cluster ${cluster.name}`);
+        const connection = await access(cluster, deadline);
+        rememberSecret(connection.token);
+        const applyDeps: ApplyDeps = { ...deps.apply, deadline };
+        if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
+        return await withApi(config, connection, applyDeps.api, k.concurrency, deadline, async (api) => {
+          const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+          if (withdrawn && withdrawn.length > 0) {
+            (report.notes ??= []).push(
+              `${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`,
+            );
+          }
+          // What is still stuck after the heal's writes, and why the heal cannot fix it.
+          if (request.action === "heal") {
+            report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline);
+            // The diagnosis is part of the heal's work: one the deadline cut fails the run too.
+            if (cutByDeadline(report.diagnosis)) {
+              report.ok = false;
+              report.skipped = "deadline";
+              report.error = [report.error, `diagnosis skipped: ${DEADLINE_REASON}`].filter(Boolean).join("; ");
             }
-            return annotateAfterHeal(report, k.pullSecretName);
-          });
-        } catch (error) {
-          return failedCluster(cluster, error);
-        }
-      }),
-    );
+          }
+          return explainUnauthorized(annotateAfterHeal(report, k.pullSecretName), connection);
+        });
+      } catch (error) {
+        return failedCluster(cluster, error);
+      }
+    });
     return { mode: "applied", clusters: reports };
   };
 }

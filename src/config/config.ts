@@ -6,12 +6,16 @@
  * of README's configuration table, so the two can be compared side by side.
  */
 import { ConfigError } from "../shared/errors";
+import { showValue, withoutCredentials } from "../shared/redact";
 import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
-import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
+import { parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
+import { parseLabelSelector } from "../formats/label-selector";
 
 export const OWNERSHIP_TAG_KEY = "ecr-token-rotator:managed";
 export const OWNERSHIP_TAG_VALUE = "true";
 export const DEFAULT_SECRET_NAME = "ecr/{account}/{region}/credentials";
+/** The debounce window is at most an hour: a longer one would keep a token far into its 12 h life. */
+export const MAX_WRITE_DEBOUNCE_SECONDS = 3600;
 
 export interface RotationConfig {
   /** Registries to keep fresh; empty = the function's own account in `defaultRegion`. */
@@ -22,12 +26,29 @@ export interface RotationConfig {
   kmsKeyId: string | undefined;
   secretTags: Record<string, string>;
   adoptExistingSecret: boolean;
-  /** A token with less validity than this is refused. */
+  /**
+   * A fetched token with less validity than this is refused, and the debounce never keeps a
+   * stored token with less validity than this (TOKEN_MIN_VALIDITY_MINUTES).
+   */
   minTokenValiditySeconds: number;
-  /** No new secret version when the stored one is younger than this (unless forced). */
+  /** No new secret version when the stored one is younger than this (unless forced, or its token is too close to expiry); ≤ 1 h. */
   writeDebounceSeconds: number;
   /** Region of the function (AWS_REGION), used for the default registry. */
   defaultRegion: string | undefined;
+  /**
+   * SECRET_READERS: IAM principal ARNs allowed to read the product's secrets from other
+   * accounts (account IDs are turned into `arn:<partition>:iam::<id>:root`); empty = no
+   * resource policy is managed.
+   */
+  secretReaders: string[];
+  /** SECRET_REPLICA_REGIONS: regions every owned secret is replicated to, each with an optional KMS key. */
+  replicaRegions: ReplicaRegion[];
+}
+
+export interface ReplicaRegion {
+  region: string;
+  /** KMS key of the replica (a key ARN in that region); absent = aws/secretsmanager there. */
+  kmsKeyId?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -57,7 +78,7 @@ export class EnvReader {
     if (value === undefined) return fallback;
     if (/^(true|1|yes)$/i.test(value)) return true;
     if (/^(false|0|no)$/i.test(value)) return false;
-    this.problems.push(`${name}=${JSON.stringify(value)}: expected true or false`);
+    this.problem(`${name}=${showValue(value)}: expected true or false`);
     return fallback;
   }
 
@@ -65,7 +86,7 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
-      this.problems.push(`${name}=${JSON.stringify(value)}: expected a whole number from ${min} to ${max}`);
+      this.problem(`${name}=${showValue(value)}: expected a whole number from ${min} to ${max}`);
       return fallback;
     }
     return Number(value);
@@ -84,12 +105,13 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     if ((allowed as readonly string[]).includes(value)) return value as T;
-    this.problems.push(`${name}=${JSON.stringify(value)}: expected one of ${allowed.join(", ")}`);
+    this.problem(`${name}=${showValue(value)}: expected one of ${allowed.join(", ")}`);
     return fallback;
   }
 
+  /** Records a problem; a part of it that looks like a credential is replaced by its length. */
   problem(message: string): void {
-    this.problems.push(message);
+    this.problems.push(withoutCredentials(message));
   }
 }
 
@@ -128,6 +150,73 @@ function checkSecretName(reader: EnvReader, variable: string, name: string): voi
   if (unknown.length > 0) reader.problem(`${variable}: unknown placeholder ${unknown.join(", ")} (only {account} and {region})`);
 }
 
+const ACCOUNT_ID = /^\d{12}$/;
+/** IAM principals a resource policy can name: an account root, a role or a user (with path). */
+const PRINCIPAL_ARN = /^arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)\/([\x21-\x7e]+\/)?[\w+=,.@-]{1,128})$/;
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key\/[A-Za-z0-9-]+$/;
+
+/** SECRET_READERS: principal ARNs or account IDs; they need a customer-managed key (KMS_KEY_ID). */
+function readSecretReaders(reader: EnvReader, kmsKeyId: string | undefined): string[] {
+  const readers: string[] = [];
+  for (const item of reader.list("SECRET_READERS")) {
+    if (ACCOUNT_ID.test(item) || PRINCIPAL_ARN.test(item)) {
+      if (!readers.includes(item)) readers.push(item);
+    } else if (/^arn:aws[a-z-]*:sts::/.test(item)) {
+      reader.problem(`SECRET_READERS: ${JSON.stringify(item)} is an STS session ARN; name the IAM role (arn:aws:iam::<account>:role/<name>)`);
+    } else {
+      reader.problem(
+        `SECRET_READERS: ${JSON.stringify(item)} is neither a 12-digit account ID nor an IAM principal ARN (arn:aws:iam::<account>:root, :role/<name> or :user/<name>)`,
+      );
+    }
+  }
+  if (readers.length > 0 && (kmsKeyId === undefined || /(^|:)alias\/aws\/secretsmanager$/.test(kmsKeyId))) {
+    reader.problem(
+      "SECRET_READERS is set but KMS_KEY_ID " +
+        (kmsKeyId === undefined ? "is not" : "names the AWS managed key") +
+        ": secrets encrypted with the AWS managed key aws/secretsmanager cannot be read from other accounts; " +
+        "set KMS_KEY_ID to a customer-managed KMS key (its full key ARN) whose key policy lets the readers call kms:Decrypt",
+    );
+  }
+  return readers;
+}
+
+/** SECRET_REPLICA_REGIONS: `region[:kmsKeyArn]`, comma-separated. */
+function readReplicaRegions(reader: EnvReader, primaryRegion: string | undefined): ReplicaRegion[] {
+  const replicas: ReplicaRegion[] = [];
+  for (const item of reader.list("SECRET_REPLICA_REGIONS")) {
+    const colon = item.indexOf(":");
+    const region = colon < 0 ? item : item.slice(0, colon);
+    const kmsKeyId = colon < 0 ? undefined : item.slice(colon + 1);
+    if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+      reader.problem(`SECRET_REPLICA_REGIONS: ${JSON.stringify(item)}: ${JSON.stringify(region)} is not an AWS region (write region or region:kmsKeyArn)`);
+      continue;
+    }
+    if (kmsKeyId !== undefined) {
+      const match = KMS_KEY_ARN.exec(kmsKeyId);
+      if (match === null) {
+        reader.problem(`SECRET_REPLICA_REGIONS: ${JSON.stringify(item)}: the replica's key must be a KMS key ARN (arn:aws:kms:${region}:<account>:key/<id>)`);
+        continue;
+      }
+      if (match[1] !== region) {
+        reader.problem(
+          `SECRET_REPLICA_REGIONS: ${JSON.stringify(item)}: the key is in ${match[1]}, the replica in ${region}; a replica is encrypted with a key of its own region`,
+        );
+        continue;
+      }
+    }
+    if (region === primaryRegion) {
+      reader.problem(`SECRET_REPLICA_REGIONS: ${region} is the secrets' own region (AWS_REGION), not a replica region`);
+      continue;
+    }
+    if (replicas.some((r) => r.region === region)) {
+      reader.problem(`SECRET_REPLICA_REGIONS: ${region} is listed twice`);
+      continue;
+    }
+    replicas.push(kmsKeyId === undefined ? { region } : { region, kmsKeyId });
+  }
+  return replicas;
+}
+
 /** Reads the rotation part of the configuration, appending problems to `reader`. */
 export function readRotationConfig(reader: EnvReader): RotationConfig {
   const registries: RegistryHost[] = [];
@@ -135,7 +224,7 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
   const listed = reader.list("ECR_REGISTRIES");
   for (const item of listed) {
     try {
-      const registry = parseRegistryHost(item);
+      const registry = parseConfiguredRegistry(item);
       if (seen.has(registry.host)) reader.problem(`ECR_REGISTRIES: ${registry.host} is listed twice`);
       seen.add(registry.host);
       registries.push(registry);
@@ -184,15 +273,20 @@ export function readRotationConfig(reader: EnvReader): RotationConfig {
     reader.problem("ECR_REGISTRIES is empty and AWS_REGION is not set: set one of them (the default registry is the function's own account in AWS_REGION)");
   }
 
+  const secretReaders = readSecretReaders(reader, kmsKeyId);
+  const replicaRegions = readReplicaRegions(reader, defaultRegion);
+
   return {
     registries,
     secretNameTemplate,
     combinedSecretName,
     kmsKeyId,
+    secretReaders,
+    replicaRegions,
     secretTags: parseTags(reader),
     adoptExistingSecret: reader.boolean("ADOPT_EXISTING_SECRET", false),
     minTokenValiditySeconds: reader.integer("TOKEN_MIN_VALIDITY_MINUTES", 60, 0, 11 * 60) * 60,
-    writeDebounceSeconds: reader.integer("WRITE_DEBOUNCE_SECONDS", 600, 0, 86_400),
+    writeDebounceSeconds: reader.integer("WRITE_DEBOUNCE_SECONDS", 600, 0, MAX_WRITE_DEBOUNCE_SECONDS),
     defaultRegion,
   };
 }
@@ -206,6 +300,46 @@ export interface ClusterConfig {
   endpoint?: string;
   /** Base64 PEM CA bundle, as EKS returns it; required with `endpoint`. */
   caData?: string;
+  /** A cluster in another account: the role assumed for DescribeCluster and the bearer token. */
+  assumeRole?: AssumeRoleConfig;
+}
+
+export interface AssumeRoleConfig {
+  roleArn: string;
+  externalId?: string;
+  /** Session name (CloudTrail shows it); default {@link DEFAULT_SESSION_NAME}. */
+  sessionName: string;
+}
+
+export const DEFAULT_SESSION_NAME = "ecr-token-rotator";
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/([\x21-\x7e]+\/)?[\w+=,.@-]{1,64}$/;
+
+/** The assume-role fields of one EKS_CLUSTERS JSON entry (roleArn, externalId, sessionName). */
+function readAssumeRole(reader: EnvReader, cluster: string, o: Record<string, unknown>): AssumeRoleConfig | undefined {
+  const { roleArn, externalId, sessionName } = o;
+  if (roleArn === undefined) {
+    if (externalId !== undefined || sessionName !== undefined) reader.problem(`EKS_CLUSTERS: cluster ${cluster}: externalId and sessionName need a roleArn`);
+    return undefined;
+  }
+  let ok = true;
+  if (typeof roleArn !== "string" || !ROLE_ARN.test(roleArn)) {
+    reader.problem(`EKS_CLUSTERS: cluster ${cluster}: roleArn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>)`);
+    ok = false;
+  }
+  if (externalId !== undefined && (typeof externalId !== "string" || !/^[\w+=,.@:/-]{2,1224}$/.test(externalId))) {
+    reader.problem(`EKS_CLUSTERS: cluster ${cluster}: externalId must be 2-1224 of the characters A-Z a-z 0-9 + = , . @ : / - _`);
+    ok = false;
+  }
+  if (sessionName !== undefined && (typeof sessionName !== "string" || !/^[\w+=,.@-]{2,64}$/.test(sessionName))) {
+    reader.problem(`EKS_CLUSTERS: cluster ${cluster}: sessionName must be 2-64 of the characters A-Z a-z 0-9 + = , . @ - _`);
+    ok = false;
+  }
+  if (!ok) return undefined;
+  return {
+    roleArn: roleArn as string,
+    ...(externalId !== undefined ? { externalId: externalId as string } : {}),
+    sessionName: (sessionName as string | undefined) ?? DEFAULT_SESSION_NAME,
+  };
 }
 
 export type ConfiguredNamespaces = { mode: "list"; names: string[] } | { mode: "selector"; labelSelector: string } | { mode: "all"; exclude: string[] };
@@ -219,12 +353,22 @@ export interface KubernetesConfig {
   /** Label selector of ExternalSecrets to re-sync ("" = all); undefined = off. */
   esoResyncSelector: string | undefined;
   concurrency: number;
+  /** Clusters worked on at once by a heal/refresh/diagnosis of several clusters (a global cap). */
+  clusterConcurrency: number;
   adoptExistingPullSecrets: boolean;
   /** HTTP adapter of the apply engine: node:https (default, lean) or @kubernetes/client-node. */
   client: "https" | "client-node";
 }
 
-const LABEL_SELECTOR = /^[A-Za-z0-9_./,=!()\- ]+$/;
+/** The problem with a label selector (Kubernetes syntax), or undefined when it parses. */
+function selectorProblem(selector: string): string | undefined {
+  try {
+    parseLabelSelector(selector);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.replace(/^invalid label selector "(?:[^"\\]|\\.)*": /, "");
+  }
+}
 export const DEFAULT_EXCLUDED_NAMESPACES: string[] = [...SYSTEM_NAMESPACES];
 
 function readClusters(reader: EnvReader, defaultRegion: string | undefined): ClusterConfig[] {
@@ -258,9 +402,11 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
       if (region === undefined) reader.problem(`EKS_CLUSTERS: ${JSON.stringify(item)} has no region and AWS_REGION is not set (write region:name)`);
     } else if (typeof item === "object" && item !== null && !Array.isArray(item)) {
       const o = item as Record<string, unknown>;
-      const unknownKeys = Object.keys(o).filter((k) => !["name", "region", "endpoint", "caData"].includes(k));
+      const unknownKeys = Object.keys(o).filter((k) => !["name", "region", "endpoint", "caData", "roleArn", "externalId", "sessionName"].includes(k));
       if (unknownKeys.length > 0)
-        reader.problem(`EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData)`);
+        reader.problem(
+          `EKS_CLUSTERS: unknown field ${unknownKeys.map((k) => JSON.stringify(k)).join(", ")} (allowed: name, region, endpoint, caData, roleArn, externalId, sessionName)`,
+        );
       const region = typeof o.region === "string" ? o.region : defaultRegion;
       if (typeof o.name !== "string" || region === undefined) {
         reader.problem("EKS_CLUSTERS: every entry needs a string name (and a region, or AWS_REGION)");
@@ -279,6 +425,8 @@ function readClusters(reader: EnvReader, defaultRegion: string | undefined): Clu
           reader.problem(`EKS_CLUSTERS: cluster ${o.name}: caData must be a base64 PEM CA bundle (as EKS returns it)`);
         } else cluster.caData = o.caData.replace(/\s+/g, "");
       }
+      const assumeRole = readAssumeRole(reader, o.name, o);
+      if (assumeRole !== undefined) cluster.assumeRole = assumeRole;
     } else {
       reader.problem("EKS_CLUSTERS: entries must be region:name strings or objects");
       continue;
@@ -301,7 +449,8 @@ function readNamespaces(reader: EnvReader): ConfiguredNamespaces {
   for (const name of [...target.filter((t) => t !== "*"), ...exclude]) {
     if (!isDnsLabel(name)) reader.problem(`TARGET_NAMESPACES/EXCLUDE_NAMESPACES: ${JSON.stringify(name)} is not a valid namespace name`);
   }
-  if (selector !== undefined && !LABEL_SELECTOR.test(selector)) reader.problem(`NAMESPACE_SELECTOR=${JSON.stringify(selector)}: not a label selector`);
+  const bad = selector === undefined ? undefined : selectorProblem(selector);
+  if (bad !== undefined) reader.problem(`NAMESPACE_SELECTOR=${showValue(selector!)}: not a label selector (${bad}); e.g. team=a,tier in (web,api)`);
   const all = target.length === 1 && target[0] === "*";
   if (target.includes("*") && !all) reader.problem('TARGET_NAMESPACES: "*" must stand alone');
   if (selector !== undefined && target.length > 0) reader.problem("TARGET_NAMESPACES and NAMESPACE_SELECTOR: set one, not both");
@@ -324,8 +473,11 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
   let esoResyncSelector: string | undefined;
   if (eso !== undefined && !/^(off|false|none)$/i.test(eso)) {
     if (eso === "*" || /^(all|true)$/i.test(eso)) esoResyncSelector = "";
-    else if (LABEL_SELECTOR.test(eso)) esoResyncSelector = eso;
-    else reader.problem(`ESO_RESYNC=${JSON.stringify(eso)}: expected a label selector, "*" for all ExternalSecrets, or off`);
+    else {
+      const bad = selectorProblem(eso);
+      if (bad === undefined) esoResyncSelector = eso;
+      else reader.problem(`ESO_RESYNC=${showValue(eso)}: expected a label selector (${bad}), "*" for all ExternalSecrets, or off`);
+    }
   }
   return {
     clusters,
@@ -335,6 +487,7 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
     patchServiceAccounts,
     esoResyncSelector,
     concurrency: reader.integer("KUBE_CONCURRENCY", 16, 1, 64),
+    clusterConcurrency: reader.integer("KUBE_CLUSTER_CONCURRENCY", 4, 1, 32),
     adoptExistingPullSecrets: reader.boolean("ADOPT_EXISTING_PULL_SECRETS", false),
     client: reader.oneOf("KUBE_CLIENT", ["https", "client-node"] as const, "https"),
   };

@@ -12,6 +12,7 @@ import { EksConnectionError, type EksConnectionProblem } from "../shared/errors"
 import { rememberSecret, scrubSecrets } from "../shared/redact";
 import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
+import { AssumeRoleError, type AssumedRole, type AssumedRoleCache, type AssumeRoleRequest } from "./assume-role";
 import type { EksCredentials, EksToken } from "./token";
 import { eksTokenCache, type EksTokenCache } from "./token-cache";
 
@@ -34,6 +35,8 @@ export interface ClusterRef {
   endpoint?: string;
   /** Base64 PEM CA bundle override. */
   caData?: string;
+  /** The role DescribeCluster runs as, when not the function's own (a cluster in another account). */
+  roleArn?: string;
 }
 
 export interface ClusterConnection {
@@ -59,8 +62,20 @@ function errorMessage(error: unknown): string {
 }
 
 /**
+ * Cluster states whose API server serves: `UPDATING` (a version, add-on or configuration update)
+ * keeps the endpoint answering, so a heal during an upgrade must not fail.
+ */
+const USABLE_STATUSES = new Set(["ACTIVE", "UPDATING"]);
+const STATUS_MEANING: Record<string, string> = {
+  CREATING: "the cluster is still being created; its API server does not serve yet — retry when it is ACTIVE",
+  DELETING: "the cluster is being deleted; remove it from EKS_CLUSTERS",
+  FAILED: "the cluster failed to create or update; see its health issues in the EKS console (aws eks describe-cluster) and fix or remove it from EKS_CLUSTERS",
+  PENDING: "the cluster is not ready yet; retry when it is ACTIVE",
+};
+
+/**
  * Endpoint and CA of a cluster. With both `endpoint` and `caData` configured, EKS is not called;
- * otherwise `DescribeCluster` must report the cluster `ACTIVE` with an endpoint and a CA (a
+ * otherwise `DescribeCluster` must report the cluster `ACTIVE` or `UPDATING` with an endpoint and a CA (a
  * configured `endpoint` or `caData` alone replaces only that field of the answer).
  */
 export async function resolveClusterConnection(describe: DescribeClusterFn, cluster: ClusterRef): Promise<ClusterConnection> {
@@ -88,7 +103,7 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
         "access-denied",
         cluster.name,
         cluster.region,
-        `${where}: DescribeCluster was refused (${name}); the function's role needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`,
+        `${where}: DescribeCluster was refused (${name}); ${cluster.roleArn ? `the role ${cluster.roleArn}` : "the function's role"} needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`,
       );
     }
     if (name === "CredentialsProviderError") {
@@ -105,19 +120,25 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
   if (info === undefined) {
     throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where}: DescribeCluster returned no cluster`);
   }
-  if (info.status !== "ACTIVE") {
+  if (!USABLE_STATUSES.has(info.status ?? "")) {
+    const why = STATUS_MEANING[info.status ?? ""] ?? "its API server cannot be relied on";
     throw new EksConnectionError(
       "not-active",
       cluster.name,
       cluster.region,
-      `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE: its API server cannot be used yet (or any more)`,
+      `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE or UPDATING: ${why}`,
     );
   }
   const server = cluster.endpoint ?? info.endpoint;
   const caData = cluster.caData ?? info.certificateAuthority?.data;
   const missing = [server ? undefined : "endpoint", caData ? undefined : "certificate authority"].filter(Boolean);
   if (!server || !caData) {
-    throw new EksConnectionError("incomplete", cluster.name, cluster.region, `${where} is ACTIVE but DescribeCluster returned no ${missing.join(" and no ")}`);
+    throw new EksConnectionError(
+      "incomplete",
+      cluster.name,
+      cluster.region,
+      `${where} is ${info.status} but DescribeCluster returned no ${missing.join(" and no ")}`,
+    );
   }
   if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(server)) {
     throw new EksConnectionError("incomplete", cluster.name, cluster.region, `${where}: API endpoint ${JSON.stringify(server)} is not an https:// URL`);
@@ -218,4 +239,76 @@ export async function getClusterAccess(cluster: ClusterRef, deps: ClusterAccessD
   }
   const token = await (deps.cache ?? eksTokenCache).get({ clusterName: cluster.name, region: cluster.region, credentials });
   return { ...connection, ...token };
+}
+
+const roleEksClients = new Map<string, EKSClient>();
+
+/** An EKS client of one region that signs with an assumed role's (cached, refreshed) credentials. */
+export function eksClientForRole(request: AssumeRoleRequest, cache: AssumedRoleCache): EKSClient {
+  const key = JSON.stringify([request.region, request.roleArn, request.externalId ?? null, request.sessionName]);
+  let client = roleEksClients.get(key);
+  if (client === undefined) {
+    client = new EKSClient({
+      region: request.region,
+      maxAttempts: 4,
+      requestHandler: SDK_REQUEST_HANDLER,
+      credentials: async () => {
+        const role = await cache.get(request);
+        return { ...role.credentials, expiration: role.expiresAt };
+      },
+    });
+    roleEksClients.set(key, client);
+  }
+  return client;
+}
+
+export interface AssumedClusterAccess extends ClusterAccess {
+  /** The assumed role: the identity the cluster sees (for error messages; no secrets). */
+  identity: { roleArn: string; assumedRoleArn: string };
+}
+
+export interface AssumedClusterAccessDeps {
+  cache: AssumedRoleCache;
+  /** Default: `DescribeCluster` through an EKS client signing as the assumed role. */
+  describe?: DescribeClusterFn;
+  tokens?: EksTokenCache;
+  /** The invocation's deadline: bounds the AssumeRole and DescribeCluster calls. */
+  deadline?: Deadline;
+}
+
+/**
+ * A cluster in another account: assume its role first (a refusal names the role and the trust
+ * policy to fix), then DescribeCluster and the bearer token with the role's credentials.
+ */
+export async function getAssumedClusterAccess(cluster: ClusterRef, request: AssumeRoleRequest, deps: AssumedClusterAccessDeps): Promise<AssumedClusterAccess> {
+  let role: AssumedRole;
+  try {
+    role = await deps.cache.get(request, deps.deadline);
+  } catch (error) {
+    // The invocation's deadline is not a cluster problem: the caller reports it as `skipped`.
+    if (isDeadlineExceeded(error)) throw error;
+    const problem: EksConnectionProblem =
+      error instanceof AssumeRoleError
+        ? error.problem === "access-denied"
+          ? "access-denied"
+          : error.problem === "credentials"
+            ? "credentials"
+            : "api-error"
+        : "api-error";
+    throw new EksConnectionError(
+      problem,
+      cluster.name,
+      cluster.region,
+      `EKS cluster ${cluster.name} (${cluster.region}): ${error instanceof AssumeRoleError ? error.message : errorMessage(error)}`,
+    );
+  }
+  const access = await getClusterAccess(
+    { ...cluster, roleArn: request.roleArn },
+    {
+      describe: deps.describe ?? sdkDescribeCluster(cluster.region, eksClientForRole(request, deps.cache), deps.deadline),
+      credentials: async () => (await deps.cache.get(request, deps.deadline)).credentials,
+      ...(deps.tokens ? { cache: deps.tokens } : {}),
+    },
+  );
+  return { ...access, identity: { roleArn: role.roleArn, assumedRoleArn: role.assumedRoleArn } };
 }

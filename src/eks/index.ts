@@ -3,3 +3,4 @@
 export * from "./token";
 export * from "./token-cache";
 export * from "./connection";
+export * from "./assume-role";

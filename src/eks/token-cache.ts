@@ -6,7 +6,16 @@
  * one signing. A token signed "in the future" (the clock went back) is not reused.
  */
 import { EKS_TOKEN_LIFETIME_MS } from "../shared/names";
-import { createEksToken, type EksCredentials, type EksToken, type EksTokenParams } from "./token";
+import { rememberSecret } from "../shared/redact";
+import { createEksToken, EKS_TOKEN_PREFIX, type EksCredentials, type EksToken, type EksTokenParams } from "./token";
+
+/** A reused token is in use again: it (and the presigned URL inside it) goes back on the live scrub list. */
+function rememberReused(token: EksToken): EksToken {
+  if (token.token.startsWith(EKS_TOKEN_PREFIX))
+    rememberSecret(token.token, Buffer.from(token.token.slice(EKS_TOKEN_PREFIX.length), "base64url").toString("utf8"));
+  else rememberSecret(token.token);
+  return token;
+}
 
 export interface EksTokenCacheOptions {
   /** Injectable clock (default: the system clock). Also used as the signing time. */
@@ -59,7 +68,7 @@ export class EksTokenCache {
     const nowMs = this.now().getTime();
     const entry = this.entries.get(key);
     if (entry !== undefined) {
-      if (this.usable(entry, nowMs)) return entry.token;
+      if (this.usable(entry, nowMs)) return rememberReused(entry.token);
       this.entries.delete(key);
     }
     const inFlight = this.pending.get(key);

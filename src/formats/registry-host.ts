@@ -20,7 +20,25 @@ export interface RegistryHost {
   readonly region: string;
   readonly fips: boolean;
   readonly dualStack: boolean;
+  /** ECR Public (`public.ecr.aws`): its own token, from us-east-1 only. */
+  readonly public?: boolean;
 }
+
+/** The ECR Public registry host and the only region that issues its tokens. */
+export const ECR_PUBLIC_HOST = "public.ecr.aws";
+export const ECR_PUBLIC_REGION = "us-east-1";
+/** What `{account}` renders as in the secret name of `public.ecr.aws` (it has no account). */
+export const ECR_PUBLIC_ACCOUNT = "public";
+
+/** The ECR Public registry as a configured registry. */
+export const ECR_PUBLIC_REGISTRY: RegistryHost = Object.freeze({
+  host: ECR_PUBLIC_HOST,
+  accountId: ECR_PUBLIC_ACCOUNT,
+  region: ECR_PUBLIC_REGION,
+  fips: false,
+  dualStack: false,
+  public: true,
+});
 
 export { InvalidRegistryHostError };
 
@@ -47,6 +65,29 @@ export function parseRegistryHost(input: string): RegistryHost {
   }
   const [, accountId, fips, region] = match as unknown as [string, string, string | undefined, string];
   return { host, accountId, region, fips: fips !== undefined, dualStack: /\.dkr-ecr(-fips)?\./.test(host) };
+}
+
+/**
+ * A registry the product may be configured with: an ECR private registry host
+ * ({@link parseRegistryHost}) or ECR Public, `public.ecr.aws` (with an optional `https://` and
+ * `/`). Image paths under public.ecr.aws (`public.ecr.aws/alias/repo`) are not registries.
+ */
+export function parseConfiguredRegistry(input: string): RegistryHost {
+  if (/^(https:\/\/)?public\.ecr\.aws\/?$/i.test(input.trim())) return ECR_PUBLIC_REGISTRY;
+  try {
+    return parseRegistryHost(input);
+  } catch (error) {
+    if (/^(https:\/\/)?public\.ecr\.aws\//i.test(input.trim())) {
+      throw new InvalidRegistryHostError(input, `ECR Public is the registry ${ECR_PUBLIC_HOST}, without a path`);
+    }
+    if (error instanceof InvalidRegistryHostError) {
+      throw new InvalidRegistryHostError(
+        input,
+        "expected <12-digit account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn], <account>.dkr-ecr.<region>.on.aws or public.ecr.aws (ECR Public)",
+      );
+    }
+    throw error;
+  }
 }
 
 /** Like parseRegistryHost, but returns undefined instead of throwing. */

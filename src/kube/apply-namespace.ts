@@ -75,14 +75,14 @@ async function writePullSecret(ctx: ApplyContext, state: ClusterState, namespace
     if (error instanceof KubeApiError && error.status === 0) progress.lostWrite ??= what;
     throw error;
   };
-  const decide = () => decideSecret({ namespace, name, existing, logins, adoptUnmanaged: target.adoptUnmanaged, encode });
+  const decide = () => decideSecret({ namespace, name, existing, logins, withdraw: target.withdrawHosts ?? [], adoptUnmanaged: target.adoptUnmanaged, encode });
   await withRetry(
     async (attempt) => {
       progress.attempts = attempt;
       if (mustRead) {
         progress.verb = "get";
         const fresh = await api.readSecret(namespace, name);
-        existing = fresh ? summarizeSecret(fresh, logins) : undefined;
+        existing = fresh ? summarizeSecret(fresh, logins, target.withdrawHosts) : undefined;
         mustRead = false;
       }
       let decision = (progress.decision = decide());

@@ -26,6 +26,8 @@ export interface ClusterTarget {
   adoptUnmanaged: boolean;
   /** Compute and report every write, write nothing. */
   dryRun: boolean;
+  /** Registry hosts whose entry is removed from the pull Secrets (ECR Public whose refresh failed). */
+  withdrawHosts?: string[];
 }
 
 /**

@@ -178,7 +178,7 @@ async function listPullSecrets(ctx: ApplyContext): Promise<Map<string, SecretSum
     { fieldSelector: `metadata.name=${name}` },
     (s) => {
       const ns = s.metadata.namespace;
-      if (ns && s.metadata.name === name) found.set(ns, summarizeSecret(s, ctx.logins));
+      if (ns && s.metadata.name === name) found.set(ns, summarizeSecret(s, ctx.logins, ctx.target.withdrawHosts));
     },
     ctx.secretPaging,
   );

@@ -56,7 +56,11 @@ export interface SecretSummary {
   oursCurrent: boolean;
 }
 
-export function summarizeSecret(secret: KubeSecret, logins: readonly RegistryLogin[]): SecretSummary {
+/**
+ * `withdraw`: hosts whose entry must go (ECR Public whose refresh failed): they count as ours,
+ * not foreign, and a Secret still holding one is not current.
+ */
+export function summarizeSecret(secret: KubeSecret, logins: readonly RegistryLogin[], withdraw: readonly string[] = []): SecretSummary {
   const summary: SecretSummary = {
     type: secret.type ?? "Opaque",
     labels: { ...(secret.metadata.labels ?? {}) },
@@ -79,9 +83,10 @@ export function summarizeSecret(secret: KubeSecret, logins: readonly RegistryLog
   }
   summary.content = "valid";
   const ours = mergeDockerConfig(undefined, logins).auths;
-  summary.oursCurrent = Object.entries(ours).every(([host, entry]) => jsonEqual(current.auths[host], entry));
+  summary.oursCurrent =
+    Object.entries(ours).every(([host, entry]) => jsonEqual(current.auths[host], entry)) && withdraw.every((host) => !(host in current.auths));
   const foreignAuths: DockerConfig["auths"] = {};
-  for (const [host, entry] of Object.entries(current.auths)) if (!(host in ours)) foreignAuths[host] = entry;
+  for (const [host, entry] of Object.entries(current.auths)) if (!(host in ours) && !withdraw.includes(host)) foreignAuths[host] = entry;
   summary.foreign = { ...current, auths: foreignAuths };
   return summary;
 }
@@ -92,6 +97,8 @@ export interface SecretDecisionInput {
   /** The Secret as listed/read (or its summary), undefined when it does not exist. */
   existing: KubeSecret | SecretSummary | undefined;
   logins: readonly RegistryLogin[];
+  /** Hosts whose entry is removed (see summarizeSecret). */
+  withdraw?: readonly string[];
   adoptUnmanaged: boolean;
   /**
    * Encodes the merged config for `data[.dockerconfigjson]`; the engine passes a memoised one
@@ -150,7 +157,7 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
       },
     };
   }
-  const existing = isSummary(input.existing) ? input.existing : summarizeSecret(input.existing, logins);
+  const existing = isSummary(input.existing) ? input.existing : summarizeSecret(input.existing, logins, input.withdraw);
   // Two writers must never fight over one Secret: what ESO owns, ESO writes (whatever its type
   // or labels, and even with adoptUnmanaged).
   if (existing.eso) return { action: "eso-managed", ...(existing.eso.owner ? { owner: existing.eso.owner } : {}) };

@@ -18,6 +18,21 @@ export interface RegistryReport {
   expiresAt?: string;
   secondsRemaining?: number;
   versionId?: string;
+  /** SECRET_READERS: what happened to the secret's resource policy. */
+  resourcePolicy?: ResourcePolicyOutcome;
+  /** SECRET_REPLICA_REGIONS: replicas as read after the write. */
+  replicas?: ReplicaReport[];
+  /** Replica regions added by this run (dry run: that would be added). */
+  replicasAdded?: string[];
+}
+
+export type ResourcePolicyOutcome = "put" | "unchanged" | "would-put" | "failed";
+
+/** One replica of a secret: `InSync`, `InProgress` or `Failed` (with Secrets Manager's message). */
+export interface ReplicaReport {
+  region: string;
+  status: string;
+  message?: string;
 }
 
 export interface CombinedSecretReport {
@@ -25,6 +40,9 @@ export interface CombinedSecretReport {
   outcome: RegistryOutcome | "skipped";
   reason: string;
   versionId?: string;
+  resourcePolicy?: ResourcePolicyOutcome;
+  replicas?: ReplicaReport[];
+  replicasAdded?: string[];
 }
 
 export interface NamespaceReport {
@@ -243,6 +261,7 @@ export function formatReport(report: Report): string {
           );
         for (const note of cluster.notes ?? []) lines.push(`note (${cluster.cluster}): ${note}`);
       }
+      if (report.dryRun && k.mode === "applied") for (const cluster of k.clusters) lines.push(...formatDryRunWrites(cluster));
       for (const cluster of k.clusters) if (cluster.diagnosis) lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis));
     }
   }
@@ -250,6 +269,22 @@ export function formatReport(report: Report): string {
   if (report.deadline?.reached) lines.push(`deadline ${report.deadline.at} reached: the work left was skipped (reason: deadline)`);
   for (const error of report.errors) lines.push(`error: ${error}`);
   return lines.join("\n");
+}
+
+/** A dry run's Kubernetes writes, one line each: what the same heal without dryRun would write. */
+export function formatDryRunWrites(cluster: ClusterReport): string[] {
+  const writes: string[] = [];
+  for (const n of cluster.namespaces) {
+    if (n.outcome === "would-create") writes.push(`create the pull secret in ${n.namespace}`);
+    if (n.outcome === "would-update") writes.push(`update the pull secret in ${n.namespace} (in place)`);
+  }
+  for (const sa of cluster.serviceAccounts?.patched ?? []) writes.push(`patch ServiceAccount ${sa} (imagePullSecrets)`);
+  for (const es of cluster.externalSecrets?.resynced ?? []) writes.push(`annotate ExternalSecret ${es} (force-sync)`);
+  if (writes.length === 0) return [`dry run (${cluster.cluster}): no Kubernetes write would be made`];
+  return [
+    `dry run (${cluster.cluster}): ${writes.length} Kubernetes write${writes.length === 1 ? "" : "s"} would be made:`,
+    ...writes.map((w) => `  would ${w}`),
+  ];
 }
 
 /** Rows of the per-pod table in the text rendering (`--json` keeps every listed container). */

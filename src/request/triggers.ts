@@ -5,6 +5,8 @@
 import type { CloudWatchAlarmEvent, EventBridgeEvent, ScheduledEvent, SNSEvent } from "aws-lambda";
 import { array, boolean, enum as zenum, optional, safeParse, string, strictObject } from "zod/mini";
 import { BadRequestError } from "../shared/errors";
+import { parseRegistryHost } from "../formats/registry-host";
+import { isValidNamespaceName } from "../shared/names";
 
 export type Action = "rotate" | "heal" | "diagnose";
 
@@ -88,6 +90,24 @@ function nonEmptyUnique(field: string, values: string[] | undefined, problems: s
   return [...new Set(values.map((v) => v.trim()))];
 }
 
+/**
+ * The requested registries as canonical hosts (`H`, `https://H/` and `H/` are one registry),
+ * de-duplicated; a value that is not a registry host is a problem named here, before any write.
+ */
+function registryHosts(values: string[] | undefined, problems: string[]): string[] | undefined {
+  if (values === undefined) return undefined;
+  const hosts: string[] = [];
+  for (const value of values) {
+    if (value === "") continue;
+    try {
+      hosts.push(parseRegistryHost(value).host);
+    } catch (error) {
+      problems.push(`registries: ${(error as Error).message}`);
+    }
+  }
+  return [...new Set(hosts)];
+}
+
 /** Validates a manual invoke (or the EventBridge Scheduler's input, which has the same shape). */
 export function parseManualRequest(payload: unknown, via = "manual"): Request {
   const result = safeParse(manualRequestSchema, payload);
@@ -96,9 +116,15 @@ export function parseManualRequest(payload: unknown, via = "manual"): Request {
   }
   const value = result.data;
   const problems: string[] = [];
-  const registries = nonEmptyUnique("registries", value.registries, problems);
+  const registries = registryHosts(nonEmptyUnique("registries", value.registries, problems), problems);
   const clusters = nonEmptyUnique("clusters", value.clusters, problems);
   const namespaces = nonEmptyUnique("namespaces", value.namespaces, problems);
+  const badNamespaces = (namespaces ?? []).filter((ns) => ns !== "" && !isValidNamespaceName(ns));
+  if (badNamespaces.length > 0) {
+    problems.push(
+      `namespaces: ${badNamespaces.map((n) => JSON.stringify(n.slice(0, 80))).join(", ")} ${badNamespaces.length > 1 ? "are not valid namespace names" : "is not a valid namespace name"} (lower-case DNS label, at most 63 characters)`,
+    );
+  }
   if (value.action === "rotate" && (clusters || namespaces)) {
     problems.push('clusters and namespaces apply to "heal" and "diagnose", not "rotate"');
   }
@@ -149,14 +175,35 @@ function withoutUndefined<T extends object>(value: T): T {
  */
 function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unknown, missing: string): EventDecision {
   if (!isRecord(data)) throw new BadRequestError(missing);
+  const where = via === "alarm-action" ? "alarmData" : "detail";
+  // Malformed fields are rejected by name: a state that is not a string is not "some other state".
+  const problems: string[] = [];
+  if (data.alarmName !== undefined && typeof data.alarmName !== "string")
+    problems.push(`${where}.alarmName must be a string (got ${describeShape(data.alarmName)})`);
+  const stateValue = (field: "state" | "previousState", required: boolean): string | undefined => {
+    const state = data[field];
+    if (state === undefined && !required) return undefined;
+    if (!isRecord(state)) {
+      problems.push(`${where}.${field} must be an object with a string value (got ${state === undefined ? "nothing" : describeShape(state)})`);
+      return undefined;
+    }
+    if (typeof state.value !== "string") {
+      problems.push(`${where}.${field}.value must be a string such as "ALARM" (got ${state.value === undefined ? "nothing" : describeShape(state.value)})`);
+      return undefined;
+    }
+    return state.value;
+  };
+  const alarmState = stateValue("state", true);
+  const previousAlarmState = stateValue("previousState", false);
+  if (problems.length > 0) throw new BadRequestError(`malformed CloudWatch alarm event (${via}): ${problems.join("; ")}`);
   const alarm = data as AlarmStateChangeDetail;
   return alarmDecision(
     withoutUndefined({
       kind: "alarm",
       via,
-      alarmName: typeof alarm.alarmName === "string" ? alarm.alarmName : undefined,
-      alarmState: alarm.state?.value,
-      previousAlarmState: alarm.previousState?.value,
+      alarmName: alarm.alarmName,
+      alarmState,
+      previousAlarmState,
       alarmClusters: clustersOfMetrics(alarm.configuration?.metrics),
     }) as Trigger,
   );
@@ -172,7 +219,15 @@ function classifySns(event: SNSEvent): EventDecision {
     throw new BadRequestError("SNS message is not JSON: expected a CloudWatch alarm notification");
   }
   if (!isRecord(alarm) || typeof alarm.NewStateValue !== "string") {
-    throw new BadRequestError(`SNS message is not a CloudWatch alarm notification (got ${describeShape(alarm)})`);
+    throw new BadRequestError(
+      `SNS message is not a CloudWatch alarm notification (got ${describeShape(alarm)}${isRecord(alarm) && "NewStateValue" in alarm ? `; NewStateValue must be a string, got ${describeShape(alarm.NewStateValue)}` : ""})`,
+    );
+  }
+  const malformed = (["AlarmName", "OldStateValue"] as const).filter((k) => alarm[k] !== undefined && typeof alarm[k] !== "string");
+  if (malformed.length > 0) {
+    throw new BadRequestError(
+      `malformed CloudWatch alarm notification (alarm-sns): ${malformed.map((k) => `${k} must be a string (got ${describeShape(alarm[k])})`).join("; ")}`,
+    );
   }
   // Single-metric alarms carry Trigger.Dimensions; metric-math alarms Trigger.Metrics[].MetricStat.Metric.Dimensions.
   const triggerInfo = alarm.Trigger as { Dimensions?: unknown; Metrics?: unknown } | undefined;

@@ -25,6 +25,11 @@ export function sdkEcrApi(deadline?: Deadline): EcrApi {
       const out = await sdkSend(deadline, "ECR GetAuthorizationToken", (options) => ecr.send(new GetAuthorizationTokenCommand({}), options));
       return out.authorizationData ?? [];
     },
+    async getPublicAuthorizationToken() {
+      // Loaded only when public.ecr.aws is configured: the rotate path never carries it otherwise.
+      const { ecrPublicAuthorizationToken } = await import("./ecr-public");
+      return ecrPublicAuthorizationToken(deadline);
+    },
   };
 }
 

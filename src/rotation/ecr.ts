@@ -5,7 +5,7 @@
 import { decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../formats/ecr-token";
 import { describeError, TokenFetchError } from "../shared/errors";
 import { isDeadlineExceeded } from "../shared/deadline";
-import { parseRegistryHost, type RegistryHost } from "../formats/registry-host";
+import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGISTRY, ECR_PUBLIC_REGION, parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 
 export interface AuthorizationData {
   authorizationToken?: string | undefined;
@@ -13,9 +13,19 @@ export interface AuthorizationData {
   proxyEndpoint?: string | undefined;
 }
 
-/** The one ECR call the product makes. */
+/** The ECR calls the product makes. */
 export interface EcrApi {
   getAuthorizationToken(region: string): Promise<AuthorizationData[]>;
+  /**
+   * ECR Public `GetAuthorizationToken` (us-east-1 only): the token for `public.ecr.aws`.
+   * Needed only when public.ecr.aws is configured; the SDK client loads on first use.
+   */
+  getPublicAuthorizationToken?(): Promise<PublicAuthorizationData>;
+}
+
+export interface PublicAuthorizationData {
+  authorizationToken?: string | undefined;
+  expiresAt?: Date | undefined;
 }
 
 export interface RegionToken {
@@ -68,6 +78,25 @@ export function validateAuthorizationData(region: string, data: AuthorizationDat
   return { region, username: decoded.username, password: decoded.password, expiresAt, ownRegistry };
 }
 
+/** Validates an ECR Public GetAuthorizationToken answer. Pure. */
+export function validatePublicAuthorizationData(data: PublicAuthorizationData | undefined, now: Date, minValiditySeconds: number): RegionToken {
+  const where = `${ECR_PUBLIC_HOST} (ECR Public, ${ECR_PUBLIC_REGION})`;
+  let decoded;
+  try {
+    decoded = decodeAuthorizationToken(data?.authorizationToken);
+  } catch (error) {
+    throw new TokenFetchError(where, (error as Error).message);
+  }
+  const expiresAt = data?.expiresAt ?? expiryEmbeddedInPassword(decoded.password);
+  if (expiresAt === undefined || Number.isNaN(expiresAt.getTime())) throw new TokenFetchError(where, "the answer carries no expiry");
+  const left = secondsUntil(expiresAt, now);
+  if (left <= 0) throw new TokenFetchError(where, `token already expired at ${expiresAt.toISOString()} (now ${now.toISOString()})`);
+  if (left < minValiditySeconds) {
+    throw new TokenFetchError(where, `token expires at ${expiresAt.toISOString()}, in ${left} s: less than the required ${minValiditySeconds} s`);
+  }
+  return { region: ECR_PUBLIC_REGION, username: decoded.username, password: decoded.password, expiresAt, ownRegistry: ECR_PUBLIC_REGISTRY };
+}
+
 /**
  * Memoises one token per region for the lifetime of an invocation, so every registry host of a
  * region (also other accounts' hosts) shares one ECR call.
@@ -81,6 +110,28 @@ export class RegionTokens {
     private readonly now: () => Date,
     private readonly minValiditySeconds: number,
   ) {}
+
+  private publicPending: Promise<RegionToken> | undefined;
+
+  /** The ECR Public token (one call per invocation, like a region's). */
+  getPublic(): Promise<RegionToken> {
+    if (this.publicPending === undefined) {
+      this.calls += 1;
+      const where = `${ECR_PUBLIC_HOST} (ECR Public, ${ECR_PUBLIC_REGION})`;
+      const call = this.api.getPublicAuthorizationToken
+        ? this.api.getPublicAuthorizationToken()
+        : Promise.reject(new Error("this ECR client has no ECR Public support"));
+      this.publicPending = call.then(
+        (data) => validatePublicAuthorizationData(data, this.now(), this.minValiditySeconds),
+        (error: unknown) => {
+          // The deadline is reported as such (work skipped), not as a token problem.
+          if (isDeadlineExceeded(error)) throw error;
+          throw new TokenFetchError(where, describeError(error));
+        },
+      );
+    }
+    return this.publicPending;
+  }
 
   get(region: string): Promise<RegionToken> {
     let pending = this.byRegion.get(region);
@@ -100,7 +151,7 @@ export class RegionTokens {
   }
 
   async credentialFor(registry: RegistryHost): Promise<RegistryCredential> {
-    const token = await this.get(registry.region);
+    const token = registry.public ? await this.getPublic() : await this.get(registry.region);
     return {
       registry,
       username: token.username,

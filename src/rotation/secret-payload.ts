@@ -3,6 +3,7 @@
  */
 import { buildDockerConfig, serializeDockerConfig } from "../formats/dockerconfig";
 import type { RegistryCredential } from "./ecr";
+import { ECR_PUBLIC_HOST } from "../formats/registry-host";
 
 export interface RegistrySecretValue {
   registry_url: string;
@@ -32,6 +33,25 @@ export function registrySecretValue(credential: RegistryCredential): RegistrySec
   };
 }
 
+/**
+ * The value of the public.ecr.aws secret after its refresh failed: the ESO contract's shape with
+ * no credential, so whatever ESO renders lets pulls from ECR Public go anonymous — the
+ * `dockerconfigjson` property has no entry, and a template built from `registry_url` +
+ * `auth_token` renders its entry under the empty key, which matches no image. `withdrawn` says
+ * which registry and why (no secret material).
+ */
+export function withdrawnPublicValue(reason: string): RegistrySecretValue & { withdrawn: string } {
+  return {
+    registry_url: "",
+    auth_token: "",
+    username: "",
+    proxy_endpoint: "",
+    expires_at: "",
+    dockerconfigjson: serializeDockerConfig({ auths: {} }),
+    withdrawn: `${ECR_PUBLIC_HOST}: ${reason}`,
+  };
+}
+
 export function combinedSecretValue(credentials: readonly RegistryCredential[]): CombinedSecretValue {
   const earliest = Math.min(...credentials.map((c) => c.expiresAt.getTime()));
   return {
@@ -46,10 +66,11 @@ export type StoredValueCheck = { ok: true; value: Record<string, unknown> } | { 
 /**
  * Is a stored SecretString something the product may overwrite? It must be a JSON object in the
  * product's shape (for a registry secret: `registry_url` and `auth_token` strings — also the
- * shape the course's hand-made secret has; for the combined secret: `dockerconfigjson`).
- * The reason never quotes the value.
+ * shape the course's hand-made secret has — and `registry_url` must be the registry the secret
+ * is stored for; for the combined secret: `dockerconfigjson`). The reason never quotes a value
+ * that could be secret (a `registry_url` is quoted only when it looks like a host name).
  */
-export function checkStoredValue(text: string, kind: "registry" | "combined"): StoredValueCheck {
+export function checkStoredValue(text: string, kind: "registry" | "combined", registryHost?: string): StoredValueCheck {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -61,5 +82,19 @@ export function checkStoredValue(text: string, kind: "registry" | "combined"): S
   const required = kind === "registry" ? ["registry_url", "auth_token"] : ["dockerconfigjson"];
   const missing = required.filter((key) => typeof record[key] !== "string");
   if (missing.length > 0) return { ok: false, reason: `its current value lacks the string propert${missing.length > 1 ? "ies" : "y"} ${missing.join(", ")}` };
+  // An empty registry_url is a withdrawn entry (ECR Public whose refresh failed): it may be refilled.
+  const withdrawn = record.registry_url === "" && typeof record.withdrawn === "string";
+  if (kind === "registry" && registryHost !== undefined && record.registry_url !== registryHost && !withdrawn) {
+    const url = record.registry_url as string;
+    const shown = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(url) ? JSON.stringify(url) : `a value of ${url.length} characters`;
+    return { ok: false, reason: `its registry_url is ${shown}, not ${registryHost}, the registry it is stored for` };
+  }
   return { ok: true, value: record };
+}
+
+/** The expiry a stored value declares (`expires_at`), or undefined when it has none that parses. */
+export function storedExpiry(value: Record<string, unknown>): Date | undefined {
+  if (typeof value.expires_at !== "string") return undefined;
+  const date = new Date(value.expires_at);
+  return Number.isNaN(date.getTime()) ? undefined : date;
 }

@@ -6,7 +6,7 @@ import type { Config } from "../config/config";
 import type { EcrApi } from "../rotation/ecr";
 import { BadRequestError, describeError } from "../shared/errors";
 import type { KubernetesReport, Report } from "../report/report";
-import { scrubDeep } from "../shared/redact";
+import { openSecretScope, scrubDeep } from "../shared/redact";
 import { DEADLINE_REASON, type Deadline } from "../shared/deadline";
 import { isValidNamespaceName } from "../shared/names";
 import { rotate } from "../rotation/rotate";
@@ -16,7 +16,13 @@ import type { RegistryCredential } from "../rotation/ecr";
 
 /** The Kubernetes half (fallback apply, ESO re-sync, diagnosis); loaded lazily. */
 export interface KubernetesStep {
-  (input: { request: Request; credentials: RegistryCredential[]; reason: "heal" | "always"; deadline?: Deadline }): Promise<KubernetesReport>;
+  (input: {
+    request: Request;
+    credentials: RegistryCredential[];
+    reason: "heal" | "always";
+    deadline?: Deadline;
+    withdrawn?: string[];
+  }): Promise<KubernetesReport>;
 }
 
 /** The read-only diagnose action over the selected clusters; loaded lazily. */
@@ -63,6 +69,16 @@ function recordDeadline(report: Report, deadline: Deadline | undefined): void {
 }
 
 export async function runRequest(request: Request, config: Config, deps: RunDeps): Promise<Report> {
+  // Every credential this run registers stays on the scrub list until it ends.
+  const closeScope = openSecretScope();
+  try {
+    return await runScoped(request, config, deps);
+  } finally {
+    closeScope();
+  }
+}
+
+async function runScoped(request: Request, config: Config, deps: RunDeps): Promise<Report> {
   const started = deps.now();
   const startedMs = Date.now();
   // Bad cluster names are rejected before anything is written.
@@ -93,7 +109,7 @@ export async function runRequest(request: Request, config: Config, deps: RunDeps
   if (wantsKubernetes) {
     if (deps.kubernetes === undefined) {
       report.kubernetes = { mode: "skipped", reason: "no cluster configured (EKS_CLUSTERS)", clusters: [] };
-    } else if (rotation.stored.length === 0 && !request.dryRun) {
+    } else if (rotation.stored.length === 0) {
       report.kubernetes = { mode: "skipped", reason: "no credential in Secrets Manager to push", clusters: [] };
     } else if (deadline?.expired()) {
       const clusters = selectClusters(config.kubernetes.clusters, request).map((c) => ({
@@ -114,6 +130,7 @@ export async function runRequest(request: Request, config: Config, deps: RunDeps
           credentials: rotation.stored,
           reason: request.action === "heal" ? "heal" : "always",
           ...(deadline ? { deadline } : {}),
+          ...(rotation.withdrawn.length > 0 ? { withdrawn: rotation.withdrawn } : {}),
         });
         for (const cluster of report.kubernetes.clusters) {
           if (!cluster.ok) report.errors.push(`cluster ${cluster.cluster}: ${cluster.error ?? "some namespaces failed"}`);

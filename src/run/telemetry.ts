@@ -77,6 +77,11 @@ export function powertoolsTelemetry(): Telemetry {
         }
         if (report.action === "heal") metrics.addMetric("HealDurationMs", MetricUnit.Milliseconds, report.durationMs);
         if (report.deadline) metrics.addMetric("DeadlineReached", MetricUnit.Count, report.deadline.reached ? 1 : 0);
+        const replicated = [...report.registries, ...(report.combinedSecret ? [report.combinedSecret] : [])].filter((r) => r.replicas !== undefined);
+        if (replicated.length > 0) {
+          // SECRET_REPLICA_REGIONS: replicas in the Failed state (also errors of the Report).
+          metrics.addMetric("ReplicasFailed", MetricUnit.Count, replicated.flatMap((r) => r.replicas!).filter((r) => r.status === "Failed").length);
+        }
         metrics.publishStoredMetrics();
       }
     },

@@ -5,22 +5,26 @@
 //   options: --no-rbac         do not apply infra/k8s/rbac.yaml (applied by default when present)
 //            --rbac FILE       apply this RBAC manifest (repeatable; replaces the default)
 //            --cluster NAME    cluster name (default test-cluster)
+//            --eso             also run the real External Secrets Operator controller (built and
+//                              cached by scripts/build-eso.sh), pointed at the moto server
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startMoto, type MotoServer } from "../support/moto";
 import { ROOT, startBed, type Bed } from "./index";
 
-function parseArgs(argv: string[]): { rbac: string[]; cluster: string } {
+function parseArgs(argv: string[]): { rbac: string[]; cluster: string; eso: boolean } {
   const rbac: string[] = [];
   let noRbac = false;
+  let eso = false;
   let cluster = "test-cluster";
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--no-rbac") noRbac = true;
     else if (a === "--rbac" && argv[i + 1]) rbac.push(argv[++i]!);
     else if (a === "--cluster" && argv[i + 1]) cluster = argv[++i]!;
+    else if (a === "--eso") eso = true;
     else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: npm run testbed [-- --no-rbac | --rbac FILE ... | --cluster NAME]\n");
+      process.stdout.write("usage: npm run testbed [-- --no-rbac | --rbac FILE ... | --cluster NAME | --eso]\n");
       process.exit(0);
     } else {
       process.stderr.write(`testbed: unknown argument ${a}\n`);
@@ -28,7 +32,7 @@ function parseArgs(argv: string[]): { rbac: string[]; cluster: string } {
     }
   }
   if (!noRbac && rbac.length === 0 && existsSync(join(ROOT, "infra/k8s/rbac.yaml"))) rbac.push("infra/k8s/rbac.yaml");
-  return { rbac: noRbac ? [] : rbac, cluster };
+  return { rbac: noRbac ? [] : rbac, cluster, eso };
 }
 
 async function main(): Promise<void> {
@@ -50,7 +54,13 @@ async function main(): Promise<void> {
   process.on("SIGHUP", () => void shutdown(0));
 
   try {
-    [bed, moto] = await Promise.all([startBed({ verbose: true, clusterName: args.cluster, rbacManifests: args.rbac }), startMoto()]);
+    if (args.eso) {
+      // ESO is pointed at moto: moto first.
+      moto = await startMoto();
+      bed = await startBed({ verbose: true, clusterName: args.cluster, rbacManifests: args.rbac, eso: { awsEndpoint: moto.url } });
+    } else {
+      [bed, moto] = await Promise.all([startBed({ verbose: true, clusterName: args.cluster, rbacManifests: args.rbac }), startMoto()]);
+    }
   } catch (error) {
     process.stderr.write(`testbed: FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
     await shutdown(1);
@@ -98,6 +108,12 @@ async function main(): Promise<void> {
     `# CA (base64, like EKS certificateAuthority.data): ${bed.caFile}`,
     `# ROTATOR_KUBECONFIG=${rotatorKubeconfig}   (user ecr-token-rotator via aws eks get-token, through the proxy)`,
     `# RBAC applied: ${args.rbac.length ? args.rbac.join(", ") : "none"}`,
+    ...(bed.eso
+      ? [
+          `# External Secrets Operator ${bed.eso.version} running as ${bed.eso.identity}; log ${bed.eso.logFile}`,
+          "#   AWS Secrets Manager / STS = MOTO_URL; infra/k8s/cluster-secret-store.yaml works unchanged (IRSA through moto's STS)",
+        ]
+      : []),
     `# try: KUBECONFIG=${bed.adminKubeconfig} kubectl get crd`,
     `#      curl -s -X POST ${bed.proxy.controlUrl}/faults -d '{"fault":{"kind":"status","status":429,"retryAfter":2},"times":3}'`,
     "# Ctrl-C stops everything and removes the temporary files.",

@@ -114,6 +114,12 @@ export interface FaultProxyOptions {
   port?: number;
   /** Start the HTTP control endpoint (default true). */
   control?: boolean;
+  /**
+   * Rewrites each request's path and query before it is forwarded (the log keeps what the client
+   * sent). The fleet benchmark uses it to give each of several "clusters" on one API server its
+   * own namespaces (a label selector rewritten per proxy).
+   */
+  rewriteUrl?: (url: string) => string;
 }
 
 const STATUS_REASON: Record<number, string> = {
@@ -437,7 +443,7 @@ export class FaultProxy {
       hostname: this.target.hostname,
       port: this.target.port,
       method,
-      path: rawUrl,
+      path: this.options.rewriteUrl ? this.options.rewriteUrl(rawUrl) : rawUrl,
       headers: { ...req.headers, host: this.target.host },
       agent: this.agent,
     });

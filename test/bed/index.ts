@@ -5,7 +5,9 @@
 //     STS would, against a table of test IAM identities; plus a static admin token;
 //   - --authorization-mode=RBAC, with optional RBAC manifests applied at start;
 //   - ESO's CRDs (external-secrets.io/v1) installed and Established;
-//   - a fault-injecting TLS proxy in front of the API server (same CA as the API server).
+//   - a fault-injecting TLS proxy in front of the API server (same CA as the API server);
+//   - optionally the real External Secrets Operator controller (scripts/build-eso.sh), running
+//     as its own ServiceAccount with ESO's RBAC, pointed at an AWS endpoint (moto).
 // One bed per test file (beforeAll/afterAll). Everything it starts dies with stop(), with the
 // test process, or (through a supervisor with PDEATHSIG) when the test process is killed.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
@@ -17,10 +19,12 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { freePort } from "../support/ports";
+import { ESO_CLIENT_CONTROLLERS, esoArgs, esoEnv, ESO_RBAC_MANIFEST, ESO_SERVICE_ACCOUNT, ensureEsoBinaries, type EsoController, type EsoOptions } from "./eso";
 import { FaultProxy } from "./fault-proxy";
 
 export { FaultProxy, FaultProxyClient } from "./fault-proxy";
 export type { Fault, FaultRule, RequestMatch, RequestRecord, RequestQuery, ActiveRule } from "./fault-proxy";
+export type { EsoController, EsoOptions } from "./eso";
 
 /** The repository root (ECR_ROTATOR_ROOT when this file runs from a bundle elsewhere). */
 export const ROOT = process.env.ECR_ROTATOR_ROOT || resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -33,9 +37,13 @@ export interface BedIdentity {
   sessionToken?: string;
   /** IAM role (or user) ARN the credentials belong to. */
   arn: string;
-  /** Kubernetes username and groups the access entry of `arn` maps to. */
+  /** Kubernetes username and groups the access entry of `arn` maps to ("{{SessionName}}" is replaced). */
   username: string;
   groups: string[];
+  /** Role credentials: the session the assumed-role ARN names (default "bed-session"). */
+  sessionName?: string;
+  /** Known to STS but mapped by no access entry: refused after the signature check, naming the ARN. */
+  unmapped?: boolean;
 }
 
 /** The identities the rest of the project uses. */
@@ -67,8 +75,16 @@ export interface BedOptions {
   defaultIdentities?: boolean;
   /** YAML files applied as admin after start (relative paths: to the repository root). */
   rbacManifests?: string[];
-  /** Install ESO's CRDs (default true). */
+  /**
+   * Install ESO's CRDs (default true): those of the newest ESO release the product targets
+   * (scripts/build-kube-apiserver.sh) — or, with `eso`, those of the release the controller runs.
+   */
   esoCrds?: boolean;
+  /**
+   * Run the real External Secrets Operator controller (test/bed/eso.ts). `true` = no AWS
+   * endpoint override (only useful without AWS stores); pass `{ awsEndpoint: moto.url }` for moto.
+   */
+  eso?: boolean | EsoOptions;
   /** Extra kube-apiserver flags. */
   apiServerArgs?: string[];
   /** Print progress to stderr. */
@@ -131,6 +147,8 @@ export interface Bed {
    * so nothing else creates it), optionally labelled.
    */
   createNamespace(name: string, labels?: Record<string, string>): Promise<void>;
+  /** The External Secrets Operator controller, when started with `eso`. */
+  eso?: EsoController;
   stop(): Promise<void>;
 }
 
@@ -197,10 +215,10 @@ function tail(file: string, lines = 25): string {
   }
 }
 
-function startProc(supervisor: string, name: string, cmd: string, args: string[], logFile: string, procs: Proc[]): Proc {
+function startProc(supervisor: string, name: string, cmd: string, args: string[], logFile: string, procs: Proc[], env?: NodeJS.ProcessEnv): Proc {
   const out = createWriteStream(logFile);
   // stdin stays open: the supervisor stops its child when it closes (parent gone or stop()).
-  const child = spawn(supervisor, ["supervise", "--", cmd, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(supervisor, ["supervise", "--", cmd, ...args], { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
   const proc: Proc = { name, child, logFile, exited: false, exitCode: null };
   child.stdout!.pipe(out, { end: false });
   child.stderr!.pipe(out, { end: false });
@@ -326,6 +344,8 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
     ...(options.identities ?? {}),
   };
   const bins = ensureBedBinaries();
+  const esoOptions: EsoOptions | undefined = options.eso === true ? {} : options.eso || undefined;
+  const esoBins = esoOptions ? ensureEsoBinaries(ROOT) : undefined;
   say("binaries ready");
 
   // Temporary files in RAM when possible (etcd fsyncs are the slow part of a write).
@@ -341,8 +361,9 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
 
   const cleanup = async () => {
     await proxy?.stop().catch(() => undefined);
-    // The API server first (it holds etcd connections), then the rest.
-    const order = ["kube-apiserver", "etcd", "webhook"];
+    // ESO first (it would only log errors without an API server), then the API server (it
+    // holds etcd connections), then the rest.
+    const order = ["eso", "kube-apiserver", "etcd", "webhook"];
     for (const name of order) {
       const p = procs.find((x) => x.name === name);
       if (p) await stopProc(p);
@@ -508,8 +529,8 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
     };
 
     // ---- CRDs ----
-    if (options.esoCrds !== false) {
-      const applied = await kubectl(["apply", "--server-side", "--force-conflicts", "-f", bins.esoCrds]);
+    if (options.esoCrds !== false || esoBins) {
+      const applied = await kubectl(["apply", "--server-side", "--force-conflicts", "-f", esoBins?.crds ?? bins.esoCrds]);
       if (applied.code !== 0) throw new Error(`installing ESO CRDs failed: ${applied.stderr}`);
       const names = applied.stdout
         .split("\n")
@@ -527,7 +548,7 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
         30_000,
         procs,
       );
-      say("ESO CRDs established");
+      say(`ESO CRDs established${esoBins ? ` (ESO ${esoBins.version})` : ""}`);
     }
 
     // ---- RBAC ----
@@ -535,6 +556,57 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       const file = isAbsolute(manifest) ? manifest : join(ROOT, manifest);
       const res = await kubectl(["apply", "-f", file]);
       if (res.code !== 0) throw new Error(`kubectl apply -f ${manifest} failed: ${res.stderr}`);
+    }
+
+    // ---- External Secrets Operator ----
+    let eso: EsoController | undefined;
+    if (esoOptions && esoBins) {
+      const rbac = await kubectl(["apply", "-f", join(ROOT, ESO_RBAC_MANIFEST)]);
+      if (rbac.code !== 0) throw new Error(`kubectl apply -f ${ESO_RBAC_MANIFEST} failed: ${rbac.stderr}`);
+      // Its identity: a ServiceAccount token from the TokenRequest API, as a pod would mount.
+      const token = await kubectl(["-n", ESO_SERVICE_ACCOUNT.namespace, "create", "token", ESO_SERVICE_ACCOUNT.name, "--duration=48h"]);
+      if (token.code !== 0)
+        throw new Error(`creating a token for ServiceAccount ${ESO_SERVICE_ACCOUNT.namespace}/${ESO_SERVICE_ACCOUNT.name} failed: ${token.stderr}`);
+      const esoKubeconfig = join(kubeconfigs, "eso.yaml");
+      writeFileSync(esoKubeconfig, kubeconfigYaml(apiServerUrl, caData, token.stdout.trim(), clusterName), { mode: 0o600 });
+      const esoHome = join(dir, "eso-home");
+      mkdirSync(esoHome, { recursive: true });
+      const logFile = join(dir, "eso.log");
+      const proc = startProc(
+        bins.webhook,
+        "eso",
+        esoBins.binary,
+        esoArgs(esoOptions),
+        logFile,
+        procs,
+        esoEnv(esoOptions, { kubeconfig: esoKubeconfig, home: esoHome, region }),
+      );
+      const esoStarted = Date.now();
+      await waitUntil(
+        "the External Secrets Operator controllers to start their workers",
+        async () => {
+          const started = readFileSync(logFile, "utf8")
+            .split("\n")
+            .filter((line) => line.includes('"Starting workers"'));
+          return ESO_CLIENT_CONTROLLERS.every((c) => started.some((line) => line.includes(`"controller":"${c}"`)));
+        },
+        60_000,
+        procs,
+      );
+      say(`External Secrets Operator ${esoBins.version} running (${Date.now() - esoStarted} ms)`);
+      eso = {
+        version: esoBins.version,
+        logFile,
+        identity: `system:serviceaccount:${ESO_SERVICE_ACCOUNT.namespace}:${ESO_SERVICE_ACCOUNT.name}`,
+        log: () => {
+          try {
+            return readFileSync(logFile, "utf8");
+          } catch {
+            return "";
+          }
+        },
+        running: () => !proc.exited,
+      };
     }
     say("ready");
 
@@ -584,6 +656,7 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       async decisions() {
         return (await webhookCall("GET", "/decisions")) as Awaited<ReturnType<Bed["decisions"]>>;
       },
+      eso,
       async createNamespace(name, labels = {}) {
         const ns = { apiVersion: "v1", kind: "Namespace", metadata: { name, labels } };
         const sa = { apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "default", namespace: name } };

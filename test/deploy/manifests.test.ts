@@ -52,18 +52,45 @@ function defaultScheduleSeconds(): number {
   return Number(match[1]) * 3600;
 }
 
-/** The ExternalSecret specs: the standalone one and the ClusterExternalSecret's template. */
+/** The Argo CD repository Secret's ExternalSecret (not a pull secret). */
+const ARGOCD_FILE = "argocd-ecr-helm-repo.yaml";
+const argocd = () => {
+  const docs = manifests.filter((m) => m.file === ARGOCD_FILE).map((m) => m.doc);
+  expect(docs).toHaveLength(1);
+  return docs[0];
+};
+
+/** Every ExternalSecret spec: the standalone ones and the ClusterExternalSecret's template. */
 const externalSecretSpecs = (): { name: string; spec: Json }[] => [
   ...ofKind("ExternalSecret").map((doc) => ({ name: `ExternalSecret ${doc.metadata.name}`, spec: doc.spec })),
   ...ofKind("ClusterExternalSecret").map((doc) => ({ name: `ClusterExternalSecret ${doc.metadata.name}`, spec: doc.spec.externalSecretSpec })),
 ];
+/** The ExternalSecret specs that make the pull secret (all but the Argo CD one). */
+const pullSecretSpecs = (): { name: string; spec: Json }[] => [
+  ...manifests
+    .filter((m) => m.doc.kind === "ExternalSecret" && m.file !== ARGOCD_FILE)
+    .map((m) => ({ name: `ExternalSecret ${m.doc.metadata.name}`, spec: m.doc.spec })),
+  ...ofKind("ClusterExternalSecret").map((doc) => ({ name: `ClusterExternalSecret ${doc.metadata.name}`, spec: doc.spec.externalSecretSpec })),
+];
+const pullExternalSecret = () => {
+  const docs = manifests.filter((m) => m.doc.kind === "ExternalSecret" && m.file !== ARGOCD_FILE).map((m) => m.doc);
+  expect(docs).toHaveLength(1);
+  return docs[0];
+};
 
 describe("infra/k8s manifests", () => {
-  it("are the four documents expected, each well-formed", () => {
-    expect(files.sort()).toEqual(["cluster-external-secret.yaml", "cluster-secret-store.yaml", "external-secret.yaml", "rbac.yaml"]);
+  it("are the five documents expected, each well-formed", () => {
+    expect(files.sort()).toEqual([
+      "argocd-ecr-helm-repo.yaml",
+      "cluster-external-secret.yaml",
+      "cluster-secret-store.yaml",
+      "external-secret.yaml",
+      "rbac.yaml",
+    ]);
     expect(manifests.map((m) => `${m.doc.apiVersion} ${m.doc.kind}`).sort()).toEqual([
       "external-secrets.io/v1 ClusterExternalSecret",
       "external-secrets.io/v1 ClusterSecretStore",
+      "external-secrets.io/v1 ExternalSecret",
       "external-secrets.io/v1 ExternalSecret",
       "rbac.authorization.k8s.io/v1 ClusterRole",
       "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
@@ -112,14 +139,14 @@ describe("infra/k8s manifests", () => {
   });
 
   it("keep the course's ExternalSecret template verbatim", () => {
-    for (const { name, spec } of externalSecretSpecs()) {
+    for (const { name, spec } of pullSecretSpecs()) {
       expect(spec.target.template.type, name).toBe("kubernetes.io/dockerconfigjson");
       expect(spec.target.template.data[".dockerconfigjson"], name).toBe(SEED_DOCKERCONFIGJSON_TEMPLATE);
     }
   });
 
   it("label their ExternalSecrets so ESO_RESYNC can find them", () => {
-    const resyncLabels = [one("ExternalSecret").metadata.labels, one("ClusterExternalSecret").spec.externalSecretMetadata.labels];
+    const resyncLabels = [pullExternalSecret().metadata.labels, argocd().metadata.labels, one("ClusterExternalSecret").spec.externalSecretMetadata.labels];
     for (const labels of resyncLabels) expect(labels).toMatchObject({ "ecr-token-rotator/resync": "true" });
   });
 });
@@ -142,7 +169,7 @@ describe("what the ExternalSecrets produce (ESO's template engine, the rotator's
   });
 
   it("renders a dockerconfigjson with the registry host and the token, from the stored properties", async () => {
-    for (const { name, spec } of externalSecretSpecs()) {
+    for (const { name, spec } of pullSecretSpecs()) {
       const data: Record<string, string> = {};
       for (const item of spec.data) {
         expect(item.remoteRef.key, name).toBe("production/ecr/credentials");
@@ -156,6 +183,20 @@ describe("what the ExternalSecrets produce (ESO's template engine, the rotator's
       // The same as the rotator's own dockerconfigjson property for that registry.
       expect(config.auths[host]).toMatchObject(JSON.parse(stored.dockerconfigjson!).auths[host]);
     }
+  });
+
+  it("renders the Argo CD repository Secret (Helm, OCI) with the registry host and the token", async () => {
+    const doc = argocd();
+    expect(doc.spec.target.template.metadata.labels).toEqual({ "argocd.argoproj.io/secret-type": "repository" });
+    const data: Record<string, string> = {};
+    for (const item of doc.spec.data) {
+      expect(item.remoteRef.key).toBe("production/ecr/credentials");
+      data[item.secretKey] = stored[item.remoteRef.property]!;
+    }
+    const rendered: Record<string, string> = {};
+    for (const [key, template] of Object.entries(doc.spec.target.template.data as Record<string, string>))
+      rendered[key] = await renderEsoTemplate(template, data);
+    expect(rendered).toEqual({ name: "ecr", type: "helm", enableOCI: "true", url: host, username: "AWS", password });
   });
 });
 

@@ -30,6 +30,9 @@ export function emptySecrets(onWrite: (op: "create" | "put", name: string) => vo
     create: async ({ name }) => (onWrite("create", name), { versionId: "v1" }),
     put: async ({ name }) => (onWrite("put", name), { versionId: "v2" }),
     tag: async () => {},
+    getResourcePolicy: async () => undefined,
+    putResourcePolicy: async () => {},
+    replicate: async () => [],
   };
 }
 

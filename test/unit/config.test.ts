@@ -40,6 +40,8 @@ describe("defaults", () => {
       minTokenValiditySeconds: 3600,
       writeDebounceSeconds: 600,
       defaultRegion: "us-east-1",
+      secretReaders: [],
+      replicaRegions: [],
     });
     expect(DEFAULT_SECRET_NAME).toBe("ecr/{account}/{region}/credentials");
     expect(kubernetes).toMatchObject({
@@ -247,9 +249,9 @@ describe("ADOPT_EXISTING_SECRET, TOKEN_MIN_VALIDITY_MINUTES, WRITE_DEBOUNCE_SECO
     expect(load({ AWS_REGION: "us-east-1", TOKEN_MIN_VALIDITY_MINUTES: "660" }).rotation.minTokenValiditySeconds).toBe(39_600);
   });
 
-  it("WRITE_DEBOUNCE_SECONDS is 0-86400", () => {
+  it("WRITE_DEBOUNCE_SECONDS is 0-3600 (at most an hour)", () => {
     expect(load({ AWS_REGION: "us-east-1", WRITE_DEBOUNCE_SECONDS: "0" }).rotation.writeDebounceSeconds).toBe(0);
-    expect(load({ AWS_REGION: "us-east-1", WRITE_DEBOUNCE_SECONDS: "86400" }).rotation.writeDebounceSeconds).toBe(86_400);
+    expect(load({ AWS_REGION: "us-east-1", WRITE_DEBOUNCE_SECONDS: "3600" }).rotation.writeDebounceSeconds).toBe(3600);
   });
 
   it.each([
@@ -257,8 +259,9 @@ describe("ADOPT_EXISTING_SECRET, TOKEN_MIN_VALIDITY_MINUTES, WRITE_DEBOUNCE_SECO
     ["TOKEN_MIN_VALIDITY_MINUTES", "-5", "from 0 to 660"],
     ["TOKEN_MIN_VALIDITY_MINUTES", "1.5", "from 0 to 660"],
     ["TOKEN_MIN_VALIDITY_MINUTES", "1h", "from 0 to 660"],
-    ["WRITE_DEBOUNCE_SECONDS", "86401", "from 0 to 86400"],
-    ["WRITE_DEBOUNCE_SECONDS", "ten", "from 0 to 86400"],
+    ["WRITE_DEBOUNCE_SECONDS", "3601", "from 0 to 3600"],
+    ["WRITE_DEBOUNCE_SECONDS", "43200", "from 0 to 3600"],
+    ["WRITE_DEBOUNCE_SECONDS", "ten", "from 0 to 3600"],
   ])("%s=%s is rejected", (name, value, range) => {
     expect(configError({ AWS_REGION: "us-east-1", [name]: value }).message).toContain(`${name}=${JSON.stringify(value)}: expected a whole number ${range}`);
   });
@@ -309,5 +312,72 @@ describe("one ConfigError lists every bad variable", () => {
 
   it("a single problem reads in the singular", () => {
     expect(configError({}).message).toMatch(/^invalid configuration \(1 problem\):/);
+  });
+});
+
+describe("label selectors are validated at configuration time (issue 9 item 5)", () => {
+  it.each([
+    ["ESO_RESYNC", "app=ecr=x", /ESO_RESYNC="app=ecr=x": expected a label selector \(bad value "ecr=x"/],
+    ["ESO_RESYNC", "tier in (a", /ESO_RESYNC="tier in \(a": expected a label selector \(cannot parse requirement/],
+    ["NAMESPACE_SELECTOR", "tier in (a", /NAMESPACE_SELECTOR="tier in \(a": not a label selector \(cannot parse requirement/],
+    ["NAMESPACE_SELECTOR", "team=", null],
+    ["NAMESPACE_SELECTOR", "team==a,!legacy,tier notin (x,y)", null],
+    ["NAMESPACE_SELECTOR", "a b", /NAMESPACE_SELECTOR="a b": not a label selector/],
+    ["NAMESPACE_SELECTOR", "Team/x=1", /bad key "Team\/x"/],
+  ])("%s=%s", (variable, value, expected) => {
+    const env = { AWS_REGION: "us-east-1", [variable]: value };
+    if (expected === null) {
+      expect(() => load(env)).not.toThrow();
+      return;
+    }
+    expect(configError(env).message).toMatch(expected);
+  });
+
+  it("every bad variable at once: both selectors and a bad debounce in one ConfigError", () => {
+    const error = configError({ AWS_REGION: "us-east-1", ESO_RESYNC: "app=ecr=x", NAMESPACE_SELECTOR: "tier in (a", WRITE_DEBOUNCE_SECONDS: "43200" });
+    expect(error.problems).toHaveLength(3);
+    expect(error.problems.map((p) => p.split(/[=:]/)[0]).sort()).toEqual(["ESO_RESYNC", "NAMESPACE_SELECTOR", "WRITE_DEBOUNCE_SECONDS"]);
+  });
+
+  it("a valid selector is kept as written", () => {
+    const { kubernetes } = load({ AWS_REGION: "us-east-1", NAMESPACE_SELECTOR: "tier in (web,api)", ESO_RESYNC: "ecr-token-rotator/resync=true" });
+    expect(kubernetes.namespaces).toEqual({ mode: "selector", labelSelector: "tier in (web,api)" });
+    expect(kubernetes.esoResyncSelector).toBe("ecr-token-rotator/resync=true");
+  });
+});
+
+describe("a configuration error never echoes a value that looks like a credential (issue 9 item 6)", () => {
+  const AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+  const ECR_PASSWORD = "eyJwYXlsb2FkIjoiSGx2N2tBc2RmR0hKS0wxMjM0NTY3ODkw";
+  const LONG_TOKEN = "QVdTOmV5SndZWGxzYjJGa0lqb2lTR3gyTjJ0QmMy";
+  it.each([
+    ["WRITE_DEBOUNCE_SECONDS", AWS_SECRET],
+    ["ADOPT_EXISTING_SECRET", ECR_PASSWORD],
+    ["FALLBACK_MODE", LONG_TOKEN],
+    ["KUBE_CLIENT", "AKIAIOSFODNN7EXAMPLE"],
+    ["ESO_RESYNC", `team=${LONG_TOKEN}=x`],
+    ["NAMESPACE_SELECTOR", `tier in (${LONG_TOKEN}`],
+    ["ECR_REGISTRIES", `https://AWS:${LONG_TOKEN}@123456789012.dkr.ecr.us-east-1.amazonaws.com`],
+    ["KMS_KEY_ID", AWS_SECRET],
+    ["SECRET_TAGS", `token=${LONG_TOKEN}!`],
+    ["TARGET_NAMESPACES", LONG_TOKEN],
+    ["PULL_SECRET_NAME", `k8s-aws-v1.${LONG_TOKEN}`],
+  ])("%s holding a credential-like value: the error names the variable and the length, never the value", (variable, value) => {
+    const message = configError({ AWS_REGION: "us-east-1", [variable]: value }).message;
+    expect(message).toContain(variable);
+    expect(message).toMatch(/a value of \d+ characters that looks like a credential, not shown/);
+    for (const needle of [value, AWS_SECRET, ECR_PASSWORD, LONG_TOKEN, "AKIAIOSFODNN7EXAMPLE"]) expect(message).not.toContain(needle);
+  });
+
+  it("ordinary bad values are still quoted, so the operator sees the typo", () => {
+    const message = configError({
+      AWS_REGION: "us-east-1",
+      FALLBACK_MODE: "sometimes",
+      KMS_KEY_ID: "my-key",
+      ECR_REGISTRIES: "123456789012.dkr.ecr.us-east-1.amazonaws.hacker.com",
+    }).message;
+    expect(message).toContain('FALLBACK_MODE="sometimes"');
+    expect(message).toContain('KMS_KEY_ID="my-key"');
+    expect(message).toContain("123456789012.dkr.ecr.us-east-1.amazonaws.hacker.com");
   });
 });

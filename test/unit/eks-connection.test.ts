@@ -66,14 +66,27 @@ describe("resolveClusterConnection", () => {
     expect(d.calls).toEqual(["c", "c"]);
   });
 
-  it("refuses a cluster that is not ACTIVE, naming the cluster and its status", async () => {
-    for (const status of ["CREATING", "UPDATING", "DELETING", "FAILED", "PENDING", undefined]) {
+  it("refuses a cluster that is CREATING, DELETING, FAILED (or unknown), naming the cluster, its status and what to do", async () => {
+    const advice: Record<string, RegExp> = {
+      CREATING: /still being created/,
+      DELETING: /being deleted; remove it from EKS_CLUSTERS/,
+      FAILED: /failed to create or update/,
+      PENDING: /not ready yet/,
+    };
+    for (const status of ["CREATING", "DELETING", "FAILED", "PENDING", undefined]) {
       const e = await problemOf(resolveClusterConnection(describer(active({ status })).fn, { name: "c", region: "eu-west-1" }));
       expect(e.problem).toBe("not-active");
       expect(e.message).toContain("EKS cluster c (eu-west-1)");
-      expect(e.message).toContain("not ACTIVE");
+      expect(e.message).toContain("not ACTIVE or UPDATING");
       if (status) expect(e.message).toContain(status);
+      if (status) expect(e.message).toMatch(advice[status]!);
     }
+  });
+
+  it("uses a cluster that is UPDATING: its API server keeps serving during an upgrade", async () => {
+    const connection = await resolveClusterConnection(describer(active({ status: "UPDATING" })).fn, { name: "c", region: "eu-west-1" });
+    expect(connection.server).toMatch(/^https:\/\//);
+    expect(connection.caData).not.toBe("");
   });
 
   it("refuses an ACTIVE cluster without endpoint or CA, or with a non-https endpoint", async () => {

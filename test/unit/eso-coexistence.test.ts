@@ -194,6 +194,9 @@ describe("a conflict does not fail the invocation", () => {
     create: async () => ({ versionId: "v1" }),
     put: async () => ({ versionId: "v2" }),
     tag: async () => {},
+    getResourcePolicy: async () => undefined,
+    putResourcePolicy: async () => {},
+    replicate: async () => [],
   };
   const run = async (step: KubernetesStep): Promise<Report> => {
     const app = createApp({ AWS_REGION: "us-east-1", EKS_CLUSTERS: "prod" });

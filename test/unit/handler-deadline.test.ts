@@ -68,6 +68,9 @@ const secrets: SecretsApi = {
   create: async () => ({ versionId: "v1" }),
   put: async () => ({ versionId: "v2" }),
   tag: async () => {},
+  getResourcePolicy: async () => undefined,
+  putResourcePolicy: async () => {},
+  replicate: async () => [],
 };
 const quickEcr: EcrApi = { getAuthorizationToken: async (region) => [authorizationData(region)] };
 

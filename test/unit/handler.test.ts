@@ -97,7 +97,7 @@ describe("handler paths", () => {
   it("update, debounce, dry run, scheduled event and alarm heal all succeed", async () => {
     sm.on(DescribeSecretCommand).resolves({ Tags: OWNED, VersionIdsToStages: { v0: ["AWSCURRENT"] } });
     sm.on(GetSecretValueCommand).resolves({
-      SecretString: JSON.stringify({ registry_url: HOST_USE1, auth_token: "old", expires_at: NOW.toISOString() }),
+      SecretString: JSON.stringify({ registry_url: HOST_USE1, auth_token: "old-password", expires_at: new Date(NOW.getTime() + 11 * 3600_000).toISOString() }),
       VersionId: "v0",
       CreatedDate: new Date(NOW.getTime() - 60_000),
     });

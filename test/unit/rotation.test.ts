@@ -90,11 +90,16 @@ describe("rotation into Secrets Manager", () => {
 
   it("debounces: no new version when the stored one is younger than WRITE_DEBOUNCE_SECONDS, unless forced", async () => {
     sm.on(DescribeSecretCommand).resolves({ Tags: OWNED_TAGS, VersionIdsToStages: { v0: ["AWSCURRENT"] } });
-    sm.on(GetSecretValueCommand).resolves({ SecretString: storedValue(), VersionId: "v0", CreatedDate: new Date(NOW.getTime() - 120_000) });
+    const storedExpiry = new Date(NOW.getTime() + 11 * 3600_000);
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: storedValue({ expires_at: storedExpiry.toISOString() }),
+      VersionId: "v0",
+      CreatedDate: new Date(NOW.getTime() - 120_000),
+    });
     sm.on(PutSecretValueCommand).resolves({ VersionId: "v1" });
 
     const debounced = await runRequest(request(), config(), deps());
-    expect(debounced.registries[0]).toMatchObject({ outcome: "debounced", expiresAt: NOW.toISOString() });
+    expect(debounced.registries[0]).toMatchObject({ outcome: "debounced", expiresAt: storedExpiry.toISOString(), secondsRemaining: 11 * 3600 });
     expect(sm.commandCalls(PutSecretValueCommand)).toHaveLength(0);
 
     const forced = await runRequest(request({ force: true }), config(), deps());
@@ -260,7 +265,8 @@ describe("tokens", () => {
 
   it("rejects a manual registry that is not configured, before any call", async () => {
     await expect(runRequest(request({ registries: [HOST_EUW1] }), config(), deps())).rejects.toThrow(BadRequestError);
-    await expect(runRequest(request({ registries: ["123.dkr.ecr.us-east-1.amazonaws.com"] }), config(), deps())).rejects.toThrow(/invalid ECR registry host/);
+    // A malformed host is rejected while the request is parsed, before the run starts.
+    expect(() => request({ registries: ["123.dkr.ecr.us-east-1.amazonaws.com"] })).toThrow(/invalid ECR registry host/);
     expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(0);
   });
 

@@ -158,7 +158,9 @@ describe("CloudWatch alarm invoking the function directly (alarm action)", () =>
 
     const noState = fixture<CloudWatchAlarmEvent>("alarm-action-into-alarm");
     delete (noState.alarmData as Partial<CloudWatchAlarmEvent["alarmData"]>).state;
-    expect(badRequest(() => classifyEvent(noState)).message).toMatch(/alarm event \(alarm-action\) has no state value/);
+    expect(badRequest(() => classifyEvent(noState)).message).toMatch(
+      /malformed CloudWatch alarm event \(alarm-action\): alarmData\.state must be an object with a string value/,
+    );
   });
 });
 
@@ -421,5 +423,57 @@ describe("anything else", () => {
 
   it("an event with source aws.cloudwatch but neither alarmData nor detail-type is not taken for an alarm", () => {
     expect(badRequest(() => classifyEvent({ source: "aws.cloudwatch" })).message).toMatch(/unsupported event/);
+  });
+});
+
+describe("malformed alarm payloads are rejected by name (issue 9 item 5)", () => {
+  it.each([
+    ["a number", 1],
+    ["an object", { value: "ALARM" }],
+    ["null", null],
+  ])("alarm action whose state.value is %s: a bad request naming alarmData.state.value, never ignored as ok", (_label, value) => {
+    const event = fixture<CloudWatchAlarmEvent>("alarm-action-into-alarm");
+    (event.alarmData.state as unknown as { value: unknown }).value = value;
+    expect(badRequest(() => classifyEvent(event)).message).toMatch(
+      /malformed CloudWatch alarm event \(alarm-action\): alarmData\.state\.value must be a string/,
+    );
+  });
+
+  it("EventBridge state change whose state is a string, or previousState.value is not a string: named", () => {
+    const event = fixture<Record<string, any>>("alarm-eventbridge-into-alarm");
+    event.detail.state = "ALARM";
+    event.detail.previousState.value = 3;
+    const message = badRequest(() => classifyEvent(event)).message;
+    expect(message).toMatch(/detail\.state must be an object with a string value \(got a string\)/);
+    expect(message).toMatch(/detail\.previousState\.value must be a string/);
+  });
+
+  it("alarmName that is not a string is named", () => {
+    const event = fixture<Record<string, any>>("alarm-eventbridge-into-alarm");
+    event.detail.alarmName = ["x"];
+    expect(badRequest(() => classifyEvent(event)).message).toMatch(/detail\.alarmName must be a string \(got an array of 1\)/);
+  });
+
+  it("SNS alarm notification with a non-string NewStateValue or OldStateValue is named", () => {
+    const event = fixture<Record<string, any>>("alarm-sns-single-metric");
+    const message = JSON.parse(event.Records[0].Sns.Message);
+    event.Records[0].Sns.Message = JSON.stringify({ ...message, NewStateValue: 5 });
+    expect(badRequest(() => classifyEvent(event)).message).toMatch(/NewStateValue must be a string, got a number/);
+    event.Records[0].Sns.Message = JSON.stringify({ ...message, OldStateValue: { v: 1 } });
+    expect(badRequest(() => classifyEvent(event)).message).toMatch(/OldStateValue must be a string/);
+  });
+});
+
+describe("a manual request is validated whole before any write (issue 9 item 5)", () => {
+  it("registries are normalised and de-duplicated: H, https://H/ and H/v2/ are one registry", () => {
+    const host = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+    expect(parseManualRequest({ action: "rotate", registries: [host, `https://${host}/`, `${host.toUpperCase()}/v2/`] }).registries).toEqual([host]);
+  });
+
+  it("namespace names that are not DNS labels are rejected for heal and diagnose", () => {
+    for (const action of ["heal", "diagnose"]) {
+      expect(badRequest(() => parseManualRequest({ action, namespaces: ["Bad_NS"] })).message).toMatch(/namespaces: "Bad_NS" is not a valid namespace name/);
+    }
+    expect(badRequest(() => parseManualRequest({ action: "heal", namespaces: ["a".repeat(64)] })).message).toMatch(/is not a valid namespace name/);
   });
 });

@@ -247,6 +247,12 @@ type Identity struct {
 	Arn             string   `json:"arn"`
 	Username        string   `json:"username"`
 	Groups          []string `json:"groups"`
+	// SessionName: for role credentials, the session the assumed-role ARN names (default
+	// "bed-session"). "{{SessionName}}" in Username is replaced by it, as EKS access entries do.
+	SessionName string `json:"sessionName,omitempty"`
+	// Unmapped: STS knows the credentials but no access entry maps the role: the signature is
+	// verified, then the token is refused naming the ARN (what aws-iam-authenticator logs).
+	Unmapped bool `json:"unmapped,omitempty"`
 }
 
 type Config struct {
@@ -511,7 +517,14 @@ func (s *server) verify(token string) (Identity, map[string]string, error) {
 	sessionName := ""
 	if strings.Contains(id.Arn, ":role/") {
 		sessionName = "bed-session"
+		if id.SessionName != "" {
+			sessionName = id.SessionName
+		}
 	}
+	if id.Unmapped {
+		return none, nil, fmt.Errorf("ARN is not mapped: %s (no access entry for %s)", assumedRoleArn(id.Arn, sessionName), id.Arn)
+	}
+	id.Username = strings.ReplaceAll(id.Username, "{{SessionName}}", sessionName)
 	extra := map[string]string{
 		"arn":          assumedRoleArn(id.Arn, sessionName),
 		"canonicalArn": id.Arn,
@@ -620,8 +633,8 @@ func (s *server) handleIdentities(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, id := range ids {
-			if id.AccessKeyID == "" || id.SecretAccessKey == "" || id.Arn == "" || id.Username == "" {
-				http.Error(w, "identity needs accessKeyId, secretAccessKey, arn and username", http.StatusBadRequest)
+			if id.AccessKeyID == "" || id.SecretAccessKey == "" || id.Arn == "" || (id.Username == "" && !id.Unmapped) {
+				http.Error(w, "identity needs accessKeyId, secretAccessKey, arn and username (or unmapped: true)", http.StatusBadRequest)
 				return
 			}
 		}
