@@ -6,9 +6,19 @@
 import type { Context } from "aws-lambda";
 import { createApp, type App } from "../src/app/app";
 import { RunFailedError } from "../src/shared/errors";
+import { deadlineFromLambdaContext, type Deadline } from "../src/shared/deadline";
 import type { Report } from "../src/report/report";
 import { handleEvent } from "../src/run/run";
 import { powertoolsTelemetry, type Telemetry } from "../src/run/telemetry";
+
+/**
+ * The invocation's deadline: the Lambda's remaining time minus a reserve for reporting (so the
+ * Report, the summary log line and the metrics go out before Lambda stops the function). No
+ * context (a direct call in a test or a tool): no deadline, each call keeps its own timeout.
+ */
+function invocationDeadline(context: Context | undefined): Deadline | undefined {
+  return typeof context?.getRemainingTimeInMillis === "function" ? deadlineFromLambdaContext(context) : undefined;
+}
 
 /**
  * Configuration is validated once, at cold start (module initialisation); a bad one fails every
@@ -35,10 +45,12 @@ export function createHandler(appFactory: () => App, telemetryFactory: () => Tel
   return async (event: unknown, context?: Context): Promise<Report> => {
     telemetry ??= telemetryFactory();
     telemetry.invocationStarted(context);
+    const deadline = invocationDeadline(context);
     let report: Report;
     try {
-      const { config, deps } = appFactory();
-      report = await handleEvent(event, config, deps);
+      const app = appFactory();
+      const deps = deadline === undefined ? app.deps : (app.withDeadline?.(deadline) ?? { ...app.deps, deadline });
+      report = await handleEvent(event, app.config, deps);
     } catch (error) {
       telemetry.reportRejected(error);
       throw error;

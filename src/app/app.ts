@@ -7,10 +7,16 @@ import { sdkEcrApi, sdkSecretsManagerApi } from "../rotation/aws";
 import { loadConfig, type Config, type LoadOptions } from "../config/config";
 import type { KubernetesStepDeps } from "../clusters/step";
 import type { RunDeps } from "../run/run";
+import type { Deadline } from "../shared/deadline";
 
 export interface App {
   config: Config;
   deps: RunDeps;
+  /**
+   * The same dependencies for one invocation bound to its deadline: the SDK adapters end every
+   * call by it, the Kubernetes step gets it. (Clients are shared across invocations.)
+   */
+  withDeadline?: (deadline: Deadline) => RunDeps;
 }
 
 export interface AppOptions {
@@ -25,20 +31,19 @@ export interface AppOptions {
 export function createApp(env: Record<string, string | undefined> = process.env, options: AppOptions = {}): App {
   const config = loadConfig(env, options.purpose ? { purpose: options.purpose } : {});
   const { clusters, fallbackMode } = config.kubernetes;
-  return {
-    config,
-    deps: {
-      ecr: sdkEcrApi(),
-      secrets: sdkSecretsManagerApi(config.rotation.defaultRegion),
-      now: () => new Date(),
-      tokenNow: options.tokenNow,
-      kubernetes:
-        clusters.length > 0 && fallbackMode !== "off"
-          ? () => import("../clusters/step").then((m) => m.createKubernetesStep(config, options.kubernetes))
-          : undefined,
-      diagnose: clusters.length > 0 ? () => import("../clusters/step").then((m) => m.createDiagnoseStep(config, options.kubernetes)) : undefined,
-      fallbackOnHeal: fallbackMode !== "off",
-      fallbackOnRotate: fallbackMode === "always",
-    },
-  };
+  const deps = (deadline?: Deadline): RunDeps => ({
+    ecr: sdkEcrApi(deadline),
+    secrets: sdkSecretsManagerApi(config.rotation.defaultRegion, deadline),
+    deadline,
+    now: () => new Date(),
+    tokenNow: options.tokenNow,
+    kubernetes:
+      clusters.length > 0 && fallbackMode !== "off"
+        ? () => import("../clusters/step").then((m) => m.createKubernetesStep(config, options.kubernetes))
+        : undefined,
+    diagnose: clusters.length > 0 ? () => import("../clusters/step").then((m) => m.createDiagnoseStep(config, options.kubernetes)) : undefined,
+    fallbackOnHeal: fallbackMode !== "off",
+    fallbackOnRotate: fallbackMode === "always",
+  });
+  return { config, deps: deps(), withDeadline: deps };
 }

@@ -1,12 +1,15 @@
 /**
  * ecr-token-rotator CLI — the same core as the Lambda, for an incident laptop or a replay.
  *
- *   rotate   [--dry-run] [--force] [--create] [--registry HOST]... [--json] [--now ISO]
- *   heal     [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--create] [--json] [--now ISO]
+ *   rotate   [--dry-run] [--force] [--create] [--registry HOST]... [--json] [--now ISO] [--timeout SECONDS]
+ *   heal     [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--create] [--json] [--now ISO] [--timeout SECONDS]
  *   diagnose [--cluster NAME]... [--namespace NS]... [--json]   why pods are stuck pulling (read-only)
  *   invoke   --event FILE|- [--json] [--now ISO]     feed any Lambda event through the handler path
  *   eks-token --cluster NAME [--region R] [--check]  ExecCredential JSON, like `aws eks get-token`
  * Every command takes --function NAME: act with the deployed function's configuration.
+ *
+ * Every run has a deadline (--timeout, default 900 s): work left when it passes is reported
+ * `skipped` (reason `deadline`) and the run fails (exit 1), the Report is still printed.
  *
  * Exit codes: 0 success, 1 the run failed (see the report), 2 bad usage, configuration or request.
  */
@@ -22,6 +25,10 @@ import { progressReporter } from "./progress";
 import { defaultOnlyRefusal, describeTarget, type ConfigSource } from "./target";
 import { handleEvent, runRequest } from "../run/run";
 import { parseManualRequest } from "../request/triggers";
+import { deadlineIn, type Deadline } from "../shared/deadline";
+
+/** The CLI's deadline when --timeout is not given: the Lambda's own maximum. */
+export const DEFAULT_CLI_TIMEOUT_SECONDS = 900;
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -96,6 +103,8 @@ common options:
   --json        print the Report as JSON instead of a table
   --now ISO     judge ECR token expiry as of this instant (for emulators whose tokens
                 carry a fixed expiry, and for replays)
+  --timeout S   the run's deadline in seconds (default ${DEFAULT_CLI_TIMEOUT_SECONDS}): work left then is
+                reported "skipped: deadline" and the run fails (exit 1)
   -h, --help    this text
 
 Configuration comes from the same environment variables as the Lambda (see README), or from
@@ -113,6 +122,16 @@ function clock(now: string | undefined): (() => Date) | undefined {
   return () => new Date(Date.now() + offset);
 }
 
+/** The run's deadline from --timeout SECONDS (a positive number, at most 86400). */
+function deadlineOf(timeout: string | undefined): Deadline {
+  if (timeout === undefined) return deadlineIn(DEFAULT_CLI_TIMEOUT_SECONDS * 1000);
+  const seconds = Number(timeout);
+  if (!/^\d+(\.\d+)?$/.test(timeout.trim()) || !(seconds > 0) || seconds > 86_400) {
+    throw new UsageError(`--timeout ${JSON.stringify(timeout)}: expected a number of seconds from 0 (exclusive) to 86400`);
+  }
+  return deadlineIn(seconds * 1000);
+}
+
 function print(io: CliIo, report: Report, json: boolean, source: ConfigSource): number {
   const options: FormatOptions = {};
   if (io.columns !== undefined) options.width = io.columns;
@@ -120,6 +139,8 @@ function print(io: CliIo, report: Report, json: boolean, source: ConfigSource): 
   io.stdout(json ? JSON.stringify(report, null, 2) : formatReport(report, options));
   return report.ok ? 0 : 1;
 }
+
+const bind = (app: ReturnType<typeof createApp>, deadline: Deadline) => app.withDeadline?.(deadline) ?? { ...app.deps, deadline };
 
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
@@ -162,6 +183,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         now: { type: "string" },
         function: { type: "string" },
         create: { type: "boolean", default: false },
+        timeout: { type: "string" },
       },
     });
     const json = values.json === true;
@@ -179,6 +201,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     if (values.create && !["rotate", "heal"].includes(command)) throw new UsageError(`--create is not an option of ${command}`);
     if (!["rotate", "heal", "diagnose", "invoke"].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     const { env, source } = await resolveEnvironment(io, values.function);
+    // Parsed before anything runs; the clock starts when the run does.
+    deadlineOf(values.timeout);
 
     switch (command) {
       case "rotate":
@@ -193,7 +217,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command), purpose: command === "diagnose" ? "diagnose" : "rotate" });
         announce(io, command, app.config, source, request.clusters);
         if (command !== "diagnose" && !values.create) app.deps.refuseCreate = defaultOnlyRefusal(env, source);
-        return print(io, await runRequest(request, app.config, app.deps), json, source);
+        return print(io, await runRequest(request, app.config, bind(app, deadlineOf(values.timeout))), json, source);
       }
       case "invoke": {
         if (values.event === undefined) throw new UsageError("invoke needs --event FILE (or - for standard input)");
@@ -206,7 +230,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         }
         const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command) });
         announce(io, command, app.config, source, undefined);
-        return print(io, await handleEvent(event, app.config, app.deps), json, source);
+        return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout))), json, source);
       }
       default:
         throw new UsageError(`unknown command ${JSON.stringify(command)}`);

@@ -24,6 +24,7 @@ import { pool } from "../kube/paging";
 import { KubeApiError, type KubeApi, type KubeConnection } from "../kube/types";
 import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
 import type { Request } from "../request/triggers";
+import { DEADLINE_REASON, isDeadlineExceeded, NO_DEADLINE, type Deadline } from "../shared/deadline";
 
 /** `work` over every cluster, at most `limit` at once; the reports keep the clusters' order. */
 export async function forEachCluster<T>(clusters: readonly ClusterConfig[], limit: number, work: (cluster: ClusterConfig) => Promise<T>): Promise<T[]> {
@@ -44,9 +45,9 @@ export type ClusterConnection = KubeConnection & { identity?: { roleArn: string;
 export interface KubernetesStepDeps {
   /**
    * How to reach a cluster; default: EKS DescribeCluster + the default credential chain, or, for
-   * an entry with a roleArn, the role assumed in the cluster's account.
+   * an entry with a roleArn, the role assumed in the cluster's account (bounded by the deadline).
    */
-  access?: (cluster: ClusterConfig) => Promise<ClusterConnection>;
+  access?: (cluster: ClusterConfig, deadline: Deadline) => Promise<ClusterConnection>;
   /** Options for the apply engine (tests inject clocks, retry timings). */
   apply?: ApplyDeps;
   onProgress?: (cluster: string, done: number, total: number) => void;
@@ -63,10 +64,11 @@ async function withApi<T>(
   connection: KubeConnection,
   injected: KubeApi | undefined,
   maxSockets: number,
+  deadline: Deadline,
   use: (api: KubeApi) => Promise<T>,
 ): Promise<T> {
   if (injected) return use(injected);
-  const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets });
+  const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets, deadline });
   try {
     return await use(api);
   } finally {
@@ -96,11 +98,18 @@ export function unreadableReason(error: unknown): string {
   return describeError(error);
 }
 
+/** The deadline's marks on a diagnosis it cut (see diagnoseWith). */
+const DIAGNOSIS_SKIPPED = `skipped: ${DEADLINE_REASON}`;
+const DIAGNOSIS_CUT = `diagnosis incomplete: ${DEADLINE_REASON}`;
+const cutByDeadline = (d: ClusterReport["diagnosis"]): boolean => (d?.errors ?? []).some((e) => e === DIAGNOSIS_SKIPPED || e === DIAGNOSIS_CUT);
+
 /** Diagnoses one cluster; a failure becomes the diagnosis' `unreadable` reason (it never throws). */
-async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps): Promise<ClusterReport["diagnosis"]> {
+async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps, deadline: Deadline): Promise<ClusterReport["diagnosis"]> {
+  if (deadline.expired()) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_SKIPPED] };
   try {
-    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api });
+    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api, deadline });
   } catch (error) {
+    if (isDeadlineExceeded(error)) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_CUT] };
     return { podsScanned: 0, stuck: [], unreadable: unreadableReason(error) };
   }
 }
@@ -124,14 +133,15 @@ export function annotateAfterHeal(report: ClusterReport, pullSecretName: string)
 /** The diagnose action: read-only, per selected cluster, in parallel (KUBE_CLUSTER_CONCURRENCY at once). */
 export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}): DiagnoseStep {
   const access = deps.access ?? defaultAccess;
-  return async ({ request }) => {
+  return async ({ request, deadline = NO_DEADLINE }) => {
     const clusters = selectClusters(config.kubernetes.clusters, request);
     const reports = await forEachCluster(clusters, config.kubernetes.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
       try {
-        const connection = await access(cluster);
+        deadline.check(`cluster ${cluster.name}`);
+        const connection = await access(cluster, deadline);
         rememberSecret(connection.token);
-        const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, (api) =>
-          diagnoseWith(config, request, api, deps),
+        const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) =>
+          diagnoseWith(config, request, api, deps, deadline),
         ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], unreadable: unreadableReason(error) }));
         const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
         if (diagnosis) {
@@ -143,10 +153,11 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
             report.ok = false;
             report.error = diagnosis.errors.join("; ");
           }
+          if (cutByDeadline(diagnosis)) report.skipped = "deadline";
         }
         return explainUnauthorized(report, connection);
       } catch (error) {
-        return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+        return failedCluster(cluster, error);
       }
     });
     return { mode: "diagnosed", clusters: reports };
@@ -170,15 +181,34 @@ export function explainUnauthorized(report: ClusterReport, connection: ClusterCo
   return report;
 }
 
-function defaultAccess(cluster: ClusterConfig): Promise<ClusterConnection> {
+function defaultAccess(cluster: ClusterConfig, deadline: Deadline): Promise<ClusterConnection> {
+  const where = `access to EKS cluster ${cluster.name}`;
   if (cluster.assumeRole !== undefined) {
     const { roleArn, externalId, sessionName } = cluster.assumeRole;
-    return getAssumedClusterAccess(cluster, { roleArn, externalId, sessionName, region: cluster.region }, { cache: assumedRoleCache() }).then(
-      ({ server, caData, token, identity }) => ({ server, caData, token, identity }),
-    );
+    return deadline
+      .race(getAssumedClusterAccess(cluster, { roleArn, externalId, sessionName, region: cluster.region }, { cache: assumedRoleCache(), deadline }), where)
+      .then(({ server, caData, token, identity }) => ({ server, caData, token, identity }));
   }
-  const deps: ClusterAccessDeps = { describe: sdkDescribeCluster(cluster.region), credentials: createEksCredentialsProvider(cluster.region) };
-  return getClusterAccess(cluster, deps).then(({ server, caData, token }) => ({ server, caData, token }));
+  const deps: ClusterAccessDeps = {
+    describe: sdkDescribeCluster(cluster.region, undefined, deadline),
+    credentials: createEksCredentialsProvider(cluster.region),
+  };
+  return deadline.race(getClusterAccess(cluster, deps), where).then(({ server, caData, token }) => ({ server, caData, token }));
+}
+
+/** A cluster that could not be worked on: the deadline came first (`skipped`), or it failed. */
+function failedCluster(cluster: ClusterConfig, error: unknown): ClusterReport {
+  if (isDeadlineExceeded(error)) {
+    return {
+      cluster: cluster.name,
+      region: cluster.region,
+      ok: false,
+      skipped: "deadline",
+      error: `skipped: ${DEADLINE_REASON} (${describeError(error)})`,
+      namespaces: [],
+    };
+  }
+  return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
 }
 
 export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult): ClusterReport {
@@ -204,20 +234,30 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
     requests: result.requests,
     durationMs: result.durationMs,
   };
-  if (result.externalSecrets.enabled) {
+  if (result.externalSecrets.enabled || result.externalSecrets.resynced.length > 0 || result.externalSecrets.failed.length > 0) {
     report.externalSecrets = {
       resynced: result.externalSecrets.resynced,
       failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`),
     };
   }
+  const conflicts = result.namespaces.filter((n) => n.outcome === "conflict").length;
+  if (conflicts > 0) {
+    // A configuration state no retry can change: reported and counted, not a failure.
+    result.notes.push(
+      `${conflicts} namespace${conflicts > 1 ? "s" : ""} in conflict: a Secret named ${result.pullSecretName} there is not the product's (or has another type); left untouched — this does not fail the run`,
+    );
+  }
   if (result.notes.length > 0) report.notes = result.notes;
-  const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict").length;
+  const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed").length;
+  const skippedByDeadline = result.namespaces.filter((n) => n.outcome === "skipped" && n.reason?.startsWith(DEADLINE_REASON)).length;
   const problems = [...result.errors];
-  if (failedNamespaces > 0) problems.push(`${failedNamespaces} namespace${failedNamespaces > 1 ? "s" : ""} failed or in conflict`);
+  if (failedNamespaces > 0) problems.push(`${failedNamespaces} namespace${failedNamespaces > 1 ? "s" : ""} failed`);
+  if (skippedByDeadline > 0) problems.push(`${skippedByDeadline} namespace${skippedByDeadline > 1 ? "s" : ""} skipped: ${DEADLINE_REASON}`);
+  if (result.deadlineReached) report.skipped = "deadline";
   if (result.serviceAccounts.failed.length > 0) problems.push(`${result.serviceAccounts.failed.length} ServiceAccount patch(es) failed`);
   if (result.externalSecrets.failed.length > 0) problems.push(`${result.externalSecrets.failed.length} ExternalSecret re-sync(s) failed`);
   if (problems.length > 0) report.error = problems.join("; ");
-  report.ok = result.ok && failedNamespaces === 0;
+  report.ok = result.ok && failedNamespaces === 0 && skippedByDeadline === 0;
   return report;
 }
 
@@ -227,10 +267,12 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
   return async ({
     request,
     credentials,
+    deadline = NO_DEADLINE,
     withdrawn,
   }: {
     request: Request;
     credentials: RegistryCredential[];
+    deadline?: Deadline;
     withdrawn?: string[];
   }): Promise<KubernetesReport> => {
     const clusters = selectClusters(k.clusters, request);
@@ -248,11 +290,12 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
         ...(withdrawn && withdrawn.length > 0 ? { withdrawHosts: withdrawn } : {}),
       };
       try {
-        const connection = await access(cluster);
+        deadline.check(`cluster ${cluster.name}`);
+        const connection = await access(cluster, deadline);
         rememberSecret(connection.token);
-        const applyDeps: ApplyDeps = { ...deps.apply };
+        const applyDeps: ApplyDeps = { ...deps.apply, deadline };
         if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
-        return await withApi(config, connection, applyDeps.api, k.concurrency, async (api) => {
+        return await withApi(config, connection, applyDeps.api, k.concurrency, deadline, async (api) => {
           const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
           if (withdrawn && withdrawn.length > 0) {
             (report.notes ??= []).push(
@@ -260,11 +303,19 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
             );
           }
           // What is still stuck after the heal's writes, and why the heal cannot fix it.
-          if (request.action === "heal") report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps);
+          if (request.action === "heal") {
+            report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline);
+            // The diagnosis is part of the heal's work: one the deadline cut fails the run too.
+            if (cutByDeadline(report.diagnosis)) {
+              report.ok = false;
+              report.skipped = "deadline";
+              report.error = [report.error, `diagnosis skipped: ${DEADLINE_REASON}`].filter(Boolean).join("; ");
+            }
+          }
           return explainUnauthorized(annotateAfterHeal(report, k.pullSecretName), connection);
         });
       } catch (error) {
-        return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+        return failedCluster(cluster, error);
       }
     });
     return { mode: "applied", clusters: reports };

@@ -28,7 +28,7 @@ export { reduceSecret, STUCK_REASONS, stuckContainersOf } from "./reduce";
 export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps): Promise<ClusterDiagnosis> {
   const started = Date.now();
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
-  const hooks = deps.sleep ? { sleep: deps.sleep } : {};
+  const hooks = { ...(deps.sleep ? { sleep: deps.sleep } : {}), ...(deps.deadline ? { deadline: deps.deadline } : {}) };
   const counter = { n: 0 };
   const api = counted(deps.api, counter);
   const ctx: DiagnoseContext = {

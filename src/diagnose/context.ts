@@ -8,6 +8,7 @@ import { forEachListed, type Paging } from "../kube/paging";
 import type { NamespaceTarget } from "../kube/namespaces";
 import { KubeApiError, type KubeApi, type ListOptions, type ListPage } from "../kube/types";
 import type { ClusterDiagnosis } from "../report/report";
+import type { Deadline } from "../shared/deadline";
 
 /** Stuck containers listed at most (see DiagnoseDeps.maxStuck). */
 export const MAX_STUCK = 500;
@@ -40,6 +41,8 @@ export interface DiagnoseDeps {
   concurrency?: number;
   retry?: Partial<RetryPolicy>;
   sleep?: (ms: number) => Promise<void>;
+  /** The invocation's deadline: no LIST page, read or retry starts after it. */
+  deadline?: Deadline;
 }
 
 /** What one diagnosis shares: the API (requests counted), paging, retries, and the diagnosis being built. */

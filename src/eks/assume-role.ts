@@ -9,6 +9,8 @@
  * `@aws-sdk/client-sts` is imported only when a cluster with a `roleArn` is reached.
  */
 import { rememberSecret, scrubSecrets } from "../shared/redact";
+import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
+import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
 import type { EksCredentials } from "./token";
 
 export interface AssumeRoleRequest {
@@ -28,8 +30,8 @@ export interface AssumedRole {
   roleArn: string;
 }
 
-/** One AssumeRole call (the SDK in production, a stub in unit tests). */
-export type AssumeRoleFn = (request: AssumeRoleRequest) => Promise<AssumedRole>;
+/** One AssumeRole call (the SDK in production, a stub in unit tests), ending by `deadline`. */
+export type AssumeRoleFn = (request: AssumeRoleRequest, deadline?: Deadline) => Promise<AssumedRole>;
 
 /** AssumeRole failed; the message names the role and what its trust policy must allow. */
 export class AssumeRoleError extends Error {
@@ -107,7 +109,8 @@ export class AssumedRoleCache {
     return JSON.stringify([request.region, request.roleArn, request.externalId ?? null, request.sessionName]);
   }
 
-  async get(request: AssumeRoleRequest): Promise<AssumedRole> {
+  /** Cached credentials, or one AssumeRole call bounded by `deadline` (shared by concurrent callers). */
+  async get(request: AssumeRoleRequest, deadline?: Deadline): Promise<AssumedRole> {
     const key = AssumedRoleCache.key(request);
     const cached = this.entries.get(key);
     if (cached !== undefined && cached.expiresAt.getTime() - this.now().getTime() > this.refreshBeforeMs) return cached;
@@ -118,8 +121,10 @@ export class AssumedRoleCache {
       this.calls += 1;
       let role: AssumedRole;
       try {
-        role = await this.options.assume(request);
+        role = await this.options.assume(request, deadline);
       } catch (error) {
+        // The deadline is not the role's problem: it passes through as itself.
+        if (isDeadlineExceeded(error)) throw error;
         throw error instanceof AssumeRoleError ? error : describeAssumeRoleFailure(request, error);
       }
       rememberSecret(role.credentials.secretAccessKey, role.credentials.sessionToken);
@@ -149,21 +154,25 @@ const stsClients = new Map<string, InstanceType<StsModule["STSClient"]>>();
  * one); AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_STS override it (the local emulator).
  */
 export function sdkAssumeRole(): AssumeRoleFn {
-  return async (request) => {
+  return async (request, deadline) => {
     stsModule ??= import("@aws-sdk/client-sts");
     const { STSClient, AssumeRoleCommand } = await stsModule;
     let client = stsClients.get(request.region);
     if (client === undefined) {
-      client = new STSClient({ region: request.region, maxAttempts: 4 });
+      client = new STSClient({ region: request.region, maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER });
       stsClients.set(request.region, client);
     }
-    const out = await client.send(
-      new AssumeRoleCommand({
-        RoleArn: request.roleArn,
-        RoleSessionName: request.sessionName,
-        DurationSeconds: SESSION_SECONDS,
-        ...(request.externalId !== undefined ? { ExternalId: request.externalId } : {}),
-      }),
+    const sts = client;
+    const out = await sdkSend(deadline, "STS AssumeRole", (options) =>
+      sts.send(
+        new AssumeRoleCommand({
+          RoleArn: request.roleArn,
+          RoleSessionName: request.sessionName,
+          DurationSeconds: SESSION_SECONDS,
+          ...(request.externalId !== undefined ? { ExternalId: request.externalId } : {}),
+        }),
+        options,
+      ),
     );
     const c = out.Credentials;
     if (!c?.AccessKeyId || !c.SecretAccessKey || !c.SessionToken || c.Expiration === undefined) {

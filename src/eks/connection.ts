@@ -10,6 +10,8 @@
 import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { EksConnectionError, type EksConnectionProblem } from "../shared/errors";
 import { rememberSecret, scrubSecrets } from "../shared/redact";
+import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
+import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
 import { AssumeRoleError, type AssumedRole, type AssumedRoleCache, type AssumeRoleRequest } from "./assume-role";
 import type { EksCredentials, EksToken } from "./token";
 import { eksTokenCache, type EksTokenCache } from "./token-cache";
@@ -85,6 +87,8 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
   try {
     out = await describe(cluster.name);
   } catch (error) {
+    // The invocation's deadline is not a cluster problem: the caller reports it as `skipped`.
+    if (isDeadlineExceeded(error)) throw error;
     const name = errorName(error);
     if (name === "ResourceNotFoundException") {
       throw new EksConnectionError(
@@ -148,16 +152,16 @@ const eksClients = new Map<string, EKSClient>();
 export function eksClientFor(region: string): EKSClient {
   let client = eksClients.get(region);
   if (client === undefined) {
-    client = new EKSClient({ region, maxAttempts: 4 });
+    client = new EKSClient({ region, maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER });
     eksClients.set(region, client);
   }
   return client;
 }
 
-/** A {@link DescribeClusterFn} backed by `@aws-sdk/client-eks` for one region. */
-export function sdkDescribeCluster(region: string, client: EKSClient = eksClientFor(region)): DescribeClusterFn {
+/** A {@link DescribeClusterFn} backed by `@aws-sdk/client-eks` for one region, each call ending by `deadline`. */
+export function sdkDescribeCluster(region: string, client: EKSClient = eksClientFor(region), deadline?: Deadline): DescribeClusterFn {
   return async (name) => {
-    const out = await client.send(new DescribeClusterCommand({ name }));
+    const out = await sdkSend(deadline, "EKS DescribeCluster", (options) => client.send(new DescribeClusterCommand({ name }), options));
     return {
       cluster: out.cluster && {
         name: out.cluster.name,
@@ -247,6 +251,7 @@ export function eksClientForRole(request: AssumeRoleRequest, cache: AssumedRoleC
     client = new EKSClient({
       region: request.region,
       maxAttempts: 4,
+      requestHandler: SDK_REQUEST_HANDLER,
       credentials: async () => {
         const role = await cache.get(request);
         return { ...role.credentials, expiration: role.expiresAt };
@@ -267,6 +272,8 @@ export interface AssumedClusterAccessDeps {
   /** Default: `DescribeCluster` through an EKS client signing as the assumed role. */
   describe?: DescribeClusterFn;
   tokens?: EksTokenCache;
+  /** The invocation's deadline: bounds the AssumeRole and DescribeCluster calls. */
+  deadline?: Deadline;
 }
 
 /**
@@ -276,8 +283,10 @@ export interface AssumedClusterAccessDeps {
 export async function getAssumedClusterAccess(cluster: ClusterRef, request: AssumeRoleRequest, deps: AssumedClusterAccessDeps): Promise<AssumedClusterAccess> {
   let role: AssumedRole;
   try {
-    role = await deps.cache.get(request);
+    role = await deps.cache.get(request, deps.deadline);
   } catch (error) {
+    // The invocation's deadline is not a cluster problem: the caller reports it as `skipped`.
+    if (isDeadlineExceeded(error)) throw error;
     const problem: EksConnectionProblem =
       error instanceof AssumeRoleError
         ? error.problem === "access-denied"
@@ -296,8 +305,8 @@ export async function getAssumedClusterAccess(cluster: ClusterRef, request: Assu
   const access = await getClusterAccess(
     { ...cluster, roleArn: request.roleArn },
     {
-      describe: deps.describe ?? sdkDescribeCluster(cluster.region, eksClientForRole(request, deps.cache)),
-      credentials: async () => (await deps.cache.get(request)).credentials,
+      describe: deps.describe ?? sdkDescribeCluster(cluster.region, eksClientForRole(request, deps.cache), deps.deadline),
+      credentials: async () => (await deps.cache.get(request, deps.deadline)).credentials,
       ...(deps.tokens ? { cache: deps.tokens } : {}),
     },
   );

@@ -2,7 +2,8 @@
  * Step 4 of the apply engine: per namespace, the pull secret (at most one write, a 409 re-reads,
  * a lost write response is recognised on the re-read), then the requested ServiceAccounts.
  */
-import { decideSecret, decideServiceAccount, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
+import { decideSecret, decideServiceAccount, ESO_MANAGED_LABEL, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
+import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import type { ApplyContext, ClusterState, NamespaceResult } from "./apply-types";
 import { pool } from "./paging";
 import { withRetry } from "./retry";
@@ -37,11 +38,22 @@ interface WriteProgress {
 /** One namespace: the pull secret (at most one write), then its ServiceAccounts. */
 async function applyNamespace(ctx: ApplyContext, state: ClusterState, namespace: string): Promise<NamespaceResult> {
   const r: NamespaceResult = { namespace, outcome: "failed" };
+  if (ctx.deps.deadline?.expired()) {
+    ctx.result.deadlineReached = true;
+    return { namespace, outcome: "skipped", reason: DEADLINE_REASON };
+  }
   const progress: WriteProgress = { verb: "get", attempts: 0 };
   try {
     await writePullSecret(ctx, state, namespace, progress);
     recordSecretOutcome(r, progress, ctx.target.dryRun);
   } catch (error) {
+    if (isDeadlineExceeded(error)) {
+      ctx.result.deadlineReached = true;
+      r.outcome = "skipped";
+      // A write in flight when the deadline came may have been applied: say so.
+      r.reason = progress.verb === "get" ? DEADLINE_REASON : `${DEADLINE_REASON} (cut during ${progress.verb}: the write may have been applied)`;
+      return r;
+    }
     r.outcome = "failed";
     r.reason = ctx.describe(error, progress.verb, "secrets", namespace);
   }
@@ -112,6 +124,12 @@ function recordSecretOutcome(r: NamespaceResult, progress: WriteProgress, dryRun
   } else if (d.action === "unchanged") {
     r.outcome = lostWrite ?? "unchanged";
     if (lostWrite) r.reason = "the response to the write was lost; a re-read confirmed it was applied";
+  } else if (d.action === "eso-managed") {
+    r.outcome = "eso-managed";
+    r.reason = d.owner
+      ? `owned by ExternalSecret ${r.namespace}/${d.owner}: not written`
+      : `labelled ${ESO_MANAGED_LABEL}=true by External Secrets Operator: not written`;
+    if (d.owner) r.externalSecret = `${r.namespace}/${d.owner}`;
   } else {
     r.outcome = "conflict";
     r.reason = d.reason;

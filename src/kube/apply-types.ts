@@ -7,6 +7,7 @@ import type { SecretSummary } from "./decide";
 import type { NamespaceTarget } from "./namespaces";
 import type { Paging } from "./paging";
 import type { RetryHooks, RetryPolicy } from "./retry";
+import type { Deadline } from "../shared/deadline";
 import type { KubeApi, KubeResource, KubeServiceAccount, KubeVerb } from "./types";
 
 export interface ClusterTarget {
@@ -29,7 +30,13 @@ export interface ClusterTarget {
   withdrawHosts?: string[];
 }
 
-export type NamespaceOutcome = "created" | "updated" | "unchanged" | "conflict" | "failed" | "skipped";
+/**
+ * `eso-managed`: External Secrets Operator owns the Secret; it is not written, its ExternalSecret
+ * is asked to re-sync. `conflict`: a foreign Secret of that name (or another type) — reported,
+ * never written, not a failure. `skipped`: the namespace cannot take writes (terminating), or
+ * the deadline came first (reason `deadline`, which does fail the run).
+ */
+export type NamespaceOutcome = "created" | "updated" | "unchanged" | "eso-managed" | "conflict" | "failed" | "skipped";
 
 export interface NamespaceResult {
   namespace: string;
@@ -45,6 +52,8 @@ export interface NamespaceResult {
   wouldWrite?: boolean;
   /** Attempts the Secret write took (only when > 1). */
   attempts?: number;
+  /** `eso-managed`: the ExternalSecret that owns the Secret (`namespace/name`), when known. */
+  externalSecret?: string;
 }
 
 export interface ClusterApplyResult {
@@ -62,6 +71,7 @@ export interface ClusterApplyResult {
     failed: Array<{ serviceAccount: string; reason: string }>;
   };
   externalSecrets: {
+    /** ESO_RESYNC is configured (ExternalSecrets owning an ESO-managed pull secret are re-synced regardless). */
     enabled: boolean;
     /** `namespace/name` of ExternalSecrets annotated (or that would be). */
     resynced: string[];
@@ -69,12 +79,17 @@ export interface ClusterApplyResult {
   };
   /** Cluster-level problems (e.g. the namespace LIST failed). */
   errors: string[];
+  /** Work the invocation's deadline cut or never let start (namespaces, LISTs, re-syncs). */
+  deadlineReached: boolean;
   /** What the writes mean for running pods, and any degraded mode used. */
   notes: string[];
   /** Kubernetes API requests made (including retries). */
   requests: number;
   durationMs: number;
-  /** No failed namespace, ServiceAccount, ExternalSecret, and no cluster-level error. */
+  /**
+   * No failed namespace, ServiceAccount, ExternalSecret, no cluster-level error, and the deadline
+   * cut nothing. A `conflict` does not make it false (retrying cannot change it).
+   */
   ok: boolean;
 }
 
@@ -99,6 +114,11 @@ export interface ApplyDeps {
    * docker config with real ECR tokens, so a 500-item page alone costs ~20 MB of transient memory.
    */
   secretPageSize?: number;
+  /**
+   * The invocation's deadline: no namespace, LIST page or retry starts after it (those left are
+   * reported `skipped`, reason `deadline`). The API passed in bounds each request by it too.
+   */
+  deadline?: Deadline;
 }
 
 export interface ApplyContext {

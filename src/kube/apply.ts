@@ -8,16 +8,18 @@
  * node:https (./http-client, loaded lazily); `@kubernetes/client-node` (./client) is optional.
  */
 import { serializeDockerConfig, type RegistryLogin } from "../formats/dockerconfig";
-import { forceSyncPatch, summarizeSecret, type SecretSummary } from "./decide";
+import { summarizeSecret, type SecretSummary } from "./decide";
 import { applyNamespaces } from "./apply-namespace";
+import { resyncExternalSecrets } from "./apply-eso";
+import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget } from "./apply-types";
 import { describeFailure } from "./failure";
 import { isDnsSubdomain, isValidNamespaceName, LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
 import { parseLabelSelector, selectNamespaces } from "./namespaces";
-import { counted, forEachListed, pool, reducedNamespace } from "./paging";
+import { counted, forEachListed, reducedNamespace } from "./paging";
 import { scrub, secretValuesOf } from "../shared/redact-text";
-import { classify, DEFAULT_RETRY_POLICY, withRetry, type RetryHooks, type RetryPolicy } from "./retry";
-import { KubeApiError, type KubeApi, type KubeConnection, type KubeExternalSecret, type KubeNamespace, type KubeServiceAccount } from "./types";
+import { classify, DEFAULT_RETRY_POLICY, type RetryHooks, type RetryPolicy } from "./retry";
+import type { KubeApi, KubeConnection, KubeNamespace, KubeServiceAccount } from "./types";
 
 export type { KubeConnection } from "./types";
 export type { ApplyDeps, ClusterApplyResult, ClusterTarget, NamespaceOutcome, NamespaceResult } from "./apply-types";
@@ -63,7 +65,7 @@ export async function applyToCluster(
       // Direct callers (tests, bench) without an API get the node:https adapter; the run's
       // Kubernetes step always passes the API it opened (kube/open.ts).
       const { createHttpKubeApi } = await import("./http-client");
-      ownedApi = createHttpKubeApi(connection, { maxSockets: target.concurrency });
+      ownedApi = createHttpKubeApi(connection, { maxSockets: target.concurrency, ...(deps.deadline ? { deadline: deps.deadline } : {}) });
     }
     const ctx = applyContext(counted(deps.api ?? ownedApi!, counter), target, logins, deps, result, secrets);
     // 1–3. The cluster-wide LISTs.
@@ -71,12 +73,13 @@ export async function applyToCluster(
     if (state === undefined) return result;
     // 4. One task per namespace, bounded concurrency.
     await applyNamespaces(ctx, state);
-    // 5. ESO re-sync in the target namespaces.
-    if (target.esoResync && state.selected.length > 0) await resyncExternalSecrets(ctx, target.esoResync.labelSelector, new Set(state.selected));
+    // 5. ESO re-sync: the owners of ESO-managed pull secrets (always), and ESO_RESYNC's selection.
+    await resyncExternalSecrets(ctx, state);
     // Totals and notes.
     summarise(result);
     return result;
   } catch (error) {
+    if (isDeadlineExceeded(error)) result.deadlineReached = true;
     result.errors.push(`apply failed: ${scrub(error instanceof Error ? error.message : String(error), secrets)}`);
     return result;
   } finally {
@@ -84,7 +87,11 @@ export async function applyToCluster(
     result.requests = counter.n;
     result.durationMs = Date.now() - started;
     result.ok =
-      result.errors.length === 0 && result.counts.failed === 0 && result.serviceAccounts.failed.length === 0 && result.externalSecrets.failed.length === 0;
+      result.errors.length === 0 &&
+      !result.deadlineReached &&
+      result.counts.failed === 0 &&
+      result.serviceAccounts.failed.length === 0 &&
+      result.externalSecrets.failed.length === 0;
   }
 }
 
@@ -94,10 +101,11 @@ function emptyResult(target: ClusterTarget): ClusterApplyResult {
     dryRun: target.dryRun,
     pullSecretName: target.pullSecretName,
     namespaces: [],
-    counts: { created: 0, updated: 0, unchanged: 0, conflict: 0, failed: 0, skipped: 0 },
+    counts: { created: 0, updated: 0, unchanged: 0, "eso-managed": 0, conflict: 0, failed: 0, skipped: 0 },
     serviceAccounts: { patched: [], unchanged: 0, missing: [], failed: [] },
     externalSecrets: { enabled: target.esoResync !== undefined, resynced: [], failed: [] },
     errors: [],
+    deadlineReached: false,
     notes: [],
     requests: 0,
     durationMs: 0,
@@ -114,7 +122,7 @@ function applyContext(
   secrets: readonly string[],
 ): ApplyContext {
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
-  const hooks: RetryHooks = { sleep: deps.sleep, random: deps.random };
+  const hooks: RetryHooks = { sleep: deps.sleep, random: deps.random, ...(deps.deadline ? { deadline: deps.deadline } : {}) };
   const encoded = new Map<string, string>();
   return {
     api,
@@ -207,7 +215,14 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
 
   let selection;
   if ("value" in listedNamespaces) selection = selectNamespaces(nsTarget, listedNamespaces.value);
-  else if (nsTarget.mode === "list" && classify(listedNamespaces.error).kind === "forbidden") {
+  else if (isDeadlineExceeded(listedNamespaces.error)) {
+    result.deadlineReached = true;
+    if (nsTarget.mode === "list") {
+      for (const ns of [...new Set(nsTarget.names)].sort()) result.namespaces.push({ namespace: ns, outcome: "skipped", reason: DEADLINE_REASON });
+    }
+    result.errors.push(`skipped: ${DEADLINE_REASON} (the namespaces could not be listed before the invocation's deadline)`);
+    return undefined;
+  } else if (nsTarget.mode === "list" && classify(listedNamespaces.error).kind === "forbidden") {
     // Without list on namespaces, an explicit list can still be applied; a missing namespace
     // then shows up as a 404 on its write.
     result.notes.push(`cannot list namespaces (${describe(listedNamespaces.error, "list", "namespaces")}); applying to the configured names unchecked`);
@@ -236,39 +251,6 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
     }
   });
   return { selected, knownSecrets, knownSAs };
-}
-
-/** 4. Applies every selected namespace (bounded concurrency), then sorts all namespace rows by name. */
-async function resyncExternalSecrets(ctx: ApplyContext, labelSelector: string, selected: ReadonlySet<string>): Promise<void> {
-  const { api, target, result } = ctx;
-  try {
-    const listed: KubeExternalSecret[] = [];
-    await forEachListed(
-      (o) => api.listExternalSecrets(o),
-      { labelSelector },
-      (es) => void listed.push(es),
-      ctx.paging,
-    );
-    const inTarget = listed.filter((es) => es.metadata.namespace && selected.has(es.metadata.namespace));
-    const patch = forceSyncPatch((ctx.deps.now ?? (() => new Date()))());
-    await pool(inTarget, target.concurrency, async (es) => {
-      const ns = es.metadata.namespace!;
-      const id = `${ns}/${es.metadata.name}`;
-      try {
-        if (!target.dryRun) await withRetry(() => api.patchExternalSecret(ns, es.metadata.name, patch), ctx.policy, ctx.hooks);
-        result.externalSecrets.resynced.push(id);
-      } catch (error) {
-        result.externalSecrets.failed.push({ externalSecret: id, reason: ctx.describe(error, "patch", "externalsecrets", ns) });
-      }
-    });
-    result.externalSecrets.resynced.sort();
-  } catch (error) {
-    const why =
-      error instanceof KubeApiError && error.status === 404
-        ? "the ExternalSecret API (external-secrets.io/v1) is not served by this cluster (ESO not installed?)"
-        : ctx.describe(error, "list", "externalsecrets");
-    result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
-  }
 }
 
 /** Totals per outcome, ServiceAccount rows, and what the writes mean for running pods. */

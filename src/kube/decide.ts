@@ -11,8 +11,28 @@ export const DOCKERCONFIGJSON_KEY = ".dockerconfigjson";
 export const MANAGED_BY_LABEL = "app.kubernetes.io/managed-by";
 export const MANAGED_BY_VALUE = "ecr-token-rotator";
 
+/** ESO's label on the Secrets it manages (`creationPolicy: Owner` also sets an owner reference). */
+export const ESO_MANAGED_LABEL = "reconcile.external-secrets.io/managed";
+export const EXTERNAL_SECRET_KIND = "ExternalSecret";
+
+/**
+ * Whether External Secrets Operator owns a Secret: an owner reference of kind ExternalSecret
+ * (group external-secrets.io), or ESO's `reconcile.external-secrets.io/managed: "true"` label.
+ * `owner` is the ExternalSecret's name when an owner reference names it.
+ */
+export function esoOwnership(secret: KubeSecret): { owner?: string } | undefined {
+  const ref = (secret.metadata.ownerReferences ?? []).find(
+    (r) => r.kind === EXTERNAL_SECRET_KIND && (r.apiVersion === undefined || r.apiVersion.startsWith("external-secrets.io/")),
+  );
+  if (ref) return ref.name ? { owner: ref.name } : {};
+  if (secret.metadata.labels?.[ESO_MANAGED_LABEL] === "true") return {};
+  return undefined;
+}
+
 export type SecretDecision =
   | { action: "create"; body: KubeSecret }
+  /** ESO owns the Secret: never written; its ExternalSecret is asked to re-sync instead. */
+  | { action: "eso-managed"; owner?: string }
   | { action: "update"; patch: MergePatch; adopted: boolean; replacedInvalid: boolean }
   | { action: "unchanged" }
   | { action: "conflict"; reason: string };
@@ -27,6 +47,8 @@ export interface SecretSummary {
   labels: Record<string, string>;
   resourceVersion?: string;
   managed: boolean;
+  /** Set when External Secrets Operator owns the Secret (see esoOwnership). */
+  eso?: { owner?: string };
   /** `absent`: no `.dockerconfigjson` key; `invalid`: not a docker config. */
   content: "absent" | "invalid" | "valid";
   /** The existing config minus our registries' entries (other registries, other keys). */
@@ -48,6 +70,12 @@ export function summarizeSecret(secret: KubeSecret, logins: readonly RegistryLog
     oursCurrent: false,
   };
   if (secret.metadata.resourceVersion) summary.resourceVersion = secret.metadata.resourceVersion;
+  const eso = esoOwnership(secret);
+  if (eso) {
+    // Never written: its content does not matter here.
+    summary.eso = eso;
+    return summary;
+  }
   if (secret.data?.[DOCKERCONFIGJSON_KEY] === undefined) return summary;
   const current = existingDockerConfig(secret);
   if (!current) {
@@ -131,6 +159,9 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
     };
   }
   const existing = isSummary(input.existing) ? input.existing : summarizeSecret(input.existing, logins, input.withdraw);
+  // Two writers must never fight over one Secret: what ESO owns, ESO writes (whatever its type
+  // or labels, and even with adoptUnmanaged).
+  if (existing.eso) return { action: "eso-managed", ...(existing.eso.owner ? { owner: existing.eso.owner } : {}) };
   if (existing.type !== DOCKERCONFIGJSON_TYPE) {
     return {
       action: "conflict",

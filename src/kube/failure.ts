@@ -3,6 +3,7 @@ import { scrub } from "../shared/redact-text";
 import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
 import { classify } from "./retry";
 import { KubeApiError, type KubeResource, type KubeVerb } from "./types";
+import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 
 /**
  * A one-line, secret-free reason: the HTTP status, the missing permission for a 403 (verb,
@@ -10,6 +11,7 @@ import { KubeApiError, type KubeResource, type KubeVerb } from "./types";
  */
 export function describeFailure(error: unknown, verb: KubeVerb, resource: KubeResource, namespace: string | undefined, secrets: readonly string[]): string {
   const where = namespace ? ` in namespace "${namespace}"` : " cluster-wide";
+  if (isDeadlineExceeded(error)) return `${DEADLINE_REASON}: ${verb} ${resource}${where} not done before the invocation's deadline`;
   if (error instanceof KubeApiError) {
     const message = error.message ? scrub(error.message, secrets) : "";
     const suffix = message ? `: ${message}` : "";

@@ -5,6 +5,7 @@
  * which is what keeps a 1,000-namespace heal inside its memory budget (docs/kube.md).
  */
 import { Agent, request } from "node:https";
+import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
 import type { KubeConnection } from "./types";
 import { scrub } from "../shared/redact-text";
 import { networkErrorCode, parseRetryAfter } from "./retry";
@@ -25,7 +26,10 @@ import {
 
 const MERGE_PATCH = "application/merge-patch+json";
 const ESO_PATH = "/apis/external-secrets.io/v1";
-/** Per-request timeout (a hung connection counts as a network error and is retried). */
+/**
+ * Total time one request may take, connection to last byte (a hung or trickling answer counts
+ * as a network error and is retried); never more than the invocation's deadline leaves.
+ */
 const REQUEST_TIMEOUT_MS = 30_000;
 const USER_AGENT = "ecr-token-rotator";
 const WRITE_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json";
@@ -33,7 +37,10 @@ const WRITE_ACCEPT = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=
 export interface HttpKubeApiOptions {
   /** Max sockets of the keep-alive pool (match the engine's concurrency). */
   maxSockets?: number;
+  /** Total timeout of one request (default 30 s), bounded by `deadline`. */
   timeoutMs?: number;
+  /** The invocation's deadline: a request in flight when it passes is destroyed. */
+  deadline?: Deadline;
 }
 
 const enc = encodeURIComponent;
@@ -48,6 +55,7 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
     ...(connection.caData ? { ca: Buffer.from(connection.caData, "base64") } : {}),
   });
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
+  const deadline = options.deadline ?? NO_DEADLINE;
 
   /** One request; a 2xx body is parsed only for reads (writes resolve to undefined). */
   function call<T>(
@@ -58,7 +66,42 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
     contentType = "application/json",
   ): Promise<T> {
     const parse = method === "GET";
-    return new Promise<T>((resolve, reject) => {
+    const what = `${where.verb} ${where.resource}`;
+    if (deadline.expired()) return Promise.reject(new DeadlineExceededError(what));
+    return new Promise<T>((resolveRequest, rejectRequest) => {
+      // One total timer per request (not an idle timer: a trickling answer must end too).
+      const left = deadline.remainingMs();
+      const byDeadline = left <= timeoutMs;
+      let settled = false;
+      const finish = () => {
+        settled = true;
+        clearTimeout(timer);
+        deadline.signal.removeEventListener("abort", onDeadline);
+      };
+      const resolve = (value: T) => {
+        if (settled) return;
+        finish();
+        resolveRequest(value);
+      };
+      const reject = (error: unknown) => {
+        if (settled) return;
+        finish();
+        rejectRequest(error);
+      };
+      const onDeadline = () => {
+        reject(new DeadlineExceededError(what));
+        req.destroy();
+      };
+      const timer = setTimeout(
+        () => {
+          if (byDeadline) onDeadline();
+          else {
+            reject(new KubeApiError(0, "", { ...where, networkCode: "ETIMEDOUT" }));
+            req.destroy();
+          }
+        },
+        Math.min(timeoutMs, left),
+      );
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = request(
         {
@@ -92,9 +135,11 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
             const text = Buffer.concat(chunks).toString("utf8");
             if (ok) {
               try {
-                resolve((text ? JSON.parse(text) : {}) as T);
+                const value = JSON.parse(text) as unknown;
+                if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
+                resolve(value as T);
               } catch {
-                reject(new KubeApiError(-1, "the API server answered with invalid JSON", where));
+                reject(new KubeApiError(-1, "the API server answered 2xx with something that is not a JSON object", where));
               }
               return;
             }
@@ -120,7 +165,7 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
           });
         },
       );
-      req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" })));
+      if (Number.isFinite(deadline.at)) deadline.signal.addEventListener("abort", onDeadline, { once: true });
       req.on("error", (error) => reject(toError(error, where)));
       req.end(payload);
     });
@@ -142,9 +187,13 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
     return `?${q.toString()}`;
   };
   const list = async <T>(path: string, o: ListOptions, where: { verb: KubeVerb; resource: KubeResource; namespace?: string }): Promise<ListPage<T>> => {
-    const body = await call<{ items?: T[]; metadata?: { continue?: string } }>("GET", path + query(o), where);
+    const body = await call<{ items?: T[]; metadata?: { continue?: string } } | null>("GET", path + query(o), where);
+    // A 2xx answer that is not a list (e.g. `{}` from a misrouted proxy) must not read as "nothing there".
+    if (typeof body !== "object" || body === null || !Array.isArray(body.items)) {
+      throw new KubeApiError(-1, "the API server answered 2xx with something that is not a list (no items array)", where);
+    }
     const next = body.metadata?.continue;
-    return { items: body.items ?? [], ...(next ? { continue: next } : {}) };
+    return { items: body.items, ...(typeof next === "string" && next ? { continue: next } : {}) };
   };
   const readOrUndefined = async <T>(path: string, where: { verb: KubeVerb; resource: KubeResource; namespace?: string }): Promise<T | undefined> => {
     try {

@@ -13,18 +13,38 @@ export interface Paging {
   hooks?: RetryHooks;
 }
 
-/** Pages through a LIST (`limit` + `continue`), each page retried, handing each item to `each`. */
+/** A LIST whose paging cannot end (a repeated `continue` token) or whose page is not a list. */
+export class ListPagingError extends Error {
+  override readonly name = "ListPagingError";
+}
+
+/**
+ * Pages through a LIST (`limit` + `continue`), each page retried, handing each item to `each`.
+ * Bounded: the deadline of `paging.hooks` is checked before every page (and bounds each
+ * page's retries), and a `continue` token the API server already gave is an error instead of
+ * an endless loop.
+ */
 export async function forEachListed<T>(
   list: (options: ListOptions) => Promise<ListPage<T>>,
   options: Omit<ListOptions, "limit" | "continue">,
   each: (item: T) => void,
   paging: Paging,
 ): Promise<void> {
+  const seen = new Set<string>();
   let token: string | undefined;
+  let pages = 0;
   do {
+    paging.hooks?.deadline?.check("a paged LIST");
     const page = await withRetry(() => list({ ...options, limit: paging.limit, ...(token ? { continue: token } : {}) }), paging.policy, paging.hooks);
+    pages++;
+    if (!page || !Array.isArray(page.items)) throw new ListPagingError(`page ${pages} of the LIST is not a list (no items array)`);
     for (const item of page.items) each(item);
     token = page.continue || undefined;
+    if (token !== undefined) {
+      // The token itself is opaque server state: never put it in a message.
+      if (seen.has(token)) throw new ListPagingError(`the API server repeated a continue token after page ${pages}: the LIST would never end`);
+      seen.add(token);
+    }
   } while (token);
 }
 

@@ -3,6 +3,7 @@
  * Exponential backoff with full jitter, `Retry-After` honoured (bounded), a bounded number of
  * attempts. 409 is retryable but handled by the caller (re-read, decide again) — see apply.ts.
  */
+import { DeadlineExceededError, isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { KubeApiError } from "./types";
 
 export interface RetryPolicy {
@@ -31,6 +32,7 @@ export type FailureKind =
   | "forbidden" // 403
   | "unauthorized" // 401
   | "not-found" // 404
+  | "deadline" // the invocation's deadline passed: never retried
   | "other"; // 4xx such as 400/422: retrying cannot help
 
 export interface FailureClassification {
@@ -77,6 +79,7 @@ export function networkErrorCode(error: unknown): string | undefined {
 }
 
 export function classify(error: unknown): FailureClassification {
+  if (isDeadlineExceeded(error)) return { kind: "deadline", retryable: false };
   if (error instanceof KubeApiError) {
     const s = error.status;
     if (s === 0) return { kind: "network", retryable: true };
@@ -129,6 +132,11 @@ export interface RetryHooks {
   onConflict?: (error: KubeApiError) => Promise<void>;
   /** Called before each wait, for counting/logging (no secret material is passed). */
   onRetry?: (attempt: number, classification: FailureClassification, delayMs: number) => void;
+  /**
+   * The invocation's deadline: no attempt starts after it, and a retry whose wait would end
+   * after it is not made (DeadlineExceededError instead of the last error).
+   */
+  deadline?: Deadline;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -140,7 +148,9 @@ export const sleep = (ms: number): Promise<void> => new Promise((resolve) => set
 export async function withRetry<T>(operation: (attempt: number) => Promise<T>, policy: RetryPolicy, hooks: RetryHooks = {}): Promise<T> {
   const wait = hooks.sleep ?? sleep;
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
+  const deadline = hooks.deadline;
   for (let attempt = 1; ; attempt++) {
+    deadline?.check();
     try {
       return await operation(attempt);
     } catch (error) {
@@ -148,6 +158,7 @@ export async function withRetry<T>(operation: (attempt: number) => Promise<T>, p
       if (!c.retryable || attempt >= maxAttempts) throw error;
       // A conflict is resolved by re-reading, not by waiting long: a short jittered pause only.
       const delay = c.kind === "conflict" ? backoffDelay(1, policy, undefined, hooks.random) : backoffDelay(attempt, policy, c.retryAfterMs, hooks.random);
+      if (deadline && delay >= deadline.remainingMs()) throw new DeadlineExceededError(`a retry wait of ${delay} ms`);
       hooks.onRetry?.(attempt, c, delay);
       if (delay > 0) await wait(delay);
       if (c.kind === "conflict" && hooks.onConflict) await hooks.onConflict(error as KubeApiError);

@@ -24,6 +24,7 @@ export interface ObjectMeta {
   resourceVersion?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  ownerReferences?: Array<{ apiVersion?: string; kind?: string; name?: string; uid?: string; controller?: boolean }>;
 }
 
 export interface KubeNamespace {
@@ -42,9 +43,11 @@ export interface KubeServiceAccount {
   imagePullSecrets?: Array<{ name?: string }>;
 }
 
-/** An `external-secrets.io/v1` ExternalSecret (only the metadata matters here). */
+/** An `external-secrets.io/v1` ExternalSecret (its metadata and the name of the Secret it writes). */
 export interface KubeExternalSecret {
   metadata: ObjectMeta;
+  /** `spec.target.name`; ESO writes a Secret named like the ExternalSecret when absent. */
+  spec?: { target?: { name?: string } };
 }
 
 export interface ListOptions {

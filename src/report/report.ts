@@ -8,7 +8,8 @@ import { formatTable } from "./table";
 
 export { formatTable, table, wrapText } from "./table";
 
-export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed";
+/** `skipped`: the invocation's deadline came first (reason `deadline`); the stored value stays. */
+export type RegistryOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update" | "failed" | "skipped";
 
 export interface RegistryReport {
   registry: string;
@@ -50,7 +51,12 @@ export interface CombinedSecretReport {
 
 export interface NamespaceReport {
   namespace: string;
-  outcome: "created" | "updated" | "unchanged" | "conflict" | "failed" | "skipped" | "would-create" | "would-update";
+  /**
+   * `eso-managed`: External Secrets Operator owns the Secret (not written; its ExternalSecret is
+   * re-synced). `conflict`: a foreign Secret of that name — reported, not written, does not fail
+   * the run. `skipped` with reason `deadline`: the invocation's deadline came first (fails the run).
+   */
+  outcome: "created" | "updated" | "unchanged" | "eso-managed" | "conflict" | "failed" | "skipped" | "would-create" | "would-update";
   reason?: string;
   serviceAccountsPatched?: string[];
 }
@@ -133,6 +139,8 @@ export interface ClusterReport {
   region: string;
   ok: boolean;
   error?: string;
+  /** `deadline`: the invocation's deadline cut this cluster's work (what is left is `skipped`). */
+  skipped?: "deadline";
   namespaces: NamespaceReport[];
   /** `namespace/name` of ServiceAccounts patched (new pods get the pull secret), missing, failed. */
   serviceAccounts?: { patched: string[]; missing: string[]; failed: string[] };
@@ -172,6 +180,11 @@ export interface Report {
   kubernetes?: KubernetesReport;
   /** Set when the invocation did nothing on purpose (e.g. an alarm going back to OK). */
   ignored?: string;
+  /**
+   * The invocation's deadline (ISO-8601) and whether it cut any work (then the run failed and
+   * what was left is reported `skipped`, reason `deadline`). Absent without a deadline.
+   */
+  deadline?: { at: string; reached: boolean };
   errors: string[];
 }
 
@@ -184,6 +197,7 @@ const OUTCOME_WORD: Record<string, string> = {
   "would-update": "would update",
   failed: "FAILED",
   skipped: "skipped",
+  "eso-managed": "ESO-managed",
 };
 
 function formatDuration(seconds: number): string {
@@ -247,15 +261,16 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
       } else
         lines.push(
           ...table(
-            ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "SKIPPED", "CONFLICT", "FAILED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
+            ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "ESO-MANAGED", "CONFLICT", "FAILED", "SKIPPED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
             k.clusters.map((c) => [
               `${c.region}:${c.cluster}`,
               count(c, "created", "would-create"),
               count(c, "updated", "would-update"),
               count(c, "unchanged"),
-              count(c, "skipped"),
+              count(c, "eso-managed"),
               count(c, "conflict"),
               count(c, "failed"),
+              count(c, "skipped"),
               String(c.serviceAccounts?.patched.length ?? 0),
               c.externalSecrets ? String(c.externalSecrets.resynced.length) : "-",
               c.ok ? "ok" : `FAILED${c.error ? `: ${c.error}` : ""}`,
@@ -264,7 +279,10 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
         );
       for (const cluster of k.clusters) {
         if (k.mode === "diagnosed" && cluster.diagnosis === undefined) continue;
-        const notable = cluster.namespaces.filter((n) => n.outcome === "failed" || n.outcome === "conflict");
+        const notable = cluster.namespaces.filter(
+          (n) =>
+            n.outcome === "failed" || n.outcome === "conflict" || n.outcome === "eso-managed" || (n.outcome === "skipped" && n.reason?.startsWith("deadline")),
+        );
         if (notable.length > 0)
           lines.push(
             ...table(
@@ -289,6 +307,7 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
     }
   }
   if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
+  if (report.deadline?.reached) lines.push(`deadline ${report.deadline.at} reached: the work left was skipped (reason: deadline)`);
   for (const error of report.errors) if (!shown.some((text) => error.includes(text))) lines.push(`error: ${error}`);
   return lines.join("\n");
 }

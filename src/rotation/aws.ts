@@ -1,36 +1,41 @@
 /**
- * The one place where AWS SDK clients are created. Standard SDK environment variables apply
- * (AWS_REGION, credentials chain, AWS_ENDPOINT_URL for the local emulator).
+ * The one place where the rotation's AWS SDK clients are created. Standard SDK environment
+ * variables apply (AWS_REGION, credentials chain, AWS_ENDPOINT_URL for the local emulator).
+ * Clients are kept across warm invocations; the adapters are made per invocation, bound to its
+ * deadline (every call has a total timeout: src/shared/sdk-call.ts).
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { Deadline } from "../shared/deadline";
+import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
 import type { EcrApi } from "./ecr";
 import { sdkSecretsApi, type SecretsApi } from "./secrets-manager";
 
 const ecrClients = new Map<string, ECRClient>();
 
-export function sdkEcrApi(): EcrApi {
+export function sdkEcrApi(deadline?: Deadline): EcrApi {
   return {
     async getAuthorizationToken(region) {
       let client = ecrClients.get(region);
       if (client === undefined) {
-        client = new ECRClient({ region, maxAttempts: 4 });
+        client = new ECRClient({ region, maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER });
         ecrClients.set(region, client);
       }
-      const out = await client.send(new GetAuthorizationTokenCommand({}));
+      const ecr = client;
+      const out = await sdkSend(deadline, "ECR GetAuthorizationToken", (options) => ecr.send(new GetAuthorizationTokenCommand({}), options));
       return out.authorizationData ?? [];
     },
     async getPublicAuthorizationToken() {
       // Loaded only when public.ecr.aws is configured: the rotate path never carries it otherwise.
       const { ecrPublicAuthorizationToken } = await import("./ecr-public");
-      return ecrPublicAuthorizationToken();
+      return ecrPublicAuthorizationToken(deadline);
     },
   };
 }
 
 let secretsClient: SecretsManagerClient | undefined;
 
-export function sdkSecretsManagerApi(region: string | undefined): SecretsApi {
-  secretsClient ??= new SecretsManagerClient({ maxAttempts: 4, ...(region ? { region } : {}) });
-  return sdkSecretsApi(secretsClient);
+export function sdkSecretsManagerApi(region: string | undefined, deadline?: Deadline): SecretsApi {
+  secretsClient ??= new SecretsManagerClient({ maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER, ...(region ? { region } : {}) });
+  return sdkSecretsApi(secretsClient, deadline);
 }

@@ -4,6 +4,7 @@
  */
 import { decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../formats/ecr-token";
 import { describeError, TokenFetchError } from "../shared/errors";
+import { isDeadlineExceeded } from "../shared/deadline";
 import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGISTRY, ECR_PUBLIC_REGION, parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 
 export interface AuthorizationData {
@@ -123,6 +124,8 @@ export class RegionTokens {
       this.publicPending = call.then(
         (data) => validatePublicAuthorizationData(data, this.now(), this.minValiditySeconds),
         (error: unknown) => {
+          // The deadline is reported as such (work skipped), not as a token problem.
+          if (isDeadlineExceeded(error)) throw error;
           throw new TokenFetchError(where, describeError(error));
         },
       );
@@ -137,6 +140,8 @@ export class RegionTokens {
       pending = this.api.getAuthorizationToken(region).then(
         (data) => validateAuthorizationData(region, data, this.now(), this.minValiditySeconds),
         (error: unknown) => {
+          // The deadline is reported as such (work skipped), not as a token problem.
+          if (isDeadlineExceeded(error)) throw error;
           throw new TokenFetchError(region, describeError(error));
         },
       );

@@ -7,6 +7,7 @@ import { renderSecretName, type RotationConfig } from "../config/config";
 import { RegionTokens, type EcrApi, type RegistryCredential } from "./ecr";
 import { secondsUntil } from "../formats/ecr-token";
 import { BadRequestError, describeError } from "../shared/errors";
+import { DEADLINE_REASON, isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
 import { ECR_PUBLIC_HOST, parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
 import { checkStoredValue, combinedSecretValue, registrySecretValue, storedExpiry, withdrawnPublicValue } from "./secret-payload";
@@ -25,6 +26,8 @@ export interface RotationDeps {
    * tokens carry a fixed expiry (moto: 2015-01-01) inject one here; the checks stay strict.
    */
   tokenNow?: (() => Date) | undefined;
+  /** The invocation's deadline: nothing starts after it; what is left is reported `skipped: deadline`. */
+  deadline?: Deadline | undefined;
 }
 
 export interface RotationOptions {
@@ -158,7 +161,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     registries = await resolveRegistries(config, tokens, options.registries);
   } catch (error) {
     if (error instanceof BadRequestError) throw error;
-    errors.push(describeError(error));
+    errors.push(isDeadlineExceeded(error) ? `skipped: ${DEADLINE_REASON} (${describeError(error)})` : describeError(error));
     return { registries: [], ecrCalls: tokens.calls, tokenSecondsRemaining: null, stored: [], withdrawn: [], errors };
   }
 
@@ -167,7 +170,7 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       try {
         return { registry, credential: await tokens.credentialFor(registry) };
       } catch (error) {
-        return { registry, error: describeError(error) };
+        return { registry, error: describeError(error), cause: error };
       }
     }),
   );
@@ -229,6 +232,15 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const { registry } = item;
     const secretName = renderSecretName(config.secretNameTemplate, registry);
     const base = { registry: registry.host, accountId: registry.accountId, region: registry.region, secretName };
+    if (item.credential === undefined && isDeadlineExceeded(item.cause)) {
+      rows.push({
+        ...base,
+        outcome: "skipped",
+        reason: `${DEADLINE_REASON}: no token before the invocation's deadline; nothing written, the stored value stays`,
+      });
+      errors.push(`${registry.host}: skipped: ${DEADLINE_REASON}`);
+      continue;
+    }
     if (item.credential === undefined) {
       if (registry.public) {
         rows.push({ ...base, outcome: "failed", reason: await withdrawPublic(secretName, item.error) });
@@ -251,6 +263,11 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     }
     const credential = item.credential;
     fresh.push(credential);
+    if (deps.deadline?.expired()) {
+      rows.push({ ...base, outcome: "skipped", reason: `${DEADLINE_REASON}: not written before the invocation's deadline; the stored value stays` });
+      errors.push(`${secretName}: skipped: ${DEADLINE_REASON}`);
+      continue;
+    }
     try {
       const result = await write(secretName, "registry", registrySecretValue(credential), { registryHost: registry.host });
       const inStore = result.storedValue ? (credentialFromStored(registry, result.storedValue) ?? credential) : credential;
@@ -266,7 +283,14 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
       addSharing(row, result.shared);
       rows.push(row);
     } catch (error) {
-      rows.push(await failedRegistry(config, deps, base, registry, describeError(error), `${secretName}: ${describeError(error)}`, errors));
+      if (isDeadlineExceeded(error)) {
+        // A write the deadline cut may or may not have been applied: its idempotency token makes
+        // the next run's write of the same value a no-op either way.
+        rows.push({ ...base, outcome: "skipped", reason: `${DEADLINE_REASON}: cut before Secrets Manager answered; the next run repeats it` });
+        errors.push(`${secretName}: skipped: ${DEADLINE_REASON}`);
+      } else {
+        rows.push(await failedRegistry(config, deps, base, registry, describeError(error), `${secretName}: ${describeError(error)}`, errors));
+      }
     }
   }
 
@@ -275,6 +299,9 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
     const secretName = config.combinedSecretName;
     if (options.registries !== undefined) {
       combinedSecret = { secretName, outcome: "skipped", reason: "the run covers only some registries; the combined secret holds all of them" };
+    } else if (deps.deadline?.expired()) {
+      combinedSecret = { secretName, outcome: "skipped", reason: DEADLINE_REASON };
+      errors.push(`${secretName}: skipped: ${DEADLINE_REASON}`);
     } else if (fresh.length === 0 || fetched.some((f) => f.credential === undefined && !f.registry.public)) {
       combinedSecret = { secretName, outcome: "skipped", reason: "not every registry has a fresh token: a partial combined secret is never written" };
     } else {
@@ -292,7 +319,9 @@ export async function rotate(config: RotationConfig, deps: RotationDeps, options
         if (result.versionId !== undefined) combinedSecret.versionId = result.versionId;
         addSharing(combinedSecret, result.shared);
       } catch (error) {
-        combinedSecret = { secretName, outcome: "failed", reason: describeError(error) };
+        combinedSecret = isDeadlineExceeded(error)
+          ? { secretName, outcome: "skipped", reason: DEADLINE_REASON }
+          : { secretName, outcome: "failed", reason: describeError(error) };
         errors.push(`${secretName}: ${describeError(error)}`);
       }
     }

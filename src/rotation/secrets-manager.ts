@@ -16,6 +16,8 @@ import {
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import type { ReplicaRegion } from "../config/config";
+import type { Deadline } from "../shared/deadline";
+import { sdkSend, type SdkCallOptions } from "../shared/sdk-call";
 
 /** One replica of a secret as DescribeSecret reports it (`InSync`, `InProgress` or `Failed`). */
 export interface ReplicaStatus {
@@ -73,11 +75,13 @@ function replicaInput(regions: readonly ReplicaRegion[]) {
   return regions.map((r) => ({ Region: r.region, ...(r.kmsKeyId ? { KmsKeyId: r.kmsKeyId } : {}) }));
 }
 
-export function sdkSecretsApi(client: SecretsManagerClient): SecretsApi {
+/** The SDK-backed SecretsApi; every call ends by `deadline` (and has its own total timeout). */
+export function sdkSecretsApi(client: SecretsManagerClient, deadline?: Deadline): SecretsApi {
+  const send = <T>(what: string, call: (options: SdkCallOptions) => Promise<T>): Promise<T> => sdkSend(deadline, `Secrets Manager ${what}`, call);
   return {
     async describe(name) {
       try {
-        const out = await client.send(new DescribeSecretCommand({ SecretId: name }));
+        const out = await send("DescribeSecret", (o) => client.send(new DescribeSecretCommand({ SecretId: name }), o));
         const tags: Record<string, string> = {};
         for (const tag of out.Tags ?? []) if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? "";
         const hasCurrentVersion = Object.values(out.VersionIdsToStages ?? {}).some((stages) => stages.includes("AWSCURRENT"));
@@ -89,7 +93,7 @@ export function sdkSecretsApi(client: SecretsManagerClient): SecretsApi {
     },
     async getCurrent(name) {
       try {
-        const out = await client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: "AWSCURRENT" }));
+        const out = await send("GetSecretValue", (o) => client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: "AWSCURRENT" }), o));
         return { secretString: out.SecretString, hasBinary: out.SecretBinary !== undefined, versionId: out.VersionId, createdDate: out.CreatedDate };
       } catch (error) {
         if (error instanceof ResourceNotFoundException || (error as { name?: string }).name === "ResourceNotFoundException") return undefined;
@@ -97,35 +101,44 @@ export function sdkSecretsApi(client: SecretsManagerClient): SecretsApi {
       }
     },
     async create({ name, secretString, kmsKeyId, tags, clientRequestToken, replicaRegions }) {
-      const out = await client.send(
-        new CreateSecretCommand({
-          Name: name,
-          SecretString: secretString,
-          ClientRequestToken: clientRequestToken,
-          Description: "Amazon ECR pull credentials, kept fresh by ecr-token-rotator",
-          ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}),
-          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-          ...(replicaRegions && replicaRegions.length > 0 ? { AddReplicaRegions: replicaInput(replicaRegions) } : {}),
-        }),
+      const out = await send("CreateSecret", (o) =>
+        client.send(
+          new CreateSecretCommand({
+            Name: name,
+            SecretString: secretString,
+            ClientRequestToken: clientRequestToken,
+            Description: "Amazon ECR pull credentials, kept fresh by ecr-token-rotator",
+            ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}),
+            Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+            ...(replicaRegions && replicaRegions.length > 0 ? { AddReplicaRegions: replicaInput(replicaRegions) } : {}),
+          }),
+          o,
+        ),
       );
       return { versionId: out.VersionId, arn: out.ARN };
     },
     async put({ name, secretString, clientRequestToken }) {
-      const out = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: secretString, ClientRequestToken: clientRequestToken }));
+      const out = await send("PutSecretValue", (o) =>
+        client.send(new PutSecretValueCommand({ SecretId: name, SecretString: secretString, ClientRequestToken: clientRequestToken }), o),
+      );
       return { versionId: out.VersionId };
     },
     async tag(name, tags) {
-      await client.send(new TagResourceCommand({ SecretId: name, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
+      await send("TagResource", (o) =>
+        client.send(new TagResourceCommand({ SecretId: name, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }), o),
+      );
     },
     async getResourcePolicy(name) {
-      const out = await client.send(new GetResourcePolicyCommand({ SecretId: name }));
+      const out = await send("GetResourcePolicy", (o) => client.send(new GetResourcePolicyCommand({ SecretId: name }), o));
       return out.ResourcePolicy ?? undefined;
     },
     async putResourcePolicy(name, policy) {
-      await client.send(new PutResourcePolicyCommand({ SecretId: name, ResourcePolicy: policy, BlockPublicPolicy: true }));
+      await send("PutResourcePolicy", (o) => client.send(new PutResourcePolicyCommand({ SecretId: name, ResourcePolicy: policy, BlockPublicPolicy: true }), o));
     },
     async replicate(name, regions) {
-      const out = await client.send(new ReplicateSecretToRegionsCommand({ SecretId: name, AddReplicaRegions: replicaInput(regions) }));
+      const out = await send("ReplicateSecretToRegions", (o) =>
+        client.send(new ReplicateSecretToRegionsCommand({ SecretId: name, AddReplicaRegions: replicaInput(regions) }), o),
+      );
       return replicaStatuses(out.ReplicationStatus);
     },
   };

@@ -7,6 +7,7 @@ import type { EcrApi } from "../rotation/ecr";
 import { BadRequestError, describeError } from "../shared/errors";
 import type { KubernetesReport, Report } from "../report/report";
 import { openSecretScope, scrubDeep } from "../shared/redact";
+import { DEADLINE_REASON, type Deadline } from "../shared/deadline";
 import { isValidNamespaceName } from "../shared/names";
 import { rotate } from "../rotation/rotate";
 import type { SecretsApi } from "../rotation/secrets-manager";
@@ -15,12 +16,18 @@ import type { RegistryCredential } from "../rotation/ecr";
 
 /** The Kubernetes half (fallback apply, ESO re-sync, diagnosis); loaded lazily. */
 export interface KubernetesStep {
-  (input: { request: Request; credentials: RegistryCredential[]; reason: "heal" | "always"; withdrawn?: string[] }): Promise<KubernetesReport>;
+  (input: {
+    request: Request;
+    credentials: RegistryCredential[];
+    reason: "heal" | "always";
+    deadline?: Deadline;
+    withdrawn?: string[];
+  }): Promise<KubernetesReport>;
 }
 
 /** The read-only diagnose action over the selected clusters; loaded lazily. */
 export interface DiagnoseStep {
-  (input: { request: Request }): Promise<KubernetesReport>;
+  (input: { request: Request; deadline?: Deadline }): Promise<KubernetesReport>;
 }
 
 export interface RunDeps {
@@ -40,6 +47,27 @@ export interface RunDeps {
   fallbackOnHeal?: boolean;
   /** When set, a missing secret is not created: why (the CLI with only default configuration, no --create). */
   refuseCreate?: string | undefined;
+  /**
+   * The invocation's deadline (Lambda: remaining time minus a reporting reserve; CLI:
+   * --timeout). Work left when it passes is reported `skipped` (reason `deadline`) and the run
+   * fails; the Report is still returned. The SDK adapters in `ecr`/`secrets` must be bound to it
+   * too (src/app/app.ts does so).
+   */
+  deadline?: Deadline | undefined;
+}
+
+/** Report.deadline, and the run's failure when the deadline cut something. */
+function recordDeadline(report: Report, deadline: Deadline | undefined): void {
+  if (deadline === undefined || !Number.isFinite(deadline.at)) return;
+  const reached =
+    report.registries.some((r) => r.outcome === "skipped") ||
+    (report.combinedSecret?.outcome === "skipped" && report.combinedSecret.reason === DEADLINE_REASON) ||
+    (report.kubernetes?.clusters ?? []).some(
+      (c) => c.skipped === "deadline" || c.namespaces.some((n) => n.outcome === "skipped" && n.reason?.startsWith(DEADLINE_REASON)),
+    ) ||
+    report.errors.some((e) => e.includes(`skipped: ${DEADLINE_REASON}`));
+  report.deadline = { at: new Date(deadline.at).toISOString(), reached };
+  if (reached && report.errors.length === 0) report.errors.push(`skipped: ${DEADLINE_REASON}: work was left when the invocation's deadline came`);
 }
 
 export async function runRequest(request: Request, config: Config, deps: RunDeps): Promise<Report> {
@@ -58,6 +86,7 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
   // Bad cluster names are rejected before anything is written.
   if (request.clusters !== undefined) selectClusters(config.kubernetes.clusters, request);
   if (request.action === "diagnose") return diagnose(request, deps, started, startedMs);
+  const deadline = deps.deadline;
   const rotation = await rotate(config.rotation, deps, {
     dryRun: request.dryRun,
     force: request.force,
@@ -90,6 +119,17 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
       };
     } else if (rotation.stored.length === 0) {
       report.kubernetes = { mode: "skipped", reason: "no credential in Secrets Manager to push", clusters: [] };
+    } else if (deadline?.expired()) {
+      const clusters = selectClusters(config.kubernetes.clusters, request).map((c) => ({
+        cluster: c.name,
+        region: c.region,
+        ok: false,
+        skipped: "deadline" as const,
+        error: `skipped: ${DEADLINE_REASON}`,
+        namespaces: [],
+      }));
+      report.kubernetes = { mode: "skipped", reason: DEADLINE_REASON, clusters };
+      for (const c of clusters) report.errors.push(`cluster ${c.cluster}: skipped: ${DEADLINE_REASON}`);
     } else {
       try {
         const step = await deps.kubernetes();
@@ -97,6 +137,7 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
           request,
           credentials: rotation.stored,
           reason: request.action === "heal" ? "heal" : "always",
+          ...(deadline ? { deadline } : {}),
           ...(rotation.withdrawn.length > 0 ? { withdrawn: rotation.withdrawn } : {}),
         });
         for (const cluster of report.kubernetes.clusters) {
@@ -111,6 +152,7 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
     report.kubernetes = { mode: "skipped", reason: "FALLBACK_MODE=off", clusters: [] };
   }
 
+  recordDeadline(report, deadline);
   report.ok = report.errors.length === 0;
   report.durationMs = Date.now() - startedMs;
   return scrubDeep(report);
@@ -140,7 +182,7 @@ async function diagnose(request: Request, deps: RunDeps, started: Date, startedM
   }
   try {
     const step = await deps.diagnose();
-    report.kubernetes = await step({ request });
+    report.kubernetes = await step({ request, ...(deps.deadline ? { deadline: deps.deadline } : {}) });
     for (const cluster of report.kubernetes.clusters) {
       if (!cluster.ok) report.errors.push(`cluster ${cluster.cluster}: ${cluster.error ?? "diagnosis failed"}`);
     }
@@ -148,6 +190,7 @@ async function diagnose(request: Request, deps: RunDeps, started: Date, startedM
     report.kubernetes = { mode: "skipped", reason: `failed: ${describeError(error)}`, clusters: [] };
     report.errors.push(`kubernetes: ${describeError(error)}`);
   }
+  recordDeadline(report, deps.deadline);
   report.ok = report.errors.length === 0;
   report.durationMs = Date.now() - startedMs;
   return scrubDeep(report);

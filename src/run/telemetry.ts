@@ -48,6 +48,9 @@ export function powertoolsTelemetry(): Telemetry {
         ecrCalls: report.ecrCalls,
         secretsWritten: report.registries.filter((r) => r.outcome === "created" || r.outcome === "updated").length,
         namespacesByOutcome: byOutcome,
+        // A conflict is reported and counted, and does not fail the run.
+        namespacesInConflict: byOutcome.conflict ?? 0,
+        ...(report.deadline ? { deadline: report.deadline.at, deadlineReached: report.deadline.reached } : {}),
         tokenSecondsRemaining: report.tokenSecondsRemaining,
         ...(stuck !== undefined ? { stuckContainers: stuck.length, stuckByCause: byCause } : {}),
         report,
@@ -68,9 +71,12 @@ export function powertoolsTelemetry(): Telemetry {
         if (report.tokenSecondsRemaining !== null) metrics.addMetric("TokenSecondsRemaining", MetricUnit.Seconds, report.tokenSecondsRemaining);
         if (report.kubernetes?.mode === "applied") {
           metrics.addMetric("NamespacesUpdated", MetricUnit.Count, (byOutcome.created ?? 0) + (byOutcome.updated ?? 0));
-          metrics.addMetric("NamespacesFailed", MetricUnit.Count, (byOutcome.failed ?? 0) + (byOutcome.conflict ?? 0));
+          metrics.addMetric("NamespacesFailed", MetricUnit.Count, byOutcome.failed ?? 0);
+          metrics.addMetric("NamespacesInConflict", MetricUnit.Count, byOutcome.conflict ?? 0);
+          metrics.addMetric("NamespacesEsoManaged", MetricUnit.Count, byOutcome["eso-managed"] ?? 0);
         }
         if (report.action === "heal") metrics.addMetric("HealDurationMs", MetricUnit.Milliseconds, report.durationMs);
+        if (report.deadline) metrics.addMetric("DeadlineReached", MetricUnit.Count, report.deadline.reached ? 1 : 0);
         const replicated = [...report.registries, ...(report.combinedSecret ? [report.combinedSecret] : [])].filter((r) => r.replicas !== undefined);
         if (replicated.length > 0) {
           // SECRET_REPLICA_REGIONS: replicas in the Failed state (also errors of the Report).

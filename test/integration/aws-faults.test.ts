@@ -4,7 +4,8 @@
  * (their retry settings, real HTTP, real serialisation) pointed at the proxy. Per service — ECR
  * GetAuthorizationToken, Secrets Manager writes, EKS DescribeCluster — throttling (429, and the
  * 400 ThrottlingException AWS JSON services really send) and 5xx are retried within the SDK's
- * bound (4 attempts: the proxy counts them), a dropped connection is retried, and in every case
+ * bound (4 attempts: the proxy counts them), a dropped connection is retried, a hung endpoint is
+ * ended by the invocation's deadline (the work left reported `skipped: deadline`), and in every case
  * nothing is half-written: no secret version with a partial value, no duplicate version from a
  * retried write, no combined secret without every registry. moto's tokens get a current expiry
  * from the proxy, so the real clock judges them.
@@ -17,6 +18,7 @@ import { EksConnectionError, resolveClusterConnection, sdkDescribeCluster } from
 import type { Report } from "../../src/report/report";
 import { runRequest } from "../../src/run/run";
 import { parseManualRequest } from "../../src/request/triggers";
+import { deadlineIn } from "../../src/shared/deadline";
 import { freshEcrTokens, startProxiedMoto, type ProxiedMoto } from "../support/moto-proxy";
 
 const A = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -126,11 +128,6 @@ describe("ECR GetAuthorizationToken through the fault proxy", () => {
     expect(await secretNames()).toEqual([]);
     expect(aws.proxy.count({ operation: "CreateSecret" }) + aws.proxy.count({ operation: "PutSecretValue" })).toBe(0);
   });
-
-  it.todo(
-    "a hung token endpoint (proxy.hang({ match: { operation: 'GetAuthorizationToken' } })) is timed out by the invocation deadline: " +
-      "needs the deadline of issue 9 item 3 (today the SDK clients have no request timeout and the call waits forever)",
-  );
 });
 
 describe("Secrets Manager writes through the fault proxy", () => {
@@ -271,6 +268,58 @@ describe("EKS DescribeCluster through the fault proxy", () => {
           !/ (GetAuthorizationToken|DescribeSecret|GetSecretValue|CreateSecret|PutSecretValue|TagResource)$/.test(route) && route !== "GET /clusters/prod-a",
       ),
     ).toEqual([]);
+    await expectNothingHalfWritten();
+  });
+});
+
+describe("a hung endpoint is timed out by the invocation's deadline (per service)", () => {
+  /** A run with a deadline `ms` from now, wired as the handler wires it (SDK adapters bound to it). */
+  async function runWithin(ms: number, action: "rotate" | "heal", env: Record<string, string> = {}): Promise<{ report: Report; ms: number }> {
+    const app = createApp({ ...aws.env(), ...CONFIG, ...env });
+    const started = performance.now();
+    const report = await runRequest(parseManualRequest({ action }), app.config, app.withDeadline!(deadlineIn(ms)));
+    return { report, ms: performance.now() - started };
+  }
+  /** Time the run may take past its deadline (the Report is assembled, nothing waits on the network). */
+  const SLACK_MS = 1_000;
+
+  it("ECR GetAuthorizationToken never answers: every registry skipped: deadline, nothing written, the run fails at the deadline", async () => {
+    aws.proxy.hang({ match: { operation: "GetAuthorizationToken" } });
+    const { report, ms } = await runWithin(1_500, "rotate");
+    expect(ms).toBeLessThan(1_500 + SLACK_MS);
+    expect(report.ok).toBe(false);
+    expect(outcomes(report)).toEqual([`${SECRET_A}: skipped`, `${SECRET_B}: skipped`, `${COMBINED}: skipped`]);
+    expect(report.registries.every((r) => r.reason.startsWith("deadline"))).toBe(true);
+    expect(report.deadline).toMatchObject({ reached: true });
+    expect(await secretNames()).toEqual([]);
+  });
+
+  it("Secrets Manager CreateSecret never answers: the cut write and what follows are skipped: deadline, no combined secret, nothing half-written", async () => {
+    aws.proxy.hang({ match: { operation: "CreateSecret" } });
+    const { report, ms } = await runWithin(1_500, "rotate");
+    expect(ms).toBeLessThan(1_500 + SLACK_MS);
+    expect(report.ok).toBe(false);
+    expect(outcomes(report)).toEqual([`${SECRET_A}: skipped`, `${SECRET_B}: skipped`, `${COMBINED}: skipped`]);
+    expect(aws.proxy.count({ operation: "CreateSecret" })).toBe(1);
+    expect(await secretNames()).not.toContain(COMBINED);
+    await expectNothingHalfWritten();
+  });
+
+  it("EKS DescribeCluster never answers: Secrets Manager is written completely, the cluster is skipped: deadline, the run fails", async () => {
+    await new EKSClient({ region: "us-east-1", endpoint: aws.moto.url }).send(
+      new CreateClusterCommand({
+        name: "prod-a",
+        roleArn: "arn:aws:iam::123456789012:role/eks",
+        resourcesVpcConfig: { subnetIds: ["subnet-0123456789abcdef0"] },
+      }),
+    );
+    aws.proxy.hang({ match: { method: "GET", path: "/clusters/prod-a" } });
+    const { report, ms } = await runWithin(4_000, "heal", { EKS_CLUSTERS: "prod-a", FALLBACK_MODE: "on-heal" });
+    expect(ms).toBeLessThan(4_000 + SLACK_MS);
+    expect(report.ok).toBe(false);
+    expect(outcomes(report)).toEqual(ALL_CREATED);
+    expect(report.kubernetes!.clusters[0]).toMatchObject({ cluster: "prod-a", ok: false, skipped: "deadline" });
+    expect(report.errors.join("\n")).toMatch(/prod-a: skipped: deadline/);
     await expectNothingHalfWritten();
   });
 });

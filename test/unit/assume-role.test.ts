@@ -21,6 +21,7 @@ import { EksConnectionError, getAssumedClusterAccess } from "../../src/eks/conne
 import { decodeEksToken } from "../../src/eks/token";
 import { EksTokenCache } from "../../src/eks/token-cache";
 import { explainUnauthorized } from "../../src/clusters/step";
+import { deadlineIn, isDeadlineExceeded, type Deadline } from "../../src/shared/deadline";
 
 const ROLE = "arn:aws:iam::222222222222:role/ecr-token-rotator-spoke";
 const REQUEST: AssumeRoleRequest = { roleArn: ROLE, externalId: "fleet-7f3a", sessionName: "ecr-token-rotator", region: "eu-west-1" };
@@ -234,5 +235,43 @@ describe("explainUnauthorized", () => {
     expect(explainUnauthorized({ ...forbidden }, { server: "", caData: "", token: "", identity })).toEqual(forbidden);
     const own = { ...ok, ok: false, error: "unauthorized (401)" };
     expect(explainUnauthorized({ ...own }, { server: "", caData: "", token: "" })).toEqual(own);
+  });
+});
+
+describe("the invocation's deadline on the assume-role path", () => {
+  const sts = mockClient(STSClient);
+  beforeEach(() => sts.reset());
+  afterEach(() => sts.reset());
+
+  it("an AssumeRole that hangs ends at the deadline as DeadlineExceededError; after it, none starts", async () => {
+    sts.on(AssumeRoleCommand).callsFake(() => new Promise(() => undefined));
+    const error = await sdkAssumeRole()(REQUEST, deadlineIn(50)).catch((e: unknown) => e);
+    expect(isDeadlineExceeded(error)).toBe(true);
+    expect(String(error)).toContain("STS AssumeRole");
+    expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(1);
+    const passed = await sdkAssumeRole()(REQUEST, deadlineIn(0)).catch((e: unknown) => e);
+    expect(isDeadlineExceeded(passed)).toBe(true);
+    expect(sts.commandCalls(AssumeRoleCommand)).toHaveLength(1);
+  });
+
+  it("the cache hands the deadline to AssumeRole and lets DeadlineExceededError through unwrapped and uncached", async () => {
+    const seen: Array<Deadline | undefined> = [];
+    let hang = true;
+    const cache = new AssumedRoleCache({
+      assume: async (_request, deadline) => {
+        seen.push(deadline);
+        if (hang) return deadline!.race(new Promise<AssumedRole>(() => undefined), "STS AssumeRole");
+        return role(2, new Date(Date.now() + 3600_000));
+      },
+    });
+    const deadline = deadlineIn(50);
+    const error = await getAssumedClusterAccess({ name: "spoke", region: "eu-west-1" }, REQUEST, { cache, deadline }).catch((e: unknown) => e);
+    // The deadline is not a cluster problem (no EksConnectionError): the step reports the cluster `skipped`.
+    expect(error).not.toBeInstanceOf(EksConnectionError);
+    expect(isDeadlineExceeded(error)).toBe(true);
+    expect(seen).toEqual([deadline]);
+    hang = false;
+    expect((await cache.get(REQUEST)).credentials.accessKeyId).toBe("ASIAASSUMED00000002");
+    expect(cache.calls).toBe(2);
   });
 });

@@ -51,12 +51,45 @@ describe("formatReport", () => {
     const text = formatReport(base);
     expect(text.split("\n")[0]).toBe("FAILED  action=heal trigger=alarm-eventbridge (pulls)  812 ms, 1 ECR call");
     expect(text).toMatch(/ecr\/creds\s+kept \(debounced\)\s+2026-11-24T19:59:00.000Z\s+11h59m/);
-    expect(text).toMatch(/CLUSTER\s+CREATED\s+UPDATED\s+UNCHANGED\s+SKIPPED\s+CONFLICT\s+FAILED\s+SA PATCHED\s+ESO RE-SYNCED\s+STATUS/);
-    expect(text).toMatch(/us-east-1:prod\s+1\s+2\s+0\s+0\s+1\s+0\s+1\s+2\s+FAILED: 1 namespace failed or in conflict/);
+    expect(text).toMatch(/CLUSTER\s+CREATED\s+UPDATED\s+UNCHANGED\s+ESO-MANAGED\s+CONFLICT\s+FAILED\s+SKIPPED\s+SA PATCHED\s+ESO RE-SYNCED\s+STATUS/);
+    expect(text).toMatch(/us-east-1:prod\s+1\s+2\s+0\s+0\s+1\s+0\s+0\s+1\s+2\s+FAILED: 1 namespace failed or in conflict/);
     expect(text).toMatch(/prod\/legacy\s+conflict\s+Secret legacy\/ecr-pull-secret has type Opaque/);
     expect(text).toContain("note (prod): Secrets were updated in place");
     // The STATUS column already says it: the error is not repeated.
     expect(text).not.toContain("error: cluster prod: 1 namespace failed or in conflict");
+  });
+
+  it("ESO-managed namespaces and work the deadline cut are listed; the deadline is said", () => {
+    const report: Report = {
+      ...base,
+      deadline: { at: "2026-11-24T08:00:02.500Z", reached: true },
+      kubernetes: {
+        mode: "applied",
+        clusters: [
+          {
+            cluster: "prod",
+            region: "us-east-1",
+            ok: false,
+            skipped: "deadline",
+            namespaces: [
+              {
+                namespace: "a",
+                outcome: "eso-managed",
+                reason: "owned by ExternalSecret a/ecr-pull: not written; ExternalSecret a/ecr-pull re-synced (force-sync)",
+              },
+              { namespace: "b", outcome: "skipped", reason: "deadline" },
+              { namespace: "c", outcome: "skipped", reason: "namespace is terminating" },
+            ],
+          },
+        ],
+      },
+    };
+    const text = formatReport(report);
+    expect(text).toMatch(/us-east-1:prod\s+0\s+0\s+0\s+1\s+0\s+0\s+2\s/);
+    expect(text).toMatch(/prod\/a\s+eso-managed\s+owned by ExternalSecret a\/ecr-pull/);
+    expect(text).toMatch(/prod\/b\s+skipped\s+deadline/);
+    expect(text).not.toMatch(/prod\/c\s+skipped/);
+    expect(text).toContain("deadline 2026-11-24T08:00:02.500Z reached: the work left was skipped (reason: deadline)");
   });
 
   it("an ignored alarm and a dry run say so", () => {
@@ -87,7 +120,8 @@ describe("formatReport", () => {
       ],
     };
     const text = formatReport({ ...base, ok: true, errors: [], kubernetes: { mode: "applied", clusters: [cluster] } });
-    expect(text).toMatch(/us-east-1:prod\s+0\s+0\s+1\s+2\s+0\s+0\s+1\s+2\s+ok/);
+    // CREATED UPDATED UNCHANGED ESO-MANAGED CONFLICT FAILED SKIPPED SA-PATCHED ESO-RE-SYNCED STATUS
+    expect(text).toMatch(/us-east-1:prod\s+0\s+0\s+1\s+0\s+0\s+0\s+2\s+1\s+2\s+ok/);
   });
 
   it("a namespace that failed after retries gets the exact re-run command (with --function when the CLI used it)", () => {

@@ -1,0 +1,94 @@
+/**
+ * Step 5 of the apply engine: ESO re-sync. An ExternalSecret that owns an ESO-managed pull secret
+ * in a target namespace is annotated with `force-sync` on every heal (the fallback never writes
+ * that Secret: ESO's re-sync is the fix there), and with ESO_RESYNC also those matching its
+ * label selector. Each ExternalSecret is patched at most once.
+ */
+import type { ApplyContext, ClusterState, NamespaceResult } from "./apply-types";
+import { forceSyncPatch } from "./decide";
+import { matchesLabelSelector, parseLabelSelector } from "./namespaces";
+import { forEachListed, pool } from "./paging";
+import { withRetry } from "./retry";
+import { KubeApiError, type KubeExternalSecret } from "./types";
+import { isDeadlineExceeded } from "../shared/deadline";
+
+/**
+ * 5. Annotates ExternalSecrets with `force-sync`: those that own an ESO-managed pull secret in a
+ * target namespace (always: the heal's fix there is ESO's re-sync), and, with ESO_RESYNC, those
+ * matching its label selector in the target namespaces. Each is patched once.
+ */
+export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterState): Promise<void> {
+  const { api, target, result } = ctx;
+  const esoRows = result.namespaces.filter((n) => n.outcome === "eso-managed");
+  const wanted = new Map<string, { namespace: string; name: string; rows: NamespaceResult[] }>();
+  const want = (namespace: string, name: string, row?: NamespaceResult) => {
+    const id = `${namespace}/${name}`;
+    const entry = wanted.get(id) ?? { namespace, name, rows: [] };
+    if (row) entry.rows.push(row);
+    wanted.set(id, entry);
+  };
+  for (const row of esoRows) if (row.externalSecret) want(row.namespace, row.externalSecret.slice(row.namespace.length + 1), row);
+
+  // Pull secrets ESO manages by label only (no owner reference) and ESO_RESYNC's selection
+  // need the ExternalSecrets listed.
+  const unowned = esoRows.filter((row) => !row.externalSecret);
+  const selector = target.esoResync?.labelSelector;
+  if ((selector !== undefined && state.selected.length > 0) || unowned.length > 0) {
+    const selected = new Set(state.selected);
+    try {
+      const listed: KubeExternalSecret[] = [];
+      // Label-only rows need every ExternalSecret (which one writes the Secret is in its spec).
+      await forEachListed(
+        (o) => api.listExternalSecrets(o),
+        unowned.length > 0 ? {} : { labelSelector: selector! },
+        (es) => void listed.push(es),
+        ctx.paging,
+      );
+      const matchesSelector =
+        selector === undefined
+          ? () => false
+          : (() => {
+              const requirements = parseLabelSelector(selector);
+              return (es: KubeExternalSecret) => matchesLabelSelector(requirements, es.metadata.labels ?? {});
+            })();
+      for (const es of listed) {
+        const ns = es.metadata.namespace;
+        if (!ns || !selected.has(ns)) continue;
+        const writes = es.spec?.target?.name || es.metadata.name;
+        const owning = unowned.filter((row) => row.namespace === ns && writes === target.pullSecretName);
+        if (owning.length > 0 || matchesSelector(es)) want(ns, es.metadata.name);
+        for (const row of owning) {
+          row.externalSecret = `${ns}/${es.metadata.name}`;
+          wanted.get(row.externalSecret)!.rows.push(row);
+        }
+      }
+      for (const row of unowned) if (!row.externalSecret) row.reason += "; no ExternalSecret in the namespace writes it, so none was re-synced";
+    } catch (error) {
+      if (isDeadlineExceeded(error)) result.deadlineReached = true;
+      const why =
+        error instanceof KubeApiError && error.status === 404
+          ? "the ExternalSecret API (external-secrets.io/v1) is not served by this cluster (ESO not installed?)"
+          : ctx.describe(error, "list", "externalsecrets");
+      result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
+    }
+  }
+
+  const patch = forceSyncPatch((ctx.deps.now ?? (() => new Date()))());
+  await pool([...wanted.entries()], target.concurrency, async ([id, es]) => {
+    try {
+      if (!target.dryRun) {
+        ctx.deps.deadline?.check("an ExternalSecret re-sync");
+        await withRetry(() => api.patchExternalSecret(es.namespace, es.name, patch), ctx.policy, ctx.hooks);
+      }
+      result.externalSecrets.resynced.push(id);
+      for (const row of es.rows)
+        row.reason += target.dryRun ? `; ExternalSecret ${id} would be re-synced (force-sync)` : `; ExternalSecret ${id} re-synced (force-sync)`;
+    } catch (error) {
+      if (isDeadlineExceeded(error)) result.deadlineReached = true;
+      const reason = ctx.describe(error, "patch", "externalsecrets", es.namespace);
+      result.externalSecrets.failed.push({ externalSecret: id, reason });
+      for (const row of es.rows) row.reason += `; re-sync of ExternalSecret ${id} failed: ${reason}`;
+    }
+  });
+  result.externalSecrets.resynced.sort();
+}

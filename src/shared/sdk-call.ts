@@ -1,0 +1,35 @@
+/**
+ * Total timeouts for AWS SDK calls. Every SDK client the product creates gets
+ * {@link SDK_REQUEST_HANDLER} (a connection timeout, and a request timeout that is a total timer
+ * and an error — the SDK's default only logs a warning); every call goes through
+ * {@link sdkSend}, which bounds that request timeout by the invocation's deadline, hands the SDK
+ * the deadline's AbortSignal (no retry starts after it) and returns at the deadline even if the
+ * SDK is still in a retry wait.
+ */
+import { NO_DEADLINE, type Deadline } from "./deadline";
+
+/** Connecting (TCP + TLS) may take this long. */
+export const SDK_CONNECTION_TIMEOUT_MS = 3_000;
+/** One attempt of one SDK request may take this long in total (before retries). */
+export const SDK_REQUEST_TIMEOUT_MS = 10_000;
+
+/** `requestHandler` options for every SDK client (NodeHttpHandler options). */
+export const SDK_REQUEST_HANDLER = {
+  connectionTimeout: SDK_CONNECTION_TIMEOUT_MS,
+  requestTimeout: SDK_REQUEST_TIMEOUT_MS,
+  throwOnRequestTimeout: true,
+} as const;
+
+/** The per-call options of `client.send(command, options)`. */
+export interface SdkCallOptions {
+  abortSignal?: AbortSignal;
+  requestTimeout: number;
+}
+
+/** Runs one SDK call (`send` receives the per-call options) within the deadline. */
+export async function sdkSend<T>(deadline: Deadline | undefined, what: string, send: (options: SdkCallOptions) => Promise<T>): Promise<T> {
+  const d = deadline ?? NO_DEADLINE;
+  if (!Number.isFinite(d.at)) return send({ requestTimeout: SDK_REQUEST_TIMEOUT_MS });
+  d.check(what);
+  return d.race(send({ abortSignal: d.signal, requestTimeout: d.budget(SDK_REQUEST_TIMEOUT_MS) }), what);
+}
