@@ -200,13 +200,10 @@ describe("the real External Secrets Operator turns what the product wrote into a
     }
   });
 
-  // Coexistence with the fallback (issue 9, item 2): in a namespace where ESO owns the pull
-  // Secret, a heal must not write it and must not fail — it reports the namespace `eso-managed`
-  // and forces ESO's re-sync. Today the heal reports such a Secret as `conflict` and the run
-  // fails (it is not labelled app.kubernetes.io/managed-by: ecr-token-rotator); un-skip this
-  // test when the heal recognises ESO-owned Secrets (ownerReferences kind ExternalSecret /
-  // label reconcile.external-secrets.io/managed=true) and reports them `eso-managed`.
-  it.skip("coexistence: a heal leaves ESO's Secret to ESO (eso-managed, not failed), re-syncs it, and a second heal writes nothing", async () => {
+  // Coexistence with the fallback: in a namespace where ESO owns the pull Secret, a heal does
+  // not write it and does not fail — it reports the namespace `eso-managed` and forces ESO's
+  // re-sync of the owning ExternalSecret; the two writers never flip-flop.
+  it("coexistence: a heal leaves ESO's Secret to ESO (eso-managed, not failed), re-syncs it, and a second heal writes nothing", async () => {
     const ns = "team-eso";
     await bed.createNamespace(ns);
     await world.applyFile("infra/k8s/external-secret.yaml", ns);
