@@ -237,6 +237,7 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
   if (result.externalSecrets.enabled || result.externalSecrets.resynced.length > 0 || result.externalSecrets.failed.length > 0) {
     report.externalSecrets = {
       resynced: result.externalSecrets.resynced,
+      ...(result.externalSecrets.clusterExternalSecrets ? { clusterExternalSecrets: result.externalSecrets.clusterExternalSecrets } : {}),
       failed: result.externalSecrets.failed.map((f) => `${f.externalSecret}: ${f.reason}`),
     };
   }

@@ -2,10 +2,14 @@
  * Step 5 of the apply engine: ESO re-sync. An ExternalSecret that owns an ESO-managed pull secret
  * in a target namespace is annotated with `force-sync` on every heal (the fallback never writes
  * that Secret: ESO's re-sync is the fix there), and with ESO_RESYNC also those matching its
- * label selector. Each ExternalSecret is patched at most once.
+ * label selector. Each ExternalSecret is patched at most once. A listed ExternalSecret owned by a
+ * ClusterExternalSecret is re-synced through its parent instead: the parent's
+ * spec.externalSecretMetadata.annotations gets `force-sync` (once per parent), which its controller
+ * copies to every child; an annotation set on the child itself is reset by that controller and
+ * the re-sync is lost.
  */
 import type { ApplyContext, ClusterState, NamespaceResult } from "./apply-types";
-import { forceSyncPatch } from "./decide";
+import { clusterForceSyncPatch, forceSyncPatch } from "./decide";
 import { matchesLabelSelector, parseLabelSelector } from "./namespaces";
 import { forEachListed, pool } from "./paging";
 import { withRetry } from "./retry";
@@ -20,13 +24,15 @@ import { isDeadlineExceeded } from "../shared/deadline";
 export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterState): Promise<void> {
   const { api, target, result } = ctx;
   const esoRows = result.namespaces.filter((n) => n.outcome === "eso-managed");
-  const wanted = new Map<string, { namespace: string; name: string; rows: NamespaceResult[] }>();
+  const wanted = new Map<string, { namespace: string; name: string; rows: NamespaceResult[]; parent?: string }>();
   const want = (namespace: string, name: string, row?: NamespaceResult) => {
     const id = `${namespace}/${name}`;
     const entry = wanted.get(id) ?? { namespace, name, rows: [] };
     if (row) entry.rows.push(row);
     wanted.set(id, entry);
   };
+  /** The ClusterExternalSecret that owns a listed ExternalSecret, if any. */
+  const parentOf = (es: KubeExternalSecret) => es.metadata.ownerReferences?.find((o) => o.kind === "ClusterExternalSecret" && o.name)?.name;
   for (const row of esoRows) if (row.externalSecret) want(row.namespace, row.externalSecret.slice(row.namespace.length + 1), row);
 
   // Pull secrets ESO manages by label only (no owner reference) and ESO_RESYNC's selection
@@ -56,7 +62,11 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
         if (!ns || !selected.has(ns)) continue;
         const writes = es.spec?.target?.name || es.metadata.name;
         const owning = unowned.filter((row) => row.namespace === ns && writes === target.pullSecretName);
-        if (owning.length > 0 || matchesSelector(es)) want(ns, es.metadata.name);
+        if (owning.length > 0 || matchesSelector(es)) {
+          want(ns, es.metadata.name);
+          const parent = parentOf(es);
+          if (parent) wanted.get(`${ns}/${es.metadata.name}`)!.parent = parent;
+        }
         for (const row of owning) {
           row.externalSecret = `${ns}/${es.metadata.name}`;
           wanted.get(row.externalSecret)!.rows.push(row);
@@ -73,8 +83,13 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
     }
   }
 
-  const patch = forceSyncPatch((ctx.deps.now ?? (() => new Date()))());
-  await pool([...wanted.entries()], target.concurrency, async ([id, es]) => {
+  const now = (ctx.deps.now ?? (() => new Date()))();
+  const patch = forceSyncPatch(now);
+  const direct = [...wanted.entries()].filter(([, es]) => es.parent === undefined);
+  const byParent = new Map<string, Array<[string, (typeof direct)[number][1]]>>();
+  for (const [id, es] of wanted) if (es.parent !== undefined) byParent.set(es.parent, [...(byParent.get(es.parent) ?? []), [id, es]]);
+  const clusterPatched: string[] = [];
+  await pool(direct, target.concurrency, async ([id, es]) => {
     try {
       if (!target.dryRun) {
         ctx.deps.deadline?.check("an ExternalSecret re-sync");
@@ -90,5 +105,31 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
       for (const row of es.rows) row.reason += `; re-sync of ExternalSecret ${id} failed: ${reason}`;
     }
   });
+  // Children of a ClusterExternalSecret: one patch of the parent re-syncs them all.
+  const clusterPatch = clusterForceSyncPatch(now);
+  await pool([...byParent.entries()], target.concurrency, async ([parent, children]) => {
+    try {
+      if (!target.dryRun) {
+        ctx.deps.deadline?.check("a ClusterExternalSecret re-sync");
+        await withRetry(() => api.patchClusterExternalSecret(parent, clusterPatch), ctx.policy, ctx.hooks);
+      }
+      clusterPatched.push(parent);
+      for (const [id, es] of children) {
+        result.externalSecrets.resynced.push(id);
+        for (const row of es.rows)
+          row.reason += target.dryRun
+            ? `; ExternalSecret ${id} would be re-synced (force-sync through ClusterExternalSecret ${parent})`
+            : `; ExternalSecret ${id} re-synced (force-sync through ClusterExternalSecret ${parent})`;
+      }
+    } catch (error) {
+      if (isDeadlineExceeded(error)) result.deadlineReached = true;
+      const reason = `ClusterExternalSecret ${parent}: ${ctx.describe(error, "patch", "clusterexternalsecrets")}`;
+      for (const [id, es] of children) {
+        result.externalSecrets.failed.push({ externalSecret: id, reason });
+        for (const row of es.rows) row.reason += `; re-sync of ExternalSecret ${id} failed: ${reason}`;
+      }
+    }
+  });
   result.externalSecrets.resynced.sort();
+  if (clusterPatched.length > 0) result.externalSecrets.clusterExternalSecrets = clusterPatched.sort();
 }

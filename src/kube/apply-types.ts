@@ -73,8 +73,16 @@ export interface ClusterApplyResult {
   externalSecrets: {
     /** ESO_RESYNC is configured (ExternalSecrets owning an ESO-managed pull secret are re-synced regardless). */
     enabled: boolean;
-    /** `namespace/name` of ExternalSecrets annotated (or that would be). */
+    /**
+     * `namespace/name` of ExternalSecrets re-synced (or that would be): annotated directly, or,
+     * for a child of a ClusterExternalSecret, through its parent (see `clusterExternalSecrets`).
+     */
     resynced: string[];
+    /**
+     * Names of the ClusterExternalSecrets patched (or that would be) to re-sync their children
+     * (`spec.externalSecretMetadata.annotations["force-sync"]`). Present only when there is one.
+     */
+    clusterExternalSecrets?: string[];
     failed: Array<{ externalSecret: string; reason: string }>;
   };
   /** Cluster-level problems (e.g. the namespace LIST failed). */

@@ -234,6 +234,15 @@ export async function createKubeApi(connection: KubeConnection, options: ClientN
         mergePatch,
       ).then(plain<KubeExternalSecret>);
     },
+    patchClusterExternalSecret(name, patch) {
+      return call(
+        (c) => custom.patchClusterCustomObject({ ...ESO, plural: "clusterexternalsecrets", name, body: patch }, c),
+        "patch",
+        "clusterexternalsecrets",
+        undefined,
+        mergePatch,
+      ).then(plain<unknown>);
+    },
     listPods(o) {
       return call((c) => core.listPodForAllNamespaces(listParams(o), c), "list", "pods").then(page<KubePod>);
     },

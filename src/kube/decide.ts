@@ -210,6 +210,15 @@ export function decideServiceAccount(sa: KubeServiceAccount | undefined, pullSec
   return { action: "patch", patch: { metadata, imagePullSecrets: [...current, { name: pullSecretName }] } };
 }
 
+/**
+ * Merge patch that makes ESO re-sync every ExternalSecret a ClusterExternalSecret owns: its
+ * controller copies spec.externalSecretMetadata.annotations to each child (and resets any
+ * annotation set on a child directly, so annotating the children is not reliable).
+ */
+export function clusterForceSyncPatch(now: Date): MergePatch {
+  return { spec: { externalSecretMetadata: { annotations: { "force-sync": String(Math.floor(now.getTime() / 1000)) } } } };
+}
+
 /** Merge patch that makes ESO re-sync an ExternalSecret now. */
 export function forceSyncPatch(now: Date): MergePatch {
   return { metadata: { annotations: { "force-sync": String(Math.floor(now.getTime() / 1000)) } } };

@@ -251,6 +251,8 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
         patch,
         MERGE_PATCH,
       ),
+    patchClusterExternalSecret: (name, patch) =>
+      call<unknown>("PATCH", `${ESO_PATH}/clusterexternalsecrets/${enc(name)}`, { verb: "patch", resource: "clusterexternalsecrets" }, patch, MERGE_PATCH),
     listPods: (o) => list<KubePod>("/api/v1/pods", o, { verb: "list", resource: "pods" }),
     listEvents: (o) => list<KubeEvent>("/api/v1/events", o, { verb: "list", resource: "events" }),
     listNamespacedPods: (ns, o) => list<KubePod>(`/api/v1/namespaces/${enc(ns)}/pods`, o, { verb: "list", resource: "pods", namespace: ns }),

@@ -113,6 +113,8 @@ export interface KubeApi {
   /** `external-secrets.io/v1` ExternalSecrets across all namespaces. */
   listExternalSecrets(options: ListOptions): Promise<ListPage<KubeExternalSecret>>;
   patchExternalSecret(namespace: string, name: string, patch: MergePatch): Promise<unknown>;
+  /** `external-secrets.io/v1` ClusterExternalSecret (cluster-scoped), a JSON merge patch. */
+  patchClusterExternalSecret(name: string, patch: MergePatch): Promise<unknown>;
   /** Pods across all namespaces (`GET /api/v1/pods`). */
   listPods(options: ListOptions): Promise<ListPage<KubePod>>;
   /** core/v1 Events across all namespaces (`GET /api/v1/events`), e.g. `fieldSelector=involvedObject.kind=Pod,reason=Failed`. */
@@ -126,7 +128,7 @@ export interface KubeApi {
 }
 
 export type KubeVerb = "get" | "list" | "create" | "patch";
-export type KubeResource = "namespaces" | "secrets" | "serviceaccounts" | "externalsecrets" | "pods" | "events";
+export type KubeResource = "namespaces" | "secrets" | "serviceaccounts" | "externalsecrets" | "clusterexternalsecrets" | "pods" | "events";
 
 /**
  * A failed Kubernetes API request. `status` is the HTTP status (0 for a network error, with

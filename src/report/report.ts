@@ -145,7 +145,11 @@ export interface ClusterReport {
   /** `namespace/name` of ServiceAccounts patched (new pods get the pull secret), missing, failed. */
   serviceAccounts?: { patched: string[]; missing: string[]; failed: string[] };
   /** `namespace/name` of ExternalSecrets annotated with force-sync, and failures. */
-  externalSecrets?: { resynced: string[]; failed: string[] };
+  /**
+   * `resynced`: `namespace/name` of the ExternalSecrets re-synced; `clusterExternalSecrets` (only
+   * when any): the ClusterExternalSecrets patched to re-sync their children (listed in `resynced`).
+   */
+  externalSecrets?: { resynced: string[]; clusterExternalSecrets?: string[]; failed: string[] };
   /** What the writes mean for running pods (in-place update: no restart needed), degraded modes. */
   notes?: string[];
   /** Kubernetes API requests made, retries included. */

@@ -70,6 +70,7 @@ describe("infra/k8s on the real kube-apiserver", () => {
       ["patch", "serviceaccounts"],
       ["list", "externalsecrets.external-secrets.io"],
       ["patch", "externalsecrets.external-secrets.io"],
+      ["patch", "clusterexternalsecrets.external-secrets.io"],
       ["list", "pods"],
       ["list", "events"],
     ] as const) {
@@ -84,7 +85,8 @@ describe("infra/k8s on the real kube-apiserver", () => {
       ["create", "serviceaccounts"],
       ["get", "externalsecrets.external-secrets.io"],
       ["delete", "externalsecrets.external-secrets.io"],
-      ["patch", "clusterexternalsecrets.external-secrets.io"],
+      ["get", "clusterexternalsecrets.external-secrets.io"],
+      ["delete", "clusterexternalsecrets.external-secrets.io"],
       ["get", "pods"],
       ["get", "configmaps"],
       ["create", "pods"],

@@ -223,6 +223,7 @@ describe("RBAC for the Kubernetes fallback", () => {
         "core/serviceaccounts: patch",
         "external-secrets.io/externalsecrets: list",
         "external-secrets.io/externalsecrets: patch",
+        "external-secrets.io/clusterexternalsecrets: patch",
         "core/pods: list",
         "core/events: list",
       ].sort(),
@@ -240,7 +241,7 @@ describe("RBAC for the Kubernetes fallback", () => {
       .filter((f) => f.endsWith(".ts"))
       .map((f) => readFileSync(join(REPO, "src", f), "utf8"))
       .join("\n");
-    const group = (resource: string) => (resource === "externalsecrets" ? "external-secrets.io" : "core");
+    const group = (resource: string) => (resource === "externalsecrets" || resource === "clusterexternalsecrets" ? "external-secrets.io" : "core");
     const used = (pattern: RegExp) => new Set([...source.matchAll(pattern)].map((m) => `${group(m[2]!)}/${m[2]}: ${m[1]}`));
     const httpClient = used(/\{\s*verb:\s*"(\w+)",\s*resource:\s*"(\w+)"/g);
     // The client-node adapter (and the engine's error descriptions) name them as ("verb", "resource") arguments.

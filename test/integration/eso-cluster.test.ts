@@ -71,19 +71,13 @@ describe("ClusterExternalSecret (infra/k8s/cluster-external-secret.yaml) on the 
     expect(await getJson(bed, ["-n", "other", "get", "externalsecret", "ecr-pull-secret"])).toBeUndefined();
   });
 
-  // Missing product behaviour: a heal's re-sync of ClusterExternalSecret children is not
-  // reliable. The heal annotates each child ExternalSecret (ESO_RESYNC selects them by the
-  // label externalSecretMetadata gives them), but the ClusterExternalSecret controller owns its
-  // children and, on the change, resets their annotations to spec.externalSecretMetadata
-  // (ESO v0.16.2, clusterexternalsecret_controller.go createOrUpdateExternalSecret). When it
-  // wins the race against the ExternalSecret controller, the child's labels+annotations hash is
-  // back to what it was and no re-sync happens: by hand on this bed, 4 children annotated at
-  // once missed 1-2 re-syncs in each of 4 rounds. What works on v0.16.2: patching the
-  // ClusterExternalSecret's spec.externalSecretMetadata.annotations (force-sync=<time>), which
-  // the controller copies to every child (3 of 3 rounds, all children). An annotation on the
-  // ClusterExternalSecret itself does nothing on v0.16.2. Un-skip when the heal re-syncs
-  // ClusterExternalSecrets that way (rbac.yaml already grants patch on clusterexternalsecrets).
-  it.skip("a heal (ESO_RESYNC) re-syncs every child of the ClusterExternalSecret, each Secret in place", async () => {
+  // The ClusterExternalSecret controller owns its children and, on a change, resets their
+  // annotations to spec.externalSecretMetadata (ESO v0.16.2, clusterexternalsecret_controller.go
+  // createOrUpdateExternalSecret): a force-sync annotation set on a child is often lost (by hand
+  // on this bed, 4 children annotated at once missed 1-2 re-syncs in each of 4 rounds). The heal
+  // therefore patches the parent's spec.externalSecretMetadata.annotations (force-sync=<time>),
+  // which the controller copies to every child (an annotation on the parent itself does nothing).
+  it("a heal (ESO_RESYNC) re-syncs every child of the ClusterExternalSecret, each Secret in place", async () => {
     const served = ["billing", "late", "newcomer", "shop"];
     const before = new Map(await Promise.all(served.map(async (ns) => [ns, await world.esoSecret(ns, "ecr-pull-secret")] as const)));
     const newToken = `ces-${randomBytes(12).toString("hex")}`;

@@ -57,6 +57,8 @@ export class FakeKubeApi implements KubeApi {
   readonly secrets = new Map<string, KubeSecret>();
   readonly serviceAccounts = new Map<string, KubeServiceAccount>();
   readonly externalSecrets = new Map<string, KubeExternalSecret>();
+  /** ClusterExternalSecrets (cluster-scoped: keyed `/name`). */
+  readonly clusterExternalSecrets = new Map<string, Obj>();
   readonly pods = new Map<string, KubePod>();
   readonly events = new Map<string, KubeEvent>();
   /** When false, listExternalSecrets answers 404 (CRD not installed). */
@@ -90,6 +92,12 @@ export class FakeKubeApi implements KubeApi {
     const s = clone(es);
     s.metadata.resourceVersion = this.nextRv();
     this.externalSecrets.set(`${s.metadata.namespace}/${s.metadata.name}`, s);
+    return this;
+  }
+  putClusterExternalSecret(ces: Obj): this {
+    const c = clone(ces);
+    c.metadata.resourceVersion = this.nextRv();
+    this.clusterExternalSecrets.set(`/${c.metadata.name}`, c);
     return this;
   }
   putPod(pod: KubePod): this {
@@ -221,6 +229,10 @@ export class FakeKubeApi implements KubeApi {
     await this.enter({ method: "patchExternalSecret", verb: "patch", resource: "externalsecrets", namespace, name, body: patch });
     return this.patch(this.externalSecrets as unknown as Map<string, Obj>, "externalsecrets", namespace, name, patch) as unknown as KubeExternalSecret;
   }
+  async patchClusterExternalSecret(name: string, patch: MergePatch): Promise<unknown> {
+    await this.enter({ method: "patchClusterExternalSecret", verb: "patch", resource: "clusterexternalsecrets", name, body: patch });
+    return this.patch(this.clusterExternalSecrets, "clusterexternalsecrets", "", name, patch);
+  }
   async listPods(options: ListOptions): Promise<ListPage<KubePod>> {
     await this.enter({ method: "listPods", verb: "list", resource: "pods", options });
     return this.list(this.pods as unknown as Map<string, Obj>, options) as unknown as ListPage<KubePod>;
@@ -262,7 +274,7 @@ export class FakeKubeApi implements KubeApi {
 /** A 403 like the API server's RBAC denial, for `user` doing `verb` on `resource` in `namespace`. */
 export function forbidden(user: string, verb: KubeVerb, resource: KubeResource, namespace?: string, name?: string): KubeApiError {
   const scope = namespace ? `in the namespace "${namespace}"` : "at the cluster scope";
-  const group = resource === "externalsecrets" ? "external-secrets.io" : "";
+  const group = resource === "externalsecrets" || resource === "clusterexternalsecrets" ? "external-secrets.io" : "";
   return new KubeApiError(
     403,
     `${resource}${name ? ` "${name}"` : ""} is forbidden: User "${user}" cannot ${verb} resource "${resource}" in API group "${group}" ${scope}`,

@@ -138,24 +138,27 @@ describe.each(adapters)("%s", (adapterName, factory) => {
     expect(connections).toBeLessThanOrEqual(2);
   });
 
-  it("patches with application/merge-patch+json; creates with POST; ExternalSecrets under external-secrets.io/v1", async () => {
+  it("patches with application/merge-patch+json; creates with POST; ExternalSecrets and ClusterExternalSecrets under external-secrets.io/v1", async () => {
     handler = (req, body, res) => json(res, req.method === "POST" ? 201 : 200, { metadata: { name: "n", namespace: "ns" }, ...JSON.parse(body || "{}") });
     await withApi(async (api) => {
       await api.patchSecret("ns", "ecr-pull-secret", { metadata: { resourceVersion: "5" }, data: { k: "dg==" } });
       await api.createSecret("ns", { metadata: { name: "ecr-pull-secret", namespace: "ns" }, type: "kubernetes.io/dockerconfigjson", data: { k: "dg==" } });
       await api.patchServiceAccount("ns", "default", { imagePullSecrets: [{ name: "x" }] });
       await api.patchExternalSecret("ns", "es", { metadata: { annotations: { "force-sync": "1" } } });
+      await api.patchClusterExternalSecret("ces", { spec: { externalSecretMetadata: { annotations: { "force-sync": "1" } } } });
     });
     expect(seen.map((s) => [s.method, new URL(s.url, url).pathname, s.contentType?.split(";")[0]])).toEqual([
       ["PATCH", "/api/v1/namespaces/ns/secrets/ecr-pull-secret", "application/merge-patch+json"],
       ["POST", "/api/v1/namespaces/ns/secrets", "application/json"],
       ["PATCH", "/api/v1/namespaces/ns/serviceaccounts/default", "application/merge-patch+json"],
       ["PATCH", "/apis/external-secrets.io/v1/namespaces/ns/externalsecrets/es", "application/merge-patch+json"],
+      ["PATCH", "/apis/external-secrets.io/v1/clusterexternalsecrets/ces", "application/merge-patch+json"],
     ]);
+    expect(JSON.parse(seen[4]!.body)).toEqual({ spec: { externalSecretMetadata: { annotations: { "force-sync": "1" } } } });
     expect(JSON.parse(seen[0]!.body)).toEqual({ metadata: { resourceVersion: "5" }, data: { k: "dg==" } });
     if (adapterName.startsWith("node:https")) {
       // writes ask for a metadata-only answer (no docker config echoed back)
-      expect(seen.map((x) => x.accept)).toEqual(Array(4).fill("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"));
+      expect(seen.map((x) => x.accept)).toEqual(Array(5).fill("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"));
     }
     expect(JSON.parse(seen[1]!.body)).toMatchObject({ apiVersion: "v1", kind: "Secret", type: "kubernetes.io/dockerconfigjson" });
   });
