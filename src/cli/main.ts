@@ -216,8 +216,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const request = parseManualRequest(payload, "cli");
         const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command), purpose: command === "diagnose" ? "diagnose" : "rotate" });
         announce(io, command, app.config, source, request.clusters);
-        if (command !== "diagnose" && !values.create) app.deps.refuseCreate = defaultOnlyRefusal(env, source);
-        return print(io, await runRequest(request, app.config, bind(app, deadlineOf(values.timeout))), json, source);
+        // The deadline-bound dependencies are built afresh: the --create guard goes on those.
+        const deps = bind(app, deadlineOf(values.timeout));
+        if (command !== "diagnose" && !values.create) deps.refuseCreate = defaultOnlyRefusal(env, source);
+        return print(io, await runRequest(request, app.config, deps), json, source);
       }
       case "invoke": {
         if (values.event === undefined) throw new UsageError("invoke needs --event FILE (or - for standard input)");
