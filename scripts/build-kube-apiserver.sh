@@ -19,34 +19,11 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 NAME=build-kube-apiserver
-say() { printf '%s: %s\n' "$NAME" "$*" >&2; }
-die() {
-  printf '%s: FAILED: %s\n' "$NAME" "$*" >&2
-  exit 1
-}
+. "$ROOT/scripts/build-lib.sh"
 
 # ESO release whose CRDs the bed installs (serves external-secrets.io/v1; v1beta1 is unserved).
 ESO_VERSION=v1.3.2
 
-CACHE="${ECR_ROTATOR_CACHE:-${HOME:-/tmp}/.cache/ecr-token-rotator}"
-mkdir -p "$CACHE" || die "cannot create the cache directory $CACHE"
-
-GO=go
-if ! command -v go >/dev/null 2>&1; then
-  if [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; else die "Go not found (need Go >= 1.24 on PATH or /usr/local/go/bin/go)"; fi
-fi
-
-# lock NAME: one build of an artifact at a time per machine (test files may start concurrently).
-lock() {
-  if command -v flock >/dev/null 2>&1; then
-    exec 9>"$CACHE/$1.lock"
-    if ! flock -n 9; then
-      say "another process is building $1; waiting for it"
-      flock 9
-    fi
-  fi
-}
-unlock() { exec 9>&-; }
 
 # ---------------------------------------------------------------- kube-apiserver
 MODDIR="$ROOT/test/bed/kube-apiserver"

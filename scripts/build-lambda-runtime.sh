@@ -19,34 +19,10 @@ set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 NAME=build-lambda-runtime
-say() { printf '%s: %s\n' "$NAME" "$*" >&2; }
-die() {
-  printf '%s: FAILED: %s\n' "$NAME" "$*" >&2
-  exit 1
-}
+. "$ROOT/scripts/build-lib.sh"
 
 RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator
 RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
-
-CACHE="${ECR_ROTATOR_CACHE:-${HOME:-/tmp}/.cache/ecr-token-rotator}"
-mkdir -p "$CACHE" || die "cannot create the cache directory $CACHE"
-
-GO=go
-if ! command -v go >/dev/null 2>&1; then
-  if [ -x /usr/local/go/bin/go ]; then GO=/usr/local/go/bin/go; else die "Go not found (need Go >= 1.22 on PATH or /usr/local/go/bin/go)"; fi
-fi
-
-# lock NAME: one build of an artifact at a time per machine (test files may start concurrently).
-lock() {
-  if command -v flock >/dev/null 2>&1; then
-    exec 9>"$CACHE/$1.lock"
-    if ! flock -n 9; then
-      say "another process is building $1; waiting for it"
-      flock 9
-    fi
-  fi
-}
-unlock() { exec 9>&-; }
 
 # ---------------------------------------------------------------- RIE
 RIE="$CACHE/aws-lambda-rie-$RIE_VERSION"
