@@ -1,6 +1,8 @@
 /**
  * The Kubernetes half of a run (fallback apply, ServiceAccount patch, ESO re-sync), loaded
  * lazily by src/app/app.ts so the schedule-only path never pays for the Kubernetes/EKS code.
+ * Over 300 lines: heal and diagnose share its per-cluster plumbing (connection, deadline,
+ * cluster concurrency, 401 explanations); the engines themselves live in kube/ and diagnose/.
  *
  * Per selected cluster: endpoint + CA (DescribeCluster, or the configured override), an EKS
  * bearer token (cached ≤ 14 min across warm invocations), then the apply engine. Clusters run

@@ -3,6 +3,8 @@
  * a per-cluster override from the configuration, which skips the call), and AWS credentials from
  * the default Node credential chain for signing the bearer token. EKS is reached only through
  * the narrow {@link DescribeClusterFn}, so the logic runs in tests without a network.
+ * Slightly over 300 lines: the override, DescribeCluster and assumed-role paths share one
+ * validation of what a cluster entry yields.
  *
  * Errors never carry secret values: credential values are registered with the redaction guard
  * as soon as they are resolved, and every message built here passes through `scrubSecrets`.

@@ -1,6 +1,9 @@
 /**
  * The structured result of one invocation. It never holds secret material: only hosts, names,
  * outcomes, reasons, expiry times and counts.
+ *
+ * Over 300 lines: the Report's types are the product's output contract and stay beside their one
+ * text rendering; the generic table and wrapping helpers live in report/table.ts.
  */
 import type { Action, Trigger } from "../request/triggers";
 import { rerunCommand } from "../shared/next-step";

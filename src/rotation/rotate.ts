@@ -2,6 +2,8 @@
  * Rotation: fresh ECR tokens (one call per region) → one Secrets Manager secret per registry
  * (+ optional combined secret). Returns the report rows and the logins now stored in Secrets
  * Manager (what the Kubernetes fallback must push — never newer than the source of truth).
+ * Over 300 lines: the one use case that decides per registry (fetch, write, withdraw ECR Public,
+ * refuse near-expiry, deadline) and for the combined secret; writing itself is secret-writer.ts.
  */
 import { renderSecretName, type RotationConfig } from "../config/config";
 import { RegionTokens, type EcrApi, type RegistryCredential } from "./ecr";
