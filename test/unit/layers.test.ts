@@ -20,6 +20,7 @@ const LAYERS: string[][] = [
   ["diagnose"],
   ["run"],
   ["clusters"],
+  ["doctor"],
   ["app"],
   ["cli"],
 ];
