@@ -243,13 +243,8 @@ async function reachable(
   }
 }
 
-const hostOf = (server: string): string => {
-  try {
-    return new URL(server).host;
-  } catch {
-    return server;
-  }
-};
+/** The endpoint's host[:port] as written (URL would lower-case EKS's upper-case endpoint names). */
+const hostOf = (server: string): string => server.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "");
 
 /** What to change when the connection itself (DescribeCluster, AssumeRole, credentials) failed. */
 function accessFix(error: unknown, cluster: ClusterConfig): string {
