@@ -111,7 +111,7 @@ function checks(w: World, deps: { access?: (c: ClusterConfig, d: Deadline) => Pr
 const run = (
   w: World,
   extra: Record<string, string> = {},
-  more: { clusters?: string[]; deadline?: Deadline; access?: Parameters<typeof checks>[1]["access"] } = {},
+  more: { clusters?: string[]; deadline?: Deadline; access?: (c: ClusterConfig, d: Deadline) => Promise<DoctorConnection> } = {},
 ) =>
   checks(
     w,
