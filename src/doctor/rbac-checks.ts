@@ -41,10 +41,11 @@ export async function rbacChecks(ctx: ClusterCheckContext): Promise<DoctorCheck[
 async function checkRight(ctx: ClusterCheckContext, right: KubeRight): Promise<DoctorCheck> {
   const name = checkName.rbac(ctx.label, right.verb, right.resource);
   const ask = (namespace?: string): Promise<AccessDecision> =>
-    withRetry(() => ctx.probe.can({ group: right.group, resource: right.resource, verb: right.verb, ...(namespace ? { namespace } : {}) }), ctx.policy, {
-      deadline: ctx.deadline,
-      ...(ctx.paging.hooks?.sleep ? { sleep: ctx.paging.hooks.sleep } : {}),
-    });
+    withRetry(
+      () => ctx.probe.can({ group: right.group, resource: right.resource, verb: right.verb, ...(namespace ? { namespace } : {}) }),
+      ctx.policy,
+      ctx.paging.hooks,
+    );
   let wide: AccessDecision;
   try {
     wide = await ask();

@@ -14,6 +14,7 @@ import { loadConfig, type ClusterConfig } from "../../src/config/config";
 import { clusterCheckNames, clusterChecks, createClusterChecks } from "../../src/doctor/cluster-checks";
 import type { DoctorCheck } from "../../src/doctor/types";
 import { getClusterAccess } from "../../src/eks/connection";
+import { PRODUCT_RIGHTS } from "../../src/kube/rights";
 import { EksTokenCache } from "../../src/eks/token-cache";
 import { NO_DEADLINE } from "../../src/shared/deadline";
 import { DEFAULT_IDENTITIES, ROOT, startBed, type Bed, type BedIdentity } from "../bed/index";
@@ -139,8 +140,13 @@ afterAll(async () => {
 });
 
 describe("doctor: cluster checks on the bed", () => {
-  it("a healthy deployment passes every cluster line", async () => {
+  it("a healthy deployment passes every cluster line, in a bounded number of requests", async () => {
+    bed.proxy.resetCounts();
     const lines = await doctor();
+    // GET /version, the SelfSubjectReview, one access review per right, ESO's discovery, and one
+    // LIST each of ExternalSecrets, namespaces and pull Secrets (one page each here).
+    expect(bed.proxy.countsByRoute()).toMatchObject({ "POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews": PRODUCT_RIGHTS.length });
+    expect(bed.proxy.count()).toBe(PRODUCT_RIGHTS.length + 6);
     expect(lines.map((l) => l.name)).toEqual(clusterCheckNames(cluster));
     expect(lines.filter((l) => l.status !== "pass")).toEqual([]);
     expect(line(lines, `cluster reachable ${cluster}`).detail).toMatch(/^endpoint 127\.0\.0\.1:\d+, Kubernetes v1\.34\.\d+/);
