@@ -183,7 +183,8 @@ export function explainUnauthorized(report: ClusterReport, connection: ClusterCo
   return report;
 }
 
-function defaultAccess(cluster: ClusterConfig, deadline: Deadline): Promise<ClusterConnection> {
+/** How a run reaches a cluster unless told otherwise (the doctor reaches it the same way). */
+export function defaultAccess(cluster: ClusterConfig, deadline: Deadline): Promise<ClusterConnection> {
   const where = `access to EKS cluster ${cluster.name}`;
   if (cluster.assumeRole !== undefined) {
     const { roleArn, externalId, sessionName } = cluster.assumeRole;

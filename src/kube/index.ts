@@ -8,3 +8,5 @@ export * from "./namespaces";
 export * from "./retry";
 export * from "./http-client";
 export * from "./whoami";
+export * from "./reviews";
+export * from "./rights";

@@ -43,11 +43,18 @@ export interface KubeServiceAccount {
   imagePullSecrets?: Array<{ name?: string }>;
 }
 
-/** An `external-secrets.io/v1` ExternalSecret (its metadata and the name of the Secret it writes). */
+/** An `external-secrets.io/v1` ExternalSecret (its metadata, the Secret it writes, what it reads, whether ESO synced it). */
 export interface KubeExternalSecret {
   metadata: ObjectMeta;
-  /** `spec.target.name`; ESO writes a Secret named like the ExternalSecret when absent. */
-  spec?: { target?: { name?: string } };
+  spec?: {
+    /** `spec.target.name`; ESO writes a Secret named like the ExternalSecret when absent. */
+    target?: { name?: string };
+    /** The provider's secrets it reads (the doctor: which ExternalSecrets read the product's secret). */
+    data?: Array<{ remoteRef?: { key?: string } }>;
+    dataFrom?: Array<{ extract?: { key?: string } }>;
+  };
+  /** ESO's verdict: the `Ready` condition says whether the last sync succeeded. */
+  status?: { conditions?: Array<{ type?: string; status?: string; reason?: string; message?: string }> };
 }
 
 export interface ListOptions {

@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RegistryCredential } from "../../src/rotation/ecr";
 import { parseRegistryHost } from "../../src/formats/registry-host";
 import { registrySecretValue } from "../../src/rotation/secret-payload";
+import { PRODUCT_RIGHTS, rightKey } from "../../src/kube/rights";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { REPO, type Json } from "./support";
 
@@ -210,24 +211,8 @@ describe("RBAC for the Kubernetes fallback", () => {
       ),
     );
 
-  it("grants exactly the listed verbs, and never update, delete, escalate or wildcards", () => {
-    expect([...grants()].sort()).toEqual(
-      [
-        "core/namespaces: list",
-        "core/secrets: get",
-        "core/secrets: list",
-        "core/secrets: create",
-        "core/secrets: patch",
-        "core/serviceaccounts: get",
-        "core/serviceaccounts: list",
-        "core/serviceaccounts: patch",
-        "external-secrets.io/externalsecrets: list",
-        "external-secrets.io/externalsecrets: patch",
-        "external-secrets.io/clusterexternalsecrets: patch",
-        "core/pods: list",
-        "core/events: list",
-      ].sort(),
-    );
+  it("grants exactly the product's rights (src/kube/rights.ts), and never update, delete, escalate or wildcards", () => {
+    expect([...grants()].sort()).toEqual(PRODUCT_RIGHTS.map(rightKey).sort());
     const text = JSON.stringify(role().rules);
     for (const forbidden of ['"update"', '"delete"', '"deletecollection"', '"*"', '"escalate"', '"bind"', '"impersonate"', '"watch"'])
       expect(text).not.toContain(forbidden);
@@ -249,6 +234,8 @@ describe("RBAC for the Kubernetes fallback", () => {
     expect(httpClient.size).toBeGreaterThanOrEqual(10);
     expect([...clientNode].sort()).toEqual([...httpClient].sort());
     expect([...grants()].sort()).toEqual([...httpClient].sort());
+    // …and the list the doctor checks the cluster against is that same set.
+    expect(PRODUCT_RIGHTS.map(rightKey).sort()).toEqual([...httpClient].sort());
     // …and the node:https client's requests use GET (get/list), POST (create) and PATCH (patch) only.
     expect([...new Set([...source.matchAll(/\bcall(?:<[^>]*>)?\(\s*"([A-Z]+)"/g)].map((m) => m[1]))].sort()).toEqual(["GET", "PATCH", "POST"]);
   });
