@@ -38,8 +38,12 @@ export function formatChecks(checks: readonly DoctorCheck[], width?: number): st
   const lines: string[] = [];
   const wrapped = (first: string, text: string, indent: number) => {
     if (width === undefined || first.length + text.length <= width) return [first + text];
-    const [head = "", ...rest] = wrapText(text, Math.max(width - indent, 24));
-    return [first + head, ...rest.map((l) => " ".repeat(indent) + l)];
+    // As many words as fit after the lead, the rest wrapped under it.
+    const words = text.split(/\s+/).filter((w) => w !== "");
+    let head = "";
+    while (words.length > 0 && first.length + head.length + 1 + words[0]!.length <= width) head += `${head ? " " : ""}${words.shift()!}`;
+    const rest = words.length > 0 ? wrapText(words.join(" "), Math.max(width - indent, 24)) : [];
+    return [(first + head).trimEnd(), ...rest.map((l) => " ".repeat(indent) + l)];
   };
   for (const check of checks) {
     const lead = `${WORD[check.status]}  ${check.name} — `;
