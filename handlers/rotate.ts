@@ -1,7 +1,8 @@
 /**
  * Lambda entry point: classify the event, run the core, log/measure, return the Report.
  * A run with any failure throws (after every step was tried), so async retries, the failure
- * destination and the Errors alarm see it.
+ * destination and the Errors alarm see it. Except the doctor: a failed check is a finding, not
+ * a failed invocation — its Report is returned (no retry, no Errors alarm).
  */
 import type { Context } from "aws-lambda";
 import { createApp, type App } from "../src/app/app";
@@ -56,7 +57,7 @@ export function createHandler(appFactory: () => App, telemetryFactory: () => Tel
       throw error;
     }
     telemetry.reportFinished(report);
-    if (!report.ok) throw new RunFailedError(`ecr-token-rotator run failed: ${report.errors.join("; ")}`, report);
+    if (!report.ok && report.action !== "doctor") throw new RunFailedError(`ecr-token-rotator run failed: ${report.errors.join("; ")}`, report);
     return report;
   };
 }

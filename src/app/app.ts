@@ -1,7 +1,7 @@
 /**
  * Wires configuration and the real AWS clients into RunDeps. Used by the handler and the CLI.
- * The Kubernetes step (EKS + apply engine) is a dynamic import: the schedule-only path never
- * loads it.
+ * The Kubernetes step (EKS + apply engine) and the doctor are dynamic imports: the
+ * schedule-only path never loads them.
  */
 import { sdkEcrApi, sdkSecretsManagerApi } from "../rotation/aws";
 import { loadConfig, type Config, type LoadOptions } from "../config/config";
@@ -42,6 +42,8 @@ export function createApp(env: Record<string, string | undefined> = process.env,
         ? () => import("../clusters/step").then((m) => m.createKubernetesStep(config, options.kubernetes))
         : undefined,
     diagnose: clusters.length > 0 ? () => import("../clusters/step").then((m) => m.createDiagnoseStep(config, options.kubernetes)) : undefined,
+    // The doctor loads its cluster half itself, only when clusters are configured.
+    doctor: () => import("../doctor/doctor").then((m) => m.createDoctorStep(config)),
     fallbackOnHeal: fallbackMode !== "off",
     fallbackOnRotate: fallbackMode === "always",
   });

@@ -4,6 +4,7 @@
  *   rotate   [--dry-run] [--force] [--create] [--registry HOST]... [--json] [--now ISO] [--timeout SECONDS]
  *   heal     [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--create] [--json] [--now ISO] [--timeout SECONDS]
  *   diagnose [--cluster NAME]... [--namespace NS]... [--json]   why pods are stuck pulling (read-only)
+ *   doctor   [--cluster NAME]... [--json] [--now ISO] [--timeout SECONDS]   is the deployment wired right? (read-only)
  *   invoke   --event FILE|- [--json] [--now ISO]     feed any Lambda event through the handler path
  *   eks-token --cluster NAME [--region R] [--check]  ExecCredential JSON, like `aws eks get-token`
  * Every command takes --function NAME: act with the deployed function's configuration.
@@ -12,6 +13,7 @@
  * `skipped` (reason `deadline`) and the run fails (exit 1), the Report is still printed.
  *
  * Exit codes: 0 success, 1 the run failed (see the report), 2 bad usage, configuration or request.
+ * For doctor: 0 when no check failed, 1 when one did.
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
@@ -88,6 +90,10 @@ commands:
   diagnose   say why each pod stuck in ErrImagePull/ImagePullBackOff is stuck (read-only:
              no ECR call, nothing written)
              [--cluster NAME]... [--namespace NS]... [--json]
+  doctor     is this deployment wired right? a checklist (AWS identity, ECR tokens, the
+             token at each registry, each secret, each cluster), a fix under every failed
+             line; read-only (exit 0: nothing failed, 1: a check failed)
+             [--cluster NAME]... [--json]
   invoke     run a Lambda event (schedule, alarm, manual payload) through the handler path
              --event FILE|- [--json]
   eks-token  print an EKS bearer token as ExecCredential JSON (like aws eks get-token);
@@ -194,12 +200,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
     };
     onlyFor("registry", ["rotate", "heal"]);
-    onlyFor("cluster", ["heal", "diagnose"]);
+    onlyFor("cluster", ["heal", "diagnose", "doctor"]);
     onlyFor("namespace", ["heal", "diagnose"]);
-    if (command === "diagnose" && (values["dry-run"] || values.force)) throw new UsageError("diagnose is read-only: --dry-run and --force do not apply");
+    if ((command === "diagnose" || command === "doctor") && (values["dry-run"] || values.force)) {
+      throw new UsageError(`${command} is read-only: --dry-run and --force do not apply`);
+    }
     onlyFor("event", ["invoke"]);
     if (values.create && !["rotate", "heal"].includes(command)) throw new UsageError(`--create is not an option of ${command}`);
-    if (!["rotate", "heal", "diagnose", "invoke"].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    if (!["rotate", "heal", "diagnose", "doctor", "invoke"].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
     const { env, source } = await resolveEnvironment(io, values.function);
     // Parsed before anything runs; the clock starts when the run does.
     deadlineOf(values.timeout);
@@ -207,9 +215,10 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     switch (command) {
       case "rotate":
       case "heal":
-      case "diagnose": {
+      case "diagnose":
+      case "doctor": {
         const payload: Record<string, unknown> =
-          command === "diagnose" ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
+          command === "diagnose" || command === "doctor" ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
         if (values.registry) payload.registries = values.registry;
         if (values.cluster) payload.clusters = values.cluster;
         if (values.namespace) payload.namespaces = values.namespace;
@@ -218,7 +227,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         announce(io, command, app.config, source, request.clusters);
         // The deadline-bound dependencies are built afresh: the --create guard goes on those.
         const deps = bind(app, deadlineOf(values.timeout));
-        if (command !== "diagnose" && !values.create) deps.refuseCreate = defaultOnlyRefusal(env, source);
+        if ((command === "rotate" || command === "heal") && !values.create) deps.refuseCreate = defaultOnlyRefusal(env, source);
         return print(io, await runRequest(request, app.config, deps), json, source);
       }
       case "invoke": {

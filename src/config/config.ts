@@ -10,6 +10,7 @@ import { showValue, withoutCredentials } from "../shared/redact";
 import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
 import { parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
 import { parseLabelSelector } from "../formats/label-selector";
+import { parseProbeImage, type ProbeImage } from "../formats/image-reference";
 import { checkRegion } from "../formats/region";
 import { unknownVariableWarnings } from "./env-names";
 
@@ -565,6 +566,8 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
 export interface Config {
   rotation: RotationConfig;
   kubernetes: KubernetesConfig;
+  /** PROBE_IMAGE: the image the doctor asks every configured registry for (pull rights); absent = not probed. */
+  probeImage?: ProbeImage | undefined;
   /** Not errors, but probably mistakes (a variable the product does not read, e.g. ECR_REGISTRY). */
   warnings?: string[];
 }
@@ -582,14 +585,28 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): C
   const reader = new EnvReader(env);
   const rotation = readRotationConfig(reader, options.purpose !== "diagnose");
   const kubernetes = readKubernetesConfig(reader, rotation.defaultRegion);
+  const probeImage = readProbeImage(reader);
   const warnings = unknownVariableWarnings(env, [...reader.names]);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems, warnings);
-  return { rotation, kubernetes, ...(warnings.length > 0 ? { warnings } : {}) };
+  return { rotation, kubernetes, ...(probeImage ? { probeImage } : {}), ...(warnings.length > 0 ? { warnings } : {}) };
+}
+
+/** PROBE_IMAGE (`repository:tag` or `repository@sha256:…`, no host): read by every action, used by the doctor. */
+function readProbeImage(reader: EnvReader): ProbeImage | undefined {
+  const value = reader.raw("PROBE_IMAGE");
+  if (value === undefined) return undefined;
+  try {
+    return parseProbeImage(value);
+  } catch (error) {
+    reader.problem(`PROBE_IMAGE: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
 /** Every variable the configuration reads (the product's variables). */
 export function configVariableNames(): string[] {
   const reader = new EnvReader({});
   readKubernetesConfig(reader, readRotationConfig(reader, false).defaultRegion);
+  readProbeImage(reader);
   return [...reader.names];
 }

@@ -24,6 +24,7 @@ const PRODUCT_PREFIXES = [
   "WRITE_",
   "COMBINED_",
   "KMS_",
+  "PROBE_",
 ];
 
 /** Variables with those prefixes that belong to something else (the test cache, other tools). */

@@ -5,23 +5,11 @@
  * field or bearer token: details name hosts, ARNs, names, counts and times only.
  */
 import type { Config } from "../config/config";
+import type { DoctorCheck } from "../report/checks";
 import type { Deadline } from "../shared/deadline";
 
-export type DoctorStatus = "pass" | "fail" | "skip";
-
-export interface DoctorCheck {
-  /**
-   * Stable, unique within one run: `<area> <subject>[ <detail>]`, lower-case area words, e.g.
-   * `aws identity`, `ecr token us-east-1`, `registry login <host>`, `registry pull <host>/<repo>:<tag>`,
-   * `secret exists <name>`, `cluster rbac <cluster> patch secrets`.
-   */
-  name: string;
-  status: DoctorStatus;
-  /** What was found (pass), why it failed (fail) or why it was not checked (skip). */
-  detail: string;
-  /** For a failed check: the change that makes it pass (a command, a policy statement, a variable). */
-  fix?: string;
-}
+// The check itself is part of the Report, so it is defined in the report layer (below this one).
+export type { DoctorCheck, DoctorStatus } from "../report/checks";
 
 /** What the cluster checks get: the configuration, the selected clusters, the clock, the deadline. */
 export interface ClusterChecksInput {

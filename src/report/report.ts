@@ -7,6 +7,7 @@
  */
 import type { Action, Trigger } from "../request/triggers";
 import { rerunCommand } from "../shared/next-step";
+import { formatChecks, type DoctorCheck } from "./checks";
 import { formatTable } from "./table";
 
 export { formatTable, table, wrapText } from "./table";
@@ -192,6 +193,11 @@ export interface Report {
    * what was left is reported `skipped`, reason `deadline`). Absent without a deadline.
    */
   deadline?: { at: string; reached: boolean };
+  /**
+   * The doctor action's checklist, in order (absent for the other actions). `ok` is false when a
+   * check failed, and `errors` holds one `<name>: <detail>` per failed check.
+   */
+  checks?: DoctorCheck[];
   errors: string[];
 }
 
@@ -236,6 +242,11 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
     `${report.ok ? "OK" : "FAILED"}  action=${report.action} trigger=${trigger}${report.dryRun ? " DRY RUN (nothing written)" : ""}${report.force ? " force" : ""}  ${report.durationMs} ms, ${report.ecrCalls} ECR call${report.ecrCalls === 1 ? "" : "s"}`,
   );
   if (report.ignored) lines.push(`ignored: ${report.ignored}`);
+  if (report.checks) {
+    lines.push(...formatChecks(report.checks, options.width));
+    // Each failed check is on screen with its fix: its error line would say it twice.
+    for (const check of report.checks) if (check.status === "fail") shown.push(`${check.name}: ${check.detail}`);
+  }
   if (report.registries.length > 0) {
     const rows = report.registries.map((r) => [
       r.registry,

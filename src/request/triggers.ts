@@ -8,7 +8,8 @@ import { BadRequestError } from "../shared/errors";
 import { parseRegistryHost } from "../formats/registry-host";
 import { isValidNamespaceName } from "../shared/names";
 
-export type Action = "rotate" | "heal" | "diagnose";
+/** `diagnose` and `doctor` are read-only; only a manual request (CLI, `{"action": …}`) runs them. */
+export type Action = "rotate" | "heal" | "diagnose" | "doctor";
 
 export interface Trigger {
   kind: "schedule" | "alarm" | "manual";
@@ -42,7 +43,7 @@ type AlarmStateChangeDetail = {
 };
 
 const manualRequestSchema = strictObject({
-  action: zenum(["rotate", "heal", "diagnose"]),
+  action: zenum(["rotate", "heal", "diagnose", "doctor"]),
   source: optional(zenum(["schedule", "manual"])),
   dryRun: optional(boolean()),
   force: optional(boolean()),
@@ -127,6 +128,11 @@ export function parseManualRequest(payload: unknown, via = "manual"): Request {
   }
   if (value.action === "rotate" && (clusters || namespaces)) {
     problems.push('clusters and namespaces apply to "heal" and "diagnose", not "rotate"');
+  }
+  if (value.action === "doctor") {
+    // Read-only and about the whole deployment: only the clusters to check can be chosen.
+    const given = (["dryRun", "force", "registries", "namespaces"] as const).filter((field) => value[field] !== undefined);
+    if (given.length > 0) problems.push(`${given.join(", ")} ${given.length > 1 ? "do" : "does"} not apply to "doctor" (it takes only clusters)`);
   }
   if (value.source === "schedule" && value.action !== "rotate") problems.push('a schedule may only ask for action "rotate"');
   if (problems.length > 0) throw BadRequestError.manual(`${problems.join("; ")}`);
@@ -287,6 +293,6 @@ export function classifyEvent(event: unknown): EventDecision {
   }
   if ("action" in event) return { kind: "run", request: parseManualRequest(event) };
   throw new BadRequestError(
-    `unsupported event: got ${describeShape(event)}; expected a schedule, a CloudWatch alarm, or {"action":"rotate"|"heal"|"diagnose"}`,
+    `unsupported event: got ${describeShape(event)}; expected a schedule, a CloudWatch alarm, or {"action":"rotate"|"heal"|"diagnose"|"doctor"}`,
   );
 }

@@ -66,6 +66,11 @@ function isResourceExists(error: unknown): boolean {
   return (error as { name?: unknown } | null)?.name === "ResourceExistsException";
 }
 
+/** The product owns a secret that carries its ownership tag (set when it created or adopted it). */
+export function isOwnedSecret(description: Pick<SecretDescription, "tags">): boolean {
+  return description.tags[OWNERSHIP_TAG_KEY] === OWNERSHIP_TAG_VALUE;
+}
+
 export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequest): Promise<SecretWriteResult> {
   const { name } = request;
   const secretString = JSON.stringify(request.value);
@@ -97,7 +102,7 @@ export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequ
   if (description.deletedDate !== undefined) {
     throw new SecretRefusedError(name, `it is scheduled for deletion (since ${description.deletedDate.toISOString()}); restore it first`);
   }
-  const owned = description.tags[OWNERSHIP_TAG_KEY] === OWNERSHIP_TAG_VALUE;
+  const owned = isOwnedSecret(description);
   if (!owned && !request.adopt) {
     throw new SecretRefusedError(
       name,

@@ -33,6 +33,8 @@ export interface SecretDescription {
   deletedDate: Date | undefined;
   /** `ReplicationStatus` (empty when the secret has no replicas). */
   replication: ReplicaStatus[];
+  /** `KmsKeyId` as Secrets Manager reports it; undefined: the AWS managed key aws/secretsmanager. */
+  kmsKeyId?: string | undefined;
 }
 
 export interface CurrentSecretValue {
@@ -85,7 +87,14 @@ export function sdkSecretsApi(client: SecretsManagerClient, deadline?: Deadline)
         const tags: Record<string, string> = {};
         for (const tag of out.Tags ?? []) if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? "";
         const hasCurrentVersion = Object.values(out.VersionIdsToStages ?? {}).some((stages) => stages.includes("AWSCURRENT"));
-        return { arn: out.ARN, tags, hasCurrentVersion, deletedDate: out.DeletedDate, replication: replicaStatuses(out.ReplicationStatus) };
+        return {
+          arn: out.ARN,
+          tags,
+          hasCurrentVersion,
+          deletedDate: out.DeletedDate,
+          replication: replicaStatuses(out.ReplicationStatus),
+          ...(out.KmsKeyId ? { kmsKeyId: out.KmsKeyId } : {}),
+        };
       } catch (error) {
         if (error instanceof ResourceNotFoundException || (error as { name?: string }).name === "ResourceNotFoundException") return undefined;
         throw error;

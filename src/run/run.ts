@@ -6,6 +6,7 @@ import type { Config } from "../config/config";
 import type { EcrApi } from "../rotation/ecr";
 import { BadRequestError, describeError } from "../shared/errors";
 import type { KubernetesReport, Report } from "../report/report";
+import type { DoctorCheck } from "../report/checks";
 import { openSecretScope, scrubDeep } from "../shared/redact";
 import { DEADLINE_REASON, type Deadline } from "../shared/deadline";
 import { isValidNamespaceName } from "../shared/names";
@@ -30,6 +31,17 @@ export interface DiagnoseStep {
   (input: { request: Request; deadline?: Deadline }): Promise<KubernetesReport>;
 }
 
+/** What the doctor found: the checklist, and how many GetAuthorizationToken calls it made. */
+export interface DoctorResult {
+  checks: DoctorCheck[];
+  ecrCalls: number;
+}
+
+/** The read-only doctor action (src/doctor); loaded lazily. It reads through the run's own AWS adapters. */
+export interface DoctorStep {
+  (input: { request: Request; ecr: EcrApi; secrets: SecretsApi; tokenNow: () => Date; deadline?: Deadline }): Promise<DoctorResult>;
+}
+
 export interface RunDeps {
   ecr: EcrApi;
   secrets: SecretsApi;
@@ -41,6 +53,8 @@ export interface RunDeps {
   kubernetes?: (() => Promise<KubernetesStep>) | undefined;
   /** Loads the diagnose step on demand; undefined when no cluster is configured. */
   diagnose?: (() => Promise<DiagnoseStep>) | undefined;
+  /** Loads the doctor on demand; undefined: this deployment has no doctor wired (a bad request). */
+  doctor?: (() => Promise<DoctorStep>) | undefined;
   /** When the fallback also runs on plain rotations ("always"). */
   fallbackOnRotate?: boolean;
   /** When the fallback runs on heal ("on-heal" or "always"). */
@@ -65,7 +79,8 @@ function recordDeadline(report: Report, deadline: Deadline | undefined): void {
     (report.kubernetes?.clusters ?? []).some(
       (c) => c.skipped === "deadline" || c.namespaces.some((n) => n.outcome === "skipped" && n.reason?.startsWith(DEADLINE_REASON)),
     ) ||
-    report.errors.some((e) => e.includes(`skipped: ${DEADLINE_REASON}`));
+    report.errors.some((e) => e.includes(`skipped: ${DEADLINE_REASON}`)) ||
+    (report.checks ?? []).some((c) => c.detail.startsWith(`${DEADLINE_REASON}:`));
   report.deadline = { at: new Date(deadline.at).toISOString(), reached };
   if (reached && report.errors.length === 0) report.errors.push(`skipped: ${DEADLINE_REASON}: work was left when the invocation's deadline came`);
 }
@@ -86,6 +101,7 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
   // Bad cluster names are rejected before anything is written.
   if (request.clusters !== undefined) selectClusters(config.kubernetes.clusters, request);
   if (request.action === "diagnose") return diagnose(request, deps, started, startedMs);
+  if (request.action === "doctor") return doctor(request, deps, started, startedMs);
   const deadline = deps.deadline;
   const rotation = await rotate(config.rotation, deps, {
     dryRun: request.dryRun,
@@ -190,6 +206,40 @@ async function diagnose(request: Request, deps: RunDeps, started: Date, startedM
     report.kubernetes = { mode: "skipped", reason: `failed: ${describeError(error)}`, clusters: [] };
     report.errors.push(`kubernetes: ${describeError(error)}`);
   }
+  recordDeadline(report, deps.deadline);
+  report.ok = report.errors.length === 0;
+  report.durationMs = Date.now() - startedMs;
+  return scrubDeep(report);
+}
+
+/**
+ * The doctor action: read-only — GetAuthorizationToken and reads only. A failed check is a
+ * finding: the Report says which (`checks`, one error each) and the run is not ok.
+ */
+async function doctor(request: Request, deps: RunDeps, started: Date, startedMs: number): Promise<Report> {
+  if (deps.doctor === undefined) throw new BadRequestError('action "doctor" is not available in this deployment');
+  const step = await deps.doctor();
+  const result = await step({
+    request,
+    ecr: deps.ecr,
+    secrets: deps.secrets,
+    tokenNow: deps.tokenNow ?? deps.now,
+    ...(deps.deadline ? { deadline: deps.deadline } : {}),
+  });
+  const report: Report = {
+    ok: false,
+    action: "doctor",
+    trigger: request.trigger,
+    dryRun: false,
+    force: false,
+    startedAt: started.toISOString(),
+    durationMs: 0,
+    ecrCalls: result.ecrCalls,
+    registries: [],
+    tokenSecondsRemaining: null,
+    checks: result.checks,
+    errors: result.checks.filter((c) => c.status === "fail").map((c) => `${c.name}: ${c.detail}`),
+  };
   recordDeadline(report, deps.deadline);
   report.ok = report.errors.length === 0;
   report.durationMs = Date.now() - startedMs;

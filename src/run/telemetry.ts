@@ -53,12 +53,19 @@ export function powertoolsTelemetry(): Telemetry {
         ...(report.deadline ? { deadline: report.deadline.at, deadlineReached: report.deadline.reached } : {}),
         tokenSecondsRemaining: report.tokenSecondsRemaining,
         ...(stuck !== undefined ? { stuckContainers: stuck.length, stuckByCause: byCause } : {}),
+        ...(report.checks ? { checksFailed: report.checks.filter((c) => c.status === "fail").map((c) => c.name) } : {}),
         report,
       };
       if (report.ok) logger.info("invocation summary", summary);
+      // A failed doctor check is a finding, not a failed invocation.
+      else if (report.action === "doctor") logger.warn("invocation summary", summary);
       else logger.error("invocation summary", summary);
 
-      if (report.action === "diagnose") {
+      if (report.action === "doctor") {
+        // Read-only: no rotation metrics; how many checks failed.
+        metrics.addMetric("DoctorChecksFailed", MetricUnit.Count, summary.checksFailed?.length ?? 0);
+        metrics.publishStoredMetrics();
+      } else if (report.action === "diagnose") {
         // Read-only: no rotation metrics; how many containers are stuck pulling their image.
         if (stuck !== undefined) {
           metrics.addMetric("StuckContainers", MetricUnit.Count, stuck.length);

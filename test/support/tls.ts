@@ -6,8 +6,11 @@ import { join } from "node:path";
 /** Key type: RSA (client-node's TLS stack) or EC P-256 (as kubectl meets on EKS). */
 const KEY_ARGS = { rsa: ["-newkey", "rsa:2048"], ec: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"] } as const;
 
-/** Writes key.pem and cert.pem (valid one day, SAN IP:127.0.0.1) into `dir` and returns them. */
-export function selfSignedCert(dir: string, keyType: keyof typeof KEY_ARGS): { key: Buffer; cert: Buffer } {
+/**
+ * Writes key.pem and cert.pem (valid one day, SAN IP:127.0.0.1 unless `altNames` says otherwise,
+ * e.g. `["DNS:123456789012.dkr.ecr.us-east-1.amazonaws.com"]`) into `dir` and returns them.
+ */
+export function selfSignedCert(dir: string, keyType: keyof typeof KEY_ARGS, altNames: string[] = ["IP:127.0.0.1"]): { key: Buffer; cert: Buffer } {
   const keyout = join(dir, "key.pem");
   const out = join(dir, "cert.pem");
   execFileSync(
@@ -26,7 +29,7 @@ export function selfSignedCert(dir: string, keyType: keyof typeof KEY_ARGS): { k
       "-subj",
       "/CN=127.0.0.1",
       "-addext",
-      "subjectAltName=IP:127.0.0.1",
+      `subjectAltName=${altNames.join(",")}`,
     ],
     { stdio: "ignore" },
   );

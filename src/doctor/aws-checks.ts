@@ -1,0 +1,92 @@
+/**
+ * The AWS half of the doctor: who the credentials are (sts:GetCallerIdentity, which needs no
+ * permission) and one ECR GetAuthorizationToken per region (the tokens the registry checks use).
+ */
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import type { RegionToken, RegionTokens } from "../rotation/ecr";
+import { secondsUntil } from "../formats/ecr-token";
+import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION } from "../formats/registry-host";
+import type { Deadline } from "../shared/deadline";
+import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
+import { duration, fail, guarded, pass } from "./check";
+import type { DoctorCheck } from "./types";
+
+export interface CallerIdentity {
+  arn: string;
+  account: string;
+}
+
+/** sts:GetCallerIdentity (the SDK in production, a stub in tests), ending by `deadline`. */
+export type IdentityFn = (deadline?: Deadline) => Promise<CallerIdentity>;
+
+const stsClients = new Map<string, STSClient>();
+
+/** The SDK-backed IdentityFn, asking the regional STS endpoint of `region`. */
+export function sdkIdentity(region: string): IdentityFn {
+  return async (deadline) => {
+    let client = stsClients.get(region);
+    if (client === undefined) {
+      client = new STSClient({ region, maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER });
+      stsClients.set(region, client);
+    }
+    const sts = client;
+    const out = await sdkSend(deadline, "STS GetCallerIdentity", (options) => sts.send(new GetCallerIdentityCommand({}), options));
+    return { arn: out.Arn ?? "(no ARN)", account: out.Account ?? "(no account)" };
+  };
+}
+
+/** `aws identity`, and who the credentials are when the call worked. */
+export async function identityCheck(identity: IdentityFn, deadline: Deadline | undefined): Promise<{ check: DoctorCheck; caller?: CallerIdentity }> {
+  const name = "aws identity";
+  let caller: CallerIdentity | undefined;
+  const check = await guarded(
+    name,
+    deadline,
+    async () => {
+      caller = await identity(deadline);
+      return pass(name, `${caller.arn} (account ${caller.account})`);
+    },
+    (message) =>
+      fail(
+        name,
+        message,
+        "sts:GetCallerIdentity needs no permission, so the credentials themselves are missing or invalid, or STS is unreachable: " +
+          "in Lambda check the execution role; on a laptop AWS_PROFILE / aws sso login / AWS_REGION; in a VPC without internet a com.amazonaws.<region>.sts endpoint",
+      ),
+  );
+  return check.status === "pass" && caller !== undefined ? { check, caller } : { check };
+}
+
+/** The fix for a GetAuthorizationToken that failed (for ECR Public: its own action and region). */
+function tokenFix(message: string, publicRegistry: boolean): string {
+  if (/expire/.test(message)) {
+    return "the token ECR issued is already (nearly) expired by this clock: check this machine's clock (with an emulator whose tokens carry a fixed expiry, pass --now)";
+  }
+  return publicRegistry
+    ? `the role needs ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken on "*" (ECR Public issues tokens in ${ECR_PUBLIC_REGION} only); an AccessDenied naming an SCP or a permissions boundary must be lifted there`
+    : 'the role needs ecr:GetAuthorizationToken on Resource "*" (the action has no resource scoping); an AccessDenied naming an SCP or a permissions boundary must be lifted there; a network error: the route to api.ecr.<region>.amazonaws.com (NAT, or the com.amazonaws.<region>.ecr.api VPC endpoint)';
+}
+
+/** `ecr token <region>` (or `ecr public token`): the region's token, fetched once and shared with the registry checks. */
+export async function tokenCheck(
+  tokens: RegionTokens,
+  region: string | "public",
+  tokenNow: () => Date,
+  deadline: Deadline | undefined,
+): Promise<{ check: DoctorCheck; token?: RegionToken }> {
+  const publicRegistry = region === "public";
+  const name = publicRegistry ? "ecr public token" : `ecr token ${region}`;
+  let token: RegionToken | undefined;
+  const check = await guarded(
+    name,
+    deadline,
+    async () => {
+      token = publicRegistry ? await tokens.getPublic() : await tokens.get(region);
+      const left = secondsUntil(token.expiresAt, tokenNow());
+      const forWhom = publicRegistry ? ECR_PUBLIC_HOST : `its registry ${token.ownRegistry.host}`;
+      return pass(name, `GetAuthorizationToken works: a token valid until ${token.expiresAt.toISOString()} (${duration(left)} left), ${forWhom}`);
+    },
+    (message) => fail(name, message, tokenFix(message, publicRegistry)),
+  );
+  return token === undefined || check.status !== "pass" ? { check } : { check, token };
+}

@@ -1,0 +1,130 @@
+/**
+ * Does the token really work at the registry? `registry login <host>`: GET /v2/ with the token
+ * (what `docker login` does); `registry pull <host>/<image>`: a manifest HEAD of PROBE_IMAGE —
+ * what catches a role without pull rights, or a repository policy that does not name it (ECR
+ * accepts the token, then refuses the image). Nothing is downloaded, nothing written.
+ */
+import type { RegionToken } from "../rotation/ecr";
+import type { ProbeImage } from "../formats/image-reference";
+import type { RegistryHost } from "../formats/registry-host";
+import type { Deadline } from "../shared/deadline";
+import { fail, guarded, pass, skip } from "./check";
+import { RegistryUnreachableError, type RegistryAnswer, type RegistryRequestFn } from "./registry-http";
+import type { DoctorCheck } from "./types";
+
+/** The manifest media types a pull accepts (OCI and Docker, single images and indexes). */
+export const MANIFEST_ACCEPT = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+export interface RegistryCheckInput {
+  registry: RegistryHost;
+  /** The token of the registry's region; undefined when that check failed (named by `tokenCheck`). */
+  token: RegionToken | undefined;
+  tokenCheck: string;
+  probeImage: ProbeImage | undefined;
+  /** The caller's IAM role or user ARN (from `aws identity`), to name in a policy fix; undefined when unknown. */
+  principal: string | undefined;
+  http: RegistryRequestFn;
+  deadline?: Deadline | undefined;
+}
+
+/** An STS assumed-role ARN as the IAM role ARN a policy names (`arn:aws:iam::<acct>:role/<name>`). */
+export function policyPrincipal(callerArn: string): string {
+  const assumed = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(callerArn);
+  return assumed ? `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}` : callerArn;
+}
+
+/** The fix for a request that got no answer or an unexpected one. */
+function reachFix(host: string, region: string, error: unknown, answer?: RegistryAnswer): string {
+  if (answer !== undefined) {
+    return `the registry answered HTTP ${answer.status}: ${answer.status === 429 ? "throttled, retry in a minute" : "retry; if it persists, check the AWS Health Dashboard for ECR in " + region}`;
+  }
+  const code = error instanceof RegistryUnreachableError ? error.code : "";
+  if (/CERT|SSL|TLS|SELF_SIGNED|VERIFY/i.test(code)) {
+    return `the certificate of https://${host} is not trusted here: a TLS-inspecting proxy's CA belongs in NODE_EXTRA_CA_CERTS`;
+  }
+  return `this network must reach https://${host}: DNS for the host, 443 out, and from a VPC without internet the com.amazonaws.${region}.ecr.dkr interface endpoint (plus the S3 gateway endpoint for layers)`;
+}
+
+const basic = (token: RegionToken) => `Basic ${Buffer.from(`${token.username}:${token.password}`).toString("base64")}`;
+
+/** `registry login <host>` and `registry pull …` of one registry, in that order. */
+export async function registryChecks(input: RegistryCheckInput): Promise<DoctorCheck[]> {
+  const { registry, token, probeImage, http, deadline } = input;
+  const host = registry.host;
+  const loginName = `registry login ${host}`;
+  const pullName = probeImage ? `registry pull ${host}/${probeImage.text}` : `registry pull ${host}`;
+  if (registry.public) {
+    const why = `${host} is not probed: ECR Public exchanges its token at its own token service (its token is checked by "ecr public token")`;
+    return [skip(loginName, why), skip(pullName, why)];
+  }
+  if (token === undefined) {
+    const why = `no token: "${input.tokenCheck}" failed`;
+    return [skip(loginName, why), skip(pullName, why)];
+  }
+
+  const login = await guarded(
+    loginName,
+    deadline,
+    async () => {
+      const answer = await http({ host, method: "GET", path: "/v2/", headers: { authorization: basic(token) }, deadline });
+      if (answer.status === 200) return pass(loginName, `GET https://${host}/v2/ with the ${token.region} token: 200`);
+      if (answer.status === 401 || answer.status === 403) {
+        return fail(
+          loginName,
+          `the registry refused the token GetAuthorizationToken issued in ${token.region} (HTTP ${answer.status})`,
+          `an ECR token is valid only for registries of the region (and partition) it was issued in: check that ECR_REGISTRIES names ${host} with its own region, and that whatever answers for ${host} (a proxy, a VPC endpoint, a pull-through mirror) passes the Authorization header through`,
+        );
+      }
+      return fail(loginName, `GET https://${host}/v2/ answered HTTP ${answer.status}`, reachFix(host, registry.region, undefined, answer));
+    },
+    (message, error) => fail(loginName, message, reachFix(host, registry.region, error)),
+  );
+
+  if (probeImage === undefined) {
+    return [
+      login,
+      skip(pullName, "PROBE_IMAGE is not set: pull rights are not checked (set it to repository:tag of an image every configured registry holds)"),
+    ];
+  }
+  if (login.status !== "pass") {
+    // One cause, one fix: with the token refused, a pull failure would say nothing more.
+    return [login, skip(pullName, `"${loginName}" did not pass: pull rights are checked with a token the registry accepts`)];
+  }
+  const path = `/v2/${probeImage.repository}/manifests/${probeImage.reference}`;
+  const pull = await guarded(
+    pullName,
+    deadline,
+    async () => {
+      const answer = await http({ host, method: "HEAD", path, headers: { authorization: basic(token), accept: MANIFEST_ACCEPT }, deadline });
+      if (answer.status === 200) {
+        return pass(
+          pullName,
+          `HEAD https://${host}${path}: 200${answer.contentType ? `, ${answer.contentType}` : ""}${answer.digest ? `, ${answer.digest}` : ""}`,
+        );
+      }
+      if (answer.status === 401 || answer.status === 403) {
+        const who = input.principal ? policyPrincipal(input.principal) : "the function's role";
+        return fail(
+          pullName,
+          `the registry accepted the token but refused the image ${probeImage.text} (HTTP ${answer.status}): the principal behind the token may not pull it`,
+          `every pull with the stored token is a pull by ${who}: it needs ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (and ecr:BatchCheckLayerAvailability) on arn:aws:ecr:${registry.region}:${registry.accountId}:repository/${probeImage.repository} in its IAM policy, and the repository policy of ${probeImage.repository} must not deny it — in another account (${registry.accountId}) it must allow ${who} those actions (docs/deploy.md, "Registries in other accounts")`,
+        );
+      }
+      if (answer.status === 404) {
+        return fail(
+          pullName,
+          `${probeImage.text} does not exist in ${host} (HTTP 404: no such repository, tag or digest)`,
+          `push ${probeImage.text} to ${host}, or set PROBE_IMAGE to an image that every configured registry holds`,
+        );
+      }
+      return fail(pullName, `HEAD https://${host}${path} answered HTTP ${answer.status}`, reachFix(host, registry.region, undefined, answer));
+    },
+    (message, error) => fail(pullName, message, reachFix(host, registry.region, error)),
+  );
+  return [login, pull];
+}
