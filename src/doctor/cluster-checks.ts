@@ -7,7 +7,7 @@
  *   cluster externalsecrets <c> the ExternalSecrets reading the product's secrets: synced?
  *   cluster oldest-token <c>    the oldest ECR token in the target namespaces' pull Secrets
  * Every cluster yields every line: a cluster that cannot be reached (or refuses the token) has
- * the rest `skip`ped with why, and so has work the deadline leaves. Clusters are checked
+ * the rest `skip`ped with why; work the deadline leaves fails as not verified. Clusters are checked
  * KUBE_CLUSTER_CONCURRENCY at a time; lines keep the configured order. Nothing here writes.
  */
 import type { ClusterConfig } from "../config/config";
@@ -21,6 +21,7 @@ import { selectClusters } from "../request/cluster-selection";
 import { DEADLINE_REASON, isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { describeError } from "../shared/errors";
 import { scrubSecrets } from "../shared/redact";
+import { deadlineCheck } from "./check";
 import { checkName, fail, skip, UNREACHABLE, type ClusterCheckContext, type ClusterChecksDeps, type ClusterProbe } from "./cluster-context";
 import { identity, reachable } from "./door-checks";
 import { esoCrdsCheck, externalSecretsCheck } from "./eso-checks";
@@ -146,7 +147,8 @@ async function checkCluster(
 
 /** The cluster's lines in their fixed order; a line not reached is skipped with `why`. */
 function ordered(label: string, lines: Map<string, DoctorCheck>, why: string): DoctorCheck[] {
-  return clusterCheckNames(label).map((name) => lines.get(name) ?? skip(name, why));
+  // A line the deadline left is failed like the AWS half's (not verified, and the run fails).
+  return clusterCheckNames(label).map((name) => lines.get(name) ?? (why === DEADLINE_REASON ? deadlineCheck(name) : skip(name, why)));
 }
 
 function httpProbe(connection: KubeConnection, deadline: Deadline): ClusterProbe {

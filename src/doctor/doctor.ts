@@ -18,14 +18,8 @@ import { httpsRegistryRequest, type RegistryRequestFn } from "./registry-http";
 import { secretChecks, type SecretTarget } from "./secret-checks";
 import type { ClusterChecks, DoctorCheck } from "./types";
 
-/**
- * The per-cluster half, loaded only when clusters are configured. A glob import (esbuild bundles
- * every `./cluster-*.ts`; vitest resolves it at run time), so this module builds before that
- * file is merged in. With the file present it may become `import("./cluster-checks")`.
- */
-const CLUSTER_HALF = "checks";
-export const loadClusterChecks = (): Promise<ClusterChecks> =>
-  import(`./cluster-${CLUSTER_HALF}.ts`).then((m: { clusterChecks: ClusterChecks }) => m.clusterChecks);
+/** The per-cluster half (Kubernetes client, EKS), loaded only when clusters are configured. */
+export const loadClusterChecks = (): Promise<ClusterChecks> => import("./cluster-checks").then((m) => m.clusterChecks);
 
 export interface DoctorOptions {
   /** sts:GetCallerIdentity; default: the SDK, in the secrets' region. */

@@ -429,9 +429,9 @@ describe("doctor: cluster checks", () => {
     expect(one.map((l) => l.name)).toEqual(clusterCheckNames("staging"));
   });
 
-  it("the deadline: a passed one skips every line; one that passes mid-way keeps the verdicts made and skips the rest", async () => {
+  it("the deadline: a passed one fails every line as not verified; one that passes mid-way keeps the verdicts made and fails the rest so", async () => {
     const expired = await run(world(), {}, { deadline: deadlineAt(Date.now() - 1) });
-    expect(expired.every((l) => l.status === "skip" && l.detail === "deadline")).toBe(true);
+    expect(expired.every((l) => l.status === "fail" && l.detail.startsWith("deadline:"))).toBe(true);
 
     const w = world();
     let asked = 0;
@@ -452,9 +452,9 @@ describe("doctor: cluster checks", () => {
     const line = byName(out);
     expect(line.get("cluster reachable prod")!.status).toBe("pass");
     expect(line.get("cluster identity prod")!.status).toBe("pass");
-    expect(line.get("cluster oldest-token prod")).toMatchObject({ status: "skip", detail: "deadline" });
-    expect(out.filter((l) => l.name.startsWith("cluster rbac ")).every((l) => l.status === "skip" && l.detail === "deadline")).toBe(true);
-    expect(failed(out)).toEqual([]);
+    expect(line.get("cluster oldest-token prod")).toMatchObject({ status: "fail", detail: expect.stringMatching(/^deadline:/) });
+    expect(out.filter((l) => l.name.startsWith("cluster rbac ")).every((l) => l.status === "fail" && l.detail.startsWith("deadline:"))).toBe(true);
+    expect(out.filter((l) => l.status === "fail").every((l) => l.detail.startsWith("deadline:"))).toBe(true);
   });
 
   it("no bearer token, password or auth value in any line, even when an error message echoes them", async () => {
