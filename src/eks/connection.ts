@@ -239,7 +239,8 @@ export async function getClusterAccess(cluster: ClusterRef, deps: ClusterAccessD
       `EKS cluster ${cluster.name} (${cluster.region}): no AWS credentials to sign the token: ${errorMessage(error)}`,
     );
   }
-  const token = await (deps.cache ?? eksTokenCache).get({ clusterName: cluster.name, region: cluster.region, credentials });
+  // The role is part of the token cache's key: a token signed as one role is never handed out for another.
+  const token = await (deps.cache ?? eksTokenCache).get({ clusterName: cluster.name, region: cluster.region, credentials, roleArn: cluster.roleArn });
   return { ...connection, ...token };
 }
 
