@@ -21,7 +21,8 @@ import { isDeadlineExceeded } from "../shared/deadline";
 /**
  * 5. Annotates ExternalSecrets with `force-sync`: those that own an ESO-managed pull secret in a
  * target namespace (always: the heal's fix there is ESO's re-sync), and, with ESO_RESYNC, those
- * matching its label selector in the target namespaces. Each is patched once.
+ * matching its label selector in the target namespaces. Each is patched once; a child of a
+ * ClusterExternalSecret through its parent, whether or not ESO_RESYNC selected it.
  */
 export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterState): Promise<void> {
   const { api, target, result } = ctx;
@@ -90,7 +91,7 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
       result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
     }
   }
-  await findOwnersOfOwningExternalSecrets(ctx, wanted, listedIds, remember);
+  await lookUpParents(ctx, wanted, listedIds, remember);
   for (const [id, es] of wanted) {
     const parent = parents.get(id);
     if (parent !== undefined) es.parent = parent;
@@ -157,7 +158,7 @@ const OWNER_LOOKUP_MAX_NAMES = 8;
  * children of a ClusterExternalSecret share its name. If the LIST fails, the ExternalSecret is
  * annotated directly, as before, and its rows say why.
  */
-async function findOwnersOfOwningExternalSecrets(
+async function lookUpParents(
   ctx: ApplyContext,
   wanted: Map<string, { namespace: string; name: string; rows: NamespaceResult[] }>,
   listedIds: Set<string>,
