@@ -1,70 +1,18 @@
-// Runs a TypeScript benchmark that needs the Kubernetes test bed (bench/heal-fanout.ts,
-// bench/diagnose-incident.ts, bench/fleet-scale.ts) on Node 22: bundles it with esbuild into
-// .bench/ at the repository root (so its paths resolve as from bench/), runs it with --json and
-// returns the object under `key` of its JSON line (the whole line without a key). Needs the test bed (scripts/build-kube-apiserver.sh).
-import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { basename, resolve } from "node:path";
-import { build } from "esbuild";
+// The benchmarks on the Kubernetes test bed (heal fan-out, diagnosis, fleet scale), each run by
+// bench/bed-runner.mjs. Needs the test bed (scripts/build-kube-apiserver.sh).
+import { bedBench } from "./bed-runner.mjs";
 
-export async function runBedBench({ entry, key, banner, quiet = false, args = [] }) {
-  const root = resolve(".");
-  mkdirSync(".bench", { recursive: true });
-  const outfile = resolve(".bench", basename(entry).replace(/\.ts$/, ".mjs"));
-  await build({
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: "node",
-    target: "node22",
-    format: "esm",
-    mainFields: ["module", "main"],
-    packages: "external",
-    logLevel: "warning",
-  });
-  if (!quiet) process.stderr.write(`${banner}\n`);
-  const out = execFileSync(process.execPath, [outfile, "--json", ...args], {
-    env: { ...process.env, ECR_ROTATOR_ROOT: root },
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", quiet ? "ignore" : "inherit"],
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const line = out
-    .trim()
-    .split("\n")
-    .filter((l) => l.startsWith("{"))
-    .pop();
-  if (!line) throw new Error(`${entry} printed no JSON:\n${out.slice(-2000)}`);
-  const parsed = JSON.parse(line);
-  return key === undefined ? parsed : parsed[key];
-}
+export const runHealBench = bedBench("bench/heal-fanout.ts", "heal", "heal fan-out: starting the test bed (1,000 namespaces, 5 ms per request)...");
 
-export function runHealBench({ quiet = false, args = [] } = {}) {
-  return runBedBench({
-    entry: "bench/heal-fanout.ts",
-    key: "heal",
-    banner: "heal fan-out: starting the test bed (1,000 namespaces, 5 ms per request)...",
-    quiet,
-    args,
-  });
-}
-
-export function runDiagnoseBench({ quiet = false, args = [] } = {}) {
-  return runBedBench({
-    entry: "bench/diagnose-incident.ts",
-    key: "diagnose",
-    banner: "diagnose: starting the test bed (1,000 namespaces, 300 stuck pods, 5 ms per request)...",
-    quiet,
-    args,
-  });
-}
+export const runDiagnoseBench = bedBench(
+  "bench/diagnose-incident.ts",
+  "diagnose",
+  "diagnose: starting the test bed (1,000 namespaces, 300 stuck pods, 5 ms per request)...",
+);
 
 /** heal10k and fleet in one run: `{heal10k: {...}, fleet: {...}}` (10,000 namespaces; 4 × 1,000 vs 4,000). */
-export function runFleetBench({ quiet = false, args = [] } = {}) {
-  return runBedBench({
-    entry: "bench/fleet-scale.ts",
-    banner: "fleet scale: starting the test bed (10,000 namespaces, 4 × 1,000 fleet, 5 ms per request; several minutes)...",
-    quiet,
-    args,
-  });
-}
+export const runFleetBench = bedBench(
+  "bench/fleet-scale.ts",
+  undefined,
+  "fleet scale: starting the test bed (10,000 namespaces, 4 × 1,000 fleet, 5 ms per request; several minutes)...",
+);

@@ -13,7 +13,7 @@ import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { EksConnectionError, type EksConnectionProblem } from "../shared/errors";
 import { rememberSecret, scrubSecrets } from "../shared/redact";
 import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
-import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
+import { currentSdkDeadline, SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
 import { AssumeRoleError, type AssumedRole, type AssumedRoleCache, type AssumeRoleRequest } from "./assume-role";
 import type { EksCredentials, EksToken } from "./token";
 import { eksTokenCache, type EksTokenCache } from "./token-cache";
@@ -239,13 +239,19 @@ export async function getClusterAccess(cluster: ClusterRef, deps: ClusterAccessD
       `EKS cluster ${cluster.name} (${cluster.region}): no AWS credentials to sign the token: ${errorMessage(error)}`,
     );
   }
-  const token = await (deps.cache ?? eksTokenCache).get({ clusterName: cluster.name, region: cluster.region, credentials });
+  // The role is part of the token cache's key: a token signed as one role is never handed out for another.
+  const token = await (deps.cache ?? eksTokenCache).get({ clusterName: cluster.name, region: cluster.region, credentials, roleArn: cluster.roleArn });
   return { ...connection, ...token };
 }
 
 const roleEksClients = new Map<string, EKSClient>();
 
-/** An EKS client of one region that signs with an assumed role's (cached, refreshed) credentials. */
+/**
+ * An EKS client of one region that signs with an assumed role's (cached, refreshed) credentials.
+ * The client outlives invocations, so the SDK's credential callback takes the deadline of the
+ * call it runs in ({@link currentSdkDeadline}): an AssumeRole it makes ends by that deadline,
+ * not only by the SDK's per-attempt timeout.
+ */
 export function eksClientForRole(request: AssumeRoleRequest, cache: AssumedRoleCache): EKSClient {
   const key = JSON.stringify([request.region, request.roleArn, request.externalId ?? null, request.sessionName]);
   let client = roleEksClients.get(key);
@@ -255,7 +261,7 @@ export function eksClientForRole(request: AssumeRoleRequest, cache: AssumedRoleC
       maxAttempts: 4,
       requestHandler: SDK_REQUEST_HANDLER,
       credentials: async () => {
-        const role = await cache.get(request);
+        const role = await cache.get(request, currentSdkDeadline());
         return { ...role.credentials, expiration: role.expiresAt };
       },
     });

@@ -1,10 +1,16 @@
 /**
- * EKS bearer tokens cached per (cluster, region, access key id) across warm Lambda invocations.
+ * EKS bearer tokens cached per (cluster, region, signing identity) across warm Lambda invocations.
+ * The signing identity is the role the credentials were assumed from (none: the function's own),
+ * the access key id and a keyed hash of the secret key and session token: a token is reused only
+ * for the very credentials it was signed with, so two entries of one cluster through different
+ * roles, or a role changed between warm invocations, never share a token. The key holds no secret
+ * in clear (the hash's key is random per process).
  * A token is reused while at least `minRemainingMs` (default 1 min) of its 14-minute window
  * (`expiresAt`, signing time + 14 min) remains; the URL itself is accepted for 15 min, so a
  * reused token always has ≥ 2 min of real validity. Concurrent requests for the same key share
  * one signing. A token signed "in the future" (the clock went back) is not reused.
  */
+import { createHmac, randomBytes } from "node:crypto";
 import { EKS_TOKEN_LIFETIME_MS } from "../shared/names";
 import { rememberSecret } from "../shared/redact";
 import { createEksToken, EKS_TOKEN_PREFIX, type EksCredentials, type EksToken, type EksTokenParams } from "./token";
@@ -32,6 +38,18 @@ export interface EksTokenRequest {
   clusterName: string;
   region: string;
   credentials: EksCredentials;
+  /** The role `credentials` were assumed from; undefined for the function's own credentials. */
+  roleArn?: string | undefined;
+}
+
+/** Per-process key of the credential fingerprint: the fingerprint cannot be checked against a guess elsewhere. */
+const FINGERPRINT_KEY = randomBytes(32);
+
+/** A keyed hash of the secret parts of the credentials (never kept in clear). */
+function fingerprint(credentials: EksCredentials): string {
+  return createHmac("sha256", FINGERPRINT_KEY)
+    .update(JSON.stringify([credentials.secretAccessKey, credentials.sessionToken ?? null]))
+    .digest("base64url");
 }
 
 interface Entry {
@@ -58,13 +76,15 @@ export class EksTokenCache {
     this.create = options.create ?? createEksToken;
   }
 
-  static key(clusterName: string, region: string, accessKeyId: string): string {
-    return JSON.stringify([region, clusterName, accessKeyId]);
+  /** Cluster, region and signing identity: role, access key id, fingerprint of the secret parts. */
+  static key(request: EksTokenRequest): string {
+    const { region, clusterName, roleArn, credentials } = request;
+    return JSON.stringify([region, clusterName, roleArn ?? null, credentials.accessKeyId, fingerprint(credentials)]);
   }
 
   /** A cached token with enough time left, or a freshly signed one. */
   async get(request: EksTokenRequest): Promise<EksToken> {
-    const key = EksTokenCache.key(request.clusterName, request.region, request.credentials.accessKeyId);
+    const key = EksTokenCache.key(request);
     const nowMs = this.now().getTime();
     const entry = this.entries.get(key);
     if (entry !== undefined) {
@@ -75,7 +95,8 @@ export class EksTokenCache {
     if (inFlight !== undefined) return inFlight;
     const promise = (async () => {
       const now = new Date(nowMs);
-      const token = await this.create({ ...request, now });
+      const { clusterName, region, credentials } = request;
+      const token = await this.create({ clusterName, region, credentials, now });
       this.signed += 1;
       this.entries.delete(key);
       this.entries.set(key, { token, signedAtMs: token.expiresAt.getTime() - TOKEN_WINDOW_MS });
@@ -93,7 +114,7 @@ export class EksTokenCache {
   /** Drops cached tokens of a cluster (e.g. after the API server answered 401). */
   invalidate(clusterName: string, region: string, accessKeyId?: string): void {
     for (const key of [...this.entries.keys()]) {
-      const [r, c, a] = JSON.parse(key) as [string, string, string];
+      const [r, c, , a] = JSON.parse(key) as [string, string, string | null, string];
       if (r === region && c === clusterName && (accessKeyId === undefined || a === accessKeyId)) this.entries.delete(key);
     }
   }

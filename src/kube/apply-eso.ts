@@ -2,24 +2,27 @@
  * Step 5 of the apply engine: ESO re-sync. An ExternalSecret that owns an ESO-managed pull secret
  * in a target namespace is annotated with `force-sync` on every heal (the fallback never writes
  * that Secret: ESO's re-sync is the fix there), and with ESO_RESYNC also those matching its
- * label selector. Each ExternalSecret is patched at most once. A listed ExternalSecret owned by a
- * ClusterExternalSecret is re-synced through its parent instead: the parent's
- * spec.externalSecretMetadata.annotations gets `force-sync` (once per parent), which its controller
- * copies to every child; an annotation set on the child itself is reset by that controller and
- * the re-sync is lost.
+ * label selector. Each ExternalSecret is patched at most once. An ExternalSecret owned by a
+ * ClusterExternalSecret is re-synced through its parent instead, whatever ESO_RESYNC says: the
+ * parent's spec.externalSecretMetadata.annotations gets `force-sync` (once per parent), which its
+ * controller copies to every child; an annotation set on the child itself is reset by that
+ * controller and the re-sync is lost. The owner of a pull secret's ExternalSecret is read from a
+ * LIST by name (`fieldSelector=metadata.name=…`, one per distinct name), or from the LIST the
+ * selection needs anyway.
  */
 import type { ApplyContext, ClusterState, NamespaceResult } from "./apply-types";
 import { clusterForceSyncPatch, forceSyncPatch } from "./decide";
 import { matchesLabelSelector, parseLabelSelector } from "./namespaces";
 import { forEachListed, pool } from "./paging";
 import { withRetry } from "./retry";
-import { KubeApiError, type KubeExternalSecret } from "./types";
+import { KubeApiError, type KubeExternalSecret, type ListOptions } from "./types";
 import { isDeadlineExceeded } from "../shared/deadline";
 
 /**
  * 5. Annotates ExternalSecrets with `force-sync`: those that own an ESO-managed pull secret in a
  * target namespace (always: the heal's fix there is ESO's re-sync), and, with ESO_RESYNC, those
- * matching its label selector in the target namespaces. Each is patched once.
+ * matching its label selector in the target namespaces. Each is patched once; a child of a
+ * ClusterExternalSecret through its parent, whether or not ESO_RESYNC selected it.
  */
 export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterState): Promise<void> {
   const { api, target, result } = ctx;
@@ -33,6 +36,15 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
   };
   /** The ClusterExternalSecret that owns a listed ExternalSecret, if any. */
   const parentOf = (es: KubeExternalSecret) => es.metadata.ownerReferences?.find((o) => o.kind === "ClusterExternalSecret" && o.name)?.name;
+  /** `namespace/name` of every ExternalSecret listed, and the parent of those a ClusterExternalSecret owns. */
+  const listedIds = new Set<string>();
+  const parents = new Map<string, string>();
+  const remember = (es: KubeExternalSecret) => {
+    const id = `${es.metadata.namespace}/${es.metadata.name}`;
+    listedIds.add(id);
+    const parent = parentOf(es);
+    if (parent) parents.set(id, parent);
+  };
   for (const row of esoRows) if (row.externalSecret) want(row.namespace, row.externalSecret.slice(row.namespace.length + 1), row);
 
   // Pull secrets ESO manages by label only (no owner reference) and ESO_RESYNC's selection
@@ -58,15 +70,12 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
               return (es: KubeExternalSecret) => matchesLabelSelector(requirements, es.metadata.labels ?? {});
             })();
       for (const es of listed) {
+        remember(es);
         const ns = es.metadata.namespace;
         if (!ns || !selected.has(ns)) continue;
         const writes = es.spec?.target?.name || es.metadata.name;
         const owning = unowned.filter((row) => row.namespace === ns && writes === target.pullSecretName);
-        if (owning.length > 0 || matchesSelector(es)) {
-          want(ns, es.metadata.name);
-          const parent = parentOf(es);
-          if (parent) wanted.get(`${ns}/${es.metadata.name}`)!.parent = parent;
-        }
+        if (owning.length > 0 || matchesSelector(es)) want(ns, es.metadata.name);
         for (const row of owning) {
           row.externalSecret = `${ns}/${es.metadata.name}`;
           wanted.get(row.externalSecret)!.rows.push(row);
@@ -81,6 +90,11 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
           : ctx.describe(error, "list", "externalsecrets");
       result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
     }
+  }
+  await lookUpParents(ctx, wanted, listedIds, remember);
+  for (const [id, es] of wanted) {
+    const parent = parents.get(id);
+    if (parent !== undefined) es.parent = parent;
   }
 
   const now = (ctx.deps.now ?? (() => new Date()))();
@@ -132,4 +146,34 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
   });
   result.externalSecrets.resynced.sort();
   if (clusterPatched.length > 0) result.externalSecrets.clusterExternalSecrets = clusterPatched.sort();
+}
+
+/** Above this many distinct ExternalSecret names, one unfiltered LIST replaces the LISTs by name. */
+const OWNER_LOOKUP_MAX_NAMES = 8;
+
+/**
+ * The ExternalSecrets that own an ESO-managed pull secret (known from the Secret's owner reference)
+ * and were not in the selection's LIST: listed by name, cluster-wide, to learn whether a
+ * ClusterExternalSecret owns them (then only its parent can re-sync them). Usually one LIST: the
+ * children of a ClusterExternalSecret share its name. If the LIST fails, the ExternalSecret is
+ * annotated directly, as before, and its rows say why.
+ */
+async function lookUpParents(
+  ctx: ApplyContext,
+  wanted: Map<string, { namespace: string; name: string; rows: NamespaceResult[] }>,
+  listedIds: Set<string>,
+  remember: (es: KubeExternalSecret) => void,
+): Promise<void> {
+  const unknown = [...wanted.entries()].filter(([id, es]) => es.rows.length > 0 && !listedIds.has(id));
+  if (unknown.length === 0) return;
+  const names = [...new Set(unknown.map(([, es]) => es.name))].sort();
+  const lists: Array<Omit<ListOptions, "limit" | "continue">> =
+    names.length > OWNER_LOOKUP_MAX_NAMES ? [{}] : names.map((name) => ({ fieldSelector: `metadata.name=${name}` }));
+  try {
+    for (const options of lists) await forEachListed((o) => ctx.api.listExternalSecrets(o), options, remember, ctx.paging);
+  } catch (error) {
+    if (isDeadlineExceeded(error)) ctx.result.deadlineReached = true;
+    const why = `its owner could not be looked up (${ctx.describe(error, "list", "externalsecrets")}), so it is annotated directly`;
+    for (const [id, es] of unknown) for (const row of es.rows) row.reason += `; ExternalSecret ${id}: ${why}`;
+  }
 }

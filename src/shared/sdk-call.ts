@@ -4,8 +4,11 @@
  * and an error — the SDK's default only logs a warning); every call goes through
  * {@link sdkSend}, which bounds that request timeout by the invocation's deadline, hands the SDK
  * the deadline's AbortSignal (no retry starts after it) and returns at the deadline even if the
- * SDK is still in a retry wait.
+ * SDK is still in a retry wait. A credential callback the SDK runs inside such a call (assumed-role
+ * credentials refreshed on demand) reads that call's deadline with {@link currentSdkDeadline}, so
+ * the STS call it may make ends by the same deadline.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { NO_DEADLINE, type Deadline } from "./deadline";
 
 /** Connecting (TCP + TLS) may take this long. */
@@ -26,10 +29,25 @@ export interface SdkCallOptions {
   requestTimeout: number;
 }
 
+/** The deadline of the {@link sdkSend} call the current async context runs in. */
+const callDeadline = new AsyncLocalStorage<Deadline>();
+
+/**
+ * The deadline of the SDK call in progress, for code the SDK runs inside it (a client's
+ * `credentials` callback); undefined outside {@link sdkSend} or when that call has no deadline.
+ */
+export function currentSdkDeadline(): Deadline | undefined {
+  const d = callDeadline.getStore();
+  return d !== undefined && Number.isFinite(d.at) ? d : undefined;
+}
+
 /** Runs one SDK call (`send` receives the per-call options) within the deadline. */
 export async function sdkSend<T>(deadline: Deadline | undefined, what: string, send: (options: SdkCallOptions) => Promise<T>): Promise<T> {
   const d = deadline ?? NO_DEADLINE;
   if (!Number.isFinite(d.at)) return send({ requestTimeout: SDK_REQUEST_TIMEOUT_MS });
   d.check(what);
-  return d.race(send({ abortSignal: d.signal, requestTimeout: d.budget(SDK_REQUEST_TIMEOUT_MS) }), what);
+  return d.race(
+    callDeadline.run(d, () => send({ abortSignal: d.signal, requestTimeout: d.budget(SDK_REQUEST_TIMEOUT_MS) })),
+    what,
+  );
 }

@@ -93,6 +93,39 @@ describe("ClusterExternalSecret (infra/k8s/cluster-external-secret.yaml) on the 
       expect(after.uid, ns).toBe(before.get(ns)!.uid);
     }
   });
+
+  // The contract for ESO-owned pull Secrets: their owner gets force-sync whatever ESO_RESYNC
+  // says — for a ClusterExternalSecret's child, through the parent (the heal looks the owner up).
+  it("a heal without ESO_RESYNC re-syncs the pull Secrets' owners through their ClusterExternalSecret", async () => {
+    const served = ["billing", "late", "newcomer", "shop"];
+    const before = new Map(await Promise.all(served.map(async (ns) => [ns, await world.esoSecret(ns, "ecr-pull-secret")] as const)));
+    // A marker the previous heal did not leave: the parent's force-sync must come from this heal.
+    await bed.kubectl(
+      [
+        "patch",
+        "clusterexternalsecret",
+        "ecr-pull-secret",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ spec: { externalSecretMetadata: { annotations: { "force-sync": "0" } } } }),
+      ],
+      { check: true },
+    );
+    const newToken = `ces-off-${randomBytes(12).toString("hex")}`;
+    world.ecr.issue(newToken);
+    expect(await world.cli(["rotate", "--force"])).toMatchObject({ ok: true, registries: [{ outcome: "updated" }] });
+    const healed = await world.cli(["heal", "--cluster", bed.clusterName, ...served.flatMap((ns) => ["--namespace", ns])]);
+    expect(healed.ok).toBe(true);
+    const cluster = healed.kubernetes.clusters[0];
+    expect(cluster.namespaces.map((n: { outcome: string }) => n.outcome).sort()).toEqual(served.map(() => "eso-managed"));
+    expect(cluster.externalSecrets.clusterExternalSecrets).toEqual(["ecr-pull-secret"]);
+    const ces = await getJson(bed, ["get", "clusterexternalsecret", "ecr-pull-secret"]);
+    expect(Number(ces.spec.externalSecretMetadata.annotations["force-sync"])).toBeGreaterThan(0);
+    for (const ns of served) {
+      const after = await world.esoSecret(ns, "ecr-pull-secret", (s) => tokenIn(s) === newToken, 15_000);
+      expect(after.uid, ns).toBe(before.get(ns)!.uid);
+    }
+  });
 });
 
 describe("freshness: refreshInterval of infra/k8s/external-secret.yaml bounds the pull Secret's age", () => {

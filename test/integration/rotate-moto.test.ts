@@ -3,62 +3,38 @@
  * expires on a fixed date in 2015, so the token clock is injected (the checks stay strict);
  * debouncing uses the real clock, like moto's own version dates.
  */
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
-  SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app";
 import { runRequest } from "../../src/run/run";
 import { clientRequestToken } from "../../src/rotation/secret-writer";
 import { parseManualRequest } from "../../src/request/triggers";
-import { motoEnv, startMoto, type MotoServer } from "../support/moto";
+import { motoEnv, useMotoForRotation } from "../support/moto";
 
 const USE1 = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const EUW1 = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 const OTHER = "210987654321.dkr.ecr.us-east-1.amazonaws.com";
 
-let moto: MotoServer;
-let sm: SecretsManagerClient;
-let tokenNow: () => Date;
-let motoPassword: string;
-const savedEnv = { ...process.env };
-
-beforeAll(async () => {
-  moto = await startMoto();
-  Object.assign(process.env, motoEnv(moto.url));
-  sm = new SecretsManagerClient({ region: "us-east-1" });
-  const probe = await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}));
-  const data = probe.authorizationData![0]!;
-  motoPassword = Buffer.from(data.authorizationToken!, "base64").toString().split(":").slice(1).join(":");
-  const issued = new Date(data.expiresAt!.getTime() - 12 * 3600_000 + 60_000);
-  tokenNow = () => issued;
-});
-afterAll(async () => {
-  await moto?.stop();
-  process.env = savedEnv;
-});
-beforeEach(async () => {
-  await moto.reset();
-});
+const aws = useMotoForRotation();
 
 function rotate(env: Record<string, string>, fields: Record<string, unknown> = {}) {
-  const app = createApp({ ...motoEnv(moto.url), ...env }, { tokenNow });
+  const app = createApp({ ...motoEnv(aws.moto.url), ...env }, { tokenNow: aws.tokenNow });
   return runRequest(parseManualRequest({ action: "rotate", ...fields }), app.config, app.deps);
 }
 
 async function versions(name: string): Promise<number> {
-  const out = await sm.send(new ListSecretVersionIdsCommand({ SecretId: name }));
+  const out = await aws.sm.send(new ListSecretVersionIdsCommand({ SecretId: name }));
   return out.Versions?.length ?? 0;
 }
 
 async function current(name: string): Promise<Record<string, string>> {
-  const out = await sm.send(new GetSecretValueCommand({ SecretId: name }));
+  const out = await aws.sm.send(new GetSecretValueCommand({ SecretId: name }));
   return JSON.parse(out.SecretString!) as Record<string, string>;
 }
 
@@ -67,9 +43,9 @@ describe("rotation against moto", () => {
     const report = await rotate({ ECR_REGISTRIES: USE1, SECRET_NAME: "production/ecr/credentials", SECRET_TAGS: "team=platform" });
     expect(report).toMatchObject({ ok: true, ecrCalls: 1, registries: [{ outcome: "created", secretName: "production/ecr/credentials" }] });
     const value = await current("production/ecr/credentials");
-    expect(value).toMatchObject({ registry_url: USE1, auth_token: motoPassword, username: "AWS", proxy_endpoint: `https://${USE1}` });
-    expect(JSON.parse(value.dockerconfigjson!).auths[USE1].password).toBe(motoPassword);
-    const described = await sm.send(new DescribeSecretCommand({ SecretId: "production/ecr/credentials" }));
+    expect(value).toMatchObject({ registry_url: USE1, auth_token: aws.motoPassword, username: "AWS", proxy_endpoint: `https://${USE1}` });
+    expect(JSON.parse(value.dockerconfigjson!).auths[USE1].password).toBe(aws.motoPassword);
+    const described = await aws.sm.send(new DescribeSecretCommand({ SecretId: "production/ecr/credentials" }));
     expect(described.Tags).toEqual(
       expect.arrayContaining([
         { Key: "team", Value: "platform" },
@@ -79,7 +55,7 @@ describe("rotation against moto", () => {
   });
 
   it("updates an owned secret holding an older token (outside the debounce window)", async () => {
-    await sm.send(
+    await aws.sm.send(
       new CreateSecretCommand({
         Name: "ecr/creds",
         SecretString: JSON.stringify({ registry_url: USE1, auth_token: "old" }),
@@ -88,12 +64,12 @@ describe("rotation against moto", () => {
     );
     const report = await rotate({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds", WRITE_DEBOUNCE_SECONDS: "0" });
     expect(report.registries[0]).toMatchObject({ outcome: "updated" });
-    expect((await current("ecr/creds")).auth_token).toBe(motoPassword);
+    expect((await current("ecr/creds")).auth_token).toBe(aws.motoPassword);
     expect(await versions("ecr/creds")).toBe(2);
   });
 
   it("debounces a rewrite within the window (alarm storm), and force overrides", async () => {
-    await sm.send(
+    await aws.sm.send(
       new CreateSecretCommand({
         Name: "ecr/creds",
         SecretString: JSON.stringify({ registry_url: USE1, auth_token: "just-written", expires_at: "2015-01-01T00:00:00.000Z" }),
@@ -118,9 +94,9 @@ describe("rotation against moto", () => {
     expect(again.registries[0]).toMatchObject({ outcome: "unchanged" });
     expect(await versions("ecr/creds")).toBe(1);
     // Replaying the same PutSecretValue (a Lambda retry after a lost answer) creates nothing either.
-    const secretString = (await sm.send(new GetSecretValueCommand({ SecretId: "ecr/creds" }))).SecretString!;
+    const secretString = (await aws.sm.send(new GetSecretValueCommand({ SecretId: "ecr/creds" }))).SecretString!;
     const token = clientRequestToken("ecr/creds", secretString);
-    const replay = await sm.send(new PutSecretValueCommand({ SecretId: "ecr/creds", SecretString: secretString, ClientRequestToken: token }));
+    const replay = await aws.sm.send(new PutSecretValueCommand({ SecretId: "ecr/creds", SecretString: secretString, ClientRequestToken: token }));
     expect(await versions("ecr/creds")).toBe(1);
     expect(replay.VersionId).toBe(token);
   });
@@ -137,12 +113,12 @@ describe("rotation against moto", () => {
   it("dry run writes nothing", async () => {
     const report = await rotate({ ECR_REGISTRIES: `${USE1},${EUW1}`, SECRET_NAME: "ecr/{region}" }, { dryRun: true });
     expect(report.registries.map((r) => r.outcome)).toEqual(["would-create", "would-create"]);
-    await expect(sm.send(new DescribeSecretCommand({ SecretId: "ecr/us-east-1" }))).rejects.toThrow(/can't find|not found/i);
+    await expect(aws.sm.send(new DescribeSecretCommand({ SecretId: "ecr/us-east-1" }))).rejects.toThrow(/can't find|not found/i);
   });
 
   it("refuses a foreign secret and a malformed one, leaving both untouched", async () => {
-    await sm.send(new CreateSecretCommand({ Name: "foreign", SecretString: JSON.stringify({ registry_url: USE1, auth_token: "theirs" }) }));
-    await sm.send(new CreateSecretCommand({ Name: "malformed", SecretString: "plain text", Tags: [{ Key: "ecr-token-rotator:managed", Value: "true" }] }));
+    await aws.sm.send(new CreateSecretCommand({ Name: "foreign", SecretString: JSON.stringify({ registry_url: USE1, auth_token: "theirs" }) }));
+    await aws.sm.send(new CreateSecretCommand({ Name: "malformed", SecretString: "plain text", Tags: [{ Key: "ecr-token-rotator:managed", Value: "true" }] }));
     const foreign = await rotate({ ECR_REGISTRIES: USE1, SECRET_NAME: "foreign" });
     const malformed = await rotate({ ECR_REGISTRIES: USE1, SECRET_NAME: "malformed" });
     expect(foreign.ok).toBe(false);
@@ -155,10 +131,10 @@ describe("rotation against moto", () => {
   });
 
   it("refuses moto's token when judged by the real clock (it expired in 2015)", async () => {
-    const app = createApp({ ...motoEnv(moto.url), ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" });
+    const app = createApp({ ...motoEnv(aws.moto.url), ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" });
     const report = await runRequest(parseManualRequest({ action: "rotate" }), app.config, app.deps);
     expect(report.ok).toBe(false);
     expect(report.errors[0]).toContain("already expired");
-    await expect(sm.send(new DescribeSecretCommand({ SecretId: "ecr/creds" }))).rejects.toThrow();
+    await expect(aws.sm.send(new DescribeSecretCommand({ SecretId: "ecr/creds" }))).rejects.toThrow();
   });
 });

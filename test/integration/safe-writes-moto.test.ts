@@ -4,49 +4,27 @@
  * as they were, and two runs racing on missing secrets (the CLI during an incident while the
  * schedule runs) both succeed and leave only complete values behind.
  */
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
-import { CreateSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { CreateSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand } from "@aws-sdk/client-secrets-manager";
+import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app";
 import { runRequest } from "../../src/run/run";
 import { parseManualRequest } from "../../src/request/triggers";
-import { motoEnv, startMoto, type MotoServer } from "../support/moto";
+import { OWNED_TAGS } from "../support/aws-fakes";
+import { motoEnv, useMotoForRotation } from "../support/moto";
 
 const USE1 = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const OTHER = "210987654321.dkr.ecr.us-east-1.amazonaws.com";
 const EUW1 = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
-const OWNED = [{ Key: "ecr-token-rotator:managed", Value: "true" }];
 
-let moto: MotoServer;
-let sm: SecretsManagerClient;
-let tokenNow: () => Date;
-let motoPassword: string;
-const savedEnv = { ...process.env };
-
-beforeAll(async () => {
-  moto = await startMoto();
-  Object.assign(process.env, motoEnv(moto.url));
-  sm = new SecretsManagerClient({ region: "us-east-1" });
-  const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
-  motoPassword = Buffer.from(data.authorizationToken!, "base64").toString().split(":").slice(1).join(":");
-  const issued = new Date(data.expiresAt!.getTime() - 12 * 3600_000 + 60_000);
-  tokenNow = () => issued;
-});
-afterAll(async () => {
-  await moto?.stop();
-  process.env = savedEnv;
-});
-beforeEach(async () => {
-  await moto.reset();
-});
+const aws = useMotoForRotation();
 
 /**
  * A rotation against moto. `caller` marks the run's ECR token: the real ECR hands every call its
  * own token, moto always the same one, so two racing runs would otherwise write identical
  * content (which CreateSecret accepts as an idempotent retry) and never collide.
  */
-function run(env: Record<string, string>, fields: Record<string, unknown> = {}, caller?: string, clock: () => Date = tokenNow) {
-  const app = createApp({ ...motoEnv(moto.url), ...env }, { tokenNow: clock });
+function run(env: Record<string, string>, fields: Record<string, unknown> = {}, caller?: string, clock: () => Date = aws.tokenNow) {
+  const app = createApp({ ...motoEnv(aws.moto.url), ...env }, { tokenNow: clock });
   const real = app.deps.ecr;
   const ecr =
     caller === undefined
@@ -62,37 +40,39 @@ function run(env: Record<string, string>, fields: Record<string, unknown> = {}, 
 }
 
 async function current(name: string): Promise<{ text: string | undefined; binary: boolean }> {
-  const out = await sm.send(new GetSecretValueCommand({ SecretId: name }));
+  const out = await aws.sm.send(new GetSecretValueCommand({ SecretId: name }));
   return { text: out.SecretString, binary: out.SecretBinary !== undefined };
 }
 
 async function everyVersion(name: string): Promise<Array<Record<string, unknown>>> {
-  const ids = (await sm.send(new ListSecretVersionIdsCommand({ SecretId: name }))).Versions!.map((v) => v.VersionId!);
+  const ids = (await aws.sm.send(new ListSecretVersionIdsCommand({ SecretId: name }))).Versions!.map((v) => v.VersionId!);
   return Promise.all(
-    ids.map(async (id) => JSON.parse((await sm.send(new GetSecretValueCommand({ SecretId: name, VersionId: id }))).SecretString!) as Record<string, unknown>),
+    ids.map(
+      async (id) => JSON.parse((await aws.sm.send(new GetSecretValueCommand({ SecretId: name, VersionId: id }))).SecretString!) as Record<string, unknown>,
+    ),
   );
 }
 
 describe("item 4 on moto: never keep an expired token, refuse what is not this registry's value", () => {
   it("an expired token written a moment ago (inside WRITE_DEBOUNCE_SECONDS) is replaced, not kept", async () => {
-    const expired = new Date(tokenNow().getTime() - 60_000).toISOString();
-    await sm.send(
+    const expired = new Date(aws.tokenNow().getTime() - 60_000).toISOString();
+    await aws.sm.send(
       new CreateSecretCommand({
         Name: "ecr/creds",
         SecretString: JSON.stringify({ registry_url: USE1, auth_token: "expired-password", expires_at: expired }),
-        Tags: OWNED,
+        Tags: OWNED_TAGS,
       }),
     );
     const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds", WRITE_DEBOUNCE_SECONDS: "3600" });
     expect(report.ok).toBe(true);
     expect(report.registries[0]).toMatchObject({ outcome: "updated" });
     expect(report.registries[0]!.reason).toMatch(/stored token expired at/);
-    expect(JSON.parse((await current("ecr/creds")).text!).auth_token).toBe(motoPassword);
+    expect(JSON.parse((await current("ecr/creds")).text!).auth_token).toBe(aws.motoPassword);
   });
 
   it("a stored value whose registry_url is another registry is refused by name and left as it was", async () => {
-    const value = JSON.stringify({ registry_url: OTHER, auth_token: "theirs", expires_at: new Date(tokenNow().getTime() + 3600_000).toISOString() });
-    await sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretString: value, Tags: OWNED }));
+    const value = JSON.stringify({ registry_url: OTHER, auth_token: "theirs", expires_at: new Date(aws.tokenNow().getTime() + 3600_000).toISOString() });
+    await aws.sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretString: value, Tags: OWNED_TAGS }));
     const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, { force: true });
     expect(report.ok).toBe(false);
     expect(report.registries[0]!.reason).toContain(`its registry_url is "${OTHER}", not ${USE1}`);
@@ -101,7 +81,7 @@ describe("item 4 on moto: never keep an expired token, refuse what is not this r
   });
 
   it("an owned secret holding SecretBinary is refused and left as it was", async () => {
-    await sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretBinary: new Uint8Array([1, 2, 3, 4]), Tags: OWNED }));
+    await aws.sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretBinary: new Uint8Array([1, 2, 3, 4]), Tags: OWNED_TAGS }));
     const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, { force: true });
     expect(report.ok).toBe(false);
     expect(report.registries[0]!.reason).toContain("its current version holds SecretBinary");
@@ -111,11 +91,11 @@ describe("item 4 on moto: never keep an expired token, refuse what is not this r
 
 describe("item 4 on moto: a token near expiry that cannot be replaced fails the run loudly", () => {
   it("ECR's token is itself too short-lived and the stored one expires in 10 minutes: the error says so, nothing written", async () => {
-    const expiresAt = new Date(tokenNow().getTime() + 12 * 3600_000 - 60_000); // moto's fixed expiry
+    const expiresAt = new Date(aws.tokenNow().getTime() + 12 * 3600_000 - 60_000); // moto's fixed expiry
     const late = () => new Date(expiresAt.getTime() - 30 * 60_000); // 30 min before it: ECR's token is refused (< 60 min)
     const storedExpiry = new Date(expiresAt.getTime() - 20 * 60_000); // the stored token has 10 min left
     const value = JSON.stringify({ registry_url: USE1, auth_token: "stored-password", expires_at: storedExpiry.toISOString() });
-    await sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretString: value, Tags: OWNED }));
+    await aws.sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretString: value, Tags: OWNED_TAGS }));
     const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, {}, undefined, late);
     expect(report.ok).toBe(false);
     expect(report.tokenSecondsRemaining).toBe(600);
@@ -132,7 +112,7 @@ describe("item 5 on moto: a bad request writes nothing", () => {
     await expect(async () => run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, { action: "heal", namespaces: ["Bad_NS"] })).rejects.toThrow(
       /"Bad_NS" is not a valid namespace name/,
     );
-    await expect(sm.send(new GetSecretValueCommand({ SecretId: "ecr/creds" }))).rejects.toThrow(/can't find|not found|ResourceNotFound/i);
+    await expect(aws.sm.send(new GetSecretValueCommand({ SecretId: "ecr/creds" }))).rejects.toThrow(/can't find|not found|ResourceNotFound/i);
   });
 
   it('registries [H, "https://H/"] writes one secret version, once', async () => {
@@ -147,9 +127,9 @@ describe("item 5 on moto: two concurrent runs", () => {
   const names = ["ecr/123456789012/us-east-1/creds", "ecr/210987654321/us-east-1/creds", "ecr/123456789012/eu-west-1/creds"];
 
   it("both succeed (a CreateSecret that meets ResourceExistsException re-reads) and every version of every secret is complete", async () => {
-    const passwords = [`${motoPassword}-cli`, `${motoPassword}-schedule`];
+    const passwords = [`${aws.motoPassword}-cli`, `${aws.motoPassword}-schedule`];
     for (let round = 0; round < 3; round++) {
-      await moto.reset();
+      await aws.moto.reset();
       const [a, b] = await Promise.all([run(env, {}, "cli"), run(env, {}, "schedule")]);
       for (const report of [a, b]) {
         expect(report.errors).toEqual([]);

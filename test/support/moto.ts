@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { freePort, waitFor } from "./ports";
 
 export interface MotoServer {
@@ -67,4 +70,45 @@ export async function startMoto(): Promise<MotoServer> {
       });
     },
   };
+}
+
+/** What {@link useMotoForRotation} sets up (filled in by its beforeAll). */
+export interface MotoRotation {
+  moto: MotoServer;
+  /** A Secrets Manager client on moto, for the tests' own checks. */
+  sm: SecretsManagerClient;
+  /** The password part of moto's ECR token (moto hands out the same token every time). */
+  motoPassword: string;
+  /**
+   * The token clock: one minute after moto's token was issued. moto's token expires on a fixed
+   * date, so the product's token checks run against this clock and stay strict.
+   */
+  tokenNow: () => Date;
+}
+
+/**
+ * The set-up of a test file that rotates against moto: one server for the file, reset before
+ * each test; the AWS SDK pointed at it through the environment (restored afterwards); moto's ECR
+ * token read once for its password and the token clock. The fields are set in beforeAll.
+ */
+export function useMotoForRotation(): MotoRotation {
+  const bed = {} as MotoRotation;
+  const savedEnv = { ...process.env };
+  beforeAll(async () => {
+    bed.moto = await startMoto();
+    Object.assign(process.env, motoEnv(bed.moto.url));
+    bed.sm = new SecretsManagerClient({ region: "us-east-1" });
+    const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
+    bed.motoPassword = Buffer.from(data.authorizationToken!, "base64").toString().split(":").slice(1).join(":");
+    const issued = new Date(data.expiresAt!.getTime() - 12 * 3600_000 + 60_000);
+    bed.tokenNow = () => issued;
+  });
+  afterAll(async () => {
+    await bed.moto?.stop();
+    process.env = savedEnv;
+  });
+  beforeEach(async () => {
+    await bed.moto.reset();
+  });
+  return bed;
 }

@@ -184,6 +184,32 @@ describe("getAssumedClusterAccess", () => {
     expect(cache.calls).toBe(1);
   });
 
+  it("two roles for one cluster name and region never share a bearer token, even with the same access key id", async () => {
+    const other = "arn:aws:iam::333333333333:role/ecr-token-rotator-spoke";
+    // A stand-in STS that hands both roles the same access key id: only the secret parts differ.
+    const cache = new AssumedRoleCache({
+      assume: async (request) => ({
+        ...role(request.roleArn === ROLE ? 1 : 2, new Date(Date.now() + 3600_000)),
+        credentials: {
+          accessKeyId: "ASIASAMEKEYFORBOTH01",
+          secretAccessKey: `${SECRET_KEY}-${request.roleArn}`,
+          sessionToken: `${SESSION_TOKEN}-${request.roleArn === ROLE ? "a" : "b"}`,
+        },
+        roleArn: request.roleArn,
+      }),
+    });
+    const cluster = { name: "spoke", region: "eu-west-1", endpoint: "https://spoke.example.eks.amazonaws.com", caData: "Q0E=" };
+    const tokens = new EksTokenCache();
+    const a = await getAssumedClusterAccess(cluster, REQUEST, { cache, tokens });
+    const b = await getAssumedClusterAccess(cluster, { ...REQUEST, roleArn: other }, { cache, tokens });
+    expect(decodeEksToken(a.token).searchParams.get("X-Amz-Security-Token")).toBe(`${SESSION_TOKEN}-a`);
+    expect(decodeEksToken(b.token).searchParams.get("X-Amz-Security-Token")).toBe(`${SESSION_TOKEN}-b`);
+    expect(tokens.signed).toBe(2);
+    // Each role's token is reused for that role only.
+    expect((await getAssumedClusterAccess(cluster, REQUEST, { cache, tokens })).token).toBe(a.token);
+    expect(tokens.signed).toBe(2);
+  });
+
   it("a refused AssumeRole is a connection error of the cluster, without secret material", async () => {
     const cache = new AssumedRoleCache({
       assume: async () => {

@@ -45,6 +45,49 @@ describe("EksTokenCache", () => {
     expect(cache.signed).toBe(4);
   });
 
+  it("keys tokens by the signing identity: the role and the very credentials, never reusing another identity's token", async () => {
+    const c = clock();
+    const cache = new EksTokenCache({ now: c.now });
+    const asRole = (roleArn: string | undefined, credentials = CREDS) => ({ ...req("shared", "eu-west-1", credentials), roleArn });
+    // Two entries of one cluster through two roles (or a role changed between warm invocations):
+    // even credentials that share an access key id must not share a token.
+    const hub = await cache.get(asRole(undefined));
+    c.advance(1000);
+    const spokeA = await cache.get(asRole("arn:aws:iam::222222222222:role/spoke-a"));
+    const spokeB = await cache.get(asRole("arn:aws:iam::333333333333:role/spoke-b"));
+    expect(cache.signed).toBe(3);
+    // Signed a second later, each for its role: not the hub's token handed out again.
+    expect(hub.expiresAt.getTime()).toBe(T0 + 14 * MIN);
+    for (const t of [spokeA, spokeB]) expect(t.expiresAt.getTime()).toBe(T0 + 1000 + 14 * MIN);
+    expect(spokeA.token).not.toBe(hub.token);
+    // Same access key id, other secret or session token (credentials refreshed): signed again, with them.
+    const refreshed = { ...CREDS, sessionToken: "rotator-session-token-2" };
+    const again = await cache.get(asRole("arn:aws:iam::222222222222:role/spoke-a", refreshed));
+    expect(decodeEksToken(again.token).searchParams.get("X-Amz-Security-Token")).toBe("rotator-session-token-2");
+    const otherSecret = await cache.get(asRole("arn:aws:iam::222222222222:role/spoke-a", { ...CREDS, secretAccessKey: "other-secret" }));
+    expect(otherSecret.token).not.toBe(spokeA.token);
+    expect(cache.signed).toBe(5);
+    // The same identity again: reused.
+    expect((await cache.get(asRole("arn:aws:iam::222222222222:role/spoke-a"))).token).toBe(spokeA.token);
+    expect(cache.signed).toBe(5);
+  });
+
+  it("the cache key holds no secret key or session token in clear", () => {
+    const credentials = {
+      accessKeyId: "ASIAKEYINTHECACHEKEY",
+      secretAccessKey: "cache-key-secret-access-key-0123456789",
+      sessionToken: "cache-key-session-token-IQoJb3JpZ2lu",
+    };
+    const key = EksTokenCache.key({ clusterName: "c", region: "us-east-1", credentials, roleArn: "arn:aws:iam::222222222222:role/r" });
+    expect(key).toContain("ASIAKEYINTHECACHEKEY");
+    expect(key).toContain("arn:aws:iam::222222222222:role/r");
+    for (const secret of [credentials.secretAccessKey, credentials.sessionToken]) {
+      expect(key).not.toContain(secret);
+      expect(key).not.toContain(Buffer.from(secret).toString("base64"));
+      expect(key).not.toContain(Buffer.from(secret).toString("base64url"));
+    }
+  });
+
   it("re-signs when the clock went back before the signing time", async () => {
     const c = clock();
     const cache = new EksTokenCache({ now: c.now });

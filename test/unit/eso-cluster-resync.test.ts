@@ -104,3 +104,82 @@ describe("ESO_RESYNC and ClusterExternalSecrets (fake API)", () => {
     for (const ns of ["shop", "billing"]) expect(api.externalSecrets.get(`${ns}/ecr-pull-secret`)!.metadata.annotations).toEqual({ team: "platform" });
   });
 });
+
+/** The pull Secret ESO wrote in `namespace`, owned by the ExternalSecret `owner` (its owner reference). */
+function esoSecret(api: FakeKubeApi, namespace: string, owner: string): void {
+  api.putSecret({
+    metadata: {
+      name: "ecr-pull-secret",
+      namespace,
+      labels: { "reconcile.external-secrets.io/managed": "true" },
+      ownerReferences: [{ apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", name: owner, uid: `es-${namespace}`, controller: true }],
+    },
+    type: "kubernetes.io/dockerconfigjson",
+    data: { ".dockerconfigjson": Buffer.from(JSON.stringify({ auths: {} })).toString("base64") },
+  });
+}
+
+describe("a pull Secret owned by a ClusterExternalSecret's child: the owner is re-synced through the parent whatever ESO_RESYNC says", () => {
+  /** cluster() with the pull Secret ESO writes in each namespace (the fallback's name is ESO's). */
+  function owned(): FakeKubeApi {
+    const api = cluster();
+    for (const ns of ["shop", "billing"]) esoSecret(api, ns, "ecr-pull-secret");
+    esoSecret(api, "plain", "own");
+    return api;
+  }
+  const esoOwned = { pullSecretName: "ecr-pull-secret" };
+
+  it.each([
+    ["ESO_RESYNC off", {}],
+    ["ESO_RESYNC selecting none of them", { esoResync: { labelSelector: "resync=never" } }],
+  ] as const)("%s: the parent is patched once, its children are not annotated, the standalone owner is", async (_what, over) => {
+    const api = owned();
+    const t = target({ ...esoOwned, ...over });
+    if (!("esoResync" in over)) delete t.esoResync;
+    const r = await apply(api, t);
+    expect(r.ok).toBe(true);
+    expect(r.counts).toMatchObject({ "eso-managed": 3, failed: 0 });
+    const cesPatches = api.calls.filter((c) => c.method === "patchClusterExternalSecret");
+    expect(cesPatches.map((c) => c.name)).toEqual(["ecr-pull"]);
+    expect(cesPatches[0]!.body).toEqual({ spec: { externalSecretMetadata: { annotations: { "force-sync": FORCE_SYNC } } } });
+    expect(api.calls.filter((c) => c.method === "patchExternalSecret").map((c) => `${c.namespace}/${c.name}`)).toEqual(["plain/own"]);
+    for (const ns of ["shop", "billing"]) expect(api.externalSecrets.get(`${ns}/ecr-pull-secret`)!.metadata.annotations).toEqual({ team: "platform" });
+    expect(r.externalSecrets.resynced).toEqual(["billing/ecr-pull-secret", "plain/own", "shop/ecr-pull-secret"]);
+    expect(r.externalSecrets.clusterExternalSecrets).toEqual(["ecr-pull"]);
+    const row = r.namespaces.find((n) => n.namespace === "shop")!;
+    expect(row.reason).toBe(
+      "owned by ExternalSecret shop/ecr-pull-secret: not written; ExternalSecret shop/ecr-pull-secret re-synced (force-sync through ClusterExternalSecret ecr-pull)",
+    );
+    // The owners were looked up by name (one LIST per distinct name), not by listing every ExternalSecret.
+    const lookups = api.calls.filter((c) => c.method === "listExternalSecrets" && c.options?.fieldSelector !== undefined);
+    expect(lookups.map((c) => c.options!.fieldSelector).sort()).toEqual(["metadata.name=ecr-pull-secret", "metadata.name=own"]);
+  });
+
+  it("a dry run patches nothing and says it would re-sync through the parent", async () => {
+    const api = owned();
+    const t = target({ ...esoOwned, dryRun: true });
+    delete t.esoResync;
+    const r = await apply(api, t);
+    expect(api.writes()).toEqual([]);
+    expect(r.externalSecrets.clusterExternalSecrets).toEqual(["ecr-pull"]);
+    expect(r.namespaces.find((n) => n.namespace === "billing")!.reason).toMatch(/would be re-synced \(force-sync through ClusterExternalSecret ecr-pull\)$/);
+  });
+
+  it("when the owner cannot be looked up, the ExternalSecret is annotated directly and the row says why", async () => {
+    const api = owned();
+    api.faults.push((call) => (call.method === "listExternalSecrets" ? forbidden("ecr-token-rotator", call.verb, call.resource) : undefined));
+    const t = target(esoOwned);
+    delete t.esoResync;
+    const r = await apply(api, t);
+    expect(api.calls.filter((c) => c.method === "patchClusterExternalSecret")).toEqual([]);
+    expect(
+      api.calls
+        .filter((c) => c.method === "patchExternalSecret")
+        .map((c) => `${c.namespace}/${c.name}`)
+        .sort(),
+    ).toEqual(["billing/ecr-pull-secret", "plain/own", "shop/ecr-pull-secret"]);
+    expect(r.namespaces.find((n) => n.namespace === "shop")!.reason).toMatch(
+      /; ExternalSecret shop\/ecr-pull-secret: its owner could not be looked up \(.*(403|forbidden).*\), so it is annotated directly/i,
+    );
+  });
+});

@@ -16,10 +16,10 @@ import type { KubeSecret } from "../../src/kube/types";
 import type { Report } from "../../src/report/report";
 import { createApp } from "../../src/app/app";
 import type { EcrApi } from "../../src/rotation/ecr";
-import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import { runRequest, type KubernetesStep } from "../../src/run/run";
 import { powertoolsTelemetry } from "../../src/run/telemetry";
 import { parseManualRequest } from "../../src/request/triggers";
+import { emptySecrets } from "../support/aws-fakes";
 import { authorizationData, NOW } from "../support/fixtures";
 import { FakeKubeApi, forbidden } from "../support/kube-fake-api";
 
@@ -188,16 +188,7 @@ describe("heal where ESO already runs (fake API)", () => {
 
 describe("a conflict does not fail the invocation", () => {
   const ecr: EcrApi = { getAuthorizationToken: async (region) => [authorizationData(region)] };
-  const secrets: SecretsApi = {
-    describe: async () => undefined,
-    getCurrent: async () => undefined,
-    create: async () => ({ versionId: "v1" }),
-    put: async () => ({ versionId: "v2" }),
-    tag: async () => {},
-    getResourcePolicy: async () => undefined,
-    putResourcePolicy: async () => {},
-    replicate: async () => [],
-  };
+  const secrets = emptySecrets();
   const run = async (step: KubernetesStep): Promise<Report> => {
     const app = createApp({ AWS_REGION: "us-east-1", EKS_CLUSTERS: "prod" });
     return runRequest(parseManualRequest({ action: "heal" }), app.config, { ...app.deps, ecr, secrets, now: () => NOW, kubernetes: async () => step });

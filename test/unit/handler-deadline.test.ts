@@ -23,6 +23,7 @@ import { sdkEcrApi } from "../../src/rotation/aws";
 import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import type { RunDeps } from "../../src/run/run";
 import { powertoolsTelemetry } from "../../src/run/telemetry";
+import { emptySecrets } from "../support/aws-fakes";
 import { authorizationData, HOST_USE1, NOW, PASSWORD } from "../support/fixtures";
 import { selfSignedCert } from "../support/tls";
 
@@ -62,16 +63,7 @@ function contextWith(ms: number): Context {
   return { getRemainingTimeInMillis: () => Math.max(0, end - Date.now()), functionName: "ecr-token-rotator", awsRequestId: "req-1" } as unknown as Context;
 }
 
-const secrets: SecretsApi = {
-  describe: async () => undefined,
-  getCurrent: async () => undefined,
-  create: async () => ({ versionId: "v1" }),
-  put: async () => ({ versionId: "v2" }),
-  tag: async () => {},
-  getResourcePolicy: async () => undefined,
-  putResourcePolicy: async () => {},
-  replicate: async () => [],
-};
+const secrets: SecretsApi = emptySecrets();
 const quickEcr: EcrApi = { getAuthorizationToken: async (region) => [authorizationData(region)] };
 
 function appWith(ecr: (deadline?: RunDeps["deadline"]) => EcrApi): App {

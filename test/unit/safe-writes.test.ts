@@ -8,56 +8,19 @@ import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/app/app";
 import type { EcrApi, RegistryCredential } from "../../src/rotation/ecr";
 import { runRequest, type KubernetesStep } from "../../src/run/run";
-import type { CurrentSecretValue, SecretsApi } from "../../src/rotation/secrets-manager";
 import { parseManualRequest, type Request } from "../../src/request/triggers";
 import { BadRequestError } from "../../src/shared/errors";
+import { memorySecrets, type StoredSecret } from "../support/aws-fakes";
 import { authorizationData, EXPIRES, HOST_USE1, NOW, PASSWORD } from "../support/fixtures";
 
 const SECRET = "production/ecr/credentials";
 const OWNED = { "ecr-token-rotator:managed": "true" };
 
-interface Stored {
-  tags: Record<string, string>;
-  current?: CurrentSecretValue;
-}
-
-/** An in-memory Secrets Manager with the product's calls, recording every write. */
-function memorySecrets(initial: Record<string, Stored> = {}) {
-  const secrets = new Map(Object.entries(initial));
-  const writes: string[] = [];
-  let version = 0;
-  const api: SecretsApi = {
-    describe: async (name) => {
-      const s = secrets.get(name);
-      return s && { arn: `arn:${name}`, tags: { ...s.tags }, hasCurrentVersion: s.current !== undefined, deletedDate: undefined, replication: [] };
-    },
-    getCurrent: async (name) => secrets.get(name)?.current,
-    create: async ({ name, secretString, tags }) => {
-      writes.push(`create ${name}`);
-      if (secrets.has(name)) throw Object.assign(new Error(`the secret ${name} already exists`), { name: "ResourceExistsException" });
-      const versionId = `v${++version}`;
-      secrets.set(name, { tags, current: { secretString, hasBinary: false, versionId, createdDate: NOW } });
-      return { versionId };
-    },
-    put: async ({ name, secretString }) => {
-      writes.push(`put ${name}`);
-      const versionId = `v${++version}`;
-      secrets.get(name)!.current = { secretString, hasBinary: false, versionId, createdDate: NOW };
-      return { versionId };
-    },
-    tag: async (name) => void writes.push(`tag ${name}`),
-    getResourcePolicy: async () => undefined,
-    putResourcePolicy: async () => {},
-    replicate: async () => [],
-  };
-  return { api, writes, secrets };
-}
-
 const storedValue = (expiresAt: Date, overrides: Record<string, unknown> = {}) =>
   JSON.stringify({ registry_url: HOST_USE1, auth_token: "stored-password-7f3a9", username: "AWS", expires_at: expiresAt.toISOString(), ...overrides });
 
 /** The stored version was written `ageSeconds` ago and its token expires at `expiresAt`. */
-function storedSecret(expiresAt: Date, ageSeconds: number, overrides: Record<string, unknown> = {}): Record<string, Stored> {
+function storedSecret(expiresAt: Date, ageSeconds: number, overrides: Record<string, unknown> = {}): Record<string, StoredSecret> {
   return {
     [SECRET]: {
       tags: OWNED,
