@@ -6,9 +6,6 @@
  * ESO reports not synced (status set through the status subresource), an expired token in a pull
  * Secret, an identity no access entry maps — fails exactly its line. No secret in any line.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
-import { load, loadAll } from "js-yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type ClusterConfig } from "../../src/config/config";
 import { clusterCheckNames, clusterChecks, createClusterChecks } from "../../src/doctor/cluster-checks";
@@ -17,8 +14,9 @@ import { getClusterAccess } from "../../src/eks/connection";
 import { PRODUCT_RIGHTS } from "../../src/kube/rights";
 import { EksTokenCache } from "../../src/eks/token-cache";
 import { NO_DEADLINE } from "../../src/shared/deadline";
-import { DEFAULT_IDENTITIES, ROOT, startBed, type Bed, type BedIdentity } from "../bed/index";
+import { DEFAULT_IDENTITIES, startBed, type Bed, type BedIdentity } from "../bed/index";
 import { adminClient, dockerConfigSecret, ecrPassword, type AdminClient } from "../bed/kubelet";
+import { productRules, putExternalSecret, setProductRules, waitForRight } from "../bed/product-manifests";
 import { BED_ECR_HOST } from "../support/bed-env";
 
 const STRANGER: BedIdentity = {
@@ -49,40 +47,6 @@ async function putPullSecret(namespace: string, password: string): Promise<void>
   body.metadata.labels = { "app.kubernetes.io/managed-by": "ecr-token-rotator" };
   const put = await admin.call("PUT", `/api/v1/namespaces/${namespace}/secrets/ecr-pull-secret`, body, { ok: [200, 201, 404] });
   if (put.status === 404) await admin.call("POST", `/api/v1/namespaces/${namespace}/secrets`, body);
-}
-
-/** The repository's ExternalSecret (infra/k8s/external-secret.yaml) in a namespace, its Ready condition set as ESO would. */
-async function putExternalSecret(namespace: string, name: string, ready: { status: string; reason: string; message: string }): Promise<void> {
-  const doc = load(readFileSync(join(ROOT, "infra/k8s/external-secret.yaml"), "utf8")) as { metadata: Record<string, unknown> };
-  doc.metadata = { ...doc.metadata, name, namespace };
-  const base = `/apis/external-secrets.io/v1/namespaces/${namespace}/externalsecrets`;
-  await admin.call("POST", base, doc, { ok: [201, 409] });
-  const condition = { type: "Ready", ...ready, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") };
-  await admin.call("PATCH", `${base}/${name}/status`, { status: { conditions: [condition] } }, { contentType: "application/merge-patch+json" });
-}
-
-/** The ClusterRole of infra/k8s/rbac.yaml, as the file has it. */
-function productRules(): Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }> {
-  const docs = loadAll(readFileSync(join(ROOT, "infra/k8s/rbac.yaml"), "utf8")) as Array<{ kind: string; rules?: never }>;
-  return structuredClone(docs.find((d) => d.kind === "ClusterRole")!.rules!);
-}
-
-async function setRules(rules: ReturnType<typeof productRules>): Promise<void> {
-  await admin.call("PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/ecr-token-rotator", { rules }, { contentType: "application/merge-patch+json" });
-}
-
-/** Waits until the authorizer's view of the group's right is `allowed` (RBAC reads through a cache). */
-async function waitForRight(verb: string, resource: string, allowed: boolean): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const review = await admin.call<{ status: { allowed: boolean } }>("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
-      apiVersion: "authorization.k8s.io/v1",
-      kind: "SubjectAccessReview",
-      spec: { user: "ecr-token-rotator", groups: ["ecr-token-rotator", "system:authenticated"], resourceAttributes: { verb, resource, group: "" } },
-    });
-    if (review.body.status.allowed === allowed) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`RBAC never became ${allowed ? "allowing" : "denying"} ${verb} ${resource}`);
 }
 
 /** The product's configuration for the bed (as a deployment would set it). */
@@ -131,7 +95,7 @@ beforeAll(async () => {
   for (const ns of TEAMS) await bed.createNamespace(ns);
   await putPullSecret("doc-a", fresh("DOCA", 9));
   await putPullSecret("doc-b", fresh("DOCB", 6));
-  await putExternalSecret("doc-a", "ecr-pull-secret", { status: "True", reason: "SecretSynced", message: "secret synced" });
+  await putExternalSecret(admin, "doc-a", "ecr-pull-secret", { status: "True", reason: "SecretSynced", message: "secret synced" });
 }, 120_000);
 
 afterAll(async () => {
@@ -177,20 +141,20 @@ describe("doctor: cluster checks on the bed", () => {
     const rules = productRules();
     const secretsRule = rules.find((r) => r.resources.includes("secrets"))!;
     secretsRule.verbs = secretsRule.verbs.filter((v) => v !== "patch");
-    await setRules(rules);
+    await setProductRules(admin, rules);
     try {
-      await waitForRight("patch", "secrets", false);
+      await waitForRight(admin, "patch", "secrets", false);
       const lines = await doctor();
       expect(failed(lines)).toEqual([`cluster rbac ${cluster} patch secrets`]);
       expect(line(lines, `cluster rbac ${cluster} patch secrets`).fix).toContain('add "patch" to the verbs of the rule for secrets');
     } finally {
-      await setRules(productRules());
-      await waitForRight("patch", "secrets", true);
+      await setProductRules(admin, productRules());
+      await waitForRight(admin, "patch", "secrets", true);
     }
   });
 
   it("an ExternalSecret reading our secret that ESO reports not synced fails exactly the externalsecrets line", async () => {
-    await putExternalSecret("doc-b", "ecr-pull-secret", {
+    await putExternalSecret(admin, "doc-b", "ecr-pull-secret", {
       status: "False",
       reason: "SecretSyncedError",
       message: "error retrieving secret at .data[0], key: production/ecr/credentials, err: AccessDeniedException",

@@ -2,24 +2,23 @@
  * `ecr-token-rotator doctor` as an operator runs it (bin/ecr-token-rotator.mjs → dist/cli.mjs),
  * against moto (ECR tokens, Secrets Manager, STS) and a real registry: Debian's docker-registry
  * accepting exactly moto's ECR credential, behind a local TLS front whose certificate names the
- * two ECR hosts. The CLI process reaches "the ECR registry" there through a test-only preload
- * (test/support/https-redirect.mjs) and trusts the front's certificate through
- * NODE_EXTRA_CA_CERTS: the product's HTTPS checks run unchanged. moto's tokens carry a fixed
- * past expiry, so every run passes --now.
+ * two ECR hosts (test/support/ecr-front.ts: the CLI process reaches "the ECR registry" there
+ * through a test-only preload and trusts the front's certificate through NODE_EXTRA_CA_CERTS;
+ * the product's HTTPS checks run unchanged). moto's tokens carry a fixed past expiry, so every
+ * run passes --now.
  *
  * A healthy deployment passes every line (only `clusters` is skipped: none configured); each
  * broken variant fails exactly its line.
  */
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
-import { createServer, type Server } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { SecretsManagerClient, UntagResourceCommand } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Report } from "../../src/report/report";
+import { ECR_FRONT_PRELOAD, startEcrFront, type EcrFront } from "../support/ecr-front";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
 import { startRegistry, type Registry } from "../support/registry";
 import { selfSignedCert } from "../support/tls";
@@ -32,11 +31,9 @@ const SECRETS = ["ecr/us-east-1/credentials", "ecr/eu-west-1/credentials", "ecr/
 
 let moto: MotoServer;
 let registry: Registry;
-let front: Server;
-let frontPort: number;
+let front: EcrFront;
 let token: { user: string; password: string };
 const dir = mkdtempSync(join(tmpdir(), "doctor-moto-"));
-const caFile = join(dir, "front.pem");
 
 /** The deployment: two regions, a combined secret, readers (with their key) and a replica. */
 const DEPLOYMENT = {
@@ -53,14 +50,13 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ["--import", "./test/support/https-redirect.mjs", "bin/ecr-token-rotator.mjs", ...args],
+      [...ECR_FRONT_PRELOAD, "bin/ecr-token-rotator.mjs", ...args],
       {
         env: {
           PATH: process.env.PATH ?? "",
           ...motoEnv(moto.url),
           ...DEPLOYMENT,
-          NODE_EXTRA_CA_CERTS: caFile,
-          TEST_HTTPS_REDIRECT: `${USE1}=127.0.0.1:${frontPort},${EUW1}=127.0.0.1:${frontPort}`,
+          ...front.env(),
           ...env,
         },
       },
@@ -93,25 +89,10 @@ beforeAll(async () => {
   const [user, ...rest] = Buffer.from(data.authorizationToken!, "base64").toString().split(":");
   token = { user: user!, password: rest.join(":") };
   registry = await startRegistry({ users: [{ username: token.user, password: token.password }] });
-  // The TLS front: terminates TLS for the ECR host names, then passes the bytes to the registry.
-  const { key, cert } = selfSignedCert(dir, "ec", [`DNS:${USE1}`, `DNS:${EUW1}`]);
-  writeFileSync(caFile, cert);
-  const [registryHost, registryPort] = registry.host.split(":");
-  front = createServer({ key, cert }, (socket) => {
-    const upstream = connect(Number(registryPort), registryHost!);
-    socket.pipe(upstream).pipe(socket);
-    const close = () => {
-      socket.destroy();
-      upstream.destroy();
-    };
-    socket.on("error", close);
-    upstream.on("error", close);
-  });
-  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
-  frontPort = (front.address() as { port: number }).port;
+  front = await startEcrFront(registry, [USE1, EUW1], dir);
 });
 afterAll(async () => {
-  await new Promise((resolve) => front?.close(resolve));
+  await front?.stop();
   await registry?.stop();
   await moto?.stop();
   rmSync(dir, { recursive: true, force: true });

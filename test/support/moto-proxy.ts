@@ -30,6 +30,24 @@ export function freshEcrTokens(proxy: FaultProxy, hours = 12): number {
   return proxy.rewrite('"expiresAt":\\s*[0-9.eE+-]+', `"expiresAt": ${expiresAt}`, { match: { operation: "GetAuthorizationToken" } });
 }
 
+/**
+ * Rewrites moto's GetAuthorizationToken answers into tokens of the real shape: the password is
+ * base64 of a JSON envelope carrying `expiration` (as ECR's; docs/facts.md), `hours` from now,
+ * and `expiresAt` says the same instant. So code that reads the expiry embedded in a pull Secret
+ * (the doctor's oldest-token line, diagnose) sees one, by the real clock. The envelope is short
+ * (36 bytes) so the Debian registry's bcrypt htpasswd (72 bytes at most) can hold it. Use with
+ * `freshTokens: false` (this sets `expiresAt` itself). Returns the credential ECR now "issues".
+ */
+export function ecrTokensWithEmbeddedExpiry(proxy: FaultProxy, hours = 12): { username: string; password: string } {
+  const expiration = Math.floor(Date.now() / 1000) + hours * 3600;
+  const password = Buffer.from(JSON.stringify({ expiration })).toString("base64");
+  const token = Buffer.from(`AWS:${password}`).toString("base64");
+  const match = { operation: "GetAuthorizationToken" };
+  proxy.rewrite('"authorizationToken":\\s*"[^"]*"', `"authorizationToken": "${token}"`, { match });
+  proxy.rewrite('"expiresAt":\\s*[0-9.eE+-]+', `"expiresAt": ${expiration}`, { match });
+  return { username: "AWS", password };
+}
+
 export async function startProxiedMoto(options: { freshTokens?: boolean } = {}): Promise<ProxiedMoto> {
   const fresh = options.freshTokens ?? true;
   const moto = await startMoto();

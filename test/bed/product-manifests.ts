@@ -1,0 +1,61 @@
+// The product's Kubernetes manifests (infra/k8s) on the bed, as a cluster admin applies — or
+// breaks — them: the ClusterRole's rules (and waiting until the authorizer sees a change), and
+// the repository's ExternalSecret with the Ready condition ESO would report (no ESO controller
+// needed: the condition is written through the status subresource).
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { load, loadAll } from "js-yaml";
+import { ROOT } from "./index";
+import type { AdminClient } from "./kubelet";
+
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+}
+
+/** The rules of the ClusterRole ecr-token-rotator, as infra/k8s/rbac.yaml has them (a fresh copy to change). */
+export function productRules(): RbacRule[] {
+  const docs = loadAll(readFileSync(join(ROOT, "infra/k8s/rbac.yaml"), "utf8")) as Array<{ kind: string; rules?: RbacRule[] }>;
+  return structuredClone(docs.find((d) => d.kind === "ClusterRole")!.rules!);
+}
+
+/** Replaces the rules of the ClusterRole ecr-token-rotator (applied with infra/k8s/rbac.yaml). */
+export async function setProductRules(admin: AdminClient, rules: RbacRule[]): Promise<void> {
+  await admin.call("PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/ecr-token-rotator", { rules }, { contentType: "application/merge-patch+json" });
+}
+
+/** Waits until the authorizer's view of the product group's core right is `allowed` (RBAC is read through a cache). */
+export async function waitForRight(admin: AdminClient, verb: string, resource: string, allowed: boolean): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const review = await admin.call<{ status: { allowed: boolean } }>("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
+      apiVersion: "authorization.k8s.io/v1",
+      kind: "SubjectAccessReview",
+      spec: { user: "ecr-token-rotator", groups: ["ecr-token-rotator", "system:authenticated"], resourceAttributes: { verb, resource, group: "" } },
+    });
+    if (review.body.status.allowed === allowed) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`RBAC never became ${allowed ? "allowing" : "denying"} ${verb} ${resource}`);
+}
+
+/** A Ready condition as ESO writes it. */
+export interface ReadyCondition {
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+}
+
+/**
+ * The repository's ExternalSecret (infra/k8s/external-secret.yaml, reading
+ * production/ecr/credentials) as `namespace/name`, created if missing, its Ready condition set
+ * to `ready`.
+ */
+export async function putExternalSecret(admin: AdminClient, namespace: string, name: string, ready: ReadyCondition): Promise<void> {
+  const doc = load(readFileSync(join(ROOT, "infra/k8s/external-secret.yaml"), "utf8")) as { metadata: Record<string, unknown> };
+  doc.metadata = { ...doc.metadata, name, namespace };
+  const base = `/apis/external-secrets.io/v1/namespaces/${namespace}/externalsecrets`;
+  await admin.call("POST", base, doc, { ok: [201, 409] });
+  const condition = { type: "Ready", ...ready, lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z") };
+  await admin.call("PATCH", `${base}/${name}/status`, { status: { conditions: [condition] } }, { contentType: "application/merge-patch+json" });
+}
