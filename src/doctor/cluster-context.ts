@@ -71,9 +71,7 @@ export const checkName = {
   oldestToken: (c: string) => `cluster oldest-token ${c}`,
 };
 
-export const pass = (name: string, detail: string): DoctorCheck => ({ name, status: "pass", detail });
-export const fail = (name: string, detail: string, fix: string): DoctorCheck => ({ name, status: "fail", detail, fix });
-export const skip = (name: string, detail: string): DoctorCheck => ({ name, status: "skip", detail });
+export { fail, pass, skip } from "./check";
 
 /** The skip reasons of the lines after a cluster's door stayed shut. */
 export const UNREACHABLE = "cluster unreachable";
@@ -98,15 +96,6 @@ export function readFix(error: unknown, right: string): string {
     return `grant ${right} (infra/k8s/rbac.yaml): ${APPLY_RBAC}; see the cluster rbac lines`;
   }
   return "run the doctor again; if it persists, check the API server's health (kubectl get --raw /readyz)";
-}
-
-/** 95 → "1 min 35 s", 7500 → "2 h 5 min" (absolute value; the caller says "ago" or "in"). */
-export function formatDuration(seconds: number): string {
-  const s = Math.abs(Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ""}`;
-  const m = Math.floor((s % 3600) / 60);
-  return `${Math.floor(s / 3600)} h${m ? ` ${m} min` : ""}`;
 }
 
 /** At most `max` items, then "and N more". */

@@ -14,7 +14,8 @@ import { withRetry } from "../kube/retry";
 import type { KubeNamespace, KubeSecret } from "../kube/types";
 import { isDeadlineExceeded } from "../shared/deadline";
 import { rerunCommand } from "../shared/next-step";
-import { checkName, fail, formatDuration, listSome, pass, readFailure, readFix, skip, type ClusterCheckContext } from "./cluster-context";
+import { checkName, fail, listSome, pass, readFailure, readFix, skip, type ClusterCheckContext } from "./cluster-context";
+import { duration } from "./check";
 import type { DoctorCheck } from "./types";
 
 /** Parallel GETs of an explicit namespace list. */
@@ -94,10 +95,10 @@ export async function oldestTokenCheck(ctx: ClusterCheckContext): Promise<Doctor
   const at = oldest.expiresAt.toISOString();
   const about = `oldest token: ${secretName} in namespace ${oldest.namespace} (${oldest.host})`;
   if (left >= minimum) {
-    return pass(name, `${about} valid for ${formatDuration(left)} (until ${at}); ${found} pull Secret${found > 1 ? "s" : ""} in the ${where}`);
+    return pass(name, `${about} valid for ${duration(Math.abs(left))} (until ${at}); ${found} pull Secret${found > 1 ? "s" : ""} in the ${where}`);
   }
   const stale = [...new Set(held.filter((h) => secondsUntil(h.expiresAt, now) < minimum).map((h) => h.namespace))];
-  const state = left <= 0 ? `expired ${formatDuration(left)} ago (at ${at})` : `expires in ${formatDuration(left)} (at ${at})`;
+  const state = left <= 0 ? `expired ${duration(Math.abs(left))} ago (at ${at})` : `expires in ${duration(Math.abs(left))} (at ${at})`;
   const heal = rerunCommand(ctx.label, stale.length <= MAX_RERUN_NAMESPACES ? stale : []);
   return fail(
     name,

@@ -120,7 +120,7 @@ describe("doctor: cluster checks on the bed", () => {
     expect(line(lines, `cluster eso-crds ${cluster}`).detail).toBe("external-secrets.io/v1 serves externalsecrets and clusterexternalsecrets");
     expect(line(lines, `cluster externalsecrets ${cluster}`).detail).toBe("1 ExternalSecret reads production/ecr/credentials, all synced (Ready=True)");
     expect(line(lines, `cluster oldest-token ${cluster}`).detail).toMatch(
-      /^oldest token: ecr-pull-secret in namespace doc-b .* valid for 5 h 59 min .*; 2 pull Secrets in the 2 target namespaces$/,
+      /^oldest token: ecr-pull-secret in namespace doc-b .* valid for 5h59m .*; 2 pull Secrets in the 2 target namespaces$/,
     );
   });
 
@@ -180,7 +180,7 @@ describe("doctor: cluster checks on the bed", () => {
       const lines = await doctor();
       expect(failed(lines)).toEqual([`cluster oldest-token ${cluster}`]);
       const l = line(lines, `cluster oldest-token ${cluster}`);
-      expect(l.detail).toMatch(/^oldest token: ecr-pull-secret in namespace doc-b \(.*\) expired (2 h 59 min|3 h) ago/);
+      expect(l.detail).toMatch(/^oldest token: ecr-pull-secret in namespace doc-b \(.*\) expired (2h59m|3h00m) ago/);
       expect(l.fix).toMatch(new RegExp(`^ecr-token-rotator heal --cluster ${cluster} --namespace doc-b `));
     } finally {
       await putPullSecret("doc-b", fresh("DOCB2", 6));

@@ -193,7 +193,7 @@ describe("doctor end to end: moto + the Debian registry + the bed's cluster foun
     // The pull Secrets the heal wrote hold the token whose expiry is embedded in its password.
     expect(check(report, `cluster oldest-token ${cluster}`).detail).toMatch(
       new RegExp(
-        `^oldest token: ecr-pull-secret in namespace team-[ab] \\(${BED_ECR_HOST.replaceAll(".", "\\.")}\\) valid for 11 h \\d+ min .*; 2 pull Secrets in the 2 target namespaces$`,
+        `^oldest token: ecr-pull-secret in namespace team-[ab] \\(${BED_ECR_HOST.replaceAll(".", "\\.")}\\) valid for 11h\\d{2}m .*; 2 pull Secrets in the 2 target namespaces$`,
       ),
     );
     expect(check(report, "aws identity").detail).toMatch(/^arn:aws:(iam|sts)::123456789012:/);

@@ -140,7 +140,7 @@ describe("doctor: cluster checks", () => {
     expect(line.get("cluster identity prod")!.detail).toContain("(IAM arn:aws:iam::123456789012:role/ecr-token-rotator), groups: ecr-token-rotator");
     expect(line.get("cluster externalsecrets prod")!.detail).toBe("1 ExternalSecret reads production/ecr/credentials, all synced (Ready=True)");
     expect(line.get("cluster oldest-token prod")!.detail).toMatch(
-      /^oldest token: ecr-pull-secret in namespace team-b \(.*\) valid for 5 h \(until 2026-11-24T13:00:00.000Z\); 2 pull Secrets/,
+      /^oldest token: ecr-pull-secret in namespace team-b \(.*\) valid for 5h00m \(until 2026-11-24T13:00:00.000Z\); 2 pull Secrets/,
     );
   });
 
@@ -354,7 +354,7 @@ describe("doctor: cluster checks", () => {
       expect(failed(lines)).toEqual(["cluster oldest-token prod"]);
       const line = byName(lines).get("cluster oldest-token prod")!;
       expect(line.detail).toBe(
-        `oldest token: ecr-pull-secret in namespace team-b (${HOST}) expired 2 h 5 min ago (at 2026-11-24T05:55:00.000Z), below TOKEN_MIN_VALIDITY_MINUTES=60; 1 of 2 pull Secrets below it: team-b`,
+        `oldest token: ecr-pull-secret in namespace team-b (${HOST}) expired 2h05m ago (at 2026-11-24T05:55:00.000Z), below TOKEN_MIN_VALIDITY_MINUTES=60; 1 of 2 pull Secrets below it: team-b`,
       );
       expect(line.fix).toMatch(/^ecr-token-rotator heal --cluster prod --namespace team-b /);
       // Never the password, the auth field or the docker config.
@@ -368,7 +368,7 @@ describe("doctor: cluster checks", () => {
       w.api.putSecret(pullSecret("team-b", ecrPassword(new Date(NOW.getTime() + 35 * 60_000), "SOON")));
       const line = byName(await run(w)).get("cluster oldest-token prod")!;
       expect(line.status).toBe("fail");
-      expect(line.detail).toContain("expires in 35 min");
+      expect(line.detail).toContain("expires in 0h35m");
       expect(byName(await run(w, { TOKEN_MIN_VALIDITY_MINUTES: "30" })).get("cluster oldest-token prod")!.status).toBe("pass");
     });
 
