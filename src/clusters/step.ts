@@ -78,10 +78,12 @@ async function withApi<T>(
   }
 }
 
-function diagnoseTarget(config: Config, request: Request): DiagnoseTarget {
+/** What a diagnosis reads; `listed`: the namespaces a heal's writes already listed (no second namespace LIST). */
+function diagnoseTarget(config: Config, request: Request, listed?: readonly string[]): DiagnoseTarget {
   const k = config.kubernetes;
   return {
     namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+    ...(listed !== undefined ? { listed } : {}),
     configuredHosts: config.rotation.registries.map((r) => r.host),
     pullSecretName: k.pullSecretName,
   };
@@ -106,10 +108,17 @@ const DIAGNOSIS_CUT = `diagnosis incomplete: ${DEADLINE_REASON}`;
 const cutByDeadline = (d: ClusterReport["diagnosis"]): boolean => (d?.errors ?? []).some((e) => e === DIAGNOSIS_SKIPPED || e === DIAGNOSIS_CUT);
 
 /** Diagnoses one cluster; a failure becomes the diagnosis' `unreadable` reason (it never throws). */
-async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps, deadline: Deadline): Promise<ClusterReport["diagnosis"]> {
+async function diagnoseWith(
+  config: Config,
+  request: Request,
+  api: KubeApi,
+  deps: KubernetesStepDeps,
+  deadline: Deadline,
+  listed?: readonly string[],
+): Promise<ClusterReport["diagnosis"]> {
   if (deadline.expired()) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_SKIPPED] };
   try {
-    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api, deadline });
+    return await diagnoseCluster(diagnoseTarget(config, request, listed), { ...deps.diagnose, api, deadline });
   } catch (error) {
     if (isDeadlineExceeded(error)) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_CUT] };
     return { podsScanned: 0, stuck: [], unreadable: unreadableReason(error) };
@@ -299,7 +308,8 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
         const applyDeps: ApplyDeps = { ...deps.apply, deadline };
         if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
         return await withApi(config, connection, applyDeps.api, k.concurrency, deadline, async (api) => {
-          const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+          const applied = await applyToCluster(connection, logins, target, { ...applyDeps, api });
+          const report = clusterReport(cluster, applied);
           if (withdrawn && withdrawn.length > 0) {
             (report.notes ??= []).push(
               `${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`,
@@ -307,7 +317,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           }
           // What is still stuck after the heal's writes, and why the heal cannot fix it.
           if (request.action === "heal") {
-            report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline);
+            report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline, applied.listedNamespaces);
             // The diagnosis is part of the heal's work: one the deadline cut fails the run too.
             if (cutByDeadline(report.diagnosis)) {
               report.ok = false;
