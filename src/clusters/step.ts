@@ -148,8 +148,7 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
     const clusters = selectClusters(config.kubernetes.clusters, request);
     const reports = await forEachCluster(clusters, config.kubernetes.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
       try {
-        deadline.check(`cluster ${cluster.name}`);
-        const connection = await access(cluster, deadline);
+        const connection = await reach(access, cluster, deadline);
         rememberSecret(connection.token);
         const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) =>
           diagnoseWith(config, request, api, deps, deadline),
@@ -190,6 +189,18 @@ export function explainUnauthorized(report: ClusterReport, connection: ClusterCo
   report.ok = false;
   report.error = report.error ? `${report.error}; ${hint}` : hint;
   return report;
+}
+
+/**
+ * A cluster's connection, within the deadline: a cluster the deadline finds waiting behind
+ * KUBE_CLUSTER_CONCURRENCY is not started at all, and an access that does not settle by the
+ * deadline (whatever `access` is) does not hold its slot — the clusters after it are reported
+ * `skipped: deadline` and the Report still comes back.
+ */
+function reach(access: NonNullable<KubernetesStepDeps["access"]>, cluster: ClusterConfig, deadline: Deadline): Promise<ClusterConnection> {
+  const what = `cluster ${cluster.name}`;
+  deadline.check(what);
+  return deadline.race(access(cluster, deadline), `access to ${what}`);
 }
 
 function defaultAccess(cluster: ClusterConfig, deadline: Deadline): Promise<ClusterConnection> {
@@ -302,8 +313,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
         ...(withdrawn && withdrawn.length > 0 ? { withdrawHosts: withdrawn } : {}),
       };
       try {
-        deadline.check(`cluster ${cluster.name}`);
-        const connection = await access(cluster, deadline);
+        const connection = await reach(access, cluster, deadline);
         rememberSecret(connection.token);
         const applyDeps: ApplyDeps = { ...deps.apply, deadline };
         if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
