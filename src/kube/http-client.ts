@@ -131,7 +131,10 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
           const ok = status >= 200 && status < 300;
           // A successful write's echo of the object (with the docker config) is not needed.
           const keep = !ok || parse;
-          const stream = ok && onItem ? new ListStream<unknown>(onItem) : undefined;
+          // Released once the answer is complete: a keep-alive socket may keep this response's
+          // listeners, and with them the caller's consumer (and what it collected), alive.
+          let stream = ok && onItem ? new ListStream<unknown>(onItem) : undefined;
+          onItem = undefined;
           // Decoded as it arrives, on the JS heap: no Buffer.concat copy of a multi-MB page
           // outside it (malloc'd and, once freed, rarely given back to the system).
           let text = "";
@@ -147,6 +150,7 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
               stream.feed(c as string);
             } catch (error) {
               // Not a LIST, or the consumer refused an item: stop reading.
+              stream = undefined;
               reject(error instanceof NotAListError || error instanceof SyntaxError ? notAList() : error);
               req.destroy();
             }
@@ -158,16 +162,20 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
               return;
             }
             if (stream) {
+              const ended = stream;
+              stream = undefined;
               try {
-                resolve({ ...stream.end(), items: [] } as T);
+                resolve({ ...ended.end(), items: [] } as T);
               } catch {
                 reject(notAList());
               }
               return;
             }
+            const body = text;
+            text = "";
             if (ok) {
               try {
-                const value = JSON.parse(text) as unknown;
+                const value = JSON.parse(body) as unknown;
                 if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
                 resolve(value as T);
               } catch {
@@ -178,7 +186,7 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
             let message = "";
             let reason: string | undefined;
             try {
-              const s = JSON.parse(text) as { message?: unknown; reason?: unknown };
+              const s = JSON.parse(body) as { message?: unknown; reason?: unknown };
               if (typeof s.message === "string") message = s.message;
               if (typeof s.reason === "string") reason = s.reason;
             } catch {
