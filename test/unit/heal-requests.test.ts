@@ -15,7 +15,15 @@ import { FakeKubeApi } from "../support/kube-fake-api";
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const config = (extra: Record<string, string> = {}) =>
   loadConfig({ AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST, EKS_CLUSTERS: "prod", EXCLUDE_NAMESPACES: "kube-system,excluded", ...extra });
-const credentials = [{ registry: parseRegistryHost(HOST), username: "AWS", password: "new-password", expiresAt: new Date(Date.now() + 3600_000), proxyEndpoint: `https://${HOST}` }];
+const credentials = [
+  {
+    registry: parseRegistryHost(HOST),
+    username: "AWS",
+    password: "new-password",
+    expiresAt: new Date(Date.now() + 3600_000),
+    proxyEndpoint: `https://${HOST}`,
+  },
+];
 const access = async () => ({ server: "https://127.0.0.1:1", caData: "", token: "t" });
 
 /** A pull secret as the product wrote it with an older token. */
@@ -31,7 +39,10 @@ function ownSecret(namespace: string) {
 const stuckPod = (namespace: string, name: string): KubePod => ({
   metadata: { name, namespace, uid: `uid-${name}` },
   spec: { containers: [{ name: "app", image: `${HOST}/app:1` }] },
-  status: { phase: "Pending", containerStatuses: [{ name: "app", image: `${HOST}/app:1`, state: { waiting: { reason: "ImagePullBackOff", message: "Back-off" } } }] },
+  status: {
+    phase: "Pending",
+    containerStatuses: [{ name: "app", image: `${HOST}/app:1`, state: { waiting: { reason: "ImagePullBackOff", message: "Back-off" } } }],
+  },
 });
 
 describe("a heal's requests at scale", () => {
