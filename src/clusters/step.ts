@@ -78,10 +78,12 @@ async function withApi<T>(
   }
 }
 
-function diagnoseTarget(config: Config, request: Request): DiagnoseTarget {
+/** What a diagnosis reads; `listed`: the namespaces a heal's writes already listed (no second namespace LIST). */
+function diagnoseTarget(config: Config, request: Request, listed?: readonly string[]): DiagnoseTarget {
   const k = config.kubernetes;
   return {
     namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+    ...(listed !== undefined ? { listed } : {}),
     configuredHosts: config.rotation.registries.map((r) => r.host),
     pullSecretName: k.pullSecretName,
   };
@@ -106,10 +108,17 @@ const DIAGNOSIS_CUT = `diagnosis incomplete: ${DEADLINE_REASON}`;
 const cutByDeadline = (d: ClusterReport["diagnosis"]): boolean => (d?.errors ?? []).some((e) => e === DIAGNOSIS_SKIPPED || e === DIAGNOSIS_CUT);
 
 /** Diagnoses one cluster; a failure becomes the diagnosis' `unreadable` reason (it never throws). */
-async function diagnoseWith(config: Config, request: Request, api: KubeApi, deps: KubernetesStepDeps, deadline: Deadline): Promise<ClusterReport["diagnosis"]> {
+async function diagnoseWith(
+  config: Config,
+  request: Request,
+  api: KubeApi,
+  deps: KubernetesStepDeps,
+  deadline: Deadline,
+  listed?: readonly string[],
+): Promise<ClusterReport["diagnosis"]> {
   if (deadline.expired()) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_SKIPPED] };
   try {
-    return await diagnoseCluster(diagnoseTarget(config, request), { ...deps.diagnose, api, deadline });
+    return await diagnoseCluster(diagnoseTarget(config, request, listed), { ...deps.diagnose, api, deadline });
   } catch (error) {
     if (isDeadlineExceeded(error)) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_CUT] };
     return { podsScanned: 0, stuck: [], unreadable: unreadableReason(error) };
@@ -139,8 +148,7 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
     const clusters = selectClusters(config.kubernetes.clusters, request);
     const reports = await forEachCluster(clusters, config.kubernetes.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
       try {
-        deadline.check(`cluster ${cluster.name}`);
-        const connection = await access(cluster, deadline);
+        const connection = await reach(access, cluster, deadline);
         rememberSecret(connection.token);
         const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) =>
           diagnoseWith(config, request, api, deps, deadline),
@@ -181,6 +189,18 @@ export function explainUnauthorized(report: ClusterReport, connection: ClusterCo
   report.ok = false;
   report.error = report.error ? `${report.error}; ${hint}` : hint;
   return report;
+}
+
+/**
+ * A cluster's connection, within the deadline: a cluster the deadline finds waiting behind
+ * KUBE_CLUSTER_CONCURRENCY is not started at all, and an access that does not settle by the
+ * deadline (whatever `access` is) does not hold its slot — the clusters after it are reported
+ * `skipped: deadline` and the Report still comes back.
+ */
+function reach(access: NonNullable<KubernetesStepDeps["access"]>, cluster: ClusterConfig, deadline: Deadline): Promise<ClusterConnection> {
+  const what = `cluster ${cluster.name}`;
+  deadline.check(what);
+  return deadline.race(access(cluster, deadline), `access to ${what}`);
 }
 
 /** How a run reaches a cluster unless told otherwise (the doctor reaches it the same way). */
@@ -294,13 +314,13 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
         ...(withdrawn && withdrawn.length > 0 ? { withdrawHosts: withdrawn } : {}),
       };
       try {
-        deadline.check(`cluster ${cluster.name}`);
-        const connection = await access(cluster, deadline);
+        const connection = await reach(access, cluster, deadline);
         rememberSecret(connection.token);
         const applyDeps: ApplyDeps = { ...deps.apply, deadline };
         if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
         return await withApi(config, connection, applyDeps.api, k.concurrency, deadline, async (api) => {
-          const report = clusterReport(cluster, await applyToCluster(connection, logins, target, { ...applyDeps, api }));
+          const applied = await applyToCluster(connection, logins, target, { ...applyDeps, api });
+          const report = clusterReport(cluster, applied);
           if (withdrawn && withdrawn.length > 0) {
             (report.notes ??= []).push(
               `${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`,
@@ -308,7 +328,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           }
           // What is still stuck after the heal's writes, and why the heal cannot fix it.
           if (request.action === "heal") {
-            report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline);
+            report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline, applied.listedNamespaces);
             // The diagnosis is part of the heal's work: one the deadline cut fails the run too.
             if (cutByDeadline(report.diagnosis)) {
               report.ok = false;

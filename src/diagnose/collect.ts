@@ -1,6 +1,6 @@
 /**
  * Reads what a diagnosis needs from one cluster, read-only, with a bounded number of requests:
- * one paginated LIST of namespaces, one of pods (cluster-wide), one of `Failed` pod Events, then
+ * one paginated LIST of namespaces (none after a heal, which listed them), one of pods (cluster-wide), one of `Failed` pod Events, then
  * one GET per distinct referenced Secret of the stuck pods, one LIST of ServiceAccounts per
  * namespace where a stuck pod has no imagePullSecrets, and one cluster-wide LIST by field
  * selector per distinct missing Secret name (where does a Secret of that name exist?).
@@ -9,10 +9,10 @@
  * serviceaccounts, namespaces — nothing else.
  */
 import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
-import { LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
+import { LIST_PAGE_SIZE } from "../shared/names";
 import { counted, forEachListed, reducedNamespace } from "../kube/paging";
 import { selectNamespaces } from "../kube/namespaces";
-import type { KubeNamespace } from "../kube/types";
+import type { KubeNamespace, KubePod } from "../kube/types";
 import { causeFromKubelet, classifyStuckContainer, type ReducedSecret } from "./classify";
 import { confinedNamespaces, containerKey, listClusterOrNamespaces, MAX_STUCK, type DiagnoseContext, type DiagnoseDeps, type DiagnoseTarget } from "./context";
 import { pullErrorEvents } from "./events";
@@ -60,14 +60,16 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
 
 /** Namespaces in scope: the selected ones and the skipped ones (a skipped namespace's pods are still diagnosed). */
 async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
+  if (ctx.target.listed !== undefined) return new Set(ctx.target.listed);
   const namespaces: KubeNamespace[] = [];
   const nsTarget = ctx.target.namespaces;
   try {
     await forEachListed(
-      (o) => ctx.api.listNamespaces(o),
+      (o, onItem) => ctx.api.listNamespaces(o, onItem),
       nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {},
-      (n) => void namespaces.push(reducedNamespace(n)),
+      (n) => void namespaces.push(n),
       ctx.paging,
+      reducedNamespace,
     );
   } catch (error) {
     const names = confinedNamespaces(ctx, error);
@@ -83,19 +85,18 @@ async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
 /** Every stuck container (pods are reduced on arrival; finished pods are filtered by the server). */
 async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<string>): Promise<Stuck[]> {
   const stuck: Stuck[] = [];
-  const paging = { ...ctx.paging, limit: ctx.deps.podPageSize ?? ctx.deps.pageSize ?? LARGE_LIST_PAGE_SIZE };
   await listClusterOrNamespaces(
     ctx,
     inScope,
-    (o) => ctx.api.listPods(o),
-    (namespace, o) => ctx.api.listNamespacedPods(namespace, o),
+    (o, onItem) => ctx.api.listPods(o, onItem),
+    (namespace, o, onItem) => ctx.api.listNamespacedPods(namespace, o, onItem),
     { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
-    (pod) => {
-      if (!inScope.has(pod.metadata.namespace ?? "")) return;
+    // A pod is reduced on arrival to its stuck containers (most pods: none).
+    (pod: KubePod) => (inScope.has(pod.metadata.namespace ?? "") ? stuckContainersOf(pod) : undefined),
+    (stuckOfPod) => {
       ctx.diagnosis.podsScanned++;
-      stuck.push(...stuckContainersOf(pod));
+      stuck.push(...stuckOfPod);
     },
-    paging,
   );
   return stuck;
 }

@@ -17,6 +17,11 @@ export const READ_CONCURRENCY = 8;
 
 export interface DiagnoseTarget {
   namespaces: NamespaceTarget;
+  /**
+   * The namespaces in scope, already listed (a heal's writes did: its selected and terminating
+   * namespaces); then the diagnosis does not LIST namespaces itself.
+   */
+  listed?: readonly string[];
   /** Registry hosts this deployment keeps fresh. */
   configuredHosts: string[];
   /** The pull secret the product writes. */
@@ -26,12 +31,8 @@ export interface DiagnoseTarget {
 export interface DiagnoseDeps {
   api: KubeApi;
   now?: () => Date;
+  /** Page size of the cluster-wide LISTs (default LIST_PAGE_SIZE, src/shared/names.ts; items are reduced as they arrive). */
   pageSize?: number;
-  /**
-   * Page size of the pod LIST (default 200): a pod object is several KB of JSON, and a page is
-   * parsed whole — 200 keeps a page to a few MB inside the Lambda's 128 MB.
-   */
-  podPageSize?: number;
   /**
    * At most this many stuck containers are listed in the report (default 500: a row is ~1–2 KB,
    * and a Lambda response is at most 6 MB); every one is classified and counted by cause.
@@ -65,27 +66,29 @@ export const confinedNamespaces = (ctx: DiagnoseContext, error: unknown): readon
 
 /**
  * One cluster-wide LIST; under namespace-confined RBAC (an explicit namespace list, and a 403 on
- * the cluster-wide LIST) one LIST per namespace in `namespaces` instead.
+ * the cluster-wide LIST) one LIST per namespace in `namespaces` instead. Items are reduced on
+ * arrival by `reduce` (see forEachListed).
  */
-export async function listClusterOrNamespaces<T>(
+export async function listClusterOrNamespaces<T, R>(
   ctx: DiagnoseContext,
   namespaces: ReadonlySet<string>,
-  clusterWide: (o: ListOptions) => Promise<ListPage<T>>,
-  namespaced: (namespace: string, o: ListOptions) => Promise<ListPage<T>>,
+  clusterWide: (o: ListOptions, onItem: (item: T) => void) => Promise<ListPage<T>>,
+  namespaced: (namespace: string, o: ListOptions, onItem: (item: T) => void) => Promise<ListPage<T>>,
   options: Omit<ListOptions, "limit">,
-  each: (item: T) => void,
+  reduce: (item: T) => R | undefined,
+  each: (item: R) => void,
   paging: Paging = ctx.paging,
 ): Promise<void> {
   if (!ctx.confined) {
     try {
-      await forEachListed(clusterWide, options, each, paging);
+      await forEachListed(clusterWide, options, each, paging, reduce);
       return;
     } catch (error) {
       if (confinedNamespaces(ctx, error) === undefined) throw error;
       ctx.confined = true;
     }
   }
-  for (const namespace of [...namespaces].sort()) await forEachListed((o) => namespaced(namespace, o), options, each, paging);
+  for (const namespace of [...namespaces].sort()) await forEachListed((o, onItem) => namespaced(namespace, o, onItem), options, each, paging, reduce);
 }
 
 /** `namespace/pod/container`: the key of a stuck container in the maps of a diagnosis. */

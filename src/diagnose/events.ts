@@ -5,6 +5,7 @@
 import { containerKey, describe, listClusterOrNamespaces, type DiagnoseContext } from "./context";
 import { isPullErrorEvent } from "./message";
 import type { Stuck } from "./reduce";
+import type { KubeEvent } from "../kube/types";
 
 /** `spec.containers{app}`, `spec.initContainers{init}` → the container's name. */
 const CONTAINER_FIELD = /^spec\.(?:initContainers|containers|ephemeralContainers)\{(.+)\}$/;
@@ -24,9 +25,11 @@ export async function pullErrorEvents(ctx: DiagnoseContext, stuck: readonly Stuc
     await listClusterOrNamespaces(
       ctx,
       new Set(stuck.map((s) => s.namespace)),
-      (o) => ctx.api.listEvents(o),
-      (namespace, o) => ctx.api.listNamespacedEvents(namespace, o),
+      (o, onItem) => ctx.api.listEvents(o, onItem),
+      (namespace, o, onItem) => ctx.api.listNamespacedEvents(namespace, o, onItem),
       { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
+      // Only the events about a stuck pod are kept (whole: they are small).
+      (e: KubeEvent) => (uids.has(`${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`) ? e : undefined),
       (e) => {
         const namespace = e.involvedObject?.namespace ?? e.metadata.namespace ?? "";
         const pod = e.involvedObject?.name ?? "";

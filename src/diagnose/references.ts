@@ -4,7 +4,7 @@
  * imagePullSecrets, and where a missing Secret's name exists elsewhere.
  */
 import { forEachListed, pool } from "../kube/paging";
-import type { KubeServiceAccount, ListOptions, ListPage } from "../kube/types";
+import type { KubeSecret, KubeServiceAccount, ListOptions, ListPage } from "../kube/types";
 import { causeFromKubelet } from "./kubelet-causes";
 import type { ReducedSecret } from "./types";
 import { containerKey, describe, READ_CONCURRENCY, type DiagnoseContext } from "./context";
@@ -32,8 +32,6 @@ const split = (key: string) => {
  * of namespaces with the same broken pull secret) that is 2–3 requests instead of hundreds.
  */
 const LIST_FROM = 32;
-/** Page size of cluster-wide Secret LISTs (a pull Secret with an ECR token is ~3.5 KB). */
-const SECRET_PAGE_SIZE = 250;
 
 /**
  * The referenced Secrets and, for pods without imagePullSecrets, their namespaces'
@@ -61,8 +59,8 @@ export async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck
       await pool(fallback, ctx.deps.concurrency ?? READ_CONCURRENCY, (key) => getSecret(ctx, key, refs));
     }),
     ...(saNamespaces.length >= LIST_FROM
-      ? [() => listServiceAccounts(ctx, (o) => ctx.api.listServiceAccounts(o), new Set(saNamespaces), refs)]
-      : saNamespaces.map((ns) => () => listServiceAccounts(ctx, (o) => ctx.api.listNamespacedServiceAccounts(ns, o), new Set([ns]), refs))),
+      ? [() => listServiceAccounts(ctx, (o, onItem) => ctx.api.listServiceAccounts(o, onItem), new Set(saNamespaces), refs)]
+      : saNamespaces.map((ns) => () => listServiceAccounts(ctx, (o, onItem) => ctx.api.listNamespacedServiceAccounts(ns, o, onItem), new Set([ns]), refs))),
     ...gets.map((key) => () => getSecret(ctx, key, refs)),
   ];
   await pool(work, ctx.deps.concurrency ?? READ_CONCURRENCY, (w) => w());
@@ -86,14 +84,18 @@ async function listSecretsNamed(ctx: DiagnoseContext, name: string, needed: Read
   const everywhere: string[] = [];
   try {
     await forEachListed(
-      (o) => ctx.api.listSecrets(o),
+      (o, onItem) => ctx.api.listSecrets(o, onItem),
       { fieldSelector: `metadata.name=${name}` },
-      (secret) => {
-        const ns = secret.metadata.namespace ?? "";
+      ({ ns, reduced }) => {
         everywhere.push(ns);
-        if (needed.has(ns)) found.set(ns, reduceSecret(name, secret));
+        if (reduced) found.set(ns, reduced);
       },
-      { ...ctx.paging, limit: Math.min(ctx.paging.limit, SECRET_PAGE_SIZE) },
+      ctx.paging,
+      // Reduced on arrival: the other namespaces' copies leave only their namespace.
+      (secret: KubeSecret) => {
+        const ns = secret.metadata.namespace ?? "";
+        return { ns, reduced: needed.has(ns) ? reduceSecret(name, secret) : undefined };
+      },
     );
   } catch {
     return [...needed].map((ns) => `${ns}/${name}`);
@@ -106,23 +108,25 @@ async function listSecretsNamed(ctx: DiagnoseContext, name: string, needed: Read
 /** ServiceAccounts of `namespaces` (one namespace's LIST, or the cluster-wide one), reduced to their pull secrets. */
 async function listServiceAccounts(
   ctx: DiagnoseContext,
-  list: (o: ListOptions) => Promise<ListPage<KubeServiceAccount>>,
+  list: (o: ListOptions, onItem: (sa: KubeServiceAccount) => void) => Promise<ListPage<KubeServiceAccount>>,
   namespaces: ReadonlySet<string>,
   refs: References,
 ): Promise<void> {
   const carriers = new Map<string, Array<{ name: string; pullSecrets: string[] }>>([...namespaces].map((ns) => [ns, []]));
   try {
-    await forEachListed(
+    await forEachListed<KubeServiceAccount, { ns: string; name: string; pulls: string[] }>(
       list,
       {},
-      (sa) => {
-        const ns = sa.metadata.namespace ?? [...namespaces][0]!;
-        if (!namespaces.has(ns)) return;
-        const pulls = (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "");
-        refs.serviceAccounts.set(`${ns}/${sa.metadata.name}`, pulls);
-        if (pulls.length > 0) carriers.get(ns)!.push({ name: sa.metadata.name, pullSecrets: pulls });
+      ({ ns, name, pulls }) => {
+        refs.serviceAccounts.set(`${ns}/${name}`, pulls);
+        if (pulls.length > 0) carriers.get(ns)!.push({ name, pullSecrets: pulls });
       },
       ctx.paging,
+      (sa) => {
+        const ns = sa.metadata.namespace ?? [...namespaces][0]!;
+        if (!namespaces.has(ns)) return undefined;
+        return { ns, name: sa.metadata.name, pulls: (sa.imagePullSecrets ?? []).map((r) => r.name ?? "").filter((n) => n !== "") };
+      },
     );
     for (const [ns, list] of carriers) refs.saNamespaces.set(ns, list);
   } catch (error) {
@@ -171,13 +175,11 @@ export async function secretsElsewhere(ctx: DiagnoseContext, refs: References): 
     const namespaces: string[] = [];
     try {
       await forEachListed(
-        (o) => ctx.api.listSecrets(o),
+        (o, onItem) => ctx.api.listSecrets(o, onItem),
         { fieldSelector: `metadata.name=${name}` },
-        (s) => void namespaces.push(s.metadata.namespace ?? ""),
-        {
-          ...ctx.paging,
-          limit: Math.min(ctx.paging.limit, SECRET_PAGE_SIZE),
-        },
+        (ns) => void namespaces.push(ns),
+        ctx.paging,
+        (s: KubeSecret) => s.metadata.namespace ?? "",
       );
       out[name] = namespaces.filter((n) => n !== "").sort();
     } catch (error) {

@@ -18,6 +18,16 @@ import { withRetry } from "./retry";
 import { KubeApiError, type KubeExternalSecret, type ListOptions } from "./types";
 import { isDeadlineExceeded } from "../shared/deadline";
 
+/** An ExternalSecret reduced to what the re-sync reads (its ESO spec and status are dropped on arrival). */
+function reducedExternalSecret(es: KubeExternalSecret): KubeExternalSecret {
+  const { name, namespace, labels, ownerReferences } = es.metadata;
+  const targetName = es.spec?.target?.name;
+  return {
+    metadata: { name, ...(namespace !== undefined ? { namespace } : {}), ...(labels ? { labels } : {}), ...(ownerReferences ? { ownerReferences } : {}) },
+    ...(targetName !== undefined ? { spec: { target: { name: targetName } } } : {}),
+  };
+}
+
 /**
  * 5. Annotates ExternalSecrets with `force-sync`: those that own an ESO-managed pull secret in a
  * target namespace (always: the heal's fix there is ESO's re-sync), and, with ESO_RESYNC, those
@@ -57,10 +67,11 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
       const listed: KubeExternalSecret[] = [];
       // Label-only rows need every ExternalSecret (which one writes the Secret is in its spec).
       await forEachListed(
-        (o) => api.listExternalSecrets(o),
+        (o, onItem) => api.listExternalSecrets(o, onItem),
         unowned.length > 0 ? {} : { labelSelector: selector! },
         (es) => void listed.push(es),
         ctx.paging,
+        reducedExternalSecret,
       );
       const matchesSelector =
         selector === undefined

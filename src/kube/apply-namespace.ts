@@ -70,6 +70,8 @@ async function writePullSecret(ctx: ApplyContext, state: ClusterState, namespace
   const { api, target, logins, encode } = ctx;
   const name = target.pullSecretName;
   let existing: SecretSummary | undefined = state.knownSecrets?.get(namespace);
+  // Each summary is used once: the map shrinks as the namespaces are done (a 409 re-reads).
+  state.knownSecrets?.delete(namespace);
   let mustRead = state.knownSecrets === undefined;
   const noteLost = (error: unknown, what: "created" | "updated"): never => {
     if (error instanceof KubeApiError && error.status === 0) progress.lostWrite ??= what;

@@ -85,6 +85,12 @@ export interface ClusterApplyResult {
     clusterExternalSecrets?: string[];
     failed: Array<{ externalSecret: string; reason: string }>;
   };
+  /**
+   * The target namespaces as the namespace LIST found them (selected, then terminating ones);
+   * absent when it could not be listed. Not reported: the diagnosis after a heal reads its scope
+   * from it instead of listing the namespaces again.
+   */
+  listedNamespaces?: string[];
   /** Cluster-level problems (e.g. the namespace LIST failed). */
   errors: string[];
   /** Work the invocation's deadline cut or never let start (namespaces, LISTs, re-syncs). */
@@ -115,13 +121,8 @@ export interface ApplyDeps {
   /** For tests: replaces the backoff sleep. */
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
-  /** Page size of the cluster-wide LISTs of namespaces, ServiceAccounts, ExternalSecrets (default 500). */
+  /** Page size of the cluster-wide LISTs (default LIST_PAGE_SIZE, src/shared/names.ts). */
   pageSize?: number;
-  /**
-   * Page size of the cluster-wide Secret LIST (default 200): each pull secret carries ~8 KB of
-   * docker config with real ECR tokens, so a 500-item page alone costs ~20 MB of transient memory.
-   */
-  secretPageSize?: number;
   /**
    * The invocation's deadline: no namespace, LIST page or retry starts after it (those left are
    * reported `skipped`, reason `deadline`). The API passed in bounds each request by it too.
@@ -136,10 +137,8 @@ export interface ApplyContext {
   deps: ApplyDeps;
   policy: RetryPolicy;
   hooks: RetryHooks;
-  /** Paging of the namespace, ServiceAccount and ExternalSecret LISTs. */
+  /** Paging of the cluster-wide LISTs. */
   paging: Paging;
-  /** Paging of the Secret LIST (smaller pages: pull secrets are large). */
-  secretPaging: Paging;
   result: ClusterApplyResult;
   /** Secret values scrubbed from every reason. */
   secrets: readonly string[];

@@ -14,12 +14,12 @@ import { resyncExternalSecrets } from "./apply-eso";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget } from "./apply-types";
 import { describeFailure } from "./failure";
-import { isDnsSubdomain, isValidNamespaceName, LARGE_LIST_PAGE_SIZE, LIST_PAGE_SIZE } from "../shared/names";
+import { isDnsSubdomain, isValidNamespaceName, LIST_PAGE_SIZE } from "../shared/names";
 import { parseLabelSelector, selectNamespaces } from "./namespaces";
-import { counted, forEachListed, reducedNamespace } from "./paging";
+import { counted, forEachListed, reducedNamespace, reducedServiceAccount } from "./paging";
 import { scrub, secretValuesOf } from "../shared/redact-text";
 import { classify, DEFAULT_RETRY_POLICY, type RetryHooks, type RetryPolicy } from "./retry";
-import type { KubeApi, KubeConnection, KubeNamespace, KubeServiceAccount } from "./types";
+import type { KubeApi, KubeConnection, KubeNamespace, KubeSecret, KubeServiceAccount } from "./types";
 
 export type { KubeConnection } from "./types";
 export type { ApplyDeps, ClusterApplyResult, ClusterTarget, NamespaceOutcome, NamespaceResult } from "./apply-types";
@@ -132,7 +132,6 @@ function applyContext(
     policy,
     hooks,
     paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks },
-    secretPaging: { limit: deps.secretPageSize ?? deps.pageSize ?? LARGE_LIST_PAGE_SIZE, policy, hooks },
     result,
     secrets,
     describe: (error, verb, resource, namespace) => describeFailure(error, verb, resource, namespace, secrets),
@@ -161,10 +160,11 @@ async function listNamespaces(ctx: ApplyContext): Promise<KubeNamespace[]> {
   const namespaces: KubeNamespace[] = [];
   const options = nsTarget.mode === "selector" ? { labelSelector: nsTarget.labelSelector } : {};
   await forEachListed(
-    (o) => ctx.api.listNamespaces(o),
+    (o, onItem) => ctx.api.listNamespaces(o, onItem),
     options,
-    (n) => void namespaces.push(reducedNamespace(n)),
+    (n) => void namespaces.push(n),
     ctx.paging,
+    reducedNamespace,
   );
   return namespaces;
 }
@@ -173,14 +173,15 @@ async function listNamespaces(ctx: ApplyContext): Promise<KubeNamespace[]> {
 async function listPullSecrets(ctx: ApplyContext): Promise<Map<string, SecretSummary>> {
   const name = ctx.target.pullSecretName;
   const found = new Map<string, SecretSummary>();
-  await forEachListed(
-    (o) => ctx.api.listSecrets(o),
+  await forEachListed<KubeSecret, [string, SecretSummary]>(
+    (o, onItem) => ctx.api.listSecrets(o, onItem),
     { fieldSelector: `metadata.name=${name}` },
+    ([ns, summary]) => void found.set(ns, summary),
+    ctx.paging,
     (s) => {
       const ns = s.metadata.namespace;
-      if (ns && s.metadata.name === name) found.set(ns, summarizeSecret(s, ctx.logins, ctx.target.withdrawHosts));
+      return ns && s.metadata.name === name ? [ns, summarizeSecret(s, ctx.logins, ctx.target.withdrawHosts)] : undefined;
     },
-    ctx.secretPaging,
   );
   return found;
 }
@@ -188,13 +189,12 @@ async function listPullSecrets(ctx: ApplyContext): Promise<Map<string, SecretSum
 /** The ServiceAccounts named `sa`, by namespace. */
 async function listServiceAccounts(ctx: ApplyContext, sa: string): Promise<Map<string, KubeServiceAccount>> {
   const byNs = new Map<string, KubeServiceAccount>();
-  await forEachListed(
-    (o) => ctx.api.listServiceAccounts(o),
+  await forEachListed<KubeServiceAccount, KubeServiceAccount>(
+    (o, onItem) => ctx.api.listServiceAccounts(o, onItem),
     { fieldSelector: `metadata.name=${sa}` },
-    (item) => {
-      if (item.metadata.namespace && item.metadata.name === sa) byNs.set(item.metadata.namespace, item);
-    },
+    (item) => void byNs.set(item.metadata.namespace!, item),
     ctx.paging,
+    (item) => (item.metadata.namespace && item.metadata.name === sa ? reducedServiceAccount(item) : undefined),
   );
   return byNs;
 }
@@ -214,8 +214,10 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
   ]);
 
   let selection;
-  if ("value" in listedNamespaces) selection = selectNamespaces(nsTarget, listedNamespaces.value);
-  else if (isDeadlineExceeded(listedNamespaces.error)) {
+  if ("value" in listedNamespaces) {
+    selection = selectNamespaces(nsTarget, listedNamespaces.value);
+    result.listedNamespaces = [...selection.selected, ...selection.skipped.map((s) => s.namespace)];
+  } else if (isDeadlineExceeded(listedNamespaces.error)) {
     result.deadlineReached = true;
     if (nsTarget.mode === "list") {
       for (const ns of [...new Set(nsTarget.names)].sort()) result.namespaces.push({ namespace: ns, outcome: "skipped", reason: DEADLINE_REASON });

@@ -44,14 +44,16 @@ export type SecretDecision =
  */
 export interface SecretSummary {
   type: string;
-  labels: Record<string, string>;
   resourceVersion?: string;
   managed: boolean;
   /** Set when External Secrets Operator owns the Secret (see esoOwnership). */
   eso?: { owner?: string };
   /** `absent`: no `.dockerconfigjson` key; `invalid`: not a docker config. */
   content: "absent" | "invalid" | "valid";
-  /** The existing config minus our registries' entries (other registries, other keys). */
+  /**
+   * The existing config minus our registries' entries (other registries, other keys); absent
+   * when nothing else is in it (the usual case: one small summary per namespace).
+   */
   foreign?: DockerConfig;
   /** Every one of our registries already has exactly the entry we would write. */
   oursCurrent: boolean;
@@ -64,7 +66,6 @@ export interface SecretSummary {
 export function summarizeSecret(secret: KubeSecret, logins: readonly RegistryLogin[], withdraw: readonly string[] = []): SecretSummary {
   const summary: SecretSummary = {
     type: secret.type ?? "Opaque",
-    labels: { ...(secret.metadata.labels ?? {}) },
     managed: isManaged(secret),
     content: "absent",
     oursCurrent: false,
@@ -88,7 +89,8 @@ export function summarizeSecret(secret: KubeSecret, logins: readonly RegistryLog
     Object.entries(ours).every(([host, entry]) => jsonEqual(current.auths[host], entry)) && withdraw.every((host) => !(host in current.auths));
   const foreignAuths: DockerConfig["auths"] = {};
   for (const [host, entry] of Object.entries(current.auths)) if (!(host in ours) && !withdraw.includes(host)) foreignAuths[host] = entry;
-  summary.foreign = { ...current, auths: foreignAuths };
+  const foreign = { ...current, auths: foreignAuths };
+  if (Object.keys(foreignAuths).length > 0 || Object.keys(foreign).length > 1) summary.foreign = foreign;
   return summary;
 }
 

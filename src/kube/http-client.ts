@@ -8,6 +8,7 @@ import { Agent, request } from "node:https";
 import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
 import type { KubeConnection } from "./types";
 import { scrub } from "../shared/redact-text";
+import { ListStream, NotAListError } from "./list-stream";
 import { networkErrorCode, parseRetryAfter } from "./retry";
 import {
   KubeApiError,
@@ -57,13 +58,18 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
   const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
   const deadline = options.deadline ?? NO_DEADLINE;
 
-  /** One request; a 2xx body is parsed only for reads (writes resolve to undefined). */
+  /**
+   * One request; a 2xx body is parsed only for reads (writes resolve to undefined). With
+   * `onItem`, a LIST's items are handed to it one by one as they arrive (./list-stream) and the
+   * answer resolves with an empty `items`.
+   */
   function call<T>(
     method: string,
     path: string,
     where: { verb: KubeVerb; resource: KubeResource; namespace?: string },
     body?: unknown,
     contentType = "application/json",
+    onItem?: (item: unknown) => void,
   ): Promise<T> {
     const parse = method === "GET";
     const what = `${where.verb} ${where.resource}`;
@@ -123,19 +129,53 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
         (res) => {
           const status = res.statusCode ?? 0;
           const ok = status >= 200 && status < 300;
-          const chunks: Buffer[] = [];
           // A successful write's echo of the object (with the docker config) is not needed.
-          res.on("data", (c: Buffer) => void (ok && !parse ? undefined : chunks.push(c)));
+          const keep = !ok || parse;
+          // Released once the answer is complete: a keep-alive socket may keep this response's
+          // listeners, and with them the caller's consumer (and what it collected), alive.
+          let stream = ok && onItem ? new ListStream<unknown>(onItem) : undefined;
+          onItem = undefined;
+          // Decoded as it arrives, on the JS heap: no Buffer.concat copy of a multi-MB page
+          // outside it (malloc'd and, once freed, rarely given back to the system).
+          let text = "";
+          if (keep) res.setEncoding("utf8");
+          const notAList = () => new KubeApiError(-1, "the API server answered 2xx with something that is not a list (no items array)", where);
+          res.on("data", (c: string | Buffer) => {
+            if (settled || !keep) return;
+            if (stream === undefined) {
+              text += c as string;
+              return;
+            }
+            try {
+              stream.feed(c as string);
+            } catch (error) {
+              // Not a LIST, or the consumer refused an item: stop reading.
+              stream = undefined;
+              reject(error instanceof NotAListError || error instanceof SyntaxError ? notAList() : error);
+              req.destroy();
+            }
+          });
           res.on("error", (error) => reject(toError(error, where)));
           res.on("end", () => {
-            if (ok && !parse) {
+            if (!keep) {
               resolve(undefined as T);
               return;
             }
-            const text = Buffer.concat(chunks).toString("utf8");
+            if (stream) {
+              const ended = stream;
+              stream = undefined;
+              try {
+                resolve({ ...ended.end(), items: [] } as T);
+              } catch {
+                reject(notAList());
+              }
+              return;
+            }
+            const body = text;
+            text = "";
             if (ok) {
               try {
-                const value = JSON.parse(text) as unknown;
+                const value = JSON.parse(body) as unknown;
                 if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
                 resolve(value as T);
               } catch {
@@ -146,7 +186,7 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
             let message = "";
             let reason: string | undefined;
             try {
-              const s = JSON.parse(text) as { message?: unknown; reason?: unknown };
+              const s = JSON.parse(body) as { message?: unknown; reason?: unknown };
               if (typeof s.message === "string") message = s.message;
               if (typeof s.reason === "string") reason = s.reason;
             } catch {
@@ -186,8 +226,20 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
     if (o.continue) q.set("continue", o.continue);
     return `?${q.toString()}`;
   };
-  const list = async <T>(path: string, o: ListOptions, where: { verb: KubeVerb; resource: KubeResource; namespace?: string }): Promise<ListPage<T>> => {
-    const body = await call<{ items?: T[]; metadata?: { continue?: string } } | null>("GET", path + query(o), where);
+  const list = async <T>(
+    path: string,
+    o: ListOptions,
+    where: { verb: KubeVerb; resource: KubeResource; namespace?: string },
+    onItem?: (item: T) => void,
+  ): Promise<ListPage<T>> => {
+    const body = await call<{ items?: T[]; metadata?: { continue?: string } } | null>(
+      "GET",
+      path + query(o),
+      where,
+      undefined,
+      undefined,
+      onItem as ((item: unknown) => void) | undefined,
+    );
     // A 2xx answer that is not a list (e.g. `{}` from a misrouted proxy) must not read as "nothing there".
     if (typeof body !== "object" || body === null || !Array.isArray(body.items)) {
       throw new KubeApiError(-1, "the API server answered 2xx with something that is not a list (no items array)", where);
@@ -205,9 +257,10 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
   };
 
   return {
-    listNamespaces: (o) => list<KubeNamespace>("/api/v1/namespaces", o, { verb: "list", resource: "namespaces" }),
-    listSecrets: (o) => list<KubeSecret>("/api/v1/secrets", o, { verb: "list", resource: "secrets" }),
-    listNamespacedSecrets: (ns, o) => list<KubeSecret>(`/api/v1/namespaces/${enc(ns)}/secrets`, o, { verb: "list", resource: "secrets", namespace: ns }),
+    listNamespaces: (o, each) => list<KubeNamespace>("/api/v1/namespaces", o, { verb: "list", resource: "namespaces" }, each),
+    listSecrets: (o, each) => list<KubeSecret>("/api/v1/secrets", o, { verb: "list", resource: "secrets" }, each),
+    listNamespacedSecrets: (ns, o, each) =>
+      list<KubeSecret>(`/api/v1/namespaces/${enc(ns)}/secrets`, o, { verb: "list", resource: "secrets", namespace: ns }, each),
     readSecret: (ns, name) =>
       readOrUndefined<KubeSecret>(`/api/v1/namespaces/${enc(ns)}/secrets/${enc(name)}`, { verb: "get", resource: "secrets", namespace: ns }),
     createSecret: (ns, body) =>
@@ -225,9 +278,9 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
         patch,
         MERGE_PATCH,
       ),
-    listServiceAccounts: (o) => list<KubeServiceAccount>("/api/v1/serviceaccounts", o, { verb: "list", resource: "serviceaccounts" }),
-    listNamespacedServiceAccounts: (ns, o) =>
-      list<KubeServiceAccount>(`/api/v1/namespaces/${enc(ns)}/serviceaccounts`, o, { verb: "list", resource: "serviceaccounts", namespace: ns }),
+    listServiceAccounts: (o, each) => list<KubeServiceAccount>("/api/v1/serviceaccounts", o, { verb: "list", resource: "serviceaccounts" }, each),
+    listNamespacedServiceAccounts: (ns, o, each) =>
+      list<KubeServiceAccount>(`/api/v1/namespaces/${enc(ns)}/serviceaccounts`, o, { verb: "list", resource: "serviceaccounts", namespace: ns }, each),
     readServiceAccount: (ns, name) =>
       readOrUndefined<KubeServiceAccount>(`/api/v1/namespaces/${enc(ns)}/serviceaccounts/${enc(name)}`, {
         verb: "get",
@@ -242,7 +295,7 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
         patch,
         MERGE_PATCH,
       ),
-    listExternalSecrets: (o) => list<KubeExternalSecret>(`${ESO_PATH}/externalsecrets`, o, { verb: "list", resource: "externalsecrets" }),
+    listExternalSecrets: (o, each) => list<KubeExternalSecret>(`${ESO_PATH}/externalsecrets`, o, { verb: "list", resource: "externalsecrets" }, each),
     patchExternalSecret: (ns, name, patch) =>
       call<KubeExternalSecret>(
         "PATCH",
@@ -253,10 +306,11 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
       ),
     patchClusterExternalSecret: (name, patch) =>
       call<unknown>("PATCH", `${ESO_PATH}/clusterexternalsecrets/${enc(name)}`, { verb: "patch", resource: "clusterexternalsecrets" }, patch, MERGE_PATCH),
-    listPods: (o) => list<KubePod>("/api/v1/pods", o, { verb: "list", resource: "pods" }),
-    listEvents: (o) => list<KubeEvent>("/api/v1/events", o, { verb: "list", resource: "events" }),
-    listNamespacedPods: (ns, o) => list<KubePod>(`/api/v1/namespaces/${enc(ns)}/pods`, o, { verb: "list", resource: "pods", namespace: ns }),
-    listNamespacedEvents: (ns, o) => list<KubeEvent>(`/api/v1/namespaces/${enc(ns)}/events`, o, { verb: "list", resource: "events", namespace: ns }),
+    listPods: (o, each) => list<KubePod>("/api/v1/pods", o, { verb: "list", resource: "pods" }, each),
+    listEvents: (o, each) => list<KubeEvent>("/api/v1/events", o, { verb: "list", resource: "events" }, each),
+    listNamespacedPods: (ns, o, each) => list<KubePod>(`/api/v1/namespaces/${enc(ns)}/pods`, o, { verb: "list", resource: "pods", namespace: ns }, each),
+    listNamespacedEvents: (ns, o, each) =>
+      list<KubeEvent>(`/api/v1/namespaces/${enc(ns)}/events`, o, { verb: "list", resource: "events", namespace: ns }, each),
     async close() {
       agent.destroy();
     },

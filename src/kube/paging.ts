@@ -4,7 +4,7 @@
  * the diagnosis — and the request counter both report.
  */
 import { withRetry, type RetryHooks, type RetryPolicy } from "./retry";
-import type { KubeApi, KubeNamespace, ListOptions, ListPage } from "./types";
+import type { KubeApi, KubeNamespace, KubeServiceAccount, ListOptions, ListPage } from "./types";
 
 /** How a paged LIST is fetched: page size, and the retry policy applied to each page. */
 export interface Paging {
@@ -19,26 +19,44 @@ export class ListPagingError extends Error {
 }
 
 /**
- * Pages through a LIST (`limit` + `continue`), each page retried, handing each item to `each`.
+ * Pages through a LIST (`limit` + `continue`), each page retried, handing each item to `each`
+ * as `reduce` leaves it (undefined: dropped). The adapter may stream a page's items (KubeApi's
+ * `onItem`): each is reduced on arrival, so a page's objects are never held together — only
+ * what `reduce` keeps. What a page reduces to is handed to `each` once the page is complete, so
+ * a page that fails half-way and is fetched again counts each item once.
  * Bounded: the deadline of `paging.hooks` is checked before every page (and bounds each
  * page's retries), and a `continue` token the API server already gave is an error instead of
  * an endless loop.
  */
-export async function forEachListed<T>(
-  list: (options: ListOptions) => Promise<ListPage<T>>,
+export async function forEachListed<T, R = T>(
+  list: (options: ListOptions, onItem: (item: T) => void) => Promise<ListPage<T>>,
   options: Omit<ListOptions, "limit" | "continue">,
-  each: (item: T) => void,
+  each: (item: R) => void,
   paging: Paging,
+  reduce: (item: T) => R | undefined = (item) => item as unknown as R,
 ): Promise<void> {
   const seen = new Set<string>();
   let token: string | undefined;
   let pages = 0;
   do {
     paging.hooks?.deadline?.check("a paged LIST");
-    const page = await withRetry(() => list({ ...options, limit: paging.limit, ...(token ? { continue: token } : {}) }), paging.policy, paging.hooks);
+    let kept: R[] = [];
+    const keep = (item: T): void => {
+      const reduced = reduce(item);
+      if (reduced !== undefined) kept.push(reduced);
+    };
+    const page = await withRetry(
+      () => {
+        kept = [];
+        return list({ ...options, limit: paging.limit, ...(token ? { continue: token } : {}) }, keep);
+      },
+      paging.policy,
+      paging.hooks,
+    );
     pages++;
     if (!page || !Array.isArray(page.items)) throw new ListPagingError(`page ${pages} of the LIST is not a list (no items array)`);
-    for (const item of page.items) each(item);
+    for (const item of page.items) keep(item);
+    for (const item of kept) each(item);
     token = page.continue || undefined;
     if (token !== undefined) {
       // The token itself is opaque server state: never put it in a message.
@@ -51,6 +69,15 @@ export async function forEachListed<T>(
 /** A namespace reduced to what selection needs (name, labels, phase) as it arrives from a LIST. */
 export function reducedNamespace(n: KubeNamespace): KubeNamespace {
   return { metadata: { name: n.metadata.name, labels: n.metadata.labels ?? {} }, status: { phase: n.status?.phase ?? "Active" } };
+}
+
+/** A ServiceAccount reduced to what the engine reads (its pull secrets, for the patch's resourceVersion). */
+export function reducedServiceAccount(sa: KubeServiceAccount): KubeServiceAccount {
+  const { name, namespace, resourceVersion } = sa.metadata;
+  return {
+    metadata: { name, ...(namespace !== undefined ? { namespace } : {}), ...(resourceVersion !== undefined ? { resourceVersion } : {}) },
+    ...(sa.imagePullSecrets ? { imagePullSecrets: sa.imagePullSecrets } : {}),
+  };
 }
 
 /** Runs `worker` over `items` with at most `limit` in flight. */

@@ -65,6 +65,7 @@ export interface ListOptions {
 }
 
 export interface ListPage<T> {
+  /** The page's items; empty when the adapter handed them to `onItem` instead (see KubeApi). */
   items: T[];
   /** The `metadata.continue` token of the list, absent on the last page. */
   continue?: string;
@@ -102,34 +103,39 @@ export interface KubeEvent {
 /** A JSON merge patch (RFC 7386) body. */
 export type MergePatch = Record<string, unknown>;
 
+/**
+ * The LIST methods take an optional `onItem`: an adapter may hand each item to it as it arrives
+ * (node:https does, so a page is never held whole) and resolve with an empty `items`; one that
+ * does not returns the items as usual. Items handed on belong to a page that may still fail.
+ */
 export interface KubeApi {
-  listNamespaces(options: ListOptions): Promise<ListPage<KubeNamespace>>;
+  listNamespaces(options: ListOptions, onItem?: (item: KubeNamespace) => void): Promise<ListPage<KubeNamespace>>;
   /** Secrets across all namespaces (`GET /api/v1/secrets`). */
-  listSecrets(options: ListOptions): Promise<ListPage<KubeSecret>>;
+  listSecrets(options: ListOptions, onItem?: (item: KubeSecret) => void): Promise<ListPage<KubeSecret>>;
   /** Secrets of one namespace (fallback when the cluster-wide list is forbidden). */
-  listNamespacedSecrets(namespace: string, options: ListOptions): Promise<ListPage<KubeSecret>>;
+  listNamespacedSecrets(namespace: string, options: ListOptions, onItem?: (item: KubeSecret) => void): Promise<ListPage<KubeSecret>>;
   /** `undefined` when the Secret does not exist (404). */
   readSecret(namespace: string, name: string): Promise<KubeSecret | undefined>;
   createSecret(namespace: string, body: KubeSecret): Promise<unknown>;
   patchSecret(namespace: string, name: string, patch: MergePatch): Promise<unknown>;
   /** ServiceAccounts across all namespaces. */
-  listServiceAccounts(options: ListOptions): Promise<ListPage<KubeServiceAccount>>;
-  listNamespacedServiceAccounts(namespace: string, options: ListOptions): Promise<ListPage<KubeServiceAccount>>;
+  listServiceAccounts(options: ListOptions, onItem?: (item: KubeServiceAccount) => void): Promise<ListPage<KubeServiceAccount>>;
+  listNamespacedServiceAccounts(namespace: string, options: ListOptions, onItem?: (item: KubeServiceAccount) => void): Promise<ListPage<KubeServiceAccount>>;
   readServiceAccount(namespace: string, name: string): Promise<KubeServiceAccount | undefined>;
   patchServiceAccount(namespace: string, name: string, patch: MergePatch): Promise<unknown>;
   /** `external-secrets.io/v1` ExternalSecrets across all namespaces. */
-  listExternalSecrets(options: ListOptions): Promise<ListPage<KubeExternalSecret>>;
+  listExternalSecrets(options: ListOptions, onItem?: (item: KubeExternalSecret) => void): Promise<ListPage<KubeExternalSecret>>;
   patchExternalSecret(namespace: string, name: string, patch: MergePatch): Promise<unknown>;
   /** `external-secrets.io/v1` ClusterExternalSecret (cluster-scoped), a JSON merge patch. */
   patchClusterExternalSecret(name: string, patch: MergePatch): Promise<unknown>;
   /** Pods across all namespaces (`GET /api/v1/pods`). */
-  listPods(options: ListOptions): Promise<ListPage<KubePod>>;
+  listPods(options: ListOptions, onItem?: (item: KubePod) => void): Promise<ListPage<KubePod>>;
   /** core/v1 Events across all namespaces (`GET /api/v1/events`), e.g. `fieldSelector=involvedObject.kind=Pod,reason=Failed`. */
-  listEvents(options: ListOptions): Promise<ListPage<KubeEvent>>;
+  listEvents(options: ListOptions, onItem?: (item: KubeEvent) => void): Promise<ListPage<KubeEvent>>;
   /** Pods of one namespace (a diagnosis under namespace-confined RBAC). */
-  listNamespacedPods(namespace: string, options: ListOptions): Promise<ListPage<KubePod>>;
+  listNamespacedPods(namespace: string, options: ListOptions, onItem?: (item: KubePod) => void): Promise<ListPage<KubePod>>;
   /** Events of one namespace (a diagnosis under namespace-confined RBAC). */
-  listNamespacedEvents(namespace: string, options: ListOptions): Promise<ListPage<KubeEvent>>;
+  listNamespacedEvents(namespace: string, options: ListOptions, onItem?: (item: KubeEvent) => void): Promise<ListPage<KubeEvent>>;
   /** Releases connections. Optional for fakes. */
   close?(): Promise<void>;
 }

@@ -42,14 +42,18 @@ export function isAwsRegion(region: string): boolean {
 /** The namespaces Kubernetes runs itself in: excluded from writes unless asked for explicitly. */
 export const SYSTEM_NAMESPACES: readonly string[] = ["kube-system", "kube-public", "kube-node-lease"];
 
-/** Page size of the cluster-wide LISTs of small objects (namespaces, ServiceAccounts, ExternalSecrets, Events). */
-export const LIST_PAGE_SIZE = 500;
 /**
- * Page size of the LISTs of large objects: a pull Secret carries ~8 KB of docker config with real
- * ECR tokens and a pod several KB of JSON, and a page is parsed whole — 200 keeps a page to a few
- * MB inside the Lambda's 128 MB (a 500-item Secret page alone would cost ~20 MB).
+ * Page size of every cluster-wide LIST (namespaces, Secrets, ServiceAccounts, ExternalSecrets,
+ * pods, Events). The node:https adapter reduces each item as it arrives (kube/list-stream.ts):
+ * a pull Secret (~9 KB of JSON with a real ECR token) leaves a summary of ~100 bytes, a pod its
+ * stuck containers, so the client's memory no longer grows with the page. What a page costs is
+ * the API server's: kube-apiserver sets no upper bound on `limit` (v1.34: the watch cache
+ * serves LISTs, and encodes JSON lists item by item), kubectl's default chunk size is 500.
+ * 1,000 keeps a 10,000-namespace heal to ~20 LIST requests (namespaces + pull Secrets) and a
+ * page of pull Secrets to ~9 MB on the wire. (The optional client-node adapter parses pages
+ * whole: ~20 MB of transient memory for such a page.)
  */
-export const LARGE_LIST_PAGE_SIZE = 200;
+export const LIST_PAGE_SIZE = 1000;
 
 /**
  * Lifetime of an EKS bearer token: `aws eks get-token` reports signing time + 14 min (the API

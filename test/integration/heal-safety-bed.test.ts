@@ -8,11 +8,13 @@
  * - The cluster hangs: the fault proxy delays every request far past the invocation, or trickles
  *   the answer a byte at a time. The handler (a Lambda context whose remaining time runs out)
  *   and the CLI (--timeout) still return a Report before their time is up, with the cluster
- *   `skipped: deadline`, and fail.
+ *   `skipped: deadline`, and fail; in a fleet worked on one cluster at a time, the clusters still
+ *   waiting behind the hanging one are skipped without being contacted.
  * State is checked independently with kubectl as admin.
  */
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Context } from "aws-lambda";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -20,7 +22,7 @@ import { createHandler } from "../../handlers/rotate";
 import { createApp } from "../../src/app/app";
 import type { Report } from "../../src/report/report";
 import type { Telemetry } from "../../src/run/telemetry";
-import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
+import { DEFAULT_IDENTITIES, FaultProxy, startBed, type Bed } from "../bed/index";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
 import { bundleCli } from "../support/cli-bundle";
@@ -265,6 +267,38 @@ describe("a hanging cluster meets the invocation's deadline", () => {
     const sent = bed.proxy.count();
     await new Promise((r) => setTimeout(r, 500));
     expect(bed.proxy.count()).toBe(sent);
+  });
+
+  it("a fleet with KUBE_CLUSTER_CONCURRENCY=1 whose first cluster hangs: the clusters waiting behind the cap are skipped: deadline, never contacted", async () => {
+    bed.proxy.latency(120_000);
+    // The waiting clusters reach the same API server through a proxy of their own, which counts.
+    const pki = join(bed.dir, "pki");
+    const waitingProxy = await FaultProxy.start({
+      target: bed.apiServerUrl,
+      targetCa: bed.caPem,
+      tls: { cert: readFileSync(join(pki, "serving.crt")), key: readFileSync(join(pki, "serving.key")) },
+      control: false,
+    });
+    try {
+      const clusters = [
+        { name: bed.clusterName, region: "us-east-1", endpoint: bed.proxyUrl, caData: bed.caData },
+        { name: "waiting-1", region: "us-east-1", endpoint: waitingProxy.url, caData: bed.caData },
+        { name: "waiting-2", region: "us-east-1", endpoint: waitingProxy.url, caData: bed.caData },
+      ];
+      const { report, failed, summaries } = await invoke({ action: "heal" }, 4_000, {
+        EKS_CLUSTERS: JSON.stringify(clusters),
+        KUBE_CLUSTER_CONCURRENCY: "1",
+      });
+      expect(failed).toBe(true);
+      expect(summaries).toHaveLength(1);
+      expect(report.deadline).toMatchObject({ reached: true });
+      expect(report.kubernetes!.clusters.map((c) => [c.cluster, c.ok, c.skipped])).toEqual(clusters.map((c) => [c.name, false, "deadline"]));
+      for (const waiting of report.kubernetes!.clusters.slice(1)) expect(waiting.error).toMatch(/^skipped: deadline/);
+      // Not started: not one request reached the waiting clusters' endpoint.
+      expect(waitingProxy.requestCount()).toBe(0);
+    } finally {
+      await waitingProxy.stop();
+    }
   });
 
   it("an answer that trickles a byte at a time (an idle timer never fires) is cut by the deadline too", async () => {

@@ -1,7 +1,8 @@
 /**
- * The client-node adapter (src/kube/client.ts) against a local HTTPS stub on 127.0.0.1 (self-signed
- * cert made with openssl): request shapes, error conversion without response bodies, Retry-After,
- * dropped connections, one shared keep-alive pool.
+ * Both adapters (src/kube/http-client.ts, src/kube/client.ts) against a local HTTPS stub on
+ * 127.0.0.1 (self-signed cert made with openssl): request shapes, error conversion without
+ * response bodies, Retry-After, dropped connections, one shared keep-alive pool; LIST items
+ * reduced on arrival through forEachListed (node:https streams them).
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -12,7 +13,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createKubeApi } from "../../src/kube/client";
 import { createHttpKubeApi } from "../../src/kube/http-client";
-import type { KubeApi } from "../../src/kube/types";
+import { forEachListed } from "../../src/kube/paging";
+import { DEFAULT_RETRY_POLICY } from "../../src/kube/retry";
+import type { KubeApi, KubeSecret } from "../../src/kube/types";
 import { KubeApiError } from "../../src/kube/types";
 import { selfSignedCert } from "../support/tls";
 
@@ -129,6 +132,26 @@ describe.each(adapters)("%s", (adapterName, factory) => {
     expect(connections).toBeLessThanOrEqual(2);
   });
 
+  it("forEachListed reduces each item (streamed or not) and follows the continue token", async () => {
+    const secret = (ns: string) => ({ metadata: { name: "ecr-pull-secret", namespace: ns, managedFields: [{ manager: "x" }] }, data: { k: "x".repeat(5000) } });
+    handler = (req, _b, res) =>
+      req.url!.includes("continue=")
+        ? json(res, 200, { kind: "SecretList", metadata: {}, items: [secret("c")] })
+        : json(res, 200, { kind: "SecretList", metadata: { continue: "p2" }, items: [secret("a"), secret("b")] });
+    const seenNamespaces: string[] = [];
+    await withApi((api) =>
+      forEachListed<KubeSecret, string>(
+        (o, onItem) => api.listSecrets(o, onItem),
+        { fieldSelector: "metadata.name=ecr-pull-secret" },
+        (ns) => void seenNamespaces.push(ns),
+        { limit: 2, policy: DEFAULT_RETRY_POLICY },
+        (s) => s.metadata.namespace,
+      ),
+    );
+    expect(seenNamespaces).toEqual(["a", "b", "c"]);
+    expect(seen).toHaveLength(2);
+  });
+
   it("sequential requests share a keep-alive pool (client-node alone opens a TLS connection per request)", async () => {
     handler = (_req, _b, res) => json(res, 200, { kind: "NamespaceList", metadata: {}, items: [] });
     await withApi(async (api) => {
@@ -215,5 +238,82 @@ describe.each(adapters)("%s", (adapterName, factory) => {
     expect(error).toBeInstanceOf(KubeApiError);
     expect(error.status).toBe(-1);
     expect(error.message).not.toContain(TOKEN);
+  });
+});
+
+describe("node:https adapter: LIST items handed on as they arrive", () => {
+  const item = (n: number) => JSON.stringify({ metadata: { name: `s${n}`, namespace: `ns${n}` }, data: { k: "y".repeat(4000) } });
+
+  it("the first item reaches onItem before the rest of the page was sent", async () => {
+    let firstSeen: () => void = () => undefined;
+    const first = new Promise<void>((resolve) => (firstSeen = resolve));
+    handler = (_req, _b, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write(`{"kind":"SecretList","metadata":{"resourceVersion":"1"},"items":[${item(1)},`);
+      // The rest only once the first item was handed on (or after 2 s, for an adapter that waits for the whole page).
+      void Promise.race([first, new Promise((r) => setTimeout(r, 2_000))]).then(() => res.end(`${item(2)}],"extra":{"continue":"not-this"}}`));
+    };
+    const events: string[] = [];
+    const api = createHttpKubeApi({ server: url, caData, token: TOKEN });
+    try {
+      const page = await api.listSecrets({ limit: 2 }, (s) => {
+        events.push(s.metadata.name);
+        firstSeen();
+      });
+      events.push("page");
+      expect(page).toEqual({ items: [] });
+    } finally {
+      await api.close?.();
+    }
+    expect(events).toEqual(["s1", "s2", "page"]);
+  });
+
+  it("a page dropped half-way is fetched again: every item is counted once", async () => {
+    let attempts = 0;
+    handler = (req, _b, res) => {
+      attempts++;
+      res.writeHead(200, { "content-type": "application/json" });
+      if (attempts === 1) {
+        // Two items arrive, then the connection drops.
+        res.write(`{"kind":"SecretList","metadata":{},"items":[${item(1)},${item(2)},`);
+        setTimeout(() => req.socket.destroy(), 50);
+        return;
+      }
+      res.end(`{"kind":"SecretList","metadata":{},"items":[${item(1)},${item(2)},${item(3)}]}`);
+    };
+    const api = createHttpKubeApi({ server: url, caData, token: TOKEN });
+    const counted: string[] = [];
+    let reduced = 0;
+    try {
+      await forEachListed<KubeSecret, string>(
+        (o, onItem) => api.listSecrets(o, onItem),
+        {},
+        (name) => void counted.push(name),
+        { limit: 10, policy: { ...DEFAULT_RETRY_POLICY, baseDelayMs: 1 } },
+        (s) => (reduced++, s.metadata.name),
+      );
+    } finally {
+      await api.close?.();
+    }
+    expect(attempts).toBe(2);
+    expect(reduced).toBe(5);
+    expect(counted).toEqual(["s1", "s2", "s3"]);
+  });
+
+  it("a 2xx answer that is not a LIST is an error when streamed too, never an empty list", async () => {
+    const secret = "streamed-secret-value-0123456789";
+    for (const body of ["{}", '{"items":null}', '{"items":[1]}', '{"items":[{"a":1}', "<html>", `{"items":[{"data":{"k":"${secret}"}},{"x":${secret}}]}`]) {
+      handler = (_req, _b, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(body);
+      };
+      const api = createHttpKubeApi({ server: url, caData, token: TOKEN });
+      const error = (await api.listNamespaces({ limit: 1 }, () => undefined).catch((e: unknown) => e)) as KubeApiError;
+      await api.close?.();
+      expect(error, body).toBeInstanceOf(KubeApiError);
+      expect(error.message).toMatch(/not a list/);
+      // JSON.parse's message quotes the text it choked on: never passed on.
+      expect(JSON.stringify({ ...error, message: error.message, stack: error.stack })).not.toContain(secret);
+    }
   });
 });

@@ -132,7 +132,6 @@ describe("summarizeSecret", () => {
     const summary = summarizeSecret(full, [login]);
     expect(summary).toEqual({
       type: DOCKERCONFIGJSON_TYPE,
-      labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE },
       resourceVersion: "42",
       managed: true,
       content: "valid",
@@ -145,5 +144,9 @@ describe("summarizeSecret", () => {
     const current = summarizeSecret(secret({ config: buildDockerConfig([login]) }), [login]);
     expect(current.oursCurrent).toBe(true);
     expect(decideSecret(input(current)).action).toBe("unchanged");
+    // Nothing but our entries: no foreign part is kept (one small summary per namespace).
+    const onlyOurs = summarizeSecret(secret({ config: { auths: { [ECR]: { username: "AWS", password: "old" } } } }), [login]);
+    expect(onlyOurs).toEqual({ type: DOCKERCONFIGJSON_TYPE, resourceVersion: "42", managed: true, content: "valid", oursCurrent: false });
+    expect(decideSecret(input(onlyOurs))).toEqual(decideSecret(input(secret({ config: { auths: { [ECR]: { username: "AWS", password: "old" } } } }))));
   });
 });
