@@ -20,6 +20,7 @@ import { selfSubjectReview } from "../kube/whoami";
 import { selectClusters } from "../request/cluster-selection";
 import { DEADLINE_REASON, isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { describeError } from "../shared/errors";
+import { LIST_PAGE_SIZE } from "../shared/names";
 import { scrubSecrets } from "../shared/redact";
 import { deadlineCheck } from "./check";
 import { checkName, fail, skip, UNREACHABLE, type ClusterCheckContext, type ClusterChecksDeps, type ClusterProbe } from "./cluster-context";
@@ -35,8 +36,8 @@ export type { ClusterChecksDeps, ClusterProbe, DoctorConnection } from "./cluste
 const SOCKETS = 8;
 /** A doctor answers quickly: fewer, shorter retries than a heal's. */
 const DOCTOR_RETRY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAttempts: 3, maxDelayMs: 1_000, maxRetryAfterMs: 3_000 };
-/** ExternalSecret, namespace and Secret LISTs: pages of 200 (a Secret object is a few KB). */
-const PAGE_SIZE = 200;
+/** ExternalSecret, namespace and Secret LISTs: the product's page size (src/shared/names.ts). */
+const PAGE_SIZE = LIST_PAGE_SIZE;
 
 /** Every line of one cluster, in order (the same names whatever happens). */
 export function clusterCheckNames(label: string): string[] {
