@@ -16,7 +16,6 @@
  * For doctor: 0 when no check failed, 1 when one did.
  */
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { createApp } from "../app/app";
 import type { KubernetesStepDeps } from "../clusters/step";
 import { configVariableNames, type Config } from "../config/config";
@@ -27,10 +26,10 @@ import { progressReporter } from "./progress";
 import { defaultOnlyRefusal, describeTarget, type ConfigSource } from "./target";
 import { handleEvent, runRequest } from "../run/run";
 import { parseManualRequest } from "../request/triggers";
-import { deadlineIn, type Deadline } from "../shared/deadline";
+import type { Deadline } from "../shared/deadline";
+import { deadlineOf, DEFAULT_CLI_TIMEOUT_SECONDS, parseCommandLine, takeFunctionOption, UsageError, type Command, type CommandLine } from "./options";
 
-/** The CLI's deadline when --timeout is not given: the Lambda's own maximum. */
-export const DEFAULT_CLI_TIMEOUT_SECONDS = 900;
+export { DEFAULT_CLI_TIMEOUT_SECONDS } from "./options";
 
 export interface CliIo {
   env: Record<string, string | undefined>;
@@ -117,25 +116,11 @@ Configuration comes from the same environment variables as the Lambda (see READM
 the deployed function with --function. The first line on standard error says what a command
 acts on and where its configuration came from.`;
 
-class UsageError extends Error {}
-
-/** The clock ECR token expiry is judged against (--now); undefined = the real clock. */
-function clock(now: string | undefined): (() => Date) | undefined {
-  if (now === undefined) return undefined;
-  const fixed = new Date(now);
-  if (Number.isNaN(fixed.getTime())) throw new UsageError(`--now ${JSON.stringify(now)} is not an ISO-8601 instant`);
-  const offset = fixed.getTime() - Date.now();
-  return () => new Date(Date.now() + offset);
-}
-
-/** The run's deadline from --timeout SECONDS (a positive number, at most 86400). */
-function deadlineOf(timeout: string | undefined): Deadline {
-  if (timeout === undefined) return deadlineIn(DEFAULT_CLI_TIMEOUT_SECONDS * 1000);
-  const seconds = Number(timeout);
-  if (!/^\d+(\.\d+)?$/.test(timeout.trim()) || !(seconds > 0) || seconds > 86_400) {
-    throw new UsageError(`--timeout ${JSON.stringify(timeout)}: expected a number of seconds from 0 (exclusive) to 86400`);
-  }
-  return deadlineIn(seconds * 1000);
+/** What a command runs with: its checked options, the environment and where it came from. */
+interface CommandContext extends CommandLine {
+  io: CliIo;
+  env: Record<string, string | undefined>;
+  source: ConfigSource;
 }
 
 function print(io: CliIo, report: Report, json: boolean, source: ConfigSource): number {
@@ -148,6 +133,74 @@ function print(io: CliIo, report: Report, json: boolean, source: ConfigSource): 
 
 const bind = (app: ReturnType<typeof createApp>, deadline: Deadline) => app.withDeadline?.(deadline) ?? { ...app.deps, deadline };
 
+/** rotate, heal, diagnose, doctor: the options as a manual request, run like the Lambda's. */
+async function requestCommand({ io, command, values, now, env, source }: CommandContext): Promise<number> {
+  const readOnly = command === "diagnose" || command === "doctor";
+  const payload: Record<string, unknown> = readOnly ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
+  if (values.registry) payload.registries = values.registry;
+  if (values.cluster) payload.clusters = values.cluster;
+  if (values.namespace) payload.namespaces = values.namespace;
+  const request = parseManualRequest(payload, "cli");
+  const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command), purpose: command === "diagnose" ? "diagnose" : "rotate" });
+  announce(io, command, app.config, source, request.clusters);
+  // The deadline-bound dependencies are built afresh: the --create guard goes on those.
+  const deps = bind(app, deadlineOf(values.timeout));
+  if (!readOnly && !values.create) deps.refuseCreate = defaultOnlyRefusal(env, source);
+  return print(io, await runRequest(request, app.config, deps), values.json, source);
+}
+
+/** invoke: a Lambda event from a file or standard input, through the handler path. */
+async function invokeCommand({ io, command, values, now, env, source }: CommandContext): Promise<number> {
+  if (values.event === undefined) throw new UsageError("invoke needs --event FILE (or - for standard input)");
+  const text = values.event === "-" ? await io.readStdin() : await readFile(values.event, "utf8");
+  let event: unknown;
+  try {
+    event = JSON.parse(text);
+  } catch {
+    throw new BadRequestError(`${values.event === "-" ? "standard input" : values.event} is not JSON`);
+  }
+  const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command) });
+  announce(io, command, app.config, source, undefined);
+  return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout))), values.json, source);
+}
+
+const HANDLERS: Record<Command, (context: CommandContext) => Promise<number>> = {
+  rotate: requestCommand,
+  heal: requestCommand,
+  diagnose: requestCommand,
+  doctor: requestCommand,
+  invoke: invokeCommand,
+};
+
+/** eks-token parses its own options (eks-token.ts, loaded only for it); --function is taken out first. */
+async function eksToken(io: CliIo, argv: string[]): Promise<number> {
+  const { eksTokenCommand } = await import("./eks-token");
+  const { args, functionName } = takeFunctionOption(argv);
+  const { env, source } = await resolveEnvironment(io, functionName);
+  return eksTokenCommand(args, {
+    env,
+    stdout: io.stdout,
+    stderr: io.stderr,
+    ...(source.function ? { source: `function ${source.function.name}` } : {}),
+    ...(io.columns !== undefined ? { terminal: true } : {}),
+  });
+}
+
+/** The exit code of a failed command, its message on standard error (with the usage text for a usage error). */
+function exitCodeOf(io: CliIo, error: unknown): number {
+  if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
+    io.stderr(`ecr-token-rotator: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (error instanceof ConfigError || error instanceof BadRequestError) {
+    io.stderr(`ecr-token-rotator: ${error.message}`);
+    return 2;
+  }
+  io.stderr(`ecr-token-rotator: ${describeError(error)}`);
+  return 1;
+}
+
+/** Parse → resolve the environment → run the command → its exit code (errors mapped by exitCodeOf). */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "-h" || command === "--help" || command === "help") {
@@ -155,108 +208,14 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   try {
-    if (command === "eks-token") {
-      const { eksTokenCommand } = await import("./eks-token");
-      const at = rest.findIndex((a) => a === "--function" || a.startsWith("--function="));
-      let args = rest;
-      let functionName: string | undefined;
-      if (at >= 0) {
-        functionName = rest[at]!.includes("=") ? rest[at]!.slice("--function=".length) : rest[at + 1];
-        if (!functionName) throw new UsageError("--function needs a NAME");
-        args = [...rest.slice(0, at), ...rest.slice(at + (rest[at]!.includes("=") ? 1 : 2))];
-      }
-      const { env, source } = await resolveEnvironment(io, functionName);
-      return await eksTokenCommand(args, {
-        env,
-        stdout: io.stdout,
-        stderr: io.stderr,
-        ...(source.function ? { source: `function ${source.function.name}` } : {}),
-        ...(io.columns !== undefined ? { terminal: true } : {}),
-      });
-    }
-    const { values } = parseArgs({
-      args: rest,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        "dry-run": { type: "boolean", default: false },
-        force: { type: "boolean", default: false },
-        registry: { type: "string", multiple: true },
-        cluster: { type: "string", multiple: true },
-        namespace: { type: "string", multiple: true },
-        event: { type: "string" },
-        json: { type: "boolean", default: false },
-        now: { type: "string" },
-        function: { type: "string" },
-        create: { type: "boolean", default: false },
-        timeout: { type: "string" },
-      },
-    });
-    const json = values.json === true;
-    const now = clock(values.now);
-    const onlyFor = (option: string, allowed: string[]) => {
-      if ((values as Record<string, unknown>)[option] !== undefined && !allowed.includes(command)) {
-        throw new UsageError(`--${option} is not an option of ${command}`);
-      }
-    };
-    onlyFor("registry", ["rotate", "heal"]);
-    onlyFor("cluster", ["heal", "diagnose", "doctor"]);
-    onlyFor("namespace", ["heal", "diagnose"]);
-    if ((command === "diagnose" || command === "doctor") && (values["dry-run"] || values.force)) {
-      throw new UsageError(`${command} is read-only: --dry-run and --force do not apply`);
-    }
-    onlyFor("event", ["invoke"]);
-    if (values.create && !["rotate", "heal"].includes(command)) throw new UsageError(`--create is not an option of ${command}`);
-    if (!["rotate", "heal", "diagnose", "doctor", "invoke"].includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-    const { env, source } = await resolveEnvironment(io, values.function);
+    if (command === "eks-token") return await eksToken(io, rest);
+    const line = parseCommandLine(command, rest);
+    const { env, source } = await resolveEnvironment(io, line.values.function);
     // Parsed before anything runs; the clock starts when the run does.
-    deadlineOf(values.timeout);
-
-    switch (command) {
-      case "rotate":
-      case "heal":
-      case "diagnose":
-      case "doctor": {
-        const payload: Record<string, unknown> =
-          command === "diagnose" || command === "doctor" ? { action: command } : { action: command, dryRun: values["dry-run"], force: values.force };
-        if (values.registry) payload.registries = values.registry;
-        if (values.cluster) payload.clusters = values.cluster;
-        if (values.namespace) payload.namespaces = values.namespace;
-        const request = parseManualRequest(payload, "cli");
-        const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command), purpose: command === "diagnose" ? "diagnose" : "rotate" });
-        announce(io, command, app.config, source, request.clusters);
-        // The deadline-bound dependencies are built afresh: the --create guard goes on those.
-        const deps = bind(app, deadlineOf(values.timeout));
-        if ((command === "rotate" || command === "heal") && !values.create) deps.refuseCreate = defaultOnlyRefusal(env, source);
-        return print(io, await runRequest(request, app.config, deps), json, source);
-      }
-      case "invoke": {
-        if (values.event === undefined) throw new UsageError("invoke needs --event FILE (or - for standard input)");
-        const text = values.event === "-" ? await io.readStdin() : await readFile(values.event, "utf8");
-        let event: unknown;
-        try {
-          event = JSON.parse(text);
-        } catch {
-          throw new BadRequestError(`${values.event === "-" ? "standard input" : values.event} is not JSON`);
-        }
-        const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command) });
-        announce(io, command, app.config, source, undefined);
-        return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout))), json, source);
-      }
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-    }
+    deadlineOf(line.values.timeout);
+    return await HANDLERS[line.command]({ ...line, io, env, source });
   } catch (error) {
-    if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-      io.stderr(`ecr-token-rotator: ${(error as Error).message}\n\n${USAGE}`);
-      return 2;
-    }
-    if (error instanceof ConfigError || error instanceof BadRequestError) {
-      io.stderr(`ecr-token-rotator: ${error.message}`);
-      return 2;
-    }
-    io.stderr(`ecr-token-rotator: ${describeError(error)}`);
-    return 1;
+    return exitCodeOf(io, error);
   }
 }
 
