@@ -54,8 +54,6 @@ export interface Invocation {
   result: unknown;
   /** Set when the handler threw: the error type the runtime reported (e.g. RunFailedError). */
   errorType?: string;
-  /** The X-Amz-Function-Error response header (Lambda's marker of a function error), when sent. */
-  functionError?: string;
   /** The RIE ended the invocation at the function timeout ("Task timed out after N seconds"). */
   timedOut: boolean;
   /** Wall-clock milliseconds of the invoke request. */
@@ -172,16 +170,7 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
       }
       const failure = result as { errorType?: unknown; errorMessage?: unknown } | null | undefined;
       const errorType = typeof failure?.errorType === "string" && typeof failure.errorMessage === "string" ? failure.errorType : undefined;
-      const functionError = res.headers.get("x-amz-function-error") ?? undefined;
-      return {
-        status: res.status,
-        body,
-        result,
-        ...(errorType ? { errorType } : {}),
-        ...(functionError !== undefined ? { functionError } : {}),
-        timedOut: /^Task timed out after [\d.]+ seconds$/.test(body.trim()),
-        ms,
-      };
+      return { status: res.status, body, result, ...(errorType ? { errorType } : {}), timedOut: /^Task timed out after [\d.]+ seconds$/.test(body.trim()), ms };
     },
     output: () => output,
     stop,
