@@ -723,6 +723,11 @@ describe("the packaged bundle", () => {
     console.log(`bundle: ${files.length} files, ${bytes} bytes unpacked (entry ${entry.length} bytes), zip ${base.zipBytes} bytes`);
     expect(entry.startsWith("import{createRequire as __cr}from'module';const require=__cr(import.meta.url);")).toBe(true);
     expect(files.filter((f) => f.endsWith("-meta.json") || f.endsWith(".map"))).toEqual([]);
+    // The doctor is a chunk of its own, imported only by {"action":"doctor"} (not in the entry).
+    const doctor = files.filter((f) => /^handlers\/chunks\/doctor-[\w-]+\.mjs$/.test(f));
+    expect(doctor).toHaveLength(1);
+    expect(readFileSync(join(unpacked.dir, doctor[0]!), "utf8")).toContain("registry login ");
+    expect(entry).not.toContain("registry login ");
   });
 
   it("resolves every import inside the zip: @aws-sdk/* and the rest are bundled, only Node builtins stay outside", async () => {
