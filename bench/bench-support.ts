@@ -12,6 +12,19 @@ import type { Bed } from "../test/bed";
 export const ROOT = process.env.ECR_ROTATOR_ROOT || resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const NODE = join(ROOT, "node_modules", ".bin", "node");
 
+/** The number after `--name` on the command line, `fallback` without one. */
+export function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a number`);
+  return v;
+}
+
+/** `--json`: the result goes to stdout as JSON, so progress lines go to stderr. */
+export const JSON_OUT = process.argv.includes("--json");
+export const log = (msg: string): void => void (JSON_OUT ? process.stderr : process.stdout).write(`${msg}\n`);
+
 /** Admin requests straight to the API server, `parallel` at once; `accept` says which statuses are fine. */
 async function adminRequests(
   bed: Bed,

@@ -16,34 +16,21 @@
  * what any diagnosis must read. Medians of 3 rounds. Targets: requests ≤ LIST pages + one GET per distinct Secret/ServiceAccount,
  * wall ≤ 2 s at +5 ms per request.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { build } from "esbuild";
 import { nodeBundleOptions } from "../scripts/esbuild-options.mjs";
 import { createEksToken } from "../src/eks/token";
 import { startBed, type Bed } from "../test/bed";
 import { adminClient, createBrokenPod, createNamespaces, dockerConfigSecret, ecrPassword, type BrokenPod } from "../test/bed/kubelet";
 import * as K from "../test/fixtures/kubelet-pull-errors";
+import { arg, JSON_OUT, log, ROOT, runChild } from "./bench-support";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const NODE = join(ROOT, "node_modules", ".bin", "node");
-
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a number`);
-  return v;
-}
-const JSON_OUT = process.argv.includes("--json");
 const N = arg("namespaces", 1000);
 const STUCK = arg("stuck", 300);
 const LATENCY_MS = arg("latency-ms", 5);
 const ROUNDS = Math.max(1, arg("rounds", 3));
-const log = (msg: string): void => void (JSON_OUT ? process.stderr : process.stdout).write(`${msg}\n`);
 
 const HOST = K.ecrHost("us-east-1");
 const PAY_HOST = K.ecrHost("us-east-1", K.OTHER_ACCOUNT);
@@ -133,24 +120,6 @@ process.stdout.write(JSON.stringify(out));
   const out = join(dir, "runner.mjs");
   await build({ ...nodeBundleOptions, entryPoints: [entry], outfile: out, logLevel: "error" });
   return out;
-}
-
-function runChild<T>(runner: string, input: unknown): Promise<T> {
-  return new Promise((ok, fail) => {
-    const child = spawn(NODE, [runner], { stdio: ["pipe", "pipe", "inherit"] });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    child.on("error", fail);
-    child.on("exit", (code) => {
-      if (code !== 0) return fail(new Error(`runner exited with ${code}`));
-      try {
-        ok(JSON.parse(out) as T);
-      } catch {
-        fail(new Error("runner printed no result"));
-      }
-    });
-    child.stdin.end(JSON.stringify(input)); // the token goes through stdin, never argv
-  });
 }
 
 /** A LIST page: a GET of a collection (no object name after the resource). */

@@ -18,24 +18,12 @@ import { build } from "esbuild";
 import { nodeBundleOptions } from "../scripts/esbuild-options.mjs";
 import { createEksToken } from "../src/eks/token";
 import { startBed, type Bed } from "../test/bed";
-import { benchPassword, createNamespaces, lambdaHeapFlags, ROOT, runChild } from "./bench-support";
+import { arg, benchPassword, createNamespaces, JSON_OUT, lambdaHeapFlags, log, ROOT, runChild } from "./bench-support";
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(process.argv[i + 1]);
-  if (!Number.isFinite(v) || v < 0) throw new Error(`--${name} needs a number`);
-  return v;
-}
-const JSON_OUT = process.argv.includes("--json");
 const N = arg("namespaces", 1000);
 const LATENCY_MS = arg("latency-ms", 5);
 const CONCURRENCY = arg("concurrency", 16);
 const LAMBDA_MEMORY_MB = arg("lambda-memory-mb", 128);
-const log = (msg: string): void => {
-  if (!JSON_OUT) process.stdout.write(`${msg}\n`);
-  else process.stderr.write(`${msg}\n`);
-};
 
 /** Bundles the engine like the Lambda bundle and returns the path of a runner script. */
 async function bundleRunner(dir: string): Promise<string> {

@@ -4,7 +4,6 @@
  * authenticated by the product's own EKS token (verified by the bed's STS-like webhook) and
  * authorised ONLY by infra/k8s/rbac.yaml. State is checked independently with kubectl as admin.
  */
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -13,11 +12,20 @@ import { createApp, type App } from "../../src/app/app";
 import type { Report } from "../../src/report/report";
 import type { Telemetry } from "../../src/run/telemetry";
 import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
-import { productEnvForBed } from "../support/bed-env";
+import { BED_ECR_HOST, productEnvForBed } from "../support/bed-env";
+import {
+  applyItems,
+  externalSecretManifest,
+  kubectlJson,
+  login,
+  MANAGED_BY,
+  motoEcrToken,
+  opaqueSecretManifest,
+  pullSecretManifest,
+} from "../support/bed-objects";
 import { startMoto, type MotoServer } from "../support/moto";
 import { startRegistry } from "../support/registry";
 
-const ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const TEAMS = ["team-a", "team-b", "team-c", "team-d"];
 let bed: Bed;
 let moto: MotoServer;
@@ -85,25 +93,19 @@ async function heal(event: unknown, extra: Record<string, string> = {}): Promise
   }
 }
 
-async function kubectlJson(args: string[]): Promise<any> {
-  const out = await bed.kubectl([...args, "-o", "json"], { check: true });
-  return JSON.parse(out.stdout);
-}
-
 async function pullSecret(
   namespace: string,
 ): Promise<{ type: string; labels: Record<string, string>; config: { auths: Record<string, { username: string; password: string; auth: string }> } }> {
-  const secret = await kubectlJson(["-n", namespace, "get", "secret", "ecr-pull-secret"]);
+  const secret = await kubectlJson(bed, ["-n", namespace, "get", "secret", "ecr-pull-secret"]);
   return { type: secret.type, labels: secret.metadata.labels ?? {}, config: JSON.parse(Buffer.from(secret.data[".dockerconfigjson"], "base64").toString()) };
 }
 
 beforeAll(async () => {
   [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
   Object.assign(process.env, env());
-  const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
-  motoPassword = Buffer.from(data.authorizationToken!, "base64").toString().split(":").slice(1).join(":");
-  const issued = new Date(data.expiresAt!.getTime() - 11 * 3600_000);
-  tokenNow = () => issued;
+  const token = await motoEcrToken();
+  motoPassword = token.password;
+  tokenNow = () => token.issued;
 
   for (const ns of TEAMS) await bed.createNamespace(ns);
   await bed.createNamespace("shared");
@@ -111,82 +113,47 @@ beforeAll(async () => {
   await bed.createNamespace("handmade");
   await bed.createNamespace("locked", { locked: "true" });
   // shared: our managed pull secret already holds another team's registry: it must survive.
-  const foreign = { auths: { "ghcr.io": { username: "bot", password: "their-pat", auth: Buffer.from("bot:their-pat").toString("base64") } } };
-  await bed.kubectl(["apply", "-f", "-"], {
-    check: true,
-    input: JSON.stringify({
-      apiVersion: "v1",
-      kind: "List",
-      items: [
-        {
-          apiVersion: "v1",
-          kind: "Secret",
-          type: "kubernetes.io/dockerconfigjson",
-          metadata: { name: "ecr-pull-secret", namespace: "shared", labels: { "app.kubernetes.io/managed-by": "ecr-token-rotator" } },
-          data: { ".dockerconfigjson": Buffer.from(JSON.stringify(foreign)).toString("base64") },
+  const foreign = { "ghcr.io": login("bot", "their-pat") };
+  await applyItems(bed, [
+    pullSecretManifest("shared", foreign, { labels: MANAGED_BY }),
+    // legacy: same name, wrong type → conflict, untouched
+    opaqueSecretManifest("legacy"),
+    // handmade: right type, not managed by the product → conflict, untouched
+    pullSecretManifest("handmade", foreign),
+    // an ExternalSecret to re-sync, and one that does not match the selector
+    externalSecretManifest("team-a", "ecr-pull", { labels: { "ecr-token-rotator/resync": "true" } }),
+    {
+      apiVersion: "external-secrets.io/v1",
+      kind: "ExternalSecret",
+      metadata: { name: "unrelated", namespace: "team-b" },
+      spec: {
+        refreshInterval: "1h",
+        secretStoreRef: { kind: "ClusterSecretStore", name: "aws" },
+        target: { name: "x" },
+        data: [{ secretKey: "k", remoteRef: { key: "other" } }],
+      },
+    },
+    // locked: an admission policy forbids writing Secrets there → 403 for the product
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: "locked-secrets" },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["secrets"] }],
+          namespaceSelector: { matchLabels: { locked: "true" } },
         },
-        // legacy: same name, wrong type → conflict, untouched
-        {
-          apiVersion: "v1",
-          kind: "Secret",
-          type: "Opaque",
-          metadata: { name: "ecr-pull-secret", namespace: "legacy" },
-          data: { token: Buffer.from("keep-me").toString("base64") },
-        },
-        // handmade: right type, not managed by the product → conflict, untouched
-        {
-          apiVersion: "v1",
-          kind: "Secret",
-          type: "kubernetes.io/dockerconfigjson",
-          metadata: { name: "ecr-pull-secret", namespace: "handmade" },
-          data: { ".dockerconfigjson": Buffer.from(JSON.stringify(foreign)).toString("base64") },
-        },
-        // an ExternalSecret to re-sync, and one that does not match the selector
-        {
-          apiVersion: "external-secrets.io/v1",
-          kind: "ExternalSecret",
-          metadata: { name: "ecr-pull", namespace: "team-a", labels: { "ecr-token-rotator/resync": "true" } },
-          spec: {
-            refreshInterval: "1h",
-            secretStoreRef: { kind: "ClusterSecretStore", name: "aws" },
-            target: { name: "ecr-from-eso" },
-            data: [{ secretKey: "token", remoteRef: { key: "production/ecr/credentials", property: "auth_token" } }],
-          },
-        },
-        {
-          apiVersion: "external-secrets.io/v1",
-          kind: "ExternalSecret",
-          metadata: { name: "unrelated", namespace: "team-b" },
-          spec: {
-            refreshInterval: "1h",
-            secretStoreRef: { kind: "ClusterSecretStore", name: "aws" },
-            target: { name: "x" },
-            data: [{ secretKey: "k", remoteRef: { key: "other" } }],
-          },
-        },
-        // locked: an admission policy forbids writing Secrets there → 403 for the product
-        {
-          apiVersion: "admissionregistration.k8s.io/v1",
-          kind: "ValidatingAdmissionPolicy",
-          metadata: { name: "locked-secrets" },
-          spec: {
-            failurePolicy: "Fail",
-            matchConstraints: {
-              resourceRules: [{ apiGroups: [""], apiVersions: ["v1"], operations: ["CREATE", "UPDATE"], resources: ["secrets"] }],
-              namespaceSelector: { matchLabels: { locked: "true" } },
-            },
-            validations: [{ expression: "false", message: "Secrets are frozen in this namespace", reason: "Forbidden" }],
-          },
-        },
-        {
-          apiVersion: "admissionregistration.k8s.io/v1",
-          kind: "ValidatingAdmissionPolicyBinding",
-          metadata: { name: "locked-secrets" },
-          spec: { policyName: "locked-secrets", validationActions: ["Deny"] },
-        },
-      ],
-    }),
-  });
+        validations: [{ expression: "false", message: "Secrets are frozen in this namespace", reason: "Forbidden" }],
+      },
+    },
+    {
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name: "locked-secrets" },
+      spec: { policyName: "locked-secrets", validationActions: ["Deny"] },
+    },
+  ]);
   // Admission policies load asynchronously: wait until the lock is in force.
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -232,29 +199,33 @@ describe("heal on the real kube-apiserver", () => {
       const secret = await pullSecret(ns);
       expect(secret.type).toBe("kubernetes.io/dockerconfigjson");
       expect(secret.labels["app.kubernetes.io/managed-by"]).toBe("ecr-token-rotator");
-      expect(secret.config.auths[ECR_HOST]).toEqual({ username: "AWS", password: motoPassword, auth: Buffer.from(`AWS:${motoPassword}`).toString("base64") });
-      const sa = await kubectlJson(["-n", ns, "get", "serviceaccount", "default"]);
+      expect(secret.config.auths[BED_ECR_HOST]).toEqual({
+        username: "AWS",
+        password: motoPassword,
+        auth: Buffer.from(`AWS:${motoPassword}`).toString("base64"),
+      });
+      const sa = await kubectlJson(bed, ["-n", ns, "get", "serviceaccount", "default"]);
       expect(sa.imagePullSecrets).toEqual([{ name: "ecr-pull-secret" }]);
     }
     const shared = await pullSecret("shared");
-    expect(Object.keys(shared.config.auths).sort()).toEqual(["ghcr.io", ECR_HOST].sort());
+    expect(Object.keys(shared.config.auths).sort()).toEqual(["ghcr.io", BED_ECR_HOST].sort());
     expect(shared.config.auths["ghcr.io"]!.password).toBe("their-pat");
-    const legacy = await kubectlJson(["-n", "legacy", "get", "secret", "ecr-pull-secret"]);
+    const legacy = await kubectlJson(bed, ["-n", "legacy", "get", "secret", "ecr-pull-secret"]);
     expect(legacy.type).toBe("Opaque");
     expect(Buffer.from(legacy.data.token, "base64").toString()).toBe("keep-me");
-    expect((await pullSecret("handmade")).config.auths[ECR_HOST]).toBeUndefined();
+    expect((await pullSecret("handmade")).config.auths[BED_ECR_HOST]).toBeUndefined();
     expect((await bed.kubectl(["-n", "locked", "get", "secret", "ecr-pull-secret"])).code).not.toBe(0);
 
-    const es = await kubectlJson(["-n", "team-a", "get", "externalsecret", "ecr-pull"]);
+    const es = await kubectlJson(bed, ["-n", "team-a", "get", "externalsecret", "ecr-pull"]);
     expect(es.metadata.annotations["force-sync"]).toMatch(/^\d{10}$/);
-    const unrelated = await kubectlJson(["-n", "team-b", "get", "externalsecret", "unrelated"]);
+    const unrelated = await kubectlJson(bed, ["-n", "team-b", "get", "externalsecret", "unrelated"]);
     expect(unrelated.metadata.annotations?.["force-sync"]).toBeUndefined();
   });
 
   it("the pull secret written into the cluster authenticates skopeo against a real registry", async () => {
     const registry = await startRegistry({ users: [{ username: "AWS", password: motoPassword }] });
     try {
-      const entry = (await pullSecret("team-c")).config.auths[ECR_HOST];
+      const entry = (await pullSecret("team-c")).config.auths[BED_ECR_HOST];
       const result = await registry.skopeoInspect(registry.writeAuthFile(JSON.stringify({ auths: { [registry.host]: entry } })));
       expect(result.ok).toBe(true);
     } finally {
@@ -283,7 +254,7 @@ describe("heal on the real kube-apiserver", () => {
     expect(failed).toBe(false);
     const outcomes = Object.fromEntries(report.kubernetes!.clusters[0]!.namespaces.map((n) => [n.namespace, n.outcome]));
     expect(outcomes).toEqual({ "team-a": "unchanged", "team-b": "unchanged", "team-c": "created", "team-d": "created" });
-    expect((await pullSecret("team-d")).config.auths[ECR_HOST]!.password).toBe(motoPassword);
+    expect((await pullSecret("team-d")).config.auths[BED_ECR_HOST]!.password).toBe(motoPassword);
     const statuses = bed.proxy.requests().map((r) => r.status);
     expect(statuses.filter((s) => s === 429)).toHaveLength(2);
     expect(statuses.filter((s) => s === 503)).toHaveLength(2);
@@ -297,7 +268,7 @@ describe("heal on the real kube-apiserver", () => {
       ["team-a", "unchanged"],
       ["team-b", "created"],
     ]);
-    expect((await pullSecret("team-b")).config.auths[ECR_HOST]!.password).toBe(motoPassword);
+    expect((await pullSecret("team-b")).config.auths[BED_ECR_HOST]!.password).toBe(motoPassword);
   });
 
   it("the CLI heal, signed as an identity outside the RBAC group: 403 named per namespace, exit 1, Secrets Manager still written first", async () => {

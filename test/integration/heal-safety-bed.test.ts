@@ -12,7 +12,6 @@
  *   waiting behind the hanging one are skipped without being contacted.
  * State is checked independently with kubectl as admin.
  */
-import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -23,7 +22,8 @@ import { createApp } from "../../src/app/app";
 import type { Report } from "../../src/report/report";
 import type { Telemetry } from "../../src/run/telemetry";
 import { DEFAULT_IDENTITIES, FaultProxy, startBed, type Bed } from "../bed/index";
-import { productEnvForBed } from "../support/bed-env";
+import { BED_ECR_HOST, productEnvForBed } from "../support/bed-env";
+import { applyItems, externalSecretManifest, kubectlJson, login, motoEcrToken, opaqueSecretManifest, pullSecretManifest } from "../support/bed-objects";
 import { startMoto, type MotoServer } from "../support/moto";
 import { bundleCli } from "../support/cli-bundle";
 
@@ -81,102 +81,36 @@ async function invoke(event: unknown, remainingMs: number, extra: Record<string,
   }
 }
 
-async function kubectlJson(args: string[]): Promise<any> {
-  return JSON.parse((await bed.kubectl([...args, "-o", "json"], { check: true })).stdout);
-}
-
-const dockerconfig = (password: string) => ({
-  ".dockerconfigjson": Buffer.from(
-    JSON.stringify({
-      auths: { "123456789012.dkr.ecr.us-east-1.amazonaws.com": { username: "AWS", password, auth: Buffer.from(`AWS:${password}`).toString("base64") } },
-    }),
-  ).toString("base64"),
-});
+const ecrAuths = (password: string) => ({ [BED_ECR_HOST]: login("AWS", password) });
 
 beforeAll(async () => {
   [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
   cliRunner = await bundleCli(join(bed.dir, "cli-bundle"));
   Object.assign(process.env, env());
-  const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
-  motoPassword = Buffer.from(data.authorizationToken!, "base64").toString().split(":").slice(1).join(":");
-  const issued = new Date(data.expiresAt!.getTime() - 11 * 3600_000);
-  tokenNow = () => issued;
+  const token = await motoEcrToken();
+  motoPassword = token.password;
+  tokenNow = () => token.issued;
   for (const ns of NAMESPACES) await bed.createNamespace(ns);
 
-  const externalSecret = (namespace: string, name: string) => ({
-    apiVersion: "external-secrets.io/v1",
-    kind: "ExternalSecret",
-    metadata: { name, namespace },
-    spec: {
-      refreshInterval: "1h",
-      secretStoreRef: { kind: "ClusterSecretStore", name: "aws" },
-      target: { name: "ecr-pull-secret", template: { type: "kubernetes.io/dockerconfigjson" } },
-      data: [{ secretKey: "token", remoteRef: { key: "production/ecr/credentials", property: "auth_token" } }],
-    },
-  });
-  await bed.kubectl(["apply", "-f", "-"], {
-    check: true,
-    input: JSON.stringify({
-      apiVersion: "v1",
-      kind: "List",
-      items: [externalSecret("eso-owned", "ecr-pull"), externalSecret("eso-labelled", "ecr-pull-merge")],
-    }),
-  });
-  const owner = await kubectlJson(["-n", "eso-owned", "get", "externalsecret", "ecr-pull"]);
-  await bed.kubectl(["apply", "-f", "-"], {
-    check: true,
-    input: JSON.stringify({
-      apiVersion: "v1",
-      kind: "List",
-      items: [
-        // What ESO writes with creationPolicy Owner: its label and a controller owner reference.
-        {
-          apiVersion: "v1",
-          kind: "Secret",
-          type: "kubernetes.io/dockerconfigjson",
-          metadata: {
-            name: "ecr-pull-secret",
-            namespace: "eso-owned",
-            labels: { "reconcile.external-secrets.io/managed": "true" },
-            ownerReferences: [
-              {
-                apiVersion: "external-secrets.io/v1",
-                kind: "ExternalSecret",
-                name: "ecr-pull",
-                uid: owner.metadata.uid,
-                controller: true,
-                blockOwnerDeletion: true,
-              },
-            ],
-          },
-          data: dockerconfig("written-by-eso"),
-        },
-        // creationPolicy Merge/Orphan: ESO's label only.
-        {
-          apiVersion: "v1",
-          kind: "Secret",
-          type: "kubernetes.io/dockerconfigjson",
-          metadata: { name: "ecr-pull-secret", namespace: "eso-labelled", labels: { "reconcile.external-secrets.io/managed": "true" } },
-          data: dockerconfig("merged-by-eso"),
-        },
-        // Someone else's pull secret of the same name, and one of another type.
-        {
-          apiVersion: "v1",
-          kind: "Secret",
-          type: "kubernetes.io/dockerconfigjson",
-          metadata: { name: "ecr-pull-secret", namespace: "foreign" },
-          data: dockerconfig("hand-made"),
-        },
-        {
-          apiVersion: "v1",
-          kind: "Secret",
-          type: "Opaque",
-          metadata: { name: "ecr-pull-secret", namespace: "opaque" },
-          data: { token: Buffer.from("keep-me").toString("base64") },
-        },
+  // ExternalSecrets that write the product's Secret name, as a team migrating to ESO has them.
+  const target = { name: "ecr-pull-secret", template: { type: "kubernetes.io/dockerconfigjson" } };
+  await applyItems(bed, [externalSecretManifest("eso-owned", "ecr-pull", { target }), externalSecretManifest("eso-labelled", "ecr-pull-merge", { target })]);
+  const owner = await kubectlJson(bed, ["-n", "eso-owned", "get", "externalsecret", "ecr-pull"]);
+  const esoManaged = { "reconcile.external-secrets.io/managed": "true" };
+  await applyItems(bed, [
+    // What ESO writes with creationPolicy Owner: its label and a controller owner reference.
+    pullSecretManifest("eso-owned", ecrAuths("written-by-eso"), {
+      labels: esoManaged,
+      ownerReferences: [
+        { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", name: "ecr-pull", uid: owner.metadata.uid, controller: true, blockOwnerDeletion: true },
       ],
     }),
-  });
+    // creationPolicy Merge/Orphan: ESO's label only.
+    pullSecretManifest("eso-labelled", ecrAuths("merged-by-eso"), { labels: esoManaged }),
+    // Someone else's pull secret of the same name, and one of another type.
+    pullSecretManifest("foreign", ecrAuths("hand-made")),
+    opaqueSecretManifest("opaque"),
+  ]);
 }, 600_000);
 
 afterAll(async () => {
@@ -189,10 +123,10 @@ afterEach(() => bed.proxy.clearFaults());
 describe("heal where ESO already runs", () => {
   it("ESO's Secrets are never written and their ExternalSecrets are re-synced (ESO_RESYNC off); conflicts are reported and do not fail the invocation", async () => {
     const before = {
-      owned: await kubectlJson(["-n", "eso-owned", "get", "secret", "ecr-pull-secret"]),
-      labelled: await kubectlJson(["-n", "eso-labelled", "get", "secret", "ecr-pull-secret"]),
-      foreign: await kubectlJson(["-n", "foreign", "get", "secret", "ecr-pull-secret"]),
-      opaque: await kubectlJson(["-n", "opaque", "get", "secret", "ecr-pull-secret"]),
+      owned: await kubectlJson(bed, ["-n", "eso-owned", "get", "secret", "ecr-pull-secret"]),
+      labelled: await kubectlJson(bed, ["-n", "eso-labelled", "get", "secret", "ecr-pull-secret"]),
+      foreign: await kubectlJson(bed, ["-n", "foreign", "get", "secret", "ecr-pull-secret"]),
+      opaque: await kubectlJson(bed, ["-n", "opaque", "get", "secret", "ecr-pull-secret"]),
     };
     bed.proxy.resetCounts();
     const { report, failed, summaries } = await invoke({ action: "heal" }, 60_000);
@@ -214,14 +148,14 @@ describe("heal where ESO already runs", () => {
 
     // Independently, as admin: ESO's and the foreign Secrets are exactly as they were.
     for (const [ns, was] of Object.entries({ "eso-owned": before.owned, "eso-labelled": before.labelled, foreign: before.foreign, opaque: before.opaque })) {
-      const now = await kubectlJson(["-n", ns, "get", "secret", "ecr-pull-secret"]);
+      const now = await kubectlJson(bed, ["-n", ns, "get", "secret", "ecr-pull-secret"]);
       expect(now.metadata.resourceVersion).toBe(was.metadata.resourceVersion);
       expect(now.data).toEqual(was.data);
     }
     // The only Secret write went to the namespace without one.
     const secretWrites = bed.proxy.requests().filter((r) => r.method !== "GET" && /\/secrets/.test(r.path));
     expect(secretWrites.map((r) => `${r.method} ${r.path}`)).toEqual(["POST /api/v1/namespaces/fresh/secrets"]);
-    const fresh = await kubectlJson(["-n", "fresh", "get", "secret", "ecr-pull-secret"]);
+    const fresh = await kubectlJson(bed, ["-n", "fresh", "get", "secret", "ecr-pull-secret"]);
     expect(JSON.parse(Buffer.from(fresh.data[".dockerconfigjson"], "base64").toString()).auths["123456789012.dkr.ecr.us-east-1.amazonaws.com"].password).toBe(
       motoPassword,
     );
@@ -230,7 +164,7 @@ describe("heal where ESO already runs", () => {
       ["eso-owned", "ecr-pull"],
       ["eso-labelled", "ecr-pull-merge"],
     ] as const) {
-      const es = await kubectlJson(["-n", ns, "get", "externalsecret", name]);
+      const es = await kubectlJson(bed, ["-n", ns, "get", "externalsecret", name]);
       expect(es.metadata.annotations?.["force-sync"]).toMatch(/^\d{10}$/);
     }
   });

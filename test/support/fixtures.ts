@@ -1,3 +1,5 @@
+import type { ClusterTarget } from "../../src/kube/apply";
+
 /** Shared test values. The password is distinctive so redaction tests can search for it. */
 export const PASSWORD = "S3cr3t-ECR-p4ssw0rd:with-colon-and-more-entropy-7f3a";
 export const USERNAME = "AWS";
@@ -25,3 +27,15 @@ export function secretNeedles(password = PASSWORD, username = USERNAME): string[
   const auth = Buffer.from(`${username}:${password}`).toString("base64");
   return [password, auth, JSON.stringify({ username, password, auth }).slice(1, -1)];
 }
+
+/** A cluster target for applyToCluster: every namespace, the default pull secret name, no ServiceAccounts patched; `over` changes any of it. */
+export const clusterTarget = (over: Partial<ClusterTarget> = {}): ClusterTarget => ({
+  cluster: "test",
+  namespaces: { mode: "all", exclude: [] },
+  pullSecretName: "ecr-pull-secret",
+  patchServiceAccounts: [],
+  concurrency: 4,
+  adoptUnmanaged: false,
+  dryRun: false,
+  ...over,
+});

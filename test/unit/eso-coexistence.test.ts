@@ -20,7 +20,7 @@ import { runRequest, type KubernetesStep } from "../../src/run/run";
 import { powertoolsTelemetry } from "../../src/run/telemetry";
 import { parseManualRequest } from "../../src/request/triggers";
 import { emptySecrets } from "../support/aws-fakes";
-import { authorizationData, NOW } from "../support/fixtures";
+import { authorizationData, clusterTarget as target, NOW } from "../support/fixtures";
 import { FakeKubeApi, forbidden } from "../support/kube-fake-api";
 
 const ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -31,17 +31,6 @@ const FORCE_SYNC = String(Date.parse("2026-11-24T08:00:00Z") / 1000);
 const ESO_DATA = {
   [DOCKERCONFIGJSON_KEY]: Buffer.from(JSON.stringify({ auths: { [ECR]: { username: "AWS", password: "written-by-eso", auth: "x" } } })).toString("base64"),
 };
-
-const target = (over: Partial<ClusterTarget> = {}): ClusterTarget => ({
-  cluster: "test",
-  namespaces: { mode: "all", exclude: [] },
-  pullSecretName: "ecr-pull-secret",
-  patchServiceAccounts: [],
-  concurrency: 4,
-  adoptUnmanaged: false,
-  dryRun: false,
-  ...over,
-});
 
 const esoOwned = (namespace: string, owner: string): KubeSecret => ({
   metadata: {

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { buildDockerConfig, type RegistryLogin } from "../../src/formats/dockerconfig";
 import { applyToCluster, type ClusterTarget } from "../../src/kube/apply";
 import { DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../../src/kube/decide";
+import { clusterTarget as target } from "../support/fixtures";
 import { FakeKubeApi, forbidden } from "../support/kube-fake-api";
 import { KubeApiError, type KubeSecret } from "../../src/kube/types";
 
@@ -14,16 +15,6 @@ const connection = { server: "https://127.0.0.1:1", caData: "", token: TOKEN };
 const now = () => new Date("2026-11-24T08:00:00Z");
 const noSleep = async () => undefined;
 
-const target = (over: Partial<ClusterTarget> = {}): ClusterTarget => ({
-  cluster: "test",
-  namespaces: { mode: "all", exclude: [] },
-  pullSecretName: "ecr-pull-secret",
-  patchServiceAccounts: [],
-  concurrency: 4,
-  adoptUnmanaged: false,
-  dryRun: false,
-  ...over,
-});
 const apply = (api: FakeKubeApi, t: ClusterTarget, logins: RegistryLogin[] = [login]) =>
   applyToCluster(connection, logins, t, { api, now, sleep: noSleep, random: () => 0.5, pageSize: 3 });
 
