@@ -13,7 +13,7 @@ import { scrub } from "../shared/redact-text";
 import { checkName, fail, listSome, pass, readFailure, readFix, skip, type ClusterCheckContext } from "./cluster-context";
 import type { DoctorCheck } from "./types";
 
-export const ESO_GROUP_VERSION = "external-secrets.io/v1";
+const ESO_GROUP_VERSION = "external-secrets.io/v1";
 
 /** What the eso-crds line found, for the externalsecrets line. */
 export type EsoServed = "served" | "not-served" | "unknown";

@@ -14,7 +14,7 @@ import { RegistryUnreachableError, type RegistryAnswer, type RegistryRequestFn }
 import type { DoctorCheck } from "./types";
 
 /** The manifest media types a pull accepts (OCI and Docker, single images and indexes). */
-export const MANIFEST_ACCEPT = [
+const MANIFEST_ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
   "application/vnd.oci.image.manifest.v1+json",
   "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -34,7 +34,7 @@ export interface RegistryCheckInput {
 }
 
 /** An STS assumed-role ARN as the IAM role ARN a policy names (`arn:aws:iam::<acct>:role/<name>`). */
-export function policyPrincipal(callerArn: string): string {
+function policyPrincipal(callerArn: string): string {
   const assumed = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(callerArn);
   return assumed ? `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}` : callerArn;
 }
