@@ -36,8 +36,6 @@ export type { ClusterChecksDeps, ClusterProbe, DoctorConnection } from "./cluste
 const SOCKETS = 8;
 /** A doctor answers quickly: fewer, shorter retries than a heal's. */
 const DOCTOR_RETRY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAttempts: 3, maxDelayMs: 1_000, maxRetryAfterMs: 3_000 };
-/** ExternalSecret, namespace and Secret LISTs: the product's page size (src/shared/names.ts). */
-const PAGE_SIZE = LIST_PAGE_SIZE;
 
 /** Every line of one cluster, in order (the same names whatever happens). */
 export function clusterCheckNames(label: string): string[] {
@@ -120,7 +118,7 @@ async function checkCluster(
       api,
       probe,
       ...(who.subject ? { subject: who.subject } : {}),
-      paging: { limit: deps.pageSize ?? PAGE_SIZE, policy, hooks: { deadline, ...(deps.sleep ? { sleep: deps.sleep } : {}) } },
+      paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks: { deadline, ...(deps.sleep ? { sleep: deps.sleep } : {}) } },
       policy,
       deadline,
       tokenNow: input.tokenNow,

@@ -38,7 +38,7 @@ export interface ClusterChecksDeps {
   probe?: (connection: KubeConnection, deadline: Deadline) => ClusterProbe;
   retry?: Partial<RetryPolicy>;
   sleep?: (ms: number) => Promise<void>;
-  /** Page size of the LISTs (default 200). */
+  /** Page size of the LISTs (default LIST_PAGE_SIZE, src/shared/names.ts). */
   pageSize?: number;
 }
 

@@ -13,7 +13,7 @@ import { scrub } from "../shared/redact-text";
 import { checkName, fail, listSome, pass, readFailure, readFix, skip, type ClusterCheckContext } from "./cluster-context";
 import type { DoctorCheck } from "./types";
 
-export const ESO_GROUP_VERSION = "external-secrets.io/v1";
+const ESO_GROUP_VERSION = "external-secrets.io/v1";
 
 /** What the eso-crds line found, for the externalsecrets line. */
 export type EsoServed = "served" | "not-served" | "unknown";
@@ -45,7 +45,11 @@ export async function esoCrdsCheck(ctx: ClusterCheckContext): Promise<{ check: D
     };
   }
   // Not served: an ESO older than v0.16 serves only v1beta1, which the product's manifests and re-sync do not use.
-  const legacy = await ctx.probe.served("external-secrets.io/v1beta1").catch(() => undefined);
+  const legacy = await ctx.probe.served("external-secrets.io/v1beta1").catch((error: unknown) => {
+    // Only a hint to the message below; but the deadline is the deadline, not "ESO not installed".
+    if (isDeadlineExceeded(error)) throw error;
+    return undefined;
+  });
   const what = legacy?.includes("externalsecrets")
     ? `ESO is installed but serves only external-secrets.io/v1beta1, not ${ESO_GROUP_VERSION}`
     : `ESO not installed (${ESO_GROUP_VERSION} is not served)`;

@@ -61,7 +61,7 @@ async function checkRight(ctx: ClusterCheckContext, right: KubeRight): Promise<D
 
   const targets = ctx.config.kubernetes.namespaces;
   if (right.namespaced && targets.mode === "list" && targets.names.length > 0) {
-    const asked = [...new Set(targets.names)].slice(0, MAX_NAMESPACES_ASKED);
+    const asked = targets.names.slice(0, MAX_NAMESPACES_ASKED); // unique: the configuration dedupes them
     const denied: string[] = [];
     await pool(asked, REVIEW_CONCURRENCY, async (namespace) => {
       const decision = await ask(namespace).catch((error: unknown) => {

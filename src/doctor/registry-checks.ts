@@ -5,6 +5,7 @@
  * accepts the token, then refuses the image). Nothing is downloaded, nothing written.
  */
 import type { RegionToken } from "../rotation/ecr";
+import { dockerConfigEntry } from "../formats/dockerconfig";
 import type { ProbeImage } from "../formats/image-reference";
 import type { RegistryHost } from "../formats/registry-host";
 import type { Deadline } from "../shared/deadline";
@@ -13,7 +14,7 @@ import { RegistryUnreachableError, type RegistryAnswer, type RegistryRequestFn }
 import type { DoctorCheck } from "./types";
 
 /** The manifest media types a pull accepts (OCI and Docker, single images and indexes). */
-export const MANIFEST_ACCEPT = [
+const MANIFEST_ACCEPT = [
   "application/vnd.oci.image.index.v1+json",
   "application/vnd.oci.image.manifest.v1+json",
   "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -33,7 +34,7 @@ export interface RegistryCheckInput {
 }
 
 /** An STS assumed-role ARN as the IAM role ARN a policy names (`arn:aws:iam::<acct>:role/<name>`). */
-export function policyPrincipal(callerArn: string): string {
+function policyPrincipal(callerArn: string): string {
   const assumed = /^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role\/([^/]+)\/.+$/.exec(callerArn);
   return assumed ? `arn:${assumed[1]}:iam::${assumed[2]}:role/${assumed[3]}` : callerArn;
 }
@@ -50,8 +51,6 @@ function reachFix(host: string, region: string, error: unknown, answer?: Registr
   return `this network must reach https://${host}: DNS for the host, 443 out, and from a VPC without internet the com.amazonaws.${region}.ecr.dkr interface endpoint (plus the S3 gateway endpoint for layers)`;
 }
 
-const basic = (token: RegionToken) => `Basic ${Buffer.from(`${token.username}:${token.password}`).toString("base64")}`;
-
 /** `registry login <host>` and `registry pull …` of one registry, in that order. */
 export async function registryChecks(input: RegistryCheckInput): Promise<DoctorCheck[]> {
   const { registry, token, probeImage, http, deadline } = input;
@@ -67,11 +66,13 @@ export async function registryChecks(input: RegistryCheckInput): Promise<DoctorC
     return [skip(loginName, why), skip(pullName, why)];
   }
 
+  // `Basic <auth>`, the docker config's `auth` field: what `docker login` sends.
+  const authorization = `Basic ${dockerConfigEntry({ host, username: token.username, password: token.password }).auth}`;
   const login = await guarded(
     loginName,
     deadline,
     async () => {
-      const answer = await http({ host, method: "GET", path: "/v2/", headers: { authorization: basic(token) }, deadline });
+      const answer = await http({ host, method: "GET", path: "/v2/", headers: { authorization }, deadline });
       if (answer.status === 200) return pass(loginName, `GET https://${host}/v2/ with the ${token.region} token: 200`);
       if (answer.status === 401 || answer.status === 403) {
         return fail(
@@ -100,7 +101,7 @@ export async function registryChecks(input: RegistryCheckInput): Promise<DoctorC
     pullName,
     deadline,
     async () => {
-      const answer = await http({ host, method: "HEAD", path, headers: { authorization: basic(token), accept: MANIFEST_ACCEPT }, deadline });
+      const answer = await http({ host, method: "HEAD", path, headers: { authorization, accept: MANIFEST_ACCEPT }, deadline });
       if (answer.status === 200) {
         return pass(
           pullName,

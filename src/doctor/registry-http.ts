@@ -40,7 +40,7 @@ export class RegistryUnreachableError extends Error {
 }
 
 /** One request may take this long in total (connection to headers), unless the deadline is sooner. */
-export const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
+const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
 
 export interface HttpsRegistryOptions {
   /** A TLS agent (tests: one trusting a local CA); default: a fresh connection per request. */

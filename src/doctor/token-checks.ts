@@ -51,7 +51,7 @@ export async function oldestTokenCheck(ctx: ClusterCheckContext): Promise<Doctor
   try {
     const target = ctx.config.kubernetes.namespaces;
     if (target.mode === "list") {
-      const names = [...new Set(target.names)];
+      const names = target.names; // unique: the configuration dedupes them
       namespaces = names.length;
       await pool(names, READ_CONCURRENCY, async (namespace) => {
         keep(namespace, await withRetry(() => ctx.api.readSecret(namespace, secretName), ctx.policy, ctx.paging.hooks));

@@ -33,6 +33,7 @@ export function kubeJsonRequest(
   if (deadline.expired()) return Promise.reject(new DeadlineExceededError(`${method} ${path}`));
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const where = { url };
+  let destroy = (): void => undefined;
   const work = new Promise<unknown>((resolve, reject) => {
     const req = request(
       {
@@ -74,9 +75,11 @@ export function kubeJsonRequest(
     );
     req.setTimeout(deadline.budget(options.timeoutMs ?? 15_000), () => req.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" })));
     req.on("error", (error) => reject(toKubeError(error, url)));
+    destroy = () => req.destroy();
     req.end(payload);
   });
-  return deadline.race(work, `${method} ${path}`);
+  // A request the deadline cuts is destroyed, not left to its timeout (it would hold the socket, and a CLI's exit).
+  return deadline.race(work, `${method} ${path}`, () => destroy());
 }
 
 function toKubeError(error: unknown, url: string): KubeApiError {

@@ -291,6 +291,26 @@ describe("doctor: cluster checks", () => {
       expect(line.fix).toContain("upgrade External Secrets Operator to v0.16 or later");
     });
 
+    it("a deadline cutting the v1beta1 look-up is reported as the deadline, not as ESO missing", async () => {
+      const w = noEso(world());
+      const cut = createClusterChecks({
+        access: async () => ({ server: "https://x.example", caData: "Q0E=", token: BEARER }),
+        openApi: async () => w.api,
+        probe: () => ({
+          version: async () => "v1.34.4",
+          whoami: () => w.whoami(),
+          can: async () => ({ allowed: true }),
+          served: async (gv) => {
+            if (gv === "external-secrets.io/v1beta1") throw new DeadlineExceededError("GET /apis/external-secrets.io/v1beta1");
+            return undefined;
+          },
+        }),
+      });
+      const line = byName(await cut({ config: config(), tokenNow: () => NOW, deadline: NO_DEADLINE }));
+      expect(line.get("cluster eso-crds prod")).toMatchObject({ status: "fail", detail: expect.stringMatching(/^deadline:/) });
+      expect(line.get("cluster oldest-token prod")!.detail).toMatch(/^deadline:/);
+    });
+
     it("an ExternalSecret reading our secret that ESO did not sync fails the line, naming it and ESO's message; others do not count", async () => {
       const w = world();
       w.api.putExternalSecret(
