@@ -89,7 +89,10 @@ function intended(name: string, known: readonly Known[]): string | undefined {
 export function unknownVariableWarnings(env: Record<string, string | undefined>, known: readonly string[]): string[] {
   const knownSet = new Set(known);
   // Squashed once: this runs over every environment variable at cold start (module initialisation).
-  const squashed = known.map((name): Known => ({ name, squashed: squash(name), letters: letters(squash(name)) }));
+  const squashed = known.map((name): Known => {
+    const q = squash(name);
+    return { name, squashed: q, letters: letters(q) };
+  });
   const warnings: string[] = [];
   for (const name of Object.keys(env).sort()) {
     if (knownSet.has(name) || NOT_OURS.has(name) || env[name] === undefined) continue;

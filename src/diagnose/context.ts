@@ -77,8 +77,8 @@ export async function listClusterOrNamespaces<T, R>(
   options: Omit<ListOptions, "limit">,
   reduce: (item: T) => R | undefined,
   each: (item: R) => void,
-  paging: Paging = ctx.paging,
 ): Promise<void> {
+  const paging = ctx.paging;
   if (!ctx.confined) {
     try {
       await forEachListed(clusterWide, options, each, paging, reduce);

@@ -28,22 +28,22 @@ export async function pullErrorEvents(ctx: DiagnoseContext, stuck: readonly Stuc
       (o, onItem) => ctx.api.listEvents(o, onItem),
       (namespace, o, onItem) => ctx.api.listNamespacedEvents(namespace, o, onItem),
       { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
-      // Only the events about a stuck pod are kept (whole: they are small).
-      (e: KubeEvent) => (uids.has(`${e.involvedObject?.namespace ?? e.metadata.namespace ?? ""}/${e.involvedObject?.name ?? ""}`) ? e : undefined),
-      (e) => {
+      // Reduced on arrival to the pull errors of a stuck pod (this pod, not an earlier one of its name).
+      (e: KubeEvent) => {
         const namespace = e.involvedObject?.namespace ?? e.metadata.namespace ?? "";
         const pod = e.involvedObject?.name ?? "";
         const podKey = `${namespace}/${pod}`;
-        if (!uids.has(podKey) || !isPullErrorEvent(e.message)) return;
+        if (!uids.has(podKey) || !isPullErrorEvent(e.message)) return undefined;
         const uid = uids.get(podKey);
-        if (uid && e.involvedObject?.uid && e.involvedObject.uid !== uid) return;
+        if (uid && e.involvedObject?.uid && e.involvedObject.uid !== uid) return undefined;
         const container = CONTAINER_FIELD.exec(e.involvedObject?.fieldPath ?? "")?.[1];
         const key = container === undefined ? `${podKey}/*` : containerKey(namespace, pod, container);
-        const at = e.lastTimestamp ?? e.eventTime ?? "";
-        const seen = newest.get(key);
-        if (!seen || at >= seen.at) newest.set(key, { at, message: e.message! });
+        return { key, at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message! };
       },
-      ctx.paging,
+      ({ key, at, message }) => {
+        const seen = newest.get(key);
+        if (!seen || at >= seen.at) newest.set(key, { at, message });
+      },
     );
   } catch (error) {
     ctx.diagnosis.errors.push(describe(error, "events could not be listed"));

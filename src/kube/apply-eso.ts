@@ -181,7 +181,10 @@ async function lookUpParents(
   const lists: Array<Omit<ListOptions, "limit" | "continue">> =
     names.length > OWNER_LOOKUP_MAX_NAMES ? [{}] : names.map((name) => ({ fieldSelector: `metadata.name=${name}` }));
   try {
-    for (const options of lists) await forEachListed((o) => ctx.api.listExternalSecrets(o), options, remember, ctx.paging);
+    for (const options of lists) {
+      // Streamed and reduced like the selection's LIST: with many names this one is unfiltered.
+      await forEachListed((o, onItem) => ctx.api.listExternalSecrets(o, onItem), options, remember, ctx.paging, reducedExternalSecret);
+    }
   } catch (error) {
     if (isDeadlineExceeded(error)) ctx.result.deadlineReached = true;
     const why = `its owner could not be looked up (${ctx.describe(error, "list", "externalsecrets")}), so it is annotated directly`;

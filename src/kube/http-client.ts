@@ -45,6 +45,9 @@ export interface HttpKubeApiOptions {
 }
 
 const enc = encodeURIComponent;
+/** A 2xx answer to a LIST that is not a list (e.g. `{}` from a misrouted proxy), streamed or not. */
+const notAList = (where: { verb: KubeVerb; resource: KubeResource; namespace?: string }) =>
+  new KubeApiError(-1, "the API server answered 2xx with something that is not a list (no items array)", where);
 
 export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeApiOptions = {}): KubeApi {
   const base = new URL(connection.server);
@@ -139,7 +142,6 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
           // outside it (malloc'd and, once freed, rarely given back to the system).
           let text = "";
           if (keep) res.setEncoding("utf8");
-          const notAList = () => new KubeApiError(-1, "the API server answered 2xx with something that is not a list (no items array)", where);
           res.on("data", (c: string | Buffer) => {
             if (settled || !keep) return;
             if (stream === undefined) {
@@ -151,7 +153,7 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
             } catch (error) {
               // Not a LIST, or the consumer refused an item: stop reading.
               stream = undefined;
-              reject(error instanceof NotAListError || error instanceof SyntaxError ? notAList() : error);
+              reject(error instanceof NotAListError || error instanceof SyntaxError ? notAList(where) : error);
               req.destroy();
             }
           });
@@ -167,7 +169,7 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
               try {
                 resolve({ ...ended.end(), items: [] } as T);
               } catch {
-                reject(notAList());
+                reject(notAList(where));
               }
               return;
             }
@@ -242,7 +244,7 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
     );
     // A 2xx answer that is not a list (e.g. `{}` from a misrouted proxy) must not read as "nothing there".
     if (typeof body !== "object" || body === null || !Array.isArray(body.items)) {
-      throw new KubeApiError(-1, "the API server answered 2xx with something that is not a list (no items array)", where);
+      throw notAList(where);
     }
     const next = body.metadata?.continue;
     return { items: body.items, ...(typeof next === "string" && next ? { continue: next } : {}) };

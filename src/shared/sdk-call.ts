@@ -29,7 +29,7 @@ export interface SdkCallOptions {
   requestTimeout: number;
 }
 
-/** The deadline of the {@link sdkSend} call the current async context runs in. */
+/** The deadline of the {@link sdkSend} call the current async context runs in (only finite ones are stored). */
 const callDeadline = new AsyncLocalStorage<Deadline>();
 
 /**
@@ -37,8 +37,7 @@ const callDeadline = new AsyncLocalStorage<Deadline>();
  * `credentials` callback); undefined outside {@link sdkSend} or when that call has no deadline.
  */
 export function currentSdkDeadline(): Deadline | undefined {
-  const d = callDeadline.getStore();
-  return d !== undefined && Number.isFinite(d.at) ? d : undefined;
+  return callDeadline.getStore();
 }
 
 /** Runs one SDK call (`send` receives the per-call options) within the deadline. */
