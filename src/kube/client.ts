@@ -6,7 +6,7 @@
 import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
 import type { KubeConnection } from "./types";
 import { scrub } from "../shared/redact-text";
-import { networkErrorCode, parseRetryAfter } from "./retry";
+import { parseRetryAfter, transportError } from "./retry";
 import {
   KubeApiError,
   type KubeApi,
@@ -125,12 +125,8 @@ export async function createKubeApi(connection: KubeConnection, options: ClientN
         ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
       });
     }
-    const networkCode = networkErrorCode(error);
-    const url = new URL(connection.server).origin;
-    if (networkCode) return new KubeApiError(0, "", { ...where, networkCode, url });
     // TLS verification failures and the like: not retryable, reported by code only.
-    const code = findCode(error);
-    return new KubeApiError(-1, `request to ${url} failed${code ? ` (${code})` : ""}`, { ...where, url });
+    return transportError(error, new URL(connection.server).origin, where, findCode(error));
   };
 
   const page = <T>(list: { items?: unknown[]; metadata?: { _continue?: string; continue?: string } }): ListPage<T> => {

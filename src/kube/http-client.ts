@@ -9,7 +9,7 @@ import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/dea
 import type { KubeConnection } from "./types";
 import { scrub } from "../shared/redact-text";
 import { ListStream, NotAListError } from "./list-stream";
-import { networkErrorCode, parseRetryAfter } from "./retry";
+import { parseRetryAfter, transportError } from "./retry";
 import {
   KubeApiError,
   type KubeApi,
@@ -213,13 +213,8 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
     });
   }
 
-  const toError = (error: unknown, where: { verb: KubeVerb; resource: KubeResource; namespace?: string }): KubeApiError => {
-    if (error instanceof KubeApiError) return error;
-    const networkCode = networkErrorCode(error);
-    if (networkCode) return new KubeApiError(0, "", { ...where, networkCode, url: base.origin });
-    const code = (error as { code?: unknown }).code;
-    return new KubeApiError(-1, `request to ${base.origin} failed${typeof code === "string" ? ` (${code})` : ""}`, { ...where, url: base.origin });
-  };
+  const toError = (error: unknown, where: { verb: KubeVerb; resource: KubeResource; namespace?: string }): KubeApiError =>
+    error instanceof KubeApiError ? error : transportError(error, base.origin, where);
 
   const query = (o: ListOptions): string => {
     const q = new URLSearchParams({ limit: String(o.limit) });

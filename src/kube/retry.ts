@@ -60,6 +60,23 @@ const NETWORK_CODES = new Set([
 ]);
 const NETWORK_MESSAGES = /socket hang up|other side closed|fetch failed|terminated|network|ECONNRESET|EPIPE/i;
 
+/**
+ * A request that got no HTTP answer, as a {@link KubeApiError}: status 0 with the network code
+ * when it is a network error (retryable), else status -1 naming the URL and the error's code —
+ * e.g. a CA that does not verify the server: not retried, reported by code only. Shared by both
+ * adapters and the review requests.
+ */
+export function transportError(error: unknown, url: string, where: KubeApiError["details"] = {}, code: string | undefined = stringCode(error)): KubeApiError {
+  const networkCode = networkErrorCode(error);
+  if (networkCode) return new KubeApiError(0, "", { ...where, networkCode, url });
+  return new KubeApiError(-1, `request to ${url} failed${code ? ` (${code})` : ""}`, { ...where, url });
+}
+
+function stringCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
 /** The network error code somewhere in an error's `cause` chain, if it is a network error. */
 export function networkErrorCode(error: unknown): string | undefined {
   if (error instanceof KubeApiError) return error.status === 0 ? (error.details.networkCode ?? "NETWORK") : undefined;

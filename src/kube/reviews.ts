@@ -10,7 +10,7 @@
 import { request } from "node:https";
 import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
 import { scrub } from "../shared/redact-text";
-import { networkErrorCode } from "./retry";
+import { transportError } from "./retry";
 import { KubeApiError, type KubeConnection } from "./types";
 
 export interface ReviewOptions {
@@ -53,7 +53,7 @@ export function kubeJsonRequest(
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", (error) => reject(toKubeError(error, url)));
+        res.on("error", (error) => reject(transportError(error, url)));
         res.on("end", () => {
           const status = res.statusCode ?? 0;
           let parsed: unknown;
@@ -74,20 +74,12 @@ export function kubeJsonRequest(
       },
     );
     req.setTimeout(deadline.budget(options.timeoutMs ?? 15_000), () => req.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" })));
-    req.on("error", (error) => reject(toKubeError(error, url)));
+    req.on("error", (error) => reject(transportError(error, url)));
     destroy = () => req.destroy();
     req.end(payload);
   });
   // A request the deadline cuts is destroyed, not left to its timeout (it would hold the socket, and a CLI's exit).
   return deadline.race(work, `${method} ${path}`, () => destroy());
-}
-
-function toKubeError(error: unknown, url: string): KubeApiError {
-  const networkCode = networkErrorCode(error);
-  if (networkCode) return new KubeApiError(0, "", { networkCode, url });
-  // e.g. a CA that does not verify the server (UNABLE_TO_VERIFY_LEAF_SIGNATURE): not a network error, no retry.
-  const code = (error as { code?: unknown }).code;
-  return new KubeApiError(-1, `request to ${url} failed${typeof code === "string" ? ` (${code})` : ""}`, { url });
 }
 
 /** `GET /version`: the server's `gitVersion` (e.g. `v1.34.4-eks-1234`). */
