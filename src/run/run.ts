@@ -70,6 +70,23 @@ export interface RunDeps {
   deadline?: Deadline | undefined;
 }
 
+/** A Report for `request` before anything ran: not ok yet, no ECR call, no registry, no error. */
+function startReport(request: Request, started: Date): Report {
+  return {
+    ok: false,
+    action: request.action,
+    trigger: request.trigger,
+    dryRun: request.dryRun,
+    force: request.force,
+    startedAt: started.toISOString(),
+    durationMs: 0,
+    ecrCalls: 0,
+    registries: [],
+    tokenSecondsRemaining: null,
+    errors: [],
+  };
+}
+
 /** Report.deadline, and the run's failure when the deadline cut something. */
 function recordDeadline(report: Report, deadline: Deadline | undefined): void {
   if (deadline === undefined || !Number.isFinite(deadline.at)) return;
@@ -110,13 +127,7 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
     refuseCreate: deps.refuseCreate,
   });
   const report: Report = {
-    ok: false,
-    action: request.action,
-    trigger: request.trigger,
-    dryRun: request.dryRun,
-    force: request.force,
-    startedAt: started.toISOString(),
-    durationMs: 0,
+    ...startReport(request, started),
     ecrCalls: rotation.ecrCalls,
     registries: rotation.registries,
     tokenSecondsRemaining: rotation.tokenSecondsRemaining,
@@ -176,19 +187,7 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
 
 /** The diagnose action: read-only — no ECR call, no Secrets Manager write, no Kubernetes write. */
 async function diagnose(request: Request, deps: RunDeps, started: Date, startedMs: number): Promise<Report> {
-  const report: Report = {
-    ok: false,
-    action: "diagnose",
-    trigger: request.trigger,
-    dryRun: request.dryRun,
-    force: request.force,
-    startedAt: started.toISOString(),
-    durationMs: 0,
-    ecrCalls: 0,
-    registries: [],
-    tokenSecondsRemaining: null,
-    errors: [],
-  };
+  const report = startReport(request, started);
   const badNamespaces = (request.namespaces ?? []).filter((ns) => !isValidNamespaceName(ns));
   if (badNamespaces.length > 0) {
     throw BadRequestError.manual(`namespaces: ${badNamespaces.map((n) => JSON.stringify(n)).join(", ")} not a valid namespace name (lower-case DNS label)`);
@@ -227,16 +226,8 @@ async function doctor(request: Request, deps: RunDeps, started: Date, startedMs:
     ...(deps.deadline ? { deadline: deps.deadline } : {}),
   });
   const report: Report = {
-    ok: false,
-    action: "doctor",
-    trigger: request.trigger,
-    dryRun: false,
-    force: false,
-    startedAt: started.toISOString(),
-    durationMs: 0,
+    ...startReport(request, started),
     ecrCalls: result.ecrCalls,
-    registries: [],
-    tokenSecondsRemaining: null,
     checks: result.checks,
     errors: result.checks.filter((c) => c.status === "fail").map((c) => `${c.name}: ${c.detail}`),
   };
