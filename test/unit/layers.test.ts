@@ -1,9 +1,11 @@
 /**
- * The house rules of src/ (docs/development.md "Layout"): no import cycle between modules, and no
- * folder imports a folder above it. Reads the import statements of every src/ file.
+ * The house rules of src/ (docs/development.md "Layout"): no import cycle between modules, no
+ * folder imports a folder above it, and no folder has an index.ts (modules are imported by their
+ * own path; a barrel nothing imports only drifts from the folder it describes). Reads the import
+ * statements of every src/ file.
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const SRC = resolve("src");
@@ -33,7 +35,7 @@ function files(dir: string): string[] {
 
 function resolveImport(from: string, spec: string, all: Set<string>): string | undefined {
   const base = resolve(dirname(from), spec);
-  return [`${base}.ts`, join(base, "index.ts"), base].find((f) => all.has(f));
+  return [`${base}.ts`, base].find((f) => all.has(f));
 }
 
 /** file → the src files it imports (static, type-only and dynamic). */
@@ -69,7 +71,13 @@ describe("src/ layout", () => {
     expect(upward).toEqual([]);
   });
 
-  it("no import cycle between modules (index.ts re-exports aside)", () => {
+  it("no src/ folder has an index.ts (import a module by its own path)", () => {
+    const everything = readdirSync(SRC, { recursive: true, encoding: "utf8" });
+    const barrels = everything.filter((f) => /^index\.[cm]?[jt]sx?$/.test(basename(f))).sort();
+    expect(barrels).toEqual([]);
+  });
+
+  it("no import cycle between modules", () => {
     const cycles: string[] = [];
     const state = new Map<string, "visiting" | "done">();
     const visit = (file: string, path: string[]): void => {
@@ -79,10 +87,10 @@ describe("src/ layout", () => {
         return;
       }
       state.set(file, "visiting");
-      for (const next of edges.get(file) ?? []) if (!next.endsWith("/index.ts")) visit(next, [...path, file]);
+      for (const next of edges.get(file) ?? []) visit(next, [...path, file]);
       state.set(file, "done");
     };
-    for (const file of edges.keys()) if (!file.endsWith("/index.ts")) visit(file, []);
+    for (const file of edges.keys()) visit(file, []);
     expect(cycles).toEqual([]);
   });
 });

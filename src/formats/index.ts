@@ -1,9 +1,0 @@
-// Pure formats: the docker config JSON of pull Secrets, ECR registry host names, ECR
-// authorization tokens (decoding and expiry), Kubernetes label selectors, and AWS region names
-// (the SDK's partition data), the doctor's probe image reference. No I/O.
-export * from "./dockerconfig";
-export * from "./ecr-token";
-export * from "./image-reference";
-export * from "./label-selector";
-export * from "./registry-host";
-export * from "./region";
