@@ -123,11 +123,12 @@ interface CommandContext extends CommandLine {
   source: ConfigSource;
 }
 
-function print(io: CliIo, report: Report, json: boolean, source: ConfigSource): number {
+/** Prints the Report (as JSON with `asJson`, else as text) and returns its exit code. */
+function print(io: CliIo, report: Report, { asJson, source }: { asJson: boolean; source: ConfigSource }): number {
   const options: FormatOptions = {};
   if (io.columns !== undefined) options.width = io.columns;
   if (source.function) options.rerunOptions = `--function ${source.function.name}`;
-  io.stdout(json ? JSON.stringify(report, null, 2) : formatReport(report, options));
+  io.stdout(asJson ? JSON.stringify(report, null, 2) : formatReport(report, options));
   return report.ok ? 0 : 1;
 }
 
@@ -146,7 +147,7 @@ async function requestCommand({ io, command, values, now, env, source }: Command
   // The deadline-bound dependencies are built afresh: the --create guard goes on those.
   const deps = bind(app, deadlineOf(values.timeout));
   if (!readOnly && !values.create) deps.refuseCreate = defaultOnlyRefusal(env, source);
-  return print(io, await runRequest(request, app.config, deps), values.json, source);
+  return print(io, await runRequest(request, app.config, deps), { asJson: values.json, source });
 }
 
 /** invoke: a Lambda event from a file or standard input, through the handler path. */
@@ -161,7 +162,7 @@ async function invokeCommand({ io, command, values, now, env, source }: CommandC
   }
   const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command) });
   announce(io, command, app.config, source, undefined);
-  return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout))), values.json, source);
+  return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout))), { asJson: values.json, source });
 }
 
 const HANDLERS: Record<Command, (context: CommandContext) => Promise<number>> = {

@@ -81,7 +81,6 @@ const STATUS_MEANING: Record<string, string> = {
  * configured `endpoint` or `caData` alone replaces only that field of the answer).
  */
 export async function resolveClusterConnection(describe: DescribeClusterFn, cluster: ClusterRef): Promise<ClusterConnection> {
-  const where = `EKS cluster ${cluster.name} (${cluster.region})`;
   if (cluster.endpoint && cluster.caData) {
     return { server: cluster.endpoint.replace(/\/+$/, ""), caData: cluster.caData };
   }
@@ -91,36 +90,52 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
   } catch (error) {
     // The invocation's deadline is not a cluster problem: the caller reports it as `skipped`.
     if (isDeadlineExceeded(error)) throw error;
-    const name = errorName(error);
-    if (name === "ResourceNotFoundException") {
-      throw new EksConnectionError(
-        "not-found",
-        cluster.name,
-        cluster.region,
-        `${where} does not exist (DescribeCluster: ResourceNotFoundException); check EKS_CLUSTERS and the region`,
-      );
-    }
-    if (name === "AccessDeniedException" || name === "UnauthorizedOperation" || name === "UnrecognizedClientException" || name === "ExpiredTokenException") {
-      throw new EksConnectionError(
-        "access-denied",
-        cluster.name,
-        cluster.region,
-        `${where}: DescribeCluster was refused (${name}); ${cluster.roleArn ? `the role ${cluster.roleArn}` : "the function's role"} needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`,
-      );
-    }
-    if (name === "CredentialsProviderError") {
-      throw new EksConnectionError("credentials", cluster.name, cluster.region, `${where}: no AWS credentials for DescribeCluster: ${errorMessage(error)}`);
-    }
-    throw new EksConnectionError(
-      "api-error",
+    throw describeFailure(error, cluster);
+  }
+  return connectionFrom(out?.cluster, cluster);
+}
+
+const where = (cluster: ClusterRef): string => `EKS cluster ${cluster.name} (${cluster.region})`;
+
+/** A DescribeCluster call that failed, as the EksConnectionError of its kind. */
+function describeFailure(error: unknown, cluster: ClusterRef): EksConnectionError {
+  const name = errorName(error);
+  if (name === "ResourceNotFoundException") {
+    return new EksConnectionError(
+      "not-found",
       cluster.name,
       cluster.region,
-      `${where}: DescribeCluster failed${name ? ` (${name})` : ""}: ${errorMessage(error)}`,
+      `${where(cluster)} does not exist (DescribeCluster: ResourceNotFoundException); check EKS_CLUSTERS and the region`,
     );
   }
-  const info = out?.cluster;
+  if (name === "AccessDeniedException" || name === "UnauthorizedOperation" || name === "UnrecognizedClientException" || name === "ExpiredTokenException") {
+    return new EksConnectionError(
+      "access-denied",
+      cluster.name,
+      cluster.region,
+      `${where(cluster)}: DescribeCluster was refused (${name}); ${cluster.roleArn ? `the role ${cluster.roleArn}` : "the function's role"} needs eks:DescribeCluster on this cluster: ${errorMessage(error)}`,
+    );
+  }
+  if (name === "CredentialsProviderError") {
+    return new EksConnectionError(
+      "credentials",
+      cluster.name,
+      cluster.region,
+      `${where(cluster)}: no AWS credentials for DescribeCluster: ${errorMessage(error)}`,
+    );
+  }
+  return new EksConnectionError(
+    "api-error",
+    cluster.name,
+    cluster.region,
+    `${where(cluster)}: DescribeCluster failed${name ? ` (${name})` : ""}: ${errorMessage(error)}`,
+  );
+}
+
+/** The connection from DescribeCluster's answer (a configured endpoint or caData replacing its field), or why there is none. */
+function connectionFrom(info: DescribeClusterResult["cluster"], cluster: ClusterRef): ClusterConnection {
   if (info === undefined) {
-    throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where}: DescribeCluster returned no cluster`);
+    throw new EksConnectionError("not-found", cluster.name, cluster.region, `${where(cluster)}: DescribeCluster returned no cluster`);
   }
   if (!USABLE_STATUSES.has(info.status ?? "")) {
     const why = STATUS_MEANING[info.status ?? ""] ?? "its API server cannot be relied on";
@@ -128,7 +143,7 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
       "not-active",
       cluster.name,
       cluster.region,
-      `${where} is ${info.status ?? "in an unknown state"}, not ACTIVE or UPDATING: ${why}`,
+      `${where(cluster)} is ${info.status ?? "in an unknown state"}, not ACTIVE or UPDATING: ${why}`,
     );
   }
   const server = cluster.endpoint ?? info.endpoint;
@@ -139,11 +154,16 @@ export async function resolveClusterConnection(describe: DescribeClusterFn, clus
       "incomplete",
       cluster.name,
       cluster.region,
-      `${where} is ${info.status} but DescribeCluster returned no ${missing.join(" and no ")}`,
+      `${where(cluster)} is ${info.status} but DescribeCluster returned no ${missing.join(" and no ")}`,
     );
   }
   if (!/^https:\/\/[^\s/]+(:\d+)?\/?$/.test(server)) {
-    throw new EksConnectionError("incomplete", cluster.name, cluster.region, `${where}: API endpoint ${JSON.stringify(server)} is not an https:// URL`);
+    throw new EksConnectionError(
+      "incomplete",
+      cluster.name,
+      cluster.region,
+      `${where(cluster)}: API endpoint ${JSON.stringify(server)} is not an https:// URL`,
+    );
   }
   return { server: server.replace(/\/+$/, ""), caData: caData.replace(/\s+/g, "") };
 }

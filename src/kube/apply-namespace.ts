@@ -45,7 +45,9 @@ async function applyNamespace(ctx: ApplyContext, state: ClusterState, namespace:
   const progress: WriteProgress = { verb: "get", attempts: 0 };
   try {
     await writePullSecret(ctx, state, namespace, progress);
-    recordSecretOutcome(r, progress, ctx.target.dryRun);
+    recordSecretOutcome(r, progress);
+    // A dry run writes nothing: the row says whether it would have.
+    if (ctx.target.dryRun) r.wouldWrite = progress.decision!.action === "create" || progress.decision!.action === "update";
   } catch (error) {
     if (isDeadlineExceeded(error)) {
       ctx.result.deadlineReached = true;
@@ -113,7 +115,7 @@ async function writePullSecret(ctx: ApplyContext, state: ClusterState, namespace
 }
 
 /** The namespace row's outcome and remark from the final decision. */
-function recordSecretOutcome(r: NamespaceResult, progress: WriteProgress, dryRun: boolean): void {
+function recordSecretOutcome(r: NamespaceResult, progress: WriteProgress): void {
   const d = progress.decision!;
   const lostWrite = progress.lostWrite;
   if (d.action === "create") r.outcome = "created";
@@ -136,7 +138,6 @@ function recordSecretOutcome(r: NamespaceResult, progress: WriteProgress, dryRun
     r.outcome = "conflict";
     r.reason = d.reason;
   }
-  if (dryRun) r.wouldWrite = d.action === "create" || d.action === "update";
 }
 
 /** Gives each requested ServiceAccount of `namespace` the pull secret (one merge patch when missing). */

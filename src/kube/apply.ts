@@ -67,7 +67,7 @@ export async function applyToCluster(
       const { createHttpKubeApi } = await import("./http-client");
       ownedApi = createHttpKubeApi(connection, { maxSockets: target.concurrency, ...(deps.deadline ? { deadline: deps.deadline } : {}) });
     }
-    const ctx = applyContext(counted(deps.api ?? ownedApi!, counter), target, logins, deps, result, secrets);
+    const ctx = applyContext({ api: counted(deps.api ?? ownedApi!, counter), target, logins, deps, result, secrets });
     // 1–3. The cluster-wide LISTs.
     const state = await listClusterState(ctx);
     if (state === undefined) return result;
@@ -113,27 +113,17 @@ function emptyResult(target: ClusterTarget): ClusterApplyResult {
   };
 }
 
-function applyContext(
-  api: KubeApi,
-  target: ClusterTarget,
-  logins: RegistryLogin[],
-  deps: ApplyDeps,
-  result: ClusterApplyResult,
-  secrets: readonly string[],
-): ApplyContext {
+/** The context one apply shares: what it was given, and the policy, paging and encoding derived from it. */
+function applyContext(given: Pick<ApplyContext, "api" | "target" | "logins" | "deps" | "result" | "secrets">): ApplyContext {
+  const { deps, secrets } = given;
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
   const hooks: RetryHooks = { sleep: deps.sleep, random: deps.random, ...(deps.deadline ? { deadline: deps.deadline } : {}) };
   const encoded = new Map<string, string>();
   return {
-    api,
-    target,
-    logins,
-    deps,
+    ...given,
     policy,
     hooks,
     paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks },
-    result,
-    secrets,
     describe: (error, verb, resource, namespace) => describeFailure(error, verb, resource, namespace, secrets),
     encode: (merged, foreign) => {
       const key = foreign ? serializeDockerConfig(foreign) : "";

@@ -17,12 +17,16 @@ export interface KubeRight {
 }
 
 /** `verbs` space-separated: a quoted list of verbs would read as requests to the RBAC test's scan. */
-const right = (group: KubeRight["group"], resource: KubeResource, verbs: string, namespaced = true): KubeRight[] =>
+const grants = ({ group, resource, namespaced }: Omit<KubeRight, "verb">, verbs: string): KubeRight[] =>
   verbs.split(" ").map((verb) => ({ group, resource, verb: verb as KubeVerb, namespaced }));
+/** Rights on a namespaced resource (grantable per namespace too). */
+const right = (group: KubeRight["group"], resource: KubeResource, verbs: string) => grants({ group, resource, namespaced: true }, verbs);
+/** Rights on a cluster-scoped resource. */
+const clusterRight = (group: KubeRight["group"], resource: KubeResource, verbs: string) => grants({ group, resource, namespaced: false }, verbs);
 
 export const PRODUCT_RIGHTS: readonly KubeRight[] = [
   // Target namespaces: one paged LIST (TARGET_NAMESPACES=*, NAMESPACE_SELECTOR).
-  ...right("", "namespaces", "list", false),
+  ...clusterRight("", "namespaces", "list"),
   // The pull secret: read it, create it, merge-patch it in place (never update, never delete).
   ...right("", "secrets", "get list create patch"),
   // PATCH_SERVICE_ACCOUNTS.
@@ -30,7 +34,7 @@ export const PRODUCT_RIGHTS: readonly KubeRight[] = [
   // ESO re-sync: find the ExternalSecrets, annotate them with force-sync.
   ...right("external-secrets.io", "externalsecrets", "list patch"),
   // ...through the parent for a ClusterExternalSecret's children.
-  ...right("external-secrets.io", "clusterexternalsecrets", "patch", false),
+  ...clusterRight("external-secrets.io", "clusterexternalsecrets", "patch"),
   // The diagnosis: stuck pods and the kubelet's events.
   ...right("", "pods", "list"),
   ...right("", "events", "list"),

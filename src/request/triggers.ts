@@ -186,9 +186,9 @@ function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unkn
   const problems: string[] = [];
   if (data.alarmName !== undefined && typeof data.alarmName !== "string")
     problems.push(`${where}.alarmName must be a string (got ${describeShape(data.alarmName)})`);
-  const stateValue = (field: "state" | "previousState", required: boolean): string | undefined => {
+  /** The `value` of a state field that must be there. */
+  const stateValue = (field: "state" | "previousState"): string | undefined => {
     const state = data[field];
-    if (state === undefined && !required) return undefined;
     if (!isRecord(state)) {
       problems.push(`${where}.${field} must be an object with a string value (got ${state === undefined ? "nothing" : describeShape(state)})`);
       return undefined;
@@ -199,8 +199,9 @@ function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unkn
     }
     return state.value;
   };
-  const alarmState = stateValue("state", true);
-  const previousAlarmState = stateValue("previousState", false);
+  const alarmState = stateValue("state");
+  // previousState is optional; when present it is checked like state.
+  const previousAlarmState = data.previousState === undefined ? undefined : stateValue("previousState");
   if (problems.length > 0) throw new BadRequestError(`malformed CloudWatch alarm event (${via}): ${problems.join("; ")}`);
   const alarm = data as AlarmStateChangeDetail;
   return alarmDecision(
