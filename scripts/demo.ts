@@ -9,6 +9,8 @@ import { createApp } from "../src/app/app";
 import { formatReport } from "../src/report/report";
 import { runRequest } from "../src/run/run";
 import { parseManualRequest } from "../src/request/triggers";
+import { parseDockerConfig } from "../src/formats/dockerconfig";
+import { describeSecretValueProblem, parseSecretValue } from "../src/formats/secret-value";
 import { motoEnv, startMoto } from "../test/support/moto";
 
 const REGISTRIES = [
@@ -53,9 +55,11 @@ async function main(): Promise<void> {
 
     const sm = new SecretsManagerClient({ region: "us-east-1" });
     const stored = await sm.send(new GetSecretValueCommand({ SecretId: "ecr/123456789012/us-east-1/credentials" }));
-    const value = JSON.parse(stored.SecretString ?? "{}") as Record<string, string>;
-    const dockerconfig = JSON.parse(value.dockerconfigjson ?? "{}") as { auths: Record<string, { auth: string }> };
-    const secrets = [value.auth_token ?? "", ...Object.values(dockerconfig.auths).map((e) => e.auth)];
+    const check = parseSecretValue(stored.SecretString ?? "", "registry", REGISTRIES[0]);
+    if (!check.ok) throw new Error(`the stored secret is not the product's value: ${describeSecretValueProblem(check.problem)}`);
+    const value = check.stored.value;
+    const auths = value.dockerconfigjson === undefined ? {} : parseDockerConfig(value.dockerconfigjson).auths;
+    const secrets = [value.auth_token, ...Object.values(auths).map((e) => e.auth ?? "")];
     console.log("stored secret ecr/123456789012/us-east-1/credentials (token redacted):");
     console.log(redact(JSON.stringify(value, null, 2), secrets), "\n");
 

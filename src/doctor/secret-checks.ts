@@ -6,7 +6,7 @@
  */
 import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, type RotationConfig } from "../config/config";
 import { secondsUntil } from "../formats/ecr-token";
-import { checkStoredValue, storedExpiry } from "../rotation/secret-payload";
+import { describeSecretValueProblem, parseSecretValue, storedExpiry, type SecretKind } from "../formats/secret-value";
 import { partitionOf, readerPolicy, readerPrincipals, samePolicy } from "../rotation/secret-sharing";
 import { isOwnedSecret } from "../rotation/secret-writer";
 import type { SecretDescription, SecretsApi } from "../rotation/secrets-manager";
@@ -18,7 +18,7 @@ import type { DoctorCheck } from "./types";
 /** A secret the product writes: one per registry, and the combined one. */
 export interface SecretTarget {
   name: string;
-  kind: "registry" | "combined";
+  kind: SecretKind;
   /** For a registry secret: the host its `registry_url` must name. */
   registryHost?: string;
 }
@@ -124,12 +124,15 @@ async function validityCheck(name: string, input: SecretCheckInput, description:
           notFormat,
         );
       }
-      const check = checkStoredValue(current.secretString, target.kind, target.registryHost);
-      if (!check.ok) return fail(name, check.reason, notFormat);
-      // Read, never shown: still scrubbed like every credential the process holds.
-      if (typeof check.value.auth_token === "string") rememberSecret(check.value.auth_token);
-      if (typeof check.value.withdrawn === "string") return fail(name, `it holds no credential: the entry was withdrawn (${check.value.withdrawn})`, rotateNow);
-      const expiresAt = storedExpiry(check.value);
+      const check = parseSecretValue(current.secretString, target.kind, target.registryHost);
+      if (!check.ok) return fail(name, describeSecretValueProblem(check.problem), notFormat);
+      const { stored } = check;
+      if (stored.kind === "registry") {
+        // Read, never shown: still scrubbed like every credential the process holds.
+        rememberSecret(stored.value.auth_token);
+        if (stored.value.withdrawn !== undefined) return fail(name, `it holds no credential: the entry was withdrawn (${stored.value.withdrawn})`, rotateNow);
+      }
+      const expiresAt = storedExpiry(stored.value);
       if (expiresAt === undefined) return fail(name, "its value has no valid expires_at", rotateNow);
       const left = secondsUntil(expiresAt, input.tokenNow());
       const minimum = `TOKEN_MIN_VALIDITY_MINUTES=${config.minTokenValiditySeconds / 60}`;

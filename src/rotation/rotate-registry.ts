@@ -10,7 +10,8 @@ import { describeError } from "../shared/errors";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import type { RegistryReport } from "../report/report";
 import { ECR_PUBLIC_HOST, type RegistryHost } from "../formats/registry-host";
-import { checkStoredValue, registrySecretValue, storedExpiry, withdrawnPublicValue } from "./secret-payload";
+import { registrySecretValue, withdrawnPublicValue } from "./secret-payload";
+import { parseSecretValue, storedExpiry, type StoredRegistryValue } from "../formats/secret-value";
 import { rememberSecret } from "../shared/redact";
 import type { SecretsApi } from "./secrets-manager";
 import { addSharing, writeSecret, type Rotation } from "./rotation-context";
@@ -32,14 +33,14 @@ export interface RegistryStep {
 
 type RowBase = Omit<RegistryReport, "outcome" | "reason">;
 
-function credentialFromStored(registry: RegistryHost, stored: Record<string, unknown>): RegistryCredential | undefined {
+function credentialFromStored(registry: RegistryHost, stored: StoredRegistryValue): RegistryCredential | undefined {
   const expires = storedExpiry(stored);
-  if (typeof stored.auth_token !== "string" || expires === undefined) return undefined;
+  if (expires === undefined) return undefined;
   // The stored password is pushed to clusters like a fresh one: it must be scrubbed like one.
   rememberSecret(stored.auth_token);
   return {
     registry,
-    username: typeof stored.username === "string" ? stored.username : "AWS",
+    username: stored.username ?? "AWS",
     password: stored.auth_token,
     expiresAt: expires,
     proxyEndpoint: `https://${registry.host}`,
@@ -54,8 +55,8 @@ async function storedTokenExpiry(secrets: SecretsApi, secretName: string, regist
   try {
     const current = await secrets.getCurrent(secretName);
     if (current?.secretString === undefined) return undefined;
-    const check = checkStoredValue(current.secretString, "registry", registry.host);
-    return check.ok ? storedExpiry(check.value) : undefined;
+    const check = parseSecretValue(current.secretString, "registry", registry.host);
+    return check.ok ? storedExpiry(check.stored.value) : undefined;
   } catch {
     return undefined;
   }
@@ -94,7 +95,7 @@ async function withdrawPublic(run: Rotation, secretName: string, why: string): P
   const lead = `no ${ECR_PUBLIC_HOST} token: ${why}`;
   try {
     if ((await run.deps.secrets.describe(secretName)) === undefined) return `${lead}; no secret to withdraw it from`;
-    const result = await writeSecret(run, secretName, "registry", withdrawnPublicValue(why), { force: true });
+    const result = await writeSecret(run, secretName, withdrawnPublicValue(why), { force: true });
     if (result.outcome === "would-update")
       return `${lead}; would remove the ${ECR_PUBLIC_HOST} entry from the secret (pulls from it would go anonymous rather than fail on an expired token)`;
     return `${lead}; the ${ECR_PUBLIC_HOST} entry was removed from the secret (pulls from it go anonymous rather than fail on an expired token)`;
@@ -133,8 +134,9 @@ async function withToken(run: Rotation, base: RowBase, registry: RegistryHost, c
     };
   }
   try {
-    const result = await writeSecret(run, secretName, "registry", registrySecretValue(credential), { registryHost: registry.host });
-    const inStore = result.storedValue ? (credentialFromStored(registry, result.storedValue) ?? credential) : credential;
+    const result = await writeSecret(run, secretName, registrySecretValue(credential), { registryHost: registry.host });
+    const kept = result.stored?.kind === "registry" ? credentialFromStored(registry, result.stored.value) : undefined;
+    const inStore = kept ?? credential;
     const row: RegistryReport = {
       ...base,
       outcome: result.outcome,

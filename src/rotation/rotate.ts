@@ -104,7 +104,7 @@ async function rotateCombined(run: Rotation, secretName: string, fetched: Fetche
   // Only ECR Public may be missing: it is left out rather than left to expire.
   const publicLeftOut = fresh.length !== fetched.length;
   try {
-    const result = await writeSecret(run, secretName, "combined", combinedSecretValue(fresh), { force: run.options.force || publicLeftOut });
+    const result = await writeSecret(run, secretName, combinedSecretValue(fresh), { force: run.options.force || publicLeftOut });
     const combined: CombinedSecretReport = {
       secretName,
       outcome: result.outcome,

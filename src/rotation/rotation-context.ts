@@ -6,6 +6,7 @@
 import type { RotationConfig } from "../config/config";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
 import type { Deadline } from "../shared/deadline";
+import type { SecretValue } from "../formats/secret-value";
 import { RegionTokens, type EcrApi } from "./ecr";
 import type { SecretsApi } from "./secrets-manager";
 import { shareOwnedSecret, type SharingResult } from "./secret-sharing";
@@ -52,7 +53,7 @@ export function startRotation(config: RotationConfig, deps: RotationDeps, option
 }
 
 export interface WriteOptions {
-  /** The registry a registry secret is for (checked against the secret's current value). */
+  /** The registry a registry secret is for (checked against the secret's current `registry_url`). */
   registryHost?: string;
   /** Write even within the debounce window; default: the run's --force. */
   force?: boolean;
@@ -62,15 +63,13 @@ export interface WriteOptions {
 export async function writeSecret(
   run: Rotation,
   name: string,
-  kind: "registry" | "combined",
-  value: object,
+  value: SecretValue,
   writeOptions: WriteOptions = {},
 ): Promise<SecretWriteResult & { shared: SharingResult }> {
   const { config, deps, options } = run;
   const { registryHost, force = options.force } = writeOptions;
   const result = await writeOwnedSecret(deps.secrets, {
     name,
-    kind,
     value,
     registryHost,
     now: deps.now(),

@@ -1,24 +1,13 @@
 /**
- * The Secrets Manager contract that ESO reads (docs/facts.md §3). Pure.
+ * The values the product writes to Secrets Manager, built from ECR credentials; their format
+ * (parse and encode) is formats/secret-value.ts. Pure.
  */
 import { buildDockerConfig, serializeDockerConfig } from "../formats/dockerconfig";
 import type { RegistryCredential } from "./ecr";
 import { ECR_PUBLIC_HOST } from "../formats/registry-host";
+import type { CombinedSecretValue, RegistrySecretValue } from "../formats/secret-value";
 
-export interface RegistrySecretValue {
-  registry_url: string;
-  auth_token: string;
-  username: string;
-  proxy_endpoint: string;
-  expires_at: string;
-  dockerconfigjson: string;
-}
-
-export interface CombinedSecretValue {
-  registries: string[];
-  expires_at: string;
-  dockerconfigjson: string;
-}
+export type { CombinedSecretValue, RegistrySecretValue } from "../formats/secret-value";
 
 export function registrySecretValue(credential: RegistryCredential): RegistrySecretValue {
   return {
@@ -59,42 +48,4 @@ export function combinedSecretValue(credentials: readonly RegistryCredential[]):
     expires_at: new Date(earliest).toISOString(),
     dockerconfigjson: serializeDockerConfig(buildDockerConfig(credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password })))),
   };
-}
-
-export type StoredValueCheck = { ok: true; value: Record<string, unknown> } | { ok: false; reason: string };
-
-/**
- * Is a stored SecretString something the product may overwrite? It must be a JSON object in the
- * product's shape (for a registry secret: `registry_url` and `auth_token` strings — also the
- * shape a hand-made secret commonly has — and `registry_url` must be the registry the secret
- * is stored for; for the combined secret: `dockerconfigjson`). The reason never quotes a value
- * that could be secret (a `registry_url` is quoted only when it looks like a host name).
- */
-export function checkStoredValue(text: string, kind: "registry" | "combined", registryHost?: string): StoredValueCheck {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: "its current value is not JSON" };
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return { ok: false, reason: "its current value is not a JSON object" };
-  const record = value as Record<string, unknown>;
-  const required = kind === "registry" ? ["registry_url", "auth_token"] : ["dockerconfigjson"];
-  const missing = required.filter((key) => typeof record[key] !== "string");
-  if (missing.length > 0) return { ok: false, reason: `its current value lacks the string propert${missing.length > 1 ? "ies" : "y"} ${missing.join(", ")}` };
-  // An empty registry_url is a withdrawn entry (ECR Public whose refresh failed): it may be refilled.
-  const withdrawn = record.registry_url === "" && typeof record.withdrawn === "string";
-  if (kind === "registry" && registryHost !== undefined && record.registry_url !== registryHost && !withdrawn) {
-    const url = record.registry_url as string;
-    const shown = /^[A-Za-z0-9.-]{1,253}(:\d{1,5})?$/.test(url) ? JSON.stringify(url) : `a value of ${url.length} characters`;
-    return { ok: false, reason: `its registry_url is ${shown}, not ${registryHost}, the registry it is stored for` };
-  }
-  return { ok: true, value: record };
-}
-
-/** The expiry a stored value declares (`expires_at`), or undefined when it has none that parses. */
-export function storedExpiry(value: Record<string, unknown>): Date | undefined {
-  if (typeof value.expires_at !== "string") return undefined;
-  const date = new Date(value.expires_at);
-  return Number.isNaN(date.getTime()) ? undefined : date;
 }

@@ -123,10 +123,10 @@ async function applyReplicas(
   request: ShareRequest,
   replicas: readonly ReplicaRegion[],
   before: SecretDescription | undefined,
-  errors: string[],
   result: SharingResult,
 ): Promise<void> {
   const { name, write } = request;
+  const { errors } = result;
   if (write.outcome === "would-create") {
     result.replicasAdded = replicas.map((r) => r.region);
     return;
@@ -165,6 +165,6 @@ export async function shareOwnedSecret(api: SecretsApi, request: ShareRequest, c
   const before = request.write.description;
   const arn = request.write.arn ?? before?.arn;
   if (config.readers.length > 0) result.resourcePolicy = await applyPolicy(api, request, config.readers, arn, result.errors);
-  if (config.replicas.length > 0) await applyReplicas(api, request, config.replicas, before, result.errors, result);
+  if (config.replicas.length > 0) await applyReplicas(api, request, config.replicas, before, result);
   return result;
 }

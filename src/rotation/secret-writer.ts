@@ -12,16 +12,17 @@ import { createHash } from "node:crypto";
 import { SecretRefusedError } from "../shared/errors";
 import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "../config/config";
 import { secondsUntil } from "../formats/ecr-token";
-import { checkStoredValue, storedExpiry } from "./secret-payload";
+import { describeSecretValueProblem, encodeSecretValue, parseSecretValue, secretKindOf, storedExpiry } from "../formats/secret-value";
+import type { SecretValue, StoredSecret } from "../formats/secret-value";
 import type { ReplicaRegion } from "../config/config";
-import type { SecretDescription, SecretsApi } from "./secrets-manager";
+import type { CurrentSecretValue, SecretDescription, SecretsApi } from "./secrets-manager";
 
 export type WriteOutcome = "created" | "updated" | "unchanged" | "debounced" | "would-create" | "would-update";
 
 export interface SecretWriteRequest {
   name: string;
-  kind: "registry" | "combined";
-  value: object;
+  /** What to write: a registry secret's value or the combined secret's (its kind follows from it). */
+  value: SecretValue;
   /** For a registry secret: the registry host it is stored for (a stored `registry_url` must match). */
   registryHost?: string | undefined;
   /** Wall clock: the debounce compares it with the version's CreatedDate. */
@@ -48,7 +49,7 @@ export interface SecretWriteResult {
   reason: string;
   versionId?: string | undefined;
   /** When the write was debounced: the stored value, which stays the source of truth. */
-  storedValue?: Record<string, unknown>;
+  stored?: StoredSecret;
   /** The secret as DescribeSecret showed it before the write (absent when it did not exist). */
   description?: SecretDescription;
   /** The secret's ARN (from DescribeSecret or CreateSecret). */
@@ -71,92 +72,121 @@ export function isOwnedSecret(description: Pick<SecretDescription, "tags">): boo
   return description.tags[OWNERSHIP_TAG_KEY] === OWNERSHIP_TAG_VALUE;
 }
 
-export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequest): Promise<SecretWriteResult> {
+/**
+ * A missing secret: created (or, in a dry run, would be); undefined when another run created it
+ * meanwhile, and `reread` then holds what is there.
+ */
+async function createMissing(
+  api: SecretsApi,
+  request: SecretWriteRequest,
+  content: { secretString: string; token: string },
+): Promise<SecretWriteResult | { reread: SecretDescription }> {
   const { name } = request;
-  const secretString = JSON.stringify(request.value);
-  const token = clientRequestToken(name, secretString);
-  let description = await api.describe(name);
-
-  if (description === undefined) {
-    if (request.dryRun) return { secretName: name, outcome: "would-create", reason: "secret does not exist yet" };
-    if (request.refuseCreate !== undefined) throw new SecretRefusedError(name, request.refuseCreate);
-    try {
-      const created = await api.create({
-        name,
-        secretString,
-        kmsKeyId: request.kmsKeyId,
-        tags: { ...request.tags, [OWNERSHIP_TAG_KEY]: OWNERSHIP_TAG_VALUE },
-        clientRequestToken: token,
-        ...(request.replicaRegions && request.replicaRegions.length > 0 ? { replicaRegions: request.replicaRegions } : {}),
-      });
-      return { secretName: name, outcome: "created", reason: "secret did not exist", versionId: created.versionId, arn: created.arn };
-    } catch (error) {
-      // Another run (the CLI during an incident, the schedule) created it since we looked:
-      // re-read it and decide again from what is there.
-      if (!isResourceExists(error)) throw error;
-      description = await api.describe(name);
-      if (description === undefined) throw new SecretRefusedError(name, "CreateSecret said it exists, but it cannot be read back");
-    }
-  }
-
-  if (description.deletedDate !== undefined) {
-    throw new SecretRefusedError(name, `it is scheduled for deletion (since ${description.deletedDate.toISOString()}); restore it first`);
-  }
-  const owned = isOwnedSecret(description);
-  if (!owned && !request.adopt) {
-    throw new SecretRefusedError(
+  if (request.dryRun) return { secretName: name, outcome: "would-create", reason: "secret does not exist yet" };
+  if (request.refuseCreate !== undefined) throw new SecretRefusedError(name, request.refuseCreate);
+  try {
+    const created = await api.create({
       name,
+      secretString: content.secretString,
+      kmsKeyId: request.kmsKeyId,
+      tags: { ...request.tags, [OWNERSHIP_TAG_KEY]: OWNERSHIP_TAG_VALUE },
+      clientRequestToken: content.token,
+      ...(request.replicaRegions && request.replicaRegions.length > 0 ? { replicaRegions: request.replicaRegions } : {}),
+    });
+    return { secretName: name, outcome: "created", reason: "secret did not exist", versionId: created.versionId, arn: created.arn };
+  } catch (error) {
+    // Another run (the CLI during an incident, the schedule) created it since we looked:
+    // re-read it and decide again from what is there.
+    if (!isResourceExists(error)) throw error;
+    const reread = await api.describe(name);
+    if (reread === undefined) throw new SecretRefusedError(name, "CreateSecret said it exists, but it cannot be read back");
+    return { reread };
+  }
+}
+
+/** An existing secret the product may not write: scheduled for deletion, or someone else's. */
+function refuseForeign(request: SecretWriteRequest, description: SecretDescription): void {
+  if (description.deletedDate !== undefined) {
+    throw new SecretRefusedError(request.name, `it is scheduled for deletion (since ${description.deletedDate.toISOString()}); restore it first`);
+  }
+  if (!isOwnedSecret(description) && !request.adopt) {
+    throw new SecretRefusedError(
+      request.name,
       `it lacks the tag ${OWNERSHIP_TAG_KEY}=${OWNERSHIP_TAG_VALUE}, so another owner may depend on it; set ADOPT_EXISTING_SECRET=true to take it over`,
     );
   }
+}
+
+/** The current version as the product's value, or the refusal that leaves it untouched. */
+function readCurrent(request: SecretWriteRequest, description: SecretDescription, current: CurrentSecretValue | undefined): StoredSecret | undefined {
+  const { name } = request;
+  if (current?.secretString !== undefined) {
+    const kind = secretKindOf(request.value);
+    const check = parseSecretValue(current.secretString, kind, kind === "registry" ? request.registryHost : undefined);
+    if (!check.ok) throw new SecretRefusedError(name, `${describeSecretValueProblem(check.problem)}, so it is not the product's format`);
+    return check.stored;
+  }
+  if (current !== undefined && current.hasBinary) {
+    throw new SecretRefusedError(name, "its current version holds SecretBinary, not a JSON SecretString, so it is not the product's format");
+  }
+  if (current === undefined && description.hasCurrentVersion) throw new SecretRefusedError(name, "its current version could not be read");
+  return undefined;
+}
+
+/**
+ * The debounce: a version younger than the window is kept (a `debounced` result) while its token
+ * is valid for at least the minimum; otherwise the string says why it is replaced anyway.
+ */
+function debounce(request: SecretWriteRequest, stored: StoredSecret, createdDate: Date | undefined): { keep: string } | { replacing?: string } {
+  // A withdrawn entry (ECR Public whose refresh failed) holds no credential: never keep it.
+  const holdsCredential = stored.kind !== "registry" || stored.value.auth_token !== "";
+  if (request.force || !holdsCredential || createdDate === undefined) return {};
+  const ageSeconds = Math.floor((request.now.getTime() - createdDate.getTime()) / 1000);
+  if (ageSeconds < 0 || ageSeconds >= request.debounceSeconds) return {};
+  const expiresAt = storedExpiry(stored.value);
+  const validFor = expiresAt === undefined ? undefined : secondsUntil(expiresAt, request.tokenNow ?? request.now);
+  if (validFor !== undefined && validFor > 0 && validFor >= request.minValiditySeconds) {
+    return { keep: `current version is ${ageSeconds} s old (< ${request.debounceSeconds} s) and valid for ${validFor} s; kept it (use force to override)` };
+  }
+  // The debounce never keeps a token that is expired or too close to expiry.
+  const state =
+    validFor === undefined
+      ? "the stored value has no valid expires_at"
+      : validFor <= 0
+        ? `the stored token expired at ${expiresAt!.toISOString()}`
+        : `the stored token expires at ${expiresAt!.toISOString()}, in ${validFor} s (< ${request.minValiditySeconds} s minimum validity)`;
+  return { replacing: `${state}: replaced although the version is only ${ageSeconds} s old` };
+}
+
+export async function writeOwnedSecret(api: SecretsApi, request: SecretWriteRequest): Promise<SecretWriteResult> {
+  const { name } = request;
+  const secretString = encodeSecretValue(request.value);
+  const token = clientRequestToken(name, secretString);
+  let description = await api.describe(name);
+  if (description === undefined) {
+    const created = await createMissing(api, request, { secretString, token });
+    if (!("reread" in created)) return created;
+    description = created.reread;
+  }
+  refuseForeign(request, description);
+  const owned = isOwnedSecret(description);
+  const kept = { description, arn: description.arn };
 
   const current = description.hasCurrentVersion ? await api.getCurrent(name) : undefined;
+  const stored = readCurrent(request, description, current);
   let replacing: string | undefined;
-  if (current?.secretString !== undefined) {
-    const check = checkStoredValue(current.secretString, request.kind, request.kind === "registry" ? request.registryHost : undefined);
-    if (!check.ok) throw new SecretRefusedError(name, `${check.reason}, so it is not the product's format`);
+  if (stored !== undefined && current !== undefined) {
     if (current.secretString === secretString) {
-      return { secretName: name, outcome: "unchanged", reason: "stored value is identical", versionId: current.versionId, description, arn: description.arn };
+      return { secretName: name, outcome: "unchanged", reason: "stored value is identical", versionId: current.versionId, ...kept };
     }
-    const expiresAt = storedExpiry(check.value);
-    const validFor = expiresAt === undefined ? undefined : secondsUntil(expiresAt, request.tokenNow ?? request.now);
-    const validEnough = validFor !== undefined && validFor > 0 && validFor >= request.minValiditySeconds;
-    // A withdrawn entry (ECR Public whose refresh failed) holds no credential: never keep it.
-    const holdsCredential = request.kind !== "registry" || check.value.auth_token !== "";
-    if (!request.force && holdsCredential && current.createdDate !== undefined) {
-      const ageSeconds = Math.floor((request.now.getTime() - current.createdDate.getTime()) / 1000);
-      if (ageSeconds >= 0 && ageSeconds < request.debounceSeconds) {
-        if (validEnough) {
-          return {
-            secretName: name,
-            outcome: "debounced",
-            reason: `current version is ${ageSeconds} s old (< ${request.debounceSeconds} s) and valid for ${validFor} s; kept it (use force to override)`,
-            versionId: current.versionId,
-            storedValue: check.value,
-            description,
-            arn: description.arn,
-          };
-        }
-        // The debounce never keeps a token that is expired or too close to expiry.
-        const state =
-          validFor === undefined
-            ? "the stored value has no valid expires_at"
-            : validFor <= 0
-              ? `the stored token expired at ${expiresAt!.toISOString()}`
-              : `the stored token expires at ${expiresAt!.toISOString()}, in ${validFor} s (< ${request.minValiditySeconds} s minimum validity)`;
-        replacing = `${state}: replaced although the version is only ${ageSeconds} s old`;
-      }
-    }
-  } else if (current !== undefined && current.hasBinary) {
-    throw new SecretRefusedError(name, "its current version holds SecretBinary, not a JSON SecretString, so it is not the product's format");
-  } else if (current === undefined && description.hasCurrentVersion) {
-    throw new SecretRefusedError(name, "its current version could not be read");
+    const judged = debounce(request, stored, current.createdDate);
+    if ("keep" in judged) return { secretName: name, outcome: "debounced", reason: judged.keep, versionId: current.versionId, stored, ...kept };
+    replacing = judged.replacing;
   }
 
   const why = replacing === undefined ? "new token" : `new token: ${replacing}`;
-  if (request.dryRun)
-    return { secretName: name, outcome: "would-update", reason: owned ? why : `${why}; would adopt the secret`, description, arn: description.arn };
+  if (request.dryRun) return { secretName: name, outcome: "would-update", reason: owned ? why : `${why}; would adopt the secret`, ...kept };
   const put = await api.put({ name, secretString, clientRequestToken: token });
   if (!owned) await api.tag(name, { [OWNERSHIP_TAG_KEY]: OWNERSHIP_TAG_VALUE });
-  return { secretName: name, outcome: "updated", reason: owned ? why : `${why}; secret adopted`, versionId: put.versionId, description, arn: description.arn };
+  return { secretName: name, outcome: "updated", reason: owned ? why : `${why}; secret adopted`, versionId: put.versionId, ...kept };
 }
