@@ -133,6 +133,9 @@ function readCurrent(request: SecretWriteRequest, description: SecretDescription
   return undefined;
 }
 
+/** How far a version's CreatedDate may lie ahead of this run's clock and still count as just written. */
+const CLOCK_SKEW_SECONDS = 60;
+
 /**
  * The debounce: a version younger than the window is kept (a `debounced` result) while its token
  * is valid for at least the minimum; otherwise the string says why it is replaced anyway.
@@ -141,8 +144,11 @@ function debounce(request: SecretWriteRequest, stored: StoredSecret, createdDate
   // A withdrawn entry (ECR Public whose refresh failed) holds no credential: never keep it.
   const holdsCredential = stored.kind !== "registry" || stored.value.auth_token !== "";
   if (request.force || !holdsCredential || createdDate === undefined) return {};
-  const ageSeconds = Math.floor((request.now.getTime() - createdDate.getTime()) / 1000);
-  if (ageSeconds < 0 || ageSeconds >= request.debounceSeconds) return {};
+  // A version created a moment after this run read its clock (a concurrent run wrote it) is as
+  // young as can be: a small negative age counts as 0. One dated further ahead is not trusted.
+  const rawAge = Math.floor((request.now.getTime() - createdDate.getTime()) / 1000);
+  if (rawAge < -CLOCK_SKEW_SECONDS || rawAge >= request.debounceSeconds) return {};
+  const ageSeconds = Math.max(0, rawAge);
   const expiresAt = storedExpiry(stored.value);
   const validFor = expiresAt === undefined ? undefined : secondsUntil(expiresAt, request.tokenNow ?? request.now);
   if (validFor !== undefined && validFor > 0 && validFor >= request.minValiditySeconds) {

@@ -73,6 +73,18 @@ describe("the debounce never keeps or pushes an expired token (TOKEN_MIN_VALIDIT
     expect(h.pushed[0]!.credentials.map((c) => c.password)).toEqual(["stored-password-7f3a9"]);
   });
 
+  it("a version created a moment after this run read its clock (a concurrent run) is debounced; one dated far ahead is not trusted", async () => {
+    const expiresAt = new Date(NOW.getTime() + 11 * 3600_000);
+    const justWritten = memorySecrets(storedSecret(expiresAt, -2));
+    const report = await harness(justWritten).run({ action: "rotate" });
+    expect(report.registries[0]).toMatchObject({ outcome: "debounced" });
+    expect(report.registries[0]!.reason).toMatch(/current version is 0 s old/);
+    expect(justWritten.writes).toEqual([]);
+    const farAhead = memorySecrets(storedSecret(expiresAt, -3600));
+    expect((await harness(farAhead).run({ action: "rotate" })).registries[0]).toMatchObject({ outcome: "updated" });
+    expect(farAhead.writes).toEqual([`put ${SECRET}`]);
+  });
+
   it("a stored value without a valid expires_at is never kept by the debounce", async () => {
     const store = memorySecrets(storedSecret(NOW, 30, { expires_at: "soon" }));
     const report = await harness(store).run({ action: "rotate" });
