@@ -74,7 +74,7 @@ async function writePullSecret(ctx: ApplyContext, state: ClusterState, namespace
   state.knownSecrets?.delete(namespace);
   let mustRead = state.knownSecrets === undefined;
   const noteLost = (error: unknown, what: "created" | "updated"): never => {
-    if (error instanceof KubeApiError && error.status === 0) progress.lostWrite ??= what;
+    if (error instanceof KubeApiError && error.problem.kind === "network") progress.lostWrite ??= what;
     throw error;
   };
   const decide = () => decideSecret({ namespace, name, existing, logins, withdraw: target.withdrawHosts ?? [], adoptUnmanaged: target.adoptUnmanaged, encode });

@@ -235,7 +235,7 @@ describe("doctor: cluster checks", () => {
   it("an unreachable cluster: reachable fails with where and why, the rest skip with 'cluster unreachable'", async () => {
     const w = world();
     w.version = async () => {
-      throw new KubeApiError(0, "", { networkCode: "ECONNREFUSED", url: "https://ABC.gr7.us-east-1.eks.amazonaws.com" });
+      throw KubeApiError.network("ECONNREFUSED", { url: "https://ABC.gr7.us-east-1.eks.amazonaws.com" });
     };
     const lines = await run(w);
     expect(failed(lines)).toEqual(["cluster reachable prod"]);
