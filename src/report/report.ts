@@ -7,6 +7,7 @@
  */
 import type { Action, Trigger } from "../request/triggers";
 import { rerunCommand } from "../shared/next-step";
+import type { Problem } from "../shared/problem";
 import { formatChecks, type DoctorCheck } from "./checks";
 import { formatTable } from "./table";
 
@@ -47,6 +48,8 @@ export interface CombinedSecretReport {
   secretName: string;
   outcome: RegistryOutcome | "skipped";
   reason: string;
+  /** Set when something went wrong (the deadline, a failed write): what, typed. */
+  problem?: Problem;
   versionId?: string;
   resourcePolicy?: ResourcePolicyOutcome;
   replicas?: ReplicaReport[];
@@ -62,6 +65,8 @@ export interface NamespaceReport {
    */
   outcome: "created" | "updated" | "unchanged" | "eso-managed" | "conflict" | "failed" | "skipped" | "would-create" | "would-update";
   reason?: string;
+  /** `failed`, or `skipped` by the deadline: what went wrong, typed (`reason` is derived from it). */
+  problem?: Problem;
   serviceAccountsPatched?: string[];
 }
 
@@ -132,6 +137,10 @@ export interface ClusterDiagnosis {
    * is known about its pods: the report says so once and claims nothing about stuck containers.
    */
   unreadable?: string;
+  /** Why the cluster could not be read, typed (`unreadable` is derived from it). */
+  problem?: Problem;
+  /** `deadline`: the invocation's deadline cut the diagnosis (or it never started). */
+  skipped?: "deadline";
   /** How the diagnosis read the cluster when it is worth saying (namespace-confined RBAC). */
   notes?: string[];
   requests?: number;
@@ -145,6 +154,8 @@ export interface ClusterReport {
   error?: string;
   /** `deadline`: the invocation's deadline cut this cluster's work (what is left is `skipped`). */
   skipped?: "deadline";
+  /** The cluster-level failures behind `error`, typed (a refused token, an unreachable endpoint…). */
+  problems?: Problem[];
   namespaces: NamespaceReport[];
   /** `namespace/name` of ServiceAccounts patched (new pods get the pull secret), missing, failed. */
   serviceAccounts?: { patched: string[]; missing: string[]; failed: string[] };
@@ -299,7 +310,7 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
         if (k.mode === "diagnosed" && cluster.diagnosis === undefined) continue;
         const notable = cluster.namespaces.filter(
           (n) =>
-            n.outcome === "failed" || n.outcome === "conflict" || n.outcome === "eso-managed" || (n.outcome === "skipped" && n.reason?.startsWith("deadline")),
+            n.outcome === "failed" || n.outcome === "conflict" || n.outcome === "eso-managed" || (n.outcome === "skipped" && n.problem?.kind === "deadline"),
         );
         if (notable.length > 0)
           lines.push(
