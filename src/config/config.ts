@@ -7,7 +7,7 @@
  */
 import { ConfigError } from "../shared/errors";
 import { showValue, withoutCredentials } from "../shared/redact";
-import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
+import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES, MAX_KUBE_CONCURRENCY } from "../shared/names";
 import { parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
 import { parseLabelSelector } from "../formats/label-selector";
 import { parseProbeImage, type ProbeImage } from "../formats/image-reference";
@@ -556,7 +556,7 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
     pullSecretName,
     patchServiceAccounts,
     esoResyncSelector,
-    concurrency: reader.integer("KUBE_CONCURRENCY", 16, 1, 64),
+    concurrency: reader.integer("KUBE_CONCURRENCY", 16, 1, MAX_KUBE_CONCURRENCY),
     clusterConcurrency: reader.integer("KUBE_CLUSTER_CONCURRENCY", 4, 1, 32),
     adoptExistingPullSecrets: reader.boolean("ADOPT_EXISTING_PULL_SECRETS", false),
     client: reader.oneOf("KUBE_CLIENT", ["https", "client-node"] as const, "https"),

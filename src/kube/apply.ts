@@ -12,6 +12,7 @@ import { summarizeSecret, type SecretSummary } from "./decide";
 import { applyNamespaces } from "./apply-namespace";
 import { resyncExternalSecrets } from "./apply-eso";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
+import { MAX_KUBE_CONCURRENCY } from "../shared/names";
 import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget, NamespaceResult } from "./apply-types";
 import { describeFailure } from "./failure";
 import { isDnsSubdomain, isValidNamespaceName, LIST_PAGE_SIZE } from "../shared/names";
@@ -34,8 +35,8 @@ export function validateTarget(target: ClusterTarget, logins: readonly RegistryL
   for (const sa of target.patchServiceAccounts) {
     if (!isDnsSubdomain(sa)) throw new Error(`invalid ServiceAccount name "${sa}"`);
   }
-  if (!Number.isInteger(target.concurrency) || target.concurrency < 1 || target.concurrency > 256) {
-    throw new Error(`concurrency must be an integer from 1 to 256, got ${target.concurrency}`);
+  if (!Number.isInteger(target.concurrency) || target.concurrency < 1 || target.concurrency > MAX_KUBE_CONCURRENCY) {
+    throw new Error(`concurrency must be an integer from 1 to ${MAX_KUBE_CONCURRENCY}, got ${target.concurrency}`);
   }
   const ns = target.namespaces;
   if (ns.mode === "list") {
