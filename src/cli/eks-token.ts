@@ -24,7 +24,9 @@ import {
 } from "../eks/connection";
 import { createEksToken } from "../eks/token";
 import { checkRegion } from "../formats/region";
-import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
+import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
+import { networkHint } from "../shared/problem";
+import { deadlineIn, type Deadline } from "../shared/deadline";
 import { KubeApiError } from "../kube/types";
 import { describeError } from "../shared/errors";
 import { EKS_CLUSTER_NAME } from "../shared/names";
@@ -49,7 +51,15 @@ export interface EksTokenIo {
   terminal?: boolean;
   /** DescribeCluster for --check (tests); default: @aws-sdk/client-eks in the cluster's region. */
   describe?: DescribeClusterFn;
+  /** The deadline of --check (DescribeCluster and the SelfSubjectReview); default {@link EKS_TOKEN_CHECK_TIMEOUT_MS} from now. */
+  deadline?: Deadline;
 }
+
+/**
+ * --check ends by then, whatever the cluster does (a server that trickles its answer included):
+ * DescribeCluster and the SelfSubjectReview share this deadline.
+ */
+export const EKS_TOKEN_CHECK_TIMEOUT_MS = 30_000;
 
 export const EKS_TOKEN_USAGE = `usage: ecr-token-rotator eks-token --cluster NAME [--region REGION] [--check] [--function NAME]
 
@@ -182,6 +192,21 @@ export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<n
   return 0;
 }
 
+/** Why --check failed, by the failure's Problem: the 401 causes, the 403 meaning, the network class's hint. */
+function checkFailure(error: unknown, where: string, server: string): string {
+  const p = error instanceof KubeApiError ? error.problem : undefined;
+  switch (p?.kind) {
+    case "unauthorized":
+      return `${where} at ${server} refused the token (401 Unauthorized); ${UNAUTHORIZED_CAUSES}`;
+    case "forbidden":
+      return `${where} at ${server} authenticated the token but forbids SelfSubjectReview (403: ${error instanceof Error ? error.message : ""}); the identity is known to the cluster, its RBAC is the next thing to check`;
+    case "network":
+      return `${where}: ${networkHint(p)}`;
+    default:
+      return `${where} at ${server}: ${describeError(error)}`;
+  }
+}
+
 /** The clusters of EKS_CLUSTERS, if the configuration reads (a bad one is the other commands' business). */
 function configuredClusters(env: Record<string, string | undefined>): ClusterConfig[] {
   try {
@@ -199,17 +224,18 @@ async function checkToken(
   token: string,
 ): Promise<number> {
   const where = `cluster ${cluster.name} (${cluster.region})`;
+  const deadline = io.deadline ?? deadlineIn(EKS_TOKEN_CHECK_TIMEOUT_MS);
   let server: string;
   let caData: string;
   try {
-    ({ server, caData } = await resolveClusterConnection(io.describe ?? sdkDescribeCluster(cluster.region), cluster));
+    ({ server, caData } = await resolveClusterConnection(io.describe ?? sdkDescribeCluster(cluster.region, undefined, deadline), cluster));
   } catch (error) {
     stderr(`ecr-token-rotator eks-token --check: ${describeError(error)}`);
     return 1;
   }
   const { selfSubjectReview } = await import("../kube/whoami");
   try {
-    const me = await selfSubjectReview({ server, caData, token });
+    const me = await selfSubjectReview({ server, caData, token }, { deadline });
     const arn = me.extra.arn?.[0];
     io.stdout(
       `${where} at ${server} accepts the token: it knows you as ${JSON.stringify(me.username)}` +
@@ -217,17 +243,7 @@ async function checkToken(
     );
     return 0;
   } catch (error) {
-    if (error instanceof KubeApiError && error.status === 401) {
-      stderr(`ecr-token-rotator eks-token --check: ${where} at ${server} refused the token (401 Unauthorized); ${UNAUTHORIZED_CAUSES}`);
-    } else if (error instanceof KubeApiError && error.status === 403) {
-      stderr(
-        `ecr-token-rotator eks-token --check: ${where} at ${server} authenticated the token but forbids SelfSubjectReview (403: ${error.message}); the identity is known to the cluster, its RBAC is the next thing to check`,
-      );
-    } else if (error instanceof KubeApiError && error.status === 0) {
-      stderr(`ecr-token-rotator eks-token --check: ${where}: ${unreachableHint(error.details.url, error.details.networkCode)}`);
-    } else {
-      stderr(`ecr-token-rotator eks-token --check: ${where} at ${server}: ${describeError(error)}`);
-    }
+    stderr(`ecr-token-rotator eks-token --check: ${checkFailure(error, where, server)}`);
     return 1;
   }
 }

@@ -7,7 +7,12 @@
  * Lambda handler's bundle.
  */
 import { GetFunctionConfigurationCommand, LambdaClient } from "@aws-sdk/client-lambda";
+import { deadlineIn, type Deadline } from "../shared/deadline";
 import { describeError } from "../shared/errors";
+import { SDK_CLIENT_OPTIONS, sdkSend } from "../shared/sdk-call";
+
+/** GetFunctionConfiguration (its retries included) ends by then: the CLI's first step must not hang. */
+export const FUNCTION_CONFIG_TIMEOUT_MS = 30_000;
 
 type Env = Record<string, string | undefined>;
 
@@ -32,15 +37,21 @@ export class FunctionConfigError extends Error {
 
 const FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:([a-z0-9-]+):(\d{12}):function:([^:]+)(:[^:]+)?$/;
 
-function sdkGetFunctionConfiguration(): GetFunctionConfigurationFn {
+/**
+ * The SDK's GetFunctionConfiguration with the total timeouts and retry policy every SDK client of
+ * the product has, bounded by `deadline` (default {@link FUNCTION_CONFIG_TIMEOUT_MS} from the call).
+ */
+export function sdkGetFunctionConfiguration(deadline?: Deadline): GetFunctionConfigurationFn {
   const clients = new Map<string, LambdaClient>();
   return async (functionName, region) => {
     let client = clients.get(region);
     if (client === undefined) {
-      client = new LambdaClient({ region, maxAttempts: 3 });
+      client = new LambdaClient({ region, ...SDK_CLIENT_OPTIONS });
       clients.set(region, client);
     }
-    return client.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }));
+    return sdkSend(deadline ?? deadlineIn(FUNCTION_CONFIG_TIMEOUT_MS), "Lambda GetFunctionConfiguration", (options) =>
+      client.send(new GetFunctionConfigurationCommand({ FunctionName: functionName }), options),
+    );
   };
 }
 

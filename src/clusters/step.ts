@@ -24,7 +24,9 @@ import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
 import { pool } from "../kube/paging";
 import { KubeApiError, type KubeApi, type KubeConnection } from "../kube/types";
-import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
+import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
+import { networkHint } from "../shared/problem";
+import { problemOf } from "../kube/retry";
 import type { Request } from "../request/triggers";
 import { DEADLINE_REASON, isDeadlineExceeded, NO_DEADLINE, type Deadline } from "../shared/deadline";
 
@@ -89,23 +91,32 @@ function diagnoseTarget(config: Config, request: Request, listed?: readonly stri
   };
 }
 
-/** Why a cluster could not be read at all, and what to do about it (one line). */
+/** Why a cluster could not be read at all, and what to do about it (one line), from its Problem. */
 export function unreadableReason(error: unknown): string {
-  if (error instanceof KubeApiError) {
-    const what = `${error.details.verb ?? "read"} ${error.details.resource ?? "the cluster"}${error.details.namespace ? ` in namespace "${error.details.namespace}"` : " cluster-wide"}`;
-    if (error.status === 403) {
-      return `forbidden (403) to ${what}: ${error.message}; grant get/list on namespaces, pods, events, secrets and serviceaccounts (infra/k8s/rbac.yaml), or, with namespace-confined RBAC, name the namespaces (--namespace N, or TARGET_NAMESPACES)`;
-    }
-    if (error.status === 401) return `unauthorized (401) to ${what}: the cluster rejected the bearer token; ${UNAUTHORIZED_CAUSES}`;
-    if (error.status === 0) return unreachableHint(error.details.url, error.details.networkCode);
+  const p = error instanceof KubeApiError ? error.problem : undefined;
+  const t = p?.target;
+  const what = `${t?.verb ?? "read"} ${t?.resource ?? "the cluster"}${t?.namespace ? ` in namespace "${t.namespace}"` : " cluster-wide"}`;
+  switch (p?.kind) {
+    case "forbidden":
+      return `forbidden (403) to ${what}: ${(error as Error).message}; grant get/list on namespaces, pods, events, secrets and serviceaccounts (infra/k8s/rbac.yaml), or, with namespace-confined RBAC, name the namespaces (--namespace N, or TARGET_NAMESPACES)`;
+    case "unauthorized":
+      return `unauthorized (401) to ${what}: the cluster rejected the bearer token; ${UNAUTHORIZED_CAUSES}`;
+    case "network":
+      return networkHint(p);
+    default:
+      return describeError(error);
   }
-  return describeError(error);
+}
+
+/** A diagnosis that could not read the cluster: the reason and its Problem. */
+function unreadable(error: unknown): NonNullable<ClusterReport["diagnosis"]> {
+  return { podsScanned: 0, stuck: [], unreadable: unreadableReason(error), problem: problemOf(error) };
 }
 
 /** The deadline's marks on a diagnosis it cut (see diagnoseWith). */
 const DIAGNOSIS_SKIPPED = `skipped: ${DEADLINE_REASON}`;
 const DIAGNOSIS_CUT = `diagnosis incomplete: ${DEADLINE_REASON}`;
-const cutByDeadline = (d: ClusterReport["diagnosis"]): boolean => (d?.errors ?? []).some((e) => e === DIAGNOSIS_SKIPPED || e === DIAGNOSIS_CUT);
+const cutByDeadline = (d: ClusterReport["diagnosis"]): boolean => d?.skipped === "deadline";
 
 /** Diagnoses one cluster; a failure becomes the diagnosis' `unreadable` reason (it never throws). */
 async function diagnoseWith(
@@ -116,12 +127,12 @@ async function diagnoseWith(
   deadline: Deadline,
   listed?: readonly string[],
 ): Promise<ClusterReport["diagnosis"]> {
-  if (deadline.expired()) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_SKIPPED] };
+  if (deadline.expired()) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_SKIPPED], skipped: "deadline" };
   try {
     return await diagnoseCluster(diagnoseTarget(config, request, listed), { ...deps.diagnose, api, deadline });
   } catch (error) {
-    if (isDeadlineExceeded(error)) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_CUT] };
-    return { podsScanned: 0, stuck: [], unreadable: unreadableReason(error) };
+    if (isDeadlineExceeded(error)) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_CUT], skipped: "deadline" };
+    return unreadable(error);
   }
 }
 
@@ -152,7 +163,7 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
         rememberSecret(connection.token);
         const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) =>
           diagnoseWith(config, request, api, deps, deadline),
-        ).catch((error: unknown): ClusterReport["diagnosis"] => ({ podsScanned: 0, stuck: [], unreadable: unreadableReason(error) }));
+        ).catch(unreadable);
         const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
         if (diagnosis) {
           report.diagnosis = diagnosis;
@@ -181,8 +192,12 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
 export function explainUnauthorized(report: ClusterReport, connection: ClusterConnection): ClusterReport {
   const id = connection.identity;
   if (id === undefined) return report;
-  const texts = [report.error ?? "", ...report.namespaces.map((n) => n.reason ?? ""), ...(report.diagnosis?.errors ?? [])];
-  if (!texts.some((t) => /\b401\b|unauthorized/i.test(t))) return report;
+  const problems = [
+    ...(report.problems ?? []),
+    ...report.namespaces.flatMap((n) => (n.problem ? [n.problem] : [])),
+    ...(report.diagnosis?.problem ? [report.diagnosis.problem] : []),
+  ];
+  if (!problems.some((p) => p.kind === "unauthorized")) return report;
   const hint =
     `the cluster refused the token of ${id.assumedRoleArn} (assumed from ${id.roleArn}): ` +
     `no EKS access entry maps the role ${id.roleArn} (map the role ARN, not the session ARN) to the Kubernetes group ecr-token-rotator — see docs/fleet.md`;
@@ -228,10 +243,11 @@ function failedCluster(cluster: ClusterConfig, error: unknown): ClusterReport {
       ok: false,
       skipped: "deadline",
       error: `skipped: ${DEADLINE_REASON} (${describeError(error)})`,
+      problems: [problemOf(error)],
       namespaces: [],
     };
   }
-  return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), namespaces: [] };
+  return { cluster: cluster.name, region: cluster.region, ok: false, error: describeError(error), problems: [problemOf(error)], namespaces: [] };
 }
 
 export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult): ClusterReport {
@@ -241,6 +257,7 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
     if (result.dryRun && ns.wouldWrite && ns.outcome === "updated") outcome = "would-update";
     const report: NamespaceReport = { namespace: ns.namespace, outcome };
     if (ns.reason !== undefined) report.reason = ns.reason;
+    if (ns.problem !== undefined) report.problem = ns.problem;
     if (ns.serviceAccountsPatched && ns.serviceAccountsPatched.length > 0) report.serviceAccountsPatched = ns.serviceAccountsPatched;
     return report;
   });
@@ -273,7 +290,8 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
   }
   if (result.notes.length > 0) report.notes = result.notes;
   const failedNamespaces = result.namespaces.filter((n) => n.outcome === "failed").length;
-  const skippedByDeadline = result.namespaces.filter((n) => n.outcome === "skipped" && n.reason?.startsWith(DEADLINE_REASON)).length;
+  const skippedByDeadline = result.namespaces.filter((n) => n.outcome === "skipped" && n.problem?.kind === "deadline").length;
+  if (result.problems.length > 0) report.problems = [...result.problems];
   const problems = [...result.errors];
   if (failedNamespaces > 0) problems.push(`${failedNamespaces} namespace${failedNamespaces > 1 ? "s" : ""} failed`);
   if (skippedByDeadline > 0) problems.push(`${skippedByDeadline} namespace${skippedByDeadline > 1 ? "s" : ""} skipped: ${DEADLINE_REASON}`);

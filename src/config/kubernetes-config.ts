@@ -3,7 +3,7 @@
  * pull Secret's name, the ServiceAccounts to patch, the ExternalSecrets to re-sync, concurrency
  * and the HTTP adapter.
  */
-import { isDnsLabel, isDnsSubdomain } from "../shared/names";
+import { isDnsLabel, isDnsSubdomain, MAX_KUBE_CONCURRENCY } from "../shared/names";
 import { showValue } from "../shared/redact";
 import { parseLabelSelector } from "../formats/label-selector";
 import { readClusters } from "./clusters";
@@ -67,7 +67,7 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
     pullSecretName,
     patchServiceAccounts,
     esoResyncSelector,
-    concurrency: reader.integer("KUBE_CONCURRENCY", 16, 1, 64),
+    concurrency: reader.integer("KUBE_CONCURRENCY", 16, 1, MAX_KUBE_CONCURRENCY),
     clusterConcurrency: reader.integer("KUBE_CLUSTER_CONCURRENCY", 4, 1, 32),
     adoptExistingPullSecrets: reader.boolean("ADOPT_EXISTING_PULL_SECRETS", false),
     client: reader.oneOf("KUBE_CLIENT", ["https", "client-node"] as const, "https"),

@@ -98,7 +98,8 @@ export const containerKey = (namespace: string, pod: string, container: string):
 export function describe(error: unknown, what: string): string {
   if (error instanceof KubeApiError) {
     const kind = classifyFailure(error).kind;
-    return `${what}: ${error.status === 0 ? `network error ${error.details.networkCode ?? ""}`.trim() : `${error.status}${error.message ? ` ${scrub(error.message)}` : ""}`} (${kind})`;
+    const p = error.problem;
+    return `${what}: ${p.kind === "network" ? `network error ${p.errno ?? p.code}` : `${error.status ?? p.kind}${error.message ? ` ${scrub(error.message)}` : ""}`} (${kind})`;
   }
   return `${what}: ${scrub(error instanceof Error ? error.message : String(error))}`;
 }

@@ -7,7 +7,7 @@ import type { RegionToken, RegionTokens } from "../rotation/ecr";
 import { secondsUntil } from "../formats/ecr-token";
 import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION } from "../formats/registry-host";
 import type { Deadline } from "../shared/deadline";
-import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
+import { SDK_CLIENT_OPTIONS, sdkSend } from "../shared/sdk-call";
 import { duration, fail, guarded, pass } from "./check";
 import type { DoctorCheck } from "./types";
 
@@ -26,7 +26,7 @@ export function sdkIdentity(region: string): IdentityFn {
   return async (deadline) => {
     let client = stsClients.get(region);
     if (client === undefined) {
-      client = new STSClient({ region, maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER });
+      client = new STSClient({ region, ...SDK_CLIENT_OPTIONS });
       stsClients.set(region, client);
     }
     const sts = client;

@@ -4,6 +4,7 @@
  */
 import { describeError } from "../shared/errors";
 import { DEADLINE_REASON, isDeadlineExceeded, type Deadline } from "../shared/deadline";
+import { deadlineProblem } from "../shared/problem";
 import type { DoctorCheck } from "./types";
 
 export const pass = (name: string, detail: string): DoctorCheck => ({ name, status: "pass", detail });
@@ -12,11 +13,14 @@ export const skip = (name: string, detail: string): DoctorCheck => ({ name, stat
 
 /** The line of a check the run's deadline cut (or never let start); Report.deadline counts it. */
 export function deadlineCheck(name: string): DoctorCheck {
-  return fail(
-    name,
-    `${DEADLINE_REASON}: the run's deadline came before this check finished`,
-    "run the doctor again with a longer --timeout (the Lambda: a longer function timeout)",
-  );
+  return {
+    ...fail(
+      name,
+      `${DEADLINE_REASON}: the run's deadline came before this check finished`,
+      "run the doctor again with a longer --timeout (the Lambda: a longer function timeout)",
+    ),
+    problem: deadlineProblem({ service: "aws" }, name),
+  };
 }
 
 /**

@@ -11,7 +11,7 @@ import { KubeApiError, type KubeApi, type KubeConnection } from "../kube/types";
 import type { SelfSubject } from "../kube/whoami";
 import type { Deadline } from "../shared/deadline";
 import { describeError } from "../shared/errors";
-import { unreachableHint } from "../shared/next-step";
+import { networkHint } from "../shared/problem";
 import type { DoctorCheck } from "./types";
 
 /** The requests outside the KubeApi port that every authenticated identity may make. */
@@ -84,7 +84,7 @@ export function readFailure(error: unknown, what: string): string {
   if (error instanceof KubeApiError) {
     if (error.status === 403) return `forbidden (403) to ${what}: ${error.message}`;
     if (error.status === 401) return `unauthorized (401) to ${what}: the cluster refused the token`;
-    if (error.status === 0) return unreachableHint(error.details.url, error.details.networkCode);
+    if (error.problem.kind === "network") return networkHint(error.problem);
     return `${what} failed: ${error.message}`;
   }
   return `${what} failed: ${describeError(error)}`;

@@ -8,7 +8,8 @@ import { KubeApiError, type KubeConnection } from "../kube/types";
 import type { SelfSubject } from "../kube/whoami";
 import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { describeError, EksConnectionError } from "../shared/errors";
-import { UNAUTHORIZED_CAUSES, unreachableHint } from "../shared/next-step";
+import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
+import { hostOfUrl as hostOf, networkHint, unresolvableHint, type Problem } from "../shared/problem";
 import { rememberSecret } from "../shared/redact";
 import { checkName, fail, pass, PRODUCT_GROUP, type ClusterChecksDeps, type ClusterProbe, type DoctorConnection } from "./cluster-context";
 import type { DoctorCheck } from "./types";
@@ -49,27 +50,8 @@ export async function reachable(
         answered: true,
       };
     }
-    if (error instanceof KubeApiError && error.status === 0) {
-      return {
-        check: fail(
-          name,
-          unreachableHint(error.details.url ?? connection.server, error.details.networkCode),
-          `make ${host} reachable from where the product runs: a private endpoint needs the function in the cluster's VPC (or a VPN from a laptop), and the cluster security group must allow 443 from it; or correct the endpoint in EKS_CLUSTERS`,
-        ),
-        connection,
-        answered: false,
-      };
-    }
-    if (error instanceof KubeApiError && error.status === -1) {
-      return {
-        check: fail(
-          name,
-          `${error.message}: the TLS connection to ${host} failed (a CA that does not match the endpoint, or something else answering there)`,
-          `check caData in EKS_CLUSTERS (it must be the cluster's own CA: aws eks describe-cluster --name ${cluster.name} --region ${cluster.region} --query cluster.certificateAuthority.data), or drop it so DescribeCluster supplies it`,
-        ),
-        connection,
-        answered: false,
-      };
+    if (error instanceof KubeApiError && error.problem.kind === "network") {
+      return { check: networkFailure(name, error.problem, cluster, connection.server), connection, answered: false };
     }
     return {
       check: fail(
@@ -83,8 +65,38 @@ export async function reachable(
   }
 }
 
-/** The endpoint's host[:port] as written (URL would lower-case EKS's upper-case endpoint names). */
-const hostOf = (server: string): string => server.replace(/^[a-z]+:\/\//i, "").replace(/\/.*$/, "");
+/**
+ * `cluster reachable` when GET /version got no answer, by the network Problem's class: a name that
+ * does not resolve (DNS: the VPC, a VPN, the endpoint override — never the CA), a certificate that
+ * does not verify (caData), or an endpoint that does not answer (network path, security group).
+ */
+function networkFailure(name: string, problem: Problem & { kind: "network" }, cluster: ClusterConfig, server: string): DoctorCheck {
+  const url = problem.target.url ?? server;
+  const host = hostOf(server);
+  switch (problem.code) {
+    case "ENOTFOUND":
+      return fail(
+        name,
+        unresolvableHint(url),
+        `make ${host} resolve where the product runs: a private endpoint resolves only inside the cluster's VPC (attach the function to it; from a laptop, a VPN into it), or set endpoint for ${cluster.name} in EKS_CLUSTERS to an address that resolves here`,
+      );
+    case "TLS":
+      return fail(
+        name,
+        `the TLS connection to ${host} failed (${problem.errno ?? "TLS"}): a CA that does not match the endpoint, or something else answering there`,
+        `check caData in EKS_CLUSTERS (it must be the cluster's own CA: aws eks describe-cluster --name ${cluster.name} --region ${cluster.region} --query cluster.certificateAuthority.data), or drop it so DescribeCluster supplies it`,
+      );
+    case "ECONNREFUSED":
+    case "ETIMEDOUT":
+    case "ECONNRESET":
+    case "other":
+      return fail(
+        name,
+        networkHint(problem),
+        `make ${host} reachable from where the product runs: a private endpoint needs the function in the cluster's VPC (or a VPN from a laptop), and the cluster security group must allow 443 from it; or correct the endpoint in EKS_CLUSTERS`,
+      );
+  }
+}
 
 /** What to change when the connection itself (DescribeCluster, AssumeRole, credentials) failed. */
 function accessFix(error: unknown, cluster: ClusterConfig): string {

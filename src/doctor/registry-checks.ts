@@ -44,9 +44,12 @@ function reachFix(host: string, region: string, error: unknown, answer?: Registr
   if (answer !== undefined) {
     return `the registry answered HTTP ${answer.status}: ${answer.status === 429 ? "throttled, retry in a minute" : "retry; if it persists, check the AWS Health Dashboard for ECR in " + region}`;
   }
-  const code = error instanceof RegistryUnreachableError ? error.code : "";
-  if (/CERT|SSL|TLS|SELF_SIGNED|VERIFY/i.test(code)) {
+  const code = error instanceof RegistryUnreachableError ? error.problem.code : undefined;
+  if (code === "TLS") {
     return `the certificate of https://${host} is not trusted here: a TLS-inspecting proxy's CA belongs in NODE_EXTRA_CA_CERTS`;
+  }
+  if (code === "ENOTFOUND") {
+    return `cannot resolve ${host}: this network's DNS does not know it — from a VPC without internet the com.amazonaws.${region}.ecr.dkr interface endpoint (with private DNS) makes it resolve; check the host in ECR_REGISTRIES`;
   }
   return `this network must reach https://${host}: DNS for the host, 443 out, and from a VPC without internet the com.amazonaws.${region}.ecr.dkr interface endpoint (plus the S3 gateway endpoint for layers)`;
 }

@@ -2,10 +2,13 @@
  * The doctor's requests to a registry over `node:https`: the status and a few headers of one
  * GET or HEAD, never a body. Certificates are verified as for any HTTPS call (the system's CAs,
  * plus NODE_EXTRA_CA_CERTS when the process starts with it); there is no insecure mode. Each
- * request has a total timeout, bounded by the run's deadline.
+ * request goes through the product's HTTPS transport: a total timeout, bounded by the run's
+ * deadline, and a network Problem when no answer came.
  */
-import { request, type Agent } from "node:https";
-import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
+import type { Agent } from "node:https";
+import { NO_DEADLINE, type Deadline } from "../shared/deadline";
+import type { CarriesProblem, Problem } from "../shared/problem";
+import { httpsRequest, TransportError } from "../transport/https";
 
 /** What one request answered. */
 export interface RegistryAnswer {
@@ -28,14 +31,17 @@ export interface RegistryRequest {
 /** One request to a registry (node:https in production, a stub or a local server in tests). */
 export type RegistryRequestFn = (input: RegistryRequest) => Promise<RegistryAnswer>;
 
-/** A request that got no HTTP answer: `code` is the network or TLS error code. */
-export class RegistryUnreachableError extends Error {
+/** A request that got no HTTP answer: its Problem says why (`code`: the network or TLS error code). */
+export class RegistryUnreachableError extends Error implements CarriesProblem {
   override readonly name = "RegistryUnreachableError";
-  constructor(
-    readonly url: string,
-    readonly code: string,
-  ) {
+  readonly url: string;
+  readonly code: string;
+  constructor(readonly problem: Problem & { kind: "network" }) {
+    const url = problem.target.url ?? "the registry";
+    const code = problem.errno ?? problem.code;
     super(`no answer from ${url} (${code})`);
+    this.url = url;
+    this.code = code;
   }
 }
 
@@ -48,62 +54,34 @@ export interface HttpsRegistryOptions {
   timeoutMs?: number;
 }
 
+/** The registry requests over the product's HTTPS transport: settled at the headers, the body dropped. */
 export function httpsRegistryRequest(options: HttpsRegistryOptions = {}): RegistryRequestFn {
   const timeoutMs = options.timeoutMs ?? REGISTRY_REQUEST_TIMEOUT_MS;
   return (input) => {
-    const deadline = input.deadline ?? NO_DEADLINE;
     const url = `https://${input.host}${input.path}`;
-    const what = `${input.method} ${url}`;
-    if (deadline.expired()) return Promise.reject(new DeadlineExceededError(what));
     const target = new URL(url);
-    return new Promise<RegistryAnswer>((resolve, reject) => {
-      const left = deadline.remainingMs();
-      let settled = false;
-      const settle = (action: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        deadline.signal.removeEventListener("abort", onDeadline);
-        action();
-      };
-      const onDeadline = () => {
-        settle(() => reject(new DeadlineExceededError(what)));
-        req.destroy();
-      };
-      const timer = setTimeout(
-        () => {
-          if (left <= timeoutMs) onDeadline();
-          else {
-            settle(() => reject(new RegistryUnreachableError(url, "ETIMEDOUT")));
-            req.destroy();
-          }
-        },
-        Math.min(timeoutMs, left),
-      );
-      const req = request(
-        {
-          protocol: "https:",
-          hostname: target.hostname,
-          port: target.port || 443,
-          method: input.method,
-          path: target.pathname,
-          headers: { "user-agent": "ecr-token-rotator doctor", ...input.headers },
-          agent: options.agent ?? false,
-        },
-        (res) => {
-          // Only the status and headers matter: the body is read and dropped.
-          res.resume();
-          const header = (key: string) => (typeof res.headers[key] === "string" ? (res.headers[key] as string) : undefined);
-          const contentType = header("content-type");
-          const digest = header("docker-content-digest");
-          settle(() =>
-            resolve({ status: res.statusCode ?? 0, ...(contentType !== undefined ? { contentType } : {}), ...(digest !== undefined ? { digest } : {}) }),
-          );
-        },
-      );
-      req.on("error", (error: NodeJS.ErrnoException) => settle(() => reject(new RegistryUnreachableError(url, error.code ?? error.message))));
-      if (Number.isFinite(deadline.at)) deadline.signal.addEventListener("abort", onDeadline, { once: true });
-      req.end();
-    });
+    return httpsRequest<RegistryAnswer>(
+      {
+        base: new URL(target.origin),
+        method: input.method,
+        path: target.pathname,
+        headers: { "user-agent": "ecr-token-rotator doctor", ...input.headers },
+        agent: options.agent ?? false,
+        timeoutMs,
+        deadline: input.deadline ?? NO_DEADLINE,
+        target: { service: "registry", url },
+        what: `${input.method} ${url}`,
+        toError: (problem) => (problem.kind === "network" ? new RegistryUnreachableError(problem) : new TransportError(problem)),
+      },
+      // Only the status and headers matter: the body is read and dropped.
+      (answer) => {
+        const header = (key: string) => (typeof answer.headers[key] === "string" ? (answer.headers[key] as string) : undefined);
+        const contentType = header("content-type");
+        const digest = header("docker-content-digest");
+        return {
+          atHeaders: { status: answer.status, ...(contentType !== undefined ? { contentType } : {}), ...(digest !== undefined ? { digest } : {}) },
+        };
+      },
+    );
   };
 }

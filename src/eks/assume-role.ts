@@ -10,7 +10,7 @@
  */
 import { rememberSecret, scrubSecrets } from "../shared/redact";
 import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
-import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
+import { SDK_CLIENT_OPTIONS, sdkSend } from "../shared/sdk-call";
 import type { EksCredentials } from "./token";
 
 export interface AssumeRoleRequest {
@@ -159,7 +159,7 @@ export function sdkAssumeRole(): AssumeRoleFn {
     const { STSClient, AssumeRoleCommand } = await stsModule;
     let client = stsClients.get(request.region);
     if (client === undefined) {
-      client = new STSClient({ region: request.region, maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER });
+      client = new STSClient({ region: request.region, ...SDK_CLIENT_OPTIONS });
       stsClients.set(request.region, client);
     }
     const sts = client;

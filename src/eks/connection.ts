@@ -13,7 +13,7 @@ import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { EksConnectionError, type EksConnectionProblem } from "../shared/errors";
 import { rememberSecret, scrubSecrets } from "../shared/redact";
 import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
-import { currentSdkDeadline, SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
+import { currentSdkDeadline, SDK_CLIENT_OPTIONS, sdkSend } from "../shared/sdk-call";
 import { AssumeRoleError, type AssumedRole, type AssumedRoleCache, type AssumeRoleRequest } from "./assume-role";
 import type { EksCredentials, EksToken } from "./token";
 import { eksTokenCache, type EksTokenCache } from "./token-cache";
@@ -174,7 +174,7 @@ const eksClients = new Map<string, EKSClient>();
 export function eksClientFor(region: string): EKSClient {
   let client = eksClients.get(region);
   if (client === undefined) {
-    client = new EKSClient({ region, maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER });
+    client = new EKSClient({ region, ...SDK_CLIENT_OPTIONS });
     eksClients.set(region, client);
   }
   return client;
@@ -278,8 +278,7 @@ export function eksClientForRole(request: AssumeRoleRequest, cache: AssumedRoleC
   if (client === undefined) {
     client = new EKSClient({
       region: request.region,
-      maxAttempts: 4,
-      requestHandler: SDK_REQUEST_HANDLER,
+      ...SDK_CLIENT_OPTIONS,
       credentials: async () => {
         const role = await cache.get(request, currentSdkDeadline());
         return { ...role.credentials, expiration: role.expiresAt };

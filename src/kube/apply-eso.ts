@@ -18,6 +18,14 @@ import { withRetry } from "./retry";
 import { KubeApiError, type KubeExternalSecret, type ListOptions } from "./types";
 import { isDeadlineExceeded } from "../shared/deadline";
 
+/**
+ * Adds what the re-sync did for a row's ExternalSecret to the row (the apply engine joins a row's
+ * remarks to its reason once, when the cluster is done).
+ */
+function remark(row: NamespaceResult, text: string): void {
+  (row.remarks ??= []).push(text);
+}
+
 /** An ExternalSecret reduced to what the re-sync reads (its ESO spec and status are dropped on arrival). */
 function reducedExternalSecret(es: KubeExternalSecret): KubeExternalSecret {
   const { name, namespace, labels, ownerReferences } = es.metadata;
@@ -92,11 +100,11 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
           wanted.get(row.externalSecret)!.rows.push(row);
         }
       }
-      for (const row of unowned) if (!row.externalSecret) row.reason += "; no ExternalSecret in the namespace writes it, so none was re-synced";
+      for (const row of unowned) if (!row.externalSecret) remark(row, "no ExternalSecret in the namespace writes it, so none was re-synced");
     } catch (error) {
       if (isDeadlineExceeded(error)) result.deadlineReached = true;
       const why =
-        error instanceof KubeApiError && error.status === 404
+        error instanceof KubeApiError && error.problem.kind === "not-found"
           ? "the ExternalSecret API (external-secrets.io/v1) is not served by this cluster (ESO not installed?)"
           : ctx.describe(error, "list", "externalsecrets");
       result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
@@ -122,12 +130,12 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
       }
       result.externalSecrets.resynced.push(id);
       for (const row of es.rows)
-        row.reason += target.dryRun ? `; ExternalSecret ${id} would be re-synced (force-sync)` : `; ExternalSecret ${id} re-synced (force-sync)`;
+        remark(row, target.dryRun ? `ExternalSecret ${id} would be re-synced (force-sync)` : `ExternalSecret ${id} re-synced (force-sync)`);
     } catch (error) {
       if (isDeadlineExceeded(error)) result.deadlineReached = true;
       const reason = ctx.describe(error, "patch", "externalsecrets", es.namespace);
       result.externalSecrets.failed.push({ externalSecret: id, reason });
-      for (const row of es.rows) row.reason += `; re-sync of ExternalSecret ${id} failed: ${reason}`;
+      for (const row of es.rows) remark(row, `re-sync of ExternalSecret ${id} failed: ${reason}`);
     }
   });
   // Children of a ClusterExternalSecret: one patch of the parent re-syncs them all.
@@ -142,16 +150,19 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
       for (const [id, es] of children) {
         result.externalSecrets.resynced.push(id);
         for (const row of es.rows)
-          row.reason += target.dryRun
-            ? `; ExternalSecret ${id} would be re-synced (force-sync through ClusterExternalSecret ${parent})`
-            : `; ExternalSecret ${id} re-synced (force-sync through ClusterExternalSecret ${parent})`;
+          remark(
+            row,
+            target.dryRun
+              ? `ExternalSecret ${id} would be re-synced (force-sync through ClusterExternalSecret ${parent})`
+              : `ExternalSecret ${id} re-synced (force-sync through ClusterExternalSecret ${parent})`,
+          );
       }
     } catch (error) {
       if (isDeadlineExceeded(error)) result.deadlineReached = true;
       const reason = `ClusterExternalSecret ${parent}: ${ctx.describe(error, "patch", "clusterexternalsecrets")}`;
       for (const [id, es] of children) {
         result.externalSecrets.failed.push({ externalSecret: id, reason });
-        for (const row of es.rows) row.reason += `; re-sync of ExternalSecret ${id} failed: ${reason}`;
+        for (const row of es.rows) remark(row, `re-sync of ExternalSecret ${id} failed: ${reason}`);
       }
     }
   });
@@ -188,6 +199,6 @@ async function lookUpParents(
   } catch (error) {
     if (isDeadlineExceeded(error)) ctx.result.deadlineReached = true;
     const why = `its owner could not be looked up (${ctx.describe(error, "list", "externalsecrets")}), so it is annotated directly`;
-    for (const [id, es] of unknown) for (const row of es.rows) row.reason += `; ExternalSecret ${id}: ${why}`;
+    for (const [id, es] of unknown) for (const row of es.rows) remark(row, `ExternalSecret ${id}: ${why}`);
   }
 }

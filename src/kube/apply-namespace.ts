@@ -4,10 +4,12 @@
  */
 import { decideSecret, decideServiceAccount, ESO_MANAGED_LABEL, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
+import { deadlineProblem } from "../shared/problem";
+import { problemOf } from "./retry";
 import type { ApplyContext, ClusterState, NamespaceResult } from "./apply-types";
 import { pool } from "./paging";
 import { withRetry } from "./retry";
-import { KubeApiError, type KubeServiceAccount, type KubeVerb } from "./types";
+import { KubeApiError, kubeTarget, type KubeServiceAccount, type KubeVerb } from "./types";
 
 export async function applyNamespaces(ctx: ApplyContext, state: ClusterState): Promise<void> {
   let done = 0;
@@ -40,7 +42,7 @@ async function applyNamespace(ctx: ApplyContext, state: ClusterState, namespace:
   const r: NamespaceResult = { namespace, outcome: "failed" };
   if (ctx.deps.deadline?.expired()) {
     ctx.result.deadlineReached = true;
-    return { namespace, outcome: "skipped", reason: DEADLINE_REASON };
+    return { namespace, outcome: "skipped", reason: DEADLINE_REASON, problem: deadlineProblem(kubeTarget({ verb: "get", resource: "secrets", namespace })) };
   }
   const progress: WriteProgress = { verb: "get", attempts: 0 };
   try {
@@ -54,10 +56,12 @@ async function applyNamespace(ctx: ApplyContext, state: ClusterState, namespace:
       r.outcome = "skipped";
       // A write in flight when the deadline came may have been applied: say so.
       r.reason = progress.verb === "get" ? DEADLINE_REASON : `${DEADLINE_REASON} (cut during ${progress.verb}: the write may have been applied)`;
+      r.problem = problemOf(error, kubeTarget({ verb: progress.verb, resource: "secrets", namespace }));
       return r;
     }
     r.outcome = "failed";
     r.reason = ctx.describe(error, progress.verb, "secrets", namespace);
+    r.problem = problemOf(error, kubeTarget({ verb: progress.verb, resource: "secrets", namespace }));
   }
   if (progress.attempts > 1) r.attempts = progress.attempts;
   if (r.outcome !== "failed" && r.outcome !== "conflict") await patchServiceAccounts(ctx, state, namespace, r);
@@ -76,7 +80,7 @@ async function writePullSecret(ctx: ApplyContext, state: ClusterState, namespace
   state.knownSecrets?.delete(namespace);
   let mustRead = state.knownSecrets === undefined;
   const noteLost = (error: unknown, what: "created" | "updated"): never => {
-    if (error instanceof KubeApiError && error.status === 0) progress.lostWrite ??= what;
+    if (error instanceof KubeApiError && error.problem.kind === "network") progress.lostWrite ??= what;
     throw error;
   };
   const decide = () => decideSecret({ namespace, name, existing, logins, withdraw: target.withdrawHosts ?? [], adoptUnmanaged: target.adoptUnmanaged, encode });

@@ -8,6 +8,7 @@ import type { NamespaceTarget } from "./namespaces";
 import type { Paging } from "./paging";
 import type { RetryHooks, RetryPolicy } from "./retry";
 import type { Deadline } from "../shared/deadline";
+import type { Problem } from "../shared/problem";
 import type { KubeApi, KubeResource, KubeServiceAccount, KubeVerb } from "./types";
 
 export interface ClusterTarget {
@@ -43,6 +44,10 @@ export interface NamespaceResult {
   outcome: NamespaceOutcome;
   /** Why (conflict, failed, skipped), or a remark (adopted, replaced invalid content). No secrets. */
   reason?: string;
+  /** Remarks to append to `reason` (the ESO re-sync's, joined by the engine when the cluster is done). */
+  remarks?: string[];
+  /** `failed`, or `skipped` by the deadline: what went wrong, typed (the reason is derived from it). */
+  problem?: Problem;
   /** ServiceAccounts given the pull secret (or that would be, in a dry run). */
   serviceAccountsPatched?: string[];
   /** Requested ServiceAccounts that do not exist in this namespace (reported, not created). */
@@ -91,8 +96,10 @@ export interface ClusterApplyResult {
    * from it instead of listing the namespaces again.
    */
   listedNamespaces?: string[];
-  /** Cluster-level problems (e.g. the namespace LIST failed). */
+  /** Cluster-level problems (e.g. the namespace LIST failed), as text for the Report. */
   errors: string[];
+  /** The same cluster-level failures, typed (an unauthorized namespace LIST, say). */
+  problems: Problem[];
   /** Work the invocation's deadline cut or never let start (namespaces, LISTs, re-syncs). */
   deadlineReached: boolean;
   /** What the writes mean for running pods, and any degraded mode used. */

@@ -12,14 +12,15 @@ import { summarizeSecret, type SecretSummary } from "./decide";
 import { applyNamespaces } from "./apply-namespace";
 import { resyncExternalSecrets } from "./apply-eso";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
-import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget } from "./apply-types";
+import { MAX_KUBE_CONCURRENCY } from "../shared/names";
+import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget, NamespaceResult } from "./apply-types";
 import { describeFailure } from "./failure";
 import { isDnsSubdomain, isValidNamespaceName, LIST_PAGE_SIZE } from "../shared/names";
 import { parseLabelSelector, selectNamespaces } from "./namespaces";
 import { counted, forEachListed, reducedNamespace, reducedServiceAccount } from "./paging";
 import { scrub, secretValuesOf } from "../shared/redact-text";
-import { classify, DEFAULT_RETRY_POLICY, type RetryHooks, type RetryPolicy } from "./retry";
-import type { KubeApi, KubeConnection, KubeNamespace, KubeSecret, KubeServiceAccount } from "./types";
+import { classify, DEFAULT_RETRY_POLICY, problemOf, type RetryHooks, type RetryPolicy } from "./retry";
+import { kubeTarget, type KubeApi, type KubeConnection, type KubeNamespace, type KubeSecret, type KubeServiceAccount } from "./types";
 
 export type { KubeConnection } from "./types";
 export type { ApplyDeps, ClusterApplyResult, ClusterTarget, NamespaceOutcome, NamespaceResult } from "./apply-types";
@@ -34,8 +35,8 @@ export function validateTarget(target: ClusterTarget, logins: readonly RegistryL
   for (const sa of target.patchServiceAccounts) {
     if (!isDnsSubdomain(sa)) throw new Error(`invalid ServiceAccount name "${sa}"`);
   }
-  if (!Number.isInteger(target.concurrency) || target.concurrency < 1 || target.concurrency > 256) {
-    throw new Error(`concurrency must be an integer from 1 to 256, got ${target.concurrency}`);
+  if (!Number.isInteger(target.concurrency) || target.concurrency < 1 || target.concurrency > MAX_KUBE_CONCURRENCY) {
+    throw new Error(`concurrency must be an integer from 1 to ${MAX_KUBE_CONCURRENCY}, got ${target.concurrency}`);
   }
   const ns = target.namespaces;
   if (ns.mode === "list") {
@@ -75,6 +76,8 @@ export async function applyToCluster(
     await applyNamespaces(ctx, state);
     // 5. ESO re-sync: the owners of ESO-managed pull secrets (always), and ESO_RESYNC's selection.
     await resyncExternalSecrets(ctx, state);
+    // Each row's remarks (what the re-sync did) join its reason, once.
+    for (const row of result.namespaces) joinRemarks(row);
     // Totals and notes.
     summarise(result);
     return result;
@@ -95,6 +98,13 @@ export async function applyToCluster(
   }
 }
 
+/** A row's reason followed by its remarks, `; `-separated; the remarks are then dropped. */
+function joinRemarks(row: NamespaceResult): void {
+  if (row.remarks === undefined) return;
+  row.reason = [row.reason, ...row.remarks].filter((t) => t !== undefined && t !== "").join("; ");
+  delete row.remarks;
+}
+
 function emptyResult(target: ClusterTarget): ClusterApplyResult {
   return {
     cluster: target.cluster,
@@ -105,6 +115,7 @@ function emptyResult(target: ClusterTarget): ClusterApplyResult {
     serviceAccounts: { patched: [], unchanged: 0, missing: [], failed: [] },
     externalSecrets: { enabled: target.esoResync !== undefined, resynced: [], failed: [] },
     errors: [],
+    problems: [],
     deadlineReached: false,
     notes: [],
     requests: 0,
@@ -210,7 +221,10 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
   } else if (isDeadlineExceeded(listedNamespaces.error)) {
     result.deadlineReached = true;
     if (nsTarget.mode === "list") {
-      for (const ns of [...new Set(nsTarget.names)].sort()) result.namespaces.push({ namespace: ns, outcome: "skipped", reason: DEADLINE_REASON });
+      for (const ns of [...new Set(nsTarget.names)].sort()) {
+        result.namespaces.push({ namespace: ns, outcome: "skipped", reason: DEADLINE_REASON, problem: problemOf(listedNamespaces.error) });
+      }
+      result.problems.push(problemOf(listedNamespaces.error));
     }
     result.errors.push(`skipped: ${DEADLINE_REASON} (the namespaces could not be listed before the invocation's deadline)`);
     return undefined;
@@ -221,6 +235,7 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
     selection = { selected: [...new Set(nsTarget.names)].sort(), missing: [], skipped: [] };
   } else {
     result.errors.push(`listing namespaces failed: ${describe(listedNamespaces.error, "list", "namespaces")}`);
+    result.problems.push(problemOf(listedNamespaces.error, kubeTarget({ verb: "list", resource: "namespaces" })));
     return undefined;
   }
   const selected = selection.selected;

@@ -4,11 +4,12 @@
  * shared by every request of a client; call `close()` when done.
  */
 import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
+import { invalidAnswerProblem } from "../shared/problem";
 import type { KubeConnection } from "./types";
-import { scrub } from "../shared/redact-text";
 import { parseRetryAfter, transportError } from "./retry";
 import {
   KubeApiError,
+  kubeTarget,
   type KubeApi,
   type KubeEvent,
   type KubeExternalSecret,
@@ -25,6 +26,12 @@ import {
 
 type V1Secret = import("@kubernetes/client-node").V1Secret;
 
+type K8s = typeof import("@kubernetes/client-node");
+type CoreApi = InstanceType<K8s["CoreV1Api"]>;
+type CustomApi = InstanceType<K8s["CustomObjectsApi"]>;
+/** Per-call options of a client-node request: its middleware (e.g. the merge-patch header) and an AbortSignal. */
+type CallOptions = Parameters<CoreApi["listNamespace"]>[1];
+
 /** Total time one request may take (bounded by the deadline); as in ./http-client. */
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -38,7 +45,7 @@ export interface ClientNodeOptions {
 const ESO = { group: "external-secrets.io", version: "v1", plural: "externalsecrets" } as const;
 
 /** Status fields of an API error body (a `Status` object as JSON text or already parsed). */
-function statusOf(body: unknown): { message?: string; reason?: string } {
+function statusOf(body: unknown): { message?: string; reason?: string; about?: string } {
   let value = body;
   if (typeof value === "string") {
     try {
@@ -48,14 +55,16 @@ function statusOf(body: unknown): { message?: string; reason?: string } {
     }
   }
   if (typeof value !== "object" || value === null) return {};
-  const { message, reason } = value as { message?: unknown; reason?: unknown };
-  return { message: typeof message === "string" ? message : undefined, reason: typeof reason === "string" ? reason : undefined };
+  const { message, reason, details } = value as { message?: unknown; reason?: unknown; details?: { kind?: unknown } };
+  return {
+    ...(typeof message === "string" ? { message } : {}),
+    ...(typeof reason === "string" ? { reason } : {}),
+    ...(typeof details?.kind === "string" ? { about: details.kind } : {}),
+  };
 }
 
 export async function createKubeApi(connection: KubeConnection, options: ClientNodeOptions = {}): Promise<KubeApi> {
   const k8s = await import("@kubernetes/client-node");
-  const timeoutMs = options.timeoutMs ?? REQUEST_TIMEOUT_MS;
-  const deadline = options.deadline ?? NO_DEADLINE;
   const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: "target", server: connection.server, caData: connection.caData, skipTLSVerify: false }],
@@ -69,196 +78,17 @@ export async function createKubeApi(connection: KubeConnection, options: ClientN
   const original = patchable.createDispatcher.bind(kc);
   let dispatcher: unknown;
   patchable.createDispatcher = (cluster, options) => (dispatcher ??= original(cluster, options));
-
-  const core = kc.makeApiClient(k8s.CoreV1Api);
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const mergePatch = k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch);
-
-  /** Per-call options of a client-node request: its middleware (e.g. the merge-patch header) and an AbortSignal. */
-  type CallOptions = Parameters<typeof core.listNamespace>[1];
-  /**
-   * Runs one request with a total timer (not an idle one): min(timeoutMs, time to the
-   * deadline). The request's fetch gets an AbortSignal that fires with the timer.
-   */
-  const timed = async <T>(what: string, send: (options: CallOptions) => Promise<T>, base?: { middleware?: unknown[] }): Promise<T> => {
-    deadline.check(what);
-    const left = deadline.remainingMs();
-    const byDeadline = left <= timeoutMs;
-    const abort = new AbortController();
-    // Per-call middleware is the Observable kind (as setHeaderOptions builds it).
-    const signalMiddleware = {
-      pre: (context: { setSignal(signal: AbortSignal): void }) => {
-        context.setSignal(abort.signal);
-        return new k8s.Observable(Promise.resolve(context));
-      },
-      post: (response: unknown) => new k8s.Observable(Promise.resolve(response)),
-    };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => {
-          abort.abort();
-          reject(byDeadline ? new DeadlineExceededError(what) : Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" }));
-        },
-        Math.min(timeoutMs, left),
-      );
-    });
-    const options = { middleware: [...(base?.middleware ?? []), signalMiddleware], middlewareMergeStrategy: "append" } as unknown as CallOptions;
-    try {
-      return await Promise.race([send(options), expired]);
-    } finally {
-      clearTimeout(timer);
-    }
+  const client: Client = {
+    k8s,
+    url: new URL(connection.server).origin,
+    timeoutMs: options.timeoutMs ?? REQUEST_TIMEOUT_MS,
+    deadline: options.deadline ?? NO_DEADLINE,
+    mergePatch: k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
   };
-
-  const fail = (error: unknown, verb: KubeVerb, resource: KubeResource, namespace?: string): KubeApiError | DeadlineExceededError => {
-    const where = { verb, resource, ...(namespace ? { namespace } : {}) };
-    if (error instanceof DeadlineExceededError || error instanceof KubeApiError) return error;
-    if (error instanceof k8s.ApiException) {
-      const e = error as InstanceType<typeof k8s.ApiException<unknown>>;
-      const status = statusOf(e.body);
-      const headers = (e.headers ?? {}) as Record<string, string>;
-      const retryAfterSeconds = parseRetryAfter(headers["retry-after"] ?? headers["Retry-After"]);
-      return new KubeApiError(e.code, scrub(status.message ?? (e.code === 401 ? "Unauthorized" : "")), {
-        ...where,
-        ...(status.reason ? { reason: status.reason } : {}),
-        ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
-      });
-    }
-    // TLS verification failures and the like: not retryable, reported by code only.
-    return transportError(error, new URL(connection.server).origin, where, findCode(error));
-  };
-
-  const page = <T>(list: { items?: unknown[]; metadata?: { _continue?: string; continue?: string } }): ListPage<T> => {
-    // A 2xx answer that is not a list must not read as "nothing there".
-    if (typeof list !== "object" || list === null || !Array.isArray(list.items)) {
-      throw new KubeApiError(-1, "the API server answered 2xx with something that is not a list (no items array)");
-    }
-    const next = list.metadata?._continue ?? list.metadata?.continue;
-    return { items: list.items as T[], ...(next ? { continue: next } : {}) };
-  };
-  const listParams = (o: ListOptions) => ({
-    limit: o.limit,
-    ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}),
-    ...(o.fieldSelector ? { fieldSelector: o.fieldSelector } : {}),
-    ...(o.continue ? { _continue: o.continue } : {}),
-  });
-  const orUndefinedOn404 = <T>(p: Promise<T>, verb: KubeVerb, resource: KubeResource, namespace: string): Promise<T | undefined> =>
-    p.catch((error: unknown) => {
-      const e = fail(error, verb, resource, namespace);
-      if (e instanceof KubeApiError && e.status === 404) return undefined;
-      throw e;
-    });
-  const plain = <T>(value: unknown): T => value as T;
-  /**
-   * One client-node call within its total timeout; whatever it throws becomes a KubeApiError for
-   * (verb, resource, namespace), or stays a DeadlineExceededError.
-   */
-  const call = async <T>(
-    request: (options: CallOptions) => Promise<T>,
-    verb: KubeVerb,
-    resource: KubeResource,
-    namespace?: string,
-    base?: { middleware?: unknown[] },
-  ): Promise<T> => {
-    try {
-      return await timed(`${verb} ${resource}`, request, base);
-    } catch (error) {
-      throw fail(error, verb, resource, namespace);
-    }
-  };
-
+  const call: Call = (spec) => callOnce(client, spec);
   return {
-    listNamespaces(o) {
-      return call((c) => core.listNamespace(listParams(o), c), "list", "namespaces").then(page<KubeNamespace>);
-    },
-    listSecrets(o) {
-      return call((c) => core.listSecretForAllNamespaces(listParams(o), c), "list", "secrets").then(page<KubeSecret>);
-    },
-    listNamespacedSecrets(namespace, o) {
-      return call((c) => core.listNamespacedSecret({ namespace, ...listParams(o) }, c), "list", "secrets", namespace).then(page<KubeSecret>);
-    },
-    readSecret(namespace, name) {
-      return orUndefinedOn404(
-        timed("get secrets", (c) => core.readNamespacedSecret({ name, namespace }, c)).then(plain<KubeSecret>),
-        "get",
-        "secrets",
-        namespace,
-      );
-    },
-    createSecret(namespace, body) {
-      return call(
-        (c) => core.createNamespacedSecret({ namespace, body: { apiVersion: "v1", kind: "Secret", ...body } as V1Secret }, c),
-        "create",
-        "secrets",
-        namespace,
-      ).then(plain<KubeSecret>);
-    },
-    patchSecret(namespace, name, patch: MergePatch) {
-      return call((c) => core.patchNamespacedSecret({ name, namespace, body: patch }, c), "patch", "secrets", namespace, mergePatch).then(plain<KubeSecret>);
-    },
-    listServiceAccounts(o) {
-      return call((c) => core.listServiceAccountForAllNamespaces(listParams(o), c), "list", "serviceaccounts").then(page<KubeServiceAccount>);
-    },
-    listNamespacedServiceAccounts(namespace, o) {
-      return call((c) => core.listNamespacedServiceAccount({ namespace, ...listParams(o) }, c), "list", "serviceaccounts", namespace).then(
-        page<KubeServiceAccount>,
-      );
-    },
-    readServiceAccount(namespace, name) {
-      return orUndefinedOn404(
-        timed("get serviceaccounts", (c) => core.readNamespacedServiceAccount({ name, namespace }, c)).then(plain<KubeServiceAccount>),
-        "get",
-        "serviceaccounts",
-        namespace,
-      );
-    },
-    patchServiceAccount(namespace, name, patch) {
-      return call((c) => core.patchNamespacedServiceAccount({ name, namespace, body: patch }, c), "patch", "serviceaccounts", namespace, mergePatch).then(
-        plain<KubeServiceAccount>,
-      );
-    },
-    listExternalSecrets(o) {
-      return call((c) => custom.listClusterCustomObject({ ...ESO, ...listParams(o) }, c), "list", "externalsecrets").then(page<KubeExternalSecret>);
-    },
-    patchExternalSecret(namespace, name, patch) {
-      return call(
-        (c) => custom.patchNamespacedCustomObject({ ...ESO, namespace, name, body: patch }, c),
-        "patch",
-        "externalsecrets",
-        namespace,
-        mergePatch,
-      ).then(plain<KubeExternalSecret>);
-    },
-    patchClusterExternalSecret(name, patch) {
-      return call(
-        (c) => custom.patchClusterCustomObject({ ...ESO, plural: "clusterexternalsecrets", name, body: patch }, c),
-        "patch",
-        "clusterexternalsecrets",
-        undefined,
-        mergePatch,
-      ).then(plain<unknown>);
-    },
-    listPods(o) {
-      return call((c) => core.listPodForAllNamespaces(listParams(o), c), "list", "pods").then(page<KubePod>);
-    },
-    listEvents(o) {
-      return call((c) => core.listEventForAllNamespaces(listParams(o), c), "list", "events").then(page<KubeEvent>);
-    },
-    async listNamespacedPods(namespace, o) {
-      try {
-        return page<KubePod>(await core.listNamespacedPod({ namespace, ...listParams(o) }));
-      } catch (error) {
-        throw fail(error, "list", "pods", namespace);
-      }
-    },
-    async listNamespacedEvents(namespace, o) {
-      try {
-        return page<KubeEvent>(await core.listNamespacedEvent({ namespace, ...listParams(o) }));
-      } catch (error) {
-        throw fail(error, "list", "events", namespace);
-      }
-    },
+    ...coreMethods(call, kc.makeApiClient(k8s.CoreV1Api)),
+    ...esoMethods(call, kc.makeApiClient(k8s.CustomObjectsApi)),
     async close() {
       const d = dispatcher as { close?: () => Promise<void> } | undefined;
       await d?.close?.();
@@ -266,12 +96,204 @@ export async function createKubeApi(connection: KubeConnection, options: ClientN
   };
 }
 
-function findCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 8 && current && typeof current === "object"; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && /^[A-Z0-9_]+$/.test(code)) return code;
-    current = (current as { cause?: unknown }).cause;
+/** What every request of one client shares. */
+interface Client {
+  k8s: K8s;
+  url: string;
+  timeoutMs: number;
+  deadline: Deadline;
+  /** The merge-patch Content-Type middleware. */
+  mergePatch: { middleware?: unknown[] };
+}
+
+/** One client-node request and where it goes. */
+interface CallSpec<T> {
+  request: (options: CallOptions) => Promise<T>;
+  verb: KubeVerb;
+  resource: KubeResource;
+  namespace?: string;
+  /** A merge patch (the Content-Type middleware is added). */
+  mergePatch?: true;
+  /** A 404 resolves to undefined (a read of something that may not exist). */
+  orUndefinedOn404?: true;
+}
+
+type Call = <T>(spec: CallSpec<T>) => Promise<T>;
+
+/**
+ * One client-node call within its total timeout; whatever it throws becomes a KubeApiError for
+ * (verb, resource, namespace), or stays a DeadlineExceededError.
+ */
+async function callOnce<T>(client: Client, spec: CallSpec<T>): Promise<T> {
+  try {
+    return await timed(client, `${spec.verb} ${spec.resource}`, spec.request, spec.mergePatch ? client.mergePatch : undefined);
+  } catch (error) {
+    const e = fail(client, error, { verb: spec.verb, resource: spec.resource, ...(spec.namespace ? { namespace: spec.namespace } : {}) });
+    if (spec.orUndefinedOn404 && e instanceof KubeApiError && e.problem.kind === "not-found") return undefined as T;
+    throw e;
   }
-  return undefined;
+}
+
+/**
+ * Runs one request with a total timer (not an idle one): min(timeoutMs, time to the
+ * deadline). The request's fetch gets an AbortSignal that fires with the timer.
+ */
+async function timed<T>(client: Client, what: string, send: (options: CallOptions) => Promise<T>, base?: { middleware?: unknown[] }): Promise<T> {
+  const { k8s, deadline, timeoutMs } = client;
+  deadline.check(what);
+  const left = deadline.remainingMs();
+  const byDeadline = left <= timeoutMs;
+  const abort = new AbortController();
+  // Per-call middleware is the Observable kind (as setHeaderOptions builds it).
+  const signalMiddleware = {
+    pre: (context: { setSignal(signal: AbortSignal): void }) => {
+      context.setSignal(abort.signal);
+      return new k8s.Observable(Promise.resolve(context));
+    },
+    post: (response: unknown) => new k8s.Observable(Promise.resolve(response)),
+  };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => {
+        abort.abort();
+        reject(byDeadline ? new DeadlineExceededError(what) : Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" }));
+      },
+      Math.min(timeoutMs, left),
+    );
+  });
+  const options = { middleware: [...(base?.middleware ?? []), signalMiddleware], middlewareMergeStrategy: "append" } as unknown as CallOptions;
+  try {
+    return await Promise.race([send(options), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A client-node failure as the port's error: an HTTP answer by its Status, anything else by its transport code. */
+function fail(client: Client, error: unknown, where: { verb: KubeVerb; resource: KubeResource; namespace?: string }): KubeApiError | DeadlineExceededError {
+  if (error instanceof DeadlineExceededError || error instanceof KubeApiError) return error;
+  if (error instanceof client.k8s.ApiException) {
+    const e = error as InstanceType<K8s["ApiException"]> & { body: unknown };
+    const status = statusOf(e.body);
+    const headers = (e.headers ?? {}) as Record<string, string>;
+    const retryAfterSeconds = parseRetryAfter(headers["retry-after"] ?? headers["Retry-After"]);
+    return new KubeApiError(e.code, status.message ?? (e.code === 401 ? "Unauthorized" : ""), {
+      ...where,
+      ...(status.reason ? { reason: status.reason } : {}),
+      ...(status.about ? { about: status.about } : {}),
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+    });
+  }
+  // TLS verification failures, refused connections, unresolvable names: by their code.
+  return transportError(error, client.url, where);
+}
+
+function page<T>(list: { items?: unknown[]; metadata?: { _continue?: string; continue?: string } }): ListPage<T> {
+  // A 2xx answer that is not a list must not read as "nothing there".
+  if (typeof list !== "object" || list === null || !Array.isArray(list.items)) {
+    throw new KubeApiError(invalidAnswerProblem(kubeTarget({}), "the API server answered 2xx with something that is not a list (no items array)"));
+  }
+  const next = list.metadata?._continue ?? list.metadata?.continue;
+  return { items: list.items as T[], ...(next ? { continue: next } : {}) };
+}
+
+const listParams = (o: ListOptions) => ({
+  limit: o.limit,
+  ...(o.labelSelector ? { labelSelector: o.labelSelector } : {}),
+  ...(o.fieldSelector ? { fieldSelector: o.fieldSelector } : {}),
+  ...(o.continue ? { _continue: o.continue } : {}),
+});
+
+/** The core/v1 requests. */
+function coreMethods(call: Call, core: CoreApi): Omit<KubeApi, "listExternalSecrets" | "patchExternalSecret" | "patchClusterExternalSecret" | "close"> {
+  return {
+    listNamespaces: (o) => call({ request: (c) => core.listNamespace(listParams(o), c), verb: "list", resource: "namespaces" }).then(page<KubeNamespace>),
+    listSecrets: (o) => call({ request: (c) => core.listSecretForAllNamespaces(listParams(o), c), verb: "list", resource: "secrets" }).then(page<KubeSecret>),
+    listNamespacedSecrets: (namespace, o) =>
+      call({ request: (c) => core.listNamespacedSecret({ namespace, ...listParams(o) }, c), verb: "list", resource: "secrets", namespace }).then(
+        page<KubeSecret>,
+      ),
+    readSecret: (namespace, name) =>
+      call({
+        request: (c) => core.readNamespacedSecret({ name, namespace }, c),
+        verb: "get",
+        resource: "secrets",
+        namespace,
+        orUndefinedOn404: true,
+      }) as Promise<KubeSecret | undefined>,
+    createSecret: (namespace, body) =>
+      call({
+        request: (c) => core.createNamespacedSecret({ namespace, body: { apiVersion: "v1", kind: "Secret", ...body } as V1Secret }, c),
+        verb: "create",
+        resource: "secrets",
+        namespace,
+      }),
+    patchSecret: (namespace, name, patch: MergePatch) =>
+      call({
+        request: (c) => core.patchNamespacedSecret({ name, namespace, body: patch }, c),
+        verb: "patch",
+        resource: "secrets",
+        namespace,
+        mergePatch: true,
+      }),
+    listServiceAccounts: (o) =>
+      call({ request: (c) => core.listServiceAccountForAllNamespaces(listParams(o), c), verb: "list", resource: "serviceaccounts" }).then(
+        page<KubeServiceAccount>,
+      ),
+    listNamespacedServiceAccounts: (namespace, o) =>
+      call({
+        request: (c) => core.listNamespacedServiceAccount({ namespace, ...listParams(o) }, c),
+        verb: "list",
+        resource: "serviceaccounts",
+        namespace,
+      }).then(page<KubeServiceAccount>),
+    readServiceAccount: (namespace, name) =>
+      call({
+        request: (c) => core.readNamespacedServiceAccount({ name, namespace }, c),
+        verb: "get",
+        resource: "serviceaccounts",
+        namespace,
+        orUndefinedOn404: true,
+      }) as Promise<KubeServiceAccount | undefined>,
+    patchServiceAccount: (namespace, name, patch) =>
+      call({
+        request: (c) => core.patchNamespacedServiceAccount({ name, namespace, body: patch }, c),
+        verb: "patch",
+        resource: "serviceaccounts",
+        namespace,
+        mergePatch: true,
+      }),
+    listPods: (o) => call({ request: (c) => core.listPodForAllNamespaces(listParams(o), c), verb: "list", resource: "pods" }).then(page<KubePod>),
+    listEvents: (o) => call({ request: (c) => core.listEventForAllNamespaces(listParams(o), c), verb: "list", resource: "events" }).then(page<KubeEvent>),
+    listNamespacedPods: (namespace, o) =>
+      call({ request: (c) => core.listNamespacedPod({ namespace, ...listParams(o) }, c), verb: "list", resource: "pods", namespace }).then(page<KubePod>),
+    listNamespacedEvents: (namespace, o) =>
+      call({ request: (c) => core.listNamespacedEvent({ namespace, ...listParams(o) }, c), verb: "list", resource: "events", namespace }).then(page<KubeEvent>),
+  };
+}
+
+/** The external-secrets.io/v1 requests. */
+function esoMethods(call: Call, custom: CustomApi): Pick<KubeApi, "listExternalSecrets" | "patchExternalSecret" | "patchClusterExternalSecret"> {
+  return {
+    listExternalSecrets: (o) =>
+      call({ request: (c) => custom.listClusterCustomObject({ ...ESO, ...listParams(o) }, c), verb: "list", resource: "externalsecrets" }).then(
+        page<KubeExternalSecret>,
+      ),
+    patchExternalSecret: (namespace, name, patch) =>
+      call({
+        request: (c) => custom.patchNamespacedCustomObject({ ...ESO, namespace, name, body: patch }, c),
+        verb: "patch",
+        resource: "externalsecrets",
+        namespace,
+        mergePatch: true,
+      }),
+    patchClusterExternalSecret: (name, patch) =>
+      call({
+        request: (c) => custom.patchClusterCustomObject({ ...ESO, plural: "clusterexternalsecrets", name, body: patch }, c),
+        verb: "patch",
+        resource: "clusterexternalsecrets",
+        mergePatch: true,
+      }),
+  };
 }

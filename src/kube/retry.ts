@@ -4,7 +4,9 @@
  * attempts. 409 is retryable but handled by the caller (re-read, decide again) — see apply.ts.
  */
 import { DeadlineExceededError, isDeadlineExceeded, type Deadline } from "../shared/deadline";
-import { KubeApiError } from "./types";
+import { carriesProblem, deadlineProblem, errorCode, isRetryable, networkCodeOf, transportProblem, type Problem, type ProblemTarget } from "../shared/problem";
+import { scrub } from "../shared/redact-text";
+import { KubeApiError, kubeTarget, type KubeRequestWhere } from "./types";
 
 export interface RetryPolicy {
   /** Total attempts including the first (>= 1). */
@@ -24,16 +26,12 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   maxRetryAfterMs: 10_000,
 };
 
-export type FailureKind =
-  | "conflict" // 409: stale resourceVersion or AlreadyExists — re-read and decide again
-  | "throttled" // 429
-  | "server" // 5xx
-  | "network" // connection reset, socket hang up, timeout...
-  | "forbidden" // 403
-  | "unauthorized" // 401
-  | "not-found" // 404
-  | "deadline" // the invocation's deadline passed: never retried
-  | "other"; // 4xx such as 400/422: retrying cannot help
+/**
+ * The retry view of a failure: its Problem's kind (`other` also for a refused request and an
+ * unusable answer: retrying cannot help either), whether it is retried, and the server's
+ * `Retry-After`.
+ */
+export type FailureKind = "conflict" | "throttled" | "server" | "network" | "forbidden" | "unauthorized" | "not-found" | "deadline" | "other";
 
 export interface FailureClassification {
   kind: FailureKind;
@@ -42,80 +40,31 @@ export interface FailureClassification {
   retryAfterMs?: number;
 }
 
-const NETWORK_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EAI_AGAIN",
-  "ENETUNREACH",
-  "EHOSTUNREACH",
-  "UND_ERR_SOCKET",
-  "UND_ERR_CLOSED",
-  "UND_ERR_CONNECT_TIMEOUT",
-  "UND_ERR_HEADERS_TIMEOUT",
-  "UND_ERR_BODY_TIMEOUT",
-  "UND_ERR_ABORTED",
-]);
-const NETWORK_MESSAGES = /socket hang up|other side closed|fetch failed|terminated|network|ECONNRESET|EPIPE/i;
-
 /**
- * A request that got no HTTP answer, as a {@link KubeApiError}: status 0 with the network code
- * when it is a network error (retryable), else status -1 naming the URL and the error's code —
- * e.g. a CA that does not verify the server: not retried, reported by code only. Shared by both
- * adapters and the review requests.
+ * A request that got no HTTP answer, as a {@link KubeApiError} whose Problem is `network` with
+ * the error's class (ENOTFOUND, ECONNREFUSED, ETIMEDOUT, ECONNRESET, TLS, other) — read from the
+ * error's codes, never its message. Shared by both adapters and the review requests.
  */
-export function transportError(error: unknown, url: string, where: KubeApiError["details"] = {}, code: string | undefined = stringCode(error)): KubeApiError {
-  const networkCode = networkErrorCode(error);
-  if (networkCode) return new KubeApiError(0, "", { ...where, networkCode, url });
-  return new KubeApiError(-1, `request to ${url} failed${code ? ` (${code})` : ""}`, { ...where, url });
+export function transportError(error: unknown, url: string, where: KubeRequestWhere = {}): KubeApiError {
+  if (error instanceof KubeApiError) return error;
+  return new KubeApiError(transportProblem(error, kubeTarget({ ...where, url })));
 }
 
-function stringCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-/** The network error code somewhere in an error's `cause` chain, if it is a network error. */
-export function networkErrorCode(error: unknown): string | undefined {
-  if (error instanceof KubeApiError) return error.status === 0 ? (error.details.networkCode ?? "NETWORK") : undefined;
-  let messageMatch = false;
-  let otherCode = false;
-  let current: unknown = error;
-  for (let depth = 0; depth < 8 && current && typeof current === "object"; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === "string" && NETWORK_CODES.has(code)) return code;
-    // e.g. a TLS verification failure (DEPTH_ZERO_SELF_SIGNED_CERT) under "fetch failed": not transient
-    if (typeof code === "string" && /^[A-Z][A-Z0-9_]+$/.test(code)) otherCode = true;
-    const message = (current as { message?: unknown }).message;
-    if (typeof message === "string" && NETWORK_MESSAGES.test(message)) messageMatch = true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return messageMatch && !otherCode ? "NETWORK" : undefined;
+/** The Problem of any thrown value: its own, the deadline's, a transport failure's by its code, else `other`. */
+export function problemOf(error: unknown, target: ProblemTarget = { service: "kubernetes" }): Problem {
+  if (carriesProblem(error)) return error.problem;
+  if (isDeadlineExceeded(error)) return deadlineProblem(target, error.what ?? "");
+  if (networkCodeOf(errorCode(error)) !== undefined) return transportProblem(error, target);
+  return { kind: "other", target, detail: scrub(error instanceof Error ? error.message : String(error)) };
 }
 
 export function classify(error: unknown): FailureClassification {
   if (isDeadlineExceeded(error)) return { kind: "deadline", retryable: false };
-  if (error instanceof KubeApiError) {
-    const s = error.status;
-    if (s === 0) return { kind: "network", retryable: true };
-    if (s === 409) return { kind: "conflict", retryable: true };
-    if (s === 429 || s === 503 || (s >= 500 && s <= 599)) {
-      const retryAfterSeconds = error.details.retryAfterSeconds;
-      const out: FailureClassification = { kind: s === 429 ? "throttled" : "server", retryable: true };
-      if (retryAfterSeconds !== undefined && Number.isFinite(retryAfterSeconds) && retryAfterSeconds >= 0) {
-        out.retryAfterMs = retryAfterSeconds * 1000;
-      }
-      return out;
-    }
-    if (s === 403) return { kind: "forbidden", retryable: false };
-    if (s === 401) return { kind: "unauthorized", retryable: false };
-    if (s === 404) return { kind: "not-found", retryable: false };
-    return { kind: "other", retryable: false };
-  }
-  if (networkErrorCode(error)) return { kind: "network", retryable: true };
-  return { kind: "other", retryable: false };
+  const p = problemOf(error);
+  const kind: FailureKind = p.kind === "rejected" || p.kind === "invalid-answer" ? "other" : p.kind;
+  const out: FailureClassification = { kind, retryable: isRetryable(p) };
+  if ((p.kind === "throttled" || p.kind === "server") && p.retryAfterSeconds !== undefined) out.retryAfterMs = p.retryAfterSeconds * 1000;
+  return out;
 }
 
 /** Parses a `Retry-After` header: delta-seconds or an HTTP date. */

@@ -4,14 +4,18 @@
  * what we may do (SelfSubjectAccessReview) and which resources an API group serves (discovery).
  * Every authenticated user may make these requests (system:basic-user, system:discovery,
  * system:public-info-viewer), so they need no rule in infra/k8s/rbac.yaml.
- * One request each over node:https with the cluster CA, bounded by a timeout and the deadline;
- * failures are {@link KubeApiError}s like the adapters' (never the response body).
+ * One request each through the product's HTTPS transport with the cluster CA, bounded by a total
+ * timeout and the deadline; failures are {@link KubeApiError}s like the adapters' (never the
+ * response body).
  */
-import { request } from "node:https";
-import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
+import { NO_DEADLINE, type Deadline } from "../shared/deadline";
+import { invalidAnswerProblem } from "../shared/problem";
 import { scrub } from "../shared/redact-text";
-import { transportError } from "./retry";
-import { KubeApiError, type KubeConnection } from "./types";
+import { httpsRequest } from "../transport/https";
+import { KubeApiError, kubeTarget, type KubeConnection } from "./types";
+
+/** A review request may take this long in total (connection to last byte), never past the deadline. */
+export const REVIEW_TIMEOUT_MS = 15_000;
 
 export interface ReviewOptions {
   /** Total time of the request (default 15 s), never past the deadline. */
@@ -19,7 +23,11 @@ export interface ReviewOptions {
   deadline?: Deadline;
 }
 
-/** One GET or POST with a JSON answer; a non-2xx answer is a KubeApiError with the Status message (scrubbed). */
+/**
+ * One GET or POST with a JSON answer, through the product's HTTPS transport (a total timeout,
+ * not an idle one: a server that trickles its answer cannot hold the caller past it). A non-2xx
+ * answer is a KubeApiError with the Status message (scrubbed).
+ */
 export function kubeJsonRequest(
   connection: KubeConnection,
   method: "GET" | "POST",
@@ -28,58 +36,52 @@ export function kubeJsonRequest(
   options: ReviewOptions = {},
 ): Promise<unknown> {
   const base = new URL(connection.server);
-  const url = base.origin;
-  const deadline = options.deadline ?? NO_DEADLINE;
-  if (deadline.expired()) return Promise.reject(new DeadlineExceededError(`${method} ${path}`));
+  const target = kubeTarget({ url: base.origin });
   const payload = body === undefined ? undefined : JSON.stringify(body);
-  const where = { url };
-  let destroy = (): void => undefined;
-  const work = new Promise<unknown>((resolve, reject) => {
-    const req = request(
-      {
-        protocol: "https:",
-        hostname: base.hostname,
-        port: base.port || 443,
-        method,
-        path: base.pathname.replace(/\/+$/, "") + path,
-        ...(connection.caData ? { ca: Buffer.from(connection.caData, "base64") } : {}),
-        headers: {
-          authorization: `Bearer ${connection.token}`,
-          accept: "application/json",
-          "user-agent": "ecr-token-rotator",
-          ...(payload !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}),
-        },
+  return httpsRequest(
+    {
+      base,
+      method,
+      path,
+      headers: {
+        authorization: `Bearer ${connection.token}`,
+        accept: "application/json",
+        "user-agent": "ecr-token-rotator",
+        ...(payload !== undefined ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) } : {}),
       },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("error", (error) => reject(transportError(error, url)));
-        res.on("end", () => {
-          const status = res.statusCode ?? 0;
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(Buffer.concat(chunks).toString("utf8"));
-          } catch {
-            // not JSON: status code only
-          }
-          if (status >= 200 && status < 300) {
-            if (typeof parsed === "object" && parsed !== null) resolve(parsed);
-            else reject(new KubeApiError(-1, "the API server answered 2xx with something that is not a JSON object", where));
-            return;
-          }
-          const s = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { message?: unknown; reason?: unknown };
-          const message = typeof s.message === "string" ? scrub(s.message) : status === 401 ? "Unauthorized" : "";
-          reject(new KubeApiError(status, message, { ...where, ...(typeof s.reason === "string" ? { reason: s.reason } : {}) }));
-        });
-      },
-    );
-    req.setTimeout(deadline.budget(options.timeoutMs ?? 15_000), () => req.destroy(Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" })));
-    req.on("error", (error) => reject(transportError(error, url)));
-    destroy = () => req.destroy();
-    req.end(payload);
-  });
-  // A request the deadline cuts is destroyed, not left to its timeout (it would hold the socket, and a CLI's exit).
-  return deadline.race(work, `${method} ${path}`, () => destroy());
+      ...(payload !== undefined ? { body: payload } : {}),
+      ...(connection.caData ? { ca: Buffer.from(connection.caData, "base64") } : {}),
+      timeoutMs: options.timeoutMs ?? REVIEW_TIMEOUT_MS,
+      deadline: options.deadline ?? NO_DEADLINE,
+      target,
+      what: `${method} ${path}`,
+      toError: (problem) => new KubeApiError(problem),
+    },
+    (answer) => {
+      let text = "";
+      return {
+        data: (chunk) => void (text += chunk),
+        end: () => jsonAnswer(answer.status, text, base.origin),
+      };
+    },
+  );
+}
+
+/** A review's answer: the JSON object of a 2xx, else a KubeApiError with the Status message. */
+function jsonAnswer(status: number, text: string, url: string): unknown {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: status code only
+  }
+  if (status >= 200 && status < 300) {
+    if (typeof parsed === "object" && parsed !== null) return parsed;
+    throw new KubeApiError(invalidAnswerProblem(kubeTarget({ url }), "the API server answered 2xx with something that is not a JSON object"));
+  }
+  const s = (typeof parsed === "object" && parsed !== null ? parsed : {}) as { message?: unknown; reason?: unknown };
+  const message = typeof s.message === "string" ? scrub(s.message) : status === 401 ? "Unauthorized" : "";
+  throw new KubeApiError(status, message, { url, ...(typeof s.reason === "string" ? { reason: s.reason } : {}) });
 }
 
 /** `GET /version`: the server's `gitVersion` (e.g. `v1.34.4-eks-1234`). */
@@ -130,7 +132,7 @@ export async function servedResources(connection: KubeConnection, groupVersion: 
     const out = (await kubeJsonRequest(connection, "GET", `/apis/${groupVersion}`, undefined, options)) as { resources?: Array<{ name?: unknown }> };
     return (out.resources ?? []).map((r) => r.name).filter((n): n is string => typeof n === "string" && !n.includes("/"));
   } catch (error) {
-    if (error instanceof KubeApiError && error.status === 404) return undefined;
+    if (error instanceof KubeApiError && error.problem.kind === "not-found") return undefined;
     throw error;
   }
 }

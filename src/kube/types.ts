@@ -7,6 +7,7 @@
  *
  * Errors: implementations throw {@link KubeApiError} (never an error carrying a response body).
  */
+import { httpProblem, problemReason, transportProblem, type CarriesProblem, type Problem, type ProblemTarget } from "../shared/problem";
 
 /** How to reach one cluster's API server. */
 export interface KubeConnection {
@@ -143,31 +144,79 @@ export interface KubeApi {
 export type KubeVerb = "get" | "list" | "create" | "patch";
 export type KubeResource = "namespaces" | "secrets" | "serviceaccounts" | "externalsecrets" | "clusterexternalsecrets" | "pods" | "events";
 
+/** Where a request went, as the adapters know it. */
+export interface KubeRequestWhere {
+  verb?: KubeVerb;
+  resource?: KubeResource;
+  namespace?: string;
+  /** The API server's URL (scrubbed when it enters a Problem). */
+  url?: string;
+}
+
 /**
- * A failed Kubernetes API request. `status` is the HTTP status (0 for a network error, with
- * `networkCode` set). `message` is the API server's Status message (scrubbed of anything that
- * looks like credential material), never a raw response body.
+ * A failed Kubernetes API request: its {@link Problem} says what went wrong (the HTTP class and
+ * status, or the network class when no answer came, or an answer that is not what was asked) and
+ * where. `message` is the API server's Status message (scrubbed of anything that looks like
+ * credential material) or a line derived from the Problem, never a raw response body.
  */
-export class KubeApiError extends Error {
+export class KubeApiError extends Error implements CarriesProblem {
   override readonly name = "KubeApiError";
+  readonly problem: Problem;
+  /** An HTTP answer (`status` 100–599) described by its Status fields, or a Problem built elsewhere. */
+  constructor(problem: Problem);
+  constructor(status: number, message: string, details?: { reason?: string; retryAfterSeconds?: number; about?: string } & KubeRequestWhere);
   constructor(
-    readonly status: number,
-    message: string,
-    readonly details: {
-      reason?: string;
-      retryAfterSeconds?: number;
-      networkCode?: string;
-      verb?: KubeVerb;
-      resource?: KubeResource;
-      namespace?: string;
-      /** The API server's URL (network and TLS failures say where they tried). */
-      url?: string;
-    } = {},
+    problemOrStatus: Problem | number,
+    message = "",
+    details: { reason?: string; retryAfterSeconds?: number; about?: string } & KubeRequestWhere = {},
   ) {
+    const problem =
+      typeof problemOrStatus === "number"
+        ? httpProblem(problemOrStatus, kubeTarget(details), {
+            detail: message,
+            ...(details.reason !== undefined ? { statusReason: details.reason } : {}),
+            ...(details.about !== undefined ? { about: details.about } : {}),
+            ...(details.retryAfterSeconds !== undefined ? { retryAfterSeconds: details.retryAfterSeconds } : {}),
+          })
+        : problemOrStatus;
     // Never an empty message: a network error says which URL it could not reach and why.
-    super(
-      message ||
-        (status === 0 ? `network error ${details.networkCode ?? "(connection failed)"} reaching ${details.url ?? "the API server"}` : `HTTP ${status}`),
-    );
+    super(problem.detail || problemReason(problem));
+    this.problem = problem;
   }
+
+  /** A request that got no answer, by its transport error code (`ECONNRESET`, `ENOTFOUND`, a TLS code…). */
+  static network(errno: string, where: KubeRequestWhere = {}): KubeApiError {
+    return new KubeApiError(transportProblem({ code: errno }, kubeTarget(where)));
+  }
+
+  /** The HTTP status of the answer; undefined when no answer came (network, deadline) or the answer was not usable. */
+  get status(): number | undefined {
+    return "status" in this.problem ? this.problem.status : undefined;
+  }
+
+  /** The request and the answer's Status fields (a view of the Problem). */
+  get details(): { reason?: string; retryAfterSeconds?: number; networkCode?: string; url?: string } & KubeRequestWhere {
+    const p = this.problem;
+    const t = p.target;
+    return {
+      ...(t.verb !== undefined ? { verb: t.verb as KubeVerb } : {}),
+      ...(t.resource !== undefined ? { resource: t.resource as KubeResource } : {}),
+      ...(t.namespace !== undefined ? { namespace: t.namespace } : {}),
+      ...(t.url !== undefined ? { url: t.url } : {}),
+      ...("statusReason" in p && p.statusReason !== undefined ? { reason: p.statusReason } : {}),
+      ...("retryAfterSeconds" in p && p.retryAfterSeconds !== undefined ? { retryAfterSeconds: p.retryAfterSeconds } : {}),
+      ...(p.kind === "network" ? { networkCode: p.errno ?? p.code } : {}),
+    };
+  }
+}
+
+/** The Problem target of a Kubernetes request. */
+export function kubeTarget(where: KubeRequestWhere): ProblemTarget {
+  return {
+    service: "kubernetes",
+    ...(where.verb !== undefined ? { verb: where.verb } : {}),
+    ...(where.resource !== undefined ? { resource: where.resource } : {}),
+    ...(where.namespace !== undefined ? { namespace: where.namespace } : {}),
+    ...(where.url !== undefined ? { url: where.url } : {}),
+  };
 }

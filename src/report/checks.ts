@@ -4,6 +4,7 @@
  * Nothing here may carry a token, password, `auth` field or bearer token: details name hosts,
  * ARNs, names, counts and times only.
  */
+import type { Problem } from "../shared/problem";
 import { wrapText } from "./table";
 
 export type DoctorStatus = "pass" | "fail" | "skip";
@@ -20,6 +21,8 @@ export interface DoctorCheck {
   detail: string;
   /** For a failed check: the change that makes it pass (a command, a policy statement, a variable). */
   fix?: string;
+  /** A check that failed because something went wrong (the deadline, say) rather than a finding: what, typed. */
+  problem?: Problem;
 }
 
 const WORD: Record<DoctorStatus, string> = { pass: "PASS", fail: "FAIL", skip: "SKIP" };

@@ -7,7 +7,7 @@
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { Deadline } from "../shared/deadline";
-import { SDK_REQUEST_HANDLER, sdkSend } from "../shared/sdk-call";
+import { SDK_CLIENT_OPTIONS, sdkSend } from "../shared/sdk-call";
 import type { EcrApi } from "./ecr";
 import { sdkSecretsApi, type SecretsApi } from "./secrets-manager";
 
@@ -18,7 +18,7 @@ export function sdkEcrApi(deadline?: Deadline): EcrApi {
     async getAuthorizationToken(region) {
       let client = ecrClients.get(region);
       if (client === undefined) {
-        client = new ECRClient({ region, maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER });
+        client = new ECRClient({ region, ...SDK_CLIENT_OPTIONS });
         ecrClients.set(region, client);
       }
       const ecr = client;
@@ -36,6 +36,6 @@ export function sdkEcrApi(deadline?: Deadline): EcrApi {
 let secretsClient: SecretsManagerClient | undefined;
 
 export function sdkSecretsManagerApi(region: string | undefined, deadline?: Deadline): SecretsApi {
-  secretsClient ??= new SecretsManagerClient({ maxAttempts: 4, requestHandler: SDK_REQUEST_HANDLER, ...(region ? { region } : {}) });
+  secretsClient ??= new SecretsManagerClient({ ...SDK_CLIENT_OPTIONS, ...(region ? { region } : {}) });
   return sdkSecretsApi(secretsClient, deadline);
 }

@@ -9,6 +9,7 @@ import type { RotationConfig } from "../config/config";
 import type { RegionTokens, RegistryCredential } from "./ecr";
 import { BadRequestError, describeError } from "../shared/errors";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
+import { deadlineProblem, type Problem } from "../shared/problem";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
 import { ECR_PUBLIC_HOST, parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
 import { combinedSecretValue } from "./secret-payload";
@@ -30,6 +31,8 @@ export interface RotationOutcome {
   /** Hosts whose entry was removed instead of refreshed (ECR Public whose refresh failed). */
   withdrawn: string[];
   errors: string[];
+  /** Run-level failures, typed (the deadline cut the registry look-up, say). */
+  problems: Problem[];
 }
 
 /** Which configured registries this run covers; unknown hosts in the request are rejected. */
@@ -69,6 +72,7 @@ async function selectRegistries(run: Rotation): Promise<RegistryHost[] | undefin
   } catch (error) {
     if (error instanceof BadRequestError) throw error;
     run.errors.push(isDeadlineExceeded(error) ? `skipped: ${DEADLINE_REASON} (${describeError(error)})` : describeError(error));
+    if (isDeadlineExceeded(error)) run.problems.push(deadlineProblem({ service: "aws" }, error.what ?? ""));
     return undefined;
   }
 }
@@ -96,7 +100,7 @@ async function rotateCombined(run: Rotation, secretName: string, fetched: Fetche
   }
   if (run.deps.deadline?.expired()) {
     run.errors.push(`${secretName}: skipped: ${DEADLINE_REASON}`);
-    return { secretName, outcome: "skipped", reason: DEADLINE_REASON };
+    return { secretName, outcome: "skipped", reason: DEADLINE_REASON, problem: deadlineProblem({ service: "aws" }) };
   }
   if (fresh.length === 0 || fetched.some((f) => f.credential === undefined && !f.registry.public)) {
     return { secretName, outcome: "skipped", reason: "not every registry has a fresh token: a partial combined secret is never written" };
@@ -118,7 +122,7 @@ async function rotateCombined(run: Rotation, secretName: string, fetched: Fetche
   } catch (error) {
     run.errors.push(`${secretName}: ${describeError(error)}`);
     return isDeadlineExceeded(error)
-      ? { secretName, outcome: "skipped", reason: DEADLINE_REASON }
+      ? { secretName, outcome: "skipped", reason: DEADLINE_REASON, problem: deadlineProblem({ service: "aws" }, error.what ?? "") }
       : { secretName, outcome: "failed", reason: describeError(error) };
   }
 }
@@ -135,6 +139,7 @@ function outcomeOf(run: Rotation, steps: RegistryStep[], combinedSecret: Combine
     stored: steps.flatMap((s) => (s.stored ? [s.stored] : [])),
     withdrawn: steps.filter((s) => s.withdrawn).map((s) => s.row.registry),
     errors: run.errors,
+    problems: run.problems,
   };
   if (combinedSecret) result.combinedSecret = combinedSecret;
   return result;

@@ -3,6 +3,7 @@
  * dependencies and options, the ECR tokens of the run, its errors, and how an owned secret is
  * written with its sharing (SECRET_READERS, SECRET_REPLICA_REGIONS).
  */
+import type { Problem } from "../shared/problem";
 import type { RotationConfig } from "../config/config";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
 import type { Deadline } from "../shared/deadline";
@@ -45,11 +46,13 @@ export interface Rotation {
   /** The run's ECR tokens: one call per region, counted. */
   tokens: RegionTokens;
   errors: string[];
+  /** Run-level failures, typed, beside `errors` (e.g. the deadline cut the registry look-up). */
+  problems: Problem[];
 }
 
 export function startRotation(config: RotationConfig, deps: RotationDeps, options: RotationOptions): Rotation {
   const tokenNow = deps.tokenNow ?? deps.now;
-  return { config, deps, options, tokenNow, tokens: new RegionTokens(deps.ecr, tokenNow, config.minTokenValiditySeconds), errors: [] };
+  return { config, deps, options, tokenNow, tokens: new RegionTokens(deps.ecr, tokenNow, config.minTokenValiditySeconds), errors: [], problems: [] };
 }
 
 export interface WriteOptions {

@@ -9,6 +9,7 @@ import type { KubernetesReport, Report } from "../report/report";
 import type { DoctorCheck } from "../report/checks";
 import { openSecretScope, scrubDeep } from "../shared/redact";
 import { DEADLINE_REASON, type Deadline } from "../shared/deadline";
+import type { Problem } from "../shared/problem";
 import { isValidNamespaceName } from "../shared/names";
 import { rotate } from "../rotation/rotate";
 import type { SecretsApi } from "../rotation/secrets-manager";
@@ -87,17 +88,26 @@ function startReport(request: Request, started: Date): Report {
   };
 }
 
-/** Report.deadline, and the run's failure when the deadline cut something. */
-function recordDeadline(report: Report, deadline: Deadline | undefined): void {
-  if (deadline === undefined || !Number.isFinite(deadline.at)) return;
-  const reached =
+/**
+ * Whether the deadline cut any work, from the typed marks only: a registry row `skipped` (only
+ * the deadline skips one), a deadline Problem on the combined secret, a namespace or a check, a
+ * cluster `skipped: "deadline"`, or a run-level deadline Problem.
+ */
+function deadlineCut(report: Report, runProblems: readonly Problem[]): boolean {
+  const isDeadline = (p: Problem | undefined): boolean => p?.kind === "deadline";
+  return (
     report.registries.some((r) => r.outcome === "skipped") ||
-    (report.combinedSecret?.outcome === "skipped" && report.combinedSecret.reason === DEADLINE_REASON) ||
-    (report.kubernetes?.clusters ?? []).some(
-      (c) => c.skipped === "deadline" || c.namespaces.some((n) => n.outcome === "skipped" && n.reason?.startsWith(DEADLINE_REASON)),
-    ) ||
-    report.errors.some((e) => e.includes(`skipped: ${DEADLINE_REASON}`)) ||
-    (report.checks ?? []).some((c) => c.detail.startsWith(`${DEADLINE_REASON}:`));
+    isDeadline(report.combinedSecret?.problem) ||
+    (report.kubernetes?.clusters ?? []).some((c) => c.skipped === "deadline" || c.namespaces.some((n) => isDeadline(n.problem))) ||
+    runProblems.some(isDeadline) ||
+    (report.checks ?? []).some((c) => isDeadline(c.problem))
+  );
+}
+
+/** Report.deadline, and the run's failure when the deadline cut something. */
+function recordDeadline(report: Report, deadline: Deadline | undefined, runProblems: readonly Problem[] = []): void {
+  if (deadline === undefined || !Number.isFinite(deadline.at)) return;
+  const reached = deadlineCut(report, runProblems);
   report.deadline = { at: new Date(deadline.at).toISOString(), reached };
   if (reached && report.errors.length === 0) report.errors.push(`skipped: ${DEADLINE_REASON}: work was left when the invocation's deadline came`);
 }
@@ -179,7 +189,7 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
     report.kubernetes = { mode: "skipped", reason: "FALLBACK_MODE=off", clusters: [] };
   }
 
-  recordDeadline(report, deadline);
+  recordDeadline(report, deadline, rotation.problems);
   report.ok = report.errors.length === 0;
   report.durationMs = Date.now() - startedMs;
   return scrubDeep(report);

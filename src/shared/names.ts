@@ -60,3 +60,10 @@ export const LIST_PAGE_SIZE = 1000;
  * server accepts the presigned URL for 15 min; one minute is kept for clock skew).
  */
 export const EKS_TOKEN_LIFETIME_MS = 14 * 60_000;
+
+/**
+ * Parallel requests per cluster (KUBE_CONCURRENCY, and the apply engine's own check): at most 64.
+ * The documented and configured bound; the engine used to accept 256, which no configuration could
+ * ask for, and 64 × KUBE_CLUSTER_CONCURRENCY (32) already bounds a fleet heal's sockets at 2,048.
+ */
+export const MAX_KUBE_CONCURRENCY = 64;

@@ -30,13 +30,52 @@ export function secretValuesOf(logins: ReadonlyArray<{ username: string; passwor
   return [...values].filter((v) => v.length >= 4).sort((a, b) => b.length - a.length);
 }
 
-/** Removes known secret values and anything shaped like a token; bounds the length. */
+/** An http(s) URL in running text: scheme, optional userinfo, host, then path/query up to a blank or quote. */
+const URL_IN_TEXT = /\bhttps?:\/\/[^\s"'<>]+/gi;
+const URL_PARTS = /^([a-z][a-z0-9+.-]*:\/\/)(?:([^@/?#]*)@)?([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/i;
+
+/**
+ * A URL with its credentials removed and its host kept: userinfo and every query value become
+ * `[redacted]`, each path segment is scrubbed like text (a token in a path goes), the scheme and
+ * `host[:port]` stay as written (an endpoint name is not a secret, and says where a call went).
+ */
+export function scrubUrl(url: string): string {
+  const m = URL_PARTS.exec(url);
+  if (!m) return scrubTokens(url);
+  const [, scheme, userinfo, host, path, query] = m;
+  const cleanPath = (path ?? "")
+    .split("/")
+    .map((segment) => scrubTokens(segment))
+    .join("/");
+  const cleanQuery = query
+    ? `?${query
+        .slice(1)
+        .split("&")
+        .map((pair) => (pair.includes("=") ? `${pair.slice(0, pair.indexOf("="))}=${REDACTED}` : pair))
+        .join("&")}`
+    : "";
+  return `${scheme}${userinfo !== undefined ? `${REDACTED}@` : ""}${host}${cleanPath}${cleanQuery}`;
+}
+
+function scrubTokens(text: string): string {
+  return text.replace(BEARER, `$1 ${REDACTED}`).replace(LONG_TOKEN, (m) => (looksLikeName(m) ? m : REDACTED));
+}
+
+/** Removes known secret values and anything shaped like a token (URLs keep their host); bounds the length. */
 export function scrub(text: string, secrets: readonly string[] = []): string {
   let out = text;
   for (const secret of secrets) {
     if (out.includes(secret)) out = out.split(secret).join(REDACTED);
   }
-  out = out.replace(BEARER, `$1 ${REDACTED}`).replace(LONG_TOKEN, (m) => (looksLikeName(m) ? m : REDACTED));
+  // URLs first (their host kept), then the text between them.
+  const parts: string[] = [];
+  let last = 0;
+  for (const m of out.matchAll(URL_IN_TEXT)) {
+    parts.push(scrubTokens(out.slice(last, m.index)), scrubUrl(m[0]));
+    last = m.index + m[0].length;
+  }
+  parts.push(scrubTokens(out.slice(last)));
+  out = parts.join("");
   if (out.length > MAX_MESSAGE) out = `${out.slice(0, MAX_MESSAGE)}…`;
   return out;
 }

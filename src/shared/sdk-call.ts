@@ -16,12 +16,21 @@ export const SDK_CONNECTION_TIMEOUT_MS = 3_000;
 /** One attempt of one SDK request may take this long in total (before retries). */
 export const SDK_REQUEST_TIMEOUT_MS = 10_000;
 
+/**
+ * Attempts of one SDK call, the first included (the SDK's standard retry mode: exponential
+ * backoff with jitter, throttling and 5xx retried) — the one retry policy of every SDK client.
+ */
+export const SDK_MAX_ATTEMPTS = 4;
+
 /** `requestHandler` options for every SDK client (NodeHttpHandler options). */
 export const SDK_REQUEST_HANDLER = {
   connectionTimeout: SDK_CONNECTION_TIMEOUT_MS,
   requestTimeout: SDK_REQUEST_TIMEOUT_MS,
   throwOnRequestTimeout: true,
 } as const;
+
+/** The options every SDK client is created with: the retry policy and the total timeouts. */
+export const SDK_CLIENT_OPTIONS = { maxAttempts: SDK_MAX_ATTEMPTS, requestHandler: SDK_REQUEST_HANDLER } as const;
 
 /** The per-call options of `client.send(command, options)`. */
 export interface SdkCallOptions {

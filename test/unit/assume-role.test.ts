@@ -21,6 +21,7 @@ import { EksConnectionError, getAssumedClusterAccess } from "../../src/eks/conne
 import { decodeEksToken } from "../../src/eks/token";
 import { EksTokenCache } from "../../src/eks/token-cache";
 import { explainUnauthorized } from "../../src/clusters/step";
+import { httpProblem } from "../../src/shared/problem";
 import { deadlineIn, isDeadlineExceeded, type Deadline } from "../../src/shared/deadline";
 
 const ROLE = "arn:aws:iam::222222222222:role/ecr-token-rotator-spoke";
@@ -244,6 +245,7 @@ describe("explainUnauthorized", () => {
         region: "eu-west-1",
         ok: false,
         error: "listing namespaces failed: unauthorized (401): the bearer token was rejected on list namespaces cluster-wide",
+        problems: [httpProblem(401, { service: "kubernetes", verb: "list", resource: "namespaces" })],
         namespaces: [],
       },
       { server: "https://x", caData: "", token: "", identity },
@@ -259,7 +261,10 @@ describe("explainUnauthorized", () => {
     expect(explainUnauthorized({ ...ok }, { server: "", caData: "", token: "", identity })).toEqual(ok);
     const forbidden = { ...ok, ok: false, error: "forbidden (403)" };
     expect(explainUnauthorized({ ...forbidden }, { server: "", caData: "", token: "", identity })).toEqual(forbidden);
-    const own = { ...ok, ok: false, error: "unauthorized (401)" };
+    // The words "unauthorized (401)" alone classify nothing: only a typed unauthorized Problem does.
+    const words = { ...ok, ok: false, error: "unauthorized (401)" };
+    expect(explainUnauthorized({ ...words }, { server: "", caData: "", token: "", identity })).toEqual(words);
+    const own = { ...ok, ok: false, error: "unauthorized (401)", problems: [httpProblem(401, { service: "kubernetes" })] };
     expect(explainUnauthorized({ ...own }, { server: "", caData: "", token: "" })).toEqual(own);
   });
 });

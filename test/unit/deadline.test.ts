@@ -191,8 +191,8 @@ describe("applyToCluster under a deadline", () => {
       { api, deadline },
     );
     expect(result.namespaces).toEqual([
-      { namespace: "a", outcome: "skipped", reason: "deadline" },
-      { namespace: "b", outcome: "skipped", reason: "deadline" },
+      { namespace: "a", outcome: "skipped", reason: "deadline", problem: expect.objectContaining({ kind: "deadline" }) },
+      { namespace: "b", outcome: "skipped", reason: "deadline", problem: expect.objectContaining({ kind: "deadline" }) },
     ]);
     expect(result.errors.join()).toMatch(/skipped: deadline/);
     expect(result.ok).toBe(false);

@@ -232,10 +232,33 @@ describe("doctor: cluster checks", () => {
     expect(line.fix).toContain("--principal-arn arn:aws:iam::222222222222:role/spoke --kubernetes-groups ecr-token-rotator");
   });
 
+  it("a name that does not resolve: 'cannot resolve <host>' with the VPC/VPN/endpoint hint, never the CA", async () => {
+    const w = world();
+    w.version = async () => {
+      throw KubeApiError.network("ENOTFOUND", { url: "https://ABC.gr7.us-east-1.eks.amazonaws.com" });
+    };
+    const lines = await run(w);
+    expect(failed(lines)).toEqual(["cluster reachable prod"]);
+    expect(lines[0]!.detail).toContain("cannot resolve ABC.gr7.us-east-1.eks.amazonaws.com");
+    expect(lines[0]!.fix).toMatch(/VPC/);
+    expect(lines[0]!.fix).toContain("endpoint");
+    expect(`${lines[0]!.detail} ${lines[0]!.fix}`).not.toMatch(/caData|TLS|certificate/);
+  });
+
+  it("a certificate that does not verify: the TLS line blames caData", async () => {
+    const w = world();
+    w.version = async () => {
+      throw KubeApiError.network("DEPTH_ZERO_SELF_SIGNED_CERT", { url: "https://ABC.gr7.us-east-1.eks.amazonaws.com" });
+    };
+    const lines = await run(w);
+    expect(lines[0]!.detail).toContain("the TLS connection to ABC.gr7.us-east-1.eks.amazonaws.com failed (DEPTH_ZERO_SELF_SIGNED_CERT)");
+    expect(lines[0]!.fix).toContain("caData");
+  });
+
   it("an unreachable cluster: reachable fails with where and why, the rest skip with 'cluster unreachable'", async () => {
     const w = world();
     w.version = async () => {
-      throw new KubeApiError(0, "", { networkCode: "ECONNREFUSED", url: "https://ABC.gr7.us-east-1.eks.amazonaws.com" });
+      throw KubeApiError.network("ECONNREFUSED", { url: "https://ABC.gr7.us-east-1.eks.amazonaws.com" });
     };
     const lines = await run(w);
     expect(failed(lines)).toEqual(["cluster reachable prod"]);

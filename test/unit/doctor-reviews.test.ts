@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { serverVersion } from "../../src/kube/reviews";
+import { KubeApiError } from "../../src/kube/types";
 import { deadlineIn, DeadlineExceededError } from "../../src/shared/deadline";
 import { selfSignedCert } from "../support/tls";
 
@@ -50,5 +51,13 @@ it("a request the deadline cuts is rejected as such and ended, not left tricklin
   const connection = { server: url, caData, token: "k8s-aws-v1.reviews-test-token" };
   const call = serverVersion(connection, { timeoutMs: 30_000, deadline: deadlineIn(300) });
   await expect(call).rejects.toBeInstanceOf(DeadlineExceededError);
+  await vi.waitFor(() => expect(open.size).toBe(0), { timeout: 3_000, interval: 50 });
+});
+
+it("without a deadline, a trickling answer ends at the request's total timeout (not an idle timer): a network ETIMEDOUT", async () => {
+  const connection = { server: url, caData, token: "k8s-aws-v1.reviews-test-token" };
+  const error = await serverVersion(connection, { timeoutMs: 300 }).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(KubeApiError);
+  expect((error as KubeApiError).problem).toMatchObject({ kind: "network", code: "ETIMEDOUT", target: { url } });
   await vi.waitFor(() => expect(open.size).toBe(0), { timeout: 3_000, interval: 50 });
 });

@@ -179,7 +179,7 @@ describe("applyToCluster (fake API)", () => {
     const plan = new Map<string, KubeApiError[]>([
       ["ns-00", [new KubeApiError(429, "too many requests", { retryAfterSeconds: 1 })]],
       ["ns-01", [new KubeApiError(503, "unavailable"), new KubeApiError(500, "boom")]],
-      ["ns-02", [new KubeApiError(0, "", { networkCode: "ECONNRESET" })]],
+      ["ns-02", [KubeApiError.network("ECONNRESET")]],
     ]);
     api.faults.push((c) => (c.verb === "create" ? plan.get(c.namespace!)?.shift() : undefined));
     const sleeps: number[] = [];
@@ -198,7 +198,7 @@ describe("applyToCluster (fake API)", () => {
       const out = await realCreate(ns, body);
       if (!dropped) {
         dropped = true;
-        throw new KubeApiError(0, "", { networkCode: "ECONNRESET" });
+        throw KubeApiError.network("ECONNRESET");
       }
       return out;
     };

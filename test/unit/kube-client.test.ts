@@ -16,6 +16,7 @@ import { createHttpKubeApi } from "../../src/kube/http-client";
 import { forEachListed } from "../../src/kube/paging";
 import { DEFAULT_RETRY_POLICY } from "../../src/kube/retry";
 import type { KubeApi, KubeSecret } from "../../src/kube/types";
+import { classify } from "../../src/kube/retry";
 import { KubeApiError } from "../../src/kube/types";
 import { selfSignedCert } from "../support/tls";
 
@@ -216,12 +217,13 @@ describe.each(adapters)("%s", (adapterName, factory) => {
     });
   });
 
-  it("a dropped connection becomes a retryable network error (status 0)", async () => {
+  it("a dropped connection becomes a retryable network error (a network Problem, no HTTP status)", async () => {
     handler = (req) => req.socket.destroy();
     const error = await withApi((api) => api.listNamespaces({ limit: 10 }).catch((e: unknown) => e));
     expect(error).toBeInstanceOf(KubeApiError);
-    expect((error as KubeApiError).status).toBe(0);
-    expect((error as KubeApiError).details.networkCode).toBeTruthy();
+    expect((error as KubeApiError).status).toBeUndefined();
+    expect((error as KubeApiError).problem).toMatchObject({ kind: "network", code: "ECONNRESET" });
+    expect(classify(error).retryable).toBe(true);
   });
 
   it("an untrusted server certificate is a non-retryable error", async () => {
@@ -236,7 +238,8 @@ describe.each(adapters)("%s", (adapterName, factory) => {
     const error = (await api.listNamespaces({ limit: 1 }).catch((e: unknown) => e)) as KubeApiError;
     await api.close?.();
     expect(error).toBeInstanceOf(KubeApiError);
-    expect(error.status).toBe(-1);
+    expect(error.problem).toMatchObject({ kind: "network", code: "TLS" });
+    expect(classify(error).retryable).toBe(false);
     expect(error.message).not.toContain(TOKEN);
   });
 });

@@ -22,14 +22,19 @@ describe("classify", () => {
     expect(classify(apiError(status))).toMatchObject({ kind, retryable });
   });
 
-  it("network errors are retryable: status 0, Node/undici codes in the cause chain, socket hang up", () => {
-    expect(classify(new KubeApiError(0, "", { networkCode: "ECONNRESET" }))).toMatchObject({ kind: "network", retryable: true });
+  it("network errors are retryable: a network Problem, Node/undici codes in the cause chain (never the message text)", () => {
+    expect(classify(KubeApiError.network("ECONNRESET"))).toMatchObject({ kind: "network", retryable: true });
     const undiciStyle = new TypeError("fetch failed", { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) });
     expect(classify(undiciStyle)).toMatchObject({ kind: "network", retryable: true });
     expect(classify(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })).retryable).toBe(true);
-    expect(classify(new Error("socket hang up")).retryable).toBe(true);
+    // Node's "socket hang up" carries ECONNRESET: the code classifies it, not the words.
+    expect(classify(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" })).retryable).toBe(true);
+    expect(classify(new Error("socket hang up")).retryable).toBe(false);
     expect(classify(new Error("something else")).retryable).toBe(false);
-    expect(classify(new KubeApiError(-1, "request failed (DEPTH_ZERO_SELF_SIGNED_CERT)")).retryable).toBe(false);
+    expect(classify(KubeApiError.network("DEPTH_ZERO_SELF_SIGNED_CERT")).retryable).toBe(false);
+    // A name that does not resolve does not start resolving on the next attempt; EAI_AGAIN may.
+    expect(classify(KubeApiError.network("ENOTFOUND")).retryable).toBe(false);
+    expect(classify(KubeApiError.network("EAI_AGAIN")).retryable).toBe(true);
   });
 
   it("carries Retry-After of 429 and 503", () => {
@@ -84,7 +89,7 @@ describe("withRetry", () => {
   };
 
   it("retries 429/5xx/network errors and succeeds", async () => {
-    const r = await run([apiError(429), apiError(503), new KubeApiError(0, "", { networkCode: "ECONNRESET" })]);
+    const r = await run([apiError(429), apiError(503), KubeApiError.network("ECONNRESET")]);
     expect(r.outcome).toEqual({ value: "ok" });
     expect(r.calls).toBe(4);
     expect(r.sleeps).toEqual([50, 100, 200]);

@@ -13,6 +13,7 @@ const SRC = resolve("src");
 /** Bottom to top: a folder may import itself and the folders before it, never one after it. */
 const LAYERS: string[][] = [
   ["shared"],
+  ["transport"],
   ["formats"],
   ["config"],
   ["request"],

@@ -77,7 +77,7 @@ describe("formatReport", () => {
                 outcome: "eso-managed",
                 reason: "owned by ExternalSecret a/ecr-pull: not written; ExternalSecret a/ecr-pull re-synced (force-sync)",
               },
-              { namespace: "b", outcome: "skipped", reason: "deadline" },
+              { namespace: "b", outcome: "skipped", reason: "deadline", problem: { kind: "deadline", target: { service: "kubernetes" }, detail: "" } },
               { namespace: "c", outcome: "skipped", reason: "namespace is terminating" },
             ],
           },
