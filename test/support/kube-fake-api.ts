@@ -191,7 +191,7 @@ export class FakeKubeApi implements KubeApi {
   }
   async createSecret(namespace: string, body: KubeSecret): Promise<KubeSecret> {
     await this.enter({ method: "createSecret", verb: "create", resource: "secrets", namespace, name: body.metadata.name, body });
-    if (!this.namespaces.has(namespace)) throw new KubeApiError(404, `namespaces "${namespace}" not found`, { reason: "NotFound" });
+    if (!this.namespaces.has(namespace)) throw new KubeApiError(404, `namespaces "${namespace}" not found`, { reason: "NotFound", about: "namespaces" });
     const key = `${namespace}/${body.metadata.name}`;
     if (this.secrets.has(key)) throw new KubeApiError(409, `secrets "${body.metadata.name}" already exists`, { reason: "AlreadyExists" });
     const s = clone(body);
