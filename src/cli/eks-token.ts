@@ -123,9 +123,18 @@ function envCredentials(env: Record<string, string | undefined>): EksCredentials
   return async () => ({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
 }
 
-export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<number> {
-  const stderr = io.stderr ?? (() => {});
-  let values: { cluster?: string; "cluster-name"?: string; region?: string; help?: boolean; check?: boolean };
+type EksTokenArgs = { cluster?: string; "cluster-name"?: string; region?: string; help?: boolean; check?: boolean };
+
+/** The cluster and region a run of eks-token is for, with its configured entry (endpoint, CA) if any. */
+interface EksTokenTarget {
+  cluster: string;
+  region: string;
+  entry: ClusterConfig | undefined;
+}
+
+/** The options, or the exit code when they are bad (usage printed) or only --help was asked. */
+function parseEksTokenArgs(argv: string[], io: EksTokenIo, stderr: (text: string) => void): EksTokenArgs | number {
+  let values: EksTokenArgs;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -147,22 +156,36 @@ export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<n
     io.stdout(EKS_TOKEN_USAGE);
     return 0;
   }
-  const usage = (message: string): number => {
-    stderr(`ecr-token-rotator eks-token: ${message}\n\n${EKS_TOKEN_USAGE}`);
-    return 2;
-  };
+  return values;
+}
+
+/** The target from the options and the configured clusters, or a usage error's message. */
+function resolveEksTokenTarget(values: EksTokenArgs, env: Record<string, string | undefined>): EksTokenTarget | { usage: string } {
   if (values.cluster !== undefined && values["cluster-name"] !== undefined && values.cluster !== values["cluster-name"]) {
-    return usage("--cluster and --cluster-name disagree; give one");
+    return { usage: "--cluster and --cluster-name disagree; give one" };
   }
-  const configured = configuredClusters(io.env);
+  const configured = configuredClusters(env);
   const cluster = values.cluster ?? values["cluster-name"] ?? (configured.length === 1 ? configured[0]!.name : undefined);
-  if (!cluster) return usage(`--cluster NAME is required${configured.length > 1 ? ` (configured: ${configured.map((c) => c.name).join(", ")})` : ""}`);
-  if (!EKS_CLUSTER_NAME.test(cluster)) return usage(`${JSON.stringify(cluster)} is not a valid EKS cluster name`);
+  if (!cluster) return { usage: `--cluster NAME is required${configured.length > 1 ? ` (configured: ${configured.map((c) => c.name).join(", ")})` : ""}` };
+  if (!EKS_CLUSTER_NAME.test(cluster)) return { usage: `${JSON.stringify(cluster)} is not a valid EKS cluster name` };
   const entry = configured.find((c) => c.name === cluster && (!values.region || c.region === values.region));
-  const region = values.region || entry?.region || io.env.AWS_REGION || io.env.AWS_DEFAULT_REGION;
-  if (!region) return usage("no region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)");
+  const region = values.region || entry?.region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) return { usage: "no region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)" };
   const regionCheck = checkRegion(region);
-  if (!regionCheck.ok) return usage(regionCheck.problem);
+  if (!regionCheck.ok) return { usage: regionCheck.problem };
+  return { cluster, region, entry };
+}
+
+export async function eksTokenCommand(argv: string[], io: EksTokenIo): Promise<number> {
+  const stderr = io.stderr ?? (() => {});
+  const values = parseEksTokenArgs(argv, io, stderr);
+  if (typeof values === "number") return values;
+  const target = resolveEksTokenTarget(values, io.env);
+  if ("usage" in target) {
+    stderr(`ecr-token-rotator eks-token: ${target.usage}\n\n${EKS_TOKEN_USAGE}`);
+    return 2;
+  }
+  const { cluster, region, entry } = target;
   if (values.check || io.terminal) {
     stderr(
       `eks-token: cluster ${cluster} in ${region}${entry?.endpoint ? ` at ${entry.endpoint}` : ""}; identity: your AWS credentials; configuration: ${io.source ?? "this shell's environment"}`,

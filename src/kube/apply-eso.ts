@@ -36,6 +36,84 @@ function reducedExternalSecret(es: KubeExternalSecret): KubeExternalSecret {
   };
 }
 
+type WantedExternalSecret = { namespace: string; name: string; rows: NamespaceResult[]; parent?: string };
+
+/** Which ExternalSecrets a re-sync patches (and the rows each serves), and what the LISTs showed. */
+interface ResyncPlan {
+  wanted: Map<string, WantedExternalSecret>;
+  /** `namespace/name` of every ExternalSecret listed. */
+  listedIds: Set<string>;
+  /** The parent ClusterExternalSecret of those a ClusterExternalSecret owns. */
+  parents: Map<string, string>;
+  want: (namespace: string, name: string, row?: NamespaceResult) => void;
+  remember: (es: KubeExternalSecret) => void;
+}
+
+function newResyncPlan(): ResyncPlan {
+  const plan: ResyncPlan = {
+    wanted: new Map(),
+    listedIds: new Set(),
+    parents: new Map(),
+    want: (namespace, name, row) => {
+      const id = `${namespace}/${name}`;
+      const entry = plan.wanted.get(id) ?? { namespace, name, rows: [] };
+      if (row) entry.rows.push(row);
+      plan.wanted.set(id, entry);
+    },
+    remember: (es) => {
+      const id = `${es.metadata.namespace}/${es.metadata.name}`;
+      plan.listedIds.add(id);
+      const parent = es.metadata.ownerReferences?.find((o) => o.kind === "ClusterExternalSecret" && o.name)?.name;
+      if (parent) plan.parents.set(id, parent);
+    },
+  };
+  return plan;
+}
+
+/**
+ * Pull secrets ESO manages by label only (no owner reference) and ESO_RESYNC's selection need the
+ * ExternalSecrets listed: label-only rows need every ExternalSecret (which one writes the Secret
+ * is in its spec), the selection only those its selector matches.
+ */
+async function listForResync(ctx: ApplyContext, state: ClusterState, plan: ResyncPlan, unowned: NamespaceResult[]): Promise<void> {
+  const { api, target, result } = ctx;
+  const selector = target.esoResync?.labelSelector;
+  if (!((selector !== undefined && state.selected.length > 0) || unowned.length > 0)) return;
+  const selected = new Set(state.selected);
+  try {
+    const listed: KubeExternalSecret[] = [];
+    await forEachListed(
+      (o, onItem) => api.listExternalSecrets(o, onItem),
+      unowned.length > 0 ? {} : { labelSelector: selector! },
+      (es) => void listed.push(es),
+      ctx.paging,
+      reducedExternalSecret,
+    );
+    const requirements = selector === undefined ? undefined : parseLabelSelector(selector);
+    const matchesSelector = (es: KubeExternalSecret) => requirements !== undefined && matchesLabelSelector(requirements, es.metadata.labels ?? {});
+    for (const es of listed) {
+      plan.remember(es);
+      const ns = es.metadata.namespace;
+      if (!ns || !selected.has(ns)) continue;
+      const writes = es.spec?.target?.name || es.metadata.name;
+      const owning = unowned.filter((row) => row.namespace === ns && writes === target.pullSecretName);
+      if (owning.length > 0 || matchesSelector(es)) plan.want(ns, es.metadata.name);
+      for (const row of owning) {
+        row.externalSecret = `${ns}/${es.metadata.name}`;
+        plan.wanted.get(row.externalSecret)!.rows.push(row);
+      }
+    }
+    for (const row of unowned) if (!row.externalSecret) remark(row, "no ExternalSecret in the namespace writes it, so none was re-synced");
+  } catch (error) {
+    if (isDeadlineExceeded(error)) result.deadlineReached = true;
+    const why =
+      error instanceof KubeApiError && error.problem.kind === "not-found"
+        ? "the ExternalSecret API (external-secrets.io/v1) is not served by this cluster (ESO not installed?)"
+        : ctx.describe(error, "list", "externalsecrets");
+    result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
+  }
+}
+
 /**
  * 5. Annotates ExternalSecrets with `force-sync`: those that own an ESO-managed pull secret in a
  * target namespace (always: the heal's fix there is ESO's re-sync), and, with ESO_RESYNC, those
@@ -45,72 +123,16 @@ function reducedExternalSecret(es: KubeExternalSecret): KubeExternalSecret {
 export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterState): Promise<void> {
   const { api, target, result } = ctx;
   const esoRows = result.namespaces.filter((n) => n.outcome === "eso-managed");
-  const wanted = new Map<string, { namespace: string; name: string; rows: NamespaceResult[]; parent?: string }>();
-  const want = (namespace: string, name: string, row?: NamespaceResult) => {
-    const id = `${namespace}/${name}`;
-    const entry = wanted.get(id) ?? { namespace, name, rows: [] };
-    if (row) entry.rows.push(row);
-    wanted.set(id, entry);
-  };
-  /** The ClusterExternalSecret that owns a listed ExternalSecret, if any. */
-  const parentOf = (es: KubeExternalSecret) => es.metadata.ownerReferences?.find((o) => o.kind === "ClusterExternalSecret" && o.name)?.name;
-  /** `namespace/name` of every ExternalSecret listed, and the parent of those a ClusterExternalSecret owns. */
-  const listedIds = new Set<string>();
-  const parents = new Map<string, string>();
-  const remember = (es: KubeExternalSecret) => {
-    const id = `${es.metadata.namespace}/${es.metadata.name}`;
-    listedIds.add(id);
-    const parent = parentOf(es);
-    if (parent) parents.set(id, parent);
-  };
-  for (const row of esoRows) if (row.externalSecret) want(row.namespace, row.externalSecret.slice(row.namespace.length + 1), row);
-
-  // Pull secrets ESO manages by label only (no owner reference) and ESO_RESYNC's selection
-  // need the ExternalSecrets listed.
-  const unowned = esoRows.filter((row) => !row.externalSecret);
-  const selector = target.esoResync?.labelSelector;
-  if ((selector !== undefined && state.selected.length > 0) || unowned.length > 0) {
-    const selected = new Set(state.selected);
-    try {
-      const listed: KubeExternalSecret[] = [];
-      // Label-only rows need every ExternalSecret (which one writes the Secret is in its spec).
-      await forEachListed(
-        (o, onItem) => api.listExternalSecrets(o, onItem),
-        unowned.length > 0 ? {} : { labelSelector: selector! },
-        (es) => void listed.push(es),
-        ctx.paging,
-        reducedExternalSecret,
-      );
-      const matchesSelector =
-        selector === undefined
-          ? () => false
-          : (() => {
-              const requirements = parseLabelSelector(selector);
-              return (es: KubeExternalSecret) => matchesLabelSelector(requirements, es.metadata.labels ?? {});
-            })();
-      for (const es of listed) {
-        remember(es);
-        const ns = es.metadata.namespace;
-        if (!ns || !selected.has(ns)) continue;
-        const writes = es.spec?.target?.name || es.metadata.name;
-        const owning = unowned.filter((row) => row.namespace === ns && writes === target.pullSecretName);
-        if (owning.length > 0 || matchesSelector(es)) want(ns, es.metadata.name);
-        for (const row of owning) {
-          row.externalSecret = `${ns}/${es.metadata.name}`;
-          wanted.get(row.externalSecret)!.rows.push(row);
-        }
-      }
-      for (const row of unowned) if (!row.externalSecret) remark(row, "no ExternalSecret in the namespace writes it, so none was re-synced");
-    } catch (error) {
-      if (isDeadlineExceeded(error)) result.deadlineReached = true;
-      const why =
-        error instanceof KubeApiError && error.problem.kind === "not-found"
-          ? "the ExternalSecret API (external-secrets.io/v1) is not served by this cluster (ESO not installed?)"
-          : ctx.describe(error, "list", "externalsecrets");
-      result.externalSecrets.failed.push({ externalSecret: "*", reason: `listing ExternalSecrets failed: ${why}` });
-    }
-  }
-  await lookUpParents(ctx, wanted, listedIds, remember);
+  const plan = newResyncPlan();
+  const { wanted, parents } = plan;
+  for (const row of esoRows) if (row.externalSecret) plan.want(row.namespace, row.externalSecret.slice(row.namespace.length + 1), row);
+  await listForResync(
+    ctx,
+    state,
+    plan,
+    esoRows.filter((row) => !row.externalSecret),
+  );
+  await lookUpParents(ctx, wanted, plan.listedIds, plan.remember);
   for (const [id, es] of wanted) {
     const parent = parents.get(id);
     if (parent !== undefined) es.parent = parent;
@@ -182,7 +204,7 @@ const OWNER_LOOKUP_MAX_NAMES = 8;
  */
 async function lookUpParents(
   ctx: ApplyContext,
-  wanted: Map<string, { namespace: string; name: string; rows: NamespaceResult[] }>,
+  wanted: Map<string, WantedExternalSecret>,
   listedIds: Set<string>,
   remember: (es: KubeExternalSecret) => void,
 ): Promise<void> {

@@ -168,12 +168,19 @@ export interface FormatOptions {
   rerunOptions?: string;
 }
 
+/** What the sections of {@link formatReport} share: the lines so far and the texts already on screen. */
+interface Rendering {
+  lines: string[];
+  /** Texts already on screen: an error line repeating one is left out (each failure is said once). */
+  shown: string[];
+  table: (header: string[], rows: string[][]) => string[];
+  options: FormatOptions;
+}
+
 /** Human-readable rendering of a Report (for the CLI). */
 export function formatReport(report: Report, options: FormatOptions = {}): string {
-  const lines: string[] = [];
-  const table = (header: string[], rows: string[][]) => formatTable(header, rows, options.width);
-  /** Texts already on screen: an error line repeating one is left out (each failure is said once). */
-  const shown: string[] = [];
+  const out: Rendering = { lines: [], shown: [], table: (header, rows) => formatTable(header, rows, options.width), options };
+  const { lines, shown } = out;
   const trigger = report.trigger.alarmName ? `${report.trigger.via} (${report.trigger.alarmName})` : report.trigger.via;
   lines.push(
     `${report.ok ? "OK" : "FAILED"}  action=${report.action} trigger=${trigger}${report.dryRun ? " DRY RUN (nothing written)" : ""}${report.force ? " force" : ""}  ${report.durationMs} ms, ${report.ecrCalls} ECR call${report.ecrCalls === 1 ? "" : "s"}`,
@@ -184,6 +191,15 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
     // Each failed check is on screen with its fix: its error line would say it twice.
     for (const check of report.checks) if (check.status === "fail") shown.push(`${check.name}: ${check.detail}`);
   }
+  renderRegistries(report, out);
+  if (report.kubernetes) renderKubernetes(report, report.kubernetes, out);
+  if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
+  if (report.deadline?.reached) lines.push(`deadline ${report.deadline.at} reached: the work left was skipped (reason: deadline)`);
+  for (const error of report.errors) if (!shown.some((text) => error.includes(text))) lines.push(`error: ${error}`);
+  return lines.join("\n");
+}
+
+function renderRegistries(report: Report, out: Rendering): void {
   if (report.registries.length > 0) {
     const rows = report.registries.map((r) => [
       r.registry,
@@ -193,78 +209,82 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
       r.secondsRemaining === undefined ? "-" : formatDuration(r.secondsRemaining),
       r.reason,
     ]);
-    lines.push(...table(["REGISTRY", "SECRET", "OUTCOME", "EXPIRES", "LEFT", "WHY"], rows));
+    out.lines.push(...out.table(["REGISTRY", "SECRET", "OUTCOME", "EXPIRES", "LEFT", "WHY"], rows));
   }
   if (report.combinedSecret) {
     const c = report.combinedSecret;
-    lines.push(`combined secret ${c.secretName}: ${OUTCOME_WORD[c.outcome] ?? c.outcome} (${c.reason})`);
+    out.lines.push(`combined secret ${c.secretName}: ${OUTCOME_WORD[c.outcome] ?? c.outcome} (${c.reason})`);
   }
-  if (report.kubernetes) {
-    const k = report.kubernetes;
-    if (k.mode === "skipped") {
-      lines.push(`kubernetes: SKIPPED: ${k.reason ?? ""}`);
-      if (k.reason) shown.push(k.reason.replace(/^failed: /, ""));
-    }
-    if (k.clusters.length > 0) {
-      const count = (c: ClusterReport, ...outcomes: string[]) => String(c.namespaces.filter((n) => outcomes.includes(n.outcome)).length);
-      if (k.mode === "diagnosed") {
-        for (const c of k.clusters) {
-          if (c.ok || c.diagnosis?.unreadable !== undefined) continue;
-          lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
-          if (c.error) shown.push(c.error);
-        }
-      } else
-        lines.push(
-          ...table(
-            ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "ESO-MANAGED", "CONFLICT", "FAILED", "SKIPPED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
-            k.clusters.map((c) => [
-              `${c.region}:${c.cluster}`,
-              count(c, "created", "would-create"),
-              count(c, "updated", "would-update"),
-              count(c, "unchanged"),
-              count(c, "eso-managed"),
-              count(c, "conflict"),
-              count(c, "failed"),
-              count(c, "skipped"),
-              String(c.serviceAccounts?.patched.length ?? 0),
-              c.externalSecrets ? String(c.externalSecrets.resynced.length) : "-",
-              c.ok ? "ok" : `FAILED${c.error ? `: ${c.error}` : ""}`,
-            ]),
-          ),
-        );
-      for (const cluster of k.clusters) {
-        if (k.mode === "diagnosed" && cluster.diagnosis === undefined) continue;
-        const notable = cluster.namespaces.filter(
-          (n) =>
-            n.outcome === "failed" || n.outcome === "conflict" || n.outcome === "eso-managed" || (n.outcome === "skipped" && n.problem?.kind === "deadline"),
-        );
-        if (notable.length > 0)
-          lines.push(
-            ...table(
-              ["NAMESPACE", "OUTCOME", "WHY"],
-              notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""]),
-            ),
-          );
-        const failed = cluster.namespaces.filter((n) => n.outcome === "failed").map((n) => n.namespace);
-        if (failed.length > 0 && report.action === "heal")
-          lines.push(
-            `re-run the failed namespace${failed.length === 1 ? "" : "s"} of ${cluster.cluster}: ${rerunCommand(cluster.cluster, failed, options.rerunOptions)}`,
-          );
-        if (k.mode !== "diagnosed" && cluster.error) shown.push(cluster.error);
-        for (const note of cluster.notes ?? []) lines.push(`note (${cluster.cluster}): ${note}`);
-      }
-      if (report.dryRun && k.mode === "applied") for (const cluster of k.clusters) lines.push(...formatDryRunWrites(cluster));
-      for (const cluster of k.clusters) {
-        if (!cluster.diagnosis) continue;
-        lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis, options));
-        if (cluster.diagnosis.unreadable !== undefined) shown.push(cluster.diagnosis.unreadable);
-      }
-    }
+}
+
+function renderKubernetes(report: Report, k: NonNullable<Report["kubernetes"]>, out: Rendering): void {
+  const { lines, shown } = out;
+  if (k.mode === "skipped") {
+    lines.push(`kubernetes: SKIPPED: ${k.reason ?? ""}`);
+    if (k.reason) shown.push(k.reason.replace(/^failed: /, ""));
   }
-  if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
-  if (report.deadline?.reached) lines.push(`deadline ${report.deadline.at} reached: the work left was skipped (reason: deadline)`);
-  for (const error of report.errors) if (!shown.some((text) => error.includes(text))) lines.push(`error: ${error}`);
-  return lines.join("\n");
+  if (k.clusters.length === 0) return;
+  if (k.mode === "diagnosed") renderDiagnosedClusters(k.clusters, out);
+  else lines.push(...clusterTable(k.clusters, out));
+  for (const cluster of k.clusters) {
+    if (k.mode === "diagnosed" && cluster.diagnosis === undefined) continue;
+    renderClusterNotes(report, cluster, out);
+    if (k.mode !== "diagnosed" && cluster.error) shown.push(cluster.error);
+  }
+  if (report.dryRun && k.mode === "applied") for (const cluster of k.clusters) lines.push(...formatDryRunWrites(cluster));
+  for (const cluster of k.clusters) {
+    if (!cluster.diagnosis) continue;
+    lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis, out.options));
+    if (cluster.diagnosis.unreadable !== undefined) shown.push(cluster.diagnosis.unreadable);
+  }
+}
+
+function renderDiagnosedClusters(clusters: readonly ClusterReport[], out: Rendering): void {
+  for (const c of clusters) {
+    if (c.ok || c.diagnosis?.unreadable !== undefined) continue;
+    out.lines.push(`cluster ${c.region}:${c.cluster}: FAILED${c.error ? `: ${c.error}` : ""}`);
+    if (c.error) out.shown.push(c.error);
+  }
+}
+
+function clusterTable(clusters: readonly ClusterReport[], out: Rendering): string[] {
+  const count = (c: ClusterReport, ...outcomes: string[]) => String(c.namespaces.filter((n) => outcomes.includes(n.outcome)).length);
+  return out.table(
+    ["CLUSTER", "CREATED", "UPDATED", "UNCHANGED", "ESO-MANAGED", "CONFLICT", "FAILED", "SKIPPED", "SA PATCHED", "ESO RE-SYNCED", "STATUS"],
+    clusters.map((c) => [
+      `${c.region}:${c.cluster}`,
+      count(c, "created", "would-create"),
+      count(c, "updated", "would-update"),
+      count(c, "unchanged"),
+      count(c, "eso-managed"),
+      count(c, "conflict"),
+      count(c, "failed"),
+      count(c, "skipped"),
+      String(c.serviceAccounts?.patched.length ?? 0),
+      c.externalSecrets ? String(c.externalSecrets.resynced.length) : "-",
+      c.ok ? "ok" : `FAILED${c.error ? `: ${c.error}` : ""}`,
+    ]),
+  );
+}
+
+/** One cluster's notable namespaces (failed, conflict, ESO-managed, cut by the deadline), the re-run command, its notes. */
+function renderClusterNotes(report: Report, cluster: ClusterReport, out: Rendering): void {
+  const notable = cluster.namespaces.filter(
+    (n) => n.outcome === "failed" || n.outcome === "conflict" || n.outcome === "eso-managed" || (n.outcome === "skipped" && n.problem?.kind === "deadline"),
+  );
+  if (notable.length > 0)
+    out.lines.push(
+      ...out.table(
+        ["NAMESPACE", "OUTCOME", "WHY"],
+        notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""]),
+      ),
+    );
+  const failed = cluster.namespaces.filter((n) => n.outcome === "failed").map((n) => n.namespace);
+  if (failed.length > 0 && report.action === "heal")
+    out.lines.push(
+      `re-run the failed namespace${failed.length === 1 ? "" : "s"} of ${cluster.cluster}: ${rerunCommand(cluster.cluster, failed, out.options.rerunOptions)}`,
+    );
+  for (const note of cluster.notes ?? []) out.lines.push(`note (${cluster.cluster}): ${note}`);
 }
 
 /** A dry run's Kubernetes writes, one line each: what the same heal without dryRun would write. */

@@ -11,7 +11,7 @@ import { openSecretScope, scrubDeep } from "../shared/redact";
 import { DEADLINE_REASON, type Deadline } from "../shared/deadline";
 import type { Problem } from "../shared/problem";
 import { isValidNamespaceName } from "../shared/names";
-import { rotate } from "../rotation/rotate";
+import { rotate, type RotationOutcome } from "../rotation/rotate";
 import type { SecretsApi } from "../rotation/secrets-manager";
 import { classifyEvent, type Request, type Trigger } from "../request/triggers";
 import type { RegistryCredential } from "../rotation/ecr";
@@ -145,54 +145,60 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
   };
   if (rotation.combinedSecret) report.combinedSecret = rotation.combinedSecret;
 
-  const wantsKubernetes = request.action === "heal" ? deps.fallbackOnHeal !== false : deps.fallbackOnRotate === true;
-  if (wantsKubernetes) {
-    if (deps.kubernetes === undefined) {
-      report.kubernetes = {
-        mode: "skipped",
-        reason:
-          "no cluster configured (EKS_CLUSTERS is empty): no pull Secret was pushed, no ExternalSecret re-synced and no pod diagnosed; only Secrets Manager was refreshed (ESO picks it up at its next refresh)",
-        clusters: [],
-      };
-    } else if (rotation.stored.length === 0) {
-      report.kubernetes = { mode: "skipped", reason: "no credential in Secrets Manager to push", clusters: [] };
-    } else if (deadline?.expired()) {
-      const clusters = selectClusters(config.kubernetes.clusters, request).map((c) => ({
-        cluster: c.name,
-        region: c.region,
-        ok: false,
-        skipped: "deadline" as const,
-        error: `skipped: ${DEADLINE_REASON}`,
-        namespaces: [],
-      }));
-      report.kubernetes = { mode: "skipped", reason: DEADLINE_REASON, clusters };
-      for (const c of clusters) report.errors.push(`cluster ${c.cluster}: skipped: ${DEADLINE_REASON}`);
-    } else {
-      try {
-        const step = await deps.kubernetes();
-        report.kubernetes = await step({
-          request,
-          credentials: rotation.stored,
-          reason: request.action === "heal" ? "heal" : "always",
-          ...(deadline ? { deadline } : {}),
-          ...(rotation.withdrawn.length > 0 ? { withdrawn: rotation.withdrawn } : {}),
-        });
-        for (const cluster of report.kubernetes.clusters) {
-          if (!cluster.ok) report.errors.push(`cluster ${cluster.cluster}: ${cluster.error ?? "some namespaces failed"}`);
-        }
-      } catch (error) {
-        report.kubernetes = { mode: "skipped", reason: `failed: ${describeError(error)}`, clusters: [] };
-        report.errors.push(`kubernetes: ${describeError(error)}`);
-      }
-    }
-  } else if (request.action === "heal") {
-    report.kubernetes = { mode: "skipped", reason: "FALLBACK_MODE=off", clusters: [] };
-  }
+  await pushToClusters(report, request, config, deps, rotation);
 
   recordDeadline(report, deadline, rotation.problems);
   report.ok = report.errors.length === 0;
   report.durationMs = Date.now() - startedMs;
   return scrubDeep(report);
+}
+
+/** The Kubernetes half of a rotate or heal: the step when configured and wanted, else why not. */
+async function pushToClusters(report: Report, request: Request, config: Config, deps: RunDeps, rotation: RotationOutcome): Promise<void> {
+  const deadline = deps.deadline;
+  const wantsKubernetes = request.action === "heal" ? deps.fallbackOnHeal !== false : deps.fallbackOnRotate === true;
+  if (!wantsKubernetes) {
+    if (request.action === "heal") report.kubernetes = { mode: "skipped", reason: "FALLBACK_MODE=off", clusters: [] };
+    return;
+  }
+  if (deps.kubernetes === undefined) {
+    report.kubernetes = {
+      mode: "skipped",
+      reason:
+        "no cluster configured (EKS_CLUSTERS is empty): no pull Secret was pushed, no ExternalSecret re-synced and no pod diagnosed; only Secrets Manager was refreshed (ESO picks it up at its next refresh)",
+      clusters: [],
+    };
+  } else if (rotation.stored.length === 0) {
+    report.kubernetes = { mode: "skipped", reason: "no credential in Secrets Manager to push", clusters: [] };
+  } else if (deadline?.expired()) {
+    const clusters = selectClusters(config.kubernetes.clusters, request).map((c) => ({
+      cluster: c.name,
+      region: c.region,
+      ok: false,
+      skipped: "deadline" as const,
+      error: `skipped: ${DEADLINE_REASON}`,
+      namespaces: [],
+    }));
+    report.kubernetes = { mode: "skipped", reason: DEADLINE_REASON, clusters };
+    for (const c of clusters) report.errors.push(`cluster ${c.cluster}: skipped: ${DEADLINE_REASON}`);
+  } else {
+    try {
+      const step = await deps.kubernetes();
+      report.kubernetes = await step({
+        request,
+        credentials: rotation.stored,
+        reason: request.action === "heal" ? "heal" : "always",
+        ...(deadline ? { deadline } : {}),
+        ...(rotation.withdrawn.length > 0 ? { withdrawn: rotation.withdrawn } : {}),
+      });
+      for (const cluster of report.kubernetes.clusters) {
+        if (!cluster.ok) report.errors.push(`cluster ${cluster.cluster}: ${cluster.error ?? "some namespaces failed"}`);
+      }
+    } catch (error) {
+      report.kubernetes = { mode: "skipped", reason: `failed: ${describeError(error)}`, clusters: [] };
+      report.errors.push(`kubernetes: ${describeError(error)}`);
+    }
+  }
 }
 
 /** The diagnose action: read-only — no ECR call, no Secrets Manager write, no Kubernetes write. */
