@@ -1,0 +1,95 @@
+// Helpers of the tests on the bed's real node (test/bed/node.ts): Deployments of the node's
+// image, and waits on what the kubelet reports for their pods. Reads go through kubectl as admin.
+import type { Bed } from "../bed/index";
+import { nodeSupport } from "../bed/node";
+
+/**
+ * Whether the node tests run here. Only a machine without what a node needs at all (no cgroups,
+ * no overlayfs, not Linux, not root) skips them, with the reason; anything else that keeps the
+ * node from starting fails the test file.
+ */
+export const NODE_SUPPORT = nodeSupport();
+if (!NODE_SUPPORT.ok) process.stderr.write(`node tests skipped: ${NODE_SUPPORT.reason}\n`);
+
+export interface PodView {
+  name: string;
+  uid: string;
+  phase: string;
+  /** The container's waiting reason (ErrImagePull, ImagePullBackOff, …) or "running". */
+  state: string;
+  message: string;
+}
+
+export function podView(p: any): PodView {
+  const cs = p.status?.containerStatuses?.[0];
+  const waiting = cs?.state?.waiting;
+  return {
+    name: p.metadata.name,
+    uid: p.metadata.uid,
+    phase: p.status?.phase ?? "",
+    state: cs?.state?.running ? "running" : (waiting?.reason ?? (cs?.state?.terminated ? "terminated" : "pending")),
+    message: waiting?.message ?? "",
+  };
+}
+
+export async function pods(bed: Bed, ns: string, app: string): Promise<PodView[]> {
+  const r = await bed.kubectl(["-n", ns, "get", "pods", "-l", `app=${app}`, "-o", "json"], { check: true });
+  return (JSON.parse(r.stdout).items as any[]).filter((p) => !p.metadata.deletionTimestamp).map(podView);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Polls the pods of `app` until `pred` holds for all `count` of them; returns them. */
+export async function waitPods(
+  bed: Bed,
+  ns: string,
+  app: string,
+  count: number,
+  pred: (p: PodView) => boolean,
+  what: string,
+  timeoutMs = 120_000,
+): Promise<PodView[]> {
+  const deadline = Date.now() + timeoutMs;
+  let last: PodView[] = [];
+  for (;;) {
+    last = await pods(bed, ns, app);
+    if (last.length === count && last.every(pred)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} in ${ns}: ${JSON.stringify(last)}`);
+    await sleep(250);
+  }
+}
+
+/** A Deployment of `image` (always pulled: a cached image would hide a credential problem). */
+export function deployment(ns: string, app: string, image: string, o: { replicas?: number; pullSecret?: string; serviceAccount?: string } = {}) {
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: { name: app, namespace: ns },
+    spec: {
+      replicas: o.replicas ?? 1,
+      selector: { matchLabels: { app } },
+      template: {
+        metadata: { labels: { app } },
+        spec: {
+          ...(o.serviceAccount ? { serviceAccountName: o.serviceAccount } : {}),
+          ...(o.pullSecret ? { imagePullSecrets: [{ name: o.pullSecret }] } : {}),
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 0,
+          containers: [{ name: "app", image, imagePullPolicy: "Always" }],
+        },
+      },
+    },
+  };
+}
+
+export async function apply(bed: Bed, obj: unknown): Promise<void> {
+  await bed.kubectl(["apply", "-f", "-"], { input: JSON.stringify(obj), check: true });
+}
+
+/** The reasons and messages of the Events about pods of namespace `ns`. */
+export async function podEvents(bed: Bed, ns: string): Promise<Array<{ reason: string; message: string; pod: string }>> {
+  const r = await bed.kubectl(["-n", ns, "get", "events", "-o", "json"], { check: true });
+  return (JSON.parse(r.stdout).items as any[])
+    .filter((e) => e.involvedObject?.kind === "Pod")
+    .map((e) => ({ reason: e.reason, message: e.message, pod: e.involvedObject.name }));
+}
