@@ -81,7 +81,7 @@ async function podRunning(b: Bed, n: BedNode, ns: string): Promise<void> {
   await waitPods(b, ns, "app", 1, (p) => p.state === "running", "the pod running");
 }
 
-describe.skipIf(!NODE_SUPPORT.ok)("the bed's node leaves the machine as it found it", () => {
+describe.skipIf(!NODE_SUPPORT.ok)("the bed's node leaves the machine as it found it", { timeout: 300_000 }, () => {
   it("after stop(): hosts entry, sysctls, iptables, interfaces, network namespaces, cgroups, mounts, containerd state", async () => {
     const before = machineState();
     bed = await startBed({ nodeAuth: true });

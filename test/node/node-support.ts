@@ -93,3 +93,16 @@ export async function podEvents(bed: Bed, ns: string): Promise<Array<{ reason: s
     .filter((e) => e.involvedObject?.kind === "Pod")
     .map((e) => ({ reason: e.reason, message: e.message, pod: e.involvedObject.name }));
 }
+
+/**
+ * Creates a namespace and waits for the controller-manager's `default` ServiceAccount (the
+ * bed's createNamespace also writes that ServiceAccount and can race with the controller).
+ */
+export async function createNamespace(bed: Bed, name: string): Promise<void> {
+  await bed.kubectl(["create", "namespace", name], { check: true });
+  for (let i = 0; ; i++) {
+    if ((await bed.kubectl(["-n", name, "get", "serviceaccount", "default"])).code === 0) return;
+    if (i > 300) throw new Error(`no default ServiceAccount in ${name} after 60 s (is kube-controller-manager running?)`);
+    await sleep(200);
+  }
+}
