@@ -76,6 +76,58 @@ function lockOwner(): number | undefined {
   }
 }
 
+/**
+ * A machine-wide lock: the directory `path` holding the owner's pid (mkdir is atomic). Waits up
+ * to `waitMs` for a live owner; a dead owner's lock is taken over after `onStale` ran. Returns the
+ * release function.
+ */
+export async function acquireDirLock(
+  path: string,
+  waitMs: number,
+  say: (m: string) => void = () => undefined,
+  onStale: () => void = () => undefined,
+): Promise<() => void> {
+  mkdirSync(join(path, ".."), { recursive: true });
+  const deadline = Date.now() + waitMs;
+  let told = false;
+  const owner = () => {
+    try {
+      const pid = Number(readFileSync(join(path, "pid"), "utf8"));
+      return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  for (;;) {
+    try {
+      mkdirSync(path);
+      writeFileSync(join(path, "pid"), String(process.pid));
+      return () => rmSync(path, { recursive: true, force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    const pid = owner();
+    if (pid === undefined) {
+      // Being created right now, or left without its pid (killed between the two steps).
+      try {
+        if (Date.now() - statSync(path).mtimeMs > 10_000) rmSync(path, { recursive: true, force: true });
+      } catch {
+        // removed meanwhile
+      }
+    } else if (!alive(pid)) {
+      onStale();
+      rmSync(path, { recursive: true, force: true });
+      continue;
+    } else if (Date.now() > deadline) {
+      throw new Error(`${path} is held by pid ${pid} (still running after ${Math.round(waitMs / 1000)} s)`);
+    } else if (!told) {
+      told = true;
+      say(`waiting for pid ${pid} to release ${path}`);
+    }
+    await sleep(500);
+  }
+}
+
 export interface HostJournal {
   /** Writes `change` to the journal (call before making the change). */
   record(change: HostChange): void;

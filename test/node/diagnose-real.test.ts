@@ -10,11 +10,12 @@ import type { Bed } from "../bed/index";
 import { ecrPassword } from "../bed/kubelet";
 import { startNode, type BedNode } from "../bed/node";
 import { BED_ECR_HOST, startEsoWorld, type EsoWorld } from "../support/eso-chain";
-import { apply, createNamespace, deployment, NODE_SUPPORT, podEvents, waitPods } from "./node-support";
+import { apply, createNamespace, deployment, holdNodeTestLock, NODE_SUPPORT, podEvents, waitPods } from "./node-support";
 
 let world: EsoWorld;
 let bed: Bed;
 let node: BedNode;
+let releaseLock: (() => void) | undefined;
 
 const dockerconfig = (host: string, password: string) =>
   JSON.stringify({ auths: { [host]: { username: "AWS", password, auth: Buffer.from(`AWS:${password}`).toString("base64") } } });
@@ -115,6 +116,7 @@ const CASES: Case[] = [
 
 describe.skipIf(!NODE_SUPPORT.ok)("diagnose on what the real kubelet and containerd wrote", { timeout: 600_000 }, () => {
   beforeAll(async () => {
+    releaseLock = await holdNodeTestLock();
     world = await startEsoWorld({ bed: { nodeAuth: true } });
     bed = world.bed;
     try {
@@ -123,11 +125,15 @@ describe.skipIf(!NODE_SUPPORT.ok)("diagnose on what the real kubelet and contain
       await world.stop();
       throw error;
     }
-  });
+  }, 1_600_000);
 
   afterAll(async () => {
-    await node?.stop();
-    await world?.stop();
+    try {
+      await node?.stop();
+      await world?.stop();
+    } finally {
+      releaseLock?.();
+    }
   });
 
   it("each cause, created for real, is classified from the real messages", async () => {

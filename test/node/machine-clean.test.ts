@@ -9,13 +9,13 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BED_ECR_HOST } from "../support/bed-env";
 import { cgroupHierarchies, HOSTS_MARKER, hostsLines, iptablesChains, mountsUnder, netnsNames, NODE_STATE_DIR, readSysctl } from "../bed/host-journal";
 import { ROOT, startBed, type Bed } from "../bed/index";
 import { NODE_SYSCTLS, startNode, type BedNode } from "../bed/node";
 import { NODE_BRIDGE } from "../bed/node-config";
-import { apply, deployment, NODE_SUPPORT, waitPods } from "./node-support";
+import { apply, deployment, holdNodeTestLock, NODE_SUPPORT, waitPods } from "./node-support";
 
 function processesOfNode(): string[] {
   const out: string[] = [];
@@ -63,6 +63,11 @@ function expectNodeChangedMachine(): void {
 
 let bed: Bed | undefined;
 let node: BedNode | undefined;
+let releaseLock: (() => void) | undefined;
+beforeAll(async () => {
+  if (NODE_SUPPORT.ok) releaseLock = await holdNodeTestLock();
+}, 1_600_000);
+afterAll(() => releaseLock?.());
 afterEach(async () => {
   await node?.stop().catch(() => undefined);
   await bed?.stop();

@@ -1,5 +1,7 @@
 // Helpers of the tests on the bed's real node (test/bed/node.ts): Deployments of the node's
 // image, and waits on what the kubelet reports for their pods. Reads go through kubectl as admin.
+import { join } from "node:path";
+import { acquireDirLock, NODE_STATE_DIR } from "../bed/host-journal";
 import type { Bed } from "../bed/index";
 import { nodeSupport } from "../bed/node";
 
@@ -105,4 +107,13 @@ export async function createNamespace(bed: Bed, name: string): Promise<void> {
     if (i > 300) throw new Error(`no default ServiceAccount in ${name} after 60 s (is kube-controller-manager running?)`);
     await sleep(200);
   }
+}
+
+/**
+ * The node is machine-wide: a test file on it holds this lock from beforeAll to afterAll, so the
+ * files of test/node/ run one after the other even when vitest runs files in parallel (and a
+ * file's "machine as before" snapshot is never taken while another file's node runs).
+ */
+export function holdNodeTestLock(waitMs = 1_500_000): Promise<() => void> {
+  return acquireDirLock(join(NODE_STATE_DIR, "tests.lock"), waitMs, (m) => process.stderr.write(`node tests: ${m}\n`));
 }

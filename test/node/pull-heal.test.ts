@@ -15,15 +15,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bed } from "../bed/index";
 import { startNode, type BedNode } from "../bed/node";
 import { getJson, getSecret, passwordFor, startEsoWorld, type EsoWorld } from "../support/eso-chain";
-import { apply, createNamespace, deployment, NODE_SUPPORT, podEvents, pods, waitPods } from "./node-support";
+import { apply, createNamespace, deployment, holdNodeTestLock, NODE_SUPPORT, podEvents, pods, waitPods } from "./node-support";
 
 let world: EsoWorld;
 let bed: Bed;
 let node: BedNode;
+let releaseLock: (() => void) | undefined;
 const ESO_RESYNC = { ESO_RESYNC: "ecr-token-rotator/resync=true" };
 
 describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the product wrote, and run again after a heal", { timeout: 600_000 }, () => {
   beforeAll(async () => {
+    releaseLock = await holdNodeTestLock();
     world = await startEsoWorld({ bed: { nodeAuth: true } });
     bed = world.bed;
     try {
@@ -33,11 +35,15 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
       await world.stop();
       throw error;
     }
-  });
+  }, 1_600_000);
 
   afterAll(async () => {
-    await node?.stop();
-    await world?.stop();
+    try {
+      await node?.stop();
+      await world?.stop();
+    } finally {
+      releaseLock?.();
+    }
   });
 
   it("the seed's path: rotate → Secrets Manager → ESO (shipped manifests) → pull Secret → the Deployment's pod pulls and runs", async () => {
@@ -111,6 +117,22 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
     process.stdout.write(
       `node: heal took ${Math.round(healDone - healStart)} ms; from heal start to every stuck pod Running: ${Math.round(runningAt - healStart)} ms (kubelet back-off decides)\n`,
     );
+  });
+
+  it("a pull secret created after the pod: the kubelet reads the pod's imagePullSecrets at every pull, so the heal's Secret fixes that pod in place", async () => {
+    const ns = "team-late-secret";
+    await createNamespace(bed, ns);
+    await apply(bed, deployment(ns, "app", node.image, { pullSecret: "ecr-pull-secret" }));
+    const [pod] = await waitPods(bed, ns, "app", 1, (p) => p.state === "ImagePullBackOff", "the pod in ImagePullBackOff");
+    const events = await podEvents(bed, ns);
+    expect(events.filter((e) => e.pod === pod!.name).map((e) => `${e.reason}: ${e.message}`)).toContain(
+      "FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets (ecr-pull-secret); attempting to pull the image may not succeed.",
+    );
+    const healed = await world.cli(["heal", "--cluster", bed.clusterName, "--namespace", ns]);
+    expect(healed.ok).toBe(true);
+    expect(await getSecret(bed, ns, "ecr-pull-secret")).toBeDefined();
+    const [running] = await waitPods(bed, ns, "app", 1, (p) => p.state === "running", "the same pod running after the heal", 360_000);
+    expect(running!.uid).toBe(pod!.uid);
   });
 
   it("the default-ServiceAccount trap: a pod admitted before its ServiceAccount named the pull secret stays stuck after the heal; its replacement runs", async () => {
