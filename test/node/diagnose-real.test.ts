@@ -145,7 +145,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("diagnose on what the real kubelet and contain
     }
     const captured: Record<string, { waiting: string[]; events: Array<[string, string]> }> = {};
     for (const c of CASES) {
-      const [pod] = await waitPods(bed, c.ns, "app", 1, (p) => p.state === "ImagePullBackOff", "the pod in ImagePullBackOff", 180_000);
+      const [pod] = await waitPods(bed, { ns: c.ns, count: 1, what: "the pod in ImagePullBackOff", timeoutMs: 180_000 }, (p) => p.state === "ImagePullBackOff");
       const events = (await podEvents(bed, c.ns)).filter((e) => e.pod === pod!.name && e.reason !== "Scheduled");
       captured[c.ns] = { waiting: [pod!.message], events: events.map((e) => [e.reason, e.message]) };
     }

@@ -83,7 +83,7 @@ async function podRunning(b: Bed, n: BedNode, ns: string): Promise<void> {
     },
   );
   await apply(b, deployment(ns, "app", n.image, { pullSecret: "pull" }));
-  await waitPods(b, ns, "app", 1, (p) => p.state === "running", "the pod running");
+  await waitPods(b, { ns, count: 1, what: "the pod running" }, (p) => p.state === "running");
 }
 
 describe.skipIf(!NODE_SUPPORT.ok)("the bed's node leaves the machine as it found it", { timeout: 300_000 }, () => {

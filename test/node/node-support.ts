@@ -41,22 +41,25 @@ export async function pods(bed: Bed, ns: string, app: string): Promise<PodView[]
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Polls the pods of `app` until `pred` holds for all `count` of them; returns them. */
-export async function waitPods(
-  bed: Bed,
-  ns: string,
-  app: string,
-  count: number,
-  pred: (p: PodView) => boolean,
-  what: string,
-  timeoutMs = 120_000,
-): Promise<PodView[]> {
+/** Which pods to wait for: `count` pods of Deployment `app` (default "app") in `ns`. */
+export interface PodQuery {
+  ns: string;
+  count: number;
+  /** For the timeout's message. */
+  what: string;
+  app?: string;
+  timeoutMs?: number;
+}
+
+/** Polls the pods until there are `q.count` of them and `pred` holds for all; returns them. */
+export async function waitPods(bed: Bed, q: PodQuery, pred: (p: PodView) => boolean): Promise<PodView[]> {
+  const timeoutMs = q.timeoutMs ?? 120_000;
   const deadline = Date.now() + timeoutMs;
   let last: PodView[] = [];
   for (;;) {
-    last = await pods(bed, ns, app);
-    if (last.length === count && last.every(pred)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} in ${ns}: ${JSON.stringify(last)}`);
+    last = await pods(bed, q.ns, q.app ?? "app");
+    if (last.length === q.count && last.every(pred)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${q.what} in ${q.ns}: ${JSON.stringify(last)}`);
     await sleep(250);
   }
 }

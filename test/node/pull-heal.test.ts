@@ -54,7 +54,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
     expect(secret.ownerKinds).toEqual(["ExternalSecret"]);
     expect(passwordFor(secret.data[".dockerconfigjson"], node.registryHost)).toBe(node.token());
     await apply(bed, deployment(ns, "app", node.image, { pullSecret: "ecr-pull-secret" }));
-    const [pod] = await waitPods(bed, ns, "app", 1, (p) => p.state === "running", "the pod running");
+    const [pod] = await waitPods(bed, { ns, count: 1, what: "the pod running" }, (p) => p.state === "running");
     const pulled = (await podEvents(bed, ns)).filter((e) => e.pod === pod!.name && e.reason === "Pulled");
     expect(pulled.map((e) => e.message).join("\n")).toContain(`Successfully pulled image "${node.image}"`);
   });
@@ -75,7 +75,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
     expect(esoBefore?.ownerKinds).toEqual(["ExternalSecret"]);
     for (const ns of [managed, eso]) {
       await apply(bed, deployment(ns, "app", node.image, { pullSecret: "ecr-pull-secret" }));
-      await waitPods(bed, ns, "app", 1, (p) => p.state === "running", "the first pod running");
+      await waitPods(bed, { ns, count: 1, what: "the first pod running" }, (p) => p.state === "running");
     }
 
     // The token expires: ECR issues a new one and the registry accepts only that.
@@ -86,7 +86,11 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
     for (const ns of [managed, eso]) await bed.kubectl(["-n", ns, "scale", "deployment/app", "--replicas=2"], { check: true });
     const stuck = new Map<string, string>();
     for (const ns of [managed, eso]) {
-      const all = await waitPods(bed, ns, "app", 2, (p) => p.state === "running" || p.state === "ImagePullBackOff", "a pod in ImagePullBackOff", 120_000);
+      const all = await waitPods(
+        bed,
+        { ns, count: 2, what: "a pod in ImagePullBackOff", timeoutMs: 120_000 },
+        (p) => p.state === "running" || p.state === "ImagePullBackOff",
+      );
       const backoff = all.filter((p) => p.state === "ImagePullBackOff");
       expect(backoff).toHaveLength(1);
       expect(backoff[0]!.message).toContain("401 Unauthorized");
@@ -102,7 +106,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
     expect(healed.ok).toBe(true);
     expect(healed.kubernetes.clusters[0].externalSecrets.resynced).toEqual(expect.arrayContaining([`${eso}/ecr-pull-secret`]));
     for (const ns of [managed, eso]) {
-      await waitPods(bed, ns, "app", 2, (p) => p.state === "running", "both pods running after the heal", 360_000);
+      await waitPods(bed, { ns, count: 2, what: "both pods running after the heal", timeoutMs: 360_000 }, (p) => p.state === "running");
       const now = await pods(bed, ns, "app");
       // The stuck pod itself runs: nothing deleted or replaced it.
       expect(now.map((p) => p.uid)).toContain(stuck.get(ns));
@@ -123,7 +127,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
     const ns = "team-late-secret";
     await createNamespace(bed, ns);
     await apply(bed, deployment(ns, "app", node.image, { pullSecret: "ecr-pull-secret" }));
-    const [pod] = await waitPods(bed, ns, "app", 1, (p) => p.state === "ImagePullBackOff", "the pod in ImagePullBackOff");
+    const [pod] = await waitPods(bed, { ns, count: 1, what: "the pod in ImagePullBackOff" }, (p) => p.state === "ImagePullBackOff");
     const events = await podEvents(bed, ns);
     expect(events.filter((e) => e.pod === pod!.name).map((e) => `${e.reason}: ${e.message}`)).toContain(
       "FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets (ecr-pull-secret); attempting to pull the image may not succeed.",
@@ -131,7 +135,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
     const healed = await world.cli(["heal", "--cluster", bed.clusterName, "--namespace", ns]);
     expect(healed.ok).toBe(true);
     expect(await getSecret(bed, ns, "ecr-pull-secret")).toBeDefined();
-    const [running] = await waitPods(bed, ns, "app", 1, (p) => p.state === "running", "the same pod running after the heal", 360_000);
+    const [running] = await waitPods(bed, { ns, count: 1, what: "the same pod running after the heal", timeoutMs: 360_000 }, (p) => p.state === "running");
     expect(running!.uid).toBe(pod!.uid);
   });
 
@@ -139,7 +143,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
     const ns = "team-trap";
     await createNamespace(bed, ns);
     await apply(bed, deployment(ns, "app", node.image));
-    const [pod] = await waitPods(bed, ns, "app", 1, (p) => p.state === "ImagePullBackOff" || p.state === "ErrImagePull", "the pod failing to pull");
+    const [pod] = await waitPods(bed, { ns, count: 1, what: "the pod failing to pull" }, (p) => p.state === "ImagePullBackOff" || p.state === "ErrImagePull");
     const admitted = await getJson(bed, ["-n", ns, "get", "pod", pod!.name]);
     expect(admitted.spec.imagePullSecrets).toBeUndefined();
 
@@ -170,7 +174,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
 
     // A replacement pod is admitted with the patched ServiceAccount's secret, and runs.
     await bed.kubectl(["-n", ns, "delete", "pod", pod!.name, "--wait=false"], { check: true });
-    const [replacement] = await waitPods(bed, ns, "app", 1, (p) => p.uid !== pod!.uid && p.state === "running", "the replacement pod running");
+    const [replacement] = await waitPods(bed, { ns, count: 1, what: "the replacement pod running" }, (p) => p.uid !== pod!.uid && p.state === "running");
     const replaced = await getJson(bed, ["-n", ns, "get", "pod", replacement!.name]);
     expect(replaced.spec.imagePullSecrets).toEqual([{ name: "ecr-pull-secret" }]);
   });
