@@ -15,6 +15,9 @@
 #             native addon (Debian cmake g++ make), both cached
 #   ESO       scripts/build-eso.sh when present: the External Secrets Operator controller the
 #             bed runs, from the Go module proxy, cached like kube-apiserver
+#   node      the bed's real node (test/bed/node.ts): Debian containerd runc
+#             containernetworking-plugins iptables gcc libc6-dev, then scripts/build-node.sh
+#             (kubelet, kube-controller-manager, kube-scheduler, the pause image; cached)
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -103,6 +106,23 @@ sh scripts/build-lambda-runtime.sh >/dev/null || die "scripts/build-lambda-runti
 # ---- the External Secrets Operator controller for the bed's ESO tests (its own cache) ----
 if [ -f scripts/build-eso.sh ]; then
   sh scripts/build-eso.sh || die "scripts/build-eso.sh failed"
+fi
+
+# ---- the bed's real node: runtime packages, then kubelet/controller-manager/scheduler/pause ----
+NODE_APT="containerd:/usr/bin/containerd runc:/usr/sbin/runc containernetworking-plugins:/usr/lib/cni/bridge iptables:/usr/sbin/iptables gcc:/usr/bin/gcc libc6-dev:/usr/lib/x86_64-linux-gnu/libc.a"
+node_missing=""
+for item in $NODE_APT; do
+  [ -e "${item#*:}" ] || node_missing="$node_missing ${item%%:*}"
+done
+if [ -n "$node_missing" ]; then
+  # shellcheck disable=SC2086
+  (apt_install $node_missing) || die "installing the node's Debian packages ($node_missing) failed: the node tests (test/node/) need them"
+  for item in $NODE_APT; do
+    [ -e "${item#*:}" ] || die "Debian package ${item%%:*} installed but ${item#*:} is missing (the node tests need it)"
+  done
+fi
+if [ -f scripts/build-node.sh ]; then
+  sh scripts/build-node.sh >/dev/null || die "scripts/build-node.sh failed (kubelet, kube-controller-manager, kube-scheduler or the pause image for the node tests)"
 fi
 
 say "test dependencies present ($(($(now_ms) - started)) ms)"

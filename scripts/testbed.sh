@@ -6,8 +6,9 @@
 # npm packages, moto, etcd-server, the kube-apiserver build; each checked first, so ~1 s when all
 # is there).
 # Runs test/bed/cli.ts on Node 22 (node_modules/.bin/node) from an esbuild bundle.
-# Arguments are passed on: npm run testbed -- --no-rbac | --rbac FILE | --cluster NAME | --eso
-# (--eso: also the real External Secrets Operator controller, scripts/build-eso.sh, on moto).
+# Arguments are passed on: npm run testbed -- --no-rbac | --rbac FILE | --cluster NAME | --eso | --node
+# (--eso: also the real External Secrets Operator controller, scripts/build-eso.sh, on moto;
+# --node: also a real node, scripts/build-node.sh and test/bed/node.ts).
 set -eu
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -28,6 +29,9 @@ sh scripts/build-kube-apiserver.sh >/dev/null || die "building the test bed's pr
 for a in "$@"; do
   if [ "$a" = "--eso" ]; then
     sh scripts/build-eso.sh >/dev/null || die "building the External Secrets Operator controller failed (see above)"
+  fi
+  if [ "$a" = "--node" ]; then
+    sh scripts/build-node.sh >/dev/null || die "building the node's programs failed (see above)"
   fi
 done
 

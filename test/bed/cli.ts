@@ -7,16 +7,21 @@
 //            --cluster NAME    cluster name (default test-cluster)
 //            --eso             also run the real External Secrets Operator controller (built and
 //                              cached by scripts/build-eso.sh), pointed at the moto server
+//            --node            also a real node (test/bed/node.ts: containerd, kubelet,
+//                              controller-manager, scheduler; the registry under the ECR host
+//                              name); prints NODE=, NODE_IMAGE=, NODE_IMAGE_AUTH=
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
 import { ROOT, startBed, type Bed } from "./index";
+import { nodeSupport, startNode, type BedNode } from "./node";
 
-function parseArgs(argv: string[]): { rbac: string[]; cluster: string; eso: boolean } {
+function parseArgs(argv: string[]): { rbac: string[]; cluster: string; eso: boolean; node: boolean } {
   const rbac: string[] = [];
   let noRbac = false;
   let eso = false;
+  let node = false;
   let cluster = "test-cluster";
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -24,8 +29,9 @@ function parseArgs(argv: string[]): { rbac: string[]; cluster: string; eso: bool
     else if (a === "--rbac" && argv[i + 1]) rbac.push(argv[++i]!);
     else if (a === "--cluster" && argv[i + 1]) cluster = argv[++i]!;
     else if (a === "--eso") eso = true;
+    else if (a === "--node") node = true;
     else if (a === "--help" || a === "-h") {
-      process.stdout.write("usage: npm run testbed [-- --no-rbac | --rbac FILE ... | --cluster NAME | --eso]\n");
+      process.stdout.write("usage: npm run testbed [-- --no-rbac | --rbac FILE ... | --cluster NAME | --eso | --node]\n");
       process.exit(0);
     } else {
       process.stderr.write(`testbed: unknown argument ${a}\n`);
@@ -33,7 +39,7 @@ function parseArgs(argv: string[]): { rbac: string[]; cluster: string; eso: bool
     }
   }
   if (!noRbac && rbac.length === 0 && existsSync(join(ROOT, "infra/k8s/rbac.yaml"))) rbac.push("infra/k8s/rbac.yaml");
-  return { rbac: noRbac ? [] : rbac, cluster, eso };
+  return { rbac: noRbac ? [] : rbac, cluster, eso, node };
 }
 
 async function main(): Promise<void> {
@@ -41,11 +47,14 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   let bed: Bed | undefined;
   let moto: MotoServer | undefined;
+  let node: BedNode | undefined;
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     process.stderr.write("testbed: stopping...\n");
+    // The node first: it undoes its changes to the machine while the API server still runs.
+    await node?.stop().catch((e: Error) => process.stderr.write(`testbed: ${e.message}\n`));
     await Promise.allSettled([bed?.stop(), moto?.stop()]);
     process.stderr.write("testbed: stopped, temporary files removed\n");
     process.exit(code);
@@ -54,14 +63,23 @@ async function main(): Promise<void> {
   process.on("SIGTERM", () => void shutdown(0));
   process.on("SIGHUP", () => void shutdown(0));
 
+  if (args.node) {
+    const support = nodeSupport();
+    if (!support.ok) {
+      process.stderr.write(`testbed: FAILED: --node: ${support.reason}\n`);
+      process.exit(1);
+    }
+  }
+  const nodeAuth = args.node;
   try {
     if (args.eso) {
       // ESO is pointed at moto: moto first.
       moto = await startMoto();
-      bed = await startBed({ verbose: true, clusterName: args.cluster, rbacManifests: args.rbac, eso: { awsEndpoint: moto.url } });
+      bed = await startBed({ verbose: true, clusterName: args.cluster, rbacManifests: args.rbac, eso: { awsEndpoint: moto.url }, nodeAuth });
     } else {
-      [bed, moto] = await Promise.all([startBed({ verbose: true, clusterName: args.cluster, rbacManifests: args.rbac }), startMoto()]);
+      [bed, moto] = await Promise.all([startBed({ verbose: true, clusterName: args.cluster, rbacManifests: args.rbac, nodeAuth }), startMoto()]);
     }
+    if (args.node) node = await startNode(bed, { verbose: true });
   } catch (error) {
     process.stderr.write(`testbed: FAILED: ${error instanceof Error ? error.message : String(error)}\n`);
     await shutdown(1);
@@ -110,6 +128,14 @@ async function main(): Promise<void> {
   const lines = [
     `KUBECONFIG=${bed.adminKubeconfig}`,
     `MOTO_URL=${moto.url}`,
+    ...(node
+      ? [
+          `NODE=${node.name}`,
+          `NODE_IMAGE=${node.image}`,
+          `NODE_IMAGE_AUTH=${node.authFile}`,
+          `# node Ready in ${node.startMs} ms; registry ${node.registryHost} on 127.0.0.1:443 (hosts entry) accepts only the current token (moto's); logs ${node.dir}`,
+        ]
+      : []),
     `# ready in ${Date.now() - t0} ms`,
     `# cluster ${bed.clusterName} (${bed.region}); API server ${bed.apiServerUrl}; fault proxy ${bed.proxyUrl} (control ${bed.proxy.controlUrl})`,
     `# CA certificate (PEM file; EKS_CLUSTERS' caData is its base64): ${bed.caFile}`,

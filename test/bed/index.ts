@@ -87,6 +87,11 @@ export interface BedOptions {
   eso?: boolean | EsoOptions;
   /** Extra kube-apiserver flags. */
   apiServerArgs?: string[];
+  /**
+   * For a real node (test/bed/node.ts): client certificates signed by the bed's CA are accepted,
+   * and kubelets are authorized as in a cluster (Node authorizer, NodeRestriction admission).
+   */
+  nodeAuth?: boolean;
   /** Print progress to stderr. */
   verbose?: boolean;
 }
@@ -479,7 +484,9 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
         // No caching of webhook answers: every request is authenticated afresh (and a test
         // that removes an identity or waits for expiry sees the effect at once).
         "--authentication-token-webhook-cache-ttl=0s",
-        "--authorization-mode=RBAC",
+        ...(options.nodeAuth
+          ? [`--client-ca-file=${join(pki, "ca.crt")}`, "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction"]
+          : ["--authorization-mode=RBAC"]),
         "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
         `--service-account-key-file=${join(pki, "sa.pub")}`,
         `--service-account-signing-key-file=${join(pki, "sa.key")}`,

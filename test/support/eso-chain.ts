@@ -6,7 +6,7 @@ import { execFile } from "node:child_process";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import https from "node:https";
 import { join } from "node:path";
-import { FaultProxy, ROOT, startBed, type Bed } from "../bed/index";
+import { FaultProxy, ROOT, startBed, type Bed, type BedOptions } from "../bed/index";
 import { productEnvForBed, BED_ECR_HOST } from "./bed-env";
 import { startMoto, type MotoServer } from "./moto";
 
@@ -309,12 +309,15 @@ async function startMotoRetrying(attempts = 3): Promise<MotoServer> {
   }
 }
 
-export async function startEsoWorld(options: { productEnv?: Record<string, string> } = {}): Promise<EsoWorld> {
+export async function startEsoWorld(options: { productEnv?: Record<string, string>; bed?: Omit<BedOptions, "eso"> } = {}): Promise<EsoWorld> {
   const moto = await startMotoRetrying();
   let bed: Bed | undefined;
   let ecr: EcrTokens | undefined;
   try {
-    [bed, ecr] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"], eso: { awsEndpoint: moto.url } }), startEcrTokens(moto)]);
+    [bed, ecr] = await Promise.all([
+      startBed({ rbacManifests: ["infra/k8s/rbac.yaml"], ...options.bed, eso: { awsEndpoint: moto.url } }),
+      startEcrTokens(moto),
+    ]);
   } catch (error) {
     await Promise.allSettled([bed?.stop(), ecr?.stop(), moto.stop()]);
     throw error;

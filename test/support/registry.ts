@@ -8,7 +8,9 @@
 // there to check the `username`/`password` fields separately.
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -38,6 +40,8 @@ export interface Registry {
   probeBasic(username: string, password: string): Promise<number>;
   /** Replaces the accepted users (the registry re-reads htpasswd on change), e.g. to rotate a password. */
   setUsers(users: RegistryUser[]): Promise<void>;
+  /** Pushes `source` (a skopeo source, e.g. `oci:DIR:TAG`) as `repository:tag` with the harness's push user. */
+  push(source: string, repositoryTag: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -195,7 +199,17 @@ function killOnExit(child: ChildProcess): void {
  * Starts docker-registry on a free port of 127.0.0.1 with the given htpasswd users (plus a
  * private push user) and pushes one small image, `demo/app:1`, into it with skopeo.
  */
-export async function startRegistry(options: { users: RegistryUser[] }): Promise<Registry> {
+export interface RegistryOptions {
+  users: RegistryUser[];
+  /** Listen address (default 127.0.0.1 and a free port). */
+  addr?: string;
+  /** The name clients use in image references (`host`; default: the listen address). */
+  host?: string;
+  /** Serve HTTPS with this certificate (PEM files); `caFile` is what the harness trusts for its probes. */
+  tls?: { certFile: string; keyFile: string; caFile: string };
+}
+
+export async function startRegistry(options: RegistryOptions): Promise<Registry> {
   requireTool("/usr/bin/docker-registry", "docker-registry");
   requireTool("/usr/bin/skopeo", "skopeo");
   requireTool("/usr/bin/htpasswd", "apache2-utils");
@@ -227,8 +241,8 @@ export async function startRegistry(options: { users: RegistryUser[] }): Promise
   let child: ChildProcess | undefined;
   try {
     await writeHtpasswd(options.users);
-    const port = await freePort();
-    const host = `127.0.0.1:${port}`;
+    const addr = options.addr ?? `127.0.0.1:${await freePort()}`;
+    const host = options.host ?? addr;
     const configPath = join(dir, "config.yml");
     writeFileSync(
       configPath,
@@ -244,8 +258,9 @@ export async function startRegistry(options: { users: RegistryUser[] }): Promise
         "  delete:",
         "    enabled: true",
         "http:",
-        `  addr: ${host}`,
+        `  addr: ${addr}`,
         `  secret: ${randomBytes(16).toString("hex")}`,
+        ...(options.tls ? ["  tls:", `    certificate: ${options.tls.certFile}`, `    key: ${options.tls.keyFile}`] : []),
         "auth:",
         "  htpasswd:",
         "    realm: ecr-token-rotator-test",
@@ -265,14 +280,24 @@ export async function startRegistry(options: { users: RegistryUser[] }): Promise
     proc.on("exit", () => {
       exited = true;
     });
-    const base = `http://${host}`;
+    const ca = options.tls ? readFileSync(options.tls.caFile) : undefined;
+    const v2Status = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        const req = (ca ? https : http).get(
+          `${ca ? "https" : "http"}://${addr}/v2/`,
+          { headers, ...(ca ? { ca, servername: host.split(":")[0] } : {}) },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on("error", reject);
+      });
     await waitFor(
       "docker-registry",
       async () => {
         if (exited) throw new Error(`docker-registry exited: ${log}`);
-        const res = await fetch(`${base}/v2/`);
-        await res.arrayBuffer();
-        return res.status === 401; // up, and demanding credentials
+        return (await v2Status({})) === 401; // up, and demanding credentials
       },
       30_000,
       50,
@@ -289,25 +314,31 @@ export async function startRegistry(options: { users: RegistryUser[] }): Promise
     // Push the demo image with the harness's own push user.
     const layoutDir = join(dir, "oci");
     writeOciLayout(layoutDir);
-    const pushAuth = writeAuthFile(JSON.stringify({ auths: { [host]: { auth: basic(pusher.username, pusher.password) } } }));
-    const push = await exec(
-      "/usr/bin/skopeo",
-      [
-        "--command-timeout",
-        "60s",
-        "--insecure-policy",
-        "copy",
-        "--dest-authfile",
-        pushAuth,
-        "--dest-tls-verify=false",
-        `oci:${layoutDir}:${TAG}`,
-        `docker://${host}/${REPOSITORY}:${TAG}`,
-      ],
-      { env: skopeoEnv, timeoutMs: 90_000 },
-    );
-    if (push.code !== 0) {
-      throw new Error(`pushing the demo image with skopeo failed (exit ${push.code}): ${push.stderr.trim()}`);
-    }
+    // Pushes go to the listen address (the host name may not resolve to it yet).
+    const pushAuth = writeAuthFile(JSON.stringify({ auths: { [addr]: { auth: basic(pusher.username, pusher.password) } } }));
+    const push = async (source: string, repositoryTag: string) => {
+      const pushed = await exec(
+        "/usr/bin/skopeo",
+        [
+          "--command-timeout",
+          "60s",
+          "--insecure-policy",
+          "copy",
+          "--dest-authfile",
+          pushAuth,
+          "--dest-tls-verify=false",
+          source,
+          `docker://${addr}/${repositoryTag}`,
+        ],
+        { env: skopeoEnv, timeoutMs: 90_000 },
+      );
+      if (pushed.code !== 0) {
+        throw new Error(`pushing ${source} as ${repositoryTag} with skopeo failed (exit ${pushed.code}): ${pushed.stderr.trim()}`);
+      }
+    };
+    await push(`oci:${layoutDir}:${TAG}`, `${REPOSITORY}:${TAG}`).catch((error: Error) => {
+      throw new Error(error.message.replace(/^pushing \S+ as \S+/, "pushing the demo image"));
+    });
 
     return {
       host,
@@ -322,13 +353,12 @@ export async function startRegistry(options: { users: RegistryUser[] }): Promise
       },
       writeAuthFile,
       async probeBasic(username: string, password: string): Promise<number> {
-        const res = await fetch(`${base}/v2/`, { headers: { authorization: `Basic ${basic(username, password)}` } });
-        await res.arrayBuffer();
-        return res.status;
+        return v2Status({ authorization: `Basic ${basic(username, password)}` });
       },
       async setUsers(users: RegistryUser[]): Promise<void> {
         await writeHtpasswd(users);
       },
+      push,
       stop(): Promise<void> {
         return new Promise<void>((resolve) => {
           const done = () => {
