@@ -13,6 +13,7 @@ import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
 import { freePort } from "../support/ports";
+import { distEnv } from "../support/dist";
 
 let bed: Bed;
 let moto: MotoServer;
@@ -32,7 +33,7 @@ interface Run {
 
 /** The CLI as an operator runs it (bin → dist/cli.mjs), in its own process: its AWS credentials are its environment's. */
 function cli(args: string[], extra: Record<string, string> = {}): Promise<Run> {
-  const env = { PATH: process.env.PATH ?? "", ...productEnvForBed(bed, moto, extra) };
+  const env = { PATH: process.env.PATH ?? "", ...distEnv(), ...productEnvForBed(bed, moto, extra) };
   return new Promise((resolve) => {
     execFile(process.execPath, ["bin/ecr-token-rotator.mjs", ...args], { env }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { FaultProxy, ROOT, startBed, type Bed } from "../bed/index";
 import { productEnvForBed, BED_ECR_HOST } from "./bed-env";
 import { startMoto, type MotoServer } from "./moto";
+import { distEnv } from "./dist";
 
 export { BED_ECR_HOST };
 /** moto's ECR tokens expire 2015-01-01T00:00:00Z; judge them as of this instant (CLI --now). */
@@ -75,7 +76,7 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
     execFile(
       process.execPath,
       [join(ROOT, "bin", "ecr-token-rotator.mjs"), ...args],
-      { env: { PATH: process.env.PATH ?? "", ...env }, maxBuffer: 16 * 1024 * 1024 },
+      { env: { PATH: process.env.PATH ?? "", ...distEnv(), ...env }, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
   });
