@@ -2,7 +2,9 @@
  * Three projects, by what a test needs (`npm run test:unit`, `test:integration`, `test:bed`;
  * `npm test` runs all three in one run, so .ci/run gets one report):
  *   unit         test/unit: in-process only — no server, no child process, no build, fake timers
- *                for time; the whole project runs in well under a minute.
+ *                for time. It runs in worker threads without per-file isolation (modules are
+ *                loaded once per worker — about a sixth of the time), so a unit test must leave no
+ *                global behind: restore SDK mocks (`afterAll(() => mock.restore())`), env, timers.
  *   bed          every test that starts the test bed (kube-apiserver + etcd, test/bed): the files
  *                under test/bed and any test that imports test/bed, directly or through a helper.
  *   integration  the rest: moto, local HTTPS stubs, the CLI and the bundles in child processes,
@@ -49,7 +51,7 @@ export default defineConfig({
     pool: "forks",
     reporters: ["default"],
     projects: [
-      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"] } },
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"], pool: "threads", isolate: false } },
       { extends: true, test: { name: "bed", include: bedTests, globalSetup: ["test/global-setup.ts"] } },
       {
         extends: true,
