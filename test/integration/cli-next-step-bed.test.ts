@@ -12,7 +12,7 @@ import type { Report } from "../../src/report/report";
 import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
-import { freePort } from "../support/ports";
+import { reservePort } from "../support/ports";
 import { distEnv } from "../support/dist";
 
 let bed: Bed;
@@ -183,7 +183,7 @@ describe("heal: every failure says the next step", () => {
   });
 
   it("an unreachable endpoint names the URL and the network error (never an empty KubeApiError)", async () => {
-    const port = await freePort();
+    const port = await reservePort(); // nothing listens there
     const clusters = JSON.stringify([{ name: bed.clusterName, region: "us-east-1", endpoint: `https://127.0.0.1:${port}`, caData: bed.caData }]);
     const out = await cli(["heal", "--json", "--now", tokenClock()], { EKS_CLUSTERS: clusters });
     const report = JSON.parse(out.stdout) as Report;

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { freePort, waitFor } from "./ports";
+import { PortClashError, saysAddressInUse, startOnFreePorts, waitFor } from "./ports";
 
 export interface RegistryUser {
   username: string;
@@ -227,56 +227,65 @@ export async function startRegistry(options: { users: RegistryUser[] }): Promise
   let child: ChildProcess | undefined;
   try {
     await writeHtpasswd(options.users);
-    const port = await freePort();
-    const host = `127.0.0.1:${port}`;
-    const configPath = join(dir, "config.yml");
-    writeFileSync(
-      configPath,
-      [
-        "version: 0.1",
-        "log:",
-        "  level: warn",
-        "  accesslog:",
-        "    disabled: true",
-        "storage:",
-        "  filesystem:",
-        `    rootdirectory: ${join(dir, "storage")}`,
-        "  delete:",
-        "    enabled: true",
-        "http:",
-        `  addr: ${host}`,
-        `  secret: ${randomBytes(16).toString("hex")}`,
-        "auth:",
-        "  htpasswd:",
-        "    realm: ecr-token-rotator-test",
-        `    path: ${htpasswdPath}`,
-        "",
-      ].join("\n"),
-    );
+    // A port given in the configuration: started again on another should it be taken meanwhile.
+    const { host, base, proc, hasExited } = await startOnFreePorts(1, async ([port = 0]) => {
+      const host = `127.0.0.1:${port}`;
+      const configPath = join(dir, "config.yml");
+      writeFileSync(
+        configPath,
+        [
+          "version: 0.1",
+          "log:",
+          "  level: warn",
+          "  accesslog:",
+          "    disabled: true",
+          "storage:",
+          "  filesystem:",
+          `    rootdirectory: ${join(dir, "storage")}`,
+          "  delete:",
+          "    enabled: true",
+          "http:",
+          `  addr: ${host}`,
+          `  secret: ${randomBytes(16).toString("hex")}`,
+          "auth:",
+          "  htpasswd:",
+          "    realm: ecr-token-rotator-test",
+          `    path: ${htpasswdPath}`,
+          "",
+        ].join("\n"),
+      );
 
-    const proc = spawn("/usr/bin/docker-registry", ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
-    child = proc;
-    killOnExit(proc);
-    let log = "";
-    proc.stderr?.on("data", (chunk: Buffer) => {
-      log = (log + chunk.toString()).slice(-4000);
+      const proc = spawn("/usr/bin/docker-registry", ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+      child = proc;
+      killOnExit(proc);
+      let log = "";
+      proc.stderr?.on("data", (chunk: Buffer) => {
+        log = (log + chunk.toString()).slice(-4000);
+      });
+      let exited = false;
+      proc.on("exit", () => {
+        exited = true;
+      });
+      const base = `http://${host}`;
+      try {
+        await waitFor(
+          "docker-registry",
+          async () => {
+            if (exited) throw saysAddressInUse(log) ? new PortClashError("docker-registry", [port], log) : new Error(`docker-registry exited: ${log}`);
+            const res = await fetch(`${base}/v2/`);
+            await res.arrayBuffer();
+            return res.status === 401 && !exited; // up, and demanding credentials (and ours)
+          },
+          30_000,
+          50,
+        );
+      } catch (error) {
+        proc.kill("SIGKILL");
+        child = undefined;
+        throw error;
+      }
+      return { host, base, proc, hasExited: () => exited };
     });
-    let exited = false;
-    proc.on("exit", () => {
-      exited = true;
-    });
-    const base = `http://${host}`;
-    await waitFor(
-      "docker-registry",
-      async () => {
-        if (exited) throw new Error(`docker-registry exited: ${log}`);
-        const res = await fetch(`${base}/v2/`);
-        await res.arrayBuffer();
-        return res.status === 401; // up, and demanding credentials
-      },
-      30_000,
-      50,
-    );
 
     const writeAuthFile = (content: string): string => {
       authFileCount += 1;
@@ -335,7 +344,7 @@ export async function startRegistry(options: { users: RegistryUser[] }): Promise
             rmSync(dir, { recursive: true, force: true });
             resolve();
           };
-          if (exited) return done();
+          if (hasExited()) return done();
           proc.once("exit", done);
           proc.kill("SIGTERM");
           setTimeout(() => proc.kill("SIGKILL"), 3000).unref();
