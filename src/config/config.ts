@@ -7,7 +7,7 @@
  */
 import { ConfigError } from "../shared/errors";
 import { showValue, withoutCredentials } from "../shared/redact";
-import { EKS_CLUSTER_NAME, isAwsRegion, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
+import { EKS_CLUSTER_NAME, isDnsLabel, isDnsSubdomain, SYSTEM_NAMESPACES } from "../shared/names";
 import { parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
 import { parseLabelSelector } from "../formats/label-selector";
 import { parseProbeImage, type ProbeImage } from "../formats/image-reference";
@@ -423,7 +423,7 @@ function clusterEntries(reader: EnvReader, raw: string): unknown[] | undefined {
     reader.problem(`EKS_CLUSTERS: invalid JSON ${jsonErrorPosition(raw, error)}; expected e.g. [{"name":"prod","region":"us-east-1"}]`);
     return undefined;
   }
-  if (Array.isArray(parsed)) return parsed;
+  if (Array.isArray(parsed)) return parsed as unknown[];
   if (typeof parsed === "object" && parsed !== null) {
     reader.problem(`EKS_CLUSTERS: a JSON object where a list is expected: wrap the entries in [ ], e.g. [${JSON.stringify(parsed)}]`);
   } else reader.problem(`EKS_CLUSTERS: expected a JSON list of clusters, e.g. [{"name":"prod","region":"us-east-1"}]`);

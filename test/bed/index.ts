@@ -182,7 +182,7 @@ function installExitHook(): void {
 
 /** Removes bed directories left by test processes that died without cleaning up. */
 function sweepStaleBeds(base: string): void {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(base).filter((n) => n.startsWith("ecr-bed-"));
   } catch {
@@ -190,7 +190,7 @@ function sweepStaleBeds(base: string): void {
   }
   for (const name of names) {
     const dir = join(base, name);
-    let pid = 0;
+    let pid: number;
     try {
       pid = Number(readFileSync(join(dir, "owner.pid"), "utf8"));
     } catch {
@@ -220,9 +220,9 @@ function startProc(supervisor: string, name: string, cmd: string, args: string[]
   // stdin stays open: the supervisor stops its child when it closes (parent gone or stop()).
   const child = spawn(supervisor, ["supervise", "--", cmd, ...args], { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
   const proc: Proc = { name, child, logFile, exited: false, exitCode: null };
-  child.stdout!.pipe(out, { end: false });
-  child.stderr!.pipe(out, { end: false });
-  child.stdin!.on("error", () => undefined);
+  child.stdout.pipe(out, { end: false });
+  child.stderr.pipe(out, { end: false });
+  child.stdin.on("error", () => undefined);
   child.on("exit", (code) => {
     proc.exited = true;
     proc.exitCode = code;
@@ -261,7 +261,9 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs:
     }
     await sleep(100);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${String(last)}` : last ? `: ${JSON.stringify(last)}` : ""}`,
+  );
 }
 
 /**
@@ -717,6 +719,6 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
   } catch (error) {
     const logs = procs.map((p) => `--- ${p.name} (${p.logFile}) ---\n${tail(p.logFile, 15)}`).join("\n");
     await cleanup();
-    throw new Error(`test bed did not start: ${error instanceof Error ? error.message : String(error)}\n${logs}`);
+    throw new Error(`test bed did not start: ${error instanceof Error ? error.message : String(error)}\n${logs}`, { cause: error });
   }
 }

@@ -29,7 +29,7 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
   const base: Record<string, string | undefined> = { PATH: process.env.PATH ?? "", ...distEnv(), ...motoEnv(moto.url, "eu-west-1"), ...env };
   for (const [k, v] of Object.entries(base)) if (v === undefined) delete base[k];
   return new Promise((resolve) => {
-    execFile(process.execPath, ["bin/ecr-token-rotator.mjs", ...args], { env: base as Record<string, string> }, (error, stdout, stderr) =>
+    execFile(process.execPath, ["bin/ecr-token-rotator.mjs", ...args], { env: base }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
   });

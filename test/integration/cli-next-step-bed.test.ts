@@ -169,7 +169,7 @@ describe("heal: every failure says the next step", () => {
   });
 
   it("a namespace that failed after retries gets the exact re-run command", async () => {
-    await bed.proxy.addFault({ match: { path: "/api/v1/namespaces/flaky/secrets**" }, fault: { kind: "status", status: 503 } });
+    bed.proxy.addFault({ match: { path: "/api/v1/namespaces/flaky/secrets**" }, fault: { kind: "status", status: 503 } });
     const out = await cli(["heal", "--namespace", "flaky", "--namespace", "conf-b", "--now", tokenClock()]);
     expect(out.code).toBe(1);
     expect(out.stdout).toMatch(/test-cluster\/flaky\s+failed\s+HTTP 503/);

@@ -156,7 +156,7 @@ describe("sdkAssumeRole (the SDK port)", () => {
 
   it("the STS client resolves the regional endpoint, not the global one", async () => {
     const client = new STSClient({ region: "eu-west-1" });
-    const endpoint = await client.config.endpointProvider({ Region: "eu-west-1", UseGlobalEndpoint: false, UseFIPS: false, UseDualStack: false });
+    const endpoint = client.config.endpointProvider({ Region: "eu-west-1", UseGlobalEndpoint: false, UseFIPS: false, UseDualStack: false });
     expect(endpoint.url.hostname).toBe("sts.eu-west-1.amazonaws.com");
     client.destroy();
   });

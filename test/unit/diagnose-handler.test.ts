@@ -12,7 +12,7 @@ let captured = "";
 const originalStdout = process.stdout.write.bind(process.stdout);
 beforeAll(() => {
   process.env.POWERTOOLS_METRICS_NAMESPACE = "EcrTokenRotator";
-  process.stdout.write = ((chunk: string | Uint8Array) => ((captured += chunk.toString()), true)) as typeof process.stdout.write;
+  process.stdout.write = (chunk: string | Uint8Array) => ((captured += chunk.toString()), true);
 });
 afterAll(() => {
   process.stdout.write = originalStdout;
@@ -66,7 +66,7 @@ it.each([
   const app: App = {
     config: loadConfig({ AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, EKS_CLUSTERS: "prod" }),
     deps: {
-      ecr: { getAuthorizationToken: untouchable } as EcrApi,
+      ecr: { getAuthorizationToken: untouchable },
       secrets: new Proxy({}, { get: () => untouchable }) as SecretsApi,
       now: () => NOW,
       diagnose: async () => step,

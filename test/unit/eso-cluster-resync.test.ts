@@ -74,7 +74,7 @@ describe("ESO_RESYNC and ClusterExternalSecrets (fake API)", () => {
 
     expect(r.externalSecrets.resynced).toEqual(["billing/ecr-pull-secret", "plain/own", "shop/ecr-pull-secret"]);
     expect(r.externalSecrets.clusterExternalSecrets).toEqual(["ecr-pull"]);
-    const report = clusterReport({ name: "test", region: "us-east-1" } as ClusterConfig, r);
+    const report = clusterReport({ name: "test", region: "us-east-1" }, r);
     expect(report.externalSecrets).toEqual({
       resynced: ["billing/ecr-pull-secret", "plain/own", "shop/ecr-pull-secret"],
       clusterExternalSecrets: ["ecr-pull"],
