@@ -24,7 +24,7 @@ function invokeBundle(event: unknown, env: Record<string, string>): Promise<{ st
 `;
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ["--input-type=module", "-e", script], { env: { PATH: process.env.PATH ?? "", ...env } }, (error, stdout, stderr) =>
-      error ? reject(error) : resolve({ stdout, stderr }),
+      error ? reject(new Error(error.message, { cause: error })) : resolve({ stdout, stderr }),
     );
   });
 }

@@ -162,7 +162,6 @@ export async function watch(bed: Bed, collectionPath: string, fieldSelector?: st
     events,
     until(pred, timeoutMs, what) {
       return new Promise((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
         const check = () => {
           const hit = events.find(pred);
           if (hit) {
@@ -175,7 +174,7 @@ export async function watch(bed: Bed, collectionPath: string, fieldSelector?: st
             reject(failure);
           }
         };
-        timer = setTimeout(() => {
+        const timer = setTimeout(() => {
           waiters.delete(check);
           reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (watch of ${collectionPath} saw ${events.length} event(s))`));
         }, timeoutMs);

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { createHandler } from "../../handlers/rotate";
 import type { App } from "../../src/app/app";
 import { loadConfig } from "../../src/config/config";
-import type { EcrApi } from "../../src/rotation/ecr";
 import type { DiagnoseStep } from "../../src/run/run";
 import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import { HOST_USE1, NOW } from "../support/fixtures";

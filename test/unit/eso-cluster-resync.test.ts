@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from "vitest";
 import { clusterReport } from "../../src/clusters/step";
-import type { ClusterConfig } from "../../src/config/config";
 import { applyToCluster, type ClusterTarget } from "../../src/kube/apply";
 import { FakeKubeApi, forbidden } from "../support/kube-fake-api";
 

@@ -9,7 +9,6 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clusterReport } from "../../src/clusters/step";
-import type { ClusterConfig } from "../../src/config/config";
 import { applyToCluster, type ClusterTarget } from "../../src/kube/apply";
 import { decideSecret, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, esoOwnership, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../../src/kube/decide";
 import type { KubeSecret } from "../../src/kube/types";
