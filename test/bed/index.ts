@@ -215,7 +215,17 @@ function tail(file: string, lines = 25): string {
   }
 }
 
-function startProc(supervisor: string, name: string, cmd: string, args: string[], logFile: string, procs: Proc[], env?: NodeJS.ProcessEnv): Proc {
+/** A process of the bed: `cmd ARGS` under the supervisor, its output in `logFile`. */
+interface ProcSpec {
+  supervisor: string;
+  name: string;
+  cmd: string;
+  args: string[];
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+function startProc(procs: Proc[], { supervisor, name, cmd, args, logFile, env }: ProcSpec): Proc {
   const out = createWriteStream(logFile);
   // stdin stays open: the supervisor stops its child when it closes (parent gone or stop()).
   const child = spawn(supervisor, ["supervise", "--", cmd, ...args], { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
@@ -420,11 +430,11 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
         procs,
         [etcdClient!, etcdPeer!],
         () =>
-          startProc(
-            bins.webhook,
-            "etcd",
-            bins.etcd,
-            [
+          startProc(procs, {
+            supervisor: bins.webhook,
+            name: "etcd",
+            cmd: bins.etcd,
+            args: [
               "--name=bed",
               `--data-dir=${join(dir, `etcd-${etcdClient}`)}`, // fresh on each attempt
               `--listen-client-urls=${url}`,
@@ -437,9 +447,8 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
               "--log-level=warn",
               "--quota-backend-bytes=1073741824",
             ],
-            join(dir, "etcd.log"),
-            procs,
-          ),
+            logFile: join(dir, "etcd.log"),
+          }),
         () =>
           waitUntil(
             "etcd",
@@ -459,7 +468,13 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
     const webhookConfig = join(dir, "webhook.json");
     writeFileSync(webhookConfig, JSON.stringify({ clusterName, identities: Object.values(identities) }), { mode: 0o600 });
     const webhookLog = join(dir, "webhook.log");
-    const webhook = startProc(bins.webhook, "webhook", bins.webhook, ["serve", "-config", webhookConfig, "-listen", "127.0.0.1:0"], webhookLog, procs);
+    const webhook = startProc(procs, {
+      supervisor: bins.webhook,
+      name: "webhook",
+      cmd: bins.webhook,
+      args: ["serve", "-config", webhookConfig, "-listen", "127.0.0.1:0"],
+      logFile: webhookLog,
+    });
     const webhookAddr = await new Promise<string>((resolveAddr, reject) => {
       const rl = createInterface({ input: webhook.child.stdout! });
       const timer = setTimeout(() => reject(new Error(`webhook did not start: ${tail(webhookLog)}`)), 15_000);
@@ -506,11 +521,11 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
         procs,
         [apiPort!],
         () =>
-          startProc(
-            bins.webhook,
-            "kube-apiserver",
-            bins.kubeApiserver,
-            [
+          startProc(procs, {
+            supervisor: bins.webhook,
+            name: "kube-apiserver",
+            cmd: bins.kubeApiserver,
+            args: [
               `--etcd-servers=${etcdUrl}`,
               "--bind-address=127.0.0.1",
               `--secure-port=${apiPort}`,
@@ -533,9 +548,8 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
               "--v=0",
               ...(options.apiServerArgs ?? []),
             ],
-            join(dir, "kube-apiserver.log"),
-            procs,
-          ),
+            logFile: join(dir, "kube-apiserver.log"),
+          }),
         () => waitUntil("kube-apiserver /readyz", async () => (await httpsGet(`${url}/readyz`, caPem)).status === 200, 90_000, procs),
       );
       return url;
@@ -620,15 +634,14 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       const esoHome = join(dir, "eso-home");
       mkdirSync(esoHome, { recursive: true });
       const logFile = join(dir, "eso.log");
-      const proc = startProc(
-        bins.webhook,
-        "eso",
-        esoBins.binary,
-        esoArgs(esoOptions),
+      const proc = startProc(procs, {
+        supervisor: bins.webhook,
+        name: "eso",
+        cmd: esoBins.binary,
+        args: esoArgs(esoOptions),
         logFile,
-        procs,
-        esoEnv(esoOptions, { kubeconfig: esoKubeconfig, home: esoHome, region }),
-      );
+        env: esoEnv(esoOptions, { kubeconfig: esoKubeconfig, home: esoHome, region }),
+      });
       const esoStarted = Date.now();
       await waitUntil(
         "the External Secrets Operator controllers to start their workers",
