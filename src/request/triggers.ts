@@ -212,7 +212,7 @@ function classifyAlarmData(via: "alarm-action" | "alarm-eventbridge", data: unkn
       alarmState,
       previousAlarmState,
       alarmClusters: clustersOfMetrics(alarm.configuration?.metrics),
-    }) as Trigger,
+    }),
   );
 }
 
@@ -260,7 +260,7 @@ function classifySns(event: SNSEvent): EventDecision {
       alarmState: alarm.NewStateValue,
       previousAlarmState: typeof alarm.OldStateValue === "string" ? alarm.OldStateValue : undefined,
       alarmClusters: clusters.length > 0 ? clusters : undefined,
-    }) as Trigger,
+    }),
   );
 }
 
@@ -269,7 +269,7 @@ export function classifyEvent(event: unknown): EventDecision {
   if (!isRecord(event)) throw new BadRequestError(`unsupported event: got ${describeShape(event)}`);
 
   if (Array.isArray(event.Records)) {
-    const first = event.Records[0];
+    const first: unknown = event.Records[0];
     if (isRecord(first) && (first.EventSource === "aws:sns" || isRecord(first.Sns))) return classifySns(event as unknown as SNSEvent);
     throw new BadRequestError(`unsupported event: records that are not SNS alarm notifications (got ${describeShape(first)})`);
   }

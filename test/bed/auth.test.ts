@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_IDENTITIES, startBed, type Bed, type BedIdentity } from "./index";
 import { cliToken, decodeToken, encodeToken, handToken, whoami } from "./tokens";
+import type { LooseJson } from "../support/loose-json";
 
 const limited: BedIdentity = {
   accessKeyId: "AKIALIMITEDTESTKEY01",
@@ -252,13 +253,13 @@ describe("ESO CRDs", () => {
   });
 
   it("rejects an ExternalSecret with a bad enum value, an unknown field or a missing required field", async () => {
-    const badEnum = structuredClone(valid) as Record<string, any>;
+    const badEnum = structuredClone(valid) as Record<string, LooseJson>;
     badEnum.metadata.name = "bad-enum";
     badEnum.spec.refreshPolicy = "Sometimes";
-    const unknown = structuredClone(valid) as Record<string, any>;
+    const unknown = structuredClone(valid) as Record<string, LooseJson>;
     unknown.metadata.name = "unknown-field";
     unknown.spec.refreshIntervall = "1h";
-    const missing = structuredClone(valid) as Record<string, any>;
+    const missing = structuredClone(valid) as Record<string, LooseJson>;
     missing.metadata.name = "missing-key";
     delete missing.spec.data[0].secretKey;
     for (const [what, obj, msg] of [

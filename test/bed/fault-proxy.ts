@@ -665,10 +665,10 @@ export class FaultProxyClient {
     return this.addFault({ fault: { kind: "rewrite", pattern, replacement }, ...opts });
   }
   async requests(query: RequestQuery = {}): Promise<RequestRecord[]> {
-    return (await this.call<{ requests: RequestRecord[] }>("GET", `/requests?${new URLSearchParams(query as Record<string, string>)}`)).requests;
+    return (await this.call<{ requests: RequestRecord[] }>("GET", `/requests?${new URLSearchParams(query as Record<string, string>).toString()}`)).requests;
   }
   async count(query: RequestQuery = {}): Promise<number> {
-    return (await this.call<{ count: number }>("GET", `/requests?${new URLSearchParams(query as Record<string, string>)}`)).count;
+    return (await this.call<{ count: number }>("GET", `/requests?${new URLSearchParams(query as Record<string, string>).toString()}`)).count;
   }
   async countsByRoute(): Promise<Record<string, number>> {
     return (await this.call<{ byRoute: Record<string, number> }>("GET", "/requests")).byRoute;

@@ -18,7 +18,7 @@ import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../support/ports";
+import { PortClashError, saysAddressInUse, startOnFreePorts } from "../support/ports";
 import { ESO_CLIENT_CONTROLLERS, esoArgs, esoEnv, ESO_RBAC_MANIFEST, ESO_SERVICE_ACCOUNT, ensureEsoBinaries, type EsoController, type EsoOptions } from "./eso";
 import { FaultProxy } from "./fault-proxy";
 
@@ -187,7 +187,7 @@ function installExitHook(): void {
 
 /** Removes bed directories left by test processes that died without cleaning up. */
 function sweepStaleBeds(base: string): void {
-  let names: string[] = [];
+  let names: string[];
   try {
     names = readdirSync(base).filter((n) => n.startsWith("ecr-bed-"));
   } catch {
@@ -195,7 +195,7 @@ function sweepStaleBeds(base: string): void {
   }
   for (const name of names) {
     const dir = join(base, name);
-    let pid = 0;
+    let pid: number;
     try {
       pid = Number(readFileSync(join(dir, "owner.pid"), "utf8"));
     } catch {
@@ -220,14 +220,24 @@ function tail(file: string, lines = 25): string {
   }
 }
 
-function startProc(supervisor: string, name: string, cmd: string, args: string[], logFile: string, procs: Proc[], env?: NodeJS.ProcessEnv): Proc {
+/** A process of the bed: `cmd ARGS` under the supervisor, its output in `logFile`. */
+interface ProcSpec {
+  supervisor: string;
+  name: string;
+  cmd: string;
+  args: string[];
+  logFile: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+function startProc(procs: Proc[], { supervisor, name, cmd, args, logFile, env }: ProcSpec): Proc {
   const out = createWriteStream(logFile);
   // stdin stays open: the supervisor stops its child when it closes (parent gone or stop()).
   const child = spawn(supervisor, ["supervise", "--", cmd, ...args], { stdio: ["pipe", "pipe", "pipe"], ...(env ? { env } : {}) });
   const proc: Proc = { name, child, logFile, exited: false, exitCode: null };
-  child.stdout!.pipe(out, { end: false });
-  child.stderr!.pipe(out, { end: false });
-  child.stdin!.on("error", () => undefined);
+  child.stdout.pipe(out, { end: false });
+  child.stderr.pipe(out, { end: false });
+  child.stdin.on("error", () => undefined);
   child.on("exit", (code) => {
     proc.exited = true;
     proc.exitCode = code;
@@ -266,7 +276,39 @@ async function waitUntil(what: string, probe: () => Promise<boolean>, timeoutMs:
     }
     await sleep(100);
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${String(last)}` : last ? `: ${JSON.stringify(last)}` : ""}`,
+  );
+}
+
+/**
+ * Starts a server process on ports it was given and waits until it is ready. When it dies saying
+ * its address was in use (another process took a reserved port first), it leaves `procs` and a
+ * {@link PortClashError} asks {@link startOnFreePorts} for other ports. A short settle after the
+ * first answer makes sure the answer was our process's, not that of the one holding the port.
+ */
+async function startListening(procs: Proc[], ports: number[], start: () => Proc, ready: () => Promise<void>): Promise<Proc> {
+  const proc = start();
+  try {
+    await ready();
+    await sleep(300);
+    if (proc.exited) throw new Error(`${proc.name} exited (code ${proc.exitCode}) after it seemed ready; log ${proc.logFile}:\n${tail(proc.logFile)}`);
+    return proc;
+  } catch (error) {
+    if (proc.exited || (await exitedWithin(proc, 1_000))) {
+      const log = tail(proc.logFile, 50);
+      if (saysAddressInUse(log)) {
+        procs.splice(procs.indexOf(proc), 1);
+        throw new PortClashError(proc.name, ports, log);
+      }
+    }
+    throw error;
+  }
+}
+
+async function exitedWithin(proc: Proc, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms && !proc.exited; waited += 100) await sleep(100);
+  return proc.exited;
 }
 
 function httpsGet(url: string, ca: string, token?: string): Promise<{ status: number; body: string }> {
@@ -386,35 +428,58 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
     const caPem = readFileSync(join(pki, "ca.crt"), "utf8");
     const caData = Buffer.from(caPem).toString("base64");
 
-    // ---- etcd ----
-    const [etcdClient, etcdPeer, apiPort] = [await freePort(), await freePort(), await freePort()];
-    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
-    const etcd = startProc(
-      bins.webhook,
-      "etcd",
-      bins.etcd,
-      [
-        "--name=bed",
-        `--data-dir=${join(dir, "etcd")}`,
-        `--listen-client-urls=${etcdUrl}`,
-        `--advertise-client-urls=${etcdUrl}`,
-        `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
-        `--initial-cluster=bed=http://127.0.0.1:${etcdPeer}`,
-        "--initial-cluster-state=new",
-        "--logger=zap",
-        "--log-level=warn",
-        "--quota-backend-bytes=1073741824",
-      ],
-      join(dir, "etcd.log"),
-      procs,
-    );
+    // ---- etcd (ports given up front: started again on others should one be taken meanwhile) ----
+    const etcdUrl = await startOnFreePorts(2, async ([etcdClient, etcdPeer]) => {
+      const url = `http://127.0.0.1:${etcdClient}`;
+      await startListening(
+        procs,
+        [etcdClient!, etcdPeer!],
+        () =>
+          startProc(procs, {
+            supervisor: bins.webhook,
+            name: "etcd",
+            cmd: bins.etcd,
+            args: [
+              "--name=bed",
+              `--data-dir=${join(dir, `etcd-${etcdClient}`)}`, // fresh on each attempt
+              `--listen-client-urls=${url}`,
+              `--advertise-client-urls=${url}`,
+              `--listen-peer-urls=http://127.0.0.1:${etcdPeer}`,
+              `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
+              `--initial-cluster=bed=http://127.0.0.1:${etcdPeer}`,
+              "--initial-cluster-state=new",
+              "--logger=zap",
+              "--log-level=warn",
+              "--quota-backend-bytes=1073741824",
+            ],
+            logFile: join(dir, "etcd.log"),
+          }),
+        () =>
+          waitUntil(
+            "etcd",
+            async () => {
+              const res = await fetch(`${url}/health`);
+              return res.ok && ((await res.json()) as { health?: string }).health === "true";
+            },
+            30_000,
+            procs,
+          ),
+      );
+      return url;
+    });
+    say("etcd healthy");
 
     // ---- webhook ----
     const webhookConfig = join(dir, "webhook.json");
     writeFileSync(webhookConfig, JSON.stringify({ clusterName, identities: Object.values(identities) }), { mode: 0o600 });
     const webhookLog = join(dir, "webhook.log");
-    const webhook = startProc(bins.webhook, "webhook", bins.webhook, ["serve", "-config", webhookConfig, "-listen", "127.0.0.1:0"], webhookLog, procs);
+    const webhook = startProc(procs, {
+      supervisor: bins.webhook,
+      name: "webhook",
+      cmd: bins.webhook,
+      args: ["serve", "-config", webhookConfig, "-listen", "127.0.0.1:0"],
+      logFile: webhookLog,
+    });
     const webhookAddr = await new Promise<string>((resolveAddr, reject) => {
       const rl = createInterface({ input: webhook.child.stdout! });
       const timer = setTimeout(() => reject(new Error(`webhook did not start: ${tail(webhookLog)}`)), 15_000);
@@ -450,55 +515,52 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
     );
     say(`webhook on ${webhookUrl}`);
 
-    await waitUntil(
-      "etcd",
-      async () => {
-        const res = await fetch(`${etcdUrl}/health`);
-        return res.ok && ((await res.json()) as { health?: string }).health === "true";
-      },
-      30_000,
-      procs,
-    );
-    say("etcd healthy");
-
     // ---- kube-apiserver ----
     const adminToken = randomBytes(24).toString("hex");
     const tokenFile = join(dir, "tokens.csv");
     writeFileSync(tokenFile, `${adminToken},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
-    const apiServerUrl = `https://127.0.0.1:${apiPort}`;
-    startProc(
-      bins.webhook,
-      "kube-apiserver",
-      bins.kubeApiserver,
-      [
-        `--etcd-servers=${etcdUrl}`,
-        "--bind-address=127.0.0.1",
-        `--secure-port=${apiPort}`,
-        "--advertise-address=127.0.0.1",
-        "--endpoint-reconciler-type=none",
-        `--tls-cert-file=${join(pki, "serving.crt")}`,
-        `--tls-private-key-file=${join(pki, "serving.key")}`,
-        `--token-auth-file=${tokenFile}`,
-        `--authentication-token-webhook-config-file=${webhookKubeconfig}`,
-        "--authentication-token-webhook-version=v1",
-        // No caching of webhook answers: every request is authenticated afresh (and a test
-        // that removes an identity or waits for expiry sees the effect at once).
-        "--authentication-token-webhook-cache-ttl=0s",
-        ...(options.nodeAuth
-          ? [`--client-ca-file=${join(pki, "ca.crt")}`, "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction"]
-          : ["--authorization-mode=RBAC"]),
-        "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-        `--service-account-key-file=${join(pki, "sa.pub")}`,
-        `--service-account-signing-key-file=${join(pki, "sa.key")}`,
-        "--service-cluster-ip-range=10.0.0.0/24",
-        "--profiling=false",
-        "--v=0",
-        ...(options.apiServerArgs ?? []),
-      ],
-      join(dir, "kube-apiserver.log"),
-      procs,
-    );
-    await waitUntil("kube-apiserver /readyz", async () => (await httpsGet(`${apiServerUrl}/readyz`, caPem)).status === 200, 90_000, procs);
+    // kube-apiserver refuses --secure-port 0: a reserved port, and another should it be taken.
+    const apiServerUrl = await startOnFreePorts(1, async ([apiPort]) => {
+      const url = `https://127.0.0.1:${apiPort}`;
+      await startListening(
+        procs,
+        [apiPort!],
+        () =>
+          startProc(procs, {
+            supervisor: bins.webhook,
+            name: "kube-apiserver",
+            cmd: bins.kubeApiserver,
+            args: [
+              `--etcd-servers=${etcdUrl}`,
+              "--bind-address=127.0.0.1",
+              `--secure-port=${apiPort}`,
+              "--advertise-address=127.0.0.1",
+              "--endpoint-reconciler-type=none",
+              `--tls-cert-file=${join(pki, "serving.crt")}`,
+              `--tls-private-key-file=${join(pki, "serving.key")}`,
+              `--token-auth-file=${tokenFile}`,
+              `--authentication-token-webhook-config-file=${webhookKubeconfig}`,
+              "--authentication-token-webhook-version=v1",
+              // No caching of webhook answers: every request is authenticated afresh (and a test
+              // that removes an identity or waits for expiry sees the effect at once).
+              "--authentication-token-webhook-cache-ttl=0s",
+              ...(options.nodeAuth
+                ? [`--client-ca-file=${join(pki, "ca.crt")}`, "--authorization-mode=Node,RBAC", "--enable-admission-plugins=NodeRestriction"]
+                : ["--authorization-mode=RBAC"]),
+              "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+              `--service-account-key-file=${join(pki, "sa.pub")}`,
+              `--service-account-signing-key-file=${join(pki, "sa.key")}`,
+              "--service-cluster-ip-range=10.0.0.0/24",
+              "--profiling=false",
+              "--v=0",
+              ...(options.apiServerArgs ?? []),
+            ],
+            logFile: join(dir, "kube-apiserver.log"),
+          }),
+        () => waitUntil("kube-apiserver /readyz", async () => (await httpsGet(`${url}/readyz`, caPem)).status === 200, 90_000, procs),
+      );
+      return url;
+    });
     say(`kube-apiserver ready on ${apiServerUrl}`);
 
     // ---- kubeconfigs, kubectl ----
@@ -579,15 +641,14 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       const esoHome = join(dir, "eso-home");
       mkdirSync(esoHome, { recursive: true });
       const logFile = join(dir, "eso.log");
-      const proc = startProc(
-        bins.webhook,
-        "eso",
-        esoBins.binary,
-        esoArgs(esoOptions),
+      const proc = startProc(procs, {
+        supervisor: bins.webhook,
+        name: "eso",
+        cmd: esoBins.binary,
+        args: esoArgs(esoOptions),
         logFile,
-        procs,
-        esoEnv(esoOptions, { kubeconfig: esoKubeconfig, home: esoHome, region }),
-      );
+        env: esoEnv(esoOptions, { kubeconfig: esoKubeconfig, home: esoHome, region }),
+      });
       const esoStarted = Date.now();
       await waitUntil(
         "the External Secrets Operator controllers to start their workers",
@@ -678,6 +739,6 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
   } catch (error) {
     const logs = procs.map((p) => `--- ${p.name} (${p.logFile}) ---\n${tail(p.logFile, 15)}`).join("\n");
     await cleanup();
-    throw new Error(`test bed did not start: ${error instanceof Error ? error.message : String(error)}\n${logs}`);
+    throw new Error(`test bed did not start: ${error instanceof Error ? error.message : String(error)}\n${logs}`, { cause: error });
   }
 }

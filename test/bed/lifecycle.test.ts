@@ -34,7 +34,7 @@ describe("test bed lifecycle", () => {
       await waitFor("npm run testbed to print KUBECONFIG=", async () => /^MOTO_URL=/m.test(out), 120_000, 100);
     } catch (error) {
       process.kill(-child.pid!, "SIGKILL");
-      throw new Error(`${String(error)}\nstdout: ${out}\nstderr: ${err}`);
+      throw new Error(`${String(error)}\nstdout: ${out}\nstderr: ${err}`, { cause: error });
     }
     const kubeconfig = /^KUBECONFIG=(.*)$/m.exec(out)![1]!;
     const dir = kubeconfig.replace(/\/kubeconfigs\/admin\.yaml$/, "");

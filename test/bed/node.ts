@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BED_ECR_HOST } from "../support/bed-env";
-import { freePort } from "../support/ports";
+import { reservePort } from "../support/ports";
 import { startRegistry, type Registry } from "../support/registry";
 import {
   addHostsLine,
@@ -325,7 +325,7 @@ export async function startNode(bed: Bed, options: NodeOptions = {}): Promise<Be
     const kubeletKubeconfig = join(dir, "kubelet.kubeconfig");
     writeFileSync(kubeletKubeconfig, certKubeconfig(bed.apiServerUrl, ca.crt, client.certFile, client.keyFile, `system:node:${NODE_NAME}`));
     const kubeletYaml = join(dir, "kubelet-config.json");
-    writeFileSync(kubeletYaml, kubeletConfig(p, { caFile: ca.crt, port: await freePort(), healthzPort: await freePort() }));
+    writeFileSync(kubeletYaml, kubeletConfig(p, { caFile: ca.crt, port: await reservePort(), healthzPort: await reservePort() }));
     const kubelet = startProc(
       bins.supervisor,
       "kubelet",

@@ -7,7 +7,7 @@ import { createRequire } from "node:module";
 import { describe, expect, it } from "vitest";
 
 type Json = any; // eslint-disable-line @typescript-eslint/no-explicit-any
-const stack = createRequire(import.meta.url)("../../infra/serverless/stack.cjs") as Json;
+const stack = createRequire(import.meta.url)("../../infra/serverless/stack.cjs");
 const ROLE = "arn:aws:iam::222222222222:role/ecr-token-rotator-spoke";
 
 function settings(params: Record<string, string>) {

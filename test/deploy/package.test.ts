@@ -31,7 +31,7 @@ import {
   type Packaged,
 } from "./support";
 
-const stack = createRequire(import.meta.url)("../../infra/serverless/stack.cjs") as Json;
+const stack = createRequire(import.meta.url)("../../infra/serverless/stack.cjs");
 
 const FN = "RotateLambdaFunction";
 const FN_ARN = { "Fn::GetAtt": [FN, "Arn"] };
@@ -601,7 +601,7 @@ describe("pull rights: the produced token pulls with the function's role", () =>
       const at = docs.indexOf(marker);
       expect(at, marker).toBeGreaterThan(0);
       const match = /```json\n([\s\S]*?)\n```/.exec(docs.slice(at));
-      return JSON.parse(match![1]!) as Json;
+      return JSON.parse(match![1]!);
     };
     expect(block("<!-- cross-account repository policy -->")).toEqual(repositoryPolicy);
     expect(block("<!-- cross-account registry policy (pull-through cache) -->")).toEqual(registryPolicy);

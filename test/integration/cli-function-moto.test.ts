@@ -10,6 +10,7 @@ import { ListSecretsCommand, SecretsManagerClient } from "@aws-sdk/client-secret
 import { execFile } from "node:child_process";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
+import { distEnv } from "../support/dist";
 
 const EUW1 = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
 const TOKEN_CLOCK = "2014-12-31T12:30:00Z"; // moto's token expires 2015-01-01T00:00:00Z
@@ -25,10 +26,10 @@ interface Run {
 
 /** The CLI with only AWS credentials and the endpoint (no product variable) plus `env`. */
 function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  const base: Record<string, string | undefined> = { PATH: process.env.PATH ?? "", ...motoEnv(moto.url, "eu-west-1"), ...env };
+  const base: Record<string, string | undefined> = { PATH: process.env.PATH ?? "", ...distEnv(), ...motoEnv(moto.url, "eu-west-1"), ...env };
   for (const [k, v] of Object.entries(base)) if (v === undefined) delete base[k];
   return new Promise((resolve) => {
-    execFile(process.execPath, ["bin/ecr-token-rotator.mjs", ...args], { env: base as Record<string, string> }, (error, stdout, stderr) =>
+    execFile(process.execPath, ["bin/ecr-token-rotator.mjs", ...args], { env: base }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
   });

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
+import { distEnv } from "../support/dist";
 
 const USE1 = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const EUW1 = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
@@ -20,7 +21,16 @@ function cli(args: string[], env: Record<string, string> = {}, input?: string): 
     const child = execFile(
       process.execPath,
       ["bin/ecr-token-rotator.mjs", ...args],
-      { env: { PATH: process.env.PATH ?? "", ...motoEnv(moto.url), ECR_REGISTRIES: `${USE1},${EUW1}`, SECRET_NAME: "ecr/{region}/credentials", ...env } },
+      {
+        env: {
+          PATH: process.env.PATH ?? "",
+          ...distEnv(),
+          ...motoEnv(moto.url),
+          ECR_REGISTRIES: `${USE1},${EUW1}`,
+          SECRET_NAME: "ecr/{region}/credentials",
+          ...env,
+        },
+      },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
     if (input !== undefined) child.stdin!.end(input);

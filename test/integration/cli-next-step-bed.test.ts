@@ -12,7 +12,8 @@ import type { Report } from "../../src/report/report";
 import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
-import { freePort } from "../support/ports";
+import { reservePort } from "../support/ports";
+import { distEnv } from "../support/dist";
 
 let bed: Bed;
 let moto: MotoServer;
@@ -32,7 +33,7 @@ interface Run {
 
 /** The CLI as an operator runs it (bin → dist/cli.mjs), in its own process: its AWS credentials are its environment's. */
 function cli(args: string[], extra: Record<string, string> = {}): Promise<Run> {
-  const env = { PATH: process.env.PATH ?? "", ...productEnvForBed(bed, moto, extra) };
+  const env = { PATH: process.env.PATH ?? "", ...distEnv(), ...productEnvForBed(bed, moto, extra) };
   return new Promise((resolve) => {
     execFile(process.execPath, ["bin/ecr-token-rotator.mjs", ...args], { env }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
@@ -168,7 +169,7 @@ describe("heal: every failure says the next step", () => {
   });
 
   it("a namespace that failed after retries gets the exact re-run command", async () => {
-    await bed.proxy.addFault({ match: { path: "/api/v1/namespaces/flaky/secrets**" }, fault: { kind: "status", status: 503 } });
+    bed.proxy.addFault({ match: { path: "/api/v1/namespaces/flaky/secrets**" }, fault: { kind: "status", status: 503 } });
     const out = await cli(["heal", "--namespace", "flaky", "--namespace", "conf-b", "--now", tokenClock()]);
     expect(out.code).toBe(1);
     expect(out.stdout).toMatch(/test-cluster\/flaky\s+failed\s+HTTP 503/);
@@ -182,7 +183,7 @@ describe("heal: every failure says the next step", () => {
   });
 
   it("an unreachable endpoint names the URL and the network error (never an empty KubeApiError)", async () => {
-    const port = await freePort();
+    const port = await reservePort(); // nothing listens there
     const clusters = JSON.stringify([{ name: bed.clusterName, region: "us-east-1", endpoint: `https://127.0.0.1:${port}`, caData: bed.caData }]);
     const out = await cli(["heal", "--json", "--now", tokenClock()], { EKS_CLUSTERS: clusters });
     const report = JSON.parse(out.stdout) as Report;

@@ -32,6 +32,7 @@ import { BED_ECR_HOST, motoClusterForBed, productEnvForBed } from "../support/be
 import { ECR_FRONT_PRELOAD, startEcrFront, type EcrFront } from "../support/ecr-front";
 import { ecrTokensWithEmbeddedExpiry, startProxiedMoto, type ProxiedMoto } from "../support/moto-proxy";
 import { startRegistry, type Registry } from "../support/registry";
+import { distEnv } from "../support/dist";
 
 const SECRET = "production/ecr/credentials";
 const IMAGE = "demo/app:1";
@@ -57,6 +58,7 @@ interface Run {
 /** The deployment's environment: moto (through its proxy) + the registry front + the bed's cluster by name only. */
 const env = (): Record<string, string> => ({
   PATH: process.env.PATH ?? "",
+  ...distEnv(),
   ...productEnvForBed(bed, aws, { EKS_CLUSTERS: bed.clusterName, PROBE_IMAGE: IMAGE, ESO_RESYNC: "ecr-token-rotator/resync=true" }),
   ...front.env(),
 });

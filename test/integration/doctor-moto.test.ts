@@ -22,6 +22,7 @@ import { ECR_FRONT_PRELOAD, startEcrFront, type EcrFront } from "../support/ecr-
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
 import { startRegistry, type Registry } from "../support/registry";
 import { selfSignedCert } from "../support/tls";
+import { distEnv } from "../support/dist";
 
 const USE1 = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const EUW1 = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
@@ -54,6 +55,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: 
       {
         env: {
           PATH: process.env.PATH ?? "",
+          ...distEnv(),
           ...motoEnv(moto.url),
           ...DEPLOYMENT,
           ...front.env(),

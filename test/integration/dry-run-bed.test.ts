@@ -62,7 +62,7 @@ describe("heal --dry-run with a cluster configured", () => {
       b: await kubectlJson(bed, ["-n", "team-b", "get", "secret", "ecr-pull-secret"]),
       es: await kubectlJson(bed, ["-n", "team-a", "get", "externalsecret", "ecr-pull"]),
     };
-    await bed.proxy.resetCounts();
+    bed.proxy.resetCounts();
     const out = await runCli(["heal", "--dry-run", "--json"], {
       TARGET_NAMESPACES: "team-a,team-b",
       EXCLUDE_NAMESPACES: "",
@@ -85,7 +85,7 @@ describe("heal --dry-run with a cluster configured", () => {
     expect(cluster.notes!.join("\n")).toMatch(/would be created/);
 
     // Nothing was written: only reads reached the API server …
-    const requests = await bed.proxy.requests();
+    const requests = bed.proxy.requests();
     expect(requests.length).toBeGreaterThan(0);
     expect(requests.filter((r) => r.method !== "GET")).toEqual([]);
     // … Secrets Manager holds no secret …
@@ -105,7 +105,7 @@ describe("heal --dry-run with a cluster configured", () => {
   });
 
   it("the human report lists each write it would make", async () => {
-    await bed.proxy.resetCounts();
+    bed.proxy.resetCounts();
     const out = await runCli(["heal", "--dry-run"], {
       TARGET_NAMESPACES: "team-a,team-b",
       EXCLUDE_NAMESPACES: "",
@@ -124,7 +124,7 @@ describe("heal --dry-run with a cluster configured", () => {
     ])
       expect(out.stdout).toContain(line);
     // Reads were recorded (an empty log would pass the check below whatever was written).
-    const requests = await bed.proxy.requests();
+    const requests = bed.proxy.requests();
     expect(requests.length).toBeGreaterThan(0);
     expect(requests.filter((r) => r.method !== "GET")).toEqual([]);
   });

@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import { bundleCli } from "../support/cli-bundle";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeEksToken } from "../../src/eks/token";
-import { freePort } from "../support/ports";
+import { listenOnPort0 } from "../support/ports";
 import { selfSignedCert } from "../support/tls";
 
 const run = promisify(execFile);
@@ -27,14 +27,13 @@ let cliRunner: string;
 
 beforeAll(async () => {
   cliRunner = await bundleCli(join(dir, "bundle"));
-  port = await freePort();
   const { key, cert } = selfSignedCert(dir, "ec");
   server = createServer({ key, cert }, (req, res) => {
     seen.push({ url: req.url ?? "", headers: req.headers });
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ major: "1", minor: "32", gitVersion: "v1.32.0-stub" }));
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  port = await listenOnPort0(server);
 });
 
 afterAll(async () => {

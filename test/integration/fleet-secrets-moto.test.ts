@@ -152,10 +152,10 @@ describe("SECRET_REPLICA_REGIONS", () => {
     // through the handler: the run fails and the metric counts the failed replica
     let captured = "";
     const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array) => {
+    process.stdout.write = (chunk: string | Uint8Array) => {
       captured += chunk.toString();
       return true;
-    }) as typeof process.stdout.write;
+    };
     try {
       const handler = createHandler(() => a);
       await expect(handler({ action: "rotate", force: true })).rejects.toThrow(/replica in eu-central-1 Failed/);

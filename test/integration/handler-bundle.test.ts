@@ -1,10 +1,12 @@
 /**
- * The esbuild bundle that Lambda runs (dist/handler/rotate.mjs, built by the global setup),
+ * The esbuild bundle that Lambda runs (handler/rotate.mjs of the global setup's build),
  * loaded in a fresh Node 22 process and invoked against moto.
  */
 import { execFile } from "node:child_process";
+import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
+import { distPath } from "../support/dist";
 
 let moto: MotoServer;
 beforeAll(async () => {
@@ -16,13 +18,13 @@ afterAll(async () => {
 
 function invokeBundle(event: unknown, env: Record<string, string>): Promise<{ stdout: string; stderr: string }> {
   const script = `
-    const { handler } = await import("./dist/handler/rotate.mjs");
+    const { handler } = await import(${JSON.stringify(pathToFileURL(distPath("handler", "rotate.mjs")).href)});
     try { const r = await handler(${JSON.stringify(event)}); console.log("RESULT " + JSON.stringify(r)); }
     catch (e) { console.log("ERROR " + e.name + ": " + e.message); }
 `;
   return new Promise((resolve, reject) => {
     execFile(process.execPath, ["--input-type=module", "-e", script], { env: { PATH: process.env.PATH ?? "", ...env } }, (error, stdout, stderr) =>
-      error ? reject(error) : resolve({ stdout, stderr }),
+      error ? reject(new Error(error.message, { cause: error })) : resolve({ stdout, stderr }),
     );
   });
 }

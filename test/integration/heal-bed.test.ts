@@ -25,6 +25,7 @@ import {
 } from "../support/bed-objects";
 import { startMoto, type MotoServer } from "../support/moto";
 import { startRegistry } from "../support/registry";
+import { distEnv } from "../support/dist";
 
 const TEAMS = ["team-a", "team-b", "team-c", "team-d"];
 let bed: Bed;
@@ -277,7 +278,9 @@ describe("heal on the real kube-apiserver", () => {
       execFile(
         process.execPath,
         ["bin/ecr-token-rotator.mjs", "heal", "--json", "--force", "--namespace", "team-a", "--namespace", "team-b", "--now", tokenNow().toISOString()],
-        { env: { PATH: process.env.PATH ?? "", ...env({ AWS_ACCESS_KEY_ID: nobody.accessKeyId, AWS_SECRET_ACCESS_KEY: nobody.secretAccessKey }) } },
+        {
+          env: { PATH: process.env.PATH ?? "", ...distEnv(), ...env({ AWS_ACCESS_KEY_ID: nobody.accessKeyId, AWS_SECRET_ACCESS_KEY: nobody.secretAccessKey }) },
+        },
         (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
       );
     });

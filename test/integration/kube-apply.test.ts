@@ -155,7 +155,7 @@ afterAll(async () => {
 });
 
 describe("applyToCluster on the real kube-apiserver", () => {
-  let before: Record<string, SecretJson | undefined> = {};
+  const before: Record<string, SecretJson | undefined> = {};
 
   it("first run: creates, updates in place keeping foreign entries, leaves conflicts untouched, patches SAs, re-syncs ESO", async () => {
     for (const ns of TARGET_NAMESPACES) before[ns] = await pullSecret(ns);

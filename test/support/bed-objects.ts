@@ -3,6 +3,7 @@
 // they apply with kubectl as the bed's admin.
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import type { Bed } from "../bed/index";
+import type { LooseJson } from "./loose-json";
 
 export type DockerAuths = Record<string, { username: string; password: string; auth: string }>;
 
@@ -72,6 +73,6 @@ export async function applyItems(bed: Bed, items: object[]): Promise<void> {
 }
 
 /** `kubectl get … -o json` as the bed's admin, parsed. */
-export async function kubectlJson(bed: Bed, args: string[]): Promise<any> {
+export async function kubectlJson(bed: Bed, args: string[]): Promise<LooseJson> {
   return JSON.parse((await bed.kubectl([...args, "-o", "json"], { check: true })).stdout);
 }

@@ -36,7 +36,7 @@ export async function startEcrFront(registry: Registry, hosts: string[], dir: st
   writeFileSync(caFile, cert);
   const [registryHost, registryPort] = registry.host.split(":");
   const server = createServer({ key, cert }, (socket) => {
-    const upstream = connect(Number(registryPort), registryHost!);
+    const upstream = connect(Number(registryPort), registryHost);
     socket.pipe(upstream).pipe(socket);
     const close = () => {
       socket.destroy();

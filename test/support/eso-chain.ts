@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { FaultProxy, ROOT, startBed, type Bed, type BedOptions } from "../bed/index";
 import { productEnvForBed, BED_ECR_HOST } from "./bed-env";
 import { startMoto, type MotoServer } from "./moto";
+import { distEnv } from "./dist";
+import type { LooseJson } from "./loose-json";
 
 export { BED_ECR_HOST };
 /** moto's ECR tokens expire 2015-01-01T00:00:00Z; judge them as of this instant (CLI --now). */
@@ -75,7 +77,7 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
     execFile(
       process.execPath,
       [join(ROOT, "bin", "ecr-token-rotator.mjs"), ...args],
-      { env: { PATH: process.env.PATH ?? "", ...env }, maxBuffer: 16 * 1024 * 1024 },
+      { env: { PATH: process.env.PATH ?? "", ...distEnv(), ...env }, maxBuffer: 16 * 1024 * 1024 },
       (error, stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
     );
   });
@@ -91,7 +93,7 @@ export function productEnv(bed: Bed, moto: MotoServer, ecr: EcrTokens, extra: Re
 
 export interface WatchEvent {
   type: string;
-  object: any;
+  object: LooseJson;
   /** performance.now() when the event arrived. */
   at: number;
 }
@@ -117,7 +119,7 @@ export async function watch(bed: Bed, collectionPath: string, fieldSelector?: st
   // "Too large resource version".
   const q = new URLSearchParams({ watch: "1", resourceVersion: "0" });
   if (fieldSelector) q.set("fieldSelector", fieldSelector);
-  const url = new URL(`${bed.apiServerUrl}${collectionPath}?${q}`);
+  const url = new URL(`${bed.apiServerUrl}${collectionPath}?${q.toString()}`);
   let closed = false;
   let failure: Error | undefined;
   const req = https.request(url, { method: "GET", ca: bed.caPem, headers: { authorization: `Bearer ${bed.adminToken}` } });
@@ -138,7 +140,7 @@ export async function watch(bed: Bed, collectionPath: string, fieldSelector?: st
           const line = buf.slice(0, nl).trim();
           buf = buf.slice(nl + 1);
           if (!line) continue;
-          const ev = JSON.parse(line) as { type: string; object: any };
+          const ev = JSON.parse(line) as { type: string; object: LooseJson };
           if (ev.type === "ERROR") failure = new Error(`watch ${collectionPath}: ${ev.object?.message ?? JSON.stringify(ev.object)}`);
           else events.push({ type: ev.type, object: ev.object, at: performance.now() });
         }
@@ -160,7 +162,6 @@ export async function watch(bed: Bed, collectionPath: string, fieldSelector?: st
     events,
     until(pred, timeoutMs, what) {
       return new Promise((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
         const check = () => {
           const hit = events.find(pred);
           if (hit) {
@@ -173,7 +174,7 @@ export async function watch(bed: Bed, collectionPath: string, fieldSelector?: st
             reject(failure);
           }
         };
-        timer = setTimeout(() => {
+        const timer = setTimeout(() => {
           waiters.delete(check);
           reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (watch of ${collectionPath} saw ${events.length} event(s))`));
         }, timeoutMs);
@@ -202,7 +203,7 @@ export interface SecretState {
   data: Record<string, string>;
 }
 
-export function secretState(obj: any): SecretState {
+export function secretState(obj: LooseJson): SecretState {
   const data: Record<string, string> = {};
   for (const [k, v] of Object.entries((obj.data ?? {}) as Record<string, string>)) data[k] = Buffer.from(v, "base64").toString("utf8");
   return {
@@ -216,7 +217,7 @@ export function secretState(obj: any): SecretState {
   };
 }
 
-export async function getJson(bed: Bed, args: string[]): Promise<any | undefined> {
+export async function getJson(bed: Bed, args: string[]): Promise<LooseJson> {
   const res = await bed.kubectl([...args, "-o", "json"]);
   if (res.code !== 0) {
     if (/NotFound|not found/.test(res.stderr)) return undefined;
@@ -267,7 +268,7 @@ export function esoLogTail(bed: Bed, lines = 30): string {
 }
 
 /** Condition Ready of an ExternalSecret-like object: "True"/"False"/undefined, with its message. */
-export function readyCondition(obj: any): { status?: string; reason?: string; message?: string } {
+export function readyCondition(obj: LooseJson): { status?: string; reason?: string; message?: string } {
   const c = (obj?.status?.conditions ?? []).find((x: { type: string }) => x.type === "Ready");
   return c ? { status: c.status, reason: c.reason, message: c.message } : {};
 }
@@ -285,7 +286,7 @@ export interface EsoWorld {
   /** Everything the product printed (stdout and stderr of every CLI run). */
   outputs: string[];
   /** Runs the CLI with `--json --now TOKEN_CLOCK`; throws unless it exits 0; returns the Report. */
-  cli(args: string[], extra?: Record<string, string>): Promise<any>;
+  cli(args: string[], extra?: Record<string, string>): Promise<LooseJson>;
   /** The token Secrets Manager holds now (read with the SDK, not through the product). */
   storedToken(): Promise<string>;
   /** Waits until ESO has written `ns/name` satisfying `pred`. */

@@ -21,7 +21,7 @@ const SOURCE_DIR = join(dirname(fileURLToPath(import.meta.url)), "eso-template")
 export function cacheDir(): string {
   const fromEnv = process.env.ECR_ROTATOR_CACHE;
   if (fromEnv) return fromEnv;
-  let home = "";
+  let home: string;
   try {
     home = homedir();
   } catch {
@@ -101,7 +101,7 @@ export function ensureEsoTemplateBinary(): Promise<string> {
     try {
       result = await run(goCommand(), ["build", "-trimpath", "-o", partial, "."], { cwd: SOURCE_DIR, env });
     } catch (error) {
-      throw new Error(`cannot run Go to build ${SOURCE_DIR} (is Go installed? run scripts/ensure-test-deps.sh): ${String(error)}`);
+      throw new Error(`cannot run Go to build ${SOURCE_DIR} (is Go installed? run scripts/ensure-test-deps.sh): ${String(error)}`, { cause: error });
     }
     if (result.code !== 0) {
       rmSync(partial, { force: true });

@@ -174,15 +174,15 @@ export class FakeKubeApi implements KubeApi {
 
   async listNamespaces(options: ListOptions): Promise<ListPage<KubeNamespace>> {
     await this.enter({ method: "listNamespaces", verb: "list", resource: "namespaces", options });
-    return this.list(this.namespaces as unknown as Map<string, Obj>, options) as unknown as ListPage<KubeNamespace>;
+    return this.list(this.namespaces as unknown as Map<string, Obj>, options);
   }
   async listSecrets(options: ListOptions): Promise<ListPage<KubeSecret>> {
     await this.enter({ method: "listSecrets", verb: "list", resource: "secrets", options });
-    return this.list(this.secrets as unknown as Map<string, Obj>, options) as unknown as ListPage<KubeSecret>;
+    return this.list(this.secrets as unknown as Map<string, Obj>, options);
   }
   async listNamespacedSecrets(namespace: string, options: ListOptions): Promise<ListPage<KubeSecret>> {
     await this.enter({ method: "listNamespacedSecrets", verb: "list", resource: "secrets", namespace, options });
-    return this.list(this.secrets as unknown as Map<string, Obj>, options, namespace) as unknown as ListPage<KubeSecret>;
+    return this.list(this.secrets as unknown as Map<string, Obj>, options, namespace);
   }
   async readSecret(namespace: string, name: string): Promise<KubeSecret | undefined> {
     await this.enter({ method: "readSecret", verb: "get", resource: "secrets", namespace, name });
@@ -201,15 +201,15 @@ export class FakeKubeApi implements KubeApi {
   }
   async patchSecret(namespace: string, name: string, patch: MergePatch): Promise<KubeSecret> {
     await this.enter({ method: "patchSecret", verb: "patch", resource: "secrets", namespace, name, body: patch });
-    return this.patch(this.secrets as unknown as Map<string, Obj>, "secrets", namespace, name, patch) as unknown as KubeSecret;
+    return this.patch(this.secrets as unknown as Map<string, Obj>, "secrets", namespace, name, patch);
   }
   async listServiceAccounts(options: ListOptions): Promise<ListPage<KubeServiceAccount>> {
     await this.enter({ method: "listServiceAccounts", verb: "list", resource: "serviceaccounts", options });
-    return this.list(this.serviceAccounts as unknown as Map<string, Obj>, options) as unknown as ListPage<KubeServiceAccount>;
+    return this.list(this.serviceAccounts as unknown as Map<string, Obj>, options);
   }
   async listNamespacedServiceAccounts(namespace: string, options: ListOptions): Promise<ListPage<KubeServiceAccount>> {
     await this.enter({ method: "listNamespacedServiceAccounts", verb: "list", resource: "serviceaccounts", namespace, options });
-    return this.list(this.serviceAccounts as unknown as Map<string, Obj>, options, namespace) as unknown as ListPage<KubeServiceAccount>;
+    return this.list(this.serviceAccounts as unknown as Map<string, Obj>, options, namespace);
   }
   async readServiceAccount(namespace: string, name: string): Promise<KubeServiceAccount | undefined> {
     await this.enter({ method: "readServiceAccount", verb: "get", resource: "serviceaccounts", namespace, name });
@@ -218,16 +218,16 @@ export class FakeKubeApi implements KubeApi {
   }
   async patchServiceAccount(namespace: string, name: string, patch: MergePatch): Promise<KubeServiceAccount> {
     await this.enter({ method: "patchServiceAccount", verb: "patch", resource: "serviceaccounts", namespace, name, body: patch });
-    return this.patch(this.serviceAccounts as unknown as Map<string, Obj>, "serviceaccounts", namespace, name, patch) as unknown as KubeServiceAccount;
+    return this.patch(this.serviceAccounts as unknown as Map<string, Obj>, "serviceaccounts", namespace, name, patch);
   }
   async listExternalSecrets(options: ListOptions): Promise<ListPage<KubeExternalSecret>> {
     await this.enter({ method: "listExternalSecrets", verb: "list", resource: "externalsecrets", options });
     if (!this.esoInstalled) throw new KubeApiError(404, "the server could not find the requested resource", { reason: "NotFound" });
-    return this.list(this.externalSecrets as unknown as Map<string, Obj>, options) as unknown as ListPage<KubeExternalSecret>;
+    return this.list(this.externalSecrets as unknown as Map<string, Obj>, options);
   }
   async patchExternalSecret(namespace: string, name: string, patch: MergePatch): Promise<KubeExternalSecret> {
     await this.enter({ method: "patchExternalSecret", verb: "patch", resource: "externalsecrets", namespace, name, body: patch });
-    return this.patch(this.externalSecrets as unknown as Map<string, Obj>, "externalsecrets", namespace, name, patch) as unknown as KubeExternalSecret;
+    return this.patch(this.externalSecrets as unknown as Map<string, Obj>, "externalsecrets", namespace, name, patch);
   }
   async patchClusterExternalSecret(name: string, patch: MergePatch): Promise<unknown> {
     await this.enter({ method: "patchClusterExternalSecret", verb: "patch", resource: "clusterexternalsecrets", name, body: patch });
@@ -235,11 +235,11 @@ export class FakeKubeApi implements KubeApi {
   }
   async listPods(options: ListOptions): Promise<ListPage<KubePod>> {
     await this.enter({ method: "listPods", verb: "list", resource: "pods", options });
-    return this.list(this.pods as unknown as Map<string, Obj>, options) as unknown as ListPage<KubePod>;
+    return this.list(this.pods as unknown as Map<string, Obj>, options);
   }
   async listNamespacedPods(namespace: string, options: ListOptions): Promise<ListPage<KubePod>> {
     await this.enter({ method: "listNamespacedPods", verb: "list", resource: "pods", namespace, options });
-    return this.list(this.pods as unknown as Map<string, Obj>, options, namespace) as unknown as ListPage<KubePod>;
+    return this.list(this.pods as unknown as Map<string, Obj>, options, namespace);
   }
   async listNamespacedEvents(namespace: string, options: ListOptions): Promise<ListPage<KubeEvent>> {
     await this.enter({ method: "listNamespacedEvents", verb: "list", resource: "events", namespace, options });
@@ -257,11 +257,7 @@ export class FakeKubeApi implements KubeApi {
         .filter(Boolean)
         .map((f) => f.split("=") as [string, string]),
     );
-    const page = this.list(
-      this.events as unknown as Map<string, Obj>,
-      { ...options, fieldSelector: undefined } as ListOptions,
-      namespace,
-    ) as unknown as ListPage<KubeEvent>;
+    const page = this.list(this.events as unknown as Map<string, Obj>, { ...options, fieldSelector: undefined }, namespace) as unknown as ListPage<KubeEvent>;
     page.items = page.items.filter(
       (e) =>
         (fields["involvedObject.kind"] === undefined || e.involvedObject?.kind === fields["involvedObject.kind"]) &&

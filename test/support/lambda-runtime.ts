@@ -30,7 +30,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { packageService, REPO, scratch, unzip } from "../deploy/support";
-import { freePort, waitFor } from "./ports";
+import { PortClashError, saysAddressInUse, startOnFreePorts, waitFor } from "./ports";
 
 export interface LambdaRuntimeOptions {
   /** The unpacked function code (LAMBDA_TASK_ROOT; also the runtime's working directory). */
@@ -90,11 +90,19 @@ export function lambdaRuntimeBuild(): { rie: string; ricEntry: string } {
 
 const INVOKE_PATH = "/2015-03-31/functions/function/invocations";
 
-export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise<LambdaRuntime> {
-  const { rie, ricEntry: ric } = lambdaRuntimeBuild();
+export function startLambdaRuntime(options: LambdaRuntimeOptions): Promise<LambdaRuntime> {
+  const build = lambdaRuntimeBuild();
+  // The RIE takes its two addresses as arguments: started again on others should one be taken.
+  return startOnFreePorts(2, ([port = 0, runtimeApiPort = 0]) => startLambdaRuntimeOn(options, build, { port, runtimeApiPort }));
+}
+
+async function startLambdaRuntimeOn(
+  options: LambdaRuntimeOptions,
+  { rie, ricEntry: ric }: ReturnType<typeof lambdaRuntimeBuild>,
+  { port, runtimeApiPort }: { port: number; runtimeApiPort: number },
+): Promise<LambdaRuntime> {
   const node = join(REPO, "node_modules", ".bin", "node");
   const timeoutSeconds = options.timeoutSeconds ?? 30;
-  const [port, runtimeApiPort] = [await freePort(), await freePort()];
   const functionName = options.functionName ?? "ecr-token-rotator-test-rotate";
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -143,9 +151,12 @@ export async function startLambdaRuntime(options: LambdaRuntimeOptions): Promise
     await waitFor(
       "the Lambda RIE",
       async () => {
-        if (exited) throw new Error(`the RIE exited:\n${output.slice(-2000)}`);
+        if (exited)
+          throw saysAddressInUse(output)
+            ? new PortClashError("the Lambda RIE", [port, runtimeApiPort], output)
+            : new Error(`the RIE exited:\n${output.slice(-2000)}`);
         await fetch(`${url}${INVOKE_PATH}`, { method: "GET" });
-        return true;
+        return !exited;
       },
       15_000,
       50,

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, beforeEach } from "vitest";
-import { freePort, waitFor } from "./ports";
+import { PortClashError, saysAddressInUse, startOnFreePorts, waitFor } from "./ports";
 
 export interface MotoServer {
   /** e.g. http://127.0.0.1:PORT — use as AWS_ENDPOINT_URL. */
@@ -26,8 +26,11 @@ export function motoEnv(url: string, region = "us-east-1"): Record<string, strin
 }
 
 /** Starts `python3 -m moto.server` on a free port of 127.0.0.1 and waits until it answers. */
-export async function startMoto(): Promise<MotoServer> {
-  const port = await freePort();
+export function startMoto(): Promise<MotoServer> {
+  return startOnFreePorts(1, ([port]) => startMotoOn(port!));
+}
+
+async function startMotoOn(port: number): Promise<MotoServer> {
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)], {
     stdio: ["ignore", "ignore", "pipe"],
@@ -44,15 +47,17 @@ export async function startMoto(): Promise<MotoServer> {
     await waitFor(
       "moto server",
       async () => {
-        if (exited) throw new Error(`moto exited: ${stderr}`);
+        if (exited) throw saysAddressInUse(stderr) ? new PortClashError("moto", [port], stderr) : new Error(`moto exited: ${stderr}`);
         const res = await fetch(`${url}/moto-api/`);
-        return res.ok;
+        // Another process that took the port may answer too: only ours, alive, counts.
+        return res.ok && !exited;
       },
       30_000,
     );
   } catch (error) {
     child.kill("SIGKILL");
-    throw new Error(`moto server did not start (is 'moto[server]' installed? run scripts/ensure-test-deps.sh): ${String(error)}`);
+    if (error instanceof PortClashError) throw error;
+    throw new Error(`moto server did not start (is 'moto[server]' installed? run scripts/ensure-test-deps.sh): ${String(error)}`, { cause: error });
   }
   return {
     url,

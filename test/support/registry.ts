@@ -14,7 +14,7 @@ import https from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { freePort, waitFor } from "./ports";
+import { PortClashError, saysAddressInUse, startOnFreePorts, waitFor } from "./ports";
 
 export interface RegistryUser {
   username: string;
@@ -241,67 +241,81 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
   let child: ChildProcess | undefined;
   try {
     await writeHtpasswd(options.users);
-    const addr = options.addr ?? `127.0.0.1:${await freePort()}`;
-    const host = options.host ?? addr;
-    const configPath = join(dir, "config.yml");
-    writeFileSync(
-      configPath,
-      [
-        "version: 0.1",
-        "log:",
-        "  level: warn",
-        "  accesslog:",
-        "    disabled: true",
-        "storage:",
-        "  filesystem:",
-        `    rootdirectory: ${join(dir, "storage")}`,
-        "  delete:",
-        "    enabled: true",
-        "http:",
-        `  addr: ${addr}`,
-        `  secret: ${randomBytes(16).toString("hex")}`,
-        ...(options.tls ? ["  tls:", `    certificate: ${options.tls.certFile}`, `    key: ${options.tls.keyFile}`] : []),
-        "auth:",
-        "  htpasswd:",
-        "    realm: ecr-token-rotator-test",
-        `    path: ${htpasswdPath}`,
-        "",
-      ].join("\n"),
-    );
-
-    const proc = spawn("/usr/bin/docker-registry", ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
-    child = proc;
-    killOnExit(proc);
-    let log = "";
-    proc.stderr?.on("data", (chunk: Buffer) => {
-      log = (log + chunk.toString()).slice(-4000);
-    });
-    let exited = false;
-    proc.on("exit", () => {
-      exited = true;
-    });
-    const ca = options.tls ? readFileSync(options.tls.caFile) : undefined;
-    const v2Status = (headers: Record<string, string>) =>
-      new Promise<number>((resolve, reject) => {
-        const req = (ca ? https : http).get(
-          `${ca ? "https" : "http"}://${addr}/v2/`,
-          { headers, ...(ca ? { ca, servername: host.split(":")[0] } : {}) },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          },
-        );
-        req.on("error", reject);
+    // A port given in the configuration: started again on another should it be taken meanwhile
+    // (a fixed `addr`, such as 127.0.0.1:443 for the node, is tried once).
+    const launch = async (addr: string) => {
+      const host = options.host ?? addr;
+      const configPath = join(dir, "config.yml");
+      writeFileSync(
+        configPath,
+        [
+          "version: 0.1",
+          "log:",
+          "  level: warn",
+          "  accesslog:",
+          "    disabled: true",
+          "storage:",
+          "  filesystem:",
+          `    rootdirectory: ${join(dir, "storage")}`,
+          "  delete:",
+          "    enabled: true",
+          "http:",
+          `  addr: ${addr}`,
+          `  secret: ${randomBytes(16).toString("hex")}`,
+          ...(options.tls ? ["  tls:", `    certificate: ${options.tls.certFile}`, `    key: ${options.tls.keyFile}`] : []),
+          "auth:",
+          "  htpasswd:",
+          "    realm: ecr-token-rotator-test",
+          `    path: ${htpasswdPath}`,
+          "",
+        ].join("\n"),
+      );
+      const proc = spawn("/usr/bin/docker-registry", ["serve", configPath], { stdio: ["ignore", "ignore", "pipe"] });
+      child = proc;
+      killOnExit(proc);
+      let log = "";
+      proc.stderr?.on("data", (chunk: Buffer) => {
+        log = (log + chunk.toString()).slice(-4000);
       });
-    await waitFor(
-      "docker-registry",
-      async () => {
-        if (exited) throw new Error(`docker-registry exited: ${log}`);
-        return (await v2Status({})) === 401; // up, and demanding credentials
-      },
-      30_000,
-      50,
-    );
+      let exited = false;
+      proc.on("exit", () => {
+        exited = true;
+      });
+      const ca = options.tls ? readFileSync(options.tls.caFile) : undefined;
+      const v2Status = (headers: Record<string, string>) =>
+        new Promise<number>((resolve, reject) => {
+          const req = (ca ? https : http).get(
+            `${ca ? "https" : "http"}://${addr}/v2/`,
+            { headers, ...(ca ? { ca, servername: host.split(":")[0] } : {}) },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          );
+          req.on("error", reject);
+        });
+      try {
+        await waitFor(
+          "docker-registry",
+          async () => {
+            if (exited) {
+              const port = Number(addr.split(":").pop());
+              throw saysAddressInUse(log) ? new PortClashError("docker-registry", [port], log) : new Error(`docker-registry exited: ${log}`);
+            }
+            return (await v2Status({})) === 401 && !exited; // up, and demanding credentials (and ours)
+          },
+          30_000,
+          50,
+        );
+      } catch (error) {
+        proc.kill("SIGKILL");
+        child = undefined;
+        throw error;
+      }
+      return { addr, host, proc, v2Status, hasExited: () => exited };
+    };
+    const { addr, host, proc, v2Status, hasExited } =
+      options.addr !== undefined ? await launch(options.addr) : await startOnFreePorts(1, ([port = 0]) => launch(`127.0.0.1:${port}`));
 
     const writeAuthFile = (content: string): string => {
       authFileCount += 1;
@@ -365,7 +379,7 @@ export async function startRegistry(options: RegistryOptions): Promise<Registry>
             rmSync(dir, { recursive: true, force: true });
             resolve();
           };
-          if (exited) return done();
+          if (hasExited()) return done();
           proc.once("exit", done);
           proc.kill("SIGTERM");
           setTimeout(() => proc.kill("SIGKILL"), 3000).unref();

@@ -8,7 +8,7 @@
 //     with the bed's webhook: the EKS access entry of the role, at run time).
 // Every other request is forwarded to moto unchanged.
 import http from "node:http";
-import { freePort } from "./ports";
+import { listenOnPort0 } from "./ports";
 
 export interface AssumeRoleRecord {
   roleArn: string;
@@ -45,7 +45,6 @@ function tag(xml: string, name: string): string | undefined {
 export async function startStsTrustProxy(target: string, onAssumed: (c: AssumedCredentials) => Promise<void>): Promise<StsTrustProxy> {
   const records: AssumeRoleRecord[] = [];
   const required = new Map<string, string>();
-  const port = await freePort();
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -109,7 +108,7 @@ export async function startStsTrustProxy(target: string, onAssumed: (c: AssumedC
       });
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const port = await listenOnPort0(server);
   return {
     url: `http://127.0.0.1:${port}`,
     records,

@@ -7,7 +7,7 @@
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { DescribeClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { mockClient } from "aws-sdk-client-mock";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   AssumedRoleCache,
   AssumeRoleError,
@@ -120,6 +120,7 @@ describe("sdkAssumeRole (the SDK port)", () => {
   const sts = mockClient(STSClient);
   beforeEach(() => sts.reset());
   afterEach(() => sts.reset());
+  afterAll(() => sts.restore());
 
   it("sends RoleArn, RoleSessionName, ExternalId and a 1 h duration from the cluster's region", async () => {
     const regions: string[] = [];
@@ -156,7 +157,7 @@ describe("sdkAssumeRole (the SDK port)", () => {
 
   it("the STS client resolves the regional endpoint, not the global one", async () => {
     const client = new STSClient({ region: "eu-west-1" });
-    const endpoint = await client.config.endpointProvider({ Region: "eu-west-1", UseGlobalEndpoint: false, UseFIPS: false, UseDualStack: false });
+    const endpoint = client.config.endpointProvider({ Region: "eu-west-1", UseGlobalEndpoint: false, UseFIPS: false, UseDualStack: false });
     expect(endpoint.url.hostname).toBe("sts.eu-west-1.amazonaws.com");
     client.destroy();
   });
@@ -166,6 +167,7 @@ describe("getAssumedClusterAccess", () => {
   const eks = mockClient(EKSClient);
   beforeEach(() => eks.reset());
   afterEach(() => eks.reset());
+  afterAll(() => eks.restore());
 
   it("DescribeCluster and the bearer token use the assumed role's credentials", async () => {
     const cache = new AssumedRoleCache({ now: () => new Date(), assume: async () => role(1, new Date(Date.now() + 3600_000)) });
@@ -273,6 +275,7 @@ describe("the invocation's deadline on the assume-role path", () => {
   const sts = mockClient(STSClient);
   beforeEach(() => sts.reset());
   afterEach(() => sts.reset());
+  afterAll(() => sts.restore());
 
   it("an AssumeRole that hangs ends at the deadline as DeadlineExceededError; after it, none starts", async () => {
     sts.on(AssumeRoleCommand).callsFake(() => new Promise(() => undefined));

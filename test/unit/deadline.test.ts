@@ -219,17 +219,21 @@ describe("AWS SDK calls", () => {
       { requestTimeout: SDK_REQUEST_TIMEOUT_MS, aborted: undefined },
     ]);
 
+    // A call that never answers: the deadline's own timer (fake time) ends it.
+    vi.useFakeTimers();
     const hung = deadlineIn(50);
     let signal: AbortSignal | undefined;
-    const started = Date.now();
-    await expect(
-      sdkSend(hung, "ECR GetAuthorizationToken", async (o) => {
-        signal = o.abortSignal;
-        return new Promise<never>(() => undefined);
-      }),
-    ).rejects.toThrow("deadline reached during ECR GetAuthorizationToken");
+    const call = sdkSend(hung, "ECR GetAuthorizationToken", async (o) => {
+      signal = o.abortSignal;
+      return new Promise<never>(() => undefined);
+    });
+    const settled = expect(call).rejects.toThrow("deadline reached during ECR GetAuthorizationToken");
+    await vi.advanceTimersByTimeAsync(49);
+    expect(signal?.aborted).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    await settled;
     expect(signal?.aborted).toBe(true);
-    expect(Date.now() - started).toBeLessThan(5_000);
+    vi.useRealTimers();
     clock.advance(2_000);
     await expect(sdkSend(tight, "y", async () => 1)).rejects.toBeInstanceOf(DeadlineExceededError);
   });

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { createHandler } from "../../handlers/rotate";
 import type { App } from "../../src/app/app";
 import { loadConfig } from "../../src/config/config";
-import type { EcrApi } from "../../src/rotation/ecr";
 import type { DiagnoseStep } from "../../src/run/run";
 import type { SecretsApi } from "../../src/rotation/secrets-manager";
 import { HOST_USE1, NOW } from "../support/fixtures";
@@ -12,7 +11,7 @@ let captured = "";
 const originalStdout = process.stdout.write.bind(process.stdout);
 beforeAll(() => {
   process.env.POWERTOOLS_METRICS_NAMESPACE = "EcrTokenRotator";
-  process.stdout.write = ((chunk: string | Uint8Array) => ((captured += chunk.toString()), true)) as typeof process.stdout.write;
+  process.stdout.write = (chunk: string | Uint8Array) => ((captured += chunk.toString()), true);
 });
 afterAll(() => {
   process.stdout.write = originalStdout;
@@ -66,7 +65,7 @@ it.each([
   const app: App = {
     config: loadConfig({ AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, EKS_CLUSTERS: "prod" }),
     deps: {
-      ecr: { getAuthorizationToken: untouchable } as EcrApi,
+      ecr: { getAuthorizationToken: untouchable },
       secrets: new Proxy({}, { get: () => untouchable }) as SecretsApi,
       now: () => NOW,
       diagnose: async () => step,

@@ -6,7 +6,6 @@
  */
 import { describe, expect, it } from "vitest";
 import { clusterReport } from "../../src/clusters/step";
-import type { ClusterConfig } from "../../src/config/config";
 import { applyToCluster, type ClusterTarget } from "../../src/kube/apply";
 import { FakeKubeApi, forbidden } from "../support/kube-fake-api";
 
@@ -74,7 +73,7 @@ describe("ESO_RESYNC and ClusterExternalSecrets (fake API)", () => {
 
     expect(r.externalSecrets.resynced).toEqual(["billing/ecr-pull-secret", "plain/own", "shop/ecr-pull-secret"]);
     expect(r.externalSecrets.clusterExternalSecrets).toEqual(["ecr-pull"]);
-    const report = clusterReport({ name: "test", region: "us-east-1" } as ClusterConfig, r);
+    const report = clusterReport({ name: "test", region: "us-east-1" }, r);
     expect(report.externalSecrets).toEqual({
       resynced: ["billing/ecr-pull-secret", "plain/own", "shop/ecr-pull-secret"],
       clusterExternalSecrets: ["ecr-pull"],

@@ -9,7 +9,6 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { clusterReport } from "../../src/clusters/step";
-import type { ClusterConfig } from "../../src/config/config";
 import { applyToCluster, type ClusterTarget } from "../../src/kube/apply";
 import { decideSecret, DOCKERCONFIGJSON_KEY, DOCKERCONFIGJSON_TYPE, esoOwnership, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from "../../src/kube/decide";
 import type { KubeSecret } from "../../src/kube/types";
@@ -111,7 +110,7 @@ describe("heal where ESO already runs (fake API)", () => {
     expect(api.externalSecrets.get("labelled/pull-creds")!.metadata.annotations).toEqual({ "force-sync": FORCE_SYNC });
     expect(api.externalSecrets.get("labelled/unrelated")!.metadata.annotations).toBeUndefined();
 
-    const report = clusterReport({ name: "test", region: "us-east-1" } as ClusterConfig, r);
+    const report = clusterReport({ name: "test", region: "us-east-1" }, r);
     expect(report.ok).toBe(true);
     expect(report.error).toBeUndefined();
     expect(report.externalSecrets).toEqual({ resynced: ["labelled/pull-creds", "owned/ecr-pull"], failed: [] });
@@ -169,7 +168,7 @@ describe("heal where ESO already runs (fake API)", () => {
     );
     const r = await apply(api, target());
     expect(r.namespaces.find((n) => n.namespace === "fresh")!.outcome).toBe("failed");
-    const report = clusterReport({ name: "test", region: "us-east-1" } as ClusterConfig, r);
+    const report = clusterReport({ name: "test", region: "us-east-1" }, r);
     expect(report.ok).toBe(false);
     expect(report.error).toBe("1 namespace failed");
   });
@@ -186,7 +185,7 @@ describe("a conflict does not fail the invocation", () => {
   it("heal: conflict and eso-managed namespaces → the Report is ok; a failed namespace → not ok", async () => {
     const api = clusterWithEso();
     const result = await apply(api, target());
-    const cluster = clusterReport({ name: "prod", region: "us-east-1" } as ClusterConfig, result);
+    const cluster = clusterReport({ name: "prod", region: "us-east-1" }, result);
     const ok = await run(async () => ({ mode: "applied", clusters: [cluster] }));
     expect(ok.ok).toBe(true);
     expect(ok.errors).toEqual([]);
@@ -210,10 +209,10 @@ describe("a conflict does not fail the invocation", () => {
     const write = process.stdout.write.bind(process.stdout);
     beforeEach(() => {
       out = "";
-      process.stdout.write = ((chunk: string | Uint8Array) => {
+      process.stdout.write = (chunk: string | Uint8Array) => {
         out += chunk.toString();
         return true;
-      }) as typeof process.stdout.write;
+      };
     });
     afterEach(() => {
       process.stdout.write = write;
@@ -221,7 +220,7 @@ describe("a conflict does not fail the invocation", () => {
 
     it("the summary line counts conflicts and ESO-managed namespaces; NamespacesInConflict is its own metric, not NamespacesFailed", async () => {
       const api = clusterWithEso();
-      const cluster = clusterReport({ name: "prod", region: "us-east-1" } as ClusterConfig, await apply(api, target()));
+      const cluster = clusterReport({ name: "prod", region: "us-east-1" }, await apply(api, target()));
       const report = await run(async () => ({ mode: "applied", clusters: [cluster] }));
       powertoolsTelemetry().reportFinished(report);
       const lines = out

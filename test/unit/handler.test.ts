@@ -21,14 +21,14 @@ const originalStdout = process.stdout.write.bind(process.stdout);
 const originalStderr = process.stderr.write.bind(process.stderr);
 beforeAll(() => {
   process.env.POWERTOOLS_METRICS_NAMESPACE = "EcrTokenRotator";
-  process.stdout.write = ((chunk: string | Uint8Array) => {
+  process.stdout.write = (chunk: string | Uint8Array) => {
     captured += chunk.toString();
     return true;
-  }) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => {
+  };
+  process.stderr.write = (chunk: string | Uint8Array) => {
     captured += chunk.toString();
     return true;
-  }) as typeof process.stderr.write;
+  };
   void originalStdout;
 });
 afterAll(() => {

@@ -76,7 +76,7 @@ describe("withRetry", () => {
     const outcome = await withRetry(
       async () => {
         const e = errors[calls++];
-        if (e) throw e;
+        if (e) throw e as Error;
         return "ok";
       },
       p,

@@ -9,6 +9,7 @@ import type { CloudWatchAlarmEvent, EventBridgeEvent, ScheduledEvent, SNSEvent }
 import { describe, expect, it } from "vitest";
 import { BadRequestError } from "../../src/shared/errors";
 import { classifyEvent, describeShape, parseManualRequest, type EventDecision, type Request } from "../../src/request/triggers";
+import type { LooseJson } from "../support/loose-json";
 
 type AlarmDetail = {
   alarmName: string;
@@ -454,7 +455,7 @@ describe("malformed alarm payloads are rejected by name (issue 9 item 5)", () =>
   });
 
   it("EventBridge state change whose state is a string, or previousState.value is not a string: named", () => {
-    const event = fixture<Record<string, any>>("alarm-eventbridge-into-alarm");
+    const event = fixture<Record<string, LooseJson>>("alarm-eventbridge-into-alarm");
     event.detail.state = "ALARM";
     event.detail.previousState.value = 3;
     const message = badRequest(() => classifyEvent(event)).message;
@@ -463,13 +464,13 @@ describe("malformed alarm payloads are rejected by name (issue 9 item 5)", () =>
   });
 
   it("alarmName that is not a string is named", () => {
-    const event = fixture<Record<string, any>>("alarm-eventbridge-into-alarm");
+    const event = fixture<Record<string, LooseJson>>("alarm-eventbridge-into-alarm");
     event.detail.alarmName = ["x"];
     expect(badRequest(() => classifyEvent(event)).message).toMatch(/detail\.alarmName must be a string \(got an array of 1\)/);
   });
 
   it("SNS alarm notification with a non-string NewStateValue or OldStateValue is named", () => {
-    const event = fixture<Record<string, any>>("alarm-sns-single-metric");
+    const event = fixture<Record<string, LooseJson>>("alarm-sns-single-metric");
     const message = JSON.parse(event.Records[0].Sns.Message);
     event.Records[0].Sns.Message = JSON.stringify({ ...message, NewStateValue: 5 });
     expect(badRequest(() => classifyEvent(event)).message).toMatch(/NewStateValue must be a string, got a number/);

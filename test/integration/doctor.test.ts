@@ -117,7 +117,7 @@ beforeEach(() => {
 const BASE_ENV = { AWS_REGION: "us-east-1", ECR_REGISTRIES: HOST_USE1, SECRET_NAME: SECRET, PROBE_IMAGE: "team/app:1" };
 
 async function doctor(env: Record<string, string | undefined> = {}, options: DoctorOptions = {}, deadline?: ReturnType<typeof deadlineIn>): Promise<Report> {
-  const config = loadConfig(Object.fromEntries(Object.entries({ ...BASE_ENV, ...env }).filter(([, v]) => v !== undefined)) as Record<string, string>);
+  const config = loadConfig(Object.fromEntries(Object.entries({ ...BASE_ENV, ...env }).filter(([, v]) => v !== undefined)));
   const step = createDoctorStep(config, { identity: sdkIdentity("us-east-1"), registryRequest: toLocal(), ...options });
   return runRequest(parseManualRequest({ action: "doctor" }), config, {
     ecr: sdkEcrApi(deadline),
