@@ -8,7 +8,16 @@ import { load, loadAll } from "js-yaml";
 import { ROOT } from "./index";
 import type { AdminClient } from "./kubelet";
 
+/**
+ * The product's Kubernetes access as shipped and documented: the RBAC and the admission policy
+ * for what RBAC cannot narrow (`kubectl apply -f` of both). Not the optional diagnosis role.
+ */
+export const PRODUCT_MANIFESTS: readonly string[] = ["infra/k8s/rbac.yaml", "infra/k8s/admission-policy.yaml"];
+/** The optional ClusterRole (and its binding) that lets the diagnosis read any referenced pull Secret. */
+export const DIAGNOSIS_SECRETS_RBAC = "infra/k8s/diagnosis-secrets-rbac.yaml";
+
 export interface RbacRule {
+  resourceNames?: string[];
   apiGroups: string[];
   resources: string[];
   verbs: string[];

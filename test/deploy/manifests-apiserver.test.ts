@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBed, type Bed } from "../bed/index";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { REPO } from "./support";
 
 const K8S = join(REPO, "infra/k8s");
@@ -18,7 +19,7 @@ const files = readdirSync(K8S)
 
 let bed: Bed;
 beforeAll(async () => {
-  bed = await startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] });
+  bed = await startBed({ rbacManifests: PRODUCT_MANIFESTS });
   await bed.createNamespace(NAMESPACE, { "ecr-token-rotator/pull-secret": "enabled" });
 });
 afterAll(async () => {

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main";
 import type { Cause, Report, StuckContainerReport } from "../../src/report/report";
 import { startBed, type Bed } from "../bed/index";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { adminClient, createBrokenPod, createNamespaces, dockerConfigSecret, ecrPassword, type AdminClient, type BrokenPod } from "../bed/kubelet";
 import * as K from "../fixtures/kubelet-pull-errors";
 import { productEnvForBed } from "../support/bed-env";
@@ -138,7 +139,7 @@ const PODS: BrokenPod[] = [
 ];
 
 beforeAll(async () => {
-  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
+  [bed, moto] = await Promise.all([startBed({ rbacManifests: PRODUCT_MANIFESTS }), startMoto()]);
   Object.assign(process.env, env());
   const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
   now = new Date(data.expiresAt!.getTime() - 11 * 3600_000).toISOString();

@@ -7,6 +7,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-sec
 import https from "node:https";
 import { join } from "node:path";
 import { FaultProxy, ROOT, startBed, type Bed } from "../bed/index";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { productEnvForBed, BED_ECR_HOST } from "./bed-env";
 import { startMoto, type MotoServer } from "./moto";
 
@@ -314,7 +315,7 @@ export async function startEsoWorld(options: { productEnv?: Record<string, strin
   let bed: Bed | undefined;
   let ecr: EcrTokens | undefined;
   try {
-    [bed, ecr] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"], eso: { awsEndpoint: moto.url } }), startEcrTokens(moto)]);
+    [bed, ecr] = await Promise.all([startBed({ rbacManifests: PRODUCT_MANIFESTS, eso: { awsEndpoint: moto.url } }), startEcrTokens(moto)]);
   } catch (error) {
     await Promise.allSettled([bed?.stop(), ecr?.stop(), moto.stop()]);
     throw error;
