@@ -34,18 +34,25 @@ export async function setProductRules(admin: AdminClient, rules: RbacRule[]): Pr
   await admin.call("PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/ecr-token-rotator", { rules }, { contentType: "application/merge-patch+json" });
 }
 
-/** Waits until the authorizer's view of the product group's core right is `allowed` (RBAC is read through a cache). */
-export async function waitForRight(admin: AdminClient, verb: string, resource: string, allowed: boolean): Promise<void> {
+/**
+ * Waits until the authorizer's view of the product group's core right is `allowed` (RBAC is read
+ * through a cache); `name`: the right on that object (a rule with resourceNames).
+ */
+export async function waitForRight(admin: AdminClient, verb: string, resource: string, allowed: boolean, name?: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const review = await admin.call<{ status: { allowed: boolean } }>("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
       apiVersion: "authorization.k8s.io/v1",
       kind: "SubjectAccessReview",
-      spec: { user: "ecr-token-rotator", groups: ["ecr-token-rotator", "system:authenticated"], resourceAttributes: { verb, resource, group: "" } },
+      spec: {
+        user: "ecr-token-rotator",
+        groups: ["ecr-token-rotator", "system:authenticated"],
+        resourceAttributes: { verb, resource, group: "", ...(name ? { name } : {}) },
+      },
     });
     if (review.body.status.allowed === allowed) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`RBAC never became ${allowed ? "allowing" : "denying"} ${verb} ${resource}`);
+  throw new Error(`RBAC never became ${allowed ? "allowing" : "denying"} ${verb} ${resource}${name ? `/${name}` : ""}`);
 }
 
 /** A Ready condition as ESO writes it. */

@@ -143,13 +143,13 @@ describe("doctor: cluster checks on the bed", () => {
     secretsRule.verbs = secretsRule.verbs.filter((v) => v !== "patch");
     await setProductRules(admin, rules);
     try {
-      await waitForRight(admin, "patch", "secrets", false);
+      await waitForRight(admin, "patch", "secrets", false, "ecr-pull-secret");
       const lines = await doctor();
       expect(failed(lines)).toEqual([`cluster rbac ${cluster} patch secrets`]);
       expect(line(lines, `cluster rbac ${cluster} patch secrets`).fix).toContain('add "patch" to the verbs of the rule for secrets');
     } finally {
       await setProductRules(admin, productRules());
-      await waitForRight(admin, "patch", "secrets", true);
+      await waitForRight(admin, "patch", "secrets", true, "ecr-pull-secret");
     }
   });
 
