@@ -2,7 +2,8 @@
 // breaks — them: the ClusterRole's rules (and waiting until the authorizer sees a change), and
 // the repository's ExternalSecret with the Ready condition ESO would report (no ESO controller
 // needed: the condition is written through the status subresource).
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { load, loadAll } from "js-yaml";
 import { ROOT } from "./index";
@@ -13,6 +14,25 @@ import type { AdminClient } from "./kubelet";
  * for what RBAC cannot narrow (`kubectl apply -f` of both). Not the optional diagnosis role.
  */
 export const PRODUCT_MANIFESTS: readonly string[] = ["infra/k8s/rbac.yaml", "infra/k8s/admission-policy.yaml"];
+/**
+ * PRODUCT_MANIFESTS for other pull secret names (PULL_SECRET_NAME of each deployment writing to
+ * the cluster), changed as their comments say: rbac.yaml's resourceNames and the policy's list.
+ * Returns the paths of the changed copies (in a temporary directory).
+ */
+export function productManifestsFor(pullSecretNames: readonly string[]): string[] {
+  const dir = mkdtempSync(join(tmpdir(), "product-manifests-"));
+  const replace = (file: string, from: string, to: string) => {
+    const text = readFileSync(join(ROOT, file), "utf8");
+    if (!text.includes(from)) throw new Error(`${file} no longer holds ${from}`);
+    const out = join(dir, file.split("/").at(-1)!);
+    writeFileSync(out, text.split(from).join(to));
+    return out;
+  };
+  return [
+    replace("infra/k8s/rbac.yaml", 'resourceNames: ["ecr-pull-secret"]', `resourceNames: ${JSON.stringify(pullSecretNames)}`),
+    replace("infra/k8s/admission-policy.yaml", `expression: "['ecr-pull-secret']"`, `expression: "[${pullSecretNames.map((n) => `'${n}'`).join(", ")}]"`),
+  ];
+}
 /** The optional ClusterRole (and its binding) that lets the diagnosis read any referenced pull Secret. */
 export const DIAGNOSIS_SECRETS_RBAC = "infra/k8s/diagnosis-secrets-rbac.yaml";
 

@@ -282,8 +282,8 @@ describe("RBAC for the Kubernetes fallback", () => {
 
   it("names the pull secret the same in rbac.yaml, admission-policy.yaml and the configuration's default", () => {
     expect(loadConfig({ AWS_REGION: "us-east-1" }).kubernetes.pullSecretName).toBe(DEFAULT_PULL_SECRET_NAME);
-    const literals = policies().flatMap((p) => (p.spec.variables ?? []).filter((v: Json) => v.name === "pullSecretName").map((v: Json) => v.expression));
-    expect(literals).toEqual([`'${DEFAULT_PULL_SECRET_NAME}'`, `'${DEFAULT_PULL_SECRET_NAME}'`]);
+    const literals = policies().flatMap((p) => (p.spec.variables ?? []).filter((v: Json) => v.name === "pullSecretNames").map((v: Json) => v.expression));
+    expect(literals).toEqual([`['${DEFAULT_PULL_SECRET_NAME}']`, `['${DEFAULT_PULL_SECRET_NAME}']`]);
     expect(readFileSync(join(K8S, "admission-policy.yaml"), "utf8")).toContain("change together with rbac.yaml resourceNames");
   });
 
