@@ -51,7 +51,9 @@ export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps
   }
   const diagnosis: ClusterDiagnosis = ctx.diagnosis;
   if (ctx.confined)
-    diagnosis.notes = [`cluster-wide lists are forbidden (namespace-confined RBAC): read the namespaces ${[...inScope].sort().join(", ")} one by one`];
+    (diagnosis.notes ??= []).unshift(
+      `cluster-wide lists are forbidden (namespace-confined RBAC): read the namespaces ${[...inScope].sort().join(", ")} one by one`,
+    );
   diagnosis.requests = counter.n;
   diagnosis.durationMs = Date.now() - started;
   if (diagnosis.errors!.length === 0) delete diagnosis.errors;
@@ -126,7 +128,7 @@ function classifyAll(ctx: DiagnoseContext, stuck: readonly Stuck[], errors: Map<
 /** One report row: the container and its causes (an unreadable Secret is the cause when there is one). */
 function stuckRow(ctx: DiagnoseContext, s: Stuck, eventError: string | undefined, refs: References, elsewhere: Record<string, string[]>): StuckContainerReport {
   const reduced = s.pullSecrets.map((n) => refs.secrets.get(`${s.namespace}/${n}`));
-  const unreadable = reduced.filter((r): r is { error: string } => r !== undefined && "error" in r);
+  const unreadable = reduced.filter((r): r is { error: string; hint?: string } => r !== undefined && "error" in r);
   const detail = s.detail ?? eventError;
   const row: StuckContainerReport = { namespace: s.namespace, pod: s.pod, container: s.container, image: s.image, reason: s.reason, causes: [] };
   if (s.message) row.message = quoteKubeletMessage(s.message);
@@ -149,7 +151,13 @@ function stuckRow(ctx: DiagnoseContext, s: Stuck, eventError: string | undefined
     const fromKubelet = causeFromKubelet({ ...input, podPullSecrets: s.pullSecrets, secrets: readable });
     row.causes = fromKubelet
       ? [fromKubelet]
-      : [{ code: "unknown", message: unreadable.map((u) => u.error).join("; "), hint: "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again" }];
+      : [
+          {
+            code: "unknown",
+            message: unreadable.map((u) => u.error).join("; "),
+            hint: unreadable.find((u) => u.hint)?.hint ?? "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again",
+          },
+        ];
     return row;
   }
   const sa = s.serviceAccountName || "default";

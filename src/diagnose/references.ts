@@ -4,13 +4,16 @@
  * imagePullSecrets, and where a missing Secret's name exists elsewhere.
  */
 import { forEachListed, pool } from "../kube/paging";
+import { classify as classifyFailure } from "../kube/retry";
+import { DIAGNOSIS_SECRETS_MANIFEST, DIAGNOSIS_SECRETS_ROLE } from "../kube/rights";
 import type { KubeSecret, KubeServiceAccount, ListOptions, ListPage } from "../kube/types";
 import { causeFromKubelet } from "./kubelet-causes";
 import type { ReducedSecret } from "./types";
 import { containerKey, describe, READ_CONCURRENCY, type DiagnoseContext } from "./context";
 import { reduceSecret, type Stuck } from "./reduce";
 
-export type ReadSecrets = Map<string, ReducedSecret | { error: string }>;
+/** A Secret that could not be read: why, and (when it is not the usual "grant get on secrets") what to do. */
+export type ReadSecrets = Map<string, ReducedSecret | { error: string; hint?: string }>;
 export interface References {
   /** `namespace/name` → the SA's imagePullSecrets (SAs of the namespaces read; absent: not found). */
   serviceAccounts: Map<string, string[]>;
@@ -67,11 +70,31 @@ export async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck
   return refs;
 }
 
+/** What the diagnosis says of a Secret it may not read without the optional role. */
+export const ROLE_NOT_BOUND = `could not check: the optional role ${DIAGNOSIS_SECRETS_ROLE} is not bound`;
+const ROLE_HINT = `to let the diagnosis read the pull Secrets pods reference, bind it (kubectl apply -f ${DIAGNOSIS_SECRETS_MANIFEST}) and diagnose again`;
+
+/**
+ * A 403 on a Secret other than the product's pull secret: rbac.yaml grants only that name, the
+ * rest needs the optional role. Said once in the notes, not an error (the run does not fail).
+ */
+function withoutOptionalRole(ctx: DiagnoseContext, name: string, error: unknown): boolean {
+  if (name === ctx.target.pullSecretName || classifyFailure(error).kind !== "forbidden") return false;
+  const note = `${ROLE_NOT_BOUND} (${DIAGNOSIS_SECRETS_MANIFEST}): Secrets other than ${ctx.target.pullSecretName} that stuck pods reference were not read`;
+  const notes = (ctx.diagnosis.notes ??= []);
+  if (!notes.includes(note)) notes.push(note);
+  return true;
+}
+
 async function getSecret(ctx: DiagnoseContext, key: string, refs: References): Promise<void> {
   const [ns, name] = split(key);
   try {
     refs.secrets.set(key, reduceSecret(name, await ctx.get(() => ctx.api.readSecret(ns, name))));
   } catch (error) {
+    if (withoutOptionalRole(ctx, name, error)) {
+      refs.secrets.set(key, { error: `Secret ${key}: ${ROLE_NOT_BOUND}`, hint: ROLE_HINT });
+      return;
+    }
     const message = describe(error, `Secret ${key} could not be read`);
     refs.secrets.set(key, { error: message });
     ctx.diagnosis.errors.push(message);
@@ -183,6 +206,7 @@ export async function secretsElsewhere(ctx: DiagnoseContext, refs: References): 
       );
       out[name] = namespaces.filter((n) => n !== "").sort();
     } catch (error) {
+      if (withoutOptionalRole(ctx, name, error)) continue;
       ctx.diagnosis.errors.push(describe(error, `Secrets named ${name} could not be listed`));
     }
   }

@@ -77,7 +77,7 @@ export { fail, pass, skip } from "./check";
 export const UNREACHABLE = "cluster unreachable";
 
 /** `kubectl apply` of the product's RBAC, the fix of every missing right. */
-export const APPLY_RBAC = "kubectl apply -f infra/k8s/rbac.yaml";
+export const APPLY_RBAC = "kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/admission-policy.yaml";
 
 /** Why a read failed, in one line (forbidden names the right; a network failure where it tried). */
 export function readFailure(error: unknown, what: string): string {

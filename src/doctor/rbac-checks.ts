@@ -42,7 +42,15 @@ async function checkRight(ctx: ClusterCheckContext, right: KubeRight): Promise<D
   const name = checkName.rbac(ctx.label, right.verb, right.resource);
   const ask = (namespace?: string): Promise<AccessDecision> =>
     withRetry(
-      () => ctx.probe.can({ group: right.group, resource: right.resource, verb: right.verb, ...(namespace ? { namespace } : {}) }),
+      () =>
+        ctx.probe.can({
+          group: right.group,
+          resource: right.resource,
+          verb: right.verb,
+          ...(namespace ? { namespace } : {}),
+          // Granted by name (rbac.yaml resourceNames): asked about the configured pull secret.
+          ...(right.pullSecretOnly ? { name: ctx.config.kubernetes.pullSecretName } : {}),
+        }),
       ctx.policy,
       ctx.paging.hooks,
     );
@@ -88,7 +96,8 @@ const because = (d: AccessDecision): string => (d.evaluationError ? ` (${d.evalu
 
 /** The rbac.yaml rule that grants the right, and how to apply it (and to map the identity to the group first). */
 function rbacFix(ctx: ClusterCheckContext, right: KubeRight, namespaces?: string[]): string {
-  const rule = `add "${right.verb}" to the verbs of the rule for ${right.resource} (apiGroups: ["${right.group}"]) in the ClusterRole ecr-token-rotator (infra/k8s/rbac.yaml), then ${APPLY_RBAC}`;
+  const named = right.pullSecretOnly ? ` with resourceNames: ["${ctx.config.kubernetes.pullSecretName}"]` : "";
+  const rule = `add "${right.verb}" to the verbs of the rule for ${right.resource} (apiGroups: ["${right.group}"])${named} in the ClusterRole ecr-token-rotator (infra/k8s/rbac.yaml), then ${APPLY_RBAC}`;
   const bound = namespaces
     ? `; with namespace-confined RBAC, bind it in ${listSome(namespaces)} too: kubectl -n ${namespaces[0]} create rolebinding ecr-token-rotator --clusterrole=ecr-token-rotator --group=${PRODUCT_GROUP}`
     : "";

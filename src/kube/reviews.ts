@@ -97,6 +97,8 @@ export interface AccessQuery {
   verb: string;
   /** Absent: the right in every namespace (cluster-wide). */
   namespace?: string;
+  /** One object's name (a right RBAC grants by `resourceNames`); absent: any name. */
+  name?: string;
 }
 
 export interface AccessDecision {
@@ -112,7 +114,13 @@ export async function selfSubjectAccessReview(connection: KubeConnection, query:
     apiVersion: "authorization.k8s.io/v1",
     kind: "SelfSubjectAccessReview",
     spec: {
-      resourceAttributes: { group: query.group, resource: query.resource, verb: query.verb, ...(query.namespace ? { namespace: query.namespace } : {}) },
+      resourceAttributes: {
+        group: query.group,
+        resource: query.resource,
+        verb: query.verb,
+        ...(query.namespace ? { namespace: query.namespace } : {}),
+        ...(query.name ? { name: query.name } : {}),
+      },
     },
   };
   const out = (await kubeJsonRequest(connection, "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body, options)) as {

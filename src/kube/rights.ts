@@ -14,6 +14,11 @@ export interface KubeRight {
   verb: KubeVerb;
   /** Namespaced resources can also be granted per namespace (a RoleBinding); cluster-scoped ones cannot. */
   namespaced: boolean;
+  /**
+   * Granted for the pull secret's name only (`resourceNames` in rbac.yaml; a LIST carries the
+   * `metadata.name` field selector RBAC authorizes against it): the doctor asks about that name.
+   */
+  pullSecretOnly?: true;
 }
 
 /** `verbs` space-separated: a quoted list of verbs would read as requests to the RBAC test's scan. */
@@ -23,12 +28,16 @@ const grants = ({ group, resource, namespaced }: Omit<KubeRight, "verb">, verbs:
 const right = (group: KubeRight["group"], resource: KubeResource, verbs: string) => grants({ group, resource, namespaced: true }, verbs);
 /** Rights on a cluster-scoped resource. */
 const clusterRight = (group: KubeRight["group"], resource: KubeResource, verbs: string) => grants({ group, resource, namespaced: false }, verbs);
+const byName = (rights: KubeRight[]): KubeRight[] => rights.map((r) => ({ ...r, pullSecretOnly: true }));
 
 export const PRODUCT_RIGHTS: readonly KubeRight[] = [
   // Target namespaces: one paged LIST (TARGET_NAMESPACES=*, NAMESPACE_SELECTOR).
   ...clusterRight("", "namespaces", "list"),
-  // The pull secret: read it, create it, merge-patch it in place (never update, never delete).
-  ...right("", "secrets", "get list create patch"),
+  // The pull secret, by name: read it, list it by name, merge-patch it in place (never update,
+  // never delete)...
+  ...byName(right("", "secrets", "get list patch")),
+  // ...and create it (RBAC cannot narrow create by name: infra/k8s/admission-policy.yaml does).
+  ...right("", "secrets", "create"),
   // PATCH_SERVICE_ACCOUNTS.
   ...right("", "serviceaccounts", "get list patch"),
   // ESO re-sync: find the ExternalSecrets, annotate them with force-sync.
@@ -42,3 +51,11 @@ export const PRODUCT_RIGHTS: readonly KubeRight[] = [
 
 /** `core/secrets: get`, `external-secrets.io/externalsecrets: list` (how the RBAC test names a grant). */
 export const rightKey = (r: Pick<KubeRight, "group" | "resource" | "verb">): string => `${r.group || "core"}/${r.resource}: ${r.verb}`;
+
+/**
+ * The optional ClusterRole (infra/k8s/diagnosis-secrets-rbac.yaml, not bound by default) that
+ * lets the diagnosis read the other pull Secrets stuck pods reference (get and list on Secrets,
+ * any name). Without it the diagnosis says what it could not check.
+ */
+export const DIAGNOSIS_SECRETS_ROLE = "ecr-token-rotator-diagnosis-secrets";
+export const DIAGNOSIS_SECRETS_MANIFEST = "infra/k8s/diagnosis-secrets-rbac.yaml";

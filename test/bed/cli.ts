@@ -2,7 +2,7 @@
 // starts the Kubernetes test bed and a moto server for manual exploration, prints
 // KUBECONFIG=<path> and MOTO_URL=<url> once ready, and runs until interrupted, then cleans up.
 //
-//   options: --no-rbac         do not apply infra/k8s/rbac.yaml (applied by default when present)
+//   options: --no-rbac         do not apply infra/k8s/rbac.yaml and admission-policy.yaml (applied by default)
 //            --rbac FILE       apply this RBAC manifest (repeatable; replaces the default)
 //            --cluster NAME    cluster name (default test-cluster)
 //            --eso             also run the real External Secrets Operator controller (built and
@@ -16,6 +16,7 @@ import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
 import { ROOT, startBed, type Bed } from "./index";
 import { nodeSupport, startNode, type BedNode } from "./node";
+import { PRODUCT_MANIFESTS } from "./product-manifests";
 
 function parseArgs(argv: string[]): { rbac: string[]; cluster: string; eso: boolean; node: boolean } {
   const rbac: string[] = [];
@@ -38,7 +39,7 @@ function parseArgs(argv: string[]): { rbac: string[]; cluster: string; eso: bool
       process.exit(2);
     }
   }
-  if (!noRbac && rbac.length === 0 && existsSync(join(ROOT, "infra/k8s/rbac.yaml"))) rbac.push("infra/k8s/rbac.yaml");
+  if (!noRbac && rbac.length === 0) rbac.push(...PRODUCT_MANIFESTS.filter((file) => existsSync(join(ROOT, file))));
   return { rbac: noRbac ? [] : rbac, cluster, eso, node };
 }
 

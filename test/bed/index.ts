@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { PortClashError, saysAddressInUse, startOnFreePorts } from "../support/ports";
 import { ESO_CLIENT_CONTROLLERS, esoArgs, esoEnv, ESO_RBAC_MANIFEST, ESO_SERVICE_ACCOUNT, ensureEsoBinaries, type EsoController, type EsoOptions } from "./eso";
 import { FaultProxy } from "./fault-proxy";
+import { policiesIn, waitForPolicies } from "./admission";
 
 export { FaultProxy, FaultProxyClient } from "./fault-proxy";
 export type { Fault, FaultRule, RequestMatch, RequestRecord, RequestQuery, ActiveRule } from "./fault-proxy";
@@ -73,8 +74,12 @@ export interface BedOptions {
   identities?: Record<string, BedIdentity>;
   /** Include DEFAULT_IDENTITIES (default true). */
   defaultIdentities?: boolean;
-  /** YAML files applied as admin after start (relative paths: to the repository root). */
-  rbacManifests?: string[];
+  /**
+   * YAML files applied as admin after start (relative paths: to the repository root); the
+   * ValidatingAdmissionPolicies among them are waited for until enforced. PRODUCT_MANIFESTS
+   * (./product-manifests) is the product's access as shipped.
+   */
+  rbacManifests?: readonly string[];
   /**
    * Install ESO's CRDs (default true): those of the newest ESO release the product targets
    * (scripts/build-kube-apiserver.sh) — or, with `eso`, those of the release the controller runs.
@@ -625,6 +630,12 @@ export async function startBed(options: BedOptions = {}): Promise<Bed> {
       const file = isAbsolute(manifest) ? manifest : join(ROOT, manifest);
       const res = await kubectl(["apply", "-f", file]);
       if (res.code !== 0) throw new Error(`kubectl apply -f ${manifest} failed: ${res.stderr}`);
+      // Admission policies are loaded asynchronously: ready when each refuses what it must.
+      const policies = policiesIn(file);
+      if (policies.length > 0) {
+        await waitForPolicies(kubectl, ROOT, policies, options.esoCrds !== false || esoBins !== undefined);
+        say(`admission policies of ${manifest} enforced`);
+      }
     }
 
     // ---- External Secrets Operator ----

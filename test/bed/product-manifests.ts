@@ -2,13 +2,42 @@
 // breaks — them: the ClusterRole's rules (and waiting until the authorizer sees a change), and
 // the repository's ExternalSecret with the Ready condition ESO would report (no ESO controller
 // needed: the condition is written through the status subresource).
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { load, loadAll } from "js-yaml";
 import { ROOT } from "./index";
 import type { AdminClient } from "./kubelet";
 
+/**
+ * The product's Kubernetes access as shipped and documented: the RBAC and the admission policy
+ * for what RBAC cannot narrow (`kubectl apply -f` of both). Not the optional diagnosis role.
+ */
+export const PRODUCT_MANIFESTS: readonly string[] = ["infra/k8s/rbac.yaml", "infra/k8s/admission-policy.yaml"];
+/**
+ * PRODUCT_MANIFESTS for other pull secret names (PULL_SECRET_NAME of each deployment writing to
+ * the cluster), changed as their comments say: rbac.yaml's resourceNames and the policy's list.
+ * Returns the paths of the changed copies (in a temporary directory).
+ */
+export function productManifestsFor(pullSecretNames: readonly string[]): string[] {
+  const dir = mkdtempSync(join(tmpdir(), "product-manifests-"));
+  const replace = (file: string, from: string, to: string) => {
+    const text = readFileSync(join(ROOT, file), "utf8");
+    if (!text.includes(from)) throw new Error(`${file} no longer holds ${from}`);
+    const out = join(dir, file.split("/").at(-1)!);
+    writeFileSync(out, text.split(from).join(to));
+    return out;
+  };
+  return [
+    replace("infra/k8s/rbac.yaml", 'resourceNames: ["ecr-pull-secret"]', `resourceNames: ${JSON.stringify(pullSecretNames)}`),
+    replace("infra/k8s/admission-policy.yaml", `expression: "['ecr-pull-secret']"`, `expression: "[${pullSecretNames.map((n) => `'${n}'`).join(", ")}]"`),
+  ];
+}
+/** The optional ClusterRole (and its binding) that lets the diagnosis read any referenced pull Secret. */
+export const DIAGNOSIS_SECRETS_RBAC = "infra/k8s/diagnosis-secrets-rbac.yaml";
+
 export interface RbacRule {
+  resourceNames?: string[];
   apiGroups: string[];
   resources: string[];
   verbs: string[];
@@ -25,18 +54,25 @@ export async function setProductRules(admin: AdminClient, rules: RbacRule[]): Pr
   await admin.call("PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/ecr-token-rotator", { rules }, { contentType: "application/merge-patch+json" });
 }
 
-/** Waits until the authorizer's view of the product group's core right is `allowed` (RBAC is read through a cache). */
-export async function waitForRight(admin: AdminClient, verb: string, resource: string, allowed: boolean): Promise<void> {
+/**
+ * Waits until the authorizer's view of the product group's core right is `allowed` (RBAC is read
+ * through a cache); `name`: the right on that object (a rule with resourceNames).
+ */
+export async function waitForRight(admin: AdminClient, verb: string, resource: string, allowed: boolean, name?: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const review = await admin.call<{ status: { allowed: boolean } }>("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", {
       apiVersion: "authorization.k8s.io/v1",
       kind: "SubjectAccessReview",
-      spec: { user: "ecr-token-rotator", groups: ["ecr-token-rotator", "system:authenticated"], resourceAttributes: { verb, resource, group: "" } },
+      spec: {
+        user: "ecr-token-rotator",
+        groups: ["ecr-token-rotator", "system:authenticated"],
+        resourceAttributes: { verb, resource, group: "", ...(name ? { name } : {}) },
+      },
     });
     if (review.body.status.allowed === allowed) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`RBAC never became ${allowed ? "allowing" : "denying"} ${verb} ${resource}`);
+  throw new Error(`RBAC never became ${allowed ? "allowing" : "denying"} ${verb} ${resource}${name ? `/${name}` : ""}`);
 }
 
 /** A Ready condition as ESO writes it. */

@@ -2,12 +2,14 @@
  * infra/k8s manifests against the real kube-apiserver of the test bed (ESO's CRDs installed,
  * RBAC on): every manifest is accepted by `kubectl apply --dry-run=server --validate=strict`
  * (schema + unknown-field checks on the server), the API really refuses what the manifests avoid
- * (v1beta1, misspelt fields), and the RBAC group gets exactly the access the fallback needs.
+ * (v1beta1, misspelt fields), and the RBAC group gets exactly the access the fallback needs
+ * (least-privilege-bed.test.ts: what the admission policy refuses).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBed, type Bed } from "../bed/index";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { REPO } from "./support";
 
 const K8S = join(REPO, "infra/k8s");
@@ -18,7 +20,7 @@ const files = readdirSync(K8S)
 
 let bed: Bed;
 beforeAll(async () => {
-  bed = await startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] });
+  bed = await startBed({ rbacManifests: PRODUCT_MANIFESTS });
   await bed.createNamespace(NAMESPACE, { "ecr-token-rotator/pull-secret": "enabled" });
 });
 afterAll(async () => {
@@ -64,8 +66,9 @@ describe("infra/k8s on the real kube-apiserver", () => {
     };
     for (const [verb, resource] of [
       ["create", "secrets"],
-      ["get", "secrets"],
-      ["patch", "secrets"],
+      ["get", "secrets/ecr-pull-secret"],
+      ["list", "secrets/ecr-pull-secret"],
+      ["patch", "secrets/ecr-pull-secret"],
       ["list", "namespaces"],
       ["patch", "serviceaccounts"],
       ["list", "externalsecrets.external-secrets.io"],
@@ -77,6 +80,13 @@ describe("infra/k8s on the real kube-apiserver", () => {
       expect(await can(verb, resource), `${verb} ${resource}`).toBe("yes");
     }
     for (const [verb, resource] of [
+      // Any other Secret (rbac.yaml names the pull secret; create is narrowed by admission-policy.yaml).
+      ["get", "secrets"],
+      ["list", "secrets"],
+      ["get", "secrets/db-password"],
+      ["patch", "secrets/db-password"],
+      ["update", "secrets/ecr-pull-secret"],
+      ["delete", "secrets/ecr-pull-secret"],
       ["update", "secrets"],
       ["delete", "secrets"],
       ["watch", "secrets"],

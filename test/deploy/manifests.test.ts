@@ -12,7 +12,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RegistryCredential } from "../../src/rotation/ecr";
 import { parseRegistryHost } from "../../src/formats/registry-host";
 import { registrySecretValue } from "../../src/rotation/secret-payload";
-import { PRODUCT_RIGHTS, rightKey } from "../../src/kube/rights";
+import { DIAGNOSIS_SECRETS_MANIFEST, DIAGNOSIS_SECRETS_ROLE, PRODUCT_RIGHTS, rightKey } from "../../src/kube/rights";
+import { loadConfig } from "../../src/config/config";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { REPO, type Json } from "./support";
 
@@ -31,6 +32,9 @@ const manifests: Manifest[] = files.flatMap((file) =>
     .map((doc) => ({ file, doc: doc as Json })),
 );
 const ofKind = (kind: string) => manifests.filter((m) => m.doc.kind === kind).map((m) => m.doc);
+const policies = () => ofKind("ValidatingAdmissionPolicy");
+/** PULL_SECRET_NAME's default: the name rbac.yaml's resourceNames and admission-policy.yaml carry. */
+const DEFAULT_PULL_SECRET_NAME = "ecr-pull-secret";
 const one = (kind: string) => {
   const docs = ofKind(kind);
   expect(docs, kind).toHaveLength(1);
@@ -80,20 +84,26 @@ const pullExternalSecret = () => {
 };
 
 describe("infra/k8s manifests", () => {
-  it("are the five documents expected, each well-formed", () => {
+  it("are the documents expected, each well-formed", () => {
     expect(files.sort()).toEqual([
+      "admission-policy.yaml",
       "argocd-ecr-helm-repo.yaml",
       "cluster-external-secret.yaml",
       "cluster-secret-store.yaml",
+      "diagnosis-secrets-rbac.yaml",
       "external-secret.yaml",
       "rbac.yaml",
     ]);
     expect(manifests.map((m) => `${m.doc.apiVersion} ${m.doc.kind}`).sort()).toEqual([
+      ...Array<string>(5).fill("admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy"),
+      ...Array<string>(5).fill("admissionregistration.k8s.io/v1 ValidatingAdmissionPolicyBinding"),
       "external-secrets.io/v1 ClusterExternalSecret",
       "external-secrets.io/v1 ClusterSecretStore",
       "external-secrets.io/v1 ExternalSecret",
       "external-secrets.io/v1 ExternalSecret",
       "rbac.authorization.k8s.io/v1 ClusterRole",
+      "rbac.authorization.k8s.io/v1 ClusterRole",
+      "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
       "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
     ]);
     for (const { file, doc } of manifests) {
@@ -202,7 +212,12 @@ describe("what the ExternalSecrets produce (ESO's template engine, the rotator's
 });
 
 describe("RBAC for the Kubernetes fallback", () => {
-  const role = () => one("ClusterRole");
+  const inFile = (file: string, kind: string) => {
+    const docs = manifests.filter((m) => m.file === file && m.doc.kind === kind).map((m) => m.doc);
+    expect(docs, `${file} ${kind}`).toHaveLength(1);
+    return docs[0];
+  };
+  const role = () => inFile("rbac.yaml", "ClusterRole");
 
   const grants = () =>
     new Set<string>(
@@ -241,7 +256,7 @@ describe("RBAC for the Kubernetes fallback", () => {
   });
 
   it("binds the ClusterRole to the group the EKS access entry maps the function's role to", () => {
-    const binding = one("ClusterRoleBinding");
+    const binding = inFile("rbac.yaml", "ClusterRoleBinding");
     expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role().metadata.name });
     expect(binding.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "ecr-token-rotator" }]);
   });
@@ -251,5 +266,71 @@ describe("RBAC for the Kubernetes fallback", () => {
     const ruleLines = lines.map((line, i) => ({ line, i })).filter(({ line }) => /^\s+- apiGroups:/.test(line));
     expect(ruleLines).toHaveLength(role().rules.length);
     for (const { i } of ruleLines) expect(lines[i - 1], `line ${i + 1}`).toMatch(/^\s+#/);
+  });
+
+  it("grants the Secret reads and patches for the pull secret's name only (resourceNames), create unnamed", () => {
+    const secretRules = role().rules.filter((r: Json) => r.resources.includes("secrets"));
+    const named = PRODUCT_RIGHTS.filter((r) => r.pullSecretOnly).map((r) => r.verb);
+    expect(named.sort()).toEqual(["get", "list", "patch"]);
+    expect(secretRules).toEqual([
+      { apiGroups: [""], resources: ["secrets"], resourceNames: [DEFAULT_PULL_SECRET_NAME], verbs: ["get", "list", "patch"] },
+      { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
+    ]);
+    // No other rule is narrowed by name (the doctor asks about the name only for these rights).
+    for (const rule of role().rules.filter((r: Json) => !r.resources.includes("secrets"))) expect(rule.resourceNames, rule.resources.join()).toBeUndefined();
+  });
+
+  it("names the pull secret the same in rbac.yaml, admission-policy.yaml and the configuration's default", () => {
+    expect(loadConfig({ AWS_REGION: "us-east-1" }).kubernetes.pullSecretName).toBe(DEFAULT_PULL_SECRET_NAME);
+    const literals = policies().flatMap((p) => (p.spec.variables ?? []).filter((v: Json) => v.name === "pullSecretNames").map((v: Json) => v.expression));
+    expect(literals).toEqual([`['${DEFAULT_PULL_SECRET_NAME}']`, `['${DEFAULT_PULL_SECRET_NAME}']`]);
+    expect(readFileSync(join(K8S, "admission-policy.yaml"), "utf8")).toContain("change together with rbac.yaml resourceNames");
+  });
+
+  it("keeps the diagnosis's read of any Secret in an optional ClusterRole of its own file, bound to the same group", () => {
+    const optional = inFile("diagnosis-secrets-rbac.yaml", "ClusterRole");
+    expect(`infra/k8s/diagnosis-secrets-rbac.yaml`).toBe(DIAGNOSIS_SECRETS_MANIFEST);
+    expect(optional.metadata.name).toBe(DIAGNOSIS_SECRETS_ROLE);
+    expect(optional.rules).toEqual([{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] }]);
+    const binding = inFile("diagnosis-secrets-rbac.yaml", "ClusterRoleBinding");
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: DIAGNOSIS_SECRETS_ROLE });
+    expect(binding.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "ecr-token-rotator" }]);
+    // Not part of rbac.yaml: applying the product's RBAC does not bind it.
+    expect(readFileSync(join(K8S, "rbac.yaml"), "utf8")).not.toContain(`name: ${DIAGNOSIS_SECRETS_ROLE}`);
+  });
+});
+
+describe("admission policy for what RBAC cannot narrow", () => {
+  const bindings = () => ofKind("ValidatingAdmissionPolicyBinding");
+
+  it("binds every policy with Deny, fails closed, and applies only to the group rbac.yaml binds", () => {
+    expect(
+      policies()
+        .map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(
+      bindings()
+        .map((b) => b.spec.policyName)
+        .sort(),
+    );
+    for (const b of bindings()) expect(b.spec, b.metadata.name).toEqual({ policyName: b.metadata.name, validationActions: ["Deny"] });
+    for (const p of policies()) {
+      expect(p.spec.failurePolicy, p.metadata.name).toBe("Fail");
+      expect(p.spec.matchConditions, p.metadata.name).toEqual([{ name: "rotator-group", expression: "'ecr-token-rotator' in request.userInfo.groups" }]);
+    }
+  });
+
+  it("covers every write rbac.yaml grants (and Events, which the product may write later)", () => {
+    const covered = new Set(
+      policies().flatMap((p) =>
+        p.spec.matchConstraints.resourceRules.flatMap((r: Json) =>
+          r.resources.flatMap((res: string) => r.operations.map((op: string) => `${r.apiGroups.join(",") || "core"}/${res}: ${op}`)),
+        ),
+      ),
+    );
+    const writes = PRODUCT_RIGHTS.filter((r) => r.verb === "create" || r.verb === "patch").map(
+      (r) => `${r.group || "core"}/${r.resource}: ${r.verb === "create" ? "CREATE" : "UPDATE"}`,
+    );
+    for (const w of [...writes, "core/events: CREATE", "core/events: UPDATE"]) expect([...covered], w).toContain(w);
   });
 });

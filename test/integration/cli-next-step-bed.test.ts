@@ -10,6 +10,7 @@ import { execFile } from "node:child_process";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Report } from "../../src/report/report";
 import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
 import { reservePort } from "../support/ports";
@@ -44,7 +45,7 @@ function cli(args: string[], extra: Record<string, string> = {}): Promise<Run> {
 const tokenClock = (): string => new Date(Date.UTC(2014, 11, 31, 12, 30)).toISOString(); // moto's tokens expire 2015-01-01
 
 beforeAll(async () => {
-  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"], identities: { confined: CONFINED } }), startMoto()]);
+  [bed, moto] = await Promise.all([startBed({ rbacManifests: PRODUCT_MANIFESTS, identities: { confined: CONFINED } }), startMoto()]);
   for (const ns of ["conf-a", "conf-b", "foreign", "flaky"]) await bed.createNamespace(ns);
   // A pull Secret someone else manages (no managed-by label).
   await bed.kubectl(

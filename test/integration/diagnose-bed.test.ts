@@ -1,6 +1,8 @@
 /**
  * `diagnose` and heal's trailing diagnosis on the real kube-apiserver, through the CLI, with the
- * product's own EKS token and ONLY the permissions of infra/k8s/rbac.yaml. No kubelet runs in
+ * product's own EKS token and ONLY the permissions of infra/k8s/rbac.yaml (and its admission
+ * policy) plus the optional role that lets the diagnosis read the pull Secrets pods reference
+ * (infra/k8s/diagnosis-secrets-rbac.yaml; the last test unbinds it). No kubelet runs in
  * the bed: test/bed/kubelet.ts leaves each pod as a kubelet would — its waiting state set through
  * the status subresource, and the kubelet's event sequence (Pulling, Failed with the detailed
  * error, `Error: ErrImagePull`, BackOff, `Error: ImagePullBackOff`) — with the error texts of
@@ -11,7 +13,10 @@ import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../src/cli/main";
 import type { Cause, Report, StuckContainerReport } from "../../src/report/report";
-import { startBed, type Bed } from "../bed/index";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT, startBed, type Bed } from "../bed/index";
+import { DIAGNOSIS_SECRETS_RBAC, PRODUCT_MANIFESTS, waitForRight } from "../bed/product-manifests";
 import { adminClient, createBrokenPod, createNamespaces, dockerConfigSecret, ecrPassword, type AdminClient, type BrokenPod } from "../bed/kubelet";
 import * as K from "../fixtures/kubelet-pull-errors";
 import { productEnvForBed } from "../support/bed-env";
@@ -138,7 +143,7 @@ const PODS: BrokenPod[] = [
 ];
 
 beforeAll(async () => {
-  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
+  [bed, moto] = await Promise.all([startBed({ rbacManifests: [...PRODUCT_MANIFESTS, DIAGNOSIS_SECRETS_RBAC] }), startMoto()]);
   Object.assign(process.env, env());
   const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
   now = new Date(data.expiresAt!.getTime() - 11 * 3600_000).toISOString();
@@ -374,5 +379,45 @@ describe("diagnose on the real kube-apiserver", () => {
     expect(causes["diag-notfound/typo"]).toEqual(["not-a-credential-problem"]);
     expect(causes["diag-denied/payment-api"]).toEqual(["registry-permission-denied"]);
     for (const needle of [EXPIRED_PASSWORD, EXPIRED_AUTH, FRESH_PASSWORD, "BEDPAYLOAD", "k8s-aws-v1."]) expect(stdout).not.toContain(needle);
+  });
+
+  it("without the optional role, the diagnosis says which Secrets it could not check and still succeeds", async () => {
+    await bed.kubectl(["delete", "clusterrolebinding", "ecr-token-rotator-diagnosis-secrets"], { check: true });
+    try {
+      await waitForRight(admin, "get", "secrets", false);
+      const { code, stdout } = await cli(["diagnose", "--json"]);
+      expect(code).toBe(0);
+      const report = JSON.parse(stdout) as Report;
+      expect(report.ok).toBe(true);
+      const cluster = report.kubernetes!.clusters[0]!;
+      expect(cluster.ok).toBe(true);
+      expect(cluster.diagnosis!.errors).toBeUndefined();
+      expect(cluster.diagnosis!.notes).toContain(
+        "could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound (infra/k8s/diagnosis-secrets-rbac.yaml): Secrets other than ecr-pull-secret that stuck pods reference were not read",
+      );
+      const row = (pod: string) => cluster.diagnosis!.stuck.find((s) => s.pod === pod)!;
+      // Causes that need a foreign Secret's content: not guessed, said why.
+      for (const [pod, secret] of [
+        ["opaque", "diag-type/legacy-creds"],
+        ["ghcr-only", "diag-host/ghcr-creds"],
+      ] as const) {
+        expect(row(pod).causes, pod).toEqual([
+          {
+            code: "unknown",
+            message: `Secret ${secret}: could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound`,
+            hint: "to let the diagnosis read the pull Secrets pods reference, bind it (kubectl apply -f infra/k8s/diagnosis-secrets-rbac.yaml) and diagnose again",
+          },
+        ]);
+      }
+      // What needs no foreign Secret is still diagnosed: the kubelet's own error, the ServiceAccounts.
+      const causes = causesByPod(report);
+      expect(causes["diag-notfound/typo"]).toEqual(["not-a-credential-problem"]);
+      expect(causes["diag-denied/payment-api"]).toEqual(["registry-permission-denied"]);
+      expect(causes["diag-trap/trap"]).toEqual(["default-service-account-trap"]);
+      for (const needle of [EXPIRED_PASSWORD, FRESH_PASSWORD, "BEDPAYLOAD", "k8s-aws-v1."]) expect(stdout).not.toContain(needle);
+    } finally {
+      await bed.kubectl(["apply", "-f", "-"], { input: readFileSync(join(ROOT, DIAGNOSIS_SECRETS_RBAC), "utf8"), check: true });
+      await waitForRight(admin, "get", "secrets", true);
+    }
   });
 });

@@ -16,7 +16,7 @@ import { EksTokenCache } from "../../src/eks/token-cache";
 import { NO_DEADLINE } from "../../src/shared/deadline";
 import { DEFAULT_IDENTITIES, startBed, type Bed, type BedIdentity } from "../bed/index";
 import { adminClient, dockerConfigSecret, ecrPassword, type AdminClient } from "../bed/kubelet";
-import { productRules, putExternalSecret, setProductRules, waitForRight } from "../bed/product-manifests";
+import { productRules, putExternalSecret, setProductRules, waitForRight, PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { BED_ECR_HOST } from "../support/bed-env";
 
 const STRANGER: BedIdentity = {
@@ -89,7 +89,7 @@ const failed = (lines: DoctorCheck[]) => lines.filter((l) => l.status === "fail"
 const line = (lines: DoctorCheck[], name: string) => lines.find((l) => l.name === name)!;
 
 beforeAll(async () => {
-  bed = await startBed({ rbacManifests: ["infra/k8s/rbac.yaml"], identities: { stranger: STRANGER } });
+  bed = await startBed({ rbacManifests: PRODUCT_MANIFESTS, identities: { stranger: STRANGER } });
   cluster = bed.clusterName;
   admin = adminClient(bed, 4);
   for (const ns of TEAMS) await bed.createNamespace(ns);
@@ -143,13 +143,13 @@ describe("doctor: cluster checks on the bed", () => {
     secretsRule.verbs = secretsRule.verbs.filter((v) => v !== "patch");
     await setProductRules(admin, rules);
     try {
-      await waitForRight(admin, "patch", "secrets", false);
+      await waitForRight(admin, "patch", "secrets", false, "ecr-pull-secret");
       const lines = await doctor();
       expect(failed(lines)).toEqual([`cluster rbac ${cluster} patch secrets`]);
       expect(line(lines, `cluster rbac ${cluster} patch secrets`).fix).toContain('add "patch" to the verbs of the rule for secrets');
     } finally {
       await setProductRules(admin, productRules());
-      await waitForRight(admin, "patch", "secrets", true);
+      await waitForRight(admin, "patch", "secrets", true, "ecr-pull-secret");
     }
   });
 

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Report } from "../../src/report/report";
 import { startBed, type Bed } from "../bed/index";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { BED_ECR_HOST, productEnvForBed } from "../support/bed-env";
 import { applyItems, externalSecretManifest, kubectlJson, login, MANAGED_BY, motoEcrToken, pullSecretManifest } from "../support/bed-objects";
 import { bundleCli } from "../support/cli-bundle";
@@ -39,7 +40,7 @@ function runCli(args: string[], extra: Record<string, string> = {}): Promise<{ c
 
 beforeAll(async () => {
   outdir = mkdtempSync(join(tmpdir(), "dry-run-bed-"));
-  [bed, moto, cli] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto(), bundleCli(outdir)]);
+  [bed, moto, cli] = await Promise.all([startBed({ rbacManifests: PRODUCT_MANIFESTS }), startMoto(), bundleCli(outdir)]);
   Object.assign(process.env, productEnvForBed(bed, moto));
   now = (await motoEcrToken()).issued.toISOString();
   for (const ns of ["team-a", "team-b"]) await bed.createNamespace(ns);

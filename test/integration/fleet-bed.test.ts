@@ -22,6 +22,7 @@ import { AssumedRoleCache, sdkAssumeRole } from "../../src/eks/assume-role";
 import { getAssumedClusterAccess, resolveClusterConnection, sdkDescribeCluster } from "../../src/eks/connection";
 import { EksTokenCache } from "../../src/eks/token-cache";
 import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { whoami } from "../bed/tokens";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
@@ -68,7 +69,7 @@ async function heal(cluster: Record<string, unknown>): Promise<Report> {
 
 beforeAll(async () => {
   // The bed knows no identity of its own: only what the trust proxy registers at run time.
-  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"], defaultIdentities: false }), startMoto()]);
+  [bed, moto] = await Promise.all([startBed({ rbacManifests: PRODUCT_MANIFESTS, defaultIdentities: false }), startMoto()]);
   sts = await startStsTrustProxy(moto.url, async (c) => {
     issued.push({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, roleArn: c.roleArn });
     // The EKS access entry of the spoke role: any session of it, user = the session ARN (EKS's

@@ -12,6 +12,7 @@ import { createApp, type App } from "../../src/app/app";
 import type { Report } from "../../src/report/report";
 import type { Telemetry } from "../../src/run/telemetry";
 import { DEFAULT_IDENTITIES, startBed, type Bed } from "../bed/index";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { BED_ECR_HOST, productEnvForBed } from "../support/bed-env";
 import {
   applyItems,
@@ -102,7 +103,7 @@ async function pullSecret(
 }
 
 beforeAll(async () => {
-  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
+  [bed, moto] = await Promise.all([startBed({ rbacManifests: PRODUCT_MANIFESTS }), startMoto()]);
   Object.assign(process.env, env());
   const token = await motoEcrToken();
   motoPassword = token.password;

@@ -22,6 +22,7 @@ import { createApp } from "../../src/app/app";
 import type { Report } from "../../src/report/report";
 import type { Telemetry } from "../../src/run/telemetry";
 import { DEFAULT_IDENTITIES, FaultProxy, startBed, type Bed } from "../bed/index";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { BED_ECR_HOST, productEnvForBed } from "../support/bed-env";
 import { applyItems, externalSecretManifest, kubectlJson, login, motoEcrToken, opaqueSecretManifest, pullSecretManifest } from "../support/bed-objects";
 import { startMoto, type MotoServer } from "../support/moto";
@@ -84,7 +85,7 @@ async function invoke(event: unknown, remainingMs: number, extra: Record<string,
 const ecrAuths = (password: string) => ({ [BED_ECR_HOST]: login("AWS", password) });
 
 beforeAll(async () => {
-  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
+  [bed, moto] = await Promise.all([startBed({ rbacManifests: PRODUCT_MANIFESTS }), startMoto()]);
   cliRunner = await bundleCli(join(bed.dir, "cli-bundle"));
   Object.assign(process.env, env());
   const token = await motoEcrToken();

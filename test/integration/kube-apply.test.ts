@@ -9,6 +9,7 @@ import { createEksToken } from "../../src/eks/token";
 import { applyToCluster, type ClusterApplyResult, type ClusterTarget } from "../../src/kube/apply";
 import { createKubeApi } from "../../src/kube/client";
 import { DEFAULT_IDENTITIES, startBed, type Bed, type BedIdentity } from "../bed";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 
 const ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 // Shaped like a real ECR password (base64 of a JSON envelope), long enough to be realistic.
@@ -93,7 +94,7 @@ function expectNoSecrets(result: unknown, logins: RegistryLogin[]): void {
 }
 
 beforeAll(async () => {
-  bed = await startBed({ rbacManifests: ["infra/k8s/rbac.yaml"], identities: { confined } });
+  bed = await startBed({ rbacManifests: PRODUCT_MANIFESTS, identities: { confined } });
   for (const ns of TARGET_NAMESPACES) await bed.createNamespace(ns, { pulls: "ecr" });
   await bed.createNamespace("other");
   await bed.createNamespace("locked", { pulls: "confined-test" });

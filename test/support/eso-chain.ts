@@ -5,8 +5,10 @@
 import { execFile } from "node:child_process";
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import https from "node:https";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { FaultProxy, ROOT, startBed, type Bed, type BedOptions } from "../bed/index";
+import { productManifestsFor } from "../bed/product-manifests";
 import { productEnvForBed, BED_ECR_HOST } from "./bed-env";
 import { startMoto, type MotoServer } from "./moto";
 import { distEnv } from "./dist";
@@ -314,14 +316,15 @@ export async function startEsoWorld(options: { productEnv?: Record<string, strin
   const moto = await startMotoRetrying();
   let bed: Bed | undefined;
   let ecr: EcrTokens | undefined;
+  // The tests' heals write the default name and, where ESO owns that one, ecr-fallback-pull-secret.
+  const manifests = productManifestsFor(["ecr-pull-secret", "ecr-fallback-pull-secret"]);
   try {
-    [bed, ecr] = await Promise.all([
-      startBed({ rbacManifests: ["infra/k8s/rbac.yaml"], ...options.bed, eso: { awsEndpoint: moto.url } }),
-      startEcrTokens(moto),
-    ]);
+    [bed, ecr] = await Promise.all([startBed({ rbacManifests: manifests, ...options.bed, eso: { awsEndpoint: moto.url } }), startEcrTokens(moto)]);
   } catch (error) {
     await Promise.allSettled([bed?.stop(), ecr?.stop(), moto.stop()]);
     throw error;
+  } finally {
+    rmSync(dirname(manifests[0]!), { recursive: true, force: true });
   }
   const b = bed;
   const e = ecr;

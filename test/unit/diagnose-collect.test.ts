@@ -271,6 +271,35 @@ describe("diagnoseCluster (in-memory API)", () => {
     expect(d.errors!.join()).toMatch(/team-b\/opaque could not be read/);
   });
 
+  it("without the optional role, a referenced Secret other than the pull secret is 'could not check' (a note), not a failed read", async () => {
+    // rbac.yaml grants get/list on the pull secret's name only: RBAC refuses every other name.
+    const api = cluster();
+    const refused = (name?: string, fieldSelector?: string) =>
+      (name !== undefined && name !== "ecr-pull-secret") || (fieldSelector !== undefined && fieldSelector !== "metadata.name=ecr-pull-secret");
+    api.faults.push((c) =>
+      (c.method === "readSecret" || c.method === "listSecrets") && refused(c.name, c.options?.fieldSelector) ? new KubeApiError(403, "forbidden") : undefined,
+    );
+    const d = await diagnoseCluster(target, { api, now: () => NOW, retry: { maxAttempts: 1 } });
+    expect(d.errors).toBeUndefined();
+    const causes = Object.fromEntries(d.stuck.map((s) => [s.pod, s.causes[0]!]));
+    expect(causes.opaque).toMatchObject({
+      code: "unknown",
+      message: "Secret team-b/opaque: could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound",
+      hint: expect.stringContaining("kubectl apply -f infra/k8s/diagnosis-secrets-rbac.yaml"),
+    });
+    expect(causes.missing!.message).toContain("could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound");
+    // The product's own pull secret is still read.
+    expect(causes.expired!.code).toBe("token-expired");
+    expect(d.notes).toEqual([
+      "could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound (infra/k8s/diagnosis-secrets-rbac.yaml): Secrets other than ecr-pull-secret that stuck pods reference were not read",
+    ]);
+    // With a 403 on the product's own pull secret, the read failed: an error, as before.
+    const broken = cluster();
+    broken.faults.push((c) => (c.method === "readSecret" && c.name === "ecr-pull-secret" ? new KubeApiError(403, "forbidden") : undefined));
+    const failed = await diagnoseCluster(target, { api: broken, now: () => NOW, retry: { maxAttempts: 1 } });
+    expect(failed.errors!.join()).toMatch(/team-a\/ecr-pull-secret could not be read: 403/);
+  });
+
   it("reduceSecret keeps hosts, user names and expiry only; dockercfg is read too", () => {
     const pw = ecrPassword(expired);
     const reduced = reduceSecret("s", dockerSecret("ns", "s", { [HOST_USE1]: { password: pw } }, "kubernetes.io/dockercfg"));
