@@ -26,7 +26,9 @@ function defaults() {
 function parameterFor(setting, value) {
   const parameter = { Type: setting.type === 'Number' ? 'Number' : 'String', Default: value, Description: setting.description };
   if (setting.shape) {
-    // Rendered into the resources: a different value needs a re-rendered template.
+    // Rendered into the resources: a different value needs a re-rendered template. The pattern
+    // stays as the statement of the rule (CloudFormation checks both).
+    if (setting.pattern) parameter.AllowedPattern = setting.pattern;
     parameter.AllowedValues = [value];
     parameter.ConstraintDescription = `this template was rendered for ${setting.key}=${JSON.stringify(value)}; render another with npm run package -- --param ${setting.key}=...`;
     parameter.Description = `${setting.description} (rendered: npm run package -- --param ${setting.key}=...)`;
