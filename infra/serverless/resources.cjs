@@ -253,6 +253,8 @@ function functionResources({ p, name, statements, environment, vpc }) {
             },
           },
         ],
+        // osls adds the managed VPC policy (ENI management) when the function joins a VPC.
+        ...(vpc ? { ManagedPolicyArns: [{ 'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole']] }] } : {}),
         Path: '/',
         RoleName: { 'Fn::If': ['HasRoleName', ref('RoleName'), ref('AWS::NoValue')] },
         PermissionsBoundary: { 'Fn::If': ['HasPermissionsBoundary', ref('PermissionsBoundary'), ref('AWS::NoValue')] },
