@@ -26,24 +26,17 @@ if [ -f "$STAMP" ] && [ -x "$VENV/bin/python" ]; then
   exit 0
 fi
 
+# A Python >= 3.12 that runs (pyenv's shims exist for versions that are not selected: try them).
+usable() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' >/dev/null 2>&1; }
 find_python() {
-  for candidate in python3.13 python3.12; do
-    if command -v "$candidate" >/dev/null 2>&1; then
+  for candidate in python3.13 python3.12 "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13.*/bin/python "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12.*/bin/python; do
+    if usable "$candidate"; then
       command -v "$candidate"
-      return 0
-    fi
-  done
-  for dir in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.13.* "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.12.*; do
-    if [ -x "$dir/bin/python" ]; then
-      echo "$dir/bin/python"
       return 0
     fi
   done
   return 1
 }
-
-PYTHON=$(find_python) ||
-  die "LocalStack needs Python >= 3.12 and none was found (looked for python3.13/python3.12 on PATH and pyenv's 3.13.x/3.12.x); install one (e.g. 'pyenv install 3.13') and rerun"
 
 mkdir -p "$CACHE"
 exec 9>"$CACHE/localstack.lock"
@@ -54,16 +47,23 @@ if [ -f "$STAMP" ] && [ -x "$VENV/bin/python" ]; then
 fi
 
 started=$(date +%s)
-say "installing localstack-core $LOCALSTACK_VERSION into $VENV (Python: $PYTHON; about a minute, ~500 MB)" >&2
-rm -rf "$VENV"
-"$PYTHON" -m venv "$VENV" >&2 || die "cannot create a virtualenv with $PYTHON"
 PIP="$VENV/bin/python -m pip --disable-pip-version-check --no-input -q"
-$PIP install 'pip>=26.3' >&2 || die "upgrading pip in $VENV failed (is PyPI reachable?)"
-$PIP install --uploaded-prior-to 2026-04-01T00:00:00Z "localstack-core[runtime]==$LOCALSTACK_VERSION" >&2 ||
-  die "pip install localstack-core[runtime]==$LOCALSTACK_VERSION failed (is PyPI reachable?)"
-$PIP install --no-deps --no-build-isolation "./$PLUGIN" >&2 2>/dev/null ||
-  $PIP install --no-deps "./$PLUGIN" >&2 ||
+if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('localstack-core') == '$LOCALSTACK_VERSION' else 1)" >/dev/null 2>&1; then
+  PYTHON=$(find_python) ||
+    die "LocalStack needs Python >= 3.12 and none was found (looked for python3.13/python3.12 on PATH and pyenv's 3.13.x/3.12.x); install one (e.g. 'pyenv install 3.13') and rerun"
+  say "installing localstack-core $LOCALSTACK_VERSION into $VENV (Python: $PYTHON; about a minute, ~500 MB)" >&2
+  rm -rf "$VENV"
+  "$PYTHON" -m venv "$VENV" >&2 || die "cannot create a virtualenv with $PYTHON"
+  $PIP install 'pip>=26.3' >&2 || die "upgrading pip in $VENV failed (is PyPI reachable?)"
+  $PIP install --uploaded-prior-to 2026-04-01T00:00:00Z "localstack-core[runtime]==$LOCALSTACK_VERSION" >&2 ||
+    die "pip install localstack-core[runtime]==$LOCALSTACK_VERSION failed (is PyPI reachable?)"
+fi
+# The runtime-executor plugin, built from a copy (a build leaves build/ and *.egg-info behind).
+plugin_copy=$(mktemp -d)
+cp "$PLUGIN"/*.py "$PLUGIN"/pyproject.toml "$plugin_copy"/
+$PIP install --no-deps --force-reinstall "$plugin_copy" >&2 ||
   die "installing the LocalStack node runtime-executor plugin ($PLUGIN) failed"
+rm -rf "$plugin_copy"
 "$VENV/bin/python" -c 'import localstack.runtime.main, localstack_node_executor' >&2 ||
   die "LocalStack installed in $VENV but cannot be imported"
 touch "$STAMP"
