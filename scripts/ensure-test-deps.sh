@@ -15,6 +15,7 @@
 #             native addon (Debian cmake g++ make), both cached
 #   ESO       scripts/build-eso.sh when present: the External Secrets Operator controller the
 #             bed runs, from the Go module proxy, cached like kube-apiserver
+#   LocalStack scripts/build-localstack.sh: localstack-core (PyPI) in a cached virtualenv, Python >= 3.12
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -103,6 +104,15 @@ sh scripts/build-lambda-runtime.sh >/dev/null || die "scripts/build-lambda-runti
 # ---- the External Secrets Operator controller for the bed's ESO tests (its own cache) ----
 if [ -f scripts/build-eso.sh ]; then
   sh scripts/build-eso.sh || die "scripts/build-eso.sh failed"
+fi
+
+# ---- LocalStack (test/deploy/cfn-deploy.test.ts: the template deployed in a local CloudFormation) ----
+# localstack-core in a virtualenv of its own under the cache (Python >= 3.12: pyenv's 3.13/3.12
+# when the default python3 is older), with the Lambda runtime-executor plugin of
+# test/support/localstack_node_executor (functions run in a local node process: no Docker).
+# Cached: a no-op when present. About a minute and ~500 MB the first time.
+if [ -f scripts/build-localstack.sh ]; then
+  sh scripts/build-localstack.sh >/dev/null || die "scripts/build-localstack.sh failed (LocalStack for the deploy tests)"
 fi
 
 say "test dependencies present ($(($(now_ms) - started)) ms)"

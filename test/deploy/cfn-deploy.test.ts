@@ -30,6 +30,7 @@ const CLUSTER = "prod";
 const ACCOUNT = "000000000000"; // LocalStack's default account
 const REGION = "us-east-1";
 const EXTERNAL_ID = "fleet-ext-7f3a";
+const FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 
 let localstack: LocalStack;
 let moto: MotoServer;
@@ -87,7 +88,18 @@ beforeAll(async () => {
   localstack = await timed("localstack start", () =>
     startLocalStack({
       // The function's own calls (ECR, Secrets Manager, EKS) go to moto, not to LocalStack.
-      functionEnv: { AWS_ENDPOINT_URL: moto.url, AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing", AWS_SESSION_TOKEN: "testing" },
+      // moto's ECR token expired on a fixed date (2015-01-01): the function runs on a clock one
+      // minute after that token was issued (libfaketime), so its rotation succeeds and the heal
+      // goes on to the cluster.
+      functionEnv: {
+        AWS_ENDPOINT_URL: moto.url,
+        AWS_ACCESS_KEY_ID: "testing",
+        AWS_SECRET_ACCESS_KEY: "testing",
+        AWS_SESSION_TOKEN: "testing",
+        LD_PRELOAD: FAKETIME_LIB,
+        FAKETIME: "@2014-12-31 12:01:00",
+        FAKETIME_DONT_FAKE_MONOTONIC: "1",
+      },
     }),
   );
   const out = join(dir, "dist");
@@ -251,6 +263,7 @@ describe("the standalone template, created with aws cloudformation deploy", () =
       .find((l) => l.message === "invocation summary");
     expect(summary, record!.logs).toBeDefined();
     expect(summary.report).toMatchObject({ action: "heal", trigger: { kind: "alarm", via: "alarm-action", alarmName, alarmState: "ALARM" } });
+    console.log(`heal report: ${JSON.stringify(summary.report)}`);
     // The heal covered the configured cluster: Kubernetes was reached for it or the run says why not.
     expect(JSON.stringify(summary.report)).not.toMatch(/FALLBACK_MODE=off/);
     expect(JSON.stringify(summary.report)).not.toMatch(/password|authorizationToken/i);
