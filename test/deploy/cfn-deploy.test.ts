@@ -9,7 +9,8 @@
  * The third trigger through the deployed wiring: a Container Insights pull-failure datapoint for
  * the configured cluster; LocalStack's CloudWatch evaluates the deployed alarm and invokes the
  * deployed function through the alarm's action (the function runs in a local node process; its
- * own AWS calls go to moto); the function's Report says it healed on that alarm.
+ * own AWS calls go to moto, on a clock that makes moto's fixed ECR token fresh); the function's
+ * Report says it healed on that alarm: the secret written, then the configured cluster.
  *
  * The member-account template is created too, its trust policy read back through IAM. EKS is not
  * among LocalStack's free services: the access entries are checked in the rendered template.
@@ -17,6 +18,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DescribeSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { classifyEvent } from "../../src/request/triggers";
 import { startLocalStack, type InvocationRecord, type LocalStack } from "../support/localstack";
@@ -263,10 +265,19 @@ describe("the standalone template, created with aws cloudformation deploy", () =
       .find((l) => l.message === "invocation summary");
     expect(summary, record!.logs).toBeDefined();
     expect(summary.report).toMatchObject({ action: "heal", trigger: { kind: "alarm", via: "alarm-action", alarmName, alarmState: "ALARM" } });
-    console.log(`heal report: ${JSON.stringify(summary.report)}`);
-    // The heal covered the configured cluster: Kubernetes was reached for it or the run says why not.
-    expect(JSON.stringify(summary.report)).not.toMatch(/FALLBACK_MODE=off/);
-    expect(JSON.stringify(summary.report)).not.toMatch(/password|authorizationToken/i);
+    // The heal ran: a fresh token into Secrets Manager (moto), then the configured cluster —
+    // which moto does not have, so that cluster's row says why it could not be reached.
+    expect(summary.report.registries).toMatchObject([{ secretName: "ecr/123456789012/us-east-1/credentials", outcome: "created" }]);
+    expect(summary.report.kubernetes.mode).toBe("applied");
+    expect(summary.report.kubernetes.clusters).toMatchObject([{ cluster: CLUSTER, ok: false }]);
+    expect(summary.report.kubernetes.clusters[0].error).toMatch(/EKS cluster prod \(us-east-1\) does not exist/);
+    expect(JSON.stringify(summary)).not.toMatch(/password|authorizationToken|"auth"/i);
+    const secret = await new SecretsManagerClient({
+      region: REGION,
+      endpoint: moto.url,
+      credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+    }).send(new DescribeSecretCommand({ SecretId: "ecr/123456789012/us-east-1/credentials" }));
+    expect(secret.Tags).toContainEqual({ Key: "ecr-token-rotator:managed", Value: "true" });
     const alarm = (await aws("cloudwatch", "describe-alarms", "--alarm-names", alarmName)).MetricAlarms[0];
     expect(alarm.StateValue).toBe("ALARM");
   });

@@ -21,9 +21,9 @@ const ACCOUNT = "123456789012";
 const REGION = "us-east-1";
 
 async function settings(params: Record<string, string>) {
-  const defaults = Object.fromEntries((SETTINGS as Json[]).map((s) => [s.key, String(s.default)]));
+  const defaults: Record<string, string> = Object.fromEntries((SETTINGS as Json[]).map((s) => [s.key, String(s.default)]));
   const values: Record<string, string> = { "self:service": "ecr-token-rotator", "sls:stage": "test", "self:provider.region": REGION };
-  for (const [key, value] of Object.entries({ ...defaults, ...params })) values[`param:${key}`] = value;
+  for (const [key, value] of Object.entries<string>({ ...defaults, ...params })) values[`param:${key}`] = value;
   return stack.readSettings(async (name: string) => values[name] ?? "");
 }
 
