@@ -15,7 +15,7 @@
  * The member-account template is created too, its trust policy read back through IAM. EKS is not
  * among LocalStack's free services: the access entries are checked in the rendered template.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DescribeSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
@@ -32,7 +32,8 @@ const CLUSTER = "prod";
 const ACCOUNT = "000000000000"; // LocalStack's default account
 const REGION = "us-east-1";
 const EXTERNAL_ID = "fleet-ext-7f3a";
-const FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/** libfaketime (Debian package faketime, installed by scripts/ensure-test-deps.sh). */
+const FAKETIME_LIB = ["x86_64-linux-gnu", "aarch64-linux-gnu"].map((a) => `/usr/lib/${a}/faketime/libfaketimeMT.so.1`).find((p) => existsSync(p));
 
 let localstack: LocalStack;
 let moto: MotoServer;
@@ -86,6 +87,7 @@ let firstOutputs: Record<string, string>;
 let functionArn: string;
 
 beforeAll(async () => {
+  if (FAKETIME_LIB === undefined) throw new Error("libfaketimeMT.so.1 not found: install the Debian package faketime (scripts/ensure-test-deps.sh)");
   moto = await startMoto();
   localstack = await timed("localstack start", () =>
     startLocalStack({
