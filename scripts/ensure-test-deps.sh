@@ -18,6 +18,7 @@
 #   node      the bed's real node (test/bed/node.ts): Debian containerd runc
 #             containernetworking-plugins iptables gcc libc6-dev, then scripts/build-node.sh
 #             (kubelet, kube-controller-manager, kube-scheduler, the pause image; cached)
+#   LocalStack scripts/build-localstack.sh: localstack-core (PyPI) in a cached virtualenv, Python >= 3.12
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -123,6 +124,15 @@ if [ -n "$node_missing" ]; then
 fi
 if [ -f scripts/build-node.sh ]; then
   sh scripts/build-node.sh >/dev/null || die "scripts/build-node.sh failed (kubelet, kube-controller-manager, kube-scheduler or the pause image for the node tests)"
+fi
+
+# ---- LocalStack (test/deploy/cfn-deploy.test.ts: the template deployed in a local CloudFormation) ----
+# localstack-core in a virtualenv of its own under the cache (Python >= 3.12: pyenv's 3.13/3.12
+# when the default python3 is older), with the Lambda runtime-executor plugin of
+# test/support/localstack_node_executor (functions run in a local node process: no Docker).
+# Cached: a no-op when present. About a minute and ~500 MB the first time.
+if [ -f scripts/build-localstack.sh ]; then
+  sh scripts/build-localstack.sh >/dev/null || die "scripts/build-localstack.sh failed (LocalStack for the deploy tests)"
 fi
 
 say "test dependencies present ($(($(now_ms) - started)) ms)"

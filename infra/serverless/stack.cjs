@@ -9,13 +9,21 @@
  * permission and one IAM resource per cluster", and cannot drop a statement when its parameter
  * is empty — both are needed for least privilege without placeholder ARNs.
  *
- * The pure helpers (parseClusters, secretArnPattern, …) are exported too, for the tests.
+ * The pure helpers (parseClusters, secretArns, …) are exported too, for the tests and for the
+ * standalone template (infra/cloudformation/template.cjs, `npm run package`).
  * CommonJS on purpose: osls loads .js/.cjs variable files with require().
  */
 
+const { SETTINGS, FIXED_ENVIRONMENT, byKey } = require('./parameters.cjs');
+const { FUNCTION_LOGICAL_ID, ROLE_LOGICAL_ID, fixedResources } = require('./resources.cjs');
+
 const RBAC_GROUP = 'ecr-token-rotator';
-const FUNCTION_LOGICAL_ID = 'RotateLambdaFunction';
-const ROLE_LOGICAL_ID = 'IamRoleLambdaExecution';
+/** The tag the function puts on every secret it creates or adopts (src/config: OWNERSHIP_TAG_KEY). */
+const OWNERSHIP_TAG = { key: 'ecr-token-rotator:managed', value: 'true' };
+/** Secrets Manager appends "-" and six random characters to every secret's name in its ARN. */
+const SECRET_ARN_SUFFIX = '-??????';
+/** What {account} renders as for ECR Public, and the region of its token (src/formats/registry-host.ts). */
+const ECR_PUBLIC = { accountId: 'public', region: 'us-east-1' };
 const ALERT_TOPIC_LOGICAL_ID = 'AlertTopic';
 const FAILURE_QUEUE_LOGICAL_ID = 'RotateFailureQueue';
 
@@ -38,6 +46,12 @@ const PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:Ba
 const PULL_THROUGH_CACHE_ACTIONS = ['ecr:BatchImportUpstreamImage', 'ecr:CreateRepository'];
 
 class StackConfigError extends Error {}
+
+/** The stack's region in a template rendered without --region (resolved at deploy time). */
+const ANY_REGION = '${AWS::Region}';
+
+/** A CloudFormation string: a literal, or Fn::Sub when it refers to ${AWS::…} pseudo parameters. */
+const sub = (text) => (text.includes('${') ? { 'Fn::Sub': text } : text);
 
 function list(value) {
   if (value === undefined || value === null) return [];
@@ -104,7 +118,7 @@ function parseClusters(raw, defaultRegion) {
       throw new StackConfigError('param eksClusters: every entry needs a name');
     }
     if (!CLUSTER_NAME.test(name)) throw new StackConfigError(`param eksClusters: ${JSON.stringify(name)} is not a valid EKS cluster name`);
-    if (!REGION.test(String(region))) throw new StackConfigError(`param eksClusters: ${JSON.stringify(region)} is not an AWS region`);
+    if (!REGION.test(String(region)) && region !== ANY_REGION) throw new StackConfigError(`param eksClusters: ${JSON.stringify(region)} is not an AWS region`);
     const key = `${region}:${name}`;
     if (seen.has(key)) throw new StackConfigError(`param eksClusters: ${key} is listed twice`);
     seen.add(key);
@@ -130,10 +144,32 @@ function secretNamePattern(template) {
   return `${name.replace(/\{(account|region)\}/g, '*')}*`.replace(/\*+/g, '*');
 }
 
-function secretArnPattern(template) {
-  return {
-    'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${secretNamePattern(template)}`,
-  };
+/**
+ * The names of the secrets the function writes, exactly as it renders them (src/config
+ * renderSecretName): SECRET_NAME once per configured registry ({account}/{region} of that
+ * registry; ECR Public renders as public/us-east-1), or — with ECR_REGISTRIES empty — for the
+ * function's own registry (${AWS::AccountId}/${AWS::Region}, resolved by CloudFormation); and
+ * COMBINED_SECRET_NAME.
+ */
+function secretNames(settings) {
+  const template = String(settings.secretName).trim();
+  const render = (account, region) => template.replaceAll('{account}', account).replaceAll('{region}', region);
+  const registries = settings.registries ?? [];
+  const targets = registries.map((r) => render(r.accountId, r.region));
+  if (settings.fleet?.publicRegistry) targets.push(render(ECR_PUBLIC.accountId, ECR_PUBLIC.region));
+  if (registries.length === 0 && !settings.fleet?.publicRegistry) targets.push(render('${AWS::AccountId}', '${AWS::Region}'));
+  if (String(settings.combinedSecretName ?? '').trim() !== '') targets.push(String(settings.combinedSecretName).trim());
+  return [...new Set(targets)];
+}
+
+/**
+ * The exact ARNs of those secrets in `region` (default: the stack's): the name plus the
+ * "-??????" Secrets Manager appends — not "name*", which also matches "name-db" or "name/x".
+ */
+function secretArns(settings, region = '${AWS::Region}') {
+  return secretNames(settings).map((name) => ({
+    'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:${region}:\${AWS::AccountId}:secret:${name}${SECRET_ARN_SUFFIX}`,
+  }));
 }
 
 /**
@@ -278,14 +314,22 @@ function fleetStatementsFor(settings) {
   if (fleet.publicRegistry) {
     statements.push({ Sid: 'EcrPublicToken', Effect: 'Allow', Action: ['ecr-public:GetAuthorizationToken', 'sts:GetServiceBearerToken'], Resource: '*' });
   }
-  const names = [settings.secretName, ...(settings.combinedSecretName.trim() !== '' ? [settings.combinedSecretName] : [])].map(secretNamePattern);
-  const inRegion = (region) => names.map((n) => ({ 'Fn::Sub': `arn:\${AWS::Partition}:secretsmanager:${region}:\${AWS::AccountId}:secret:${n}` }));
+  const inRegion = (region) => secretArns(settings, region);
   if (fleet.readers.length > 0) {
     statements.push({
+      Sid: 'ReadOwnSecretPolicies',
+      Effect: 'Allow',
+      Action: ['secretsmanager:GetResourcePolicy'],
+      Resource: inRegion('${AWS::Region}'),
+    });
+    statements.push({
+      // Only with BlockPublicPolicy (the function always sets it): no policy that makes the
+      // secrets public can be written with this role.
       Sid: 'ShareOwnSecrets',
       Effect: 'Allow',
-      Action: ['secretsmanager:GetResourcePolicy', 'secretsmanager:PutResourcePolicy'],
+      Action: ['secretsmanager:PutResourcePolicy'],
       Resource: inRegion('${AWS::Region}'),
+      Condition: { Bool: { 'secretsmanager:BlockPublicPolicy': 'true' } },
     });
   }
   if (fleet.replicas.length > 0) {
@@ -295,29 +339,64 @@ function fleetStatementsFor(settings) {
       Action: ['secretsmanager:ReplicateSecretToRegions'],
       Resource: ['${AWS::Region}', ...fleet.replicas.map((r) => r.region)].flatMap(inRegion),
     });
-    const keys = fleet.replicas.map((r) => r.kmsKeyArn).filter(Boolean);
-    if (keys.length > 0) {
-      statements.push({ Sid: 'ReplicaKeys', Effect: 'Allow', Action: ['kms:GenerateDataKey', 'kms:Encrypt'], Resource: keys });
+    const keyed = fleet.replicas.filter((r) => r.kmsKeyArn);
+    if (keyed.length > 0) {
+      statements.push({
+        // Like the primary key: usable only through Secrets Manager in the replica's region.
+        Sid: 'ReplicaKeys',
+        Effect: 'Allow',
+        Action: ['kms:GenerateDataKey', 'kms:Encrypt'],
+        Resource: [...new Set(keyed.map((r) => r.kmsKeyArn))],
+        Condition: {
+          StringEquals: { 'kms:ViaService': [...new Set(keyed.map((r) => r.region))].map((region) => ({ 'Fn::Sub': `secretsmanager.${region}.\${AWS::URLSuffix}` })) },
+        },
+      });
     }
   }
   return statements;
 }
 
-async function readSettings(resolveVariable) {
+/**
+ * The settings, read through osls' resolveVariable (or an equal function over plain values).
+ * `template: true` reads them for the standalone CloudFormation template: physical names from
+ * the stack name, settings as {Ref: <Parameter>}, and — without a region — the stack's region
+ * resolved at deploy time.
+ */
+async function readSettings(resolveVariable, { template = false } = {}) {
   const param = async (name) => {
     const value = await resolveVariable(`param:${name}`);
     return value === null || value === undefined ? '' : String(value);
   };
   const service = String(await resolveVariable('self:service'));
   const stage = String(await resolveVariable('sls:stage'));
-  const region = String(await resolveVariable('self:provider.region'));
+  const region = String((await resolveVariable('self:provider.region')) ?? '').trim() || (template ? ANY_REGION : '');
   const clusters = parseClusters(await param('eksClusters'), region);
+  if (region === ANY_REGION) {
+    const placed = clusters.find((c) => c.region !== ANY_REGION);
+    if (placed) {
+      throw new StackConfigError(`param eksClusters: ${placed.region}:${placed.name} names a region; render the template for the stack's region (npm run package -- --region <region>)`);
+    }
+  }
   const alarmClusterNames = list(await param('pullAlarmClusters'));
+  const raw = {};
+  for (const setting of SETTINGS) raw[setting.key] = await param(setting.key);
+  const prefix = template ? '${AWS::StackName}' : `${service}-${stage}`;
   const settings = {
     service,
     stage,
     region,
-    prefix: `${service}-${stage}`,
+    template,
+    prefix,
+    raw,
+    /** A setting's value in the template: the literal (osls) or a Ref to its parameter. */
+    p: (key) => {
+      const setting = byKey.get(key);
+      if (!setting) throw new Error(`no setting ${key}`);
+      if (template) return { Ref: setting.cfn };
+      return setting.type === 'Number' ? Number(raw[key]) : raw[key];
+    },
+    /** A physical name: <service>-<stage>-<suffix> (osls) or ${AWS::StackName}-<suffix>. */
+    name: (suffix, lead = '') => sub(`${lead}${prefix}-${suffix}`),
     secretName: await param('secretName'),
     combinedSecretName: await param('combinedSecretName'),
     kmsKeyArn: (await param('kmsKeyArn')).trim(),
@@ -375,10 +454,7 @@ async function readSettings(resolveVariable) {
 
 /** provider.iam.role.statements: the function's permissions, nothing else. */
 function iamStatementsFor(settings) {
-  const secretArns = [
-    secretArnPattern(settings.secretName),
-    ...(settings.combinedSecretName.trim() !== '' ? [secretArnPattern(settings.combinedSecretName)] : []),
-  ];
+  const ownSecrets = secretArns(settings);
   const registries = settings.registries ?? [];
   const cachePrefixes = settings.pullThroughCachePrefixes ?? [];
   // Pull-through cache repositories are named <prefix>/<upstream repository>.
@@ -414,17 +490,20 @@ function iamStatementsFor(settings) {
     });
   }
   statements.push({
-    // Create-if-missing (with tags), read, adopt (tag) and write the configured secrets only.
+    // Create-if-missing and adopt: only with the ownership tag in the request, so the role can
+    // neither create an untagged secret nor tag one with anything else.
+    Sid: 'CreateOwnSecrets',
+    Effect: 'Allow',
+    Action: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+    Resource: ownSecrets,
+    Condition: { StringEquals: { [`aws:RequestTag/${OWNERSHIP_TAG.key}`]: OWNERSHIP_TAG.value } },
+  });
+  statements.push({
+    // Read and write the configured secrets only (exact names).
     Sid: 'OwnSecrets',
     Effect: 'Allow',
-    Action: [
-      'secretsmanager:CreateSecret',
-      'secretsmanager:TagResource',
-      'secretsmanager:DescribeSecret',
-      'secretsmanager:GetSecretValue',
-      'secretsmanager:PutSecretValue',
-    ],
-    Resource: secretArns,
+    Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'],
+    Resource: ownSecrets,
   });
   if (settings.kmsKeyArn !== '') {
     statements.push({
@@ -439,7 +518,7 @@ function iamStatementsFor(settings) {
       Resource: [settings.kmsKeyArn],
       Condition: {
         StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.${AWS::URLSuffix}' } },
-        StringLike: { 'kms:EncryptionContext:SecretARN': secretArns },
+        StringLike: { 'kms:EncryptionContext:SecretARN': ownSecrets },
       },
     });
   }
@@ -505,13 +584,14 @@ function vpcFor(settings) {
 }
 
 function pullAlarmName(settings, cluster) {
-  return `${settings.prefix}-image-pull-${cluster}`;
+  return settings.name(`image-pull-${cluster}`);
 }
 
 /** Per-cluster pull-failure alarms (invoking the function), the alarm rule, EKS access entries. */
 function resourcesFor(settings) {
-  const Resources = {};
-  const Outputs = {};
+  const fixed = fixedResources(settings);
+  const Resources = { ...fixed.Resources };
+  const Outputs = { ...fixed.Outputs };
   const functionArn = { 'Fn::GetAtt': [FUNCTION_LOGICAL_ID, 'Arn'] };
   const alarmIds = new Map();
 
@@ -564,7 +644,7 @@ function resourcesFor(settings) {
     Resources.HealAlarmRule = {
       Type: 'AWS::Events::Rule',
       Properties: {
-        Name: `${settings.prefix}-heal-on-alarm`,
+        Name: settings.name('heal-on-alarm'),
         Description: 'Heal when a listed image-pull alarm goes into ALARM',
         State: 'ENABLED',
         EventPattern: {
@@ -631,9 +711,16 @@ function resourcesFor(settings) {
 
   Outputs.PullFailureAlarmNames = {
     Description: 'Pull-failure alarms that invoke the function directly',
-    Value: settings.alarmClusters.length > 0 ? settings.alarmClusters.map((c) => pullAlarmName(settings, c)).join(',') : '-',
+    Value: settings.alarmClusters.length > 0 ? sub(settings.alarmClusters.map((c) => `${settings.prefix}-image-pull-${c}`).join(',')) : '-',
   };
   return { Resources, Outputs };
+}
+
+/** The function's environment: one variable per setting that has one, plus the fixed ones. */
+function environmentFor(settings) {
+  const environment = {};
+  for (const setting of SETTINGS) if (setting.env) environment[setting.env] = settings.template ? settings.p(setting.key) : settings.raw[setting.key];
+  return { ...environment, ...FIXED_ENVIRONMENT };
 }
 
 const withSettings = (build) => async ({ resolveVariable }) => build(await readSettings(resolveVariable));
@@ -644,6 +731,7 @@ module.exports = {
   vpc: withSettings(vpcFor),
   numbers: withSettings((settings) => settings.numbers),
   resources: withSettings(resourcesFor),
+  environment: withSettings(environmentFor),
   // for tests
   RBAC_GROUP,
   FAILURE_QUEUE_LOGICAL_ID,
@@ -655,6 +743,12 @@ module.exports = {
   PULL_THROUGH_CACHE_ACTIONS,
   fleetStatementsFor,
   secretNamePattern,
+  secretNames,
+  secretArns,
+  environmentFor,
+  vpcFor,
+  OWNERSHIP_TAG,
+  ANY_REGION,
   readNumbers,
   iamStatementsFor,
   resourcesFor,

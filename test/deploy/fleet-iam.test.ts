@@ -69,18 +69,31 @@ describe("fleet IAM statements", () => {
         }),
       ),
     );
-    const arn = (region: string, name: string) => ({ "Fn::Sub": `arn:\${AWS::Partition}:secretsmanager:${region}:\${AWS::AccountId}:secret:${name}` });
-    expect(st.ShareOwnSecrets.Action).toEqual(["secretsmanager:GetResourcePolicy", "secretsmanager:PutResourcePolicy"]);
-    expect(st.ShareOwnSecrets.Resource).toEqual([arn("${AWS::Region}", "ecr/*/*/credentials*"), arn("${AWS::Region}", "ecr/all*")]);
+    const arn = (region: string, name: string) => ({ "Fn::Sub": `arn:\${AWS::Partition}:secretsmanager:${region}:\${AWS::AccountId}:secret:${name}-??????` });
+    // Exact names (the own registry's, rendered by CloudFormation; the combined secret), each with
+    // the six characters Secrets Manager appends.
+    const own = (r: string) => [arn(r, "ecr/${AWS::AccountId}/${AWS::Region}/credentials"), arn(r, "ecr/all")];
+    expect(st.ReadOwnSecretPolicies).toEqual({
+      Sid: "ReadOwnSecretPolicies",
+      Effect: "Allow",
+      Action: ["secretsmanager:GetResourcePolicy"],
+      Resource: own("${AWS::Region}"),
+    });
+    expect(st.ShareOwnSecrets).toEqual({
+      Sid: "ShareOwnSecrets",
+      Effect: "Allow",
+      Action: ["secretsmanager:PutResourcePolicy"],
+      Resource: own("${AWS::Region}"),
+      Condition: { Bool: { "secretsmanager:BlockPublicPolicy": "true" } },
+    });
     expect(st.ReplicateOwnSecrets.Action).toEqual(["secretsmanager:ReplicateSecretToRegions"]);
-    expect(st.ReplicateOwnSecrets.Resource).toEqual(
-      ["${AWS::Region}", "eu-west-1", "us-west-2"].flatMap((r) => [arn(r, "ecr/*/*/credentials*"), arn(r, "ecr/all*")]),
-    );
+    expect(st.ReplicateOwnSecrets.Resource).toEqual(["${AWS::Region}", "eu-west-1", "us-west-2"].flatMap(own));
     expect(st.ReplicaKeys).toEqual({
       Sid: "ReplicaKeys",
       Effect: "Allow",
       Action: ["kms:GenerateDataKey", "kms:Encrypt"],
       Resource: ["arn:aws:kms:us-west-2:123456789012:key/bbbb"],
+      Condition: { StringEquals: { "kms:ViaService": [{ "Fn::Sub": "secretsmanager.us-west-2.${AWS::URLSuffix}" }] } },
     });
     await expect(settings({ secretReplicaRegions: "eu-west-1:alias/x" })).rejects.toThrow(/the replica key must be a KMS key ARN/);
   });

@@ -452,14 +452,19 @@ describe("least-privilege IAM", () => {
     expect(statements.flatMap((s) => asArray<string>(s.Action)).filter((a) => /^(kms|eks):/.test(a))).toEqual([]);
     expect(props(base.template, ROLE, "AWS::IAM::Role").ManagedPolicyArns).toBeUndefined();
     const secrets = statements.find((s) => asArray<string>(s.Action).includes("secretsmanager:PutSecretValue"));
-    expect(secrets.Resource).toEqual([{ "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:ecr/*/*/credentials*" }]);
+    // The exact name (issue 19): the own registry's, rendered by CloudFormation, plus the six
+    // characters Secrets Manager appends — not "credentials*" ({account} as "*" spans "/").
+    expect(secrets.Resource).toEqual([
+      { "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:ecr/${AWS::AccountId}/${AWS::Region}/credentials-??????" },
+    ]);
 
     const fullStatements = roleStatements(full.template, ROLE);
     for (const action of fullStatements.flatMap((s) => asArray<string>(s.Action))) expect(ALLOWED_ACTIONS, action).toContain(action);
     const byAction = (action: string) => fullStatements.filter((s) => asArray(s.Action).includes(action)).flatMap((s) => asArray<Json>(s.Resource));
     expect(byAction("secretsmanager:PutSecretValue")).toEqual([
-      { "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:platform/ecr/*/*" },
-      { "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:platform/ecr/all*" },
+      { "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:platform/ecr/123456789012/eu-west-1-??????" },
+      { "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:platform/ecr/210987654321/us-east-1-??????" },
+      { "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:platform/ecr/all-??????" },
     ]);
     for (const action of ["kms:GenerateDataKey", "kms:Decrypt"]) expect(byAction(action)).toEqual([KMS_KEY]);
     // Never kms:Encrypt (only UpdateSecret re-encryption uses it); the key only through Secrets
