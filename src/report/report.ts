@@ -62,6 +62,8 @@ export interface NamespaceReport {
    */
   outcome: "created" | "updated" | "unchanged" | "eso-managed" | "conflict" | "failed" | "skipped" | "would-create" | "would-update";
   reason?: string;
+  /** A namespace the run named (--namespace) that the cluster does not have: re-running it cannot help. */
+  notFound?: true;
   serviceAccountsPatched?: string[];
 }
 
@@ -308,7 +310,7 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
               notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""]),
             ),
           );
-        const failed = cluster.namespaces.filter((n) => n.outcome === "failed").map((n) => n.namespace);
+        const failed = cluster.namespaces.filter((n) => n.outcome === "failed" && n.notFound !== true).map((n) => n.namespace);
         if (failed.length > 0 && report.action === "heal")
           lines.push(
             `re-run the failed namespace${failed.length === 1 ? "" : "s"} of ${cluster.cluster}: ${rerunCommand(cluster.cluster, failed, options.rerunOptions)}`,
