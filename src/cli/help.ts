@@ -89,7 +89,7 @@ const PAGES: Record<string, Page> = {
     summary: "Run a Lambda event (schedule, alarm, manual payload) through the handler path.",
     usage: "invoke --event FILE|-",
     options: `  --event FILE      the event as JSON (- reads standard input)`,
-    examples: [`echo '{"action":"rotate","dryRun":true}' | ecr-token-rotator invoke --event -`],
+    examples: ["ecr-token-rotator invoke --event alarm.json --json", `echo '{"action":"rotate","dryRun":true}' | ecr-token-rotator invoke --event -`],
   },
 };
 
