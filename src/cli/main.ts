@@ -24,6 +24,7 @@ import { configVariableNames, type Config } from "../config/config";
 import { BadRequestError, ConfigError, describeError } from "../shared/errors";
 import { formatReport, type FormatOptions, type Report } from "../report/report";
 import { formatQuiet } from "./quiet";
+import { fitToWidth } from "../report/table";
 import type { GetFunctionConfigurationFn } from "./function-config";
 import { progressReporter } from "./progress";
 import { defaultOnlyRefusal, describeTarget, type ConfigSource, type TargetOptions } from "./target";
@@ -116,7 +117,10 @@ function print(io: CliIo, report: Report, { values, source }: Pick<CommandContex
   if (io.columns !== undefined) options.width = io.columns;
   if (source.function) options.rerunOptions = `--function ${source.function.name}`;
   if (asJson(values)) io.stdout(JSON.stringify(report, null, 2));
-  else io.stdout(values.quiet ? formatQuiet(report, options) : formatReport(report, options));
+  else {
+    const text = values.quiet ? formatQuiet(report, options) : formatReport(report, options);
+    io.stdout(io.columns === undefined ? text : fitToWidth(text, io.columns));
+  }
   return report.ok ? 0 : 1;
 }
 

@@ -9,8 +9,8 @@ import { editDistance } from "./region";
 const allowance = (length: number): number => (length <= 4 ? 1 : length <= 8 ? 2 : 3);
 
 /**
- * The candidates within a few edits of `name` (or that start with it, or it with them), nearest
- * first, at most `limit`. Case is ignored for the distance.
+ * The nearest candidates within a few edits of `name` (or that start with it, or it with them):
+ * those at the smallest distance found, at most `limit`. Case is ignored for the distance.
  */
 export function closeMatches(name: string, candidates: readonly string[], limit = 3): string[] {
   const wanted = name.toLowerCase();
@@ -23,8 +23,12 @@ export function closeMatches(name: string, candidates: readonly string[], limit 
     const score = prefix ? 1 : editDistance(wanted, c, max);
     if (score <= max) scored.push({ candidate, score });
   }
-  scored.sort((a, b) => a.score - b.score || a.candidate.localeCompare(b.candidate));
-  return scored.slice(0, limit).map((s) => s.candidate);
+  const best = Math.min(...scored.map((s) => s.score));
+  return scored
+    .filter((s) => s.score === best)
+    .sort((a, b) => a.candidate.localeCompare(b.candidate))
+    .slice(0, limit)
+    .map((s) => s.candidate);
 }
 
 /** `; did you mean a or b?` for the close matches of `name`, or "" when there are none. */

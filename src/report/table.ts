@@ -64,3 +64,21 @@ export function wrapText(text: string, width: number): string[] {
   if (line) lines.push(line);
   return lines;
 }
+
+/**
+ * Every line of `text` within `width`: a longer line (a note, an error) is wrapped, its
+ * continuation indented two more than the line itself. Shorter lines are left as they are.
+ */
+export function fitToWidth(text: string, width: number): string {
+  return text
+    .split("\n")
+    .flatMap((line) => {
+      if (line.length <= width) return [line];
+      const lead = Math.min(line.length - line.trimStart().length, Math.floor(width / 2));
+      const [first = "", ...more] = wrapText(line.trimStart(), width - lead);
+      const hang = Math.min(lead + 2, Math.floor(width / 2));
+      const rest = more.length > 0 ? wrapText(more.join(" "), width - hang) : [];
+      return [" ".repeat(lead) + first, ...rest.map((l) => " ".repeat(hang) + l)];
+    })
+    .join("\n");
+}
