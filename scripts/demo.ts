@@ -48,8 +48,11 @@ async function main(): Promise<void> {
     const now = () => new Date(issuedAt.getTime() + offset);
 
     const app = createApp(env, { tokenNow: now });
-    console.log("$ ecr-token-rotator rotate   # configuration:");
-    for (const [k, v] of Object.entries(env)) if (!k.startsWith("AWS_")) console.log(`    ${k}=${v}`);
+    // The captions are the commands a user types (--now only because moto's tokens expired in 2015).
+    const at = () => `--now ${now().toISOString()}`;
+    const exports = Object.entries(env).filter(([k]) => !k.startsWith("AWS_"));
+    console.log(`$ export ${exports.map(([k, v]) => `${k}=${v}`).join(" ")}`);
+    console.log(`$ ecr-token-rotator rotate ${at()}   # --now: moto's token carries a fixed 2015 expiry; not needed against AWS`);
     const first = await runRequest(parseManualRequest({ action: "rotate" }, "cli"), app.config, app.deps);
     console.log(formatReport(first), "\n");
 
@@ -64,11 +67,11 @@ async function main(): Promise<void> {
     console.log(redact(JSON.stringify(value, null, 2), secrets), "\n");
 
     offset = 5 * 60_000;
-    console.log("$ ecr-token-rotator rotate   # again: the same token is already stored, so no new version");
+    console.log(`$ ecr-token-rotator rotate ${at()}   # again: the same token is already stored, so no new version`);
     console.log(formatReport(await runRequest(parseManualRequest({ action: "rotate" }, "cli"), app.config, app.deps)), "\n");
 
     offset = 10 * 3600_000;
-    console.log("$ ecr-token-rotator rotate --dry-run --registry 123456789012.dkr.ecr.eu-west-1.amazonaws.com   # 10 hours later");
+    console.log(`$ ecr-token-rotator rotate --dry-run --registry ${REGISTRIES[1]} ${at()}   # 10 hours later`);
     console.log(
       formatReport(await runRequest(parseManualRequest({ action: "rotate", dryRun: true, registries: [REGISTRIES[1]] }, "cli"), app.config, app.deps)),
     );

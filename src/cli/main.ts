@@ -7,7 +7,8 @@
  *   doctor   [--cluster NAME]... [--json] [--now ISO] [--timeout SECONDS]   is the deployment wired right? (read-only)
  *   invoke   --event FILE|- [--json] [--now ISO]     feed any Lambda event through the handler path
  *   eks-token --cluster NAME [--region R] [--check]  ExecCredential JSON, like `aws eks get-token`
- * Every command takes --function NAME: act with the deployed function's configuration.
+ * Every command takes --function NAME: act with the deployed function's configuration; --help
+ * on every command, --version, --profile/--region like the AWS CLI, --output json beside --json.
  *
  * Every run has a deadline (--timeout, default 900 s): work left when it passes is reported
  * `skipped` (reason `deadline`) and the run fails (exit 1), the Report is still printed.
@@ -16,18 +17,36 @@
  * For doctor: 0 when no check failed, 1 when one did.
  */
 import { readFile } from "node:fs/promises";
+import { version } from "../../package.json";
 import { createApp } from "../app/app";
 import type { KubernetesStepDeps } from "../clusters/step";
 import { configVariableNames, type Config } from "../config/config";
 import { BadRequestError, ConfigError, describeError } from "../shared/errors";
 import { formatReport, type FormatOptions, type Report } from "../report/report";
+import { formatQuiet } from "./quiet";
+import { fitToWidth } from "../report/table";
 import type { GetFunctionConfigurationFn } from "./function-config";
 import { progressReporter } from "./progress";
-import { defaultOnlyRefusal, describeTarget, type ConfigSource } from "./target";
+import { defaultOnlyRefusal, describeTarget, type ConfigSource, type TargetOptions } from "./target";
 import { handleEvent, runRequest } from "../run/run";
 import { parseManualRequest } from "../request/triggers";
 import type { Deadline } from "../shared/deadline";
-import { deadlineOf, DEFAULT_CLI_TIMEOUT_SECONDS, parseCommandLine, takeFunctionOption, UsageError, type Command, type CommandLine } from "./options";
+import { commandHelp, USAGE } from "./help";
+import { failureReport } from "./failure-report";
+import { applyProfile } from "./profile";
+import {
+  ALL_COMMANDS,
+  argsAskForJson,
+  asJson,
+  deadlineOf,
+  parseCommandLine,
+  takeFunctionOption,
+  takeOption,
+  unknownCommand,
+  UsageError,
+  type Command,
+  type CommandLine,
+} from "./options";
 
 export { DEFAULT_CLI_TIMEOUT_SECONDS } from "./options";
 
@@ -56,12 +75,18 @@ function progress(io: CliIo, command: string): KubernetesStepDeps | undefined {
 /**
  * The environment a command runs with: this shell's, or with --function the deployed function's
  * configuration under this shell's product variables (src/cli/function-config.ts, loaded only here).
+ * `region` (--region) is where the function is looked up; it never becomes the configuration's.
  */
-async function resolveEnvironment(io: CliIo, functionName: string | undefined): Promise<{ env: Record<string, string | undefined>; source: ConfigSource }> {
+async function resolveEnvironment(
+  io: CliIo,
+  functionName: string | undefined,
+  region?: string,
+): Promise<{ env: Record<string, string | undefined>; source: ConfigSource }> {
   if (functionName === undefined) return { env: io.env, source: {} };
   const { readFunctionConfiguration, mergeFunctionEnvironment, FunctionConfigError } = await import("./function-config");
   try {
-    const fn = await readFunctionConfiguration(functionName, io.env, io.getFunctionConfiguration);
+    const lookup = region === undefined ? io.env : { ...io.env, AWS_REGION: region };
+    const fn = await readFunctionConfiguration(functionName, lookup, io.getFunctionConfiguration);
     const merged = mergeFunctionEnvironment(fn, io.env, configVariableNames());
     return {
       env: merged.env,
@@ -74,47 +99,10 @@ async function resolveEnvironment(io: CliIo, functionName: string | undefined): 
 }
 
 /** The first lines on standard error: what the command acts on, then the configuration's warnings. */
-function announce(io: CliIo, command: string, config: Config, source: ConfigSource, clusters: string[] | undefined): void {
-  io.stderr(describeTarget(command, config, source, clusters ? { clusters } : {}));
+function announce(io: CliIo, command: string, config: Config, source: ConfigSource, target: TargetOptions): void {
+  io.stderr(describeTarget(command, config, source, target));
   for (const warning of config.warnings ?? []) io.stderr(`warning: ${warning}`);
 }
-
-const USAGE = `usage: ecr-token-rotator <command> [options]
-
-commands:
-  rotate     fetch fresh ECR tokens and write them to Secrets Manager
-             [--dry-run] [--force] [--create] [--registry HOST]... [--json]
-  heal       rotate, then push pull secrets into every configured cluster and re-sync ESO
-             [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--create] [--json]
-  diagnose   say why each pod stuck in ErrImagePull/ImagePullBackOff is stuck (read-only:
-             no ECR call, nothing written)
-             [--cluster NAME]... [--namespace NS]... [--json]
-  doctor     is this deployment wired right? a checklist (AWS identity, ECR tokens, the
-             token at each registry, each secret, each cluster), a fix under every failed
-             line; read-only (exit 0: nothing failed, 1: a check failed)
-             [--cluster NAME]... [--json]
-  invoke     run a Lambda event (schedule, alarm, manual payload) through the handler path
-             --event FILE|- [--json]
-  eks-token  print an EKS bearer token as ExecCredential JSON (like aws eks get-token);
-             --check asks the cluster who it thinks we are (SelfSubjectReview)
-             --cluster NAME [--region R] [--check]
-
-common options:
-  --function NAME  act with the deployed function's configuration (its environment and region,
-                read with lambda:GetFunctionConfiguration); product variables set in this
-                shell override the function's one by one
-  --create      with only default configuration (no --function, SECRET_NAME or ECR_REGISTRIES),
-                rotate/heal refuse to create a missing secret unless this is given
-  --json        print the Report as JSON instead of a table
-  --now ISO     judge ECR token expiry as of this instant (for emulators whose tokens
-                carry a fixed expiry, and for replays)
-  --timeout S   the run's deadline in seconds (default ${DEFAULT_CLI_TIMEOUT_SECONDS}): work left then is
-                reported "skipped: deadline" and the run fails (exit 1)
-  -h, --help    this text
-
-Configuration comes from the same environment variables as the Lambda (see README), or from
-the deployed function with --function. The first line on standard error says what a command
-acts on and where its configuration came from.`;
 
 /** What a command runs with: its checked options, the environment and where it came from. */
 interface CommandContext extends CommandLine {
@@ -123,12 +111,16 @@ interface CommandContext extends CommandLine {
   source: ConfigSource;
 }
 
-/** Prints the Report (as JSON with `asJson`, else as text) and returns its exit code. */
-function print(io: CliIo, report: Report, { asJson, source }: { asJson: boolean; source: ConfigSource }): number {
+/** Prints the Report (as JSON with --json/--output json, else as text) and returns its exit code. */
+function print(io: CliIo, report: Report, { values, source }: Pick<CommandContext, "values" | "source">): number {
   const options: FormatOptions = {};
   if (io.columns !== undefined) options.width = io.columns;
   if (source.function) options.rerunOptions = `--function ${source.function.name}`;
-  io.stdout(asJson ? JSON.stringify(report, null, 2) : formatReport(report, options));
+  if (asJson(values)) io.stdout(JSON.stringify(report, null, 2));
+  else {
+    const text = values.quiet ? formatQuiet(report, options) : formatReport(report, options);
+    io.stdout(io.columns === undefined ? text : fitToWidth(text, io.columns));
+  }
   return report.ok ? 0 : 1;
 }
 
@@ -143,17 +135,17 @@ async function requestCommand({ io, command, values, now, env, source }: Command
   if (values.namespace) payload.namespaces = values.namespace;
   const request = parseManualRequest(payload, "cli");
   const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command), purpose: command === "diagnose" ? "diagnose" : "rotate" });
-  announce(io, command, app.config, source, request.clusters);
+  announce(io, command, app.config, source, { clusters: values.cluster, registries: values.registry, namespaces: values.namespace });
   // The deadline-bound dependencies are built afresh: the --create guard goes on those.
   const deps = bind(app, deadlineOf(values.timeout));
   if (!readOnly && !values.create) deps.refuseCreate = defaultOnlyRefusal(env, source);
-  return print(io, await runRequest(request, app.config, deps), { asJson: values.json, source });
+  return print(io, await runRequest(request, app.config, deps), { values, source });
 }
 
 /** invoke: a Lambda event from a file or standard input, through the handler path. */
 async function invokeCommand({ io, command, values, now, env, source }: CommandContext): Promise<number> {
   if (values.event === undefined) throw new UsageError("invoke needs --event FILE (or - for standard input)");
-  const text = values.event === "-" ? await io.readStdin() : await readFile(values.event, "utf8");
+  const text = values.event === "-" ? await io.readStdin() : await readEventFile(values.event);
   let event: unknown;
   try {
     event = JSON.parse(text);
@@ -161,8 +153,19 @@ async function invokeCommand({ io, command, values, now, env, source }: CommandC
     throw new BadRequestError(`${values.event === "-" ? "standard input" : values.event} is not JSON`);
   }
   const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command) });
-  announce(io, command, app.config, source, undefined);
-  return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout))), { asJson: values.json, source });
+  announce(io, command, app.config, source, {});
+  return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout))), { values, source });
+}
+
+/** --event FILE: its text; a file that cannot be read is a bad request (exit 2) naming it and why. */
+async function readEventFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : code === "EISDIR" ? "it is a directory" : describeError(error);
+    throw new BadRequestError(`--event ${file}: cannot read it (${why})`);
+  }
 }
 
 const HANDLERS: Record<Command, (context: CommandContext) => Promise<number>> = {
@@ -173,10 +176,12 @@ const HANDLERS: Record<Command, (context: CommandContext) => Promise<number>> = 
   invoke: invokeCommand,
 };
 
-/** eks-token parses its own options (eks-token.ts, loaded only for it); --function is taken out first. */
+/** eks-token parses its own options (eks-token.ts, loaded only for it); --function and --profile are taken out first. */
 async function eksToken(io: CliIo, argv: string[]): Promise<number> {
   const { eksTokenCommand } = await import("./eks-token");
-  const { args, functionName } = takeFunctionOption(argv);
+  const { args: withoutProfile, value: profile } = takeOption(argv, "profile");
+  if (profile !== undefined) await applyProfile(io.env, profile);
+  const { args, functionName } = takeFunctionOption(withoutProfile);
   const { env, source } = await resolveEnvironment(io, functionName);
   return eksTokenCommand(args, {
     env,
@@ -187,36 +192,61 @@ async function eksToken(io: CliIo, argv: string[]): Promise<number> {
   });
 }
 
-/** The exit code of a failed command, its message on standard error (with the usage text for a usage error). */
-function exitCodeOf(io: CliIo, error: unknown): number {
+/**
+ * The exit code of a failed command, its message on standard error (with where help is for a
+ * usage error). A configuration or request error with --json also writes a JSON Report (ok=false).
+ */
+function exitCodeOf(io: CliIo, error: unknown, argv: readonly string[]): number {
   if (error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")) {
-    io.stderr(`ecr-token-rotator: ${(error as Error).message}\n\n${USAGE}`);
+    const command = ALL_COMMANDS.includes(argv[0] ?? "") ? argv[0] : "<command>";
+    io.stderr(`ecr-token-rotator: ${(error as Error).message}\n(ecr-token-rotator ${command} --help: the options and an example)`);
     return 2;
   }
   if (error instanceof ConfigError || error instanceof BadRequestError) {
     io.stderr(`ecr-token-rotator: ${error.message}`);
+    if (argsAskForJson(argv)) io.stdout(JSON.stringify(failureReport(argv[0] ?? "", error), null, 2));
     return 2;
   }
   io.stderr(`ecr-token-rotator: ${describeError(error)}`);
   return 1;
 }
 
-/** Parse → resolve the environment → run the command → its exit code (errors mapped by exitCodeOf). */
-export async function runCli(argv: string[], io: CliIo): Promise<number> {
+const HELP_WORDS = ["-h", "--help", "help"];
+
+/** The overview, a command's help page (`help heal` too) or the version, when that is what is asked. */
+function helpOrVersion(io: CliIo, argv: readonly string[]): number | undefined {
   const [command, ...rest] = argv;
-  if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-    io.stdout(USAGE);
+  if (command === undefined || HELP_WORDS.includes(command)) {
+    io.stdout(rest[0] !== undefined && ALL_COMMANDS.includes(rest[0]) ? commandHelp(rest[0]) : USAGE);
     return command === undefined ? 2 : 0;
   }
+  if (command === "--version" || command === "version") {
+    io.stdout(`ecr-token-rotator ${version} (node ${process.versions.node})`);
+    return 0;
+  }
+  return undefined;
+}
+
+/** Parse → resolve the environment → run the command → its exit code (errors mapped by exitCodeOf). */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const early = helpOrVersion(io, argv);
+  if (early !== undefined) return early;
+  const [command = "", ...rest] = argv;
   try {
     if (command === "eks-token") return await eksToken(io, rest);
+    if (!ALL_COMMANDS.includes(command)) throw unknownCommand(command);
     const line = parseCommandLine(command, rest);
-    const { env, source } = await resolveEnvironment(io, line.values.function);
+    if (line.values.help) {
+      io.stdout(commandHelp(command));
+      return 0;
+    }
+    if (line.values.profile !== undefined) await applyProfile(io.env, line.values.profile);
+    const { env, source } = await resolveEnvironment(io, line.values.function, line.values.region);
     // Parsed before anything runs; the clock starts when the run does.
     deadlineOf(line.values.timeout);
     return await HANDLERS[line.command]({ ...line, io, env, source });
   } catch (error) {
-    return exitCodeOf(io, error);
+    return exitCodeOf(io, error, argv);
   }
 }
 

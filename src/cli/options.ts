@@ -4,6 +4,7 @@
  * (--now, --timeout). eks-token parses its own options (eks-token.ts) after --function is taken out.
  */
 import { parseArgs } from "node:util";
+import { didYouMean } from "../formats/close-match";
 import { deadlineIn, type Deadline } from "../shared/deadline";
 
 /** The CLI's deadline when --timeout is not given: the Lambda's own maximum. */
@@ -28,10 +29,34 @@ const OPTIONS = {
   function: { type: "string" },
   create: { type: "boolean", default: false },
   timeout: { type: "string" },
+  output: { type: "string" },
+  quiet: { type: "boolean", short: "q", default: false },
+  region: { type: "string" },
+  profile: { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
 } as const;
+
+/** Every command the CLI knows, eks-token included (for "did you mean"). */
+export const ALL_COMMANDS: readonly string[] = [...COMMANDS, "eks-token"];
+
+/** An unknown command, with the nearest known ones. */
+export function unknownCommand(command: string): UsageError {
+  return new UsageError(`unknown command ${JSON.stringify(command)}${didYouMean(command, ALL_COMMANDS)}`);
+}
 
 type Values = ReturnType<typeof parseOptions>;
 type OptionName = keyof typeof OPTIONS;
+
+/** An option that is not one of OPTIONS: named, with the nearest ones (checked before the parse). */
+function checkKnownOptions(command: string, args: string[]): void {
+  const { tokens } = parseArgs({ args, strict: false, allowPositionals: true, options: OPTIONS, tokens: true });
+  const names = Object.keys(OPTIONS);
+  for (const token of tokens) {
+    if (token.kind === "positional") throw new UsageError(`unexpected argument ${JSON.stringify(token.value)} (${command} takes only options)`);
+    if (token.kind !== "option" || names.includes(token.name)) continue;
+    throw new UsageError(`unknown option ${token.rawName} for ${command}${didYouMean(token.name, names, (n) => `--${n}`)}`);
+  }
+}
 
 function parseOptions(args: string[]) {
   return parseArgs({ args, strict: true, allowPositionals: false, options: OPTIONS }).values;
@@ -55,6 +80,7 @@ const RULES: readonly OptionRule[] = [
   { options: ["dry-run", "force"], not: ["diagnose", "doctor"], message: (command) => `${command} is read-only: --dry-run and --force do not apply` },
   { options: ["event"], only: ["invoke"] },
   { options: ["create"], only: ["rotate", "heal"] },
+  { options: ["quiet"], only: ["doctor"] },
 ];
 
 /** An option is given when it has a value; a boolean flag, when it is true. */
@@ -100,19 +126,41 @@ export interface CommandLine {
  * is checked by the caller (deadlineOf) once the environment is resolved.
  */
 export function parseCommandLine(command: string, args: string[]): CommandLine {
+  if (!(COMMANDS as readonly string[]).includes(command)) throw unknownCommand(command);
+  checkKnownOptions(command, args);
   const values = parseOptions(args);
+  if (values.help) return { command: command as Command, values, now: undefined };
   const now = clock(values.now);
   checkRules(command, values);
-  if (!(COMMANDS as readonly string[]).includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+  checkOutput(values.output);
   return { command: command as Command, values, now };
+}
+
+/** --output json|table (like the AWS CLI's --output). */
+function checkOutput(output: string | undefined): void {
+  if (output === undefined || output === "json" || output === "table") return;
+  throw new UsageError(`--output ${JSON.stringify(output)}: expected json or table${didYouMean(output, ["json", "table"])}`);
+}
+
+/** The Report is printed as JSON: --json or --output json. */
+export const asJson = (values: { json: boolean; output?: string | undefined }): boolean => values.json || values.output === "json";
+
+/** Whether the raw arguments ask for JSON (for errors found before the options are parsed). */
+export const argsAskForJson = (args: readonly string[]): boolean =>
+  args.some((a, i) => a === "--json" || a === "--output=json" || (a === "--output" && args[i + 1] === "json"));
+
+/** `args` without `--name VALUE` (or `--name=VALUE`), and that VALUE. */
+export function takeOption(args: string[], name: string, what = "a NAME"): { args: string[]; value?: string } {
+  const at = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (at < 0) return { args };
+  const inline = args[at]!.includes("=");
+  const value = inline ? args[at]!.slice(`--${name}=`.length) : args[at + 1];
+  if (!value) throw new UsageError(`--${name} needs ${what}`);
+  return { args: [...args.slice(0, at), ...args.slice(at + (inline ? 1 : 2))], value };
 }
 
 /** eks-token's arguments without --function NAME (or --function=NAME), and that NAME. */
 export function takeFunctionOption(args: string[]): { args: string[]; functionName?: string } {
-  const at = args.findIndex((a) => a === "--function" || a.startsWith("--function="));
-  if (at < 0) return { args };
-  const inline = args[at]!.includes("=");
-  const functionName = inline ? args[at]!.slice("--function=".length) : args[at + 1];
-  if (!functionName) throw new UsageError("--function needs a NAME");
-  return { args: [...args.slice(0, at), ...args.slice(at + (inline ? 1 : 2))], functionName };
+  const { args: rest, value } = takeOption(args, "function");
+  return value === undefined ? { args: rest } : { args: rest, functionName: value };
 }

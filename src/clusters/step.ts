@@ -85,13 +85,30 @@ function diagnoseTarget(config: Config, request: Request, listed?: readonly stri
   const k = config.kubernetes;
   return {
     namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+    ...(request.namespaces ? { scope: k.namespaces } : {}),
     ...(listed !== undefined ? { listed } : {}),
     configuredHosts: config.rotation.registries.map((r) => r.host),
     pullSecretName: k.pullSecretName,
   };
 }
 
+/**
+ * Marks the rows of namespaces the request named and the cluster's namespace list lacks
+ * (`notFound`: re-running them cannot help). True when there is one.
+ */
+function markNotFound(report: ClusterReport, request: Request, listed: readonly string[] | undefined): boolean {
+  if (request.namespaces === undefined || listed === undefined) return false;
+  let any = false;
+  for (const row of report.namespaces) {
+    if (row.outcome !== "failed" || listed.includes(row.namespace) || !request.namespaces.includes(row.namespace)) continue;
+    row.notFound = true;
+    any = true;
+  }
+  return any;
+}
+
 /** Why a cluster could not be read at all, and what to do about it (one line), from its Problem. */
+
 export function unreadableReason(error: unknown): string {
   const p = error instanceof KubeApiError ? error.problem : undefined;
   const t = p?.target;
@@ -346,7 +363,10 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
           }
           // What is still stuck after the heal's writes, and why the heal cannot fix it.
           if (request.action === "heal") {
-            report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline, applied.listedNamespaces);
+            // A named namespace the cluster lacks: the diagnosis lists the namespaces itself, to name its close matches.
+            const missing = markNotFound(report, request, applied.listedNamespaces);
+            const listed = missing ? undefined : applied.listedNamespaces;
+            report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline, listed);
             // The diagnosis is part of the heal's work: one the deadline cut fails the run too.
             if (cutByDeadline(report.diagnosis)) {
               report.ok = false;

@@ -12,6 +12,7 @@ import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry
 import { LIST_PAGE_SIZE } from "../shared/names";
 import { counted, forEachListed, reducedNamespace } from "../kube/paging";
 import { selectNamespaces } from "../kube/namespaces";
+import { didYouMean } from "../formats/close-match";
 import type { KubeNamespace, KubePod } from "../kube/types";
 import { causeFromKubelet, classifyStuckContainer, type ReducedSecret } from "./classify";
 import { confinedNamespaces, containerKey, listClusterOrNamespaces, MAX_STUCK, type DiagnoseContext, type DiagnoseDeps, type DiagnoseTarget } from "./context";
@@ -81,6 +82,11 @@ async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
     return new Set(names);
   }
   const selection = selectNamespaces(nsTarget, namespaces);
+  if (selection.missing.length > 0) {
+    // A named namespace the cluster does not have: never an all-clear for it.
+    const scope = ctx.target.scope ? selectNamespaces(ctx.target.scope, namespaces).selected : [];
+    for (const name of selection.missing) ctx.diagnosis.errors.push(`namespace ${name} not found${didYouMean(name, scope)}`);
+  }
   return new Set([...selection.selected, ...selection.skipped.map((s) => s.namespace)]);
 }
 

@@ -22,6 +22,12 @@ export interface DiagnoseTarget {
    * namespaces); then the diagnosis does not LIST namespaces itself.
    */
   listed?: readonly string[];
+  /**
+   * The namespaces the configuration selects, when `namespaces` names others (--namespace): a
+   * named namespace the cluster does not have is an error, with its close matches from this scope
+   * (never from outside it).
+   */
+  scope?: NamespaceTarget;
   /** Registry hosts this deployment keeps fresh. */
   configuredHosts: string[];
   /** The pull secret the product writes. */

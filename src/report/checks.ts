@@ -28,7 +28,7 @@ export interface DoctorCheck {
 const WORD: Record<DoctorStatus, string> = { pass: "PASS", fail: "FAIL", skip: "SKIP" };
 
 /** `N passed, N failed, N skipped`. */
-function checksSummary(checks: readonly DoctorCheck[]): string {
+export function checksSummary(checks: readonly DoctorCheck[]): string {
   const count = (status: DoctorStatus) => checks.filter((c) => c.status === status).length;
   return `${count("pass")} passed, ${count("fail")} failed, ${count("skip")} skipped`;
 }

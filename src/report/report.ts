@@ -70,6 +70,8 @@ export interface NamespaceReport {
   reason?: string;
   /** `failed`, or `skipped` by the deadline: what went wrong, typed (`reason` is derived from it). */
   problem?: Problem;
+  /** A namespace the run named (--namespace) that the cluster does not have: re-running it cannot help. */
+  notFound?: true;
   serviceAccountsPatched?: string[];
 }
 
@@ -279,7 +281,7 @@ function renderClusterNotes(report: Report, cluster: ClusterReport, out: Renderi
         notable.map((n) => [`${cluster.cluster}/${n.namespace}`, n.outcome, n.reason ?? ""]),
       ),
     );
-  const failed = cluster.namespaces.filter((n) => n.outcome === "failed").map((n) => n.namespace);
+  const failed = cluster.namespaces.filter((n) => n.outcome === "failed" && n.notFound !== true).map((n) => n.namespace);
   if (failed.length > 0 && report.action === "heal")
     out.lines.push(
       `re-run the failed namespace${failed.length === 1 ? "" : "s"} of ${cluster.cluster}: ${rerunCommand(cluster.cluster, failed, out.options.rerunOptions)}`,

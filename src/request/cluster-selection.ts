@@ -4,6 +4,7 @@
  */
 import type { ClusterConfig } from "../config/config";
 import { BadRequestError } from "../shared/errors";
+import { closeMatches } from "../formats/close-match";
 import type { Request } from "./triggers";
 
 /** Unknown names are a bad request; an alarm naming a configured cluster heals only that one. */
@@ -13,7 +14,7 @@ export function selectClusters(configured: ClusterConfig[], request: Request): C
     const unknown = request.clusters.filter((name) => !configured.some((c) => matches(c, name)));
     if (unknown.length > 0) {
       throw BadRequestError.manual(
-        `cluster${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} not configured (EKS_CLUSTERS: ${configured.map((c) => `${c.region}:${c.name}`).join(", ") || "none"})`,
+        `cluster${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} not configured (EKS_CLUSTERS: ${configured.map((c) => `${c.region}:${c.name}`).join(", ") || "none"})${suggestions(configured, unknown)}`,
       );
     }
     return configured.filter((c) => request.clusters!.some((name) => matches(c, name)));
@@ -25,4 +26,15 @@ export function selectClusters(configured: ClusterConfig[], request: Request): C
     if (hit.length > 0) return hit;
   }
   return configured;
+}
+
+/** `; did you mean …?` for unknown cluster names, from the configured clusters only (in the form typed: name or region:name). */
+function suggestions(configured: ClusterConfig[], unknown: string[]): string {
+  const near = unknown.flatMap((name) =>
+    closeMatches(
+      name,
+      configured.map((c) => (name.includes(":") ? `${c.region}:${c.name}` : c.name)),
+    ),
+  );
+  return near.length > 0 ? `; did you mean ${[...new Set(near)].join(" or ")}?` : "";
 }

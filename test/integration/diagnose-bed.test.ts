@@ -237,7 +237,7 @@ describe("diagnose on the real kube-apiserver", () => {
     const { code, stdout, stderr } = await cli(["diagnose", "--json"]);
     // Standard error holds only the first line: what the command acts on (no warning, no error).
     expect(stderr).toMatch(
-      /^diagnose: account 123456789012, region us-east-1; cluster us-east-1:test-cluster; configuration: this shell's environment[^\n]*\n$/,
+      /^diagnose: account 123456789012, region us-east-1; cluster us-east-1:test-cluster; all namespaces except kube-system, kube-public, kube-node-lease, default; configuration: this shell's environment[^\n]*\n$/,
     );
     expect(code).toBe(0);
     const report = JSON.parse(stdout) as Report;

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, waitFor } from "./ports";
+import { reservePort, waitFor } from "./ports";
 
 const REPO = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 
@@ -55,7 +55,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      return await startOnce(python, await freePort(), options);
+      return await startOnce(python, await reservePort(), options);
     } catch (error) {
       lastError = error;
       if (!/address already in use|Errno 98/i.test(String(error))) break;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatReport, wrapText, type Report } from "../../src/report/report";
+import { formatTable } from "../../src/report/table";
 
 const base: Report = {
   ok: false,
@@ -224,11 +225,24 @@ describe("formatReport", () => {
     expect(narrow.replace(/\s+/g, " ")).toContain(hint);
   });
 
-  it("a very long text is shortened after six lines", () => {
+  it("a very long text is wrapped whole, never shortened (a fix is never cut)", () => {
     const long = Array.from({ length: 200 }, (_, i) => `word${i}`).join(" ");
     const lines = wrapText(long, 40);
-    expect(lines).toHaveLength(6);
-    expect(lines[5]!.endsWith(" …")).toBe(true);
+    expect(lines.length).toBeGreaterThan(6);
     expect(lines.every((l) => l.length <= 40)).toBe(true);
+    expect(lines.join(" ")).toBe(long);
+    expect(wrapText(`${"x".repeat(50)} tail`, 20)).toEqual(["x".repeat(20), "x".repeat(20), `${"x".repeat(10)} tail`]);
+  });
+
+  it("a table whose leading columns leave the last too little room is stacked within the width", () => {
+    const why = Array.from({ length: 40 }, (_, i) => `reason${i}`).join(" ");
+    const lines = formatTable(
+      ["REGISTRY", "SECRET", "OUTCOME", "WHY"],
+      [["123456789012.dkr.ecr.eu-west-1.amazonaws.com", "ecr/eu-west-1/credentials", "FAILED", why]],
+      80,
+    );
+    expect(lines.every((l) => l.length <= 80)).toBe(true);
+    expect(lines.join(" ").replace(/\s+/g, " ")).toContain(why);
+    expect(formatTable(["A", "WHY"], [["a", why]])).toEqual(["A  WHY", `a  ${why}`]);
   });
 });
