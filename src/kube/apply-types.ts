@@ -93,6 +93,11 @@ export interface ClusterApplyResult {
   listedNamespaces?: string[];
   /** Cluster-level problems (e.g. the namespace LIST failed). */
   errors: string[];
+  /**
+   * Namespaces a request named outside the configured ones (NAMESPACE_SELECTOR, judged by their
+   * labels here): the cluster was refused, nothing written (also in `errors`).
+   */
+  outOfScope?: string[];
   /** Work the invocation's deadline cut or never let start (namespaces, LISTs, re-syncs). */
   deadlineReached: boolean;
   /** What the writes mean for running pods, and any degraded mode used. */

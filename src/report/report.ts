@@ -145,6 +145,8 @@ export interface ClusterReport {
   error?: string;
   /** `deadline`: the invocation's deadline cut this cluster's work (what is left is `skipped`). */
   skipped?: "deadline";
+  /** Namespaces the request named outside the configured ones (NAMESPACE_SELECTOR): refused, nothing written here. */
+  outOfScope?: string[];
   namespaces: NamespaceReport[];
   /** `namespace/name` of ServiceAccounts patched (new pods get the pull secret), missing, failed. */
   serviceAccounts?: { patched: string[]; missing: string[]; failed: string[] };
@@ -169,6 +171,8 @@ export interface KubernetesReport {
   reason?: string;
   /** Per cluster; the diagnosis of stuck pods is `clusters[].diagnosis`. */
   clusters: ClusterReport[];
+  /** Clusters an alarm's ClusterName dimensions name that EKS_CLUSTERS does not: none written; not a failure. */
+  unknownClusters?: string[];
 }
 
 export interface Report {
