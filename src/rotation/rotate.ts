@@ -7,7 +7,8 @@
  */
 import type { RotationConfig } from "../config/config";
 import type { RegionTokens, RegistryCredential } from "./ecr";
-import { BadRequestError, describeError } from "../shared/errors";
+import { BadRequestError, ConfigError, describeError } from "../shared/errors";
+import { combinedSecretClash } from "../config/secret-names";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
 import { ECR_PUBLIC_HOST, parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
@@ -37,7 +38,10 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
   let configured = config.registries;
   if (configured.length === 0) {
     // Default: the function's own registry in its region, learnt from the token's proxyEndpoint.
-    configured = [(await tokens.get(config.defaultRegion!)).ownRegistry];
+    const own = (await tokens.get(config.defaultRegion!)).ownRegistry;
+    const clash = combinedSecretClash(config.secretNameTemplate, config.combinedSecretName, own);
+    if (clash !== undefined) throw new ConfigError([clash]);
+    configured = [own];
   }
   if (requested === undefined) return configured;
   const byHost = new Map(configured.map((r) => [r.host, r]));
