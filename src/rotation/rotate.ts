@@ -9,6 +9,7 @@ import type { RotationConfig } from "../config/config";
 import type { RegionTokens, RegistryCredential } from "./ecr";
 import { BadRequestError, ConfigError, describeError } from "../shared/errors";
 import { combinedSecretClash } from "../config/secret-names";
+import { boundedList } from "../shared/bounded-list";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
 import { ECR_PUBLIC_HOST, parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
@@ -60,7 +61,7 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
   }
   if (unknown.length > 0) {
     throw BadRequestError.manual(
-      `registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`,
+      `registr${unknown.length > 1 ? "ies" : "y"} ${boundedList(unknown, { quoted: false })} not configured (configured: ${[...byHost.keys()].join(", ")})`,
     );
   }
   return chosen;

@@ -134,3 +134,46 @@ describe("an ESO-looking Secret without a live owner is a conflict, reported", (
     expect(r.ok).toBe(true);
   });
 });
+
+describe("a manual request's refusal is bounded and masked", () => {
+  const refusalOf = (payload: unknown): string => {
+    try {
+      parseManualRequest(payload);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error("accepted");
+  };
+
+  it("10,000 bad registries: the first few and a count, a few hundred bytes", () => {
+    const message = refusalOf({ action: "rotate", registries: Array.from({ length: 10_000 }, (_, i) => `not-a-registry-${i}`) });
+    expect(message).toContain('invalid ECR registry host "not-a-registry-0"');
+    expect(message).toContain("and 9992 more problems");
+    expect(message.length).toBeLessThan(2_000);
+  });
+
+  it("a registry URL with a password is not echoed (masked as configuration masks it)", () => {
+    const message = refusalOf({ action: "rotate", registries: ["https://admin:hunter2-s3cret@registry.example.com/"] });
+    expect(message).not.toContain("hunter2");
+    expect(message).toMatch(/looks like a credential, not shown/);
+  });
+
+  it("10,000 invalid namespace names, each of a kilobyte: bounded, each value cut", () => {
+    const message = refusalOf({ action: "heal", namespaces: Array.from({ length: 10_000 }, (_, i) => `Bad_${i}_${"x".repeat(1_000)}`) });
+    expect(message).toMatch(/namespaces: "Bad_0_x+"… \(1006 characters\), .* and 9995 more are not valid namespace names/);
+    expect(message.length).toBeLessThan(1_000);
+  });
+
+  it("10,000 unknown fields: bounded", () => {
+    const payload = Object.fromEntries([["action", "rotate"], ...Array.from({ length: 10_000 }, (_, i) => [`field${i}`, 1])]);
+    const message = refusalOf(payload);
+    expect(message).toMatch(/unknown fields "field0", "field1", "field2", "field3", "field4" and 9995 more/);
+    expect(message.length).toBeLessThan(1_000);
+  });
+
+  it("10,000 values of the wrong type: a count of the problems past the first few", () => {
+    const message = refusalOf({ action: "rotate", registries: Array.from({ length: 10_000 }, () => 1) });
+    expect(message).toContain("and 9992 more problems");
+    expect(message.length).toBeLessThan(1_000);
+  });
+});
