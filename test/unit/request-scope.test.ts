@@ -11,6 +11,7 @@ import { namespacesOutsideScope } from "../../src/request/scope";
 import { parseManualRequest } from "../../src/request/triggers";
 import { handleEvent, runRequest, type RunDeps } from "../../src/run/run";
 import { BadRequestError } from "../../src/shared/errors";
+import { powertoolsTelemetry } from "../../src/run/telemetry";
 import { FakeKubeApi } from "../support/kube-fake-api";
 import { memoryEcr, memorySecrets } from "../support/aws-fakes";
 import { HOST_USE1, NOW } from "../support/fixtures";
@@ -158,5 +159,51 @@ describe("an alarm naming a cluster that is not configured", () => {
     const report = await handleEvent(alarm(), cfg, fleet(cfg, api).deps);
     expect(report.kubernetes!.clusters.map((c) => c.cluster)).toEqual(["prod"]);
     expect(report.kubernetes!.unknownClusters).toBeUndefined();
+  });
+});
+
+describe("scope refusals are counted", () => {
+  let out = "";
+  const write = process.stdout.write.bind(process.stdout);
+  const capture = async (work: () => Promise<void> | void): Promise<Array<Record<string, unknown>>> => {
+    out = "";
+    process.stdout.write = ((chunk: string | Uint8Array) => ((out += chunk.toString()), true)) as typeof process.stdout.write;
+    try {
+      await work();
+    } finally {
+      process.stdout.write = write;
+    }
+    return out
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => "_aws" in l);
+  };
+
+  it("RequestsRefused for a refused request; AlarmClustersUnknown and NamespacesOutOfScope from the Report", async () => {
+    const cfg = config({ TARGET_NAMESPACES: "ns-0" });
+    const refused = await runRequest(parseManualRequest({ action: "heal", namespaces: ["ns-1"] }), cfg, fleet(cfg, cluster()).deps).catch((e: unknown) => e);
+    expect((await capture(() => powertoolsTelemetry().reportRejected(refused)))[0]).toMatchObject({ RequestsRefused: 1 });
+
+    const api = cluster(["a-1", { team: "a" }], ["b-1", { team: "b" }]);
+    const selector = config({ NAMESPACE_SELECTOR: "team=a" });
+    const outOfScope = await runRequest(parseManualRequest({ action: "heal", namespaces: ["b-1"] }), selector, fleet(selector, api).deps);
+    expect((await capture(() => powertoolsTelemetry().reportFinished(outOfScope)))[0]).toMatchObject({ NamespacesOutOfScope: 1 });
+
+    const plain = config({});
+    const alarmed = await handleEvent(
+      {
+        source: "aws.cloudwatch",
+        alarmData: {
+          alarmName: "pull-failures",
+          state: { value: "ALARM" },
+          previousState: { value: "OK" },
+          configuration: { metrics: [{ metricStat: { metric: { dimensions: { ClusterName: "elsewhere" } } } }] },
+        },
+      },
+      plain,
+      fleet(plain, cluster(["app"])).deps,
+    );
+    expect((await capture(() => powertoolsTelemetry().reportFinished(alarmed)))[0]).toMatchObject({ AlarmClustersUnknown: 1, RotationSucceeded: 1 });
   });
 });
