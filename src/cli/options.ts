@@ -95,11 +95,28 @@ function checkRules(command: string, values: Values): void {
   }
 }
 
-/** The clock ECR token expiry is judged against (--now); undefined = the real clock. */
+/** An ISO-8601 instant: date, time and zone (`Z` or an offset), e.g. 2026-12-08T10:00:00Z. */
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):(\d{2}))$/;
+
+/** The instant `text` names, or undefined unless it is an ISO-8601 instant of the calendar. */
+export function parseIsoInstant(text: string): Date | undefined {
+  const m = ISO_INSTANT.exec(text);
+  if (m === null) return undefined;
+  const [year, month, day, hour, minute, second = 0, offsetHours = 0, offsetMinutes = 0] = m.slice(1).map((v) => (v === undefined ? undefined : Number(v)));
+  const daysInMonth = new Date(Date.UTC(year!, month!, 0)).getUTCDate();
+  if (month! < 1 || month! > 12 || day! < 1 || day! > daysInMonth || hour! > 23 || minute! > 59 || second > 59) return undefined;
+  if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+  const instant = new Date(text);
+  return Number.isNaN(instant.getTime()) ? undefined : instant;
+}
+
+/** The clock ECR token expiry is judged against (--now, an ISO-8601 instant only); undefined = the real clock. */
 export function clock(now: string | undefined): (() => Date) | undefined {
   if (now === undefined) return undefined;
-  const fixed = new Date(now);
-  if (Number.isNaN(fixed.getTime())) throw new UsageError(`--now ${JSON.stringify(now)} is not an ISO-8601 instant`);
+  const fixed = parseIsoInstant(now.trim());
+  if (fixed === undefined) {
+    throw new UsageError(`--now ${JSON.stringify(now.slice(0, 64))} is not an ISO-8601 instant: expected a date, a time and a zone, e.g. 2026-12-08T10:00:00Z`);
+  }
   const offset = fixed.getTime() - Date.now();
   return () => new Date(Date.now() + offset);
 }

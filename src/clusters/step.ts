@@ -14,7 +14,8 @@ import type { RegistryLogin } from "../formats/dockerconfig";
 import type { RegistryCredential } from "../rotation/ecr";
 import { createEksCredentialsProvider, getAssumedClusterAccess, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "../eks/connection";
 import { assumedRoleCache } from "../eks/assume-role";
-import { selectClusters } from "../request/cluster-selection";
+import { selectClusters, unknownAlarmClusters } from "../request/cluster-selection";
+import { requestedNamespaces } from "../request/scope";
 import { describeError } from "../shared/errors";
 import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget } from "../kube/apply";
 import { openKubeApi } from "../kube/open";
@@ -84,7 +85,7 @@ async function withApi<T>(
 function diagnoseTarget(config: Config, request: Request, listed?: readonly string[]): DiagnoseTarget {
   const k = config.kubernetes;
   return {
-    namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+    namespaces: requestedNamespaces(k.namespaces, request),
     ...(request.namespaces ? { scope: k.namespaces } : {}),
     ...(listed !== undefined ? { listed } : {}),
     configuredHosts: config.rotation.registries.map((r) => r.host),
@@ -290,6 +291,7 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
     },
     requests: result.requests,
     durationMs: result.durationMs,
+    ...(result.outOfScope ? { outOfScope: result.outOfScope } : {}),
   };
   if (result.externalSecrets.enabled || result.externalSecrets.resynced.length > 0 || result.externalSecrets.failed.length > 0) {
     report.externalSecrets = {
@@ -339,7 +341,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
     const reports = await forEachCluster(clusters, k.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
       const target: ClusterTarget = {
         cluster: cluster.name,
-        namespaces: request.namespaces ? { mode: "list", names: request.namespaces } : k.namespaces,
+        namespaces: requestedNamespaces(k.namespaces, request),
         pullSecretName: k.pullSecretName,
         patchServiceAccounts: k.patchServiceAccounts,
         ...(k.esoResyncSelector !== undefined ? { esoResync: { labelSelector: k.esoResyncSelector } } : {}),
@@ -380,6 +382,7 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
         return failedCluster(cluster, error);
       }
     });
-    return { mode: "applied", clusters: reports };
+    const unknownClusters = unknownAlarmClusters(k.clusters, request);
+    return { mode: "applied", clusters: reports, ...(unknownClusters.length > 0 ? { unknownClusters } : {}) };
   };
 }

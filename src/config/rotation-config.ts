@@ -8,7 +8,7 @@ import { checkRegion } from "../formats/region";
 import type { EnvReader } from "./env-reader";
 import { checkDistinctSecretNames, checkSecretName, readCombinedSecretName } from "./secret-names";
 import { readKmsKeyId, readReplicaRegions, readSecretReaders, readSecretTags } from "./secret-policy";
-import { DEFAULT_SECRET_NAME, MAX_WRITE_DEBOUNCE_SECONDS, type RotationConfig } from "./types";
+import { DEFAULT_SECRET_NAME, MAX_WRITE_DEBOUNCE_SECONDS, MIN_WRITE_DEBOUNCE_SECONDS, type RotationConfig } from "./types";
 
 export interface RotationReadOptions {
   /** Whether a missing AWS_REGION is a problem (it is unless the run only reads clusters). */
@@ -55,6 +55,18 @@ function readDefaultRegion(reader: EnvReader, options: RotationReadOptions & { r
   return defaultRegion;
 }
 
+/** WRITE_DEBOUNCE_SECONDS: from MIN_WRITE_DEBOUNCE_SECONDS (the floor, with its reason) to an hour. */
+function readWriteDebounce(reader: EnvReader): number {
+  const value = reader.raw("WRITE_DEBOUNCE_SECONDS");
+  if (value !== undefined && /^\d+$/.test(value) && Number(value) < MIN_WRITE_DEBOUNCE_SECONDS) {
+    reader.problem(
+      `WRITE_DEBOUNCE_SECONDS=${value}: below the floor of ${MIN_WRITE_DEBOUNCE_SECONDS} seconds: Secrets Manager removes versions only above 100 and never one younger than 24 h, so writing more often than every 10 minutes (an alarm storm) exhausts the secret's versions; inside the window only an operator's force (--force, "force": true) writes`,
+    );
+    return MIN_WRITE_DEBOUNCE_SECONDS;
+  }
+  return reader.integer("WRITE_DEBOUNCE_SECONDS", 600, MIN_WRITE_DEBOUNCE_SECONDS, MAX_WRITE_DEBOUNCE_SECONDS);
+}
+
 /** Reads the rotation part of the configuration, appending problems to `reader`. */
 export function readRotationConfig(reader: EnvReader, options: RotationReadOptions): RotationConfig {
   const { registries, listed } = readRegistries(reader);
@@ -76,7 +88,7 @@ export function readRotationConfig(reader: EnvReader, options: RotationReadOptio
     secretTags: readSecretTags(reader),
     adoptExistingSecret: reader.boolean("ADOPT_EXISTING_SECRET", false),
     minTokenValiditySeconds: reader.integer("TOKEN_MIN_VALIDITY_MINUTES", 60, 0, 11 * 60) * 60,
-    writeDebounceSeconds: reader.integer("WRITE_DEBOUNCE_SECONDS", 600, 0, MAX_WRITE_DEBOUNCE_SECONDS),
+    writeDebounceSeconds: readWriteDebounce(reader),
     defaultRegion,
   };
 }

@@ -53,3 +53,17 @@ export function readCombinedSecretName(reader: EnvReader, template: string, regi
   }
   return combinedSecretName;
 }
+
+/**
+ * With ECR_REGISTRIES unset the default registry (the function's own account) is known only at
+ * run time: the problem when COMBINED_SECRET_NAME is its rendered SECRET_NAME (the combined
+ * write would replace the registry secret ESO reads), else undefined. Checked before any write.
+ */
+export function combinedSecretClash(
+  template: string,
+  combinedSecretName: string | undefined,
+  registry: Pick<RegistryHost, "accountId" | "region" | "host">,
+): string | undefined {
+  if (combinedSecretName === undefined || renderSecretName(template, registry) !== combinedSecretName) return undefined;
+  return `COMBINED_SECRET_NAME=${JSON.stringify(combinedSecretName)} is also the secret of the default registry ${registry.host} (SECRET_NAME=${JSON.stringify(template)}): one secret cannot hold both formats; nothing was written`;
+}

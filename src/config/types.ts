@@ -12,6 +12,13 @@ export const OWNERSHIP_TAG_VALUE = "true";
 export const DEFAULT_SECRET_NAME = "ecr/{account}/{region}/credentials";
 /** The debounce window is at most an hour: a longer one would keep a token far into its 12 h life. */
 export const MAX_WRITE_DEBOUNCE_SECONDS = 3600;
+/**
+ * The debounce window is at least 10 minutes: Secrets Manager removes old versions only above
+ * 100 and never one younger than 24 h, so writing more often than every 10 minutes, sustained
+ * (an alarm storm), exhausts the secret's version quota. Inside the window only an operator's
+ * `force` writes.
+ */
+export const MIN_WRITE_DEBOUNCE_SECONDS = 600;
 export const DEFAULT_SESSION_NAME = "ecr-token-rotator";
 export const DEFAULT_EXCLUDED_NAMESPACES: string[] = [...SYSTEM_NAMESPACES];
 

@@ -11,7 +11,7 @@
 import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
 import { LIST_PAGE_SIZE } from "../shared/names";
 import { counted, forEachListed, reducedNamespace } from "../kube/paging";
-import { selectNamespaces } from "../kube/namespaces";
+import { NamespacesOutOfScopeError, selectNamespaces, withinScope } from "../kube/namespaces";
 import { didYouMean } from "../formats/close-match";
 import type { KubeNamespace, KubePod } from "../kube/types";
 import { causeFromKubelet, classifyStuckContainer, type ReducedSecret } from "./classify";
@@ -77,11 +77,17 @@ async function namespacesInScope(ctx: DiagnoseContext): Promise<Set<string>> {
   } catch (error) {
     const names = confinedNamespaces(ctx, error);
     if (names === undefined) throw error;
+    // Without the namespaces' labels a request's names cannot be checked against NAMESPACE_SELECTOR.
+    if (nsTarget.mode === "list" && nsTarget.within)
+      throw new NamespacesOutOfScopeError(names, `${withinScope(nsTarget.within)}; cannot list namespaces to check their labels`);
     // Namespace-confined RBAC: the listed names are taken as they are (a missing one reads empty).
     ctx.confined = true;
     return new Set(names);
   }
   const selection = selectNamespaces(nsTarget, namespaces);
+  // A request's names outside NAMESPACE_SELECTOR are refused, not diagnosed.
+  if (selection.outside.length > 0 && nsTarget.mode === "list" && nsTarget.within)
+    throw new NamespacesOutOfScopeError(selection.outside, withinScope(nsTarget.within));
   if (selection.missing.length > 0) {
     // A named namespace the cluster does not have: never an all-clear for it.
     const scope = ctx.target.scope ? selectNamespaces(ctx.target.scope, namespaces).selected : [];

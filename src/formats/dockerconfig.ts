@@ -58,20 +58,46 @@ export function mergeDockerConfig(existing: DockerConfig | undefined, logins: re
   return merged;
 }
 
-/** Parses a `.dockerconfigjson` document; throws a message without any of its content. */
+/** What is wrong with a `.dockerconfigjson` document. */
+export type DockerConfigProblem = "not-json" | "not-an-object" | "no-auths" | "reserved-key";
+
+/**
+ * A `.dockerconfigjson` document the product cannot use. `reserved-key`: a registry key such as
+ * `__proto__` under `auths`, which a plain object cannot hold (an assignment would drop it, or
+ * change the object's prototype): the Secret is refused whole, never rewritten without it.
+ * The message never carries the document's content.
+ */
+export class DockerConfigError extends Error {
+  override readonly name = "DockerConfigError";
+  constructor(
+    readonly problem: DockerConfigProblem,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Keys under `auths` an object cannot hold as its own data. */
+const RESERVED_KEYS = ["__proto__"];
+
+/** Parses a `.dockerconfigjson` document; throws a DockerConfigError without any of its content. */
 export function parseDockerConfig(text: string): DockerConfig {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new Error("the docker config is not valid JSON");
+    throw new DockerConfigError("not-json", "the docker config is not valid JSON");
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new Error("the docker config is not a JSON object");
+    throw new DockerConfigError("not-an-object", "the docker config is not a JSON object");
   }
   const auths = (value as { auths?: unknown }).auths;
   if (typeof auths !== "object" || auths === null || Array.isArray(auths)) {
-    throw new Error('the docker config has no "auths" object');
+    throw new DockerConfigError("no-auths", 'the docker config has no "auths" object');
+  }
+  const reserved = RESERVED_KEYS.filter((key) => Object.prototype.hasOwnProperty.call(auths, key) || Object.prototype.hasOwnProperty.call(value, key));
+  if (reserved.length > 0) {
+    throw new DockerConfigError("reserved-key", `the docker config holds the key ${JSON.stringify(reserved[0])}, which is not a registry: refused`);
   }
   return value as DockerConfig;
 }

@@ -11,7 +11,7 @@
  * selection needs anyway.
  */
 import type { ApplyContext, ClusterState, NamespaceResult } from "./apply-types";
-import { clusterForceSyncPatch, forceSyncPatch } from "./decide";
+import { clusterForceSyncPatch, esoWithoutOwnerReason, forceSyncPatch } from "./decide";
 import { matchesLabelSelector, parseLabelSelector } from "./namespaces";
 import { forEachListed, pool } from "./paging";
 import { withRetry } from "./retry";
@@ -103,7 +103,7 @@ async function listForResync(ctx: ApplyContext, state: ClusterState, plan: Resyn
         plan.wanted.get(row.externalSecret)!.rows.push(row);
       }
     }
-    for (const row of unowned) if (!row.externalSecret) remark(row, "no ExternalSecret in the namespace writes it, so none was re-synced");
+    for (const row of unowned) if (!row.externalSecret) noLiveOwner(row, target.pullSecretName, undefined);
   } catch (error) {
     if (isDeadlineExceeded(error)) result.deadlineReached = true;
     const why =
@@ -132,7 +132,12 @@ export async function resyncExternalSecrets(ctx: ApplyContext, state: ClusterSta
     plan,
     esoRows.filter((row) => !row.externalSecret),
   );
-  await lookUpParents(ctx, wanted, plan.listedIds, plan.remember);
+  // An owner reference to an ExternalSecret that is not there: a conflict, not a re-sync.
+  if (await lookUpParents(ctx, wanted, plan.listedIds, plan.remember)) {
+    for (const [id, es] of wanted)
+      if (es.rows.length > 0 && !plan.listedIds.has(id)) for (const row of es.rows.splice(0)) noLiveOwner(row, target.pullSecretName, es.name);
+    for (const [id, es] of wanted) if (es.rows.length === 0 && !plan.listedIds.has(id)) wanted.delete(id);
+  }
   for (const [id, es] of wanted) {
     const parent = parents.get(id);
     if (parent !== undefined) es.parent = parent;
@@ -207,9 +212,9 @@ async function lookUpParents(
   wanted: Map<string, WantedExternalSecret>,
   listedIds: Set<string>,
   remember: (es: KubeExternalSecret) => void,
-): Promise<void> {
+): Promise<boolean> {
   const unknown = [...wanted.entries()].filter(([id, es]) => es.rows.length > 0 && !listedIds.has(id));
-  if (unknown.length === 0) return;
+  if (unknown.length === 0) return true;
   const names = [...new Set(unknown.map(([, es]) => es.name))].sort();
   const lists: Array<Omit<ListOptions, "limit" | "continue">> =
     names.length > OWNER_LOOKUP_MAX_NAMES ? [{}] : names.map((name) => ({ fieldSelector: `metadata.name=${name}` }));
@@ -218,9 +223,18 @@ async function lookUpParents(
       // Streamed and reduced like the selection's LIST: with many names this one is unfiltered.
       await forEachListed((o, onItem) => ctx.api.listExternalSecrets(o, onItem), options, remember, ctx.paging, reducedExternalSecret);
     }
+    return true;
   } catch (error) {
     if (isDeadlineExceeded(error)) ctx.result.deadlineReached = true;
     const why = `its owner could not be looked up (${ctx.describe(error, "list", "externalsecrets")}), so it is annotated directly`;
     for (const [id, es] of unknown) for (const row of es.rows) remark(row, `ExternalSecret ${id}: ${why}`);
+    return false;
   }
+}
+
+/** An ESO-looking pull secret without a live owner (see esoWithoutOwnerReason): a conflict row. */
+function noLiveOwner(row: NamespaceResult, pullSecretName: string, owner: string | undefined): void {
+  row.outcome = "conflict";
+  row.reason = esoWithoutOwnerReason(row.namespace, pullSecretName, owner);
+  delete row.externalSecret;
 }

@@ -138,6 +138,9 @@ function recordSecretOutcome(r: NamespaceResult, progress: WriteProgress): void 
       ? `owned by ExternalSecret ${r.namespace}/${d.owner}: not written`
       : `labelled ${ESO_MANAGED_LABEL}=true by External Secrets Operator: not written`;
     if (d.owner) r.externalSecret = `${r.namespace}/${d.owner}`;
+  } else if (d.action === "refused") {
+    r.outcome = "failed";
+    r.reason = d.reason;
   } else {
     r.outcome = "conflict";
     r.reason = d.reason;
@@ -153,7 +156,7 @@ async function patchServiceAccounts(ctx: ApplyContext, state: ClusterState, name
     let mustRead = known === undefined;
     let verb: KubeVerb = "get";
     try {
-      const outcome = await withRetry(
+      const decision = await withRetry(
         async () => {
           if (mustRead) {
             verb = "get";
@@ -165,15 +168,16 @@ async function patchServiceAccounts(ctx: ApplyContext, state: ClusterState, name
             verb = "patch";
             await api.patchServiceAccount(namespace, saName, d.patch);
           }
-          return d.action;
+          return d;
         },
         ctx.policy,
         { ...ctx.hooks, onConflict: async () => void (mustRead = true) },
       );
-      if (outcome === "patch") {
+      if (decision.action === "invalid") (r.serviceAccountsFailed ??= []).push({ name: saName, reason: decision.reason });
+      else if (decision.action === "patch") {
         (r.serviceAccountsPatched ??= []).push(saName);
         if (target.dryRun) r.wouldWrite = true;
-      } else if (outcome === "missing") (r.serviceAccountsMissing ??= []).push(saName);
+      } else if (decision.action === "missing") (r.serviceAccountsMissing ??= []).push(saName);
       else ctx.result.serviceAccounts.unchanged++;
     } catch (error) {
       (r.serviceAccountsFailed ??= []).push({ name: saName, reason: ctx.describe(error, verb, "serviceaccounts", namespace) });

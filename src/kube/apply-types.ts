@@ -100,6 +100,11 @@ export interface ClusterApplyResult {
   errors: string[];
   /** The same cluster-level failures, typed (an unauthorized namespace LIST, say). */
   problems: Problem[];
+  /**
+   * Namespaces a request named outside the configured ones (NAMESPACE_SELECTOR, judged by their
+   * labels here): the cluster was refused, nothing written (also in `errors`).
+   */
+  outOfScope?: string[];
   /** Work the invocation's deadline cut or never let start (namespaces, LISTs, re-syncs). */
   deadlineReached: boolean;
   /** What the writes mean for running pods, and any degraded mode used. */

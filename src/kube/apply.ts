@@ -16,7 +16,7 @@ import { MAX_KUBE_CONCURRENCY } from "../shared/names";
 import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget, NamespaceResult } from "./apply-types";
 import { describeFailure } from "./failure";
 import { isDnsSubdomain, isValidNamespaceName, LIST_PAGE_SIZE } from "../shared/names";
-import { parseLabelSelector, selectNamespaces } from "./namespaces";
+import { NamespacesOutOfScopeError, parseLabelSelector, selectNamespaces, withinScope, type SelectedNamespaces } from "./namespaces";
 import { counted, forEachListed, reducedNamespace, reducedServiceAccount } from "./paging";
 import { scrub, secretValuesOf } from "../shared/redact-text";
 import { classify, DEFAULT_RETRY_POLICY, problemOf, type RetryHooks, type RetryPolicy } from "./retry";
@@ -201,6 +201,63 @@ async function listServiceAccounts(ctx: ApplyContext, sa: string): Promise<Map<s
 }
 
 /**
+ * Which namespaces to write to, from the namespace LIST; undefined (with the error recorded) when
+ * they cannot be known, or when a request named namespaces outside the configured selector (then
+ * nothing is written to this cluster).
+ */
+function selectionOf(ctx: ApplyContext, listedNamespaces: Settled<KubeNamespace[]>): SelectedNamespaces | undefined {
+  const { result, describe } = ctx;
+  const nsTarget = ctx.target.namespaces;
+  if ("value" in listedNamespaces) {
+    const selection = selectNamespaces(nsTarget, listedNamespaces.value);
+    if (selection.outside.length > 0 && nsTarget.mode === "list" && nsTarget.within) {
+      refuseOutOfScope(result, new NamespacesOutOfScopeError(selection.outside, withinScope(nsTarget.within)));
+      return undefined;
+    }
+    result.listedNamespaces = [...selection.selected, ...selection.skipped.map((s) => s.namespace)];
+    return selection;
+  }
+  if (isDeadlineExceeded(listedNamespaces.error)) {
+    result.deadlineReached = true;
+    if (nsTarget.mode === "list") {
+      for (const ns of [...new Set(nsTarget.names)].sort()) {
+        result.namespaces.push({ namespace: ns, outcome: "skipped", reason: DEADLINE_REASON, problem: problemOf(listedNamespaces.error) });
+      }
+      result.problems.push(problemOf(listedNamespaces.error));
+    }
+    result.errors.push(`skipped: ${DEADLINE_REASON} (the namespaces could not be listed before the invocation's deadline)`);
+    return undefined;
+  }
+  if (nsTarget.mode === "list" && classify(listedNamespaces.error).kind === "forbidden") {
+    const why = describe(listedNamespaces.error, "list", "namespaces");
+    if (nsTarget.within) {
+      // Without the namespaces' labels, a request's names cannot be checked against the selector.
+      refuseOutOfScope(
+        result,
+        new NamespacesOutOfScopeError(
+          [...new Set(nsTarget.names)].sort(),
+          `${withinScope(nsTarget.within)}; cannot list namespaces to check their labels: ${why}`,
+        ),
+      );
+      return undefined;
+    }
+    // Without list on namespaces, an explicit list can still be applied; a missing namespace
+    // then shows up as a 404 on its write.
+    result.notes.push(`cannot list namespaces (${why}); applying to the configured names unchecked`);
+    return { selected: [...new Set(nsTarget.names)].sort(), missing: [], skipped: [], outside: [] };
+  }
+  result.errors.push(`listing namespaces failed: ${describe(listedNamespaces.error, "list", "namespaces")}`);
+  result.problems.push(problemOf(listedNamespaces.error, kubeTarget({ verb: "list", resource: "namespaces" })));
+  return undefined;
+}
+
+/** A request outside the configured namespaces: the cluster's error, and the names refused. */
+function refuseOutOfScope(result: ClusterApplyResult, error: NamespacesOutOfScopeError): void {
+  result.outOfScope = [...error.namespaces];
+  result.errors.push(error.message);
+}
+
+/**
  * 1–3. The cluster-wide LISTs run concurrently: namespaces; the pull secrets; one LIST per
  * ServiceAccount name. A forbidden Secret/SA list falls back to one GET per namespace.
  * Returns undefined (with the error recorded) when the namespaces cannot be known.
@@ -214,30 +271,8 @@ async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undef
     ...target.patchServiceAccounts.map((sa) => settle(listServiceAccounts(ctx, sa))),
   ]);
 
-  let selection;
-  if ("value" in listedNamespaces) {
-    selection = selectNamespaces(nsTarget, listedNamespaces.value);
-    result.listedNamespaces = [...selection.selected, ...selection.skipped.map((s) => s.namespace)];
-  } else if (isDeadlineExceeded(listedNamespaces.error)) {
-    result.deadlineReached = true;
-    if (nsTarget.mode === "list") {
-      for (const ns of [...new Set(nsTarget.names)].sort()) {
-        result.namespaces.push({ namespace: ns, outcome: "skipped", reason: DEADLINE_REASON, problem: problemOf(listedNamespaces.error) });
-      }
-      result.problems.push(problemOf(listedNamespaces.error));
-    }
-    result.errors.push(`skipped: ${DEADLINE_REASON} (the namespaces could not be listed before the invocation's deadline)`);
-    return undefined;
-  } else if (nsTarget.mode === "list" && classify(listedNamespaces.error).kind === "forbidden") {
-    // Without list on namespaces, an explicit list can still be applied; a missing namespace
-    // then shows up as a 404 on its write.
-    result.notes.push(`cannot list namespaces (${describe(listedNamespaces.error, "list", "namespaces")}); applying to the configured names unchecked`);
-    selection = { selected: [...new Set(nsTarget.names)].sort(), missing: [], skipped: [] };
-  } else {
-    result.errors.push(`listing namespaces failed: ${describe(listedNamespaces.error, "list", "namespaces")}`);
-    result.problems.push(problemOf(listedNamespaces.error, kubeTarget({ verb: "list", resource: "namespaces" })));
-    return undefined;
-  }
+  const selection = selectionOf(ctx, listedNamespaces);
+  if (selection === undefined) return undefined;
   const selected = selection.selected;
   for (const ns of selection.missing) result.namespaces.push({ namespace: ns, outcome: "failed", reason: `namespace ${ns} not found` });
   for (const s of selection.skipped) result.namespaces.push({ namespace: s.namespace, outcome: "skipped", reason: s.reason });

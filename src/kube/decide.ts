@@ -3,7 +3,7 @@
  * given what the cluster-wide LISTs returned. No I/O here.
  */
 import { conflictResolution } from "../shared/next-step";
-import { mergeDockerConfig, parseDockerConfig, serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
+import { DockerConfigError, mergeDockerConfig, parseDockerConfig, serializeDockerConfig, type DockerConfig, type RegistryLogin } from "../formats/dockerconfig";
 import type { KubeSecret, KubeServiceAccount, MergePatch } from "./types";
 
 export const DOCKERCONFIGJSON_TYPE = "kubernetes.io/dockerconfigjson";
@@ -29,13 +29,28 @@ export function esoOwnership(secret: KubeSecret): { owner?: string } | undefined
   return undefined;
 }
 
+/**
+ * A Secret that looks ESO-managed (its label, or an owner reference) without a live owner: no
+ * ExternalSecret in the namespace writes it (label only), or the ExternalSecret its owner
+ * reference names does not exist. Nobody keeps it fresh, and it is not the product's: a
+ * conflict, reported (never a silent stand-down), left untouched.
+ */
+export function esoWithoutOwnerReason(namespace: string, name: string, owner: string | undefined): string {
+  const what = owner
+    ? `is owned by ExternalSecret ${namespace}/${owner}, which does not exist`
+    : `is labelled ${ESO_MANAGED_LABEL}=true but no ExternalSecret in the namespace writes it`;
+  return `Secret ${namespace}/${name} ${what}: no live ESO owner keeps it fresh; left untouched; create its ExternalSecret, or remove ESO's label and owner reference, or ${conflictResolution(namespace, name, "invalid").replace(/^to resolve: /, "")}`;
+}
+
 export type SecretDecision =
   | { action: "create"; body: KubeSecret }
   /** ESO owns the Secret: never written; its ExternalSecret is asked to re-sync instead. */
   | { action: "eso-managed"; owner?: string }
   | { action: "update"; patch: MergePatch; adopted: boolean; replacedInvalid: boolean }
   | { action: "unchanged" }
-  | { action: "conflict"; reason: string };
+  | { action: "conflict"; reason: string }
+  /** The existing content cannot be merged safely (a DockerConfigError, e.g. a `__proto__` key): never written; the namespace fails. */
+  | { action: "refused"; reason: string };
 
 /**
  * What the decision needs to know about an existing Secret, without its content: the engine
@@ -48,8 +63,12 @@ export interface SecretSummary {
   managed: boolean;
   /** Set when External Secrets Operator owns the Secret (see esoOwnership). */
   eso?: { owner?: string };
-  /** `absent`: no `.dockerconfigjson` key; `invalid`: not a docker config. */
-  content: "absent" | "invalid" | "valid";
+  /**
+   * `absent`: no `.dockerconfigjson` key; `invalid`: not a docker config (replaced when ours);
+   * `refused`: a docker config that cannot be merged safely (`refusal` says why; never written).
+   */
+  content: "absent" | "invalid" | "valid" | "refused";
+  refusal?: string;
   /**
    * The existing config minus our registries' entries (other registries, other keys); absent
    * when nothing else is in it (the usual case: one small summary per namespace).
@@ -78,7 +97,12 @@ export function summarizeSecret(secret: KubeSecret, logins: readonly RegistryLog
     return summary;
   }
   if (secret.data?.[DOCKERCONFIGJSON_KEY] === undefined) return summary;
-  const current = existingDockerConfig(secret);
+  const { config: current, error } = readDockerConfig(secret);
+  if (error?.problem === "reserved-key") {
+    summary.content = "refused";
+    summary.refusal = `${error.name}: ${error.message}`;
+    return summary;
+  }
   if (!current) {
     summary.content = "invalid";
     return summary;
@@ -134,15 +158,20 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return ak.length === bk.length && ak.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && jsonEqual(ao[k], bo[k]));
 }
 
+/** The existing docker config of a Secret, or why it is not one (never throws). */
+function readDockerConfig(secret: KubeSecret): { config?: DockerConfig; error?: DockerConfigError } {
+  const encoded = secret.data?.[DOCKERCONFIGJSON_KEY];
+  if (typeof encoded !== "string") return {};
+  try {
+    return { config: parseDockerConfig(Buffer.from(encoded, "base64").toString("utf8")) };
+  } catch (error) {
+    return error instanceof DockerConfigError ? { error } : {};
+  }
+}
+
 /** The existing docker config of a Secret, or undefined when absent/unreadable (never throws). */
 export function existingDockerConfig(secret: KubeSecret): DockerConfig | undefined {
-  const encoded = secret.data?.[DOCKERCONFIGJSON_KEY];
-  if (typeof encoded !== "string") return undefined;
-  try {
-    return parseDockerConfig(Buffer.from(encoded, "base64").toString("utf8"));
-  } catch {
-    return undefined;
-  }
+  return readDockerConfig(secret).config;
 }
 
 const isSummary = (x: KubeSecret | SecretSummary): x is SecretSummary => "content" in x && "oursCurrent" in x;
@@ -170,6 +199,9 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
       reason: `Secret ${namespace}/${name} has type ${existing.type}, not ${DOCKERCONFIGJSON_TYPE}; left untouched; ${conflictResolution(namespace, name, "wrong-type")}`,
     };
   }
+  if (existing.content === "refused") {
+    return { action: "refused", reason: `Secret ${namespace}/${name}: ${existing.refusal ?? "its docker config cannot be merged safely"}; left untouched` };
+  }
   if (!existing.managed && !input.adoptUnmanaged) {
     return {
       action: "conflict",
@@ -196,7 +228,23 @@ export function decideSecret(input: SecretDecisionInput): SecretDecision {
   };
 }
 
-export type ServiceAccountDecision = { action: "patch"; patch: MergePatch } | { action: "unchanged" } | { action: "missing" };
+export type ServiceAccountDecision =
+  | { action: "patch"; patch: MergePatch }
+  | { action: "unchanged" }
+  | { action: "missing" }
+  /** `imagePullSecrets` is not a list of references: never patched (the merge patch would replace it). */
+  | { action: "invalid"; reason: string };
+
+/** Why a ServiceAccount's `imagePullSecrets` cannot be extended, or undefined when it is a list of references. */
+function invalidPullSecrets(sa: KubeServiceAccount): string | undefined {
+  const list: unknown = sa.imagePullSecrets;
+  if (list === undefined || list === null) return undefined;
+  const where = `ServiceAccount ${sa.metadata.namespace ?? "?"}/${sa.metadata.name}`;
+  if (!Array.isArray(list))
+    return `InvalidServiceAccountError: ${where} has imagePullSecrets that is not a list (${list === null ? "null" : typeof list}); not patched`;
+  const bad = list.findIndex((ref: unknown) => typeof ref !== "object" || ref === null || Array.isArray(ref));
+  return bad < 0 ? undefined : `InvalidServiceAccountError: ${where} has imagePullSecrets[${bad}] that is not a reference ({name}); not patched`;
+}
 
 /**
  * Adds `{name: pullSecretName}` to `imagePullSecrets`, keeping every existing entry in order.
@@ -205,6 +253,8 @@ export type ServiceAccountDecision = { action: "patch"; patch: MergePatch } | { 
  */
 export function decideServiceAccount(sa: KubeServiceAccount | undefined, pullSecretName: string): ServiceAccountDecision {
   if (!sa) return { action: "missing" };
+  const invalid = invalidPullSecrets(sa);
+  if (invalid !== undefined) return { action: "invalid", reason: invalid };
   const current = sa.imagePullSecrets ?? [];
   if (current.some((ref) => ref.name === pullSecretName)) return { action: "unchanged" };
   const metadata: Record<string, unknown> = {};

@@ -4,10 +4,22 @@
  */
 import { isValidNamespaceName, SYSTEM_NAMESPACES } from "../shared/names";
 import { matchesLabelSelector, parseLabelSelector } from "../formats/label-selector";
+import { globMatch } from "../formats/glob";
+import { boundedList, shownValue } from "../shared/bounded-list";
 import type { KubeNamespace } from "./types";
 
+export { globMatch };
+
 export type NamespaceTarget =
-  | { mode: "list"; names: string[] }
+  | {
+      mode: "list";
+      names: string[];
+      /**
+       * A request's names under NAMESPACE_SELECTOR: a named namespace is in scope only if its
+       * labels match; one that does not is `outside` (refused, never written).
+       */
+      within?: { labelSelector: string };
+    }
   | { mode: "selector"; labelSelector: string }
   | {
       mode: "all";
@@ -27,17 +39,30 @@ export interface SelectedNamespaces {
   missing: string[];
   /** Matching namespaces that cannot take writes (Terminating), with why. */
   skipped: Array<{ namespace: string; reason: string }>;
+  /** Named in a `list` with `within`, present, but not matching the configured selector. */
+  outside: string[];
 }
 
-/** Shell-style glob (`*` and `?`) against a whole name. */
-export function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp(
-    `^${pattern
-      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-      .replace(/\*/g, ".*")
-      .replace(/\?/g, ".")}$`,
-  );
-  return re.test(name);
+/**
+ * A request named namespaces outside the configured ones (NAMESPACE_SELECTOR, found from their
+ * labels in the cluster): nothing is written to that cluster.
+ */
+export class NamespacesOutOfScopeError extends Error {
+  override readonly name = "NamespacesOutOfScopeError";
+  constructor(
+    readonly namespaces: readonly string[],
+    /** What configuration selects, e.g. `NAMESPACE_SELECTOR="team=a"`. */
+    readonly scope: string,
+  ) {
+    super(
+      `namespace${namespaces.length > 1 ? "s" : ""} ${boundedList(namespaces)} outside the configured namespaces (${scope}): refused, nothing written to this cluster`,
+    );
+  }
+}
+
+/** The scope a `within` target refuses by, as its error names it. */
+export function withinScope(within: { labelSelector: string }): string {
+  return `NAMESPACE_SELECTOR=${shownValue(within.labelSelector)}`;
 }
 
 /**
@@ -50,16 +75,19 @@ export function selectNamespaces(target: NamespaceTarget, clusterNamespaces: rea
   const selected: string[] = [];
   const missing: string[] = [];
   const skipped: SelectedNamespaces["skipped"] = [];
+  const outside: string[] = [];
   const consider = (ns: KubeNamespace): void => {
     if (ns.status?.phase === "Terminating") skipped.push({ namespace: ns.metadata.name, reason: "namespace is terminating" });
     else selected.push(ns.metadata.name);
   };
   switch (target.mode) {
     case "list": {
+      const within = target.within ? parseLabelSelector(target.within.labelSelector) : undefined;
       for (const name of [...new Set(target.names)]) {
         const ns = byName.get(name);
-        if (ns) consider(ns);
-        else missing.push(name);
+        if (!ns) missing.push(name);
+        else if (within && !matchesLabelSelector(within, ns.metadata.labels ?? {})) outside.push(name);
+        else consider(ns);
       }
       break;
     }
@@ -78,7 +106,12 @@ export function selectNamespaces(target: NamespaceTarget, clusterNamespaces: rea
       break;
     }
   }
-  return { selected: selected.sort(), missing: missing.sort(), skipped: skipped.sort((a, b) => a.namespace.localeCompare(b.namespace)) };
+  return {
+    selected: selected.sort(),
+    missing: missing.sort(),
+    skipped: skipped.sort((a, b) => a.namespace.localeCompare(b.namespace)),
+    outside: outside.sort(),
+  };
 }
 
 // Label selectors (the Kubernetes string syntax) are a pure format: src/formats/label-selector.ts.

@@ -84,6 +84,8 @@ export interface ClusterReport {
   skipped?: "deadline";
   /** The cluster-level failures behind `error`, typed (a refused token, an unreachable endpoint…). */
   problems?: Problem[];
+  /** Namespaces the request named outside the configured ones (NAMESPACE_SELECTOR): refused, nothing written here. */
+  outOfScope?: string[];
   namespaces: NamespaceReport[];
   /** `namespace/name` of ServiceAccounts patched (new pods get the pull secret), missing, failed. */
   serviceAccounts?: { patched: string[]; missing: string[]; failed: string[] };
@@ -108,6 +110,8 @@ export interface KubernetesReport {
   reason?: string;
   /** Per cluster; the diagnosis of stuck pods is `clusters[].diagnosis`. */
   clusters: ClusterReport[];
+  /** Clusters an alarm's ClusterName dimensions name that EKS_CLUSTERS does not: none written; not a failure. */
+  unknownClusters?: string[];
 }
 
 export interface Report {

@@ -7,6 +7,8 @@ import { array, boolean, enum as zenum, optional, safeParse, string, strictObjec
 import { BadRequestError } from "../shared/errors";
 import { parseRegistryHost } from "../formats/registry-host";
 import { isValidNamespaceName } from "../shared/names";
+import { boundedList } from "../shared/bounded-list";
+import { withoutCredentials } from "../shared/redact";
 
 /** `diagnose` and `doctor` are read-only; only a manual request (CLI, `{"action": …}`) runs them. */
 export type Action = "rotate" | "heal" | "diagnose" | "doctor";
@@ -73,7 +75,7 @@ function formatIssues(issues: ReadonlyArray<{ code: string; path: ReadonlyArray<
     const at = issue.path.length > 0 ? issue.path.map(String).join(".") : "request";
     switch (issue.code) {
       case "unrecognized_keys":
-        return `unknown field${(issue.keys as string[]).length > 1 ? "s" : ""} ${(issue.keys as string[]).map((k) => JSON.stringify(k)).join(", ")} (allowed: ${MANUAL_FIELDS.join(", ")})`;
+        return `unknown field${(issue.keys as string[]).length > 1 ? "s" : ""} ${boundedList(issue.keys as string[])} (allowed: ${MANUAL_FIELDS.join(", ")})`;
       case "invalid_value":
         return `${at} must be one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(", ")}`;
       case "invalid_type":
@@ -109,11 +111,28 @@ function registryHosts(values: string[] | undefined, problems: string[]): string
   return [...new Set(hosts)];
 }
 
+/** A manual request's refusal shows at most this many problems, each of at most this many characters. */
+const SHOWN_PROBLEMS = 8;
+const PROBLEM_CHARACTERS = 600;
+
+/**
+ * A manual request's refusal, bounded and masked as configuration errors are: the first few
+ * problems (each masked by withoutCredentials and cut), then how many more.
+ */
+function refusal(problems: readonly string[]): BadRequestError {
+  const shown = problems
+    .slice(0, SHOWN_PROBLEMS)
+    .map((p) => withoutCredentials(p))
+    .map((p) => (p.length > PROBLEM_CHARACTERS ? `${p.slice(0, PROBLEM_CHARACTERS)}…` : p));
+  const rest = problems.length - shown.length;
+  return BadRequestError.manual(`${shown.join("; ")}${rest > 0 ? `; and ${rest} more problem${rest > 1 ? "s" : ""}` : ""}`);
+}
+
 /** Validates a manual invoke (or the EventBridge Scheduler's input, which has the same shape). */
 export function parseManualRequest(payload: unknown, via = "manual"): Request {
   const result = safeParse(manualRequestSchema, payload);
   if (!result.success) {
-    throw BadRequestError.manual(`${formatIssues(result.error.issues as never).join("; ")}`);
+    throw refusal(formatIssues(result.error.issues as never));
   }
   const value = result.data;
   const problems: string[] = [];
@@ -123,7 +142,7 @@ export function parseManualRequest(payload: unknown, via = "manual"): Request {
   const badNamespaces = (namespaces ?? []).filter((ns) => ns !== "" && !isValidNamespaceName(ns));
   if (badNamespaces.length > 0) {
     problems.push(
-      `namespaces: ${badNamespaces.map((n) => JSON.stringify(n.slice(0, 80))).join(", ")} ${badNamespaces.length > 1 ? "are not valid namespace names" : "is not a valid namespace name"} (lower-case DNS label, at most 63 characters)`,
+      `namespaces: ${boundedList(badNamespaces)} ${badNamespaces.length > 1 ? "are not valid namespace names" : "is not a valid namespace name"} (lower-case DNS label, at most 63 characters)`,
     );
   }
   if (value.action === "rotate" && (clusters || namespaces)) {
@@ -135,7 +154,7 @@ export function parseManualRequest(payload: unknown, via = "manual"): Request {
     if (given.length > 0) problems.push(`${given.join(", ")} ${given.length > 1 ? "do" : "does"} not apply to "doctor" (it takes only clusters)`);
   }
   if (value.source === "schedule" && value.action !== "rotate") problems.push('a schedule may only ask for action "rotate"');
-  if (problems.length > 0) throw BadRequestError.manual(`${problems.join("; ")}`);
+  if (problems.length > 0) throw refusal(problems);
   const scheduled = value.source === "schedule";
   return {
     action: value.action,

@@ -7,7 +7,9 @@
  */
 import type { RotationConfig } from "../config/config";
 import type { RegionTokens, RegistryCredential } from "./ecr";
-import { BadRequestError, describeError } from "../shared/errors";
+import { BadRequestError, ConfigError, describeError } from "../shared/errors";
+import { combinedSecretClash } from "../config/secret-names";
+import { boundedList } from "../shared/bounded-list";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import { deadlineProblem, type Problem } from "../shared/problem";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
@@ -40,7 +42,10 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
   let configured = config.registries;
   if (configured.length === 0) {
     // Default: the function's own registry in its region, learnt from the token's proxyEndpoint.
-    configured = [(await tokens.get(config.defaultRegion!)).ownRegistry];
+    const own = (await tokens.get(config.defaultRegion!)).ownRegistry;
+    const clash = combinedSecretClash(config.secretNameTemplate, config.combinedSecretName, own);
+    if (clash !== undefined) throw new ConfigError([clash]);
+    configured = [own];
   }
   if (requested === undefined) return configured;
   const byHost = new Map(configured.map((r) => [r.host, r]));
@@ -59,7 +64,7 @@ export async function resolveRegistries(config: RotationConfig, tokens: RegionTo
   }
   if (unknown.length > 0) {
     throw BadRequestError.manual(
-      `registr${unknown.length > 1 ? "ies" : "y"} ${unknown.join(", ")} not configured (configured: ${[...byHost.keys()].join(", ")})`,
+      `registr${unknown.length > 1 ? "ies" : "y"} ${boundedList(unknown, { quoted: false })} not configured (configured: ${[...byHost.keys()].join(", ")})`,
     );
   }
   return chosen;

@@ -2,6 +2,7 @@
  * Runs a Request end to end and builds the Report. Shared by the Lambda handler and the CLI.
  */
 import { selectClusters } from "../request/cluster-selection";
+import { checkRequestScope } from "../request/scope";
 import type { Config } from "../config/config";
 import type { EcrApi } from "../rotation/ecr";
 import { BadRequestError, describeError } from "../shared/errors";
@@ -125,8 +126,8 @@ export async function runRequest(request: Request, config: Config, deps: RunDeps
 async function runScoped(request: Request, config: Config, deps: RunDeps): Promise<Report> {
   const started = deps.now();
   const startedMs = Date.now();
-  // Bad cluster names are rejected before anything is written.
-  if (request.clusters !== undefined) selectClusters(config.kubernetes.clusters, request);
+  // Clusters and namespaces outside the configuration are refused before anything is written.
+  checkRequestScope(config.kubernetes, request);
   if (request.action === "diagnose") return diagnose(request, deps, started, startedMs);
   if (request.action === "doctor") return doctor(request, deps, started, startedMs);
   const deadline = deps.deadline;

@@ -5,7 +5,7 @@
 import type { Context } from "aws-lambda";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { describeError } from "../shared/errors";
+import { BadRequestError, describeError } from "../shared/errors";
 import type { Report } from "../report/report";
 
 export const SERVICE_NAME = "ecr-token-rotator";
@@ -83,6 +83,10 @@ export function powertoolsTelemetry(): Telemetry {
           metrics.addMetric("NamespacesEsoManaged", MetricUnit.Count, byOutcome["eso-managed"] ?? 0);
         }
         if (report.action === "heal") metrics.addMetric("HealDurationMs", MetricUnit.Milliseconds, report.durationMs);
+        // Scope refusals: alarm clusters not configured (none written), namespaces outside NAMESPACE_SELECTOR.
+        if (report.kubernetes?.unknownClusters) metrics.addMetric("AlarmClustersUnknown", MetricUnit.Count, report.kubernetes.unknownClusters.length);
+        const outOfScope = (report.kubernetes?.clusters ?? []).reduce((n, c) => n + (c.outOfScope?.length ?? 0), 0);
+        if (outOfScope > 0) metrics.addMetric("NamespacesOutOfScope", MetricUnit.Count, outOfScope);
         if (report.deadline) metrics.addMetric("DeadlineReached", MetricUnit.Count, report.deadline.reached ? 1 : 0);
         const replicated = [...report.registries, ...(report.combinedSecret ? [report.combinedSecret] : [])].filter((r) => r.replicas !== undefined);
         if (replicated.length > 0) {
@@ -95,6 +99,8 @@ export function powertoolsTelemetry(): Telemetry {
     reportRejected(error) {
       logger.error("invocation rejected", { error: describeError(error) });
       metrics.addMetric("RotationFailed", MetricUnit.Count, 1);
+      // A request refused before any write (out of scope, unknown names, malformed).
+      if (error instanceof BadRequestError) metrics.addMetric("RequestsRefused", MetricUnit.Count, 1);
       metrics.publishStoredMetrics();
     },
   };

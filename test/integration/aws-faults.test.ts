@@ -49,13 +49,21 @@ afterAll(async () => {
 beforeEach(async () => {
   await aws.moto.reset();
   aws.resetFaults();
+  clockAheadMs = 0;
 });
 
-const CONFIG = { ECR_REGISTRIES: `${A},${B}`, COMBINED_SECRET_NAME: COMBINED, WRITE_DEBOUNCE_SECONDS: "0" };
+const CONFIG = { ECR_REGISTRIES: `${A},${B}`, COMBINED_SECRET_NAME: COMBINED };
+
+/**
+ * How far the run's wall clock is ahead of the real one: a second rotation runs past the
+ * debounce window (WRITE_DEBOUNCE_SECONDS) of the first one's versions. Tokens are judged by the real clock.
+ */
+let clockAheadMs = 0;
 
 async function rotate(fields: Record<string, unknown> = {}): Promise<{ report: Report }> {
   const app = createApp({ ...aws.env(), ...CONFIG });
-  return { report: await runRequest(parseManualRequest({ action: "rotate", ...fields }), app.config, app.deps) };
+  const deps = { ...app.deps, now: () => new Date(Date.now() + clockAheadMs), tokenNow: () => new Date() };
+  return { report: await runRequest(parseManualRequest({ action: "rotate", ...fields }), app.config, deps) };
 }
 
 const outcomes = (report: Report) => [
@@ -152,6 +160,8 @@ describe("Secrets Manager writes through the fault proxy", () => {
     for (const name of await secretNames()) before[name] = (await sm.send(new GetSecretValueCommand({ SecretId: name }))).SecretString!;
     aws.proxy.reset();
     freshEcrTokens(aws.proxy, 11);
+    // The next rotation comes after the debounce window (at most an hour).
+    clockAheadMs = 3_601_000;
     return before;
   }
 

@@ -23,9 +23,10 @@ const OTHER = "210987654321.dkr.ecr.us-east-1.amazonaws.com";
 
 const aws = useMotoForRotation();
 
-function rotate(env: Record<string, string>, fields: Record<string, unknown> = {}) {
+function rotate(env: Record<string, string>, fields: Record<string, unknown> = {}, clockAheadMs = 0) {
   const app = createApp({ ...motoEnv(aws.moto.url), ...env }, { tokenNow: aws.tokenNow });
-  return runRequest(parseManualRequest({ action: "rotate", ...fields }), app.config, app.deps);
+  const deps = clockAheadMs === 0 ? app.deps : { ...app.deps, now: () => new Date(Date.now() + clockAheadMs) };
+  return runRequest(parseManualRequest({ action: "rotate", ...fields }), app.config, deps);
 }
 
 async function versions(name: string): Promise<number> {
@@ -62,7 +63,8 @@ describe("rotation against moto", () => {
         Tags: [{ Key: "ecr-token-rotator:managed", Value: "true" }],
       }),
     );
-    const report = await rotate({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds", WRITE_DEBOUNCE_SECONDS: "0" });
+    // An hour later: the stored version is older than the debounce window.
+    const report = await rotate({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, {}, 3_601_000);
     expect(report.registries[0]).toMatchObject({ outcome: "updated" });
     expect((await current("ecr/creds")).auth_token).toBe(aws.motoPassword);
     expect(await versions("ecr/creds")).toBe(2);

@@ -1,7 +1,7 @@
 import { GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 import { describe, expect, it } from "vitest";
 import { sdkEcrApi, sdkSecretsManagerApi } from "../../src/rotation/aws";
-import { selectClusters } from "../../src/request/cluster-selection";
+import { selectClusters, unknownAlarmClusters } from "../../src/request/cluster-selection";
 import type { ClusterConfig } from "../../src/config/config";
 import { loadConfig } from "../../src/config/config";
 import { BadRequestError } from "../../src/shared/errors";
@@ -38,9 +38,10 @@ describe("selectClusters", () => {
     );
   });
 
-  it("an alarm on one cluster heals that cluster; an alarm naming none of ours heals all", () => {
+  it("an alarm on one cluster heals that cluster; an alarm naming none of ours heals none; one without a cluster heals all", () => {
     expect(selectClusters(clusters, alarm(["batch"]))).toEqual([clusters[2]]);
-    expect(selectClusters(clusters, alarm(["someone-elses"]))).toEqual(clusters);
+    expect(selectClusters(clusters, alarm(["someone-elses"]))).toEqual([]);
+    expect(unknownAlarmClusters(clusters, alarm(["batch", "someone-elses"]))).toEqual(["someone-elses"]);
     expect(selectClusters(clusters, alarm())).toEqual(clusters);
   });
 });

@@ -264,9 +264,16 @@ describe("ADOPT_EXISTING_SECRET, TOKEN_MIN_VALIDITY_MINUTES, WRITE_DEBOUNCE_SECO
     expect(load({ AWS_REGION: "us-east-1", TOKEN_MIN_VALIDITY_MINUTES: "660" }).rotation.minTokenValiditySeconds).toBe(39_600);
   });
 
-  it("WRITE_DEBOUNCE_SECONDS is 0-3600 (at most an hour)", () => {
-    expect(load({ AWS_REGION: "us-east-1", WRITE_DEBOUNCE_SECONDS: "0" }).rotation.writeDebounceSeconds).toBe(0);
+  it("WRITE_DEBOUNCE_SECONDS is 600-3600 (at least 10 minutes, at most an hour)", () => {
+    expect(load({ AWS_REGION: "us-east-1", WRITE_DEBOUNCE_SECONDS: "600" }).rotation.writeDebounceSeconds).toBe(600);
     expect(load({ AWS_REGION: "us-east-1", WRITE_DEBOUNCE_SECONDS: "3600" }).rotation.writeDebounceSeconds).toBe(3600);
+  });
+
+  it.each(["0", "1", "599"])("WRITE_DEBOUNCE_SECONDS=%s is below the floor: a configuration error with the reason", (value) => {
+    const message = configError({ AWS_REGION: "us-east-1", WRITE_DEBOUNCE_SECONDS: value }).message;
+    expect(message).toContain(`WRITE_DEBOUNCE_SECONDS=${value}: below the floor of 600 seconds`);
+    expect(message).toContain("exhausts the secret's versions");
+    expect(message).toContain("only an operator's force");
   });
 
   it.each([
@@ -274,9 +281,9 @@ describe("ADOPT_EXISTING_SECRET, TOKEN_MIN_VALIDITY_MINUTES, WRITE_DEBOUNCE_SECO
     ["TOKEN_MIN_VALIDITY_MINUTES", "-5", "from 0 to 660"],
     ["TOKEN_MIN_VALIDITY_MINUTES", "1.5", "from 0 to 660"],
     ["TOKEN_MIN_VALIDITY_MINUTES", "1h", "from 0 to 660"],
-    ["WRITE_DEBOUNCE_SECONDS", "3601", "from 0 to 3600"],
-    ["WRITE_DEBOUNCE_SECONDS", "43200", "from 0 to 3600"],
-    ["WRITE_DEBOUNCE_SECONDS", "ten", "from 0 to 3600"],
+    ["WRITE_DEBOUNCE_SECONDS", "3601", "from 600 to 3600"],
+    ["WRITE_DEBOUNCE_SECONDS", "43200", "from 600 to 3600"],
+    ["WRITE_DEBOUNCE_SECONDS", "ten", "from 600 to 3600"],
   ])("%s=%s is rejected", (name, value, range) => {
     expect(configError({ AWS_REGION: "us-east-1", [name]: value }).message).toContain(`${name}=${JSON.stringify(value)}: expected a whole number ${range}`);
   });

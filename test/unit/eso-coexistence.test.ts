@@ -135,7 +135,7 @@ describe("heal where ESO already runs (fake API)", () => {
     expect(d.namespaces.find((n) => n.namespace === "owned")!.reason).toMatch(/ExternalSecret owned\/ecr-pull would be re-synced/);
   });
 
-  it("an ESO-labelled Secret that no ExternalSecret writes is reported, not written, and not a failure", async () => {
+  it("an ESO-labelled Secret that no ExternalSecret writes is a conflict: reported, not written, and not a failure", async () => {
     const api = new FakeKubeApi();
     api.addNamespace("orphan");
     api.putSecret({
@@ -144,8 +144,11 @@ describe("heal where ESO already runs (fake API)", () => {
       data: ESO_DATA,
     });
     const r = await apply(api, target());
-    expect(r.namespaces[0]).toMatchObject({ outcome: "eso-managed" });
-    expect(r.namespaces[0]!.reason).toMatch(/no ExternalSecret in the namespace writes it/);
+    expect(r.namespaces[0]).toMatchObject({ outcome: "conflict" });
+    expect(r.namespaces[0]!.reason).toMatch(
+      /labelled reconcile.external-secrets.io\/managed=true but no ExternalSecret in the namespace writes it: no live ESO owner/,
+    );
+    expect(r.counts).toMatchObject({ conflict: 1, "eso-managed": 0 });
     expect(api.writes()).toEqual([]);
     expect(r.ok).toBe(true);
   });
