@@ -70,7 +70,7 @@ export async function readReferences(ctx: DiagnoseContext, stuck: readonly Stuck
 async function getSecret(ctx: DiagnoseContext, key: string, refs: References): Promise<void> {
   const [ns, name] = split(key);
   try {
-    refs.secrets.set(key, reduceSecret(name, await ctx.get(() => ctx.api.readSecret(ns, name))));
+    refs.secrets.set(key, reduceSecret(name, await ctx.retried(() => ctx.api.readSecret(ns, name))));
   } catch (error) {
     const message = describe(error, `Secret ${key} could not be read`);
     refs.secrets.set(key, { error: message });
