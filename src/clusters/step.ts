@@ -56,7 +56,15 @@ function healSession(config: Config, deps: KubernetesStepDeps, deadline: Deadlin
 /** The session a diagnose run opens for a cluster (8 sockets: its GETs run 8 at a time). */
 function diagnoseSession(config: Config, deps: KubernetesStepDeps, deadline: Deadline): SessionOptions {
   const d = deps.diagnose ?? {};
-  return { client: config.kubernetes.client, maxSockets: DIAGNOSE_SOCKETS, api: d.api ?? deps.apply?.api, retry: d.retry, sleep: d.sleep, pageSize: d.pageSize, deadline };
+  return {
+    client: config.kubernetes.client,
+    maxSockets: DIAGNOSE_SOCKETS,
+    api: d.api ?? deps.apply?.api,
+    retry: d.retry,
+    sleep: d.sleep,
+    pageSize: d.pageSize,
+    deadline,
+  };
 }
 
 /** What a diagnosis reads; `listed`: the namespaces a heal's writes already listed (no second namespace LIST). */

@@ -10,7 +10,7 @@ import { withRetry } from "../kube/retry";
 import type { AccessDecision } from "../kube/reviews";
 import { PRODUCT_RIGHTS, type KubeRight } from "../kube/rights";
 import { isDeadlineExceeded } from "../shared/deadline";
-import { APPLY_RBAC, checkName, fail, listSome, pass, PRODUCT_GROUP, readFailure, type ClusterCheckContext } from "./cluster-context";
+import { APPLY_RBAC, checkName, fail, listSome, pass, PRODUCT_GROUP, readFailure, type ClusterCheck, type ClusterCheckContext } from "./cluster-context";
 import type { DoctorCheck } from "./types";
 
 /** Reviews in flight per cluster. */
@@ -18,10 +18,14 @@ const REVIEW_CONCURRENCY = 4;
 /** Namespaces of an explicit list asked about per right (a confined set-up names a few). */
 const MAX_NAMESPACES_ASKED = 50;
 
-/** The names of the RBAC lines of a cluster, in order (also for the lines skipped). */
-export const rbacCheckNames = (label: string): string[] => PRODUCT_RIGHTS.map((r) => checkName.rbac(label, r.verb, r.resource));
+/** `cluster rbac <c> <verb> <resource>`: one line per right the product needs, in PRODUCT_RIGHTS' order. */
+export const rbacCheck: ClusterCheck = {
+  names: (label) => PRODUCT_RIGHTS.map((r) => checkName.rbac(label, r.verb, r.resource)),
+  needs: "session",
+  run: (run) => rbacChecks(run.session!),
+};
 
-export async function rbacChecks(ctx: ClusterCheckContext): Promise<DoctorCheck[]> {
+async function rbacChecks(ctx: ClusterCheckContext): Promise<DoctorCheck[]> {
   const out = new Array<DoctorCheck>(PRODUCT_RIGHTS.length);
   const indexed = PRODUCT_RIGHTS.map((right, index) => ({ right, index }));
   let deadlineHit: unknown;
@@ -44,7 +48,7 @@ async function checkRight(ctx: ClusterCheckContext, right: KubeRight): Promise<D
     withRetry(
       () => ctx.probe.can({ group: right.group, resource: right.resource, verb: right.verb, ...(namespace ? { namespace } : {}) }),
       ctx.policy,
-      ctx.paging.hooks,
+      ctx.hooks,
     );
   let wide: AccessDecision;
   try {
