@@ -1,13 +1,16 @@
 /**
- * The per-cluster half of the doctor (read-only): for each selected cluster, in this order,
+ * The per-cluster half of the doctor (read-only): for each selected cluster, the lines of
+ * CLUSTER_CHECKS below, in its order (each check one entry: its lines' names, what it needs,
+ * how it runs):
  *   cluster reachable <c>       DescribeCluster (or the configured endpoint) + the EKS token + GET /version
  *   cluster identity <c>        SelfSubjectReview: who the cluster says the product is
  *   cluster rbac <c> <verb> <resource>   one SelfSubjectAccessReview per right (src/kube/rights.ts)
  *   cluster eso-crds <c>        external-secrets.io/v1 served (or the fallback covers its absence)
  *   cluster externalsecrets <c> the ExternalSecrets reading the product's secrets: synced?
  *   cluster oldest-token <c>    the oldest ECR token in the target namespaces' pull Secrets
- * Every cluster yields every line: a cluster that cannot be reached (or refuses the token) has
- * the rest `skip`ped with why; work the deadline leaves fails as not verified. Clusters are checked
+ * Every cluster yields every line: a check whose need is not met (the cluster cannot be reached,
+ * or refuses the token) has its lines `skip`ped with why; the cluster session (fleet/session.ts)
+ * is opened before the first check that needs it; work the deadline leaves fails as not verified. Clusters are checked
  * KUBE_CLUSTER_CONCURRENCY at a time; lines keep the configured order. Nothing here writes.
  */
 import type { ClusterConfig } from "../config/config";

@@ -6,7 +6,6 @@
  * bound by a RoleBinding per namespace).
  */
 import { pool } from "../kube/paging";
-import { withRetry } from "../kube/retry";
 import type { AccessDecision } from "../kube/reviews";
 import { PRODUCT_RIGHTS, type KubeRight } from "../kube/rights";
 import { isDeadlineExceeded } from "../shared/deadline";
@@ -45,11 +44,7 @@ async function rbacChecks(ctx: ClusterCheckContext): Promise<DoctorCheck[]> {
 async function checkRight(ctx: ClusterCheckContext, right: KubeRight): Promise<DoctorCheck> {
   const name = checkName.rbac(ctx.label, right.verb, right.resource);
   const ask = (namespace?: string): Promise<AccessDecision> =>
-    withRetry(
-      () => ctx.probe.can({ group: right.group, resource: right.resource, verb: right.verb, ...(namespace ? { namespace } : {}) }),
-      ctx.policy,
-      ctx.hooks,
-    );
+    ctx.retried(() => ctx.probe.can({ group: right.group, resource: right.resource, verb: right.verb, ...(namespace ? { namespace } : {}) }));
   let wide: AccessDecision;
   try {
     wide = await ask();

@@ -10,7 +10,6 @@ import { reduceSecret } from "../diagnose/reduce";
 import { secondsUntil } from "../formats/ecr-token";
 import { selectNamespaces } from "../kube/namespaces";
 import { forEachListed, pool, reducedNamespace } from "../kube/paging";
-import { withRetry } from "../kube/retry";
 import type { KubeNamespace, KubeSecret } from "../kube/types";
 import { isDeadlineExceeded } from "../shared/deadline";
 import { rerunCommand } from "../shared/next-step";
@@ -61,7 +60,7 @@ async function oldestToken(ctx: ClusterCheckContext): Promise<DoctorCheck> {
       const names = target.names; // unique: the configuration dedupes them
       namespaces = names.length;
       await pool(names, READ_CONCURRENCY, async (namespace) => {
-        keep(namespace, await withRetry(() => ctx.api.readSecret(namespace, secretName), ctx.policy, ctx.hooks));
+        keep(namespace, await ctx.retried(() => ctx.api.readSecret(namespace, secretName)));
       });
     } else {
       reading = { what: "list namespaces", right: "list on namespaces" };
