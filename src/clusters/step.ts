@@ -1,84 +1,71 @@
 /**
- * The Kubernetes half of a run (fallback apply, ServiceAccount patch, ESO re-sync), loaded
- * lazily by src/app/app.ts so the schedule-only path never pays for the Kubernetes/EKS code.
- * Over 300 lines: heal and diagnose share its per-cluster plumbing (connection, deadline,
- * cluster concurrency, 401 explanations); the engines themselves live in kube/ and diagnose/.
+ * The Kubernetes half of a run (fallback apply, ServiceAccount patch, ESO re-sync, the diagnosis
+ * after a heal, and the diagnose action), loaded lazily by src/app/app.ts so the schedule-only
+ * path never pays for the Kubernetes/EKS code.
  *
- * Per selected cluster: endpoint + CA (DescribeCluster, or the configured override), an EKS
- * bearer token (cached ≤ 14 min across warm invocations), then the apply engine. Clusters run
- * in parallel, at most KUBE_CLUSTER_CONCURRENCY at once (so a fleet's wall time is close to its
- * slowest cluster, and sockets stay bounded); one failing never stops the others.
+ * Per selected cluster: one cluster session (fleet/session.ts: the connection — DescribeCluster
+ * or the configured override, an EKS bearer token cached ≤ 14 min across warm invocations —, one
+ * API client, the retry policy, paging and the deadline), then the apply engine (kube/) and the
+ * diagnosis (diagnose/) in it. Clusters run in parallel, at most KUBE_CLUSTER_CONCURRENCY at once
+ * (fleet/each.ts); one failing never stops the others.
  */
 import type { ClusterConfig, Config } from "../config/config";
 import type { RegistryLogin } from "../formats/dockerconfig";
 import type { RegistryCredential } from "../rotation/ecr";
-import { createEksCredentialsProvider, getAssumedClusterAccess, getClusterAccess, sdkDescribeCluster, type ClusterAccessDeps } from "../eks/connection";
-import { assumedRoleCache } from "../eks/assume-role";
 import { selectClusters, unknownAlarmClusters } from "../request/cluster-selection";
 import { requestedNamespaces } from "../request/scope";
 import { describeError } from "../shared/errors";
 import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTarget } from "../kube/apply";
-import { openKubeApi } from "../kube/open";
-import { rememberSecret } from "../shared/redact";
 import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report/report";
 import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
-import { pool } from "../kube/paging";
-import { KubeApiError, type KubeApi, type KubeConnection } from "../kube/types";
+import { KubeApiError } from "../kube/types";
 import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
 import { networkHint } from "../shared/problem";
 import { problemOf } from "../kube/retry";
 import type { Request } from "../request/triggers";
 import { DEADLINE_REASON, isDeadlineExceeded, NO_DEADLINE, type Deadline } from "../shared/deadline";
-
-/** `work` over every cluster, at most `limit` at once; the reports keep the clusters' order. */
-export async function forEachCluster<T>(clusters: readonly ClusterConfig[], limit: number, work: (cluster: ClusterConfig) => Promise<T>): Promise<T[]> {
-  const results = new Array<T>(clusters.length);
-  const indexed = clusters.map((cluster, index) => ({ cluster, index }));
-  await pool(indexed, limit, async ({ cluster, index }) => {
-    results[index] = await work(cluster);
-  });
-  return results;
-}
+import { connectCluster, defaultAccess, type ClusterAccess, type ClusterConnection } from "../fleet/access";
+import { forEachCluster } from "../fleet/each";
+import { withClusterSession, withSession, type SessionOptions, type SessionReads } from "../fleet/session";
 
 /** Keep-alive sockets of a client opened for a diagnosis alone (its GETs run 8 at a time). */
 const DIAGNOSE_SOCKETS = 8;
 
-/** A connection, and for a cluster in another account the assumed role it authenticates as. */
-export type ClusterConnection = KubeConnection & { identity?: { roleArn: string; assumedRoleArn: string } };
-
 export interface KubernetesStepDeps {
   /**
    * How to reach a cluster; default: EKS DescribeCluster + the default credential chain, or, for
-   * an entry with a roleArn, the role assumed in the cluster's account (bounded by the deadline).
+   * an entry with a roleArn, the role assumed in the cluster's account (fleet/access.ts).
    */
-  access?: (cluster: ClusterConfig, deadline: Deadline) => Promise<ClusterConnection>;
-  /** Options for the apply engine (tests inject clocks, retry timings). */
+  access?: ClusterAccess;
+  /** Options for the apply engine and a heal's session (tests inject an API, clocks, retry timings). */
   apply?: ApplyDeps;
   onProgress?: (cluster: string, done: number, total: number) => void;
-  /** Options for the diagnosis (tests: clocks, retry timings); its API defaults to apply.api or a new one. */
+  /**
+   * Options for the diagnosis (tests: clocks, limits). A diagnose run's session takes its API
+   * (default: apply.api, else one opened) and retry timings from here; a heal's diagnosis reads
+   * through the heal's session.
+   */
   diagnose?: Partial<DiagnoseDeps>;
 }
 
-/**
- * Runs `use` with the cluster's API: the injected one, else one opened here (kube/open.ts picks
- * the client) and closed afterwards. The only place the Kubernetes step opens a client.
- */
-async function withApi<T>(
-  config: Config,
-  connection: KubeConnection,
-  injected: KubeApi | undefined,
-  maxSockets: number,
-  deadline: Deadline,
-  use: (api: KubeApi) => Promise<T>,
-): Promise<T> {
-  if (injected) return use(injected);
-  const api = await openKubeApi(connection, { client: config.kubernetes.client, maxSockets, deadline });
-  try {
-    return await use(api);
-  } finally {
-    await api.close?.()?.catch(() => undefined);
-  }
+/** The session a heal opens for a cluster: its API with KUBE_CONCURRENCY sockets, apply's retry timings. */
+function healSession(config: Config, deps: KubernetesStepDeps, deadline: Deadline): SessionOptions {
+  return { ...deps.apply, client: config.kubernetes.client, maxSockets: config.kubernetes.concurrency, deadline };
+}
+
+/** The session a diagnose run opens for a cluster (8 sockets: its GETs run 8 at a time). */
+function diagnoseSession(config: Config, deps: KubernetesStepDeps, deadline: Deadline): SessionOptions {
+  const d = deps.diagnose ?? {};
+  return {
+    client: config.kubernetes.client,
+    maxSockets: DIAGNOSE_SOCKETS,
+    api: d.api ?? deps.apply?.api,
+    retry: d.retry,
+    sleep: d.sleep,
+    pageSize: d.pageSize,
+    deadline,
+  };
 }
 
 /** What a diagnosis reads; `listed`: the namespaces a heal's writes already listed (no second namespace LIST). */
@@ -136,18 +123,11 @@ const DIAGNOSIS_SKIPPED = `skipped: ${DEADLINE_REASON}`;
 const DIAGNOSIS_CUT = `diagnosis incomplete: ${DEADLINE_REASON}`;
 const cutByDeadline = (d: ClusterReport["diagnosis"]): boolean => d?.skipped === "deadline";
 
-/** Diagnoses one cluster; a failure becomes the diagnosis' `unreadable` reason (it never throws). */
-async function diagnoseWith(
-  config: Config,
-  request: Request,
-  api: KubeApi,
-  deps: KubernetesStepDeps,
-  deadline: Deadline,
-  listed?: readonly string[],
-): Promise<ClusterReport["diagnosis"]> {
-  if (deadline.expired()) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_SKIPPED], skipped: "deadline" };
+/** Diagnoses one cluster in `session`; a failure becomes the diagnosis' `unreadable` reason (it never throws). */
+async function diagnoseIn(session: SessionReads, target: DiagnoseTarget, options: Partial<DiagnoseDeps> | undefined): Promise<ClusterReport["diagnosis"]> {
+  if (session.deadline.expired()) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_SKIPPED], skipped: "deadline" };
   try {
-    return await diagnoseCluster(diagnoseTarget(config, request, listed), { ...deps.diagnose, api, deadline });
+    return await diagnoseCluster(target, { ...options, session });
   } catch (error) {
     if (isDeadlineExceeded(error)) return { podsScanned: 0, stuck: [], errors: [DIAGNOSIS_CUT], skipped: "deadline" };
     return unreadable(error);
@@ -177,30 +157,33 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
     const clusters = selectClusters(config.kubernetes.clusters, request);
     const reports = await forEachCluster(clusters, config.kubernetes.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
       try {
-        const connection = await reach(access, cluster, deadline);
-        rememberSecret(connection.token);
-        const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) =>
-          diagnoseWith(config, request, api, deps, deadline),
+        const connection = await connectCluster(access, cluster, deadline);
+        const diagnosis = await withSession(connection, diagnoseSession(config, deps, deadline), (session) =>
+          diagnoseIn(session, diagnoseTarget(config, request), deps.diagnose),
         ).catch(unreadable);
-        const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
-        if (diagnosis) {
-          report.diagnosis = diagnosis;
-          if (diagnosis.unreadable !== undefined) {
-            report.ok = false;
-            report.error = `could not read the cluster: ${diagnosis.unreadable}`;
-          } else if (diagnosis.errors && diagnosis.errors.length > 0) {
-            report.ok = false;
-            report.error = diagnosis.errors.join("; ");
-          }
-          if (cutByDeadline(diagnosis)) report.skipped = "deadline";
-        }
-        return explainUnauthorized(report, connection);
+        return explainUnauthorized(diagnosedReport(cluster, diagnosis), connection);
       } catch (error) {
         return failedCluster(cluster, error);
       }
     });
     return { mode: "diagnosed", clusters: reports };
   };
+}
+
+/** A diagnose run's report of one cluster: unreadable, or cut by the deadline, fails it. */
+function diagnosedReport(cluster: ClusterConfig, diagnosis: ClusterReport["diagnosis"]): ClusterReport {
+  const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
+  if (!diagnosis) return report;
+  report.diagnosis = diagnosis;
+  if (diagnosis.unreadable !== undefined) {
+    report.ok = false;
+    report.error = `could not read the cluster: ${diagnosis.unreadable}`;
+  } else if (diagnosis.errors && diagnosis.errors.length > 0) {
+    report.ok = false;
+    report.error = diagnosis.errors.join("; ");
+  }
+  if (cutByDeadline(diagnosis)) report.skipped = "deadline";
+  return report;
 }
 
 /**
@@ -222,34 +205,6 @@ export function explainUnauthorized(report: ClusterReport, connection: ClusterCo
   report.ok = false;
   report.error = report.error ? `${report.error}; ${hint}` : hint;
   return report;
-}
-
-/**
- * A cluster's connection, within the deadline: a cluster the deadline finds waiting behind
- * KUBE_CLUSTER_CONCURRENCY is not started at all, and an access that does not settle by the
- * deadline (whatever `access` is) does not hold its slot — the clusters after it are reported
- * `skipped: deadline` and the Report still comes back.
- */
-function reach(access: NonNullable<KubernetesStepDeps["access"]>, cluster: ClusterConfig, deadline: Deadline): Promise<ClusterConnection> {
-  const what = `cluster ${cluster.name}`;
-  deadline.check(what);
-  return deadline.race(access(cluster, deadline), `access to ${what}`);
-}
-
-/** How a run reaches a cluster unless told otherwise (the doctor reaches it the same way). */
-export function defaultAccess(cluster: ClusterConfig, deadline: Deadline): Promise<ClusterConnection> {
-  const where = `access to EKS cluster ${cluster.name}`;
-  if (cluster.assumeRole !== undefined) {
-    const { roleArn, externalId, sessionName } = cluster.assumeRole;
-    return deadline
-      .race(getAssumedClusterAccess(cluster, { roleArn, externalId, sessionName, region: cluster.region }, { cache: assumedRoleCache(), deadline }), where)
-      .then(({ server, caData, token, identity }) => ({ server, caData, token, identity }));
-  }
-  const deps: ClusterAccessDeps = {
-    describe: sdkDescribeCluster(cluster.region, undefined, deadline),
-    credentials: createEksCredentialsProvider(cluster.region),
-  };
-  return deadline.race(getClusterAccess(cluster, deps), where).then(({ server, caData, token }) => ({ server, caData, token }));
 }
 
 /** A cluster that could not be worked on: the deadline came first (`skipped`), or it failed. */
@@ -322,8 +277,17 @@ export function clusterReport(cluster: ClusterConfig, result: ClusterApplyResult
   return report;
 }
 
+/** What a heal step applies, the same for every cluster of one run. */
+interface HealPlan {
+  config: Config;
+  deps: KubernetesStepDeps;
+  request: Request;
+  logins: RegistryLogin[];
+  deadline: Deadline;
+  withdrawn: string[] | undefined;
+}
+
 export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = {}): KubernetesStep {
-  const k = config.kubernetes;
   const access = deps.access ?? defaultAccess;
   return async ({
     request,
@@ -336,53 +300,59 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
     deadline?: Deadline;
     withdrawn?: string[];
   }): Promise<KubernetesReport> => {
-    const clusters = selectClusters(k.clusters, request);
+    const clusters = selectClusters(config.kubernetes.clusters, request);
     const logins: RegistryLogin[] = credentials.map((c) => ({ host: c.registry.host, username: c.username, password: c.password }));
-    const reports = await forEachCluster(clusters, k.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
-      const target: ClusterTarget = {
-        cluster: cluster.name,
-        namespaces: requestedNamespaces(k.namespaces, request),
-        pullSecretName: k.pullSecretName,
-        patchServiceAccounts: k.patchServiceAccounts,
-        ...(k.esoResyncSelector !== undefined ? { esoResync: { labelSelector: k.esoResyncSelector } } : {}),
-        concurrency: k.concurrency,
-        adoptUnmanaged: k.adoptExistingPullSecrets,
-        dryRun: request.dryRun,
-        ...(withdrawn && withdrawn.length > 0 ? { withdrawHosts: withdrawn } : {}),
-      };
-      try {
-        const connection = await reach(access, cluster, deadline);
-        rememberSecret(connection.token);
-        const applyDeps: ApplyDeps = { ...deps.apply, deadline };
-        if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
-        return await withApi(config, connection, applyDeps.api, k.concurrency, deadline, async (api) => {
-          const applied = await applyToCluster(connection, logins, target, { ...applyDeps, api });
-          const report = clusterReport(cluster, applied);
-          if (withdrawn && withdrawn.length > 0) {
-            (report.notes ??= []).push(
-              `${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`,
-            );
-          }
-          // What is still stuck after the heal's writes, and why the heal cannot fix it.
-          if (request.action === "heal") {
-            // A named namespace the cluster lacks: the diagnosis lists the namespaces itself, to name its close matches.
-            const missing = markNotFound(report, request, applied.listedNamespaces);
-            const listed = missing ? undefined : applied.listedNamespaces;
-            report.diagnosis = await diagnoseWith(config, request, deps.diagnose?.api ?? api, deps, deadline, listed);
-            // The diagnosis is part of the heal's work: one the deadline cut fails the run too.
-            if (cutByDeadline(report.diagnosis)) {
-              report.ok = false;
-              report.skipped = "deadline";
-              report.error = [report.error, `diagnosis skipped: ${DEADLINE_REASON}`].filter(Boolean).join("; ");
-            }
-          }
-          return explainUnauthorized(annotateAfterHeal(report, k.pullSecretName), connection);
-        });
-      } catch (error) {
-        return failedCluster(cluster, error);
-      }
-    });
-    const unknownClusters = unknownAlarmClusters(k.clusters, request);
+    const plan: HealPlan = { config, deps, request, logins, deadline, withdrawn };
+    const reports = await forEachCluster(clusters, config.kubernetes.clusterConcurrency, (cluster) =>
+      withClusterSession(cluster, access, healSession(config, deps, deadline), (session) => healCluster(plan, cluster, session)).catch((error: unknown) =>
+        failedCluster(cluster, error),
+      ),
+    );
+    const unknownClusters = unknownAlarmClusters(config.kubernetes.clusters, request);
     return { mode: "applied", clusters: reports, ...(unknownClusters.length > 0 ? { unknownClusters } : {}) };
   };
+}
+
+/** What a heal applies to one cluster. */
+function healTarget(plan: HealPlan, cluster: ClusterConfig): ClusterTarget {
+  const { request, withdrawn } = plan;
+  const k = plan.config.kubernetes;
+  return {
+    cluster: cluster.name,
+    namespaces: requestedNamespaces(k.namespaces, request),
+    pullSecretName: k.pullSecretName,
+    patchServiceAccounts: k.patchServiceAccounts,
+    ...(k.esoResyncSelector !== undefined ? { esoResync: { labelSelector: k.esoResyncSelector } } : {}),
+    concurrency: k.concurrency,
+    adoptUnmanaged: k.adoptExistingPullSecrets,
+    dryRun: request.dryRun,
+    ...(withdrawn && withdrawn.length > 0 ? { withdrawHosts: withdrawn } : {}),
+  };
+}
+
+/** One cluster's heal in its session: the writes, then (action heal) what is still stuck and why. */
+async function healCluster(plan: HealPlan, cluster: ClusterConfig, session: SessionReads & { connection: ClusterConnection }): Promise<ClusterReport> {
+  const { config, deps, request, withdrawn } = plan;
+  const applyDeps: ApplyDeps = { ...deps.apply, deadline: plan.deadline, session };
+  if (deps.onProgress) applyDeps.onProgress = (done, total) => deps.onProgress!(cluster.name, done, total);
+  const applied = await applyToCluster(session.connection, plan.logins, healTarget(plan, cluster), applyDeps);
+  const report = clusterReport(cluster, applied);
+  if (withdrawn && withdrawn.length > 0) {
+    (report.notes ??= []).push(
+      `${withdrawn.join(", ")} removed from the pull secrets ${request.dryRun ? "(would be) " : ""}instead of left to expire: its token could not be refreshed, so pulls from it go anonymous`,
+    );
+  }
+  // What is still stuck after the heal's writes, and why the heal cannot fix it.
+  if (request.action === "heal") {
+    // A named namespace the cluster lacks: the diagnosis lists the namespaces itself, to name its close matches.
+    const missing = markNotFound(report, request, applied.listedNamespaces);
+    report.diagnosis = await diagnoseIn(session, diagnoseTarget(config, request, missing ? undefined : applied.listedNamespaces), deps.diagnose);
+    // The diagnosis is part of the heal's work: one the deadline cut fails the run too.
+    if (cutByDeadline(report.diagnosis)) {
+      report.ok = false;
+      report.skipped = "deadline";
+      report.error = [report.error, `diagnosis skipped: ${DEADLINE_REASON}`].filter(Boolean).join("; ");
+    }
+  }
+  return explainUnauthorized(annotateAfterHeal(report, config.kubernetes.pullSecretName), session.connection);
 }

@@ -8,8 +8,7 @@
  * `auth` or docker config survives this module. RBAC: get/list on pods, events, secrets,
  * serviceaccounts, namespaces — nothing else.
  */
-import { DEFAULT_RETRY_POLICY, withRetry, type RetryPolicy } from "../kube/retry";
-import { LIST_PAGE_SIZE } from "../shared/names";
+import { readsOf } from "../fleet/session";
 import { counted, forEachListed, reducedNamespace } from "../kube/paging";
 import { NamespacesOutOfScopeError, selectNamespaces, withinScope } from "../kube/namespaces";
 import { didYouMean } from "../formats/close-match";
@@ -28,18 +27,16 @@ export { reduceSecret, STUCK_REASONS, stuckContainersOf } from "./reduce";
 /** Finds every container stuck pulling its image in the target namespaces, and says why. */
 export async function diagnoseCluster(target: DiagnoseTarget, deps: DiagnoseDeps): Promise<ClusterDiagnosis> {
   const started = Date.now();
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
-  const hooks = { ...(deps.sleep ? { sleep: deps.sleep } : {}), ...(deps.deadline ? { deadline: deps.deadline } : {}) };
+  const session = deps.session ?? (deps.api ? readsOf(deps.api, deps) : undefined);
+  if (session === undefined) throw new Error("diagnoseCluster: neither a session nor an API to read the cluster with");
   const counter = { n: 0 };
-  const api = counted(deps.api, counter);
   const ctx: DiagnoseContext = {
+    ...session,
+    api: counted(session.api, counter),
     target,
     deps,
-    api,
     now: (deps.now ?? (() => new Date()))(),
-    paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks },
     diagnosis: { podsScanned: 0, stuck: [], errors: [] },
-    get: (read) => withRetry(() => read(), policy, hooks),
   };
   const inScope = await namespacesInScope(ctx);
   const stuck = await listStuckContainers(ctx, inScope);
@@ -101,12 +98,14 @@ async function listStuckContainers(ctx: DiagnoseContext, inScope: ReadonlySet<st
   const stuck: Stuck[] = [];
   await listClusterOrNamespaces(
     ctx,
-    inScope,
-    (o, onItem) => ctx.api.listPods(o, onItem),
-    (namespace, o, onItem) => ctx.api.listNamespacedPods(namespace, o, onItem),
-    { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
-    // A pod is reduced on arrival to its stuck containers (most pods: none).
-    (pod: KubePod) => (inScope.has(pod.metadata.namespace ?? "") ? stuckContainersOf(pod) : undefined),
+    {
+      namespaces: inScope,
+      clusterWide: (o, onItem) => ctx.api.listPods(o, onItem),
+      namespaced: (namespace, o, onItem) => ctx.api.listNamespacedPods(namespace, o, onItem),
+      options: { fieldSelector: "status.phase!=Succeeded,status.phase!=Failed" },
+      // A pod is reduced on arrival to its stuck containers (most pods: none).
+      reduce: (pod: KubePod) => (inScope.has(pod.metadata.namespace ?? "") ? stuckContainersOf(pod) : undefined),
+    },
     (stuckOfPod) => {
       ctx.diagnosis.podsScanned++;
       stuck.push(...stuckOfPod);

@@ -4,7 +4,8 @@
  */
 import { scrub } from "../shared/redact-text";
 import { classify as classifyFailure, type RetryPolicy } from "../kube/retry";
-import { forEachListed, type Paging } from "../kube/paging";
+import { forEachListed } from "../kube/paging";
+import type { SessionReads } from "../fleet/session";
 import type { NamespaceTarget } from "../kube/namespaces";
 import { KubeApiError, type KubeApi, type ListOptions, type ListPage } from "../kube/types";
 import type { ClusterDiagnosis } from "../report/report";
@@ -35,7 +36,14 @@ export interface DiagnoseTarget {
 }
 
 export interface DiagnoseDeps {
-  api: KubeApi;
+  /**
+   * The cluster session to read in (fleet/session.ts: the diagnose and heal steps open one per
+   * cluster); its API, retry policy, paging and deadline then replace `api`, `retry`, `sleep`,
+   * `pageSize` and `deadline`. One of `session` and `api` is required.
+   */
+  session?: SessionReads;
+  /** The API to read with, for a caller without a session (tests, benches). */
+  api?: KubeApi;
   now?: () => Date;
   /** Page size of the cluster-wide LISTs (default LIST_PAGE_SIZE, src/shared/names.ts; items are reduced as they arrive). */
   pageSize?: number;
@@ -52,16 +60,12 @@ export interface DiagnoseDeps {
   deadline?: Deadline;
 }
 
-/** What one diagnosis shares: the API (requests counted), paging, retries, and the diagnosis being built. */
-export interface DiagnoseContext {
+/** What one diagnosis shares: its cluster session (the API counted), and the diagnosis being built. */
+export interface DiagnoseContext extends SessionReads {
   target: DiagnoseTarget;
   deps: DiagnoseDeps;
-  api: KubeApi;
   now: Date;
-  paging: Paging;
   diagnosis: ClusterDiagnosis & { errors: string[] };
-  /** A GET, retried and counted. */
-  get: <T>(read: () => Promise<T>) => Promise<T>;
   /** Cluster-wide LISTs were forbidden: the namespaces of the explicit list are read one by one. */
   confined?: boolean;
 }
@@ -70,21 +74,25 @@ export interface DiagnoseContext {
 export const confinedNamespaces = (ctx: DiagnoseContext, error: unknown): readonly string[] | undefined =>
   ctx.target.namespaces.mode === "list" && classifyFailure(error).kind === "forbidden" ? ctx.target.namespaces.names : undefined;
 
+/** A LIST made cluster-wide, or per namespace under namespace-confined RBAC (see listClusterOrNamespaces). */
+export interface ScopedList<T, R> {
+  /** The namespaces read one by one when the cluster-wide LIST is forbidden. */
+  namespaces: ReadonlySet<string>;
+  clusterWide: (o: ListOptions, onItem: (item: T) => void) => Promise<ListPage<T>>;
+  namespaced: (namespace: string, o: ListOptions, onItem: (item: T) => void) => Promise<ListPage<T>>;
+  options: Omit<ListOptions, "limit">;
+  /** Each item reduced on arrival (undefined: dropped; see forEachListed). */
+  reduce: (item: T) => R | undefined;
+}
+
 /**
  * One cluster-wide LIST; under namespace-confined RBAC (an explicit namespace list, and a 403 on
- * the cluster-wide LIST) one LIST per namespace in `namespaces` instead. Items are reduced on
- * arrival by `reduce` (see forEachListed).
+ * the cluster-wide LIST) one LIST per namespace in `list.namespaces` instead. Items are reduced
+ * on arrival by `list.reduce` and handed to `each`.
  */
-export async function listClusterOrNamespaces<T, R>(
-  ctx: DiagnoseContext,
-  namespaces: ReadonlySet<string>,
-  clusterWide: (o: ListOptions, onItem: (item: T) => void) => Promise<ListPage<T>>,
-  namespaced: (namespace: string, o: ListOptions, onItem: (item: T) => void) => Promise<ListPage<T>>,
-  options: Omit<ListOptions, "limit">,
-  reduce: (item: T) => R | undefined,
-  each: (item: R) => void,
-): Promise<void> {
-  const paging = ctx.paging;
+export async function listClusterOrNamespaces<T, R>(ctx: DiagnoseContext, list: ScopedList<T, R>, each: (item: R) => void): Promise<void> {
+  const { paging } = ctx;
+  const { clusterWide, namespaced, options, reduce } = list;
   if (!ctx.confined) {
     try {
       await forEachListed(clusterWide, options, each, paging, reduce);
@@ -94,7 +102,7 @@ export async function listClusterOrNamespaces<T, R>(
       ctx.confined = true;
     }
   }
-  for (const namespace of [...namespaces].sort()) await forEachListed((o, onItem) => namespaced(namespace, o, onItem), options, each, paging, reduce);
+  for (const namespace of [...list.namespaces].sort()) await forEachListed((o, onItem) => namespaced(namespace, o, onItem), options, each, paging, reduce);
 }
 
 /** `namespace/pod/container`: the key of a stuck container in the maps of a diagnosis. */

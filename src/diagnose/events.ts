@@ -24,21 +24,23 @@ export async function pullErrorEvents(ctx: DiagnoseContext, stuck: readonly Stuc
   try {
     await listClusterOrNamespaces(
       ctx,
-      new Set(stuck.map((s) => s.namespace)),
-      (o, onItem) => ctx.api.listEvents(o, onItem),
-      (namespace, o, onItem) => ctx.api.listNamespacedEvents(namespace, o, onItem),
-      { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
-      // Reduced on arrival to the pull errors of a stuck pod (this pod, not an earlier one of its name).
-      (e: KubeEvent) => {
-        const namespace = e.involvedObject?.namespace ?? e.metadata.namespace ?? "";
-        const pod = e.involvedObject?.name ?? "";
-        const podKey = `${namespace}/${pod}`;
-        if (!uids.has(podKey) || !isPullErrorEvent(e.message)) return undefined;
-        const uid = uids.get(podKey);
-        if (uid && e.involvedObject?.uid && e.involvedObject.uid !== uid) return undefined;
-        const container = CONTAINER_FIELD.exec(e.involvedObject?.fieldPath ?? "")?.[1];
-        const key = container === undefined ? `${podKey}/*` : containerKey(namespace, pod, container);
-        return { key, at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message! };
+      {
+        namespaces: new Set(stuck.map((s) => s.namespace)),
+        clusterWide: (o, onItem) => ctx.api.listEvents(o, onItem),
+        namespaced: (namespace, o, onItem) => ctx.api.listNamespacedEvents(namespace, o, onItem),
+        options: { fieldSelector: "involvedObject.kind=Pod,reason=Failed" },
+        // Reduced on arrival to the pull errors of a stuck pod (this pod, not an earlier one of its name).
+        reduce: (e: KubeEvent) => {
+          const namespace = e.involvedObject?.namespace ?? e.metadata.namespace ?? "";
+          const pod = e.involvedObject?.name ?? "";
+          const podKey = `${namespace}/${pod}`;
+          if (!uids.has(podKey) || !isPullErrorEvent(e.message)) return undefined;
+          const uid = uids.get(podKey);
+          if (uid && e.involvedObject?.uid && e.involvedObject.uid !== uid) return undefined;
+          const container = CONTAINER_FIELD.exec(e.involvedObject?.fieldPath ?? "")?.[1];
+          const key = container === undefined ? `${podKey}/*` : containerKey(namespace, pod, container);
+          return { key, at: e.lastTimestamp ?? e.eventTime ?? "", message: e.message! };
+        },
       },
       ({ key, at, message }) => {
         const seen = newest.get(key);

@@ -89,7 +89,7 @@ function withoutOptionalRole(ctx: DiagnoseContext, name: string, error: unknown)
 async function getSecret(ctx: DiagnoseContext, key: string, refs: References): Promise<void> {
   const [ns, name] = split(key);
   try {
-    refs.secrets.set(key, reduceSecret(name, await ctx.get(() => ctx.api.readSecret(ns, name))));
+    refs.secrets.set(key, reduceSecret(name, await ctx.retried(() => ctx.api.readSecret(ns, name))));
   } catch (error) {
     if (withoutOptionalRole(ctx, name, error)) {
       refs.secrets.set(key, { error: `Secret ${key}: ${ROLE_NOT_BOUND}`, hint: ROLE_HINT });

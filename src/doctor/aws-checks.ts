@@ -7,6 +7,7 @@ import type { RegionToken, RegionTokens } from "../rotation/ecr";
 import { secondsUntil } from "../formats/ecr-token";
 import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION } from "../formats/registry-host";
 import type { Deadline } from "../shared/deadline";
+import { TokenFetchError } from "../shared/errors";
 import { SDK_CLIENT_OPTIONS, sdkSend } from "../shared/sdk-call";
 import { duration, fail, guarded, pass } from "./check";
 import type { DoctorCheck } from "./types";
@@ -57,10 +58,17 @@ export async function identityCheck(identity: IdentityFn, deadline: Deadline | u
   return check.status === "pass" && caller !== undefined ? { check, caller } : { check };
 }
 
-/** The fix for a GetAuthorizationToken that failed (for ECR Public: its own action and region). */
-function tokenFix(message: string, publicRegistry: boolean): string {
-  if (/expire/.test(message)) {
+/** SDK error names of credentials whose session has expired (STS, and the services' own). */
+const EXPIRED_CREDENTIALS = new Set(["ExpiredTokenException", "ExpiredToken"]);
+
+/** The fix for a GetAuthorizationToken that failed, by its TokenFailure (for ECR Public: its own action and region). */
+function tokenFix(error: unknown, publicRegistry: boolean): string {
+  const failure = error instanceof TokenFetchError ? error.failure : undefined;
+  if (failure?.kind === "expired" || failure?.kind === "too-short" || (failure?.kind === "call" && failure.sdkName === "RequestExpired")) {
     return "the token ECR issued is already (nearly) expired by this clock: check this machine's clock (with an emulator whose tokens carry a fixed expiry, pass --now)";
+  }
+  if (failure?.kind === "call" && failure.sdkName !== undefined && EXPIRED_CREDENTIALS.has(failure.sdkName)) {
+    return "the credentials' session has expired: renew it (aws sso login, or new credentials for AWS_PROFILE; in Lambda the execution role's renew themselves: run the doctor again)";
   }
   return publicRegistry
     ? `the role needs ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken on "*" (ECR Public issues tokens in ${ECR_PUBLIC_REGION} only); an AccessDenied naming an SCP or a permissions boundary must be lifted there`
@@ -86,7 +94,7 @@ export async function tokenCheck(
       const forWhom = publicRegistry ? ECR_PUBLIC_HOST : `its registry ${token.ownRegistry.host}`;
       return pass(name, `GetAuthorizationToken works: a token valid until ${token.expiresAt.toISOString()} (${duration(left)} left), ${forWhom}`);
     },
-    (message) => fail(name, message, tokenFix(message, publicRegistry)),
+    (message, error) => fail(name, message, tokenFix(error, publicRegistry)),
   );
   return token === undefined || check.status !== "pass" ? { check } : { check, token };
 }

@@ -1,36 +1,41 @@
 /**
- * The per-cluster half of the doctor (read-only): for each selected cluster, in this order,
+ * The per-cluster half of the doctor (read-only): for each selected cluster, the lines of
+ * CLUSTER_CHECKS below, in its order (each check one entry: its lines' names, what it needs,
+ * how it runs):
  *   cluster reachable <c>       DescribeCluster (or the configured endpoint) + the EKS token + GET /version
  *   cluster identity <c>        SelfSubjectReview: who the cluster says the product is
  *   cluster rbac <c> <verb> <resource>   one SelfSubjectAccessReview per right (src/kube/rights.ts)
  *   cluster eso-crds <c>        external-secrets.io/v1 served (or the fallback covers its absence)
  *   cluster externalsecrets <c> the ExternalSecrets reading the product's secrets: synced?
  *   cluster oldest-token <c>    the oldest ECR token in the target namespaces' pull Secrets
- * Every cluster yields every line: a cluster that cannot be reached (or refuses the token) has
- * the rest `skip`ped with why; work the deadline leaves fails as not verified. Clusters are checked
+ * Every cluster yields every line: a check whose need is not met (the cluster cannot be reached,
+ * or refuses the token) has its lines `skip`ped with why; the cluster session (fleet/session.ts)
+ * is opened before the first check that needs it; work the deadline leaves fails as not verified. Clusters are checked
  * KUBE_CLUSTER_CONCURRENCY at a time; lines keep the configured order. Nothing here writes.
  */
 import type { ClusterConfig } from "../config/config";
-import { defaultAccess, forEachCluster } from "../clusters/step";
-import { openKubeApi } from "../kube/open";
+import { forEachCluster } from "../fleet/each";
+import { withSession } from "../fleet/session";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../kube/retry";
-import { selfSubjectAccessReview, serverVersion, servedResources } from "../kube/reviews";
-import type { KubeApi, KubeConnection } from "../kube/types";
-import { selfSubjectReview } from "../kube/whoami";
 import { selectClusters } from "../request/cluster-selection";
-import { DEADLINE_REASON, isDeadlineExceeded, type Deadline } from "../shared/deadline";
+import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import { describeError } from "../shared/errors";
-import { LIST_PAGE_SIZE } from "../shared/names";
 import { scrubSecrets } from "../shared/redact";
 import { deadlineCheck } from "./check";
-import { checkName, fail, skip, UNREACHABLE, type ClusterCheckContext, type ClusterChecksDeps, type ClusterProbe } from "./cluster-context";
-import { identity, reachable } from "./door-checks";
+import { checkName, fail, skip, UNREACHABLE, type ClusterCheck, type ClusterChecksDeps, type ClusterNeed, type ClusterRun } from "./cluster-context";
+import { identityCheck, reachableCheck } from "./door-checks";
 import { esoCrdsCheck, externalSecretsCheck } from "./eso-checks";
-import { rbacCheckNames, rbacChecks } from "./rbac-checks";
+import { rbacCheck } from "./rbac-checks";
 import { oldestTokenCheck } from "./token-checks";
 import type { ClusterChecks, ClusterChecksInput, DoctorCheck } from "./types";
 
-export type { ClusterChecksDeps, ClusterProbe, DoctorConnection } from "./cluster-context";
+export type { ClusterChecksDeps, ClusterProbe } from "./cluster-context";
+
+/**
+ * The cluster checks, in the order their lines are reported. Adding a check: a file exporting
+ * a {@link ClusterCheck} (its lines' names, what it needs, how it runs), and its entry here.
+ */
+export const CLUSTER_CHECKS: readonly ClusterCheck[] = [reachableCheck, identityCheck, rbacCheck, esoCrdsCheck, externalSecretsCheck, oldestTokenCheck];
 
 /** Keep-alive sockets of a client opened for the checks (their GETs run 8 at a time). */
 const SOCKETS = 8;
@@ -39,18 +44,10 @@ const DOCTOR_RETRY: RetryPolicy = { ...DEFAULT_RETRY_POLICY, maxAttempts: 3, max
 
 /** Every line of one cluster, in order (the same names whatever happens). */
 export function clusterCheckNames(label: string): string[] {
-  return [
-    checkName.reachable(label),
-    checkName.identity(label),
-    ...rbacCheckNames(label),
-    checkName.esoCrds(label),
-    checkName.externalSecrets(label),
-    checkName.oldestToken(label),
-  ];
+  return CLUSTER_CHECKS.flatMap((check) => check.names(label));
 }
 
 export function createClusterChecks(deps: ClusterChecksDeps = {}): ClusterChecks {
-  const access = deps.access ?? defaultAccess;
   return async (input: ClusterChecksInput): Promise<DoctorCheck[]> => {
     const { config } = input;
     const clusters = selectClusters(config.kubernetes.clusters, {
@@ -62,7 +59,7 @@ export function createClusterChecks(deps: ClusterChecksDeps = {}): ClusterChecks
     });
     const labelOf = (c: ClusterConfig): string => (clusters.filter((o) => o.name === c.name).length > 1 ? `${c.region}:${c.name}` : c.name);
     const perCluster = await forEachCluster(clusters, config.kubernetes.clusterConcurrency, (cluster) =>
-      checkCluster(input, cluster, labelOf(cluster), access, deps),
+      checkCluster({ input, cluster, label: labelOf(cluster), deps }),
     );
     // A second line behind construction: a token registered while checking never leaves.
     return perCluster.flat().map((c) => ({ ...c, detail: scrubSecrets(c.detail), ...(c.fix !== undefined ? { fix: scrubSecrets(c.fix) } : {}) }));
@@ -72,90 +69,77 @@ export function createClusterChecks(deps: ClusterChecksDeps = {}): ClusterChecks
 /** The doctor's cluster checks with the product's own connection path and clients. */
 export const clusterChecks: ClusterChecks = createClusterChecks({});
 
-async function checkCluster(
-  input: ClusterChecksInput,
-  cluster: ClusterConfig,
-  label: string,
-  access: NonNullable<ClusterChecksDeps["access"]>,
-  deps: ClusterChecksDeps,
-): Promise<DoctorCheck[]> {
-  const { deadline } = input;
+/** Why a check is skipped when what it needs is not there (a need met implies those before it). */
+function unmet(run: ClusterRun, need: ClusterNeed): string | undefined {
+  if (need === "cluster") return undefined;
+  if (run.door === undefined) return UNREACHABLE;
+  if (need !== "door" && run.accepted === undefined) return `the cluster refused the token (see ${checkName.identity(run.label)})`;
+  return undefined;
+}
+
+/** Every line of one cluster: CLUSTER_CHECKS in order, each run once what it needs is there. */
+async function checkCluster(given: Omit<ClusterRun, "esoServed">): Promise<DoctorCheck[]> {
+  const run: ClusterRun = { ...given };
   const lines = new Map<string, DoctorCheck>();
-  const put = (...checks: DoctorCheck[]) => checks.forEach((c) => lines.set(c.name, c));
   /** Why the lines not reached are skipped. */
   let rest: string = DEADLINE_REASON;
-  let api: KubeApi | undefined;
-  let opened = false;
   try {
-    deadline.check(`cluster ${label}`);
-    const openProbe = deps.probe ?? httpProbe;
-    const reached = await reachable(cluster, label, access, openProbe, deadline);
-    put(reached.check);
-    if (!reached.connection || !reached.probe || !reached.answered) {
-      rest = UNREACHABLE;
-      return ordered(label, lines, rest);
-    }
-    const { connection, probe } = reached;
-
-    const who = await identity(probe, cluster, label, connection);
-    put(who.check);
-    if (who.refused) {
-      rest = `the cluster refused the token (see ${checkName.identity(label)})`;
-      return ordered(label, lines, rest);
-    }
-
-    if (deps.openApi) api = await deps.openApi(connection, deadline);
-    else {
-      api = await openKubeApi(connection, { client: input.config.kubernetes.client, maxSockets: SOCKETS, deadline });
-      opened = true;
-    }
-    const policy: RetryPolicy = { ...DOCTOR_RETRY, ...deps.retry };
-    const ctx: ClusterCheckContext = {
-      config: input.config,
-      cluster,
-      label,
-      connection,
-      api,
-      probe,
-      ...(who.subject ? { subject: who.subject } : {}),
-      paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks: { deadline, ...(deps.sleep ? { sleep: deps.sleep } : {}) } },
-      policy,
-      deadline,
-      tokenNow: input.tokenNow,
-    };
-    put(...(await rbacChecks(ctx)));
-    deadline.check("the ESO checks");
-    const eso = await esoCrdsCheck(ctx);
-    put(eso.check);
-    deadline.check("the ExternalSecrets check");
-    put(await externalSecretsCheck(ctx, eso.served));
-    deadline.check("the pull Secrets check");
-    put(await oldestTokenCheck(ctx));
+    rest = (await runChecks(run, CLUSTER_CHECKS, lines)) ?? rest;
   } catch (error) {
     if (!isDeadlineExceeded(error)) {
       // Not a verdict on any line: the next line not reached fails with it, the rest skip.
-      const next = clusterCheckNames(label).find((n) => !lines.has(n));
-      if (next) put(fail(next, `the check could not run: ${describeError(error)}`, "run the doctor again; if it persists, report it with this line"));
+      const next = clusterCheckNames(run.label).find((n) => !lines.has(n));
+      if (next)
+        lines.set(next, fail(next, `the check could not run: ${describeError(error)}`, "run the doctor again; if it persists, report it with this line"));
       rest = `not checked after an error (${next ?? "the cluster"})`;
     }
-  } finally {
-    if (opened) await api?.close?.()?.catch(() => undefined);
   }
-  return ordered(label, lines, rest);
-}
-
-/** The cluster's lines in their fixed order; a line not reached is skipped with `why`. */
-function ordered(label: string, lines: Map<string, DoctorCheck>, why: string): DoctorCheck[] {
   // A line the deadline left is failed like the AWS half's (not verified, and the run fails).
-  return clusterCheckNames(label).map((name) => lines.get(name) ?? (why === DEADLINE_REASON ? deadlineCheck(name) : skip(name, why)));
+  return clusterCheckNames(run.label).map((name) => lines.get(name) ?? (rest === DEADLINE_REASON ? deadlineCheck(name) : skip(name, rest)));
 }
 
-function httpProbe(connection: KubeConnection, deadline: Deadline): ClusterProbe {
-  const options = { deadline };
-  return {
-    version: () => serverVersion(connection, options),
-    whoami: () => selfSubjectReview(connection, options),
-    can: (query) => selfSubjectAccessReview(connection, query, options),
-    served: (groupVersion) => servedResources(connection, groupVersion, options),
+/**
+ * Runs `checks` in order into `lines`, until one's need is not met: returns that need's reason
+ * (the skip reason of the lines left), or undefined when all ran. The cluster session is opened
+ * before the first check that needs it, and closed after the last.
+ */
+async function runChecks(run: ClusterRun, checks: readonly ClusterCheck[], lines: Map<string, DoctorCheck>): Promise<string | undefined> {
+  const { deadline } = run.input;
+  for (const [index, check] of checks.entries()) {
+    const why = unmet(run, check.needs);
+    if (why !== undefined) return why;
+    if (check.needs === "session" && run.session === undefined) return openSession(run, (opened) => runChecks(opened, checks.slice(index), lines));
+    deadline.check(check.names(run.label)[0] ?? "a cluster check");
+    for (const line of await check.run(run)) lines.set(line.name, line);
+  }
+  return undefined;
+}
+
+/** Opens the cluster's session (the API with the doctor's retry policy) for the checks that need it. */
+function openSession<T>(run: ClusterRun, use: (run: ClusterRun) => Promise<T>): Promise<T> {
+  const { deps, input } = run;
+  const { connection, probe } = run.door!;
+  const options = {
+    client: input.config.kubernetes.client,
+    maxSockets: SOCKETS,
+    openApi: deps.openApi,
+    base: DOCTOR_RETRY,
+    retry: deps.retry,
+    sleep: deps.sleep,
+    pageSize: deps.pageSize,
+    deadline: input.deadline,
   };
+  return withSession(connection, options, (session) => {
+    const subject = run.accepted?.subject;
+    run.session = {
+      ...session,
+      config: input.config,
+      cluster: run.cluster,
+      label: run.label,
+      probe,
+      ...(subject ? { subject } : {}),
+      tokenNow: input.tokenNow,
+    };
+    return use(run);
+  });
 }

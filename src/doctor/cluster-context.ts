@@ -1,18 +1,20 @@
 /**
- * What the per-cluster doctor checks share: the check lines' names and constructors, the probe
- * (reviews and discovery, outside the KubeApi port), the reads' paging and retries, and how a
- * failed read is described.
+ * What the per-cluster doctor checks share: what a check is (a {@link ClusterCheck}: its lines'
+ * names, what it needs, how it runs), the state of one cluster's checklist as it runs, the
+ * check lines' names and constructors, the probe (reviews and discovery, outside the KubeApi
+ * port), and how a failed read is described.
  */
 import type { ClusterConfig, Config } from "../config/config";
-import type { Paging } from "../kube/paging";
+import type { ClusterAccess, ClusterConnection } from "../fleet/access";
+import type { ClusterSession } from "../fleet/session";
 import type { AccessDecision, AccessQuery } from "../kube/reviews";
 import type { RetryPolicy } from "../kube/retry";
-import { KubeApiError, type KubeApi, type KubeConnection } from "../kube/types";
+import { KubeApiError, type KubeApi } from "../kube/types";
 import type { SelfSubject } from "../kube/whoami";
 import type { Deadline } from "../shared/deadline";
 import { describeError } from "../shared/errors";
 import { networkHint } from "../shared/problem";
-import type { DoctorCheck } from "./types";
+import type { ClusterChecksInput, DoctorCheck } from "./types";
 
 /** The requests outside the KubeApi port that every authenticated identity may make. */
 export interface ClusterProbe {
@@ -26,37 +28,67 @@ export interface ClusterProbe {
   served(groupVersion: string): Promise<string[] | undefined>;
 }
 
-/** A connection, and for a cluster in another account the assumed role it authenticates as. */
-export type DoctorConnection = KubeConnection & { identity?: { roleArn: string; assumedRoleArn: string } };
-
 export interface ClusterChecksDeps {
-  /** How to reach a cluster; default: the run's own (DescribeCluster or the configured endpoint, the EKS token, roleArn). */
-  access?: (cluster: ClusterConfig, deadline: Deadline) => Promise<DoctorConnection>;
-  /** The API the LISTs and GETs use; default: opened by kube/open.ts (KUBE_CLIENT) and closed after the cluster. */
-  openApi?: (connection: KubeConnection, deadline: Deadline) => Promise<KubeApi>;
+  /** How to reach a cluster; default: the run's own (fleet/access.ts: DescribeCluster or the configured endpoint, the EKS token, roleArn). */
+  access?: ClusterAccess;
+  /** The API the LISTs and GETs use; default: opened by the cluster session (KUBE_CLIENT) and closed after the cluster. */
+  openApi?: (connection: ClusterConnection, deadline: Deadline) => Promise<KubeApi>;
   /** The reviews and discovery; default: kube/reviews.ts over node:https. */
-  probe?: (connection: KubeConnection, deadline: Deadline) => ClusterProbe;
+  probe?: (connection: ClusterConnection, deadline: Deadline) => ClusterProbe;
   retry?: Partial<RetryPolicy>;
   sleep?: (ms: number) => Promise<void>;
   /** Page size of the LISTs (default LIST_PAGE_SIZE, src/shared/names.ts). */
   pageSize?: number;
 }
 
-/** Everything the checks of one reachable cluster share. */
-export interface ClusterCheckContext {
+/** Everything the checks of one reachable cluster that accepts the token share: its session, and what the door found. */
+export interface ClusterCheckContext extends ClusterSession {
   config: Config;
   cluster: ClusterConfig;
   /** The cluster as check names and commands call it (`region:name` when two selected clusters share a name). */
   label: string;
-  connection: DoctorConnection;
-  api: KubeApi;
   probe: ClusterProbe;
   /** Who the cluster says we are (undefined when SelfSubjectReview could not tell). */
   subject?: SelfSubject;
-  paging: Paging;
-  policy: RetryPolicy;
-  deadline: Deadline;
   tokenNow: () => Date;
+}
+
+/**
+ * What a check needs before it can run, in the order they are met; a check whose need is not
+ * met is skipped with that need's reason (see NEED_UNMET in cluster-checks.ts):
+ * - `cluster`: nothing but the cluster's configuration (the check that reaches it);
+ * - `door`: the API server answered (`run.door`);
+ * - `token`: and the cluster accepted the product's token (`run.accepted`);
+ * - `session`: and the cluster session is open (`run.session`: the API, paging, retries).
+ */
+export type ClusterNeed = "cluster" | "door" | "token" | "session";
+
+/** The state of one cluster's checklist as its checks run, in order: what each found, for those after it. */
+export interface ClusterRun {
+  input: ClusterChecksInput;
+  cluster: ClusterConfig;
+  label: string;
+  deps: ClusterChecksDeps;
+  /** Set by `cluster reachable` once the API server answered. */
+  door?: { connection: ClusterConnection; probe: ClusterProbe };
+  /** Set by `cluster identity` unless the cluster refused the token. */
+  accepted?: { subject?: SelfSubject };
+  /** Opened before the first check that needs `session`. */
+  session?: ClusterCheckContext;
+  /** Set by `cluster eso-crds`: whether the cluster serves ESO's API (for `cluster externalsecrets`). */
+  esoServed?: EsoServed;
+}
+
+/** What the eso-crds line found, for the externalsecrets line. */
+export type EsoServed = "served" | "not-served" | "unknown";
+
+/** One doctor check of a cluster: one entry of CLUSTER_CHECKS (cluster-checks.ts). */
+export interface ClusterCheck {
+  /** Its lines' names, in order: the same whatever happens (a skipped check has the same lines). */
+  names: (label: string) => string[];
+  needs: ClusterNeed;
+  /** Its lines (each named by `names`); a deadline it meets is thrown, not turned into a line. */
+  run: (run: ClusterRun) => Promise<DoctorCheck[]>;
 }
 
 /** The group infra/k8s/rbac.yaml binds the ClusterRole to (the access entry's kubernetes-groups). */

@@ -4,65 +4,77 @@
  * the cluster can be checked at all.
  */
 import type { ClusterConfig } from "../config/config";
-import { KubeApiError, type KubeConnection } from "../kube/types";
-import type { SelfSubject } from "../kube/whoami";
+import { connectCluster, defaultAccess, type ClusterConnection } from "../fleet/access";
+import { selfSubjectAccessReview, serverVersion, servedResources } from "../kube/reviews";
+import { KubeApiError } from "../kube/types";
+import { selfSubjectReview } from "../kube/whoami";
 import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { describeError, EksConnectionError } from "../shared/errors";
 import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
 import { hostOfUrl as hostOf, networkHint, unresolvableHint, type Problem } from "../shared/problem";
-import { rememberSecret } from "../shared/redact";
-import { checkName, fail, pass, PRODUCT_GROUP, type ClusterChecksDeps, type ClusterProbe, type DoctorConnection } from "./cluster-context";
+import { checkName, fail, pass, PRODUCT_GROUP, type ClusterCheck, type ClusterProbe, type ClusterRun } from "./cluster-context";
 import type { DoctorCheck } from "./types";
+
+/** `cluster reachable <c>`: needs nothing but the configuration; opens the door for the checks after it. */
+export const reachableCheck: ClusterCheck = {
+  names: (label) => [checkName.reachable(label)],
+  needs: "cluster",
+  run: async (run) => [await reachable(run)],
+};
+
+/** `cluster identity <c>`: needs the door; a 401 leaves the token refused (the checks after it are skipped). */
+export const identityCheck: ClusterCheck = {
+  names: (label) => [checkName.identity(label)],
+  needs: "door",
+  run: async (run) => [await identity(run)],
+};
 
 /**
  * `cluster reachable`: the connection (DescribeCluster or the configured endpoint, the EKS token)
- * and one GET /version. `answered`: the API server answered over TLS with the cluster's CA (a 401
- * or 403 to /version counts: the door is there, the identity line says who may pass).
+ * and one GET /version. Sets `run.door` when the API server answered over TLS with the cluster's
+ * CA (a 401 or 403 to /version counts: the door is there, the identity line says who may pass).
  */
-export async function reachable(
-  cluster: ClusterConfig,
-  label: string,
-  access: NonNullable<ClusterChecksDeps["access"]>,
-  openProbe: (connection: KubeConnection, deadline: Deadline) => ClusterProbe,
-  deadline: Deadline,
-): Promise<{ check: DoctorCheck; connection?: DoctorConnection; probe?: ClusterProbe; answered: boolean }> {
-  const name = checkName.reachable(label);
-  let connection: DoctorConnection;
+async function reachable(run: ClusterRun): Promise<DoctorCheck> {
+  const { cluster, deps } = run;
+  const { deadline } = run.input;
+  const name = checkName.reachable(run.label);
+  let connection: ClusterConnection;
   try {
-    connection = await access(cluster, deadline);
-    rememberSecret(connection.token);
+    connection = await connectCluster(deps.access ?? defaultAccess, cluster, deadline);
   } catch (error) {
     if (isDeadlineExceeded(error)) throw error;
-    return { check: fail(name, describeError(error), accessFix(error, cluster)), answered: false };
+    return fail(name, describeError(error), accessFix(error, cluster));
   }
   const host = hostOf(connection.server);
-  const probe = openProbe(connection, deadline);
+  const probe = (deps.probe ?? httpProbe)(connection, deadline);
   try {
     const version = await probe.version();
-    return { check: pass(name, `endpoint ${host}, Kubernetes ${version}`), connection, probe, answered: true };
+    run.door = { connection, probe };
+    return pass(name, `endpoint ${host}, Kubernetes ${version}`);
   } catch (error) {
     if (isDeadlineExceeded(error)) throw error;
     if (error instanceof KubeApiError && (error.status === 401 || error.status === 403)) {
-      return {
-        check: pass(name, `endpoint ${host} answers (its version is not shown to this identity: HTTP ${error.status})`),
-        connection,
-        probe,
-        answered: true,
-      };
+      run.door = { connection, probe };
+      return pass(name, `endpoint ${host} answers (its version is not shown to this identity: HTTP ${error.status})`);
     }
-    if (error instanceof KubeApiError && error.problem.kind === "network") {
-      return { check: networkFailure(name, error.problem, cluster, connection.server), connection, answered: false };
-    }
-    return {
-      check: fail(
-        name,
-        `endpoint ${host} answered GET /version with: ${describeError(error)}`,
-        "check the API server's health (kubectl get --raw /readyz), then run the doctor again",
-      ),
-      connection,
-      answered: false,
-    };
+    if (error instanceof KubeApiError && error.problem.kind === "network") return networkFailure(name, error.problem, cluster, connection.server);
+    return fail(
+      name,
+      `endpoint ${host} answered GET /version with: ${describeError(error)}`,
+      "check the API server's health (kubectl get --raw /readyz), then run the doctor again",
+    );
   }
+}
+
+/** The reviews and discovery over node:https (kube/reviews.ts), each ending by the deadline. */
+function httpProbe(connection: ClusterConnection, deadline: Deadline): ClusterProbe {
+  const options = { deadline };
+  return {
+    version: () => serverVersion(connection, options),
+    whoami: () => selfSubjectReview(connection, options),
+    can: (query) => selfSubjectAccessReview(connection, query, options),
+    served: (groupVersion) => servedResources(connection, groupVersion, options),
+  };
 }
 
 /**
@@ -123,55 +135,43 @@ function accessFix(error: unknown, cluster: ClusterConfig): string {
   return `check that aws eks describe-cluster ${where} succeeds from here, then run the doctor again`;
 }
 
-/** `cluster identity`: SelfSubjectReview. A 401 means no mapping: the rest cannot be asked. */
-export async function identity(
-  probe: ClusterProbe,
-  cluster: ClusterConfig,
-  label: string,
-  connection: DoctorConnection,
-): Promise<{ check: DoctorCheck; subject?: SelfSubject; refused: boolean }> {
-  const name = checkName.identity(label);
+/** `cluster identity`: SelfSubjectReview; sets `run.accepted` unless a 401 says the cluster does not know the token. */
+async function identity(run: ClusterRun): Promise<DoctorCheck> {
+  const { probe, connection } = run.door!;
+  const name = checkName.identity(run.label);
   try {
     const me = await probe.whoami();
+    run.accepted = { subject: me };
     const arn = me.extra.arn?.[0];
     const groups = me.groups.filter((g) => g !== "system:authenticated");
     const missing = me.groups.includes(PRODUCT_GROUP) ? "" : ` — not in the group ${PRODUCT_GROUP} that infra/k8s/rbac.yaml binds (see the rbac lines)`;
-    return {
-      check: pass(
-        name,
-        `the cluster knows the product as "${me.username}"${arn ? ` (IAM ${arn})` : ""}, groups: ${groups.length > 0 ? groups.join(", ") : "none"}${missing}`,
-      ),
-      subject: me,
-      refused: false,
-    };
+    return pass(
+      name,
+      `the cluster knows the product as "${me.username}"${arn ? ` (IAM ${arn})` : ""}, groups: ${groups.length > 0 ? groups.join(", ") : "none"}${missing}`,
+    );
   } catch (error) {
     if (isDeadlineExceeded(error)) throw error;
-    if (error instanceof KubeApiError && error.status === 401) {
-      const id = connection.identity;
-      const principal = id?.roleArn ?? "<the function's role ARN: stack output RotateFunctionRoleArn>";
-      return {
-        check: fail(
-          name,
-          `the cluster refused the product's token (401 Unauthorized)${id ? ` of ${id.assumedRoleArn} (assumed from ${id.roleArn})` : ""}: no access entry or aws-auth mapping for its IAM role`,
-          `aws eks create-access-entry --cluster-name ${cluster.name} --region ${cluster.region} --principal-arn ${principal} --kubernetes-groups ${PRODUCT_GROUP}` +
-            ` (map the role ARN, not the session ARN; or add it to the aws-auth ConfigMap with group ${PRODUCT_GROUP}); if it is mapped: ${UNAUTHORIZED_CAUSES.replace(/^likely causes: [^;]*; /, "")}`,
-        ),
-        refused: true,
-      };
-    }
+    if (error instanceof KubeApiError && error.status === 401) return refused(name, run.cluster, connection);
+    run.accepted = {};
     if (error instanceof KubeApiError && error.status === 403) {
-      return {
-        check: pass(name, "the cluster accepts the product's token (SelfSubjectReview is forbidden to it, so who it is cannot be shown)"),
-        refused: false,
-      };
+      return pass(name, "the cluster accepts the product's token (SelfSubjectReview is forbidden to it, so who it is cannot be shown)");
     }
-    return {
-      check: fail(
-        name,
-        `SelfSubjectReview failed: ${describeError(error)}`,
-        "run the doctor again; if it persists, check the API server's health (kubectl get --raw /readyz)",
-      ),
-      refused: false,
-    };
+    return fail(
+      name,
+      `SelfSubjectReview failed: ${describeError(error)}`,
+      "run the doctor again; if it persists, check the API server's health (kubectl get --raw /readyz)",
+    );
   }
+}
+
+/** The identity line of a cluster that refused the token: no access entry (or aws-auth mapping) for the role. */
+function refused(name: string, cluster: ClusterConfig, connection: ClusterConnection): DoctorCheck {
+  const id = connection.identity;
+  const principal = id?.roleArn ?? "<the function's role ARN: stack output RotateFunctionRoleArn>";
+  return fail(
+    name,
+    `the cluster refused the product's token (401 Unauthorized)${id ? ` of ${id.assumedRoleArn} (assumed from ${id.roleArn})` : ""}: no access entry or aws-auth mapping for its IAM role`,
+    `aws eks create-access-entry --cluster-name ${cluster.name} --region ${cluster.region} --principal-arn ${principal} --kubernetes-groups ${PRODUCT_GROUP}` +
+      ` (map the role ARN, not the session ARN; or add it to the aws-auth ConfigMap with group ${PRODUCT_GROUP}); if it is mapped: ${UNAUTHORIZED_CAUSES.replace(/^likely causes: [^;]*; /, "")}`,
+  );
 }

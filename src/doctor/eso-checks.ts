@@ -10,15 +10,30 @@ import type { KubeExternalSecret } from "../kube/types";
 import { isDeadlineExceeded } from "../shared/deadline";
 import { rerunCommand } from "../shared/next-step";
 import { scrub } from "../shared/redact-text";
-import { checkName, fail, listSome, pass, readFailure, readFix, skip, type ClusterCheckContext } from "./cluster-context";
+import { checkName, fail, listSome, pass, readFailure, readFix, skip, type ClusterCheck, type ClusterCheckContext, type EsoServed } from "./cluster-context";
 import type { DoctorCheck } from "./types";
 
 const ESO_GROUP_VERSION = "external-secrets.io/v1";
 
-/** What the eso-crds line found, for the externalsecrets line. */
-export type EsoServed = "served" | "not-served" | "unknown";
+/** `cluster eso-crds <c>`: leaves whether ESO's API is served (`run.esoServed`) for the externalsecrets line. */
+export const esoCrdsCheck: ClusterCheck = {
+  names: (label) => [checkName.esoCrds(label)],
+  needs: "session",
+  run: async (run) => {
+    const found = await esoCrds(run.session!);
+    run.esoServed = found.served;
+    return [found.check];
+  },
+};
 
-export async function esoCrdsCheck(ctx: ClusterCheckContext): Promise<{ check: DoctorCheck; served: EsoServed }> {
+/** `cluster externalsecrets <c>`: the ExternalSecrets reading the product's secrets (skipped where ESO is not served). */
+export const externalSecretsCheck: ClusterCheck = {
+  names: (label) => [checkName.externalSecrets(label)],
+  needs: "session",
+  run: async (run) => [await externalSecrets(run.session!, run.esoServed ?? "unknown")],
+};
+
+async function esoCrds(ctx: ClusterCheckContext): Promise<{ check: DoctorCheck; served: EsoServed }> {
   const name = checkName.esoCrds(ctx.label);
   let resources: string[] | undefined;
   try {
@@ -102,7 +117,7 @@ interface ReadingOurs {
   state: string;
 }
 
-export async function externalSecretsCheck(ctx: ClusterCheckContext, served: EsoServed): Promise<DoctorCheck> {
+async function externalSecrets(ctx: ClusterCheckContext, served: EsoServed): Promise<DoctorCheck> {
   const name = checkName.externalSecrets(ctx.label);
   if (served === "not-served") return skip(name, `ESO not installed (${ESO_GROUP_VERSION} is not served)`);
   const ours = productSecretNames(ctx.config);

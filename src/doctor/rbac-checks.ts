@@ -6,11 +6,10 @@
  * bound by a RoleBinding per namespace).
  */
 import { pool } from "../kube/paging";
-import { withRetry } from "../kube/retry";
 import type { AccessDecision } from "../kube/reviews";
 import { PRODUCT_RIGHTS, type KubeRight } from "../kube/rights";
 import { isDeadlineExceeded } from "../shared/deadline";
-import { APPLY_RBAC, checkName, fail, listSome, pass, PRODUCT_GROUP, readFailure, type ClusterCheckContext } from "./cluster-context";
+import { APPLY_RBAC, checkName, fail, listSome, pass, PRODUCT_GROUP, readFailure, type ClusterCheck, type ClusterCheckContext } from "./cluster-context";
 import type { DoctorCheck } from "./types";
 
 /** Reviews in flight per cluster. */
@@ -18,10 +17,14 @@ const REVIEW_CONCURRENCY = 4;
 /** Namespaces of an explicit list asked about per right (a confined set-up names a few). */
 const MAX_NAMESPACES_ASKED = 50;
 
-/** The names of the RBAC lines of a cluster, in order (also for the lines skipped). */
-export const rbacCheckNames = (label: string): string[] => PRODUCT_RIGHTS.map((r) => checkName.rbac(label, r.verb, r.resource));
+/** `cluster rbac <c> <verb> <resource>`: one line per right the product needs, in PRODUCT_RIGHTS' order. */
+export const rbacCheck: ClusterCheck = {
+  names: (label) => PRODUCT_RIGHTS.map((r) => checkName.rbac(label, r.verb, r.resource)),
+  needs: "session",
+  run: (run) => rbacChecks(run.session!),
+};
 
-export async function rbacChecks(ctx: ClusterCheckContext): Promise<DoctorCheck[]> {
+async function rbacChecks(ctx: ClusterCheckContext): Promise<DoctorCheck[]> {
   const out = new Array<DoctorCheck>(PRODUCT_RIGHTS.length);
   const indexed = PRODUCT_RIGHTS.map((right, index) => ({ right, index }));
   let deadlineHit: unknown;
@@ -41,18 +44,15 @@ export async function rbacChecks(ctx: ClusterCheckContext): Promise<DoctorCheck[
 async function checkRight(ctx: ClusterCheckContext, right: KubeRight): Promise<DoctorCheck> {
   const name = checkName.rbac(ctx.label, right.verb, right.resource);
   const ask = (namespace?: string): Promise<AccessDecision> =>
-    withRetry(
-      () =>
-        ctx.probe.can({
-          group: right.group,
-          resource: right.resource,
-          verb: right.verb,
-          ...(namespace ? { namespace } : {}),
-          // Granted by name (rbac.yaml resourceNames): asked about the configured pull secret.
-          ...(right.pullSecretOnly ? { name: ctx.config.kubernetes.pullSecretName } : {}),
-        }),
-      ctx.policy,
-      ctx.paging.hooks,
+    ctx.retried(() =>
+      ctx.probe.can({
+        group: right.group,
+        resource: right.resource,
+        verb: right.verb,
+        ...(namespace ? { namespace } : {}),
+        // Granted by name (rbac.yaml resourceNames): asked about the configured pull secret.
+        ...(right.pullSecretOnly ? { name: ctx.config.kubernetes.pullSecretName } : {}),
+      }),
     );
   let wide: AccessDecision;
   try {

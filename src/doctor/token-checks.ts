@@ -10,11 +10,10 @@ import { reduceSecret } from "../diagnose/reduce";
 import { secondsUntil } from "../formats/ecr-token";
 import { selectNamespaces } from "../kube/namespaces";
 import { forEachListed, pool, reducedNamespace } from "../kube/paging";
-import { withRetry } from "../kube/retry";
 import type { KubeNamespace, KubeSecret } from "../kube/types";
 import { isDeadlineExceeded } from "../shared/deadline";
 import { rerunCommand } from "../shared/next-step";
-import { checkName, fail, listSome, pass, readFailure, readFix, skip, type ClusterCheckContext } from "./cluster-context";
+import { checkName, fail, listSome, pass, readFailure, readFix, skip, type ClusterCheck, type ClusterCheckContext } from "./cluster-context";
 import { duration } from "./check";
 import type { DoctorCheck } from "./types";
 
@@ -30,7 +29,14 @@ interface Held {
   expiresAt: Date;
 }
 
-export async function oldestTokenCheck(ctx: ClusterCheckContext): Promise<DoctorCheck> {
+/** `cluster oldest-token <c>`: the oldest ECR token in the target namespaces' pull Secrets. */
+export const oldestTokenCheck: ClusterCheck = {
+  names: (label) => [checkName.oldestToken(label)],
+  needs: "session",
+  run: async (run) => [await oldestToken(run.session!)],
+};
+
+async function oldestToken(ctx: ClusterCheckContext): Promise<DoctorCheck> {
   const name = checkName.oldestToken(ctx.label);
   const secretName = ctx.config.kubernetes.pullSecretName;
   const held: Held[] = [];
@@ -54,7 +60,7 @@ export async function oldestTokenCheck(ctx: ClusterCheckContext): Promise<Doctor
       const names = target.names; // unique: the configuration dedupes them
       namespaces = names.length;
       await pool(names, READ_CONCURRENCY, async (namespace) => {
-        keep(namespace, await withRetry(() => ctx.api.readSecret(namespace, secretName), ctx.policy, ctx.paging.hooks));
+        keep(namespace, await ctx.retried(() => ctx.api.readSecret(namespace, secretName)));
       });
     } else {
       reading = { what: "list namespaces", right: "list on namespaces" };

@@ -5,8 +5,8 @@
 import type { DockerConfig, RegistryLogin } from "../formats/dockerconfig";
 import type { SecretSummary } from "./decide";
 import type { NamespaceTarget } from "./namespaces";
-import type { Paging } from "./paging";
-import type { RetryHooks, RetryPolicy } from "./retry";
+import type { RetryPolicy } from "./retry";
+import type { SessionReads } from "../fleet/session";
 import type { Deadline } from "../shared/deadline";
 import type { Problem } from "../shared/problem";
 import type { KubeApi, KubeResource, KubeServiceAccount, KubeVerb } from "./types";
@@ -140,17 +140,19 @@ export interface ApplyDeps {
    * reported `skipped`, reason `deadline`). The API passed in bounds each request by it too.
    */
   deadline?: Deadline;
+  /**
+   * The cluster session to work in (fleet/session.ts: the heal step opens one per cluster); its
+   * API, retry policy, paging and deadline then replace `api`, `retry`, `sleep`, `random`,
+   * `pageSize` (and `deadline` should be the session's).
+   */
+  session?: SessionReads;
 }
 
-export interface ApplyContext {
-  api: KubeApi;
+/** One apply's context: its cluster session (the API counted), and what it applies. */
+export interface ApplyContext extends SessionReads {
   target: ClusterTarget;
   logins: RegistryLogin[];
   deps: ApplyDeps;
-  policy: RetryPolicy;
-  hooks: RetryHooks;
-  /** Paging of the cluster-wide LISTs. */
-  paging: Paging;
   result: ClusterApplyResult;
   /** Secret values scrubbed from every reason. */
   secrets: readonly string[];

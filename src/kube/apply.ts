@@ -19,7 +19,8 @@ import { isDnsSubdomain, isValidNamespaceName, LIST_PAGE_SIZE } from "../shared/
 import { NamespacesOutOfScopeError, parseLabelSelector, selectNamespaces, withinScope, type SelectedNamespaces } from "./namespaces";
 import { counted, forEachListed, reducedNamespace, reducedServiceAccount } from "./paging";
 import { scrub, secretValuesOf } from "../shared/redact-text";
-import { classify, DEFAULT_RETRY_POLICY, problemOf, type RetryHooks, type RetryPolicy } from "./retry";
+import { classify, problemOf } from "./retry";
+import { readsOf, type SessionReads } from "../fleet/session";
 import { kubeTarget, type KubeApi, type KubeConnection, type KubeNamespace, type KubeSecret, type KubeServiceAccount } from "./types";
 
 export type { KubeConnection } from "./types";
@@ -62,13 +63,14 @@ export async function applyToCluster(
   const counter = { n: 0 };
   let ownedApi: KubeApi | undefined;
   try {
-    if (!deps.api) {
-      // Direct callers (tests, bench) without an API get the node:https adapter; the run's
-      // Kubernetes step always passes the API it opened (kube/open.ts).
+    if (!deps.session && !deps.api) {
+      // Direct callers (tests, bench) without a session or an API get the node:https adapter;
+      // the run's Kubernetes step always passes the session it opened (fleet/session.ts).
       const { createHttpKubeApi } = await import("./http-client");
       ownedApi = createHttpKubeApi(connection, { maxSockets: target.concurrency, ...(deps.deadline ? { deadline: deps.deadline } : {}) });
     }
-    const ctx = applyContext({ api: counted(deps.api ?? ownedApi!, counter), target, logins, deps, result, secrets });
+    const session = deps.session ?? readsOf(deps.api ?? ownedApi!, deps);
+    const ctx = applyContext({ session: { ...session, api: counted(session.api, counter) }, target, logins, deps, result, secrets });
     // 1–3. The cluster-wide LISTs.
     const state = await listClusterState(ctx);
     if (state === undefined) return result;
@@ -124,17 +126,14 @@ function emptyResult(target: ClusterTarget): ClusterApplyResult {
   };
 }
 
-/** The context one apply shares: what it was given, and the policy, paging and encoding derived from it. */
-function applyContext(given: Pick<ApplyContext, "api" | "target" | "logins" | "deps" | "result" | "secrets">): ApplyContext {
-  const { deps, secrets } = given;
-  const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...deps.retry };
-  const hooks: RetryHooks = { sleep: deps.sleep, random: deps.random, ...(deps.deadline ? { deadline: deps.deadline } : {}) };
+/** The context one apply shares: its session, what it was given, and the encoding derived from it. */
+function applyContext(given: Pick<ApplyContext, "target" | "logins" | "deps" | "result" | "secrets"> & { session: SessionReads }): ApplyContext {
+  const { session, ...rest } = given;
+  const secrets = given.secrets;
   const encoded = new Map<string, string>();
   return {
-    ...given,
-    policy,
-    hooks,
-    paging: { limit: deps.pageSize ?? LIST_PAGE_SIZE, policy, hooks },
+    ...session,
+    ...rest,
     describe: (error, verb, resource, namespace) => describeFailure(error, verb, resource, namespace, secrets),
     encode: (merged, foreign) => {
       const key = foreign ? serializeDockerConfig(foreign) : "";

@@ -3,7 +3,7 @@
  * against the clock. The AWS call sits behind the narrow EcrApi interface.
  */
 import { decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../formats/ecr-token";
-import { describeError, TokenFetchError } from "../shared/errors";
+import { describeError, tokenCallFailure, TokenFetchError } from "../shared/errors";
 import { isDeadlineExceeded } from "../shared/deadline";
 import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGISTRY, ECR_PUBLIC_REGION, parseRegistryHost, type RegistryHost } from "../formats/registry-host";
 
@@ -61,9 +61,11 @@ export function validateAuthorizationData(region: string, data: AuthorizationDat
   const expiresAt = entry.expiresAt ?? expiryEmbeddedInPassword(decoded.password);
   if (expiresAt === undefined || Number.isNaN(expiresAt.getTime())) throw new TokenFetchError(region, "the answer carries no expiry");
   const left = secondsUntil(expiresAt, now);
-  if (left <= 0) throw new TokenFetchError(region, `token already expired at ${expiresAt.toISOString()} (now ${now.toISOString()})`);
+  if (left <= 0) throw new TokenFetchError(region, `token already expired at ${expiresAt.toISOString()} (now ${now.toISOString()})`, { kind: "expired" });
   if (left < minValiditySeconds) {
-    throw new TokenFetchError(region, `token expires at ${expiresAt.toISOString()}, in ${left} s: less than the required ${minValiditySeconds} s`);
+    throw new TokenFetchError(region, `token expires at ${expiresAt.toISOString()}, in ${left} s: less than the required ${minValiditySeconds} s`, {
+      kind: "too-short",
+    });
   }
   if (entry.proxyEndpoint === undefined) throw new TokenFetchError(region, "the answer carries no proxyEndpoint");
   let ownRegistry: RegistryHost;
@@ -90,9 +92,11 @@ export function validatePublicAuthorizationData(data: PublicAuthorizationData | 
   const expiresAt = data?.expiresAt ?? expiryEmbeddedInPassword(decoded.password);
   if (expiresAt === undefined || Number.isNaN(expiresAt.getTime())) throw new TokenFetchError(where, "the answer carries no expiry");
   const left = secondsUntil(expiresAt, now);
-  if (left <= 0) throw new TokenFetchError(where, `token already expired at ${expiresAt.toISOString()} (now ${now.toISOString()})`);
+  if (left <= 0) throw new TokenFetchError(where, `token already expired at ${expiresAt.toISOString()} (now ${now.toISOString()})`, { kind: "expired" });
   if (left < minValiditySeconds) {
-    throw new TokenFetchError(where, `token expires at ${expiresAt.toISOString()}, in ${left} s: less than the required ${minValiditySeconds} s`);
+    throw new TokenFetchError(where, `token expires at ${expiresAt.toISOString()}, in ${left} s: less than the required ${minValiditySeconds} s`, {
+      kind: "too-short",
+    });
   }
   return { region: ECR_PUBLIC_REGION, username: decoded.username, password: decoded.password, expiresAt, ownRegistry: ECR_PUBLIC_REGISTRY };
 }
@@ -126,7 +130,7 @@ export class RegionTokens {
         (error: unknown) => {
           // The deadline is reported as such (work skipped), not as a token problem.
           if (isDeadlineExceeded(error)) throw error;
-          throw new TokenFetchError(where, describeError(error));
+          throw new TokenFetchError(where, describeError(error), tokenCallFailure(error));
         },
       );
     }
@@ -142,7 +146,7 @@ export class RegionTokens {
         (error: unknown) => {
           // The deadline is reported as such (work skipped), not as a token problem.
           if (isDeadlineExceeded(error)) throw error;
-          throw new TokenFetchError(region, describeError(error));
+          throw new TokenFetchError(region, describeError(error), tokenCallFailure(error));
         },
       );
       this.byRegion.set(region, pending);

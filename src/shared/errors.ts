@@ -64,14 +64,28 @@ export class TokenFormatError extends Error {
 }
 
 /** Thrown when GetAuthorizationToken for a region fails or answers something unusable. */
+/**
+ * What went wrong with an ECR token: the call failed (`sdkName`: the SDK error's name, e.g.
+ * `AccessDeniedException`), the answer was malformed, or the token it carries is already
+ * `expired` or valid for `too-short` a time by this clock.
+ */
+export type TokenFailure = { kind: "call"; sdkName?: string } | { kind: "answer" } | { kind: "expired" } | { kind: "too-short" };
+
 export class TokenFetchError extends Error {
   constructor(
     readonly region: string,
     reason: string,
+    readonly failure: TokenFailure = { kind: "answer" },
   ) {
     super(`ECR token for ${region}: ${reason}`);
     this.name = "TokenFetchError";
   }
+}
+
+/** The TokenFailure of a failed GetAuthorizationToken call: the SDK error's name, when it has one. */
+export function tokenCallFailure(error: unknown): TokenFailure {
+  const name = error instanceof Error && error.name !== "Error" ? error.name : undefined;
+  return name !== undefined ? { kind: "call", sdkName: name } : { kind: "call" };
 }
 
 /** Thrown when a Secrets Manager secret is refused and left untouched (foreign owner, malformed value, deleted). */

@@ -248,6 +248,21 @@ describe("doctor: AWS identity and tokens", () => {
     const report = await doctor();
     expect(line(report, "ecr token us-east-1")).toMatchObject({ status: "fail", fix: expect.stringContaining("--now") });
   });
+
+  it("the fix follows the SDK error's name, not its text: an AccessDenied that says 'expired' gets the IAM fix, ExpiredTokenException the credentials'", async () => {
+    ecr
+      .on(GetAuthorizationTokenCommand)
+      .rejects(Object.assign(new Error("the permissions boundary of the expired project denies ecr:GetAuthorizationToken"), { name: "AccessDeniedException" }));
+    const denied = await doctor();
+    expect(line(denied, "ecr token us-east-1").fix).toMatch(/ecr:GetAuthorizationToken on Resource "\*"/);
+    expect(line(denied, "ecr token us-east-1").fix).not.toContain("--now");
+    ecr.reset();
+    ecr
+      .on(GetAuthorizationTokenCommand)
+      .rejects(Object.assign(new Error("The security token included in the request is expired"), { name: "ExpiredTokenException" }));
+    const expired = await doctor();
+    expect(line(expired, "ecr token us-east-1").fix).toContain("session has expired");
+  });
 });
 
 describe("doctor: the token at the registry", () => {

@@ -3,7 +3,8 @@
 // the others.
 import { describe, expect, it } from "vitest";
 import { loadConfig, type ClusterConfig } from "../../src/config/config";
-import { createDiagnoseStep, createKubernetesStep, forEachCluster } from "../../src/clusters/step";
+import { createDiagnoseStep, createKubernetesStep } from "../../src/clusters/step";
+import { forEachCluster } from "../../src/fleet/each";
 import { ConfigError } from "../../src/shared/errors";
 import type { Request } from "../../src/request/triggers";
 

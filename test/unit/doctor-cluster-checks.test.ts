@@ -4,7 +4,8 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig, type ClusterConfig } from "../../src/config/config";
 import { clusterCheckNames, createClusterChecks } from "../../src/doctor/cluster-checks";
-import type { ClusterProbe, DoctorConnection } from "../../src/doctor/cluster-context";
+import type { ClusterConnection } from "../../src/fleet/access";
+import type { ClusterProbe } from "../../src/doctor/cluster-context";
 import { productSecretNames } from "../../src/doctor/eso-checks";
 import type { DoctorCheck } from "../../src/doctor/types";
 import { PRODUCT_RIGHTS, rightKey } from "../../src/kube/rights";
@@ -89,7 +90,7 @@ function world(): World {
   };
 }
 
-function checks(w: World, deps: { access?: (c: ClusterConfig, d: Deadline) => Promise<DoctorConnection> } = {}) {
+function checks(w: World, deps: { access?: (c: ClusterConfig, d: Deadline) => Promise<ClusterConnection> } = {}) {
   const probe = (): ClusterProbe => ({
     version: () => w.version(),
     whoami: () => w.whoami(),
@@ -111,7 +112,7 @@ function checks(w: World, deps: { access?: (c: ClusterConfig, d: Deadline) => Pr
 const run = (
   w: World,
   extra: Record<string, string> = {},
-  more: { clusters?: string[]; deadline?: Deadline; access?: (c: ClusterConfig, d: Deadline) => Promise<DoctorConnection> } = {},
+  more: { clusters?: string[]; deadline?: Deadline; access?: (c: ClusterConfig, d: Deadline) => Promise<ClusterConnection> } = {},
 ) =>
   checks(
     w,

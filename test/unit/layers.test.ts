@@ -19,7 +19,7 @@ const LAYERS: string[][] = [
   ["request"],
   ["report"],
   ["rotation"],
-  ["kube", "eks"],
+  ["kube", "eks", "fleet"],
   ["diagnose"],
   ["run"],
   ["clusters"],
