@@ -75,7 +75,7 @@ export function httpsRegistryRequest(options: HttpsRegistryOptions = {}): Regist
       },
       // Only the status and headers matter: the body is read and dropped.
       (answer) => {
-        const header = (key: string) => (typeof answer.headers[key] === "string" ? (answer.headers[key] as string) : undefined);
+        const header = (key: string) => (typeof answer.headers[key] === "string" ? answer.headers[key] : undefined);
         const contentType = header("content-type");
         const digest = header("docker-content-digest");
         return {

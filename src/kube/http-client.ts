@@ -142,7 +142,7 @@ function send<T>(session: Session, spec: CallSpec): Promise<T> {
 /** How an answer's body is read: a Status for a failure, nothing for a write, a stream for a LIST, else one JSON object. */
 function sinkFor<T>(answer: HttpsAnswer, spec: CallSpec, base: URL): BodySink<T> {
   const ok = answer.status >= 200 && answer.status < 300;
-  if (!ok) return statusSink(answer, spec.where) as BodySink<T>;
+  if (!ok) return statusSink(answer, spec.where);
   // A successful write's echo of the object (with the docker config) is not needed.
   if (spec.method !== "GET") return { end: () => undefined as T };
   if (spec.onItem) return listSink(spec.onItem, spec.where, base) as BodySink<T>;
@@ -205,7 +205,7 @@ function statusSink(answer: HttpsAnswer, where: Where): BodySink<never> {
     let status: { message?: unknown; reason?: unknown; details?: { kind?: unknown } } = {};
     try {
       const parsed = JSON.parse(body) as unknown;
-      if (typeof parsed === "object" && parsed !== null) status = parsed as typeof status;
+      if (typeof parsed === "object" && parsed !== null) status = parsed;
     } catch {
       // not a Status object: report the status code only, never the raw body
     }

@@ -112,6 +112,6 @@ export class ListStream<T> {
     if (!this.sawItems || this.place !== Place.Outside || this.depth !== 0) throw new NotAListError("the answer is not a complete LIST (no items array)");
     const value = JSON.parse(this.rest.join("")) as unknown;
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new NotAListError("the answer is not a JSON object");
-    return value as { metadata?: { continue?: unknown } };
+    return value;
   }
 }

@@ -134,9 +134,9 @@ function startProc(supervisor: string, name: string, cmd: string, args: string[]
   const out = createWriteStream(log);
   const child = spawn(supervisor, ["supervise", "--", cmd, ...args], { stdio: ["pipe", "pipe", "pipe"] });
   const p: Proc = { name, child, log, exited: false, code: null };
-  child.stdout!.pipe(out, { end: false });
-  child.stderr!.pipe(out, { end: false });
-  child.stdin!.on("error", () => undefined);
+  child.stdout.pipe(out, { end: false });
+  child.stderr.pipe(out, { end: false });
+  child.stdin.on("error", () => undefined);
   child.on("exit", (code) => {
     p.exited = true;
     p.code = code;

@@ -263,7 +263,7 @@ describe("the standalone template, created with aws cloudformation deploy", () =
     const summary = record!.logs
       .split("\n")
       .filter((l) => l.startsWith("{"))
-      .map((l) => JSON.parse(l) as Json)
+      .map((l) => JSON.parse(l))
       .find((l) => l.message === "invocation summary");
     expect(summary, record!.logs).toBeDefined();
     expect(summary.report).toMatchObject({ action: "heal", trigger: { kind: "alarm", via: "alarm-action", alarmName, alarmState: "ALARM" } });

@@ -14,8 +14,8 @@ import { loadConfig, OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "../../src/co
 import type { Json } from "./support";
 
 const require = createRequire(import.meta.url);
-const stack = require("../../infra/serverless/stack.cjs") as Json;
-const { SETTINGS, byKey } = require("../../infra/serverless/parameters.cjs") as Json;
+const stack = require("../../infra/serverless/stack.cjs");
+const { SETTINGS, byKey } = require("../../infra/serverless/parameters.cjs");
 
 const ACCOUNT = "123456789012";
 const REGION = "us-east-1";

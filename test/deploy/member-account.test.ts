@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { REPO, type Json } from "./support";
 
 const require = createRequire(import.meta.url);
-const { renderMemberTemplate, CLUSTER_SLOTS } = require("../../infra/cloudformation/member-account.cjs") as Json;
+const { renderMemberTemplate, CLUSTER_SLOTS } = require("../../infra/cloudformation/member-account.cjs");
 const template = renderMemberTemplate({ version: "0.0.0-test" });
 
 describe("the member-account template", () => {

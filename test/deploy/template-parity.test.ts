@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cfnLint, packageService, REPO, run, scratch, unzip, type CfnTemplate, type Json, type Packaged } from "./support";
 
 const require = createRequire(import.meta.url);
-const { renderTemplate } = require("../../infra/cloudformation/template.cjs") as Json;
+const { renderTemplate } = require("../../infra/cloudformation/template.cjs");
 
 const FULL_PARAMS = {
   ecrRegistries: "123456789012.dkr.ecr.eu-west-1.amazonaws.com,210987654321.dkr.ecr.us-east-1.amazonaws.com",

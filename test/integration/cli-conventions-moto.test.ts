@@ -227,7 +227,7 @@ describe("the demo's captions are commands a user can repeat (item 11)", () => {
         .replace(/^\$ ecr-token-rotator /, "")
         .replace(/\s+#.*$/, "")
         .split(/\s+/);
-      const out = await cli(args, exported as Record<string, string>);
+      const out = await cli(args, exported);
       expect(out.code, caption).toBe(0);
       expect(out.stdout, caption).toMatch(expected[i]!);
     }

@@ -167,7 +167,7 @@ describe("scope refusals are counted", () => {
   const write = process.stdout.write.bind(process.stdout);
   const capture = async (work: () => Promise<void> | void): Promise<Array<Record<string, unknown>>> => {
     out = "";
-    process.stdout.write = ((chunk: string | Uint8Array) => ((out += chunk.toString()), true)) as typeof process.stdout.write;
+    process.stdout.write = (chunk: string | Uint8Array) => ((out += chunk.toString()), true);
     try {
       await work();
     } finally {
