@@ -120,7 +120,7 @@ function envCredentials(env: Record<string, string | undefined>): EksCredentials
   if (!accessKeyId || !secretAccessKey) return undefined;
   const sessionToken = env.AWS_SESSION_TOKEN || undefined;
   rememberSecret(secretAccessKey, sessionToken);
-  return async () => ({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
+  return () => Promise.resolve({ accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) });
 }
 
 type EksTokenArgs = { cluster?: string; "cluster-name"?: string; region?: string; help?: boolean; check?: boolean };

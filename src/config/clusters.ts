@@ -60,7 +60,7 @@ function clusterEntries(reader: EnvReader, raw: string): unknown[] | undefined {
     reader.problem(`EKS_CLUSTERS: invalid JSON ${jsonErrorPosition(raw, error)}; expected e.g. [{"name":"prod","region":"us-east-1"}]`);
     return undefined;
   }
-  if (Array.isArray(parsed)) return parsed;
+  if (Array.isArray(parsed)) return parsed as unknown[];
   if (typeof parsed === "object" && parsed !== null) {
     reader.problem(`EKS_CLUSTERS: a JSON object where a list is expected: wrap the entries in [ ], e.g. [${JSON.stringify(parsed)}]`);
   } else reader.problem(`EKS_CLUSTERS: expected a JSON list of clusters, e.g. [{"name":"prod","region":"us-east-1"}]`);

@@ -78,7 +78,7 @@ function tokenFix(error: unknown, publicRegistry: boolean): string {
 /** `ecr token <region>` (or `ecr public token`): the region's token, fetched once and shared with the registry checks. */
 export async function tokenCheck(
   tokens: RegionTokens,
-  region: string | "public",
+  region: string /* a region, or "public" for ECR Public */,
   tokenNow: () => Date,
   deadline: Deadline | undefined,
 ): Promise<{ check: DoctorCheck; token?: RegionToken }> {

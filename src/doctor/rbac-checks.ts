@@ -27,7 +27,7 @@ export const rbacCheck: ClusterCheck = {
 async function rbacChecks(ctx: ClusterCheckContext): Promise<DoctorCheck[]> {
   const out = new Array<DoctorCheck>(PRODUCT_RIGHTS.length);
   const indexed = PRODUCT_RIGHTS.map((right, index) => ({ right, index }));
-  let deadlineHit: unknown;
+  let deadlineHit: Error | undefined;
   await pool(indexed, REVIEW_CONCURRENCY, async ({ right, index }) => {
     try {
       out[index] = await checkRight(ctx, right);

@@ -41,7 +41,7 @@ async function oldestToken(ctx: ClusterCheckContext): Promise<DoctorCheck> {
   const secretName = ctx.config.kubernetes.pullSecretName;
   const held: Held[] = [];
   let found = 0;
-  let namespaces = 0;
+  let namespaces: number;
   const keep = (namespace: string, secret: KubeSecret | undefined): void => {
     if (secret === undefined) return;
     found++;

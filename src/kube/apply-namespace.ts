@@ -114,7 +114,7 @@ async function writePullSecret(ctx: ApplyContext, state: ClusterState, namespace
       }
     },
     ctx.policy,
-    { ...ctx.hooks, onConflict: async () => void (mustRead = true) },
+    { ...ctx.hooks, onConflict: () => Promise.resolve(void (mustRead = true)) },
   );
 }
 
@@ -171,7 +171,7 @@ async function patchServiceAccounts(ctx: ApplyContext, state: ClusterState, name
           return d;
         },
         ctx.policy,
-        { ...ctx.hooks, onConflict: async () => void (mustRead = true) },
+        { ...ctx.hooks, onConflict: () => Promise.resolve(void (mustRead = true)) },
       );
       if (decision.action === "invalid") (r.serviceAccountsFailed ??= []).push({ name: saName, reason: decision.reason });
       else if (decision.action === "patch") {

@@ -15,7 +15,7 @@ import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import { MAX_KUBE_CONCURRENCY } from "../shared/names";
 import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget, NamespaceResult } from "./apply-types";
 import { describeFailure } from "./failure";
-import { isDnsSubdomain, isValidNamespaceName, LIST_PAGE_SIZE } from "../shared/names";
+import { isDnsSubdomain, isValidNamespaceName } from "../shared/names";
 import { NamespacesOutOfScopeError, parseLabelSelector, selectNamespaces, withinScope, type SelectedNamespaces } from "./namespaces";
 import { counted, forEachListed, reducedNamespace, reducedServiceAccount } from "./paging";
 import { scrub, secretValuesOf } from "../shared/redact-text";
@@ -263,7 +263,6 @@ function refuseOutOfScope(result: ClusterApplyResult, error: NamespacesOutOfScop
  */
 async function listClusterState(ctx: ApplyContext): Promise<ClusterState | undefined> {
   const { target, result, describe } = ctx;
-  const nsTarget = target.namespaces;
   const [listedNamespaces, listedSecrets, ...listedSAs] = await Promise.all([
     settle(listNamespaces(ctx)),
     settle(listPullSecrets(ctx)),

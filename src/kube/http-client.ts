@@ -104,8 +104,9 @@ export function createHttpKubeApi(connection: KubeConnection, options: HttpKubeA
   return {
     ...coreMethods(call),
     ...esoMethods(call),
-    async close() {
+    close() {
       session.agent.destroy();
+      return Promise.resolve();
     },
   };
 }
@@ -210,8 +211,7 @@ function statusSink(answer: HttpsAnswer, where: Where): BodySink<never> {
       // not a Status object: report the status code only, never the raw body
     }
     const message = typeof status.message === "string" ? status.message : answer.status === 401 ? "Unauthorized" : "";
-    const retryAfter = answer.headers["retry-after"];
-    const retryAfterSeconds = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+    const retryAfterSeconds = parseRetryAfter(answer.headers["retry-after"]);
     throw new KubeApiError(answer.status, message, {
       ...where,
       ...(typeof status.reason === "string" ? { reason: status.reason } : {}),

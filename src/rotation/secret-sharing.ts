@@ -65,7 +65,8 @@ function normalisePolicy(text: string | undefined): string | undefined {
   try {
     const doc = JSON.parse(text) as { Version?: unknown; Statement?: unknown };
     const statements = Array.isArray(doc.Statement) ? doc.Statement : [doc.Statement];
-    const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]).sort();
+    const asText = (x: unknown) => (typeof x === "string" ? x : JSON.stringify(x));
+    const list = (v: unknown) => (Array.isArray(v) ? v.map(asText) : v === undefined ? [] : [asText(v)]).sort();
     return JSON.stringify({
       Version: doc.Version,
       Statement: statements.map((s) => {

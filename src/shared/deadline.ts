@@ -110,6 +110,7 @@ export function deadlineAt(at: number, clock: DeadlineClock = {}): Deadline {
           (error: unknown) => {
             signal.removeEventListener("abort", onAbort);
             // A call aborted by the deadline's signal reports the deadline, not its own abort.
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the work's own rejection, passed on unchanged
             reject(signal.aborted ? new DeadlineExceededError(what) : error);
           },
         );

@@ -92,6 +92,7 @@ export function httpsRequest<T>(input: HttpsRequest, read: (answer: HttpsAnswer)
       action();
     };
     const fail = (error: unknown): void => {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what the request failed with, passed on unchanged
       settle(() => reject(error));
       req.destroy();
     };

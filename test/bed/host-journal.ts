@@ -318,7 +318,7 @@ function cgroupTree(root: string): string[] {
   const dirs: string[] = [];
   const walk = (d: string) => {
     dirs.push(d);
-    let entries: string[] = [];
+    let entries: string[];
     try {
       entries = readdirSync(d, { withFileTypes: true })
         .filter((e) => e.isDirectory())
@@ -475,7 +475,7 @@ function undoOne(change: HostChange, problems: string[]): void {
       return;
     }
     case "links": {
-      let names: string[] = [];
+      let names: string[];
       try {
         names = readdirSync(change.dir);
       } catch {

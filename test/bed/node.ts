@@ -393,6 +393,6 @@ export async function startNode(bed: Bed, options: NodeOptions = {}): Promise<Be
   } catch (error) {
     const logs = procs.map((x) => `--- ${x.name} (${x.log}) ---\n${tail(x.log, 15)}`).join("\n");
     await teardown().catch((e: Error) => process.stderr.write(`${e.message}\n`));
-    throw new Error(`the bed's node did not start: ${error instanceof Error ? error.message : String(error)}\n${logs}`);
+    throw new Error(`the bed's node did not start: ${error instanceof Error ? error.message : String(error)}\n${logs}`, { cause: error });
   }
 }

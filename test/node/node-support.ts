@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { acquireDirLock, NODE_STATE_DIR } from "../bed/host-journal";
 import type { Bed } from "../bed/index";
 import { nodeSupport } from "../bed/node";
+import type { LooseJson } from "../support/loose-json";
 
 /**
  * Whether the node tests run here. Only a machine without what a node needs at all (no cgroups,
@@ -22,7 +23,7 @@ export interface PodView {
   message: string;
 }
 
-export function podView(p: any): PodView {
+export function podView(p: LooseJson): PodView {
   const cs = p.status?.containerStatuses?.[0];
   const waiting = cs?.state?.waiting;
   return {
@@ -36,7 +37,7 @@ export function podView(p: any): PodView {
 
 export async function pods(bed: Bed, ns: string, app: string): Promise<PodView[]> {
   const r = await bed.kubectl(["-n", ns, "get", "pods", "-l", `app=${app}`, "-o", "json"], { check: true });
-  return (JSON.parse(r.stdout).items as any[]).filter((p) => !p.metadata.deletionTimestamp).map(podView);
+  return (JSON.parse(r.stdout).items as LooseJson[]).filter((p) => !p.metadata.deletionTimestamp).map(podView);
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -55,7 +56,7 @@ export interface PodQuery {
 export async function waitPods(bed: Bed, q: PodQuery, pred: (p: PodView) => boolean): Promise<PodView[]> {
   const timeoutMs = q.timeoutMs ?? 120_000;
   const deadline = Date.now() + timeoutMs;
-  let last: PodView[] = [];
+  let last: PodView[];
   for (;;) {
     last = await pods(bed, q.ns, q.app ?? "app");
     if (last.length === q.count && last.every(pred)) return last;
@@ -94,7 +95,7 @@ export async function apply(bed: Bed, obj: unknown): Promise<void> {
 /** The reasons and messages of the Events about pods of namespace `ns`. */
 export async function podEvents(bed: Bed, ns: string): Promise<Array<{ reason: string; message: string; pod: string }>> {
   const r = await bed.kubectl(["-n", ns, "get", "events", "-o", "json"], { check: true });
-  return (JSON.parse(r.stdout).items as any[])
+  return (JSON.parse(r.stdout).items as LooseJson[])
     .filter((e) => e.involvedObject?.kind === "Pod")
     .map((e) => ({ reason: e.reason, message: e.message, pod: e.involvedObject.name }));
 }

@@ -16,6 +16,7 @@ import type { Bed } from "../bed/index";
 import { startNode, type BedNode } from "../bed/node";
 import { getJson, getSecret, passwordFor, startEsoWorld, type EsoWorld } from "../support/eso-chain";
 import { apply, createNamespace, deployment, holdNodeTestLock, NODE_SUPPORT, podEvents, pods, waitPods } from "./node-support";
+import type { LooseJson } from "../support/loose-json";
 
 let world: EsoWorld;
 let bed: Bed;
@@ -157,7 +158,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("pods on a real node pull with what the produc
     const deadline = Date.now() + 360_000;
     for (;;) {
       const ev = await bed.kubectl(["-n", ns, "get", "events", "-o", "json"], { check: true });
-      const retried = (JSON.parse(ev.stdout).items as any[]).some(
+      const retried = (JSON.parse(ev.stdout).items as LooseJson[]).some(
         (e) =>
           e.involvedObject?.name === pod!.name &&
           e.reason === "Failed" &&

@@ -122,7 +122,7 @@ async function startOnce(python: string, port: number, options: LocalStackOption
     );
   } catch (error) {
     await stop();
-    throw new Error(`LocalStack did not start on 127.0.0.1:${port}: ${String(error)}`);
+    throw new Error(`LocalStack did not start on 127.0.0.1:${port}: ${String(error)}`, { cause: error });
   }
   return {
     url,
