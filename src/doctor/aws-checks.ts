@@ -67,6 +67,9 @@ function tokenFix(error: unknown, publicRegistry: boolean): string {
   if (failure?.kind === "expired" || failure?.kind === "too-short" || (failure?.kind === "call" && failure.sdkName === "RequestExpired")) {
     return "the token ECR issued is already (nearly) expired by this clock: check this machine's clock (with an emulator whose tokens carry a fixed expiry, pass --now)";
   }
+  if (failure?.kind === "too-long") {
+    return "the token ECR issued claims to live longer than an ECR token does (12 h) by this clock: check this machine's clock (it may run far behind), and that AWS_ENDPOINT_URL, if set, is ECR or its emulator";
+  }
   if (failure?.kind === "call" && failure.sdkName !== undefined && EXPIRED_CREDENTIALS.has(failure.sdkName)) {
     return "the credentials' session has expired: renew it (aws sso login, or new credentials for AWS_PROFILE; in Lambda the execution role's renew themselves: run the doctor again)";
   }

@@ -1,5 +1,6 @@
 import { TokenFormatError } from "../shared/errors";
 import { rememberSecret } from "../shared/redact";
+import { ECR_TOKEN_LIFETIME_SECONDS, EXPIRY_CLOCK_SKEW_SECONDS } from "../shared/names";
 
 /**
  * ECR authorization tokens: decoding and expiry. Pure functions.
@@ -48,4 +49,17 @@ export function expiryEmbeddedInPassword(password: string): Date | undefined {
 
 export function secondsUntil(expiresAt: Date, now: Date): number {
   return Math.floor((expiresAt.getTime() - now.getTime()) / 1000);
+}
+
+/**
+ * An expiry an ECR token can have, judged at `now`: at most its lifetime (12 h) plus the
+ * clock-skew margin ahead. One further ahead is not believed (see EXPIRY_CLOCK_SKEW_SECONDS).
+ */
+export function isPlausibleExpiry(expiresAt: Date, now: Date): boolean {
+  return secondsUntil(expiresAt, now) <= ECR_TOKEN_LIFETIME_SECONDS + EXPIRY_CLOCK_SKEW_SECONDS;
+}
+
+/** Seconds of validity left as reported (rows, the Report, the metric): never more than the token lifetime. */
+export function reportedSecondsLeft(expiresAt: Date, now: Date): number {
+  return Math.min(secondsUntil(expiresAt, now), ECR_TOKEN_LIFETIME_SECONDS);
 }

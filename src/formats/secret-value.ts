@@ -12,6 +12,7 @@
  * is a typed problem naming the field, never a value that could be secret.
  */
 import { array, object, safeParse, string, type ZodMiniType } from "zod/mini";
+import { isPlausibleExpiry } from "./ecr-token";
 
 /** The properties of a registry secret, in the documented order. */
 export const REGISTRY_VALUE_KEYS = ["registry_url", "auth_token", "username", "proxy_endpoint", "expires_at", "dockerconfigjson"] as const;
@@ -171,11 +172,17 @@ export function describeSecretValueProblem(problem: SecretValueProblem): string 
   }
 }
 
-/** The expiry a stored value declares (`expires_at`), or undefined when it has none that parses. */
-export function storedExpiry(value: { expires_at?: string | undefined }): Date | undefined {
+/**
+ * The expiry a stored value declares (`expires_at`), or undefined when it has none that parses.
+ * Given `now`, an expiry further ahead than an ECR token can have (isPlausibleExpiry: its 12 h
+ * lifetime plus the clock-skew margin) reads as none too: a tampered or hand-made value is
+ * never believed valid for longer than a real token.
+ */
+export function storedExpiry(value: { expires_at?: string | undefined }, now?: Date): Date | undefined {
   if (value.expires_at === undefined) return undefined;
   const date = new Date(value.expires_at);
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  if (Number.isNaN(date.getTime())) return undefined;
+  return now === undefined || isPlausibleExpiry(date, now) ? date : undefined;
 }
 
 function isCombined(value: SecretValue): value is CombinedSecretValue {

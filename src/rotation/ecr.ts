@@ -2,7 +2,8 @@
  * Fresh ECR tokens: one GetAuthorizationToken per region per invocation, decoded and checked
  * against the clock. The AWS call sits behind the narrow EcrApi interface.
  */
-import { decodeAuthorizationToken, expiryEmbeddedInPassword, secondsUntil } from "../formats/ecr-token";
+import { decodeAuthorizationToken, expiryEmbeddedInPassword, isPlausibleExpiry, secondsUntil } from "../formats/ecr-token";
+import { ECR_TOKEN_LIFETIME_SECONDS, EXPIRY_CLOCK_SKEW_SECONDS } from "../shared/names";
 import { describeError, tokenCallFailure, TokenFetchError } from "../shared/errors";
 import { isDeadlineExceeded } from "../shared/deadline";
 import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGISTRY, ECR_PUBLIC_REGION, parseRegistryHost, type RegistryHost } from "../formats/registry-host";
@@ -48,6 +49,31 @@ export interface RegistryCredential {
 
 export { TokenFetchError };
 
+/**
+ * The expiry of a token ECR answered with, checked against the clock: refused when missing,
+ * already past, too close (less than `minValiditySeconds`), or further ahead than an ECR token
+ * lives (12 h plus the clock-skew margin: not a token issued now, or this clock is far behind).
+ */
+function checkedExpiry(where: string, expiresAt: Date | undefined, now: Date, minValiditySeconds: number): Date {
+  if (expiresAt === undefined || Number.isNaN(expiresAt.getTime())) throw new TokenFetchError(where, "the answer carries no expiry");
+  const left = secondsUntil(expiresAt, now);
+  if (left <= 0) throw new TokenFetchError(where, `token already expired at ${expiresAt.toISOString()} (now ${now.toISOString()})`, { kind: "expired" });
+  if (left < minValiditySeconds) {
+    throw new TokenFetchError(where, `token expires at ${expiresAt.toISOString()}, in ${left} s: less than the required ${minValiditySeconds} s`, {
+      kind: "too-short",
+    });
+  }
+  if (!isPlausibleExpiry(expiresAt, now)) {
+    const limit = `${ECR_TOKEN_LIFETIME_SECONDS / 3600} h + ${EXPIRY_CLOCK_SKEW_SECONDS / 60} min clock skew`;
+    throw new TokenFetchError(
+      where,
+      `token expires at ${expiresAt.toISOString()}, in ${left} s: further ahead than an ECR token lives (${limit}; now ${now.toISOString()}), so it is not stored`,
+      { kind: "too-long" },
+    );
+  }
+  return expiresAt;
+}
+
 /** Validates one GetAuthorizationToken answer. Pure. */
 export function validateAuthorizationData(region: string, data: AuthorizationData[], now: Date, minValiditySeconds: number): RegionToken {
   if (data.length !== 1) throw new TokenFetchError(region, `expected exactly one authorizationData entry, got ${data.length}`);
@@ -58,15 +84,7 @@ export function validateAuthorizationData(region: string, data: AuthorizationDat
   } catch (error) {
     throw new TokenFetchError(region, (error as Error).message);
   }
-  const expiresAt = entry.expiresAt ?? expiryEmbeddedInPassword(decoded.password);
-  if (expiresAt === undefined || Number.isNaN(expiresAt.getTime())) throw new TokenFetchError(region, "the answer carries no expiry");
-  const left = secondsUntil(expiresAt, now);
-  if (left <= 0) throw new TokenFetchError(region, `token already expired at ${expiresAt.toISOString()} (now ${now.toISOString()})`, { kind: "expired" });
-  if (left < minValiditySeconds) {
-    throw new TokenFetchError(region, `token expires at ${expiresAt.toISOString()}, in ${left} s: less than the required ${minValiditySeconds} s`, {
-      kind: "too-short",
-    });
-  }
+  const expiresAt = checkedExpiry(region, entry.expiresAt ?? expiryEmbeddedInPassword(decoded.password), now, minValiditySeconds);
   if (entry.proxyEndpoint === undefined) throw new TokenFetchError(region, "the answer carries no proxyEndpoint");
   let ownRegistry: RegistryHost;
   try {
@@ -89,15 +107,7 @@ export function validatePublicAuthorizationData(data: PublicAuthorizationData | 
   } catch (error) {
     throw new TokenFetchError(where, (error as Error).message);
   }
-  const expiresAt = data?.expiresAt ?? expiryEmbeddedInPassword(decoded.password);
-  if (expiresAt === undefined || Number.isNaN(expiresAt.getTime())) throw new TokenFetchError(where, "the answer carries no expiry");
-  const left = secondsUntil(expiresAt, now);
-  if (left <= 0) throw new TokenFetchError(where, `token already expired at ${expiresAt.toISOString()} (now ${now.toISOString()})`, { kind: "expired" });
-  if (left < minValiditySeconds) {
-    throw new TokenFetchError(where, `token expires at ${expiresAt.toISOString()}, in ${left} s: less than the required ${minValiditySeconds} s`, {
-      kind: "too-short",
-    });
-  }
+  const expiresAt = checkedExpiry(where, data?.expiresAt ?? expiryEmbeddedInPassword(decoded.password), now, minValiditySeconds);
   return { region: ECR_PUBLIC_REGION, username: decoded.username, password: decoded.password, expiresAt, ownRegistry: ECR_PUBLIC_REGISTRY };
 }
 

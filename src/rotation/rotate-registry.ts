@@ -5,7 +5,7 @@
  */
 import { renderSecretName } from "../config/config";
 import type { RegistryCredential } from "./ecr";
-import { secondsUntil } from "../formats/ecr-token";
+import { reportedSecondsLeft } from "../formats/ecr-token";
 import { describeError } from "../shared/errors";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
 import type { RegistryReport } from "../report/report";
@@ -33,8 +33,8 @@ export interface RegistryStep {
 
 type RowBase = Omit<RegistryReport, "outcome" | "reason">;
 
-function credentialFromStored(registry: RegistryHost, stored: StoredRegistryValue): RegistryCredential | undefined {
-  const expires = storedExpiry(stored);
+function credentialFromStored(registry: RegistryHost, stored: StoredRegistryValue, tokenNow: Date): RegistryCredential | undefined {
+  const expires = storedExpiry(stored, tokenNow);
   if (expires === undefined) return undefined;
   // The stored password is pushed to clusters like a fresh one: it must be scrubbed like one.
   rememberSecret(stored.auth_token);
@@ -49,14 +49,15 @@ function credentialFromStored(registry: RegistryHost, stored: StoredRegistryValu
 
 /**
  * After a failed fetch or write: the expiry of the token the secret still holds, when it can be
- * read and is the product's value for this registry (best effort: never throws).
+ * read, is the product's value for this registry and is one an ECR token can have (best effort:
+ * never throws).
  */
-async function storedTokenExpiry(secrets: SecretsApi, secretName: string, registry: RegistryHost): Promise<Date | undefined> {
+async function storedTokenExpiry(secrets: SecretsApi, secretName: string, registry: RegistryHost, tokenNow: Date): Promise<Date | undefined> {
   try {
     const current = await secrets.getCurrent(secretName);
     if (current?.secretString === undefined) return undefined;
     const check = parseSecretValue(current.secretString, "registry", registry.host);
-    return check.ok ? storedExpiry(check.stored.value) : undefined;
+    return check.ok ? storedExpiry(check.stored.value, tokenNow) : undefined;
   } catch {
     return undefined;
   }
@@ -70,9 +71,9 @@ async function failedRegistry(run: Rotation, base: RowBase, registry: RegistryHo
   const { config, deps, errors } = run;
   const row: RegistryReport = { ...base, outcome: "failed", reason };
   errors.push(error);
-  const expiresAt = await storedTokenExpiry(deps.secrets, base.secretName, registry);
+  const expiresAt = await storedTokenExpiry(deps.secrets, base.secretName, registry, run.tokenNow());
   if (expiresAt === undefined) return row;
-  const left = secondsUntil(expiresAt, run.tokenNow());
+  const left = reportedSecondsLeft(expiresAt, run.tokenNow());
   row.expiresAt = expiresAt.toISOString();
   row.secondsRemaining = left;
   if (left < config.minTokenValiditySeconds) {
@@ -135,14 +136,14 @@ async function withToken(run: Rotation, base: RowBase, registry: RegistryHost, c
   }
   try {
     const result = await writeSecret(run, secretName, registrySecretValue(credential), { registryHost: registry.host });
-    const kept = result.stored?.kind === "registry" ? credentialFromStored(registry, result.stored.value) : undefined;
+    const kept = result.stored?.kind === "registry" ? credentialFromStored(registry, result.stored.value, run.tokenNow()) : undefined;
     const inStore = kept ?? credential;
     const row: RegistryReport = {
       ...base,
       outcome: result.outcome,
       reason: result.reason,
       expiresAt: inStore.expiresAt.toISOString(),
-      secondsRemaining: secondsUntil(inStore.expiresAt, run.tokenNow()),
+      secondsRemaining: reportedSecondsLeft(inStore.expiresAt, run.tokenNow()),
     };
     if (result.versionId !== undefined) row.versionId = result.versionId;
     addSharing(row, result.shared);

@@ -10,6 +10,8 @@
  */
 import { createHash } from "node:crypto";
 import { SecretRefusedError } from "../shared/errors";
+import { boundedList } from "../shared/bounded-list";
+import { ECR_TOKEN_LIFETIME_SECONDS, EXPIRY_CLOCK_SKEW_SECONDS } from "../shared/names";
 import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE } from "../config/config";
 import { secondsUntil } from "../formats/ecr-token";
 import { describeSecretValueProblem, encodeSecretValue, parseSecretValue, secretKindOf, storedExpiry } from "../formats/secret-value";
@@ -137,27 +139,58 @@ function readCurrent(request: SecretWriteRequest, description: SecretDescription
 const CLOCK_SKEW_SECONDS = 60;
 
 /**
+ * For the combined secret: how its stored registries differ from the ones it is written with
+ * (undefined when they are the same set). A stored value without `registries` differs.
+ */
+function registrySetChange(stored: StoredSecret, value: SecretValue): string | undefined {
+  if (stored.kind !== "combined" || !("registries" in value)) return undefined;
+  if (stored.value.registries === undefined) return "the stored value does not list its registries";
+  const before = new Set(stored.value.registries);
+  const now = new Set(value.registries);
+  const added = [...now].filter((r) => !before.has(r));
+  const removed = [...before].filter((r) => !now.has(r));
+  if (added.length === 0 && removed.length === 0) return undefined;
+  const parts = [
+    ...(added.length > 0 ? [`${boundedList(added, { quoted: false })} added`] : []),
+    ...(removed.length > 0 ? [`${boundedList(removed, { quoted: false })} removed`] : []),
+  ];
+  return `its registries changed (${parts.join("; ")})`;
+}
+
+/** Why a stored expiry that parses is not believed (empty when it does not parse). */
+function implausible(value: { expires_at?: string | undefined }): string {
+  const declared = storedExpiry(value);
+  if (declared === undefined) return "";
+  return ` (${declared.toISOString()} lies further ahead than an ECR token lives: ${ECR_TOKEN_LIFETIME_SECONDS / 3600} h + ${EXPIRY_CLOCK_SKEW_SECONDS / 60} min clock skew)`;
+}
+
+/**
  * The debounce: a version younger than the window is kept (a `debounced` result) while its token
- * is valid for at least the minimum; otherwise the string says why it is replaced anyway.
+ * is valid for at least the minimum; otherwise the string says why it is replaced anyway. The
+ * combined secret whose registries changed is never kept: the window would hide a registry.
  */
 function debounce(request: SecretWriteRequest, stored: StoredSecret, createdDate: Date | undefined): { keep: string } | { replacing?: string } {
   // A withdrawn entry (ECR Public whose refresh failed) holds no credential: never keep it.
   const holdsCredential = stored.kind !== "registry" || stored.value.auth_token !== "";
   if (request.force || !holdsCredential || createdDate === undefined) return {};
+  const changed = registrySetChange(stored, request.value);
+  if (changed !== undefined) return { replacing: changed };
   // A version created a moment after this run read its clock (a concurrent run wrote it) is as
   // young as can be: a small negative age counts as 0. One dated further ahead is not trusted.
   const rawAge = Math.floor((request.now.getTime() - createdDate.getTime()) / 1000);
   if (rawAge < -CLOCK_SKEW_SECONDS || rawAge >= request.debounceSeconds) return {};
   const ageSeconds = Math.max(0, rawAge);
-  const expiresAt = storedExpiry(stored.value);
-  const validFor = expiresAt === undefined ? undefined : secondsUntil(expiresAt, request.tokenNow ?? request.now);
+  const tokenNow = request.tokenNow ?? request.now;
+  // An expiry further ahead than an ECR token lives is not believed (a tampered value).
+  const expiresAt = storedExpiry(stored.value, tokenNow);
+  const validFor = expiresAt === undefined ? undefined : secondsUntil(expiresAt, tokenNow);
   if (validFor !== undefined && validFor > 0 && validFor >= request.minValiditySeconds) {
     return { keep: `current version is ${ageSeconds} s old (< ${request.debounceSeconds} s) and valid for ${validFor} s; kept it (use force to override)` };
   }
   // The debounce never keeps a token that is expired or too close to expiry.
   const state =
     validFor === undefined
-      ? "the stored value has no valid expires_at"
+      ? `the stored value has no valid expires_at${implausible(stored.value)}`
       : validFor <= 0
         ? `the stored token expired at ${expiresAt!.toISOString()}`
         : `the stored token expires at ${expiresAt!.toISOString()}, in ${validFor} s (< ${request.minValiditySeconds} s minimum validity)`;

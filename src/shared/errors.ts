@@ -67,9 +67,10 @@ export class TokenFormatError extends Error {
 /**
  * What went wrong with an ECR token: the call failed (`sdkName`: the SDK error's name, e.g.
  * `AccessDeniedException`), the answer was malformed, or the token it carries is already
- * `expired` or valid for `too-short` a time by this clock.
+ * `expired`, valid for `too-short` a time, or claims to be valid `too-long` (beyond an ECR
+ * token's 12 h lifetime plus the clock-skew margin) by this clock.
  */
-export type TokenFailure = { kind: "call"; sdkName?: string } | { kind: "answer" } | { kind: "expired" } | { kind: "too-short" };
+export type TokenFailure = { kind: "call"; sdkName?: string } | { kind: "answer" } | { kind: "expired" } | { kind: "too-short" } | { kind: "too-long" };
 
 export class TokenFetchError extends Error {
   constructor(

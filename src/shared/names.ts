@@ -67,3 +67,14 @@ export const EKS_TOKEN_LIFETIME_MS = 14 * 60_000;
  * ask for, and 64 × KUBE_CLUSTER_CONCURRENCY (32) already bounds a fleet heal's sockets at 2,048.
  */
 export const MAX_KUBE_CONCURRENCY = 64;
+
+/** Lifetime of an ECR authorization token: 12 hours from issue (GetAuthorizationToken's `expiresAt`). */
+export const ECR_TOKEN_LIFETIME_SECONDS = 12 * 3600;
+
+/**
+ * How far an ECR token's expiry may lie beyond its lifetime, by this clock, and still be
+ * believed: the clock-skew margin between this machine and AWS. An expiry further ahead — a
+ * stored `expires_at` in year 9999, an `expiresAt` days away — is not a token ECR issued now:
+ * ECR's answer is refused, a stored value counts as having no valid expiry.
+ */
+export const EXPIRY_CLOCK_SKEW_SECONDS = 15 * 60;

@@ -2,7 +2,8 @@
  * Issue 9 items 4 and 5 against a real moto server: the debounce replaces an expired token even
  * inside its window, stored values for another registry or in SecretBinary are refused and left
  * as they were, and two runs racing on missing secrets (the CLI during an incident while the
- * schedule runs) both succeed and leave only complete values behind.
+ * schedule runs) both succeed and leave only complete values behind. Issue 19 §3: an expiry beyond
+ * an ECR token's lifetime is never believed, and the combined secret follows its registry set.
  */
 import { CreateSecretCommand, GetSecretValueCommand, ListSecretVersionIdsCommand } from "@aws-sdk/client-secrets-manager";
 import { describe, expect, it } from "vitest";
@@ -104,6 +105,41 @@ describe("item 4 on moto: a token near expiry that cannot be replaced fails the 
       `${USE1}: the token stored in ecr/creds expires at ${storedExpiry.toISOString()}, in 600 s (less than TOKEN_MIN_VALIDITY_MINUTES=60) and could not be replaced: pulls with it fail soon`,
     );
     expect((await current("ecr/creds")).text).toBe(value);
+  });
+});
+
+describe("issue 19 §3 on moto: no expiry beyond an ECR token's lifetime, no registry hidden by the debounce", () => {
+  it("a stored token claiming validity until 9999, written a moment ago, is replaced and the validity reported is at most 12 h", async () => {
+    const value = JSON.stringify({ registry_url: USE1, auth_token: "tampered-password", expires_at: "9999-12-31T23:59:59.000Z" });
+    await aws.sm.send(new CreateSecretCommand({ Name: "ecr/creds", SecretString: value, Tags: OWNED_TAGS }));
+    const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds", WRITE_DEBOUNCE_SECONDS: "3600" });
+    expect(report.ok).toBe(true);
+    expect(report.registries[0]).toMatchObject({ outcome: "updated" });
+    expect(report.registries[0]!.reason).toContain("no valid expires_at (9999-12-31T23:59:59.000Z lies further ahead than an ECR token lives");
+    expect(report.tokenSecondsRemaining).toBeLessThanOrEqual(12 * 3600);
+    expect(JSON.parse((await current("ecr/creds")).text!).auth_token).toBe(aws.motoPassword);
+  });
+
+  it("ECR's expiresAt two days ahead of this clock is refused (too-long) and nothing is written", async () => {
+    const behind = () => new Date(aws.tokenNow().getTime() - 2 * 86_400_000);
+    const report = await run({ ECR_REGISTRIES: USE1, SECRET_NAME: "ecr/creds" }, {}, undefined, behind);
+    expect(report.ok).toBe(false);
+    expect(report.registries[0]).toMatchObject({ outcome: "failed" });
+    expect(report.registries[0]!.reason).toContain("further ahead than an ECR token lives (12 h + 15 min clock skew");
+    await expect(aws.sm.send(new GetSecretValueCommand({ SecretId: "ecr/creds" }))).rejects.toThrow(/can't find|not found|ResourceNotFound/i);
+  });
+
+  it("a registry added a moment after the combined secret was written is in it at once", async () => {
+    const young = new Date(aws.tokenNow().getTime() + 11 * 3600_000).toISOString();
+    const combined = JSON.stringify({ registries: [USE1], expires_at: young, dockerconfigjson: JSON.stringify({ auths: {} }) });
+    await aws.sm.send(new CreateSecretCommand({ Name: "ecr/all", SecretString: combined, Tags: OWNED_TAGS }));
+    const env = { ECR_REGISTRIES: `${USE1},${EUW1}`, SECRET_NAME: "ecr/{region}/creds", COMBINED_SECRET_NAME: "ecr/all", WRITE_DEBOUNCE_SECONDS: "3600" };
+    const report = await run(env);
+    expect(report.ok).toBe(true);
+    expect(report.combinedSecret).toMatchObject({ outcome: "updated" });
+    expect(report.combinedSecret!.reason).toContain(`its registries changed (${EUW1} added)`);
+    const stored = JSON.parse((await current("ecr/all")).text!) as { registries: string[] };
+    expect(stored.registries).toEqual([USE1, EUW1].sort());
   });
 });
 
