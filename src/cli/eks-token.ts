@@ -25,7 +25,7 @@ import {
 import { createEksToken } from "../eks/token";
 import { checkRegion } from "../formats/region";
 import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
-import { networkHint } from "../shared/problem";
+import { networkHint } from "../shared/problem-text";
 import { deadlineIn, type Deadline } from "../shared/deadline";
 import { KubeApiError } from "../kube/types";
 import { describeError } from "../shared/errors";

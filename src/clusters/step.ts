@@ -21,7 +21,7 @@ import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
 import { KubeApiError } from "../kube/types";
 import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
-import { networkHint } from "../shared/problem";
+import { networkHint } from "../shared/problem-text";
 import { problemOf } from "../kube/retry";
 import type { Request } from "../request/triggers";
 import { DEADLINE_REASON, isDeadlineExceeded, NO_DEADLINE, type Deadline } from "../shared/deadline";

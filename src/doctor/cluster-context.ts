@@ -13,7 +13,7 @@ import { KubeApiError, type KubeApi } from "../kube/types";
 import type { SelfSubject } from "../kube/whoami";
 import type { Deadline } from "../shared/deadline";
 import { describeError } from "../shared/errors";
-import { networkHint } from "../shared/problem";
+import { networkHint } from "../shared/problem-text";
 import type { ClusterChecksInput, DoctorCheck } from "./types";
 
 /** The requests outside the KubeApi port that every authenticated identity may make. */

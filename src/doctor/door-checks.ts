@@ -11,7 +11,8 @@ import { selfSubjectReview } from "../kube/whoami";
 import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { describeError, EksConnectionError } from "../shared/errors";
 import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
-import { hostOfUrl as hostOf, networkHint, unresolvableHint, type Problem } from "../shared/problem";
+import type { Problem } from "../shared/problem";
+import { hostOfUrl as hostOf, networkHint, unresolvableHint } from "../shared/problem-text";
 import { checkName, fail, pass, PRODUCT_GROUP, type ClusterCheck, type ClusterProbe, type ClusterRun } from "./cluster-context";
 import type { DoctorCheck } from "./types";
 

@@ -1,5 +1,5 @@
 /** Kubernetes API failures as one-line, secret-free reasons for the report, derived from their Problem. */
-import { kubeRequestReason } from "../shared/problem";
+import { kubeRequestReason } from "../shared/problem-text";
 import { problemOf } from "./retry";
 import { kubeTarget, type KubeResource, type KubeVerb } from "./types";
 

@@ -7,7 +7,8 @@
  *
  * Errors: implementations throw {@link KubeApiError} (never an error carrying a response body).
  */
-import { httpProblem, problemReason, transportProblem, type CarriesProblem, type Problem, type ProblemTarget } from "../shared/problem";
+import { httpProblem, transportProblem, type CarriesProblem, type Problem, type ProblemTarget } from "../shared/problem";
+import { problemReason } from "../shared/problem-text";
 
 /** How to reach one cluster's API server. */
 export interface KubeConnection {

@@ -11,11 +11,14 @@ import { BadRequestError, ConfigError, describeError } from "../shared/errors";
 import { combinedSecretClash } from "../config/secret-names";
 import { boundedList } from "../shared/bounded-list";
 import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
-import { deadlineProblem, type Problem } from "../shared/problem";
+import type { Problem } from "../shared/problem";
 import type { CombinedSecretReport, RegistryReport } from "../report/report";
 import { ECR_PUBLIC_HOST, parseConfiguredRegistry, type RegistryHost } from "../formats/registry-host";
 import { combinedSecretValue } from "./secret-payload";
 import { addSharing, startRotation, writeSecret, type Rotation, type RotationDeps, type RotationOptions } from "./rotation-context";
+
+/** The deadline cut an AWS call (no URL to scrub: built here, so the rotate path needs none of shared/problem.ts). */
+const awsDeadline = (detail: string): Problem => ({ kind: "deadline", target: { service: "aws" }, detail });
 import { rotateRegistry, type FetchedToken, type RegistryStep } from "./rotate-registry";
 
 export type { RotationDeps, RotationOptions } from "./rotation-context";
@@ -77,7 +80,7 @@ async function selectRegistries(run: Rotation): Promise<RegistryHost[] | undefin
   } catch (error) {
     if (error instanceof BadRequestError) throw error;
     run.errors.push(isDeadlineExceeded(error) ? `skipped: ${DEADLINE_REASON} (${describeError(error)})` : describeError(error));
-    if (isDeadlineExceeded(error)) run.problems.push(deadlineProblem({ service: "aws" }, error.what ?? ""));
+    if (isDeadlineExceeded(error)) run.problems.push(awsDeadline(error.what ?? ""));
     return undefined;
   }
 }
@@ -105,7 +108,7 @@ async function rotateCombined(run: Rotation, secretName: string, fetched: Fetche
   }
   if (run.deps.deadline?.expired()) {
     run.errors.push(`${secretName}: skipped: ${DEADLINE_REASON}`);
-    return { secretName, outcome: "skipped", reason: DEADLINE_REASON, problem: deadlineProblem({ service: "aws" }) };
+    return { secretName, outcome: "skipped", reason: DEADLINE_REASON, problem: awsDeadline("") };
   }
   if (fresh.length === 0 || fetched.some((f) => f.credential === undefined && !f.registry.public)) {
     return { secretName, outcome: "skipped", reason: "not every registry has a fresh token: a partial combined secret is never written" };
@@ -127,7 +130,7 @@ async function rotateCombined(run: Rotation, secretName: string, fetched: Fetche
   } catch (error) {
     run.errors.push(`${secretName}: ${describeError(error)}`);
     return isDeadlineExceeded(error)
-      ? { secretName, outcome: "skipped", reason: DEADLINE_REASON, problem: deadlineProblem({ service: "aws" }, error.what ?? "") }
+      ? { secretName, outcome: "skipped", reason: DEADLINE_REASON, problem: { kind: "deadline", target: { service: "aws" }, detail: error.what ?? "" } }
       : { secretName, outcome: "failed", reason: describeError(error) };
   }
 }

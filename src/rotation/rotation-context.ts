@@ -10,7 +10,7 @@ import type { Deadline } from "../shared/deadline";
 import type { SecretValue } from "../formats/secret-value";
 import { RegionTokens, type EcrApi } from "./ecr";
 import type { SecretsApi } from "./secrets-manager";
-import { shareOwnedSecret, type SharingResult } from "./secret-sharing";
+import type { SharingResult } from "./secret-sharing";
 import { writeOwnedSecret, type SecretWriteResult } from "./secret-writer";
 
 export interface RotationDeps {
@@ -88,6 +88,9 @@ export async function writeSecret(
     refuseCreate: options.refuseCreate,
   });
   const sharing = { readers: config.secretReaders, replicas: config.replicaRegions };
+  // Resource policies and replicas are loaded only when configured: the plain rotation path stays small.
+  if (sharing.readers.length === 0 && sharing.replicas.length === 0) return { ...result, shared: { errors: [] } };
+  const { shareOwnedSecret } = await import("./secret-sharing");
   const shared = await shareOwnedSecret(deps.secrets, { name, dryRun: options.dryRun, write: result }, sharing);
   run.errors.push(...shared.errors);
   return { ...result, shared };

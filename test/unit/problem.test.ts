@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { describeFailure } from "../../src/kube/failure";
 import { KubeApiError } from "../../src/kube/types";
 import { DeadlineExceededError } from "../../src/shared/deadline";
-import { httpProblem, isRetryable, kubeRequestReason, problemHint, rowOutcome, transportProblem, type Problem } from "../../src/shared/problem";
+import { httpProblem, isRetryable, rowOutcome, transportProblem, type Problem } from "../../src/shared/problem";
+import { kubeRequestReason, problemHint } from "../../src/shared/problem-text";
 import { scrub, scrubUrl } from "../../src/shared/redact-text";
 
 const EKS = "https://0123456789ABCDEF0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com";
