@@ -26,7 +26,7 @@ import { formatReport, type FormatOptions, type Report } from "../report/report"
 import { formatQuiet } from "./quiet";
 import { fitToWidth } from "../report/table";
 import type { GetFunctionConfigurationFn } from "./function-config";
-import { progressReporter } from "./progress";
+import { progressReporter, waitingReporter } from "./progress";
 import { defaultOnlyRefusal, describeTarget, type ConfigSource, type TargetOptions } from "./target";
 import { handleEvent, runRequest } from "../run/run";
 import { parseManualRequest } from "../request/triggers";
@@ -70,6 +70,18 @@ function progress(io: CliIo, command: string): KubernetesStepDeps | undefined {
   const write = io.progress;
   if (write === undefined || command === "rotate") return undefined;
   return { onProgress: progressReporter(write, { terminal: io.progressIsTerminal === true }) };
+}
+
+/** Says on stderr what the run waits on while a request goes unanswered; returns its stop. */
+function watchWaiting(io: CliIo): () => void {
+  if (io.progress === undefined) return () => undefined;
+  const reporter = waitingReporter(io.progress, { terminal: io.progressIsTerminal === true });
+  const timer = setInterval(reporter.tick, 1_000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    reporter.stop();
+  };
 }
 
 /**
@@ -244,7 +256,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const { env, source } = await resolveEnvironment(io, line.values.function, line.values.region);
     // Parsed before anything runs; the clock starts when the run does.
     deadlineOf(line.values.timeout);
-    return await HANDLERS[line.command]({ ...line, io, env, source });
+    const stopWatching = watchWaiting(io);
+    try {
+      return await HANDLERS[line.command]({ ...line, io, env, source });
+    } finally {
+      stopWatching();
+    }
   } catch (error) {
     return exitCodeOf(io, error, argv);
   }

@@ -122,3 +122,24 @@ describe("a cluster endpoint that does not resolve (item 1)", () => {
     expect(text.stdout).toMatch(/FAIL {2}cluster reachable prod — cannot resolve nonexistent\.invalid/);
   });
 });
+
+describe("an endpoint that accepts connections and never answers (item 2)", () => {
+  it("stderr says what the run waits on (host, try n of m, seconds); the tries fit --timeout; the final message names the URL", async () => {
+    const server = await silentServer();
+    try {
+      const out = await cli(["heal", "--json", "--create", "--timeout", "8", "--now", TOKEN_CLOCK], server.url);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toMatch(new RegExp(`waiting on 127\\.0\\.0\\.1:${server.port} for list namespaces \\(try 1 of 5\\): no answer for \\d+ s`));
+      const report = JSON.parse(out.stdout) as Report;
+      // Secrets Manager was written before the cluster was tried.
+      expect(report.registries[0]).toMatchObject({ registry: HOST, outcome: "created" });
+      const cluster = report.kubernetes!.clusters[0]!;
+      expect(cluster.error).toContain(`no answer from ${server.url} in time (ETIMEDOUT)`);
+      expect(cluster.problems?.[0]).toMatchObject({ kind: "network", code: "ETIMEDOUT", target: { url: server.url } });
+      // The run ended at its deadline (the test's timeout is far below 5 tries × 30 s): recorded as reached.
+      expect(report.deadline?.reached).toBe(true);
+    } finally {
+      await server.close();
+    }
+  }, 30_000);
+});
