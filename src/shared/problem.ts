@@ -50,7 +50,8 @@ interface HttpProblem extends ProblemBase {
 }
 
 export type Problem =
-  | (ProblemBase & { kind: "deadline" })
+  /** The deadline (or, `interrupted`, the operator's interrupt) cut the work or let it never start. */
+  | (ProblemBase & { kind: "deadline"; interrupted?: true })
   | (HttpProblem & { kind: "unauthorized" })
   | (HttpProblem & { kind: "forbidden" })
   | (HttpProblem & { kind: "not-found" })
@@ -150,8 +151,8 @@ export function timeoutProblem(target: ProblemTarget): Problem {
   return { kind: "network", code: "ETIMEDOUT", errno: "ETIMEDOUT", target: cleanTarget(target), detail: "" };
 }
 
-export function deadlineProblem(target: ProblemTarget, detail = ""): Problem {
-  return { kind: "deadline", target: cleanTarget(target), detail };
+export function deadlineProblem(target: ProblemTarget, detail = "", reason: "deadline" | "interrupted" = "deadline"): Problem {
+  return { kind: "deadline", target: cleanTarget(target), detail, ...(reason === "interrupted" ? { interrupted: true as const } : {}) };
 }
 
 export function invalidAnswerProblem(target: ProblemTarget, detail: string): Problem {
@@ -238,7 +239,9 @@ export function problemHint(p: Problem): string | undefined {
     case "unauthorized":
       return UNAUTHORIZED_CAUSES;
     case "deadline":
-      return "the invocation's deadline came first: run again (the CLI: a larger --timeout) for the work left";
+      return p.interrupted
+        ? "the run was interrupted: run again for the work left"
+        : "the invocation's deadline came first: run again (the CLI: a larger --timeout) for the work left";
     case "forbidden":
       return "grant the missing permission (infra/k8s/rbac.yaml for the cluster)";
     case "throttled":
@@ -270,7 +273,7 @@ export function kubeRequestReason(p: Problem, secrets: readonly string[] = []): 
   const suffix = message ? `: ${message}` : "";
   switch (p.kind) {
     case "deadline":
-      return `deadline: ${op} not done before the invocation's deadline`;
+      return p.interrupted ? `interrupted: ${op} not done (the run was interrupted)` : `deadline: ${op} not done before the invocation's deadline`;
     case "network":
       if (p.code === "ENOTFOUND") return `${unresolvableHint(t.url)} (on ${op})`;
       if (p.code === "ETIMEDOUT" && t.url !== undefined) return `${noAnswerHint(t.url)} (on ${op})`;
@@ -302,7 +305,7 @@ export function problemReason(p: Problem): string {
   const url = p.target.url ? ` at ${p.target.url}` : "";
   switch (p.kind) {
     case "deadline":
-      return `deadline reached${p.detail ? ` during ${p.detail}` : ""}`;
+      return `${p.interrupted ? "interrupted" : "deadline reached"}${p.detail ? ` during ${p.detail}` : ""}`;
     case "network":
       return p.code === "ENOTFOUND" ? unresolvableHint(p.target.url) : `network error ${p.errno ?? p.code} reaching ${p.target.url ?? "the server"}`;
     case "unauthorized":

@@ -14,7 +14,7 @@
  */
 import { Agent, request, type AgentOptions, type RequestOptions } from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
-import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
+import { NO_DEADLINE, type Deadline } from "../shared/deadline";
 import { timeoutProblem, transportProblem, type CarriesProblem, type Problem, type ProblemTarget } from "../shared/problem";
 import { scrubUrl } from "../shared/redact-text";
 import { beginWaiting, currentTry, tryTimeoutMs } from "../shared/waiting";
@@ -85,7 +85,7 @@ export function httpsRequest<T>(input: HttpsRequest, read: (answer: HttpsAnswer)
   const origin = scrubUrl(input.base.origin);
   // A request the deadline cuts says what it was waiting on.
   const what = `${input.what} (waiting on ${origin})`;
-  if (deadline.expired()) return Promise.reject(new DeadlineExceededError(input.what));
+  if (deadline.expired()) return Promise.reject(deadline.cut(input.what));
   const toError = input.toError ?? ((p: Problem) => new TransportError(p));
   const attempt = currentTry();
   return new Promise<T>((resolve, reject) => {
@@ -196,7 +196,7 @@ function totalTimer(input: HttpsRequest, what: string, deadline: Deadline, fail:
   const timeoutMs = tryTimeoutMs(input.timeoutMs, left);
   const byDeadline = left <= timeoutMs;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const onDeadline = (): void => fail(new DeadlineExceededError(what));
+  const onDeadline = (): void => fail(deadline.cut(what));
   const state: TotalTimer = {
     onTimeout: () => undefined,
     arm() {

@@ -143,3 +143,62 @@ describe("an endpoint that accepts connections and never answers (item 2)", () =
     }
   }, 30_000);
 });
+
+/** Starts a CLI run; `stderrUntil` resolves once stderr matches. */
+function startCli(args: string[], endpoint: string) {
+  const child = spawn(process.execPath, ["bin/ecr-token-rotator.mjs", ...args], { env: baseEnv(endpoint), stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  const watchers: Array<{ pattern: RegExp; resolve: () => void }> = [];
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const w of watchers.splice(0))
+      if (w.pattern.test(stderr)) w.resolve();
+      else watchers.push(w);
+  });
+  const exited = new Promise<Run>((resolve) => child.on("exit", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr })));
+  const stderrUntil = (pattern: RegExp): Promise<void> => new Promise((resolve) => (pattern.test(stderr) ? resolve() : watchers.push({ pattern, resolve })));
+  return { child, exited, stderrUntil };
+}
+
+describe("Ctrl-C during a heal (item 3)", () => {
+  it("the first SIGINT: the partial Report says the secret was written and the cluster work interrupted; exit 130", async () => {
+    const server = await silentServer();
+    try {
+      const run = startCli(["heal", "--json", "--create", "--now", TOKEN_CLOCK], server.url);
+      // The secret is written before any cluster request; the cluster request is then in flight.
+      await run.stderrUntil(/waiting on 127\.0\.0\.1:\d+ for list namespaces/);
+      run.child.kill("SIGINT");
+      const out = await run.exited;
+      expect(out.code).toBe(130);
+      expect(out.stderr).toContain("interrupted: no new work starts");
+      const report = JSON.parse(out.stdout) as Report;
+      expect(report).toMatchObject({ ok: false, interrupted: true });
+      expect(report.registries[0]).toMatchObject({ registry: HOST, secretName: SECRET, outcome: "created" });
+      const cluster = report.kubernetes!.clusters[0]!;
+      expect(cluster.ok).toBe(false);
+      expect(cluster.error).toMatch(/^skipped: interrupted/);
+      expect(report.errors.join("\n")).toContain("skipped: interrupted");
+      expect(report.deadline?.reached).toBe(false);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("a second SIGINT exits at once (130), without waiting for what is in flight", async () => {
+    const server = await silentServer();
+    try {
+      const run = startCli(["heal", "--json", "--create", "--now", TOKEN_CLOCK], server.url);
+      await run.stderrUntil(/waiting on 127\.0\.0\.1:\d+ for list namespaces/);
+      // Two interrupts in a row: the second does not wait for the partial Report.
+      run.child.kill("SIGINT");
+      await run.stderrUntil(/interrupted: no new work starts/);
+      run.child.kill("SIGINT");
+      const out = await run.exited;
+      expect(out.code).toBe(130);
+    } finally {
+      await server.close();
+    }
+  });
+});
