@@ -77,6 +77,7 @@ function diagnoseTarget(config: Config, request: Request, listed?: readonly stri
     ...(listed !== undefined ? { listed } : {}),
     configuredHosts: config.rotation.registries.map((r) => r.host),
     pullSecretName: k.pullSecretName,
+    patchServiceAccounts: k.patchServiceAccounts,
   };
 }
 

@@ -19,6 +19,7 @@ export type CauseCode =
   | "wrong-region"
   | "not-a-credential-problem"
   | "registry-permission-denied"
+  | "registry-refused-credential"
   | "unknown";
 
 /** Why a container is stuck pulling its image (diagnose/classify.ts decides it). */
