@@ -12,8 +12,12 @@
  *
  * Every run has a deadline (--timeout, default 900 s): work left when it passes is reported
  * `skipped` (reason `deadline`) and the run fails (exit 1), the Report is still printed.
+ * Ctrl-C (SIGINT): no new work starts, what is in flight is aborted, the partial Report is
+ * printed (what was written; the rest `skipped`, reason `interrupted`), exit 130. A second
+ * Ctrl-C exits at once.
  *
- * Exit codes: 0 success, 1 the run failed (see the report), 2 bad usage, configuration or request.
+ * Exit codes: 0 success, 1 the run failed (see the report), 2 bad usage, configuration or request,
+ * 130 interrupted.
  * For doctor: 0 when no check failed, 1 when one did.
  */
 import { readFile } from "node:fs/promises";
@@ -26,7 +30,7 @@ import { formatReport, type FormatOptions, type Report } from "../report/report"
 import { formatQuiet } from "./quiet";
 import { fitToWidth } from "../report/table";
 import type { GetFunctionConfigurationFn } from "./function-config";
-import { progressReporter } from "./progress";
+import { progressReporter, waitingReporter } from "./progress";
 import { defaultOnlyRefusal, describeTarget, type ConfigSource, type TargetOptions } from "./target";
 import { handleEvent, runRequest } from "../run/run";
 import { parseManualRequest } from "../request/triggers";
@@ -61,6 +65,8 @@ export interface CliIo {
   progressIsTerminal?: boolean;
   /** Width of the terminal the table goes to; undefined = not a terminal (no wrapping). */
   columns?: number | undefined;
+  /** Aborted on the first Ctrl-C: the run's deadline is then reached at once. */
+  interrupt?: AbortSignal;
   /** lambda:GetFunctionConfiguration for --function (tests); default: @aws-sdk/client-lambda. */
   getFunctionConfiguration?: GetFunctionConfigurationFn;
 }
@@ -70,6 +76,18 @@ function progress(io: CliIo, command: string): KubernetesStepDeps | undefined {
   const write = io.progress;
   if (write === undefined || command === "rotate") return undefined;
   return { onProgress: progressReporter(write, { terminal: io.progressIsTerminal === true }) };
+}
+
+/** Says on stderr what the run waits on while a request goes unanswered; returns its stop. */
+function watchWaiting(io: CliIo): () => void {
+  if (io.progress === undefined) return () => undefined;
+  const reporter = waitingReporter(io.progress, { terminal: io.progressIsTerminal === true });
+  const timer = setInterval(reporter.tick, 1_000);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    reporter.stop();
+  };
 }
 
 /**
@@ -137,7 +155,7 @@ async function requestCommand({ io, command, values, now, env, source }: Command
   const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command), purpose: command === "diagnose" ? "diagnose" : "rotate" });
   announce(io, command, app.config, source, { clusters: values.cluster, registries: values.registry, namespaces: values.namespace });
   // The deadline-bound dependencies are built afresh: the --create guard goes on those.
-  const deps = bind(app, deadlineOf(values.timeout));
+  const deps = bind(app, deadlineOf(values.timeout, io.interrupt));
   if (!readOnly && !values.create) deps.refuseCreate = defaultOnlyRefusal(env, source);
   return print(io, await runRequest(request, app.config, deps), { values, source });
 }
@@ -154,7 +172,7 @@ async function invokeCommand({ io, command, values, now, env, source }: CommandC
   }
   const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command) });
   announce(io, command, app.config, source, {});
-  return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout))), { values, source });
+  return print(io, await handleEvent(event, app.config, bind(app, deadlineOf(values.timeout, io.interrupt))), { values, source });
 }
 
 /** --event FILE: its text; a file that cannot be read is a bad request (exit 2) naming it and why. */
@@ -244,14 +262,35 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     const { env, source } = await resolveEnvironment(io, line.values.function, line.values.region);
     // Parsed before anything runs; the clock starts when the run does.
     deadlineOf(line.values.timeout);
-    return await HANDLERS[line.command]({ ...line, io, env, source });
+    const stopWatching = watchWaiting(io);
+    try {
+      return await HANDLERS[line.command]({ ...line, io, env, source });
+    } finally {
+      stopWatching();
+    }
   } catch (error) {
     return exitCodeOf(io, error, argv);
   }
 }
 
+/**
+ * Ctrl-C: the first stops the run (see the header), the second exits at once (130). The
+ * launcher (bin/ecr-token-rotator.mjs) ignores SIGINT itself when it re-runs this under Node 22.
+ */
+function onInterrupt(): AbortSignal {
+  const interrupt = new AbortController();
+  process.on("SIGINT", () => {
+    if (interrupt.signal.aborted) process.exit(130);
+    process.stderr.write("\ninterrupted: no new work starts, the work in flight is aborted; the partial Report follows (Ctrl-C again exits at once)\n");
+    interrupt.abort();
+  });
+  return interrupt.signal;
+}
+
 export async function main(): Promise<void> {
+  const interrupt = onInterrupt();
   const code = await runCli(process.argv.slice(2), {
+    interrupt,
     env: process.env,
     stdout: (text) => process.stdout.write(`${text}\n`),
     stderr: (text) => process.stderr.write(`${text}\n`),
@@ -264,5 +303,5 @@ export async function main(): Promise<void> {
       return Buffer.concat(chunks).toString("utf8");
     },
   });
-  process.exitCode = code;
+  process.exitCode = interrupt.aborted ? 130 : code;
 }

@@ -121,14 +121,15 @@ export function clock(now: string | undefined): (() => Date) | undefined {
   return () => new Date(Date.now() + offset);
 }
 
-/** The run's deadline from --timeout SECONDS (a positive number, at most 86400). */
-export function deadlineOf(timeout: string | undefined): Deadline {
-  if (timeout === undefined) return deadlineIn(DEFAULT_CLI_TIMEOUT_SECONDS * 1000);
+/** The run's deadline from --timeout SECONDS (a positive number, at most 86400), reached at once on `interrupt`. */
+export function deadlineOf(timeout: string | undefined, interrupt?: AbortSignal): Deadline {
+  const clock = interrupt ? { interrupt } : {};
+  if (timeout === undefined) return deadlineIn(DEFAULT_CLI_TIMEOUT_SECONDS * 1000, clock);
   const seconds = Number(timeout);
   if (!/^\d+(\.\d+)?$/.test(timeout.trim()) || !(seconds > 0) || seconds > 86_400) {
     throw new UsageError(`--timeout ${JSON.stringify(timeout)}: expected a number of seconds from 0 (exclusive) to 86400`);
   }
-  return deadlineIn(seconds * 1000);
+  return deadlineIn(seconds * 1000, clock);
 }
 
 export interface CommandLine {

@@ -24,7 +24,7 @@ import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
 import { networkHint } from "../shared/problem-text";
 import { problemOf } from "../kube/retry";
 import type { Request } from "../request/triggers";
-import { DEADLINE_REASON, isDeadlineExceeded, NO_DEADLINE, type Deadline } from "../shared/deadline";
+import { cutReasonOf, DEADLINE_REASON, isDeadlineExceeded, NO_DEADLINE, type Deadline } from "../shared/deadline";
 import { connectCluster, defaultAccess, type ClusterAccess, type ClusterConnection } from "../fleet/access";
 import { forEachCluster } from "../fleet/each";
 import { withClusterSession, withSession, type SessionOptions, type SessionReads } from "../fleet/session";
@@ -77,6 +77,7 @@ function diagnoseTarget(config: Config, request: Request, listed?: readonly stri
     ...(listed !== undefined ? { listed } : {}),
     configuredHosts: config.rotation.registries.map((r) => r.host),
     pullSecretName: k.pullSecretName,
+    patchServiceAccounts: k.patchServiceAccounts,
   };
 }
 
@@ -215,7 +216,7 @@ function failedCluster(cluster: ClusterConfig, error: unknown): ClusterReport {
       region: cluster.region,
       ok: false,
       skipped: "deadline",
-      error: `skipped: ${DEADLINE_REASON} (${describeError(error)})`,
+      error: `skipped: ${cutReasonOf(error)} (${describeError(error)})`,
       problems: [problemOf(error)],
       namespaces: [],
     };

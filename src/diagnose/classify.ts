@@ -61,6 +61,29 @@ function otherCarriers(input: StuckContainerInput, sa: string): Array<{ name: st
     .sort((a, b) => Number(b.pullSecrets.includes(product)) - Number(a.pullSecrets.includes(product)) || a.name.localeCompare(b.name));
 }
 
+/** A ReplicaSet's name is its Deployment's plus `-<pod-template-hash>`. */
+const REPLICA_SET_SUFFIX = /-[a-z0-9]{5,10}$/;
+
+/** How this pod is recreated (admission then copies the ServiceAccount's imagePullSecrets). */
+export function recreateCommand(input: Pick<StuckContainerInput, "namespace" | "pod" | "owner">): string {
+  const kubectl = `kubectl -n ${input.namespace}`;
+  const owner = input.owner;
+  if (owner?.kind === "ReplicaSet" && REPLICA_SET_SUFFIX.test(owner.name))
+    return `${kubectl} rollout restart deployment/${owner.name.replace(REPLICA_SET_SUFFIX, "")}`;
+  if (owner?.kind === "StatefulSet" || owner?.kind === "DaemonSet") return `${kubectl} rollout restart ${owner.kind.toLowerCase()}/${owner.name}`;
+  if (owner) return `${kubectl} delete pod ${input.pod} (its ${owner.kind} ${owner.name} recreates it)`;
+  return `${kubectl} delete pod ${input.pod}, then create it again from its manifest (no controller owns it)`;
+}
+
+/** The next step for a pod without imagePullSecrets whose ServiceAccount `sa` does not (yet) carry one. */
+function patchHint(input: StuckContainerInput, sa: string, otherwise: string): string {
+  const pullSecret = input.pullSecretName ?? "its pull secret";
+  if (input.patchServiceAccounts?.includes(sa)) {
+    return `PATCH_SERVICE_ACCOUNTS already lists "${sa}": run heal (it adds ${pullSecret} to the ServiceAccount in ${input.namespace}), then recreate the pod: ${recreateCommand(input)}`;
+  }
+  return `${otherwise}, run heal, then recreate the pod: ${recreateCommand(input)}`;
+}
+
 /** 2. The pod has no imagePullSecrets: the default-ServiceAccount trap, or a pod created before its SA got one. */
 function noImagePullSecrets(input: StuckContainerInput): Cause {
   const sa = input.serviceAccountName || "default";
@@ -91,16 +114,16 @@ function noImagePullSecrets(input: StuckContainerInput): Cause {
       code: "default-service-account-trap",
       message: `the pod runs as ServiceAccount "default" and has no imagePullSecrets; ${saText}${carrierText}`,
       hint: later
-        ? "recreate the pod (e.g. kubectl rollout restart of its Deployment) so admission copies the ServiceAccount's pull secret"
-        : `${useCarrier}set PATCH_SERVICE_ACCOUNTS=default (the product adds ${input.pullSecretName ?? "its pull secret"} to the ServiceAccount on heal), run heal, then recreate the pod`,
+        ? `recreate the pod so admission copies the ServiceAccount's pull secret: ${recreateCommand(input)}`
+        : `${useCarrier}${patchHint(input, "default", `set PATCH_SERVICE_ACCOUNTS=default (the product adds ${input.pullSecretName ?? "its pull secret"} to the ServiceAccount on heal)`)}`,
     };
   }
   return {
     code: "no-image-pull-secrets",
     message: `the pod has no imagePullSecrets; ${saText}${carrierText}`,
     hint: later
-      ? "recreate the pod so admission copies the ServiceAccount's pull secret"
-      : `${useCarrier}add the pull secret to the pod spec, or add "${sa}" to PATCH_SERVICE_ACCOUNTS, run heal, then recreate the pod`,
+      ? `recreate the pod so admission copies the ServiceAccount's pull secret: ${recreateCommand(input)}`
+      : `${useCarrier}${patchHint(input, sa, `add the pull secret to the pod spec, or add "${sa}" to PATCH_SERVICE_ACCOUNTS`)}`,
   };
 }
 
@@ -191,11 +214,39 @@ function tokenExpired(input: StuckContainerInput, matching: MatchedEntry[], imag
   };
 }
 
-/** Nothing found: the pull secrets look right, so the kubelet's own message is the lead. */
+/** The registry's answer in the kubelet's text: `401 Unauthorized`, `403 Forbidden`, or neither. */
+function registryStatus(input: StuckContainerInput): 401 | 403 | undefined {
+  const text = [input.detail ?? "", input.message ?? ""].join("\n");
+  if (/\b401 Unauthorized\b/i.test(text)) return 401;
+  if (/\b403 Forbidden\b/i.test(text)) return 403;
+  return undefined;
+}
+
+/**
+ * Nothing found in the cluster: the pull secrets look right, so the kubelet's own message is
+ * the lead. A 401 (the registry refused the credential) with a pull secret that looks right: its
+ * password is wrong or stale — what a heal refreshes.
+ */
 function unknownCause(input: StuckContainerInput, imageHostPort: string): Cause {
+  const says = input.detail || input.message ? quote(input.detail || input.message) : "(no message)";
+  const secrets = input.secrets.map((s) => `"${s.name}"`).join(", ");
+  const status = registryStatus(input);
+  if (status === 401) {
+    const ours = input.pullSecretName !== undefined && input.secrets.some((s) => s.name === input.pullSecretName);
+    return {
+      code: "registry-refused-credential",
+      message: `${imageHostPort} refused the credential (401 Unauthorized): the pull secret ${secrets} looks right for it, so the registry does not accept its password — wrong or stale; kubelet: ${says}`,
+      hint: ours
+        ? `run heal: it writes a fresh token into Secrets Manager and into ${input.pullSecretName}; the kubelet retries the pull by itself`
+        : `refresh ${secrets} where it comes from (ESO: force a re-sync; else recreate it with a valid password), or point the pod at the product's pull secret${input.pullSecretName !== undefined ? ` (${input.pullSecretName}, refreshed by heal)` : ""}`,
+    };
+  }
   return {
     code: "unknown",
-    message: `stuck in ${input.reason}, but the pull secret${input.secrets.length > 1 ? "s look" : " looks"} right for ${imageHostPort}; kubelet: ${input.detail || input.message ? quote(input.detail || input.message) : "(no message)"}`,
-    hint: `read the kubelet's message: a 403 without a reason usually means the token's IAM principal lacks ${ECR_PULL_ACTIONS.join(", ")} on the repository (or, across accounts, the repository policy does not grant them); otherwise kubectl describe pod`,
+    message: `stuck in ${input.reason}, but the pull secret${input.secrets.length > 1 ? "s look" : " looks"} right for ${imageHostPort}; kubelet: ${says}`,
+    hint:
+      status === 403
+        ? `a 403 without a reason usually means the token's IAM principal lacks ${ECR_PULL_ACTIONS.join(", ")} on the repository (or, across accounts, the repository policy does not grant them); otherwise kubectl -n ${input.namespace} describe pod ${input.pod}`
+        : `read the kubelet's message and the pod's Events: kubectl -n ${input.namespace} describe pod ${input.pod}`,
   };
 }

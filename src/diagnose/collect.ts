@@ -154,6 +154,8 @@ function stuckRow(ctx: DiagnoseContext, s: Stuck, eventError: string | undefined
     ...(detail ? { detail } : {}),
     configuredHosts: ctx.target.configuredHosts,
     pullSecretName: ctx.target.pullSecretName,
+    ...(ctx.target.patchServiceAccounts ? { patchServiceAccounts: ctx.target.patchServiceAccounts } : {}),
+    ...(s.owner ? { owner: s.owner } : {}),
     now: ctx.now,
   };
   if (unreadable.length > 0) {

@@ -33,6 +33,8 @@ export interface DiagnoseTarget {
   configuredHosts: string[];
   /** The pull secret the product writes. */
   pullSecretName: string;
+  /** The ServiceAccounts a heal adds the pull secret to (PATCH_SERVICE_ACCOUNTS). */
+  patchServiceAccounts?: readonly string[];
 }
 
 export interface DiagnoseDeps {

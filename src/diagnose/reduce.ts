@@ -59,6 +59,8 @@ export interface Stuck extends StuckContainer {
   pullSecrets: string[];
   /** The pull error carried by the waiting message, if any. */
   detail?: string;
+  /** The pod's controller, when it has one. */
+  owner?: { kind: string; name: string };
 }
 
 /** The stuck containers of one pod (init containers included). */
@@ -67,6 +69,8 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
   const specImages = new Map<string, string>();
   for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) if (c.image) specImages.set(c.name, c.image);
   const pullSecrets = [...new Set((pod.spec?.imagePullSecrets ?? []).map((s) => s.name ?? "").filter((n) => n !== ""))];
+  const controller = pod.metadata.ownerReferences?.find((o) => o.controller === true && o.kind && o.name);
+  const owner = controller ? { kind: controller.kind!, name: controller.name! } : undefined;
   for (const status of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
     const waiting = status.state?.waiting;
     if (!waiting?.reason || !STUCK_REASONS.includes(waiting.reason)) continue;
@@ -81,6 +85,7 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
       ...(waiting.message ? { message: waiting.message } : {}),
       ...(detail ? { detail } : {}),
       ...(pod.spec?.serviceAccountName ? { serviceAccountName: pod.spec.serviceAccountName } : {}),
+      ...(owner ? { owner } : {}),
       pullSecrets,
     });
   }

@@ -42,5 +42,9 @@ export interface StuckContainerInput extends StuckContainer {
   configuredHosts: string[];
   /** The pull secret the product writes (PULL_SECRET_NAME). */
   pullSecretName?: string;
+  /** The ServiceAccounts a heal adds the pull secret to (PATCH_SERVICE_ACCOUNTS). */
+  patchServiceAccounts?: readonly string[];
+  /** The pod's controller (ownerReferences), when it has one: how the pod is recreated. */
+  owner?: { kind: string; name: string };
   now: Date;
 }

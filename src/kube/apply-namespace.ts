@@ -3,7 +3,7 @@
  * a lost write response is recognised on the re-read), then the requested ServiceAccounts.
  */
 import { decideSecret, decideServiceAccount, ESO_MANAGED_LABEL, summarizeSecret, type SecretDecision, type SecretSummary } from "./decide";
-import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
+import { cutReasonOf, DEADLINE_REASON, INTERRUPTED_REASON, isDeadlineExceeded } from "../shared/deadline";
 import { deadlineProblem } from "../shared/problem";
 import { problemOf } from "./retry";
 import type { ApplyContext, ClusterState, NamespaceResult } from "./apply-types";
@@ -42,7 +42,8 @@ async function applyNamespace(ctx: ApplyContext, state: ClusterState, namespace:
   const r: NamespaceResult = { namespace, outcome: "failed" };
   if (ctx.deps.deadline?.expired()) {
     ctx.result.deadlineReached = true;
-    return { namespace, outcome: "skipped", reason: DEADLINE_REASON, problem: deadlineProblem(kubeTarget({ verb: "get", resource: "secrets", namespace })) };
+    const why = ctx.deps.deadline.interrupted() ? INTERRUPTED_REASON : DEADLINE_REASON;
+    return { namespace, outcome: "skipped", reason: why, problem: deadlineProblem(kubeTarget({ verb: "get", resource: "secrets", namespace }), "", why) };
   }
   const progress: WriteProgress = { verb: "get", attempts: 0 };
   try {
@@ -55,7 +56,8 @@ async function applyNamespace(ctx: ApplyContext, state: ClusterState, namespace:
       ctx.result.deadlineReached = true;
       r.outcome = "skipped";
       // A write in flight when the deadline came may have been applied: say so.
-      r.reason = progress.verb === "get" ? DEADLINE_REASON : `${DEADLINE_REASON} (cut during ${progress.verb}: the write may have been applied)`;
+      const why = cutReasonOf(error);
+      r.reason = progress.verb === "get" ? why : `${why} (cut during ${progress.verb}: the write may have been applied)`;
       r.problem = problemOf(error, kubeTarget({ verb: progress.verb, resource: "secrets", namespace }));
       return r;
     }

@@ -11,7 +11,7 @@ import { serializeDockerConfig, type RegistryLogin } from "../formats/dockerconf
 import { summarizeSecret, type SecretSummary } from "./decide";
 import { applyNamespaces } from "./apply-namespace";
 import { resyncExternalSecrets } from "./apply-eso";
-import { DEADLINE_REASON, isDeadlineExceeded } from "../shared/deadline";
+import { cutReasonOf, isDeadlineExceeded } from "../shared/deadline";
 import { MAX_KUBE_CONCURRENCY } from "../shared/names";
 import type { ApplyContext, ApplyDeps, ClusterApplyResult, ClusterState, ClusterTarget, NamespaceResult } from "./apply-types";
 import { describeFailure } from "./failure";
@@ -220,11 +220,12 @@ function selectionOf(ctx: ApplyContext, listedNamespaces: Settled<KubeNamespace[
     result.deadlineReached = true;
     if (nsTarget.mode === "list") {
       for (const ns of [...new Set(nsTarget.names)].sort()) {
-        result.namespaces.push({ namespace: ns, outcome: "skipped", reason: DEADLINE_REASON, problem: problemOf(listedNamespaces.error) });
+        result.namespaces.push({ namespace: ns, outcome: "skipped", reason: cutReasonOf(listedNamespaces.error), problem: problemOf(listedNamespaces.error) });
       }
       result.problems.push(problemOf(listedNamespaces.error));
     }
-    result.errors.push(`skipped: ${DEADLINE_REASON} (the namespaces could not be listed before the invocation's deadline)`);
+    const why = cutReasonOf(listedNamespaces.error);
+    result.errors.push(`skipped: ${why} (the namespaces could not be listed before ${why === "interrupted" ? "the interrupt" : "the invocation's deadline"})`);
     return undefined;
   }
   if (nsTarget.mode === "list" && classify(listedNamespaces.error).kind === "forbidden") {

@@ -157,14 +157,15 @@ async function timed<T>(client: Client, what: string, send: (options: CallOption
     timer = setTimeout(
       () => {
         abort.abort();
-        reject(byDeadline ? new DeadlineExceededError(what) : Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" }));
+        reject(byDeadline ? deadline.cut(what) : Object.assign(new Error("request timed out"), { code: "ETIMEDOUT" }));
       },
       Math.min(timeoutMs, left),
     );
   });
   const options = { middleware: [...(base?.middleware ?? []), signalMiddleware], middlewareMergeStrategy: "append" } as unknown as CallOptions;
   try {
-    return await Promise.race([send(options), expired]);
+    // The deadline's signal (an interrupt too) aborts the call in flight.
+    return await deadline.race(Promise.race([send(options), expired]), what, () => abort.abort());
   } finally {
     clearTimeout(timer);
   }

@@ -3,9 +3,10 @@
  * Exponential backoff with full jitter, `Retry-After` honoured (bounded), a bounded number of
  * attempts. 409 is retryable but handled by the caller (re-read, decide again) — see apply.ts.
  */
-import { DeadlineExceededError, isDeadlineExceeded, type Deadline } from "../shared/deadline";
+import { cutReasonOf, isDeadlineExceeded, type Deadline } from "../shared/deadline";
 import { carriesProblem, deadlineProblem, errorCode, isRetryable, networkCodeOf, transportProblem, type Problem, type ProblemTarget } from "../shared/problem";
 import { scrub } from "../shared/redact-text";
+import { inTry, MIN_TRY_MS } from "../shared/waiting";
 import { KubeApiError, kubeTarget, type KubeRequestWhere } from "./types";
 
 export interface RetryPolicy {
@@ -53,7 +54,7 @@ export function transportError(error: unknown, url: string, where: KubeRequestWh
 /** The Problem of any thrown value: its own, the deadline's, a transport failure's by its code, else `other`. */
 export function problemOf(error: unknown, target: ProblemTarget = { service: "kubernetes" }): Problem {
   if (carriesProblem(error)) return error.problem;
-  if (isDeadlineExceeded(error)) return deadlineProblem(target, error.what ?? "");
+  if (isDeadlineExceeded(error)) return deadlineProblem(target, error.what ?? "", cutReasonOf(error));
   if (networkCodeOf(errorCode(error)) !== undefined) return transportProblem(error, target);
   return { kind: "other", target, detail: scrub(error instanceof Error ? error.message : String(error)) };
 }
@@ -105,6 +106,12 @@ export interface RetryHooks {
   deadline?: Deadline;
 }
 
+/** A try that ended at its own total timeout (no answer in time). */
+function timedOut(error: unknown): boolean {
+  const p = carriesProblem(error) ? error.problem : undefined;
+  return p?.kind === "network" && p.code === "ETIMEDOUT";
+}
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -118,13 +125,16 @@ export async function withRetry<T>(operation: (attempt: number) => Promise<T>, p
   for (let attempt = 1; ; attempt++) {
     deadline?.check();
     try {
-      return await operation(attempt);
+      return await inTry({ attempt, of: maxAttempts }, () => operation(attempt));
     } catch (error) {
       const c = classify(error);
       if (!c.retryable || attempt >= maxAttempts) throw error;
       // A conflict is resolved by re-reading, not by waiting long: a short jittered pause only.
       const delay = c.kind === "conflict" ? backoffDelay(1, policy, undefined, hooks.random) : backoffDelay(attempt, policy, c.retryAfterMs, hooks.random);
-      if (deadline && delay >= deadline.remainingMs()) throw new DeadlineExceededError(`a retry wait of ${delay} ms`);
+      if (deadline && delay >= deadline.remainingMs()) throw deadline.cut(`a retry wait of ${delay} ms`);
+      // A try that got no answer in time is not repeated when the next could not get the time a
+      // try is given: its own failure (naming the URL) ends the loop, not the deadline mid-try.
+      if (deadline && timedOut(error) && deadline.remainingMs() - delay < MIN_TRY_MS) throw error;
       hooks.onRetry?.(attempt, c, delay);
       if (delay > 0) await wait(delay);
       if (c.kind === "conflict" && hooks.onConflict) await hooks.onConflict(error as KubeApiError);

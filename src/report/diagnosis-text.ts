@@ -19,6 +19,7 @@ export type CauseCode =
   | "wrong-region"
   | "not-a-credential-problem"
   | "registry-permission-denied"
+  | "registry-refused-credential"
   | "unknown";
 
 /** Why a container is stuck pulling its image (diagnose/classify.ts decides it). */
@@ -100,6 +101,8 @@ export function formatDiagnosis(cluster: string, d: ClusterDiagnosis, options: F
   if (d.unreadable !== undefined) return [`diagnosis (${cluster}): could not read the cluster: ${d.unreadable}`];
   for (const note of d.notes ?? []) lines.push(`diagnosis (${cluster}): ${note}`);
   const count = d.stuck.length + (d.truncated ?? 0);
+  // A diagnosis cut before it found anything claims nothing: no false all-clear.
+  if (count === 0 && d.skipped !== undefined) return [...lines, `diagnosis (${cluster}): not done (${d.skipped}): nothing is known about stuck containers`];
   lines.push(
     `diagnosis (${cluster}): ${count === 0 ? "no container stuck pulling its image" : `${count} container${count === 1 ? "" : "s"} stuck pulling ${count === 1 ? "its image" : "their images"}`} (${d.podsScanned} pod${d.podsScanned === 1 ? "" : "s"} scanned)`,
   );

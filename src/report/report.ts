@@ -137,6 +137,12 @@ export interface Report {
    */
   deadline?: { at: string; reached: boolean };
   /**
+   * The run was interrupted (the CLI's Ctrl-C): no new work started after it, what was in flight
+   * was aborted and the work not done is reported `skipped`, reason `interrupted`. The Report says
+   * what was written before it (the registries' outcomes). Absent when not interrupted.
+   */
+  interrupted?: true;
+  /**
    * The doctor action's checklist, in order (absent for the other actions). `ok` is false when a
    * check failed, and `errors` holds one `<name>: <detail>` per failed check.
    */
@@ -200,7 +206,9 @@ export function formatReport(report: Report, options: FormatOptions = {}): strin
   renderRegistries(report, out);
   if (report.kubernetes) renderKubernetes(report, report.kubernetes, out);
   if (report.tokenSecondsRemaining !== null) lines.push(`token validity left (minimum): ${formatDuration(report.tokenSecondsRemaining)}`);
-  if (report.deadline?.reached) lines.push(`deadline ${report.deadline.at} reached: the work left was skipped (reason: deadline)`);
+  if (report.interrupted)
+    lines.push("interrupted: no new work started after it and the work in flight was aborted (reason: interrupted); the rows above say what was written");
+  else if (report.deadline?.reached) lines.push(`deadline ${report.deadline.at} reached: the work left was skipped (reason: deadline)`);
   for (const error of report.errors) if (!shown.some((text) => error.includes(text))) lines.push(`error: ${error}`);
   return lines.join("\n");
 }

@@ -9,7 +9,7 @@ import { BadRequestError, describeError } from "../shared/errors";
 import type { KubernetesReport, Report } from "../report/report";
 import type { DoctorCheck } from "../report/checks";
 import { openSecretScope, scrubDeep } from "../shared/redact";
-import { DEADLINE_REASON, type Deadline } from "../shared/deadline";
+import { DEADLINE_REASON, INTERRUPTED_REASON, type Deadline } from "../shared/deadline";
 import type { Problem } from "../shared/problem";
 import { isValidNamespaceName } from "../shared/names";
 import { rotate, type RotationOutcome } from "../rotation/rotate";
@@ -105,10 +105,15 @@ function deadlineCut(report: Report, runProblems: readonly Problem[]): boolean {
   );
 }
 
-/** Report.deadline, and the run's failure when the deadline cut something. */
+/** Report.deadline (and Report.interrupted), and the run's failure when the deadline or an interrupt cut something. */
 function recordDeadline(report: Report, deadline: Deadline | undefined, runProblems: readonly Problem[] = []): void {
-  if (deadline === undefined || !Number.isFinite(deadline.at)) return;
-  const reached = deadlineCut(report, runProblems);
+  if (deadline === undefined) return;
+  if (deadline.interrupted()) {
+    report.interrupted = true;
+    report.errors.push(`skipped: ${INTERRUPTED_REASON}: the run was interrupted; the work not done is marked so, the rows say what was written`);
+  }
+  if (!Number.isFinite(deadline.at)) return;
+  const reached = !deadline.interrupted() && deadlineCut(report, runProblems);
   report.deadline = { at: new Date(deadline.at).toISOString(), reached };
   if (reached && report.errors.length === 0) report.errors.push(`skipped: ${DEADLINE_REASON}: work was left when the invocation's deadline came`);
 }
@@ -172,16 +177,17 @@ async function pushToClusters(report: Report, request: Request, config: Config, 
   } else if (rotation.stored.length === 0) {
     report.kubernetes = { mode: "skipped", reason: "no credential in Secrets Manager to push", clusters: [] };
   } else if (deadline?.expired()) {
+    const why = deadline.interrupted() ? INTERRUPTED_REASON : DEADLINE_REASON;
     const clusters = selectClusters(config.kubernetes.clusters, request).map((c) => ({
       cluster: c.name,
       region: c.region,
       ok: false,
       skipped: "deadline" as const,
-      error: `skipped: ${DEADLINE_REASON}`,
+      error: `skipped: ${why}`,
       namespaces: [],
     }));
-    report.kubernetes = { mode: "skipped", reason: DEADLINE_REASON, clusters };
-    for (const c of clusters) report.errors.push(`cluster ${c.cluster}: skipped: ${DEADLINE_REASON}`);
+    report.kubernetes = { mode: "skipped", reason: why, clusters };
+    for (const c of clusters) report.errors.push(`cluster ${c.cluster}: skipped: ${why}`);
   } else {
     try {
       const step = await deps.kubernetes();

@@ -6,17 +6,28 @@
  * `min(its own cap, the time left)`, and an AbortSignal that fires at the deadline.
  *
  * Work that the deadline cuts (or that never starts because the deadline has passed) is
- * reported `skipped` with the reason {@link DEADLINE_REASON}, and the run fails.
+ * reported `skipped` with the reason {@link DEADLINE_REASON}, and the run fails. An interrupt
+ * (the CLI's first Ctrl-C, {@link DeadlineClock.interrupt}) reaches the deadline at once: no new
+ * work starts, what is in flight is aborted, and what it cut is `skipped` with the reason
+ * {@link INTERRUPTED_REASON}.
  */
 
 /** The reason recorded for work the deadline cut or never let start. */
 export const DEADLINE_REASON = "deadline";
+/** The reason recorded for work an interrupt (the CLI's Ctrl-C) cut or never let start. */
+export const INTERRUPTED_REASON = "interrupted";
 
-/** Thrown when the deadline has passed (or passes while a call is in flight). Never retried. */
+/** Why work was cut: the deadline passed, or the run was interrupted. */
+export type CutReason = typeof DEADLINE_REASON | typeof INTERRUPTED_REASON;
+
+/** Thrown when the deadline has passed or the run was interrupted (or this happens while a call is in flight). Never retried. */
 export class DeadlineExceededError extends Error {
   override readonly name = "DeadlineExceededError";
-  constructor(readonly what?: string) {
-    super(`deadline reached${what ? ` during ${what}` : ""}`);
+  constructor(
+    readonly what?: string,
+    readonly reason: CutReason = DEADLINE_REASON,
+  ) {
+    super(`${reason === INTERRUPTED_REASON ? "interrupted" : "deadline reached"}${what ? ` during ${what}` : ""}`);
   }
 }
 
@@ -26,21 +37,30 @@ export function isDeadlineExceeded(error: unknown): error is DeadlineExceededErr
   );
 }
 
+/** Why a cut error cut its work (an error from another copy of this module counts as the deadline's unless it says otherwise). */
+export function cutReasonOf(error: DeadlineExceededError): CutReason {
+  return error.reason === INTERRUPTED_REASON ? INTERRUPTED_REASON : DEADLINE_REASON;
+}
+
 export interface Deadline {
   /** Epoch milliseconds of the deadline (Infinity: none). */
   readonly at: number;
-  /** Milliseconds left (0 once passed; Infinity without a deadline). */
+  /** Milliseconds left (0 once passed or interrupted; Infinity without a deadline). */
   remainingMs(): number;
   expired(): boolean;
-  /** Throws {@link DeadlineExceededError} when the deadline has passed. */
+  /** Whether the run was interrupted (then it is expired too: no new work starts). */
+  interrupted(): boolean;
+  /** The error that ends work cut now: the deadline's, or the interrupt's. */
+  cut(what?: string): DeadlineExceededError;
+  /** Throws {@link DeadlineExceededError} when the deadline has passed or the run was interrupted. */
   check(what?: string): void;
   /** The total timeout of one call: `min(capMs, remainingMs())`, at least 1 ms. */
   budget(capMs: number): number;
-  /** Aborts (with a DeadlineExceededError as its reason) when the deadline passes. */
+  /** Aborts (with a DeadlineExceededError as its reason) when the deadline passes or the run is interrupted. */
   readonly signal: AbortSignal;
   /**
-   * Settles like `work`, unless the deadline passes first: then rejects with
-   * DeadlineExceededError (and `onExpire` runs, e.g. to destroy the request).
+   * Settles like `work`, unless the deadline passes (or the run is interrupted) first: then
+   * rejects with DeadlineExceededError (and `onExpire` runs, e.g. to destroy the request).
    */
   race<T>(work: Promise<T>, what?: string, onExpire?: () => void): Promise<T>;
 }
@@ -48,58 +68,71 @@ export interface Deadline {
 export interface DeadlineClock {
   /** Epoch milliseconds (default Date.now). */
   now?: () => number;
+  /** Aborted when the run is interrupted (the CLI's first Ctrl-C): the deadline is then reached at once. */
+  interrupt?: AbortSignal;
+}
+
+/** The deadline's AbortSignal: fires at `at` (re-armed if early) or on the interrupt. */
+function deadlineSignal(at: number, remainingMs: () => number, cut: () => DeadlineExceededError, interrupt: AbortSignal | undefined): AbortSignal {
+  const controller = new AbortController();
+  if (interrupt) {
+    if (interrupt.aborted) controller.abort(cut());
+    else interrupt.addEventListener("abort", () => controller.abort(cut()), { once: true });
+  }
+  if (Number.isFinite(at)) {
+    const fire = () => {
+      const left = remainingMs();
+      if (left > 0) {
+        // Timers may fire early against a clock that is not the timers' own; re-arm.
+        setTimeout(fire, left).unref?.();
+        return;
+      }
+      controller.abort(cut());
+    };
+    // The deadline must never keep a process alive on its own.
+    setTimeout(fire, remainingMs()).unref?.();
+  }
+  return controller.signal;
 }
 
 /** A deadline at epoch millisecond `at` (Infinity for none). */
 export function deadlineAt(at: number, clock: DeadlineClock = {}): Deadline {
   const now = clock.now ?? Date.now;
-  let controller: AbortController | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const remainingMs = () => Math.max(0, at - now());
+  const interrupt = clock.interrupt;
+  let signal: AbortSignal | undefined;
+  const interrupted = () => interrupt?.aborted === true;
+  const remainingMs = () => (interrupted() ? 0 : Math.max(0, at - now()));
   const expired = () => remainingMs() <= 0;
+  const cut = (what?: string) => new DeadlineExceededError(what, interrupted() ? INTERRUPTED_REASON : DEADLINE_REASON);
+  const bounded = Number.isFinite(at) || interrupt !== undefined;
   const deadline: Deadline = {
     at,
     remainingMs,
     expired,
+    interrupted,
+    cut,
     check(what) {
-      if (expired()) throw new DeadlineExceededError(what);
+      if (expired()) throw cut(what);
     },
     budget(capMs) {
       return Math.max(1, Math.min(capMs, remainingMs()));
     },
     get signal(): AbortSignal {
-      if (controller === undefined) {
-        controller = new AbortController();
-        if (Number.isFinite(at)) {
-          const fire = () => {
-            const left = remainingMs();
-            if (left > 0) {
-              // Timers may fire early against a clock that is not the timers' own; re-arm.
-              timer = setTimeout(fire, left);
-              timer.unref?.();
-              return;
-            }
-            controller!.abort(new DeadlineExceededError());
-          };
-          timer = setTimeout(fire, remainingMs());
-          // The deadline must never keep a process alive on its own.
-          timer.unref?.();
-        }
-      }
-      return controller.signal;
+      signal ??= deadlineSignal(at, remainingMs, cut, interrupt);
+      return signal;
     },
     race<T>(work: Promise<T>, what?: string, onExpire?: () => void): Promise<T> {
-      if (!Number.isFinite(at)) return work;
+      if (!bounded) return work;
       if (expired()) {
         onExpire?.();
         work.catch(() => undefined);
-        return Promise.reject(new DeadlineExceededError(what));
+        return Promise.reject(cut(what));
       }
       const signal = deadline.signal;
       return new Promise<T>((resolve, reject) => {
         const onAbort = () => {
           onExpire?.();
-          reject(new DeadlineExceededError(what));
+          reject(cut(what));
         };
         signal.addEventListener("abort", onAbort, { once: true });
         work.then(
@@ -111,7 +144,7 @@ export function deadlineAt(at: number, clock: DeadlineClock = {}): Deadline {
             signal.removeEventListener("abort", onAbort);
             // A call aborted by the deadline's signal reports the deadline, not its own abort.
             // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the work's own rejection, passed on unchanged
-            reject(signal.aborted ? new DeadlineExceededError(what) : error);
+            reject(signal.aborted ? cut(what) : error);
           },
         );
       });

@@ -21,9 +21,15 @@ export function unresolvableHint(url: string | undefined): string {
   return `cannot resolve ${host}: the name is not in this network's DNS — a private endpoint resolves only inside its VPC (from a laptop: a VPN into it; the Lambda: attached to the cluster's VPC), or set the cluster's endpoint override (EKS_CLUSTERS endpoint) to an address that resolves here`;
 }
 
+/** "no answer from <url>": a server that took the connection (or a path that drops it) and never answered in time. */
+export function noAnswerHint(url: string | undefined): string {
+  return `no answer from ${url ?? "the API server"} in time (ETIMEDOUT): it took the connection and did not answer, or the packets are dropped on the way — check that the endpoint is the cluster's (EKS_CLUSTERS endpoint, or DescribeCluster's), the network path from here (VPN, proxy, the cluster security group allowing 443) and the API server's health`;
+}
+
 /** The next step for a network Problem: resolve, reach, or trust the endpoint. */
 export function networkHint(p: Problem & { kind: "network" }): string {
   if (p.code === "ENOTFOUND") return unresolvableHint(p.target.url);
+  if (p.code === "ETIMEDOUT" && p.target.url !== undefined) return noAnswerHint(p.target.url);
   return unreachableHint(p.target.url, p.errno ?? p.code);
 }
 
@@ -35,7 +41,9 @@ export function problemHint(p: Problem): string | undefined {
     case "unauthorized":
       return UNAUTHORIZED_CAUSES;
     case "deadline":
-      return "the invocation's deadline came first: run again (the CLI: a larger --timeout) for the work left";
+      return p.interrupted
+        ? "the run was interrupted: run again for the work left"
+        : "the invocation's deadline came first: run again (the CLI: a larger --timeout) for the work left";
     case "forbidden":
       return "grant the missing permission (infra/k8s/rbac.yaml for the cluster)";
     case "throttled":
@@ -67,9 +75,10 @@ export function kubeRequestReason(p: Problem, secrets: readonly string[] = []): 
   const suffix = message ? `: ${message}` : "";
   switch (p.kind) {
     case "deadline":
-      return `deadline: ${op} not done before the invocation's deadline`;
+      return p.interrupted ? `interrupted: ${op} not done (the run was interrupted)` : `deadline: ${op} not done before the invocation's deadline`;
     case "network":
       if (p.code === "ENOTFOUND") return `${unresolvableHint(t.url)} (on ${op})`;
+      if (p.code === "ETIMEDOUT" && t.url !== undefined) return `${noAnswerHint(t.url)} (on ${op})`;
       return `network error (${p.errno ?? p.code}) on ${op}, retries exhausted${t.url ? `: ${networkHint(p)}` : ""}`;
     case "unauthorized":
       return `unauthorized (401): the bearer token was rejected on ${op}; ${UNAUTHORIZED_CAUSES}`;
@@ -98,7 +107,7 @@ export function problemReason(p: Problem): string {
   const url = p.target.url ? ` at ${p.target.url}` : "";
   switch (p.kind) {
     case "deadline":
-      return `deadline reached${p.detail ? ` during ${p.detail}` : ""}`;
+      return `${p.interrupted ? "interrupted" : "deadline reached"}${p.detail ? ` during ${p.detail}` : ""}`;
     case "network":
       return p.code === "ENOTFOUND" ? unresolvableHint(p.target.url) : `network error ${p.errno ?? p.code} reaching ${p.target.url ?? "the server"}`;
     case "unauthorized":

@@ -49,7 +49,8 @@ interface HttpProblem extends ProblemBase {
 }
 
 export type Problem =
-  | (ProblemBase & { kind: "deadline" })
+  /** The deadline (or, `interrupted`, the operator's interrupt) cut the work or let it never start. */
+  | (ProblemBase & { kind: "deadline"; interrupted?: true })
   | (HttpProblem & { kind: "unauthorized" })
   | (HttpProblem & { kind: "forbidden" })
   | (HttpProblem & { kind: "not-found" })
@@ -149,8 +150,8 @@ export function timeoutProblem(target: ProblemTarget): Problem {
   return { kind: "network", code: "ETIMEDOUT", errno: "ETIMEDOUT", target: cleanTarget(target), detail: "" };
 }
 
-export function deadlineProblem(target: ProblemTarget, detail = ""): Problem {
-  return { kind: "deadline", target: cleanTarget(target), detail };
+export function deadlineProblem(target: ProblemTarget, detail = "", reason: "deadline" | "interrupted" = "deadline"): Problem {
+  return { kind: "deadline", target: cleanTarget(target), detail, ...(reason === "interrupted" ? { interrupted: true as const } : {}) };
 }
 
 export function invalidAnswerProblem(target: ProblemTarget, detail: string): Problem {

@@ -14,8 +14,10 @@
  */
 import { Agent, request, type AgentOptions, type RequestOptions } from "node:https";
 import type { IncomingHttpHeaders } from "node:http";
-import { DeadlineExceededError, NO_DEADLINE, type Deadline } from "../shared/deadline";
+import { NO_DEADLINE, type Deadline } from "../shared/deadline";
 import { timeoutProblem, transportProblem, type CarriesProblem, type Problem, type ProblemTarget } from "../shared/problem";
+import { scrubUrl } from "../shared/redact-text";
+import { beginWaiting, currentTry, tryTimeoutMs } from "../shared/waiting";
 
 /** A request that got no usable answer, by its Problem (the default error of {@link httpsRequest}). */
 export class TransportError extends Error implements CarriesProblem {
@@ -80,14 +82,20 @@ export function keepAliveAgent(options: { maxSockets: AgentOptions["maxSockets"]
  */
 export function httpsRequest<T>(input: HttpsRequest, read: (answer: HttpsAnswer) => BodySink<T> | AtHeaders<T>): Promise<T> {
   const deadline = input.deadline ?? NO_DEADLINE;
-  if (deadline.expired()) return Promise.reject(new DeadlineExceededError(input.what));
+  const origin = scrubUrl(input.base.origin);
+  // A request the deadline cuts says what it was waiting on.
+  const what = `${input.what} (waiting on ${origin})`;
+  if (deadline.expired()) return Promise.reject(deadline.cut(input.what));
   const toError = input.toError ?? ((p: Problem) => new TransportError(p));
+  const attempt = currentTry();
   return new Promise<T>((resolve, reject) => {
-    const bound = totalTimer(input, deadline, (error) => fail(error));
+    const bound = totalTimer(input, what, deadline, (error) => fail(error));
+    const done = beginWaiting({ url: origin, what: input.what, ...(attempt ? { try: attempt } : {}) });
     let settled = false;
     const settle = (action: () => void): void => {
       if (settled) return;
       settled = true;
+      done();
       bound.clear();
       action();
     };
@@ -179,18 +187,21 @@ interface TotalTimer {
 }
 
 /**
- * The request's total timer: min(timeoutMs, time to the deadline). When the deadline is the nearer
- * bound (or its signal fires) the request ends as DeadlineExceededError, else `onTimeout` runs.
+ * The request's total timer: its try's timeout (timeoutMs, shared with the tries left when they
+ * would not fit in the time left: src/shared/waiting.ts), never past the deadline. When the
+ * deadline is the nearer bound (or its signal fires) the request ends as DeadlineExceededError,
+ * else `onTimeout` runs.
  */
-function totalTimer(input: HttpsRequest, deadline: Deadline, fail: (error: unknown) => void): TotalTimer {
+function totalTimer(input: HttpsRequest, what: string, deadline: Deadline, fail: (error: unknown) => void): TotalTimer {
   const left = deadline.remainingMs();
-  const byDeadline = left <= input.timeoutMs;
+  const timeoutMs = tryTimeoutMs(input.timeoutMs, left);
+  const byDeadline = left <= timeoutMs;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const onDeadline = (): void => fail(new DeadlineExceededError(input.what));
+  const onDeadline = (): void => fail(deadline.cut(what));
   const state: TotalTimer = {
     onTimeout: () => undefined,
     arm() {
-      timer = setTimeout(() => (byDeadline ? onDeadline() : state.onTimeout()), Math.min(input.timeoutMs, left));
+      timer = setTimeout(() => (byDeadline ? onDeadline() : state.onTimeout()), Math.min(timeoutMs, left));
       if (Number.isFinite(deadline.at)) deadline.signal.addEventListener("abort", onDeadline, { once: true });
     },
     clear() {

@@ -69,7 +69,7 @@ describe("the captured kubelet/containerd texts", () => {
         }),
       ),
     ).toEqual(["registry-host-mismatch"]);
-    // A wrong password in a Secret that looks right: nothing in the cluster explains it.
+    // A wrong password in a Secret that looks right: nothing in the cluster explains it, the 401 says the registry refused it.
     expect(
       codes(
         input({
@@ -78,7 +78,35 @@ describe("the captured kubelet/containerd texts", () => {
           secrets: [{ name: "ecr-pull-secret", exists: true, type: "kubernetes.io/dockerconfigjson", entries: [{ key: C.CAPTURED_HOST, username: "AWS" }] }],
         }),
       ),
-    ).toEqual(["unknown"]);
+    ).toEqual(["registry-refused-credential"]);
+  });
+
+  it("401 with a pull secret that looks right: the registry refused the credential (wrong or stale), a heal refreshes it — never a 403/IAM hint", () => {
+    const secrets = [{ name: "ecr-pull-secret", exists: true, type: "kubernetes.io/dockerconfigjson", entries: [{ key: C.CAPTURED_HOST, username: "AWS" }] }];
+    const [cause] = classifyStuckContainer(input({ detail: C.UNAUTHORIZED_ERROR, podPullSecrets: ["ecr-pull-secret"], secrets }));
+    expect(cause!.code).toBe("registry-refused-credential");
+    expect(cause!.message).toContain(`${C.CAPTURED_HOST} refused the credential (401 Unauthorized)`);
+    expect(cause!.message).toContain("wrong or stale");
+    expect(cause!.hint).toContain("run heal: it writes a fresh token into Secrets Manager and into ecr-pull-secret");
+    expect(`${cause!.message} ${cause!.hint}`).not.toMatch(/403|IAM/);
+    // A Secret that is not the product's: refreshed where it comes from.
+    const foreign = [{ ...secrets[0]!, name: "registry-creds" }];
+    const [other] = classifyStuckContainer(input({ detail: C.UNAUTHORIZED_ERROR, podPullSecrets: ["registry-creds"], secrets: foreign }));
+    expect(other!.hint).toContain('refresh "registry-creds" where it comes from');
+  });
+
+  it("default-service-account-trap with PATCH_SERVICE_ACCOUNTS=default already set: no advice to set it; the pod is recreated by its owner", () => {
+    const base = { detail: C.UNAUTHORIZED_ERROR, namespaceServiceAccounts: [{ name: "default", pullSecrets: [] }], patchServiceAccounts: ["default"] };
+    const [before] = classifyStuckContainer(input({ ...base, serviceAccountPullSecrets: [], owner: { kind: "ReplicaSet", name: "payment-api-7d9f8b6c5d" } }));
+    expect(before!.code).toBe("default-service-account-trap");
+    expect(before!.hint).not.toContain("set PATCH_SERVICE_ACCOUNTS");
+    expect(before!.hint).toContain('PATCH_SERVICE_ACCOUNTS already lists "default": run heal');
+    expect(before!.hint).toContain("kubectl -n team rollout restart deployment/payment-api");
+    // The ServiceAccount got the secret after the pod was created: recreate it.
+    const [after] = classifyStuckContainer(input({ ...base, serviceAccountPullSecrets: ["ecr-pull-secret"], owner: { kind: "Job", name: "migrate" } }));
+    expect(after!.message).toContain("this pod was created before that");
+    expect(after!.hint).toContain("kubectl -n team delete pod app-1 (its Job migrate recreates it)");
+    expect(after!.hint).not.toContain("PATCH_SERVICE_ACCOUNTS");
   });
 
   it("a missing tag or repository (credentials accepted) is not a credential problem", () => {
