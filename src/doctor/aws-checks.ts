@@ -9,16 +9,11 @@ import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION } from "../formats/registry-host";
 import type { Deadline } from "../shared/deadline";
 import { TokenFetchError } from "../shared/errors";
 import { SDK_CLIENT_OPTIONS, sdkSend } from "../shared/sdk-call";
+import type { AwsCheck, AwsRun, CallerIdentity, IdentityFn } from "./aws-context";
 import { duration, fail, guarded, pass } from "./check";
 import type { DoctorCheck } from "./types";
 
-export interface CallerIdentity {
-  arn: string;
-  account: string;
-}
-
-/** sts:GetCallerIdentity (the SDK in production, a stub in tests), ending by `deadline`. */
-export type IdentityFn = (deadline?: Deadline) => Promise<CallerIdentity>;
+export type { CallerIdentity, IdentityFn } from "./aws-context";
 
 const stsClients = new Map<string, STSClient>();
 
@@ -98,3 +93,44 @@ export async function tokenCheck(
   );
   return token === undefined || check.status !== "pass" ? { check } : { check, token };
 }
+
+const unique = <T>(items: T[]): T[] => [...new Set(items)];
+
+/** The private regions whose token the configuration needs (configured order), and whether ECR Public's. */
+export function tokenRegions(run: AwsRun): { regions: string[]; wantsPublic: boolean } {
+  const { registries, defaultRegion } = run.config.rotation;
+  const regions = unique(registries.length > 0 ? registries.filter((r) => !r.public).map((r) => r.region) : defaultRegion ? [defaultRegion] : []);
+  return { regions, wantsPublic: registries.some((r) => r.public) };
+}
+
+/** `aws identity`: who the credentials are. */
+export const awsIdentityCheck: AwsCheck = {
+  names: () => ["aws identity"],
+  needs: [],
+  provides: "identity",
+  run: async (run) => {
+    const who = await identityCheck(run.identity, run.deadline);
+    if (who.caller) run.caller = who.caller;
+    return [who.check];
+  },
+};
+
+/** `ecr token <region>` per region, then `ecr public token`: one GetAuthorizationToken each, shared with the registry checks. */
+export const ecrTokenCheck: AwsCheck = {
+  names: (run) => {
+    const { regions, wantsPublic } = tokenRegions(run);
+    return [...regions.map((region) => `ecr token ${region}`), ...(wantsPublic ? ["ecr public token"] : [])];
+  },
+  needs: [],
+  provides: "tokens",
+  run: async (run) => {
+    const { regions, wantsPublic } = tokenRegions(run);
+    const [regional, publicToken] = await Promise.all([
+      Promise.all(regions.map((region) => tokenCheck(run.tokens, region, run.tokenNow, run.deadline))),
+      wantsPublic ? tokenCheck(run.tokens, "public", run.tokenNow, run.deadline) : undefined,
+    ]);
+    run.regionTokens = new Map(regions.map((region, i) => [region, regional[i]!]));
+    if (publicToken) run.publicToken = publicToken;
+    return [...regional.map((t) => t.check), ...(publicToken ? [publicToken.check] : [])];
+  },
+};
