@@ -151,7 +151,7 @@ function learntRegistries(run: AwsRun): readonly RegistryHost[] | undefined {
 /** `registry default`: a line only when the default registry (none configured) could not be learnt from its token. */
 export const registryDefaultCheck: AwsCheck = {
   names: (run) => (learntRegistries(run) === undefined ? ["registry default"] : []),
-  needs: ["tokens"],
+  needs: ["identity", "tokens"],
   provides: "registries",
   run: (run) => {
     const registries = learntRegistries(run);
