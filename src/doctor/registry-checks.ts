@@ -22,6 +22,14 @@ const MANIFEST_ACCEPT = [
   "application/vnd.docker.distribution.manifest.v2+json",
 ].join(", ");
 
+/**
+ * What the role may pull beyond the probed image. The deploy parameter pullRepositories is IAM
+ * only (the function's environment does not carry it, and reading its own policy would need IAM
+ * rights it does not have), so the doctor says the default and where it is narrowed.
+ */
+export const PULL_SCOPE =
+  "the role may pull what its IAM policy grants: by default every repository of the configured registries (repository/*), unless the deploy's pullRepositories parameter narrows it to name prefixes (the function cannot read its own policy to tell)";
+
 export interface RegistryCheckInput {
   registry: RegistryHost;
   /** The token of the registry's region; undefined when that check failed (named by `tokenCheck`). */
@@ -98,7 +106,10 @@ export async function registryChecks(input: RegistryCheckInput): Promise<DoctorC
   if (probeImage === undefined) {
     return [
       login,
-      skip(pullName, "PROBE_IMAGE is not set: pull rights are not checked (set it to repository:tag of an image every configured registry holds)"),
+      skip(
+        pullName,
+        `PROBE_IMAGE is not set: pull rights are not checked (set it to repository:tag of an image every configured registry holds); ${PULL_SCOPE}`,
+      ),
     ];
   }
   if (login.status !== "pass") {
@@ -114,7 +125,7 @@ export async function registryChecks(input: RegistryCheckInput): Promise<DoctorC
       if (answer.status === 200) {
         return pass(
           pullName,
-          `HEAD https://${host}${path}: 200${answer.contentType ? `, ${answer.contentType}` : ""}${answer.digest ? `, ${answer.digest}` : ""}`,
+          `HEAD https://${host}${path}: 200${answer.contentType ? `, ${answer.contentType}` : ""}${answer.digest ? `, ${answer.digest}` : ""}; beyond this image, ${PULL_SCOPE}`,
         );
       }
       if (answer.status === 401 || answer.status === 403) {

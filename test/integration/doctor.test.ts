@@ -177,6 +177,10 @@ describe("doctor: a healthy deployment", () => {
     expect(report.ecrCalls).toBe(2);
     expect(line(report, "aws identity").detail).toBe(`${ROLE_SESSION} (account 123456789012)`);
     expect(line(report, `registry pull ${HOST_USE1}/team/app:1`).detail).toContain(`application/vnd.oci.image.manifest.v1+json, ${DIGEST}`);
+    // The function cannot see the IAM-only pullRepositories: the line says the default and where it is narrowed.
+    expect(line(report, `registry pull ${HOST_USE1}/team/app:1`).detail).toContain(
+      "every repository of the configured registries (repository/*), unless the deploy's pullRepositories",
+    );
     expect(line(report, "secret validity ecr/us-east-1/credentials").detail).toMatch(
       /valid until 2026-11-24T20:00:00.000Z \(12h00m left; minimum TOKEN_MIN_VALIDITY_MINUTES=60\)/,
     );
@@ -390,6 +394,7 @@ describe("doctor: the token at the registry", () => {
   it("without PROBE_IMAGE the pull line is skipped, saying how to turn it on", async () => {
     const report = await doctor({ PROBE_IMAGE: undefined });
     expect(line(report, `registry pull ${HOST_USE1}`)).toMatchObject({ status: "skip", detail: expect.stringContaining("PROBE_IMAGE is not set") });
+    expect(line(report, `registry pull ${HOST_USE1}`).detail).toContain("(repository/*), unless the deploy's pullRepositories parameter narrows it");
     expect(registry.requests.filter((r) => r.method === "HEAD")).toEqual([]);
   });
 
