@@ -9,16 +9,11 @@ import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION } from "../formats/registry-host";
 import type { Deadline } from "../shared/deadline";
 import { TokenFetchError } from "../shared/errors";
 import { SDK_CLIENT_OPTIONS, sdkSend } from "../shared/sdk-call";
+import type { AwsCheck, AwsRun, CallerIdentity, CredentialsFault, IdentityFn } from "./aws-context";
 import { duration, fail, guarded, pass } from "./check";
 import type { DoctorCheck } from "./types";
 
-export interface CallerIdentity {
-  arn: string;
-  account: string;
-}
-
-/** sts:GetCallerIdentity (the SDK in production, a stub in tests), ending by `deadline`. */
-export type IdentityFn = (deadline?: Deadline) => Promise<CallerIdentity>;
+export type { CallerIdentity, IdentityFn } from "./aws-context";
 
 const stsClients = new Map<string, STSClient>();
 
@@ -36,10 +31,33 @@ export function sdkIdentity(region: string): IdentityFn {
   };
 }
 
-/** `aws identity`, and who the credentials are when the call worked. */
-export async function identityCheck(identity: IdentityFn, deadline: Deadline | undefined): Promise<{ check: DoctorCheck; caller?: CallerIdentity }> {
+/** SDK error names of a credential chain that found no credentials (or no SSO token). */
+const NO_CREDENTIALS = new Set(["CredentialsProviderError", "TokenProviderError"]);
+/** SDK error names of credentials AWS does not accept (unknown key, wrong secret). */
+const REFUSED_CREDENTIALS = new Set(["InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException", "InvalidAccessKeyId", "AuthFailure"]);
+
+/**
+ * Whether a failed sts:GetCallerIdentity says the credentials themselves are the cause (missing,
+ * refused, expired), by the SDK error's name; undefined for any other failure (STS unreachable,
+ * throttled, the deadline), which says nothing about the other calls.
+ */
+export function credentialsFaultOf(error: unknown): CredentialsFault | undefined {
+  const sdkName = error instanceof Error ? error.name : undefined;
+  if (sdkName === undefined) return undefined;
+  if (NO_CREDENTIALS.has(sdkName)) return { kind: "missing" };
+  if (REFUSED_CREDENTIALS.has(sdkName)) return { kind: "refused", sdkName };
+  if (EXPIRED_CREDENTIALS.has(sdkName)) return { kind: "expired", sdkName };
+  return undefined;
+}
+
+/** `aws identity`, and who the credentials are when the call worked, or why they cannot be used. */
+export async function identityCheck(
+  identity: IdentityFn,
+  deadline: Deadline | undefined,
+): Promise<{ check: DoctorCheck; caller?: CallerIdentity; fault?: CredentialsFault }> {
   const name = "aws identity";
   let caller: CallerIdentity | undefined;
+  let fault: CredentialsFault | undefined;
   const check = await guarded(
     name,
     deadline,
@@ -47,15 +65,18 @@ export async function identityCheck(identity: IdentityFn, deadline: Deadline | u
       caller = await identity(deadline);
       return pass(name, `${caller.arn} (account ${caller.account})`);
     },
-    (message) =>
-      fail(
+    (message, error) => {
+      fault = credentialsFaultOf(error);
+      return fail(
         name,
         message,
         "sts:GetCallerIdentity needs no permission, so the credentials themselves are missing or invalid, or STS is unreachable: " +
           "in Lambda check the execution role; on a laptop AWS_PROFILE / aws sso login / AWS_REGION; in a VPC without internet a com.amazonaws.<region>.sts endpoint",
-      ),
+      );
+    },
   );
-  return check.status === "pass" && caller !== undefined ? { check, caller } : { check };
+  if (check.status === "pass" && caller !== undefined) return { check, caller };
+  return fault !== undefined ? { check, fault } : { check };
 }
 
 /** SDK error names of credentials whose session has expired (STS, and the services' own). */
@@ -101,3 +122,45 @@ export async function tokenCheck(
   );
   return token === undefined || check.status !== "pass" ? { check } : { check, token };
 }
+
+const unique = <T>(items: T[]): T[] => [...new Set(items)];
+
+/** The private regions whose token the configuration needs (configured order), and whether ECR Public's. */
+export function tokenRegions(run: AwsRun): { regions: string[]; wantsPublic: boolean } {
+  const { registries, defaultRegion } = run.config.rotation;
+  const regions = unique(registries.length > 0 ? registries.filter((r) => !r.public).map((r) => r.region) : defaultRegion ? [defaultRegion] : []);
+  return { regions, wantsPublic: registries.some((r) => r.public) };
+}
+
+/** `aws identity`: who the credentials are. */
+export const awsIdentityCheck: AwsCheck = {
+  names: () => ["aws identity"],
+  needs: [],
+  provides: "identity",
+  run: async (run) => {
+    const who = await identityCheck(run.identity, run.deadline);
+    if (who.caller) run.caller = who.caller;
+    if (who.fault) run.credentialsFault = who.fault;
+    return [who.check];
+  },
+};
+
+/** `ecr token <region>` per region, then `ecr public token`: one GetAuthorizationToken each, shared with the registry checks. */
+export const ecrTokenCheck: AwsCheck = {
+  names: (run) => {
+    const { regions, wantsPublic } = tokenRegions(run);
+    return [...regions.map((region) => `ecr token ${region}`), ...(wantsPublic ? ["ecr public token"] : [])];
+  },
+  needs: ["identity"],
+  provides: "tokens",
+  run: async (run) => {
+    const { regions, wantsPublic } = tokenRegions(run);
+    const [regional, publicToken] = await Promise.all([
+      Promise.all(regions.map((region) => tokenCheck(run.tokens, region, run.tokenNow, run.deadline))),
+      wantsPublic ? tokenCheck(run.tokens, "public", run.tokenNow, run.deadline) : undefined,
+    ]);
+    run.regionTokens = new Map(regions.map((region, i) => [region, regional[i]!]));
+    if (publicToken) run.publicToken = publicToken;
+    return [...regional.map((t) => t.check), ...(publicToken ? [publicToken.check] : [])];
+  },
+};

@@ -5,6 +5,8 @@
  *   cluster reachable <c>       DescribeCluster (or the configured endpoint) + the EKS token + GET /version
  *   cluster identity <c>        SelfSubjectReview: who the cluster says the product is
  *   cluster rbac <c> <verb> <resource>   one SelfSubjectAccessReview per right (src/kube/rights.ts)
+ *   cluster admission-policy <c> the admission policies of infra/k8s/admission-policy.yaml and their bindings
+ *   cluster optional-role <c> <id>  each optional role (rights.ts OPTIONAL_ROLES): bound or not
  *   cluster eso-crds <c>        external-secrets.io/v1 served (or the fallback covers its absence)
  *   cluster externalsecrets <c> the ExternalSecrets reading the product's secrets: synced?
  *   cluster oldest-token <c>    the oldest ECR token in the target namespaces' pull Secrets
@@ -23,6 +25,7 @@ import { describeError } from "../shared/errors";
 import { scrubSecrets } from "../shared/redact";
 import { deadlineCheck } from "./check";
 import { checkName, fail, skip, UNREACHABLE, type ClusterCheck, type ClusterChecksDeps, type ClusterNeed, type ClusterRun } from "./cluster-context";
+import { admissionPolicyCheck, optionalRolesCheck } from "./admission-checks";
 import { identityCheck, reachableCheck } from "./door-checks";
 import { esoCrdsCheck, externalSecretsCheck } from "./eso-checks";
 import { rbacCheck } from "./rbac-checks";
@@ -35,7 +38,16 @@ export type { ClusterChecksDeps, ClusterProbe } from "./cluster-context";
  * The cluster checks, in the order their lines are reported. Adding a check: a file exporting
  * a {@link ClusterCheck} (its lines' names, what it needs, how it runs), and its entry here.
  */
-export const CLUSTER_CHECKS: readonly ClusterCheck[] = [reachableCheck, identityCheck, rbacCheck, esoCrdsCheck, externalSecretsCheck, oldestTokenCheck];
+export const CLUSTER_CHECKS: readonly ClusterCheck[] = [
+  reachableCheck,
+  identityCheck,
+  rbacCheck,
+  admissionPolicyCheck,
+  optionalRolesCheck,
+  esoCrdsCheck,
+  externalSecretsCheck,
+  oldestTokenCheck,
+];
 
 /** Keep-alive sockets of a client opened for the checks (their GETs run 8 at a time). */
 const SOCKETS = 8;

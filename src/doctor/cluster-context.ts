@@ -7,7 +7,7 @@
 import type { ClusterConfig, Config } from "../config/config";
 import type { ClusterAccess, ClusterConnection } from "../fleet/access";
 import type { ClusterSession } from "../fleet/session";
-import type { AccessDecision, AccessQuery } from "../kube/reviews";
+import type { AccessDecision, AccessQuery, AdmissionObject, AdmissionResource } from "../kube/reviews";
 import type { RetryPolicy } from "../kube/retry";
 import { KubeApiError, type KubeApi } from "../kube/types";
 import type { SelfSubject } from "../kube/whoami";
@@ -26,6 +26,8 @@ export interface ClusterProbe {
   can(query: AccessQuery): Promise<AccessDecision>;
   /** Discovery: the resources a group version serves, undefined when it is not served. */
   served(groupVersion: string): Promise<string[] | undefined>;
+  /** One ValidatingAdmissionPolicy or binding by name (rbac.yaml grants `get` on the product's only); undefined when absent. */
+  admission(resource: AdmissionResource, name: string): Promise<AdmissionObject | undefined>;
 }
 
 export interface ClusterChecksDeps {
@@ -101,6 +103,8 @@ export const checkName = {
   esoCrds: (c: string) => `cluster eso-crds ${c}`,
   externalSecrets: (c: string) => `cluster externalsecrets ${c}`,
   oldestToken: (c: string) => `cluster oldest-token ${c}`,
+  admissionPolicy: (c: string) => `cluster admission-policy ${c}`,
+  optionalRole: (c: string, id: string) => `cluster optional-role ${c} ${id}`,
 };
 
 export { fail, pass, skip } from "./check";

@@ -5,7 +5,7 @@
  */
 import type { ClusterConfig } from "../config/config";
 import { connectCluster, defaultAccess, type ClusterConnection } from "../fleet/access";
-import { selfSubjectAccessReview, serverVersion, servedResources } from "../kube/reviews";
+import { readAdmissionObject, selfSubjectAccessReview, serverVersion, servedResources } from "../kube/reviews";
 import { KubeApiError } from "../kube/types";
 import { selfSubjectReview } from "../kube/whoami";
 import { isDeadlineExceeded, type Deadline } from "../shared/deadline";
@@ -75,6 +75,7 @@ function httpProbe(connection: ClusterConnection, deadline: Deadline): ClusterPr
     whoami: () => selfSubjectReview(connection, options),
     can: (query) => selfSubjectAccessReview(connection, query, options),
     served: (groupVersion) => servedResources(connection, groupVersion, options),
+    admission: (resource, name) => readAdmissionObject(connection, resource, name, options),
   };
 }
 

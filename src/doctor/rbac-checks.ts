@@ -50,8 +50,8 @@ async function checkRight(ctx: ClusterCheckContext, right: KubeRight): Promise<D
         resource: right.resource,
         verb: right.verb,
         ...(namespace ? { namespace } : {}),
-        // Granted by name (rbac.yaml resourceNames): asked about the configured pull secret.
-        ...(right.pullSecretOnly ? { name: ctx.config.kubernetes.pullSecretName } : {}),
+        // Granted by name (rbac.yaml resourceNames): asked about the configured pull secret, or the first name.
+        ...(right.pullSecretOnly ? { name: ctx.config.kubernetes.pullSecretName } : right.onlyNamed?.[0] ? { name: right.onlyNamed[0] } : {}),
       }),
     );
   let wide: AccessDecision;
@@ -96,7 +96,8 @@ const because = (d: AccessDecision): string => (d.evaluationError ? ` (${d.evalu
 
 /** The rbac.yaml rule that grants the right, and how to apply it (and to map the identity to the group first). */
 function rbacFix(ctx: ClusterCheckContext, right: KubeRight, namespaces?: string[]): string {
-  const named = right.pullSecretOnly ? ` with resourceNames: ["${ctx.config.kubernetes.pullSecretName}"]` : "";
+  const names = right.pullSecretOnly ? [ctx.config.kubernetes.pullSecretName] : (right.onlyNamed ?? []);
+  const named = names.length > 0 ? ` with resourceNames: [${names.map((n) => `"${n}"`).join(", ")}]` : "";
   const rule = `add "${right.verb}" to the verbs of the rule for ${right.resource} (apiGroups: ["${right.group}"])${named} in the ClusterRole ecr-token-rotator (infra/k8s/rbac.yaml), then ${APPLY_RBAC}`;
   const bound = namespaces
     ? `; with namespace-confined RBAC, bind it in ${listSome(namespaces)} too: kubectl -n ${namespaces[0]} create rolebinding ecr-token-rotator --clusterrole=ecr-token-rotator --group=${PRODUCT_GROUP}`

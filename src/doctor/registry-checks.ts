@@ -12,6 +12,7 @@ import type { Deadline } from "../shared/deadline";
 import { fail, guarded, pass, skip } from "./check";
 import { RegistryUnreachableError, type RegistryAnswer, type RegistryRequestFn } from "./registry-http";
 import type { DoctorCheck } from "./types";
+import type { AwsCheck, AwsRun, TokenResult } from "./aws-context";
 
 /** The manifest media types a pull accepts (OCI and Docker, single images and indexes). */
 const MANIFEST_ACCEPT = [
@@ -20,6 +21,14 @@ const MANIFEST_ACCEPT = [
   "application/vnd.docker.distribution.manifest.list.v2+json",
   "application/vnd.docker.distribution.manifest.v2+json",
 ].join(", ");
+
+/**
+ * What the role may pull beyond the probed image. The deploy parameter pullRepositories is IAM
+ * only (the function's environment does not carry it, and reading its own policy would need IAM
+ * rights it does not have), so the doctor says the default and where it is narrowed.
+ */
+export const PULL_SCOPE =
+  "the role may pull what its IAM policy grants: by default every repository of the configured registries (repository/*), unless the deploy's pullRepositories parameter narrows it to name prefixes (the function cannot read its own policy to tell)";
 
 export interface RegistryCheckInput {
   registry: RegistryHost;
@@ -54,12 +63,17 @@ function reachFix(host: string, region: string, error: unknown, answer?: Registr
   return `this network must reach https://${host}: DNS for the host, 443 out, and from a VPC without internet the com.amazonaws.${region}.ecr.dkr interface endpoint (plus the S3 gateway endpoint for layers)`;
 }
 
+/** The names of one registry's two lines: `registry login <host>`, `registry pull <host>[/<image>]`. */
+export function registryLineNames(registry: RegistryHost, probeImage: ProbeImage | undefined): [string, string] {
+  const host = registry.host;
+  return [`registry login ${host}`, probeImage ? `registry pull ${host}/${probeImage.text}` : `registry pull ${host}`];
+}
+
 /** `registry login <host>` and `registry pull …` of one registry, in that order. */
 export async function registryChecks(input: RegistryCheckInput): Promise<DoctorCheck[]> {
   const { registry, token, probeImage, http, deadline } = input;
   const host = registry.host;
-  const loginName = `registry login ${host}`;
-  const pullName = probeImage ? `registry pull ${host}/${probeImage.text}` : `registry pull ${host}`;
+  const [loginName, pullName] = registryLineNames(registry, probeImage);
   if (registry.public) {
     const why = `${host} is not probed: ECR Public exchanges its token at its own token service (its token is checked by "ecr public token")`;
     return [skip(loginName, why), skip(pullName, why)];
@@ -92,7 +106,10 @@ export async function registryChecks(input: RegistryCheckInput): Promise<DoctorC
   if (probeImage === undefined) {
     return [
       login,
-      skip(pullName, "PROBE_IMAGE is not set: pull rights are not checked (set it to repository:tag of an image every configured registry holds)"),
+      skip(
+        pullName,
+        `PROBE_IMAGE is not set: pull rights are not checked (set it to repository:tag of an image every configured registry holds); ${PULL_SCOPE}`,
+      ),
     ];
   }
   if (login.status !== "pass") {
@@ -108,7 +125,7 @@ export async function registryChecks(input: RegistryCheckInput): Promise<DoctorC
       if (answer.status === 200) {
         return pass(
           pullName,
-          `HEAD https://${host}${path}: 200${answer.contentType ? `, ${answer.contentType}` : ""}${answer.digest ? `, ${answer.digest}` : ""}`,
+          `HEAD https://${host}${path}: 200${answer.contentType ? `, ${answer.contentType}` : ""}${answer.digest ? `, ${answer.digest}` : ""}; beyond this image, ${PULL_SCOPE}`,
         );
       }
       if (answer.status === 401 || answer.status === 403) {
@@ -132,3 +149,54 @@ export async function registryChecks(input: RegistryCheckInput): Promise<DoctorC
   );
   return [login, pull];
 }
+
+/** The registries to check: as configured, or this account's own in AWS_REGION (learnt from its token). */
+function learntRegistries(run: AwsRun): readonly RegistryHost[] | undefined {
+  const configured = run.config.rotation.registries;
+  if (configured.length > 0) return configured;
+  const region = run.config.rotation.defaultRegion;
+  const own = region !== undefined ? run.regionTokens?.get(region)?.token?.ownRegistry : undefined;
+  return own ? [own] : undefined;
+}
+
+/** `registry default`: a line only when the default registry (none configured) could not be learnt from its token. */
+export const registryDefaultCheck: AwsCheck = {
+  names: (run) => (learntRegistries(run) === undefined ? ["registry default"] : []),
+  needs: ["identity", "tokens"],
+  provides: "registries",
+  run: (run) => {
+    const registries = learntRegistries(run);
+    run.registries = registries ?? [];
+    if (registries !== undefined) return Promise.resolve([]);
+    const region = run.config.rotation.defaultRegion;
+    return Promise.resolve([
+      skip("registry default", `the default registry (this account's in ${region}) is learnt from its token, and "ecr token ${region}" failed`),
+    ]);
+  },
+};
+
+/** The registries whose lines are reported: those known so far (before they are learnt: the configured ones). */
+const knownRegistries = (run: AwsRun): readonly RegistryHost[] => run.registries ?? run.config.rotation.registries;
+
+/** `registry login` and `registry pull` of each registry, with its region's token. */
+export const registryProbeCheck: AwsCheck = {
+  names: (run) => knownRegistries(run).flatMap((registry) => registryLineNames(registry, run.config.probeImage)),
+  needs: ["identity", "tokens", "registries"],
+  run: async (run) => {
+    const lines = await Promise.all(
+      knownRegistries(run).map((registry) => {
+        const result: TokenResult | undefined = registry.public ? run.publicToken : run.regionTokens?.get(registry.region);
+        return registryChecks({
+          registry,
+          token: result?.token,
+          tokenCheck: result?.check.name ?? `ecr token ${registry.region}`,
+          probeImage: run.config.probeImage,
+          principal: run.caller?.arn,
+          http: run.http,
+          deadline: run.deadline,
+        });
+      }),
+    );
+    return lines.flat();
+  },
+};

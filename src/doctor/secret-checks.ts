@@ -4,7 +4,7 @@
  * `policy` (SECRET_READERS), `kms` (KMS_KEY_ID), `replicas` (SECRET_REPLICA_REGIONS). Reads
  * only: one DescribeSecret, one GetSecretValue, and GetResourcePolicy when SECRET_READERS is set.
  */
-import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, type RotationConfig } from "../config/config";
+import { OWNERSHIP_TAG_KEY, OWNERSHIP_TAG_VALUE, renderSecretName, type RotationConfig } from "../config/config";
 import { secondsUntil } from "../formats/ecr-token";
 import { describeSecretValueProblem, parseSecretValue, storedExpiry, type SecretKind } from "../formats/secret-value";
 import { partitionOf, readerPolicy, readerPrincipals, samePolicy } from "../rotation/secret-sharing";
@@ -13,6 +13,7 @@ import type { SecretDescription, SecretsApi } from "../rotation/secrets-manager"
 import type { Deadline } from "../shared/deadline";
 import { rememberSecret } from "../shared/redact";
 import { duration, fail, guarded, pass, skip } from "./check";
+import type { AwsCheck, AwsRun } from "./aws-context";
 import type { DoctorCheck } from "./types";
 
 /** A secret the product writes: one per registry, and the combined one. */
@@ -146,6 +147,11 @@ async function validityCheck(name: string, input: SecretCheckInput, description:
   );
 }
 
+/** The names of one secret's six lines, in order. */
+export function secretLineNames(name: string): string[] {
+  return ["exists", ...AREAS].map((area) => `secret ${area} ${name}`);
+}
+
 /** The six lines of one secret, in order; when it cannot be found, the other five say why they were skipped. */
 export async function secretChecks(input: SecretCheckInput): Promise<DoctorCheck[]> {
   const { target, config } = input;
@@ -192,3 +198,29 @@ export async function secretChecks(input: SecretCheckInput): Promise<DoctorCheck
   const [validity, policy] = await Promise.all([validityCheck(line("validity"), input, found), policyCheck(line("policy"), input, found.arn)]);
   return [exists, owned, validity, policy, kmsCheck(line("kms"), target.name, config.kmsKeyId, found.kmsKeyId), replicasCheck(line("replicas"), config, found)];
 }
+
+/** The secrets the product writes: one per registry known so far (configured, or learnt), and the combined one. */
+function secretTargets(run: AwsRun): SecretTarget[] {
+  const rotation = run.config.rotation;
+  const targets: SecretTarget[] = (run.registries ?? rotation.registries).map((registry) => ({
+    name: renderSecretName(rotation.secretNameTemplate, registry),
+    kind: "registry",
+    registryHost: registry.host,
+  }));
+  if (rotation.combinedSecretName !== undefined) targets.push({ name: rotation.combinedSecretName, kind: "combined" });
+  return targets;
+}
+
+/** The six `secret … <name>` lines of each secret the product writes. */
+export const secretsCheck: AwsCheck = {
+  names: (run) => secretTargets(run).flatMap((target) => secretLineNames(target.name)),
+  needs: ["identity", "registries"],
+  run: async (run) => {
+    const lines = await Promise.all(
+      secretTargets(run).map((target) =>
+        secretChecks({ target, secrets: run.secrets, config: run.config.rotation, tokenNow: run.tokenNow, deadline: run.deadline }),
+      ),
+    );
+    return lines.flat();
+  },
+};

@@ -3,7 +3,9 @@
  * product's work makes and RBAC must grant): the server version, who we are (SelfSubjectReview),
  * what we may do (SelfSubjectAccessReview) and which resources an API group serves (discovery).
  * Every authenticated user may make these requests (system:basic-user, system:discovery,
- * system:public-info-viewer), so they need no rule in infra/k8s/rbac.yaml.
+ * system:public-info-viewer), so they need no rule in infra/k8s/rbac.yaml — except the doctor's
+ * reads of the product's admission policies and bindings by name, which rbac.yaml grants by
+ * `resourceNames` (src/kube/rights.ts ADMISSION_POLICIES).
  * One request each through the product's HTTPS transport with the cluster CA, bounded by a total
  * timeout and the deadline; failures are {@link KubeApiError}s like the adapters' (never the
  * response body).
@@ -12,7 +14,7 @@ import { NO_DEADLINE, type Deadline } from "../shared/deadline";
 import { invalidAnswerProblem } from "../shared/problem";
 import { scrub } from "../shared/redact-text";
 import { httpsRequest } from "../transport/https";
-import { KubeApiError, kubeTarget, type KubeConnection } from "./types";
+import { KubeApiError, kubeTarget, type KubeConnection, type KubeResource, type KubeVerb } from "./types";
 
 /** A review request may take this long in total (connection to last byte), never past the deadline. */
 export const REVIEW_TIMEOUT_MS = 15_000;
@@ -21,6 +23,8 @@ export interface ReviewOptions {
   /** Total time of the request (default 15 s), never past the deadline. */
   timeoutMs?: number;
   deadline?: Deadline;
+  /** The request's verb and resource, for its Problem's target (a read RBAC must grant). */
+  where?: { verb: KubeVerb; resource: KubeResource };
 }
 
 /**
@@ -36,7 +40,7 @@ export function kubeJsonRequest(
   options: ReviewOptions = {},
 ): Promise<unknown> {
   const base = new URL(connection.server);
-  const target = kubeTarget({ url: base.origin });
+  const target = kubeTarget({ ...options.where, url: base.origin });
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return httpsRequest(
     {
@@ -139,6 +143,46 @@ export async function servedResources(connection: KubeConnection, groupVersion: 
   try {
     const out = (await kubeJsonRequest(connection, "GET", `/apis/${groupVersion}`, undefined, options)) as { resources?: Array<{ name?: unknown }> };
     return (out.resources ?? []).map((r) => r.name).filter((n): n is string => typeof n === "string" && !n.includes("/"));
+  } catch (error) {
+    if (error instanceof KubeApiError && error.problem.kind === "not-found") return undefined;
+    throw error;
+  }
+}
+
+/** The admission objects the doctor reads by name (rbac.yaml grants `get` on their names only). */
+export type AdmissionResource = "validatingadmissionpolicies" | "validatingadmissionpolicybindings";
+
+/** What the doctor keeps of one: that it exists, and for a binding the policy it binds and its actions. */
+export interface AdmissionObject {
+  name: string;
+  policyName?: string;
+  validationActions?: string[];
+}
+
+/** The request of each read, as the RBAC test finds the requests the code makes. */
+const ADMISSION_READS = {
+  validatingadmissionpolicies: { verb: "get", resource: "validatingadmissionpolicies" },
+  validatingadmissionpolicybindings: { verb: "get", resource: "validatingadmissionpolicybindings" },
+} as const;
+
+/** `GET` one ValidatingAdmissionPolicy or binding by name; undefined when there is none (404). */
+export async function readAdmissionObject(
+  connection: KubeConnection,
+  resource: AdmissionResource,
+  name: string,
+  options: ReviewOptions = {},
+): Promise<AdmissionObject | undefined> {
+  const path = `/apis/admissionregistration.k8s.io/v1/${resource}/${encodeURIComponent(name)}`;
+  try {
+    const out = (await kubeJsonRequest(connection, "GET", path, undefined, { ...options, where: ADMISSION_READS[resource] })) as {
+      spec?: { policyName?: unknown; validationActions?: unknown };
+    };
+    const spec = out.spec ?? {};
+    return {
+      name,
+      ...(typeof spec.policyName === "string" ? { policyName: spec.policyName } : {}),
+      ...(Array.isArray(spec.validationActions) ? { validationActions: spec.validationActions.filter((a): a is string => typeof a === "string") } : {}),
+    };
   } catch (error) {
     if (error instanceof KubeApiError && error.problem.kind === "not-found") return undefined;
     throw error;

@@ -9,7 +9,7 @@ import type { KubeResource, KubeVerb } from "./types";
 
 export interface KubeRight {
   /** API group: "" for the core group. */
-  group: "" | "external-secrets.io";
+  group: "" | "external-secrets.io" | "admissionregistration.k8s.io";
   resource: KubeResource;
   verb: KubeVerb;
   /** Namespaced resources can also be granted per namespace (a RoleBinding); cluster-scoped ones cannot. */
@@ -19,7 +19,26 @@ export interface KubeRight {
    * `metadata.name` field selector RBAC authorizes against it): the doctor asks about that name.
    */
   pullSecretOnly?: true;
+  /**
+   * Granted for these names only (`resourceNames` in rbac.yaml): the doctor asks about the first.
+   * Only the doctor's own reads (kube/reviews.ts, not a KubeApi request) are narrowed this way.
+   */
+  onlyNamed?: readonly string[];
 }
+
+/**
+ * The ValidatingAdmissionPolicies of infra/k8s/admission-policy.yaml, each bound by a
+ * ValidatingAdmissionPolicyBinding of the same name. The doctor reads them by name (`cluster
+ * admission-policy`): rbac.yaml grants `get` on exactly these names, nothing else about them.
+ */
+export const ADMISSION_POLICIES = [
+  "ecr-token-rotator-secrets",
+  "ecr-token-rotator-serviceaccounts",
+  "ecr-token-rotator-externalsecrets",
+  "ecr-token-rotator-clusterexternalsecrets",
+  "ecr-token-rotator-events",
+] as const;
+export const ADMISSION_POLICY_MANIFEST = "infra/k8s/admission-policy.yaml";
 
 /** `verbs` space-separated: a quoted list of verbs would read as requests to the RBAC test's scan. */
 const grants = ({ group, resource, namespaced }: Omit<KubeRight, "verb">, verbs: string): KubeRight[] =>
@@ -29,6 +48,7 @@ const right = (group: KubeRight["group"], resource: KubeResource, verbs: string)
 /** Rights on a cluster-scoped resource. */
 const clusterRight = (group: KubeRight["group"], resource: KubeResource, verbs: string) => grants({ group, resource, namespaced: false }, verbs);
 const byName = (rights: KubeRight[]): KubeRight[] => rights.map((r) => ({ ...r, pullSecretOnly: true }));
+const admissionNamed = (r: KubeRight): KubeRight => ({ ...r, onlyNamed: ADMISSION_POLICIES });
 
 export const PRODUCT_RIGHTS: readonly KubeRight[] = [
   // Target namespaces: one paged LIST (TARGET_NAMESPACES=*, NAMESPACE_SELECTOR).
@@ -47,6 +67,9 @@ export const PRODUCT_RIGHTS: readonly KubeRight[] = [
   // The diagnosis: stuck pods and the kubelet's events.
   ...right("", "pods", "list"),
   ...right("", "events", "list"),
+  // The doctor: are the admission policies and their bindings installed? Read by name only.
+  ...clusterRight("admissionregistration.k8s.io", "validatingadmissionpolicies", "get").map(admissionNamed),
+  ...clusterRight("admissionregistration.k8s.io", "validatingadmissionpolicybindings", "get").map(admissionNamed),
 ];
 
 /** `core/secrets: get`, `external-secrets.io/externalsecrets: list` (how the RBAC test names a grant). */
@@ -59,3 +82,30 @@ export const rightKey = (r: Pick<KubeRight, "group" | "resource" | "verb">): str
  */
 export const DIAGNOSIS_SECRETS_ROLE = "ecr-token-rotator-diagnosis-secrets";
 export const DIAGNOSIS_SECRETS_MANIFEST = "infra/k8s/diagnosis-secrets-rbac.yaml";
+
+/**
+ * An optional role (off by default): what it lets the product do, and one request only it grants
+ * — the doctor asks about that request (a SelfSubjectAccessReview) to say whether it is bound.
+ */
+export interface OptionalRole {
+  /** Its doctor line: `cluster optional-role <c> <id>`. */
+  id: string;
+  role: string;
+  manifest: string;
+  /** A request only this role grants (`name`: one the product's own rights do not cover). */
+  asks: { group: ""; resource: KubeResource; verb: KubeVerb };
+  /** What it lets the product do, and what is missing without it. */
+  grants: string;
+  without: string;
+}
+
+export const OPTIONAL_ROLES: readonly OptionalRole[] = [
+  {
+    id: "diagnosis-secrets",
+    role: DIAGNOSIS_SECRETS_ROLE,
+    manifest: DIAGNOSIS_SECRETS_MANIFEST,
+    asks: { group: "", resource: "secrets", verb: "get" },
+    grants: "the diagnosis reads the other pull Secrets stuck pods reference (get and list on Secrets, any name)",
+    without: "the diagnosis cannot read other pull Secrets (it says what it could not check)",
+  },
+];

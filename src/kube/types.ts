@@ -143,7 +143,16 @@ export interface KubeApi {
 }
 
 export type KubeVerb = "get" | "list" | "create" | "patch";
-export type KubeResource = "namespaces" | "secrets" | "serviceaccounts" | "externalsecrets" | "clusterexternalsecrets" | "pods" | "events";
+export type KubeResource =
+  | "namespaces"
+  | "secrets"
+  | "serviceaccounts"
+  | "externalsecrets"
+  | "clusterexternalsecrets"
+  | "pods"
+  | "events"
+  | "validatingadmissionpolicies"
+  | "validatingadmissionpolicybindings";
 
 /** Where a request went, as the adapters know it. */
 export interface KubeRequestWhere {

@@ -76,6 +76,9 @@ describe("infra/k8s on the real kube-apiserver", () => {
       ["patch", "clusterexternalsecrets.external-secrets.io"],
       ["list", "pods"],
       ["list", "events"],
+      // The doctor's reads of the product's admission policies and bindings, by name.
+      ["get", "validatingadmissionpolicies.admissionregistration.k8s.io/ecr-token-rotator-secrets"],
+      ["get", "validatingadmissionpolicybindings.admissionregistration.k8s.io/ecr-token-rotator-events"],
     ] as const) {
       expect(await can(verb, resource), `${verb} ${resource}`).toBe("yes");
     }
@@ -102,6 +105,13 @@ describe("infra/k8s on the real kube-apiserver", () => {
       ["create", "pods"],
       ["get", "clustersecretstores.external-secrets.io"],
       ["create", "clusterrolebindings.rbac.authorization.k8s.io"],
+      // No other policy readable, none changeable.
+      ["get", "validatingadmissionpolicies.admissionregistration.k8s.io"],
+      ["list", "validatingadmissionpolicies.admissionregistration.k8s.io"],
+      ["get", "validatingadmissionpolicies.admissionregistration.k8s.io/someone-elses-policy"],
+      ["patch", "validatingadmissionpolicies.admissionregistration.k8s.io/ecr-token-rotator-secrets"],
+      ["delete", "validatingadmissionpolicybindings.admissionregistration.k8s.io/ecr-token-rotator-secrets"],
+      ["create", "validatingadmissionpolicybindings.admissionregistration.k8s.io"],
     ] as const) {
       expect(await can(verb, resource), `${verb} ${resource}`).toBe("no");
     }

@@ -12,7 +12,14 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RegistryCredential } from "../../src/rotation/ecr";
 import { parseRegistryHost } from "../../src/formats/registry-host";
 import { registrySecretValue } from "../../src/rotation/secret-payload";
-import { DIAGNOSIS_SECRETS_MANIFEST, DIAGNOSIS_SECRETS_ROLE, PRODUCT_RIGHTS, rightKey } from "../../src/kube/rights";
+import {
+  ADMISSION_POLICIES,
+  ADMISSION_POLICY_MANIFEST,
+  DIAGNOSIS_SECRETS_MANIFEST,
+  DIAGNOSIS_SECRETS_ROLE,
+  PRODUCT_RIGHTS,
+  rightKey,
+} from "../../src/kube/rights";
 import { loadConfig } from "../../src/config/config";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { REPO, type Json } from "./support";
@@ -241,18 +248,34 @@ describe("RBAC for the Kubernetes fallback", () => {
       .filter((f) => f.endsWith(".ts"))
       .map((f) => readFileSync(join(REPO, "src", f), "utf8"))
       .join("\n");
-    const group = (resource: string) => (resource === "externalsecrets" || resource === "clusterexternalsecrets" ? "external-secrets.io" : "core");
+    const group = (resource: string) =>
+      resource === "externalsecrets" || resource === "clusterexternalsecrets"
+        ? "external-secrets.io"
+        : resource.startsWith("validatingadmissionpolic")
+          ? "admissionregistration.k8s.io"
+          : "core";
     const used = (pattern: RegExp) => new Set([...source.matchAll(pattern)].map((m) => `${group(m[2]!)}/${m[2]}: ${m[1]}`));
-    const httpClient = used(/\{\s*verb:\s*"(\w+)",\s*resource:\s*"(\w+)"/g);
+    // (or through its `at("verb", "resource")` helper).
+    const httpClient = new Set([...used(/\{\s*verb:\s*"(\w+)",\s*resource:\s*"(\w+)"/g), ...used(/\bat\(\s*"(\w+)",\s*"(\w+)"/g)]);
     // The client-node adapter (and the engine's error descriptions) name them as ("verb", "resource") arguments.
     const clientNode = used(/"(get|list|watch|create|update|patch|delete|deletecollection)",\s*"(\w+)"/g);
     expect(httpClient.size).toBeGreaterThanOrEqual(10);
-    expect([...clientNode].sort()).toEqual([...httpClient].sort());
+    // The doctor's reads by name (kube/reviews.ts, beside the reviews) are not KubeApi requests:
+    // they take the node:https transport whatever KUBE_CLIENT, so the client-node adapter lacks them.
+    const doctorReads = new Set(PRODUCT_RIGHTS.filter((r) => r.onlyNamed).map(rightKey));
+    expect([...doctorReads].sort()).toEqual([
+      "admissionregistration.k8s.io/validatingadmissionpolicies: get",
+      "admissionregistration.k8s.io/validatingadmissionpolicybindings: get",
+    ]);
+    expect([...clientNode].sort()).toEqual([...httpClient].filter((k) => !doctorReads.has(k)).sort());
     expect([...grants()].sort()).toEqual([...httpClient].sort());
     // …and the list the doctor checks the cluster against is that same set.
     expect(PRODUCT_RIGHTS.map(rightKey).sort()).toEqual([...httpClient].sort());
     // …and the node:https client's requests use GET (get/list), POST (create) and PATCH (patch) only.
-    expect([...new Set([...source.matchAll(/\bcall(?:<[^>]*>)?\(\s*"([A-Z]+)"/g)].map((m) => m[1]))].sort()).toEqual(["GET", "PATCH", "POST"]);
+    const httpSource = readFileSync(join(REPO, "src", "kube", "http-client.ts"), "utf8");
+    const methods = [...httpSource.matchAll(/\bmethod: "([A-Z]+)"/g)].map((m) => m[1]);
+    expect([...new Set(methods)].sort()).toEqual(["GET", "PATCH", "POST"]);
+    expect(httpSource).toMatch(/method: "GET" \| "POST" \| "PATCH";/);
   });
 
   it("binds the ClusterRole to the group the EKS access entry maps the function's role to", () => {
@@ -276,8 +299,25 @@ describe("RBAC for the Kubernetes fallback", () => {
       { apiGroups: [""], resources: ["secrets"], resourceNames: [DEFAULT_PULL_SECRET_NAME], verbs: ["get", "list", "patch"] },
       { apiGroups: [""], resources: ["secrets"], verbs: ["create"] },
     ]);
-    // No other rule is narrowed by name (the doctor asks about the name only for these rights).
-    for (const rule of role().rules.filter((r: Json) => !r.resources.includes("secrets"))) expect(rule.resourceNames, rule.resources.join()).toBeUndefined();
+    // No other rule is narrowed by name but the doctor's reads of the admission policies (the doctor asks about the name only for these rights).
+    for (const rule of role().rules.filter((r: Json) => !r.resources.includes("secrets") && r.apiGroups[0] !== "admissionregistration.k8s.io"))
+      expect(rule.resourceNames, rule.resources.join()).toBeUndefined();
+  });
+
+  it("grants the doctor get on exactly admission-policy.yaml's policies and bindings, by name (ADMISSION_POLICIES)", () => {
+    const rules = role().rules.filter((r: Json) => r.apiGroups.includes("admissionregistration.k8s.io"));
+    expect(rules).toEqual([
+      {
+        apiGroups: ["admissionregistration.k8s.io"],
+        resources: ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+        resourceNames: [...ADMISSION_POLICIES],
+        verbs: ["get"],
+      },
+    ]);
+    expect(policies().map((p) => p.metadata.name)).toEqual([...ADMISSION_POLICIES]);
+    expect(ofKind("ValidatingAdmissionPolicyBinding").map((b) => b.metadata.name)).toEqual([...ADMISSION_POLICIES]);
+    expect(ADMISSION_POLICY_MANIFEST).toBe("infra/k8s/admission-policy.yaml");
+    for (const r of PRODUCT_RIGHTS.filter((r) => r.onlyNamed)) expect(r.onlyNamed).toEqual(ADMISSION_POLICIES);
   });
 
   it("names the pull secret the same in rbac.yaml, admission-policy.yaml and the configuration's default", () => {

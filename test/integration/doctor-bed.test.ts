@@ -6,17 +6,19 @@
  * ESO reports not synced (status set through the status subresource), an expired token in a pull
  * Secret, an identity no access entry maps — fails exactly its line. No secret in any line.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, type ClusterConfig } from "../../src/config/config";
 import { clusterCheckNames, clusterChecks, createClusterChecks } from "../../src/doctor/cluster-checks";
 import type { DoctorCheck } from "../../src/doctor/types";
 import { getClusterAccess } from "../../src/eks/connection";
-import { PRODUCT_RIGHTS } from "../../src/kube/rights";
+import { ADMISSION_POLICIES, OPTIONAL_ROLES, PRODUCT_RIGHTS } from "../../src/kube/rights";
 import { EksTokenCache } from "../../src/eks/token-cache";
 import { NO_DEADLINE } from "../../src/shared/deadline";
-import { DEFAULT_IDENTITIES, startBed, type Bed, type BedIdentity } from "../bed/index";
+import { DEFAULT_IDENTITIES, ROOT, startBed, type Bed, type BedIdentity } from "../bed/index";
 import { adminClient, dockerConfigSecret, ecrPassword, type AdminClient } from "../bed/kubelet";
-import { productRules, putExternalSecret, setProductRules, waitForRight, PRODUCT_MANIFESTS } from "../bed/product-manifests";
+import { DIAGNOSIS_SECRETS_RBAC, productRules, putExternalSecret, setProductRules, waitForRight, PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { BED_ECR_HOST } from "../support/bed-env";
 
 const STRANGER: BedIdentity = {
@@ -107,12 +109,19 @@ describe("doctor: cluster checks on the bed", () => {
   it("a healthy deployment passes every cluster line, in a bounded number of requests", async () => {
     bed.proxy.resetCounts();
     const lines = await doctor();
-    // GET /version, the SelfSubjectReview, one access review per right, ESO's discovery, and one
-    // LIST each of ExternalSecrets, namespaces and pull Secrets (one page each here).
-    expect(bed.proxy.countsByRoute()).toMatchObject({ "POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews": PRODUCT_RIGHTS.length });
-    expect(bed.proxy.count()).toBe(PRODUCT_RIGHTS.length + 6);
+    // GET /version, the SelfSubjectReview, one access review per right and per optional role,
+    // one GET per admission policy and per binding (by name), ESO's discovery, and one LIST each
+    // of ExternalSecrets, namespaces and pull Secrets (one page each here).
+    expect(bed.proxy.countsByRoute()).toMatchObject({
+      "POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews": PRODUCT_RIGHTS.length + OPTIONAL_ROLES.length,
+    });
+    expect(bed.proxy.count()).toBe(PRODUCT_RIGHTS.length + OPTIONAL_ROLES.length + 2 * ADMISSION_POLICIES.length + 6);
     expect(lines.map((l) => l.name)).toEqual(clusterCheckNames(cluster));
-    expect(lines.filter((l) => l.status !== "pass")).toEqual([]);
+    // The optional role is not bound by the shipped manifests: said, not failed.
+    expect(lines.filter((l) => l.status !== "pass").map((l) => `${l.status} ${l.name}`)).toEqual([`skip cluster optional-role ${cluster} diagnosis-secrets`]);
+    expect(line(lines, `cluster admission-policy ${cluster}`).detail).toBe(
+      `5 ValidatingAdmissionPolicies and their bindings (Deny) installed: ${ADMISSION_POLICIES.join(", ")}`,
+    );
     expect(line(lines, `cluster reachable ${cluster}`).detail).toMatch(/^endpoint 127\.0\.0\.1:\d+, Kubernetes v1\.34\.\d+/);
     expect(line(lines, `cluster identity ${cluster}`).detail).toBe(
       'the cluster knows the product as "ecr-token-rotator" (IAM arn:aws:sts::123456789012:assumed-role/ecr-token-rotator/bed-session), groups: ecr-token-rotator',
@@ -131,7 +140,7 @@ describe("doctor: cluster checks on the bed", () => {
       const lines = await clusterChecks({ config: config(), tokenNow: () => new Date(), deadline: NO_DEADLINE });
       outputs.push(JSON.stringify(lines));
       expect(lines.map((l) => l.name)).toEqual(clusterCheckNames(cluster));
-      expect(lines.filter((l) => l.status !== "pass")).toEqual([]);
+      expect(lines.filter((l) => l.status !== "pass").map((l) => l.name)).toEqual([`cluster optional-role ${cluster} diagnosis-secrets`]);
     } finally {
       process.env = saved;
     }
@@ -184,6 +193,59 @@ describe("doctor: cluster checks on the bed", () => {
       expect(l.fix).toMatch(new RegExp(`^ecr-token-rotator heal --cluster ${cluster} --namespace doc-b `));
     } finally {
       await putPullSecret("doc-b", fresh("DOCB2", 6));
+    }
+  });
+
+  it("an admission policy binding removed fails exactly the admission-policy line, with kubectl apply as the fix; re-applied it passes", async () => {
+    const binding = "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/ecr-token-rotator-events";
+    await admin.call("DELETE", binding);
+    try {
+      const lines = await doctor();
+      expect(failed(lines)).toEqual([`cluster admission-policy ${cluster}`]);
+      expect(line(lines, `cluster admission-policy ${cluster}`)).toMatchObject({
+        detail: expect.stringMatching(/^not installed: binding ecr-token-rotator-events: RBAC alone lets/),
+        fix: "kubectl apply -f infra/k8s/admission-policy.yaml (Kubernetes >= 1.30: admissionregistration.k8s.io/v1)",
+      });
+    } finally {
+      await bed.kubectl(["apply", "-f", "-"], { input: readFileSync(join(ROOT, "infra/k8s/admission-policy.yaml"), "utf8"), check: true });
+    }
+    expect(line(await doctor(), `cluster admission-policy ${cluster}`).status).toBe("pass");
+  });
+
+  it("every policy and binding removed: the line lists them (the shipped RBAC still lets the doctor look)", async () => {
+    const base = "/apis/admissionregistration.k8s.io/v1";
+    for (const name of ADMISSION_POLICIES) {
+      await admin.call("DELETE", `${base}/validatingadmissionpolicybindings/${name}`);
+      await admin.call("DELETE", `${base}/validatingadmissionpolicies/${name}`);
+    }
+    try {
+      const lines = await doctor();
+      expect(failed(lines)).toEqual([`cluster admission-policy ${cluster}`]);
+      expect(line(lines, `cluster admission-policy ${cluster}`).detail).toMatch(
+        /^not installed: policy ecr-token-rotator-secrets, binding ecr-token-rotator-secrets, .* and 5 more: /,
+      );
+    } finally {
+      await bed.kubectl(["apply", "-f", "-"], { input: readFileSync(join(ROOT, "infra/k8s/admission-policy.yaml"), "utf8"), check: true });
+    }
+  });
+
+  it("the optional diagnosis-secrets role: not bound is said (skip); bound, the line passes", async () => {
+    expect(line(await doctor(), `cluster optional-role ${cluster} diagnosis-secrets`)).toMatchObject({
+      status: "skip",
+      detail: expect.stringMatching(/^not bound: the diagnosis cannot read other pull Secrets/),
+    });
+    await bed.kubectl(["apply", "-f", "-"], { input: readFileSync(join(ROOT, DIAGNOSIS_SECRETS_RBAC), "utf8"), check: true });
+    try {
+      await waitForRight(admin, "get", "secrets", true, "ecr-token-rotator-doctor-probe");
+      const lines = await doctor();
+      expect(line(lines, `cluster optional-role ${cluster} diagnosis-secrets`)).toMatchObject({
+        status: "pass",
+        detail: expect.stringMatching(/^bound \(ecr-token-rotator-diagnosis-secrets\): /),
+      });
+      expect(lines.filter((l) => l.status !== "pass")).toEqual([]);
+    } finally {
+      await admin.call("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/ecr-token-rotator-diagnosis-secrets");
+      await waitForRight(admin, "get", "secrets", false, "ecr-token-rotator-doctor-probe");
     }
   });
 

@@ -177,14 +177,20 @@ describe("doctor end to end: moto + the Debian registry + the bed's cluster foun
       `skip secret policy ${SECRET}`,
       `skip secret kms ${SECRET}`,
       `skip secret replicas ${SECRET}`,
-      ...clusterCheckNames(cluster).map((name) => `pass ${name}`),
+      // Every cluster line passes but the optional role's, off by default (said, not failed).
+      ...clusterCheckNames(cluster).map((name) => `${name === `cluster optional-role ${cluster} diagnosis-secrets` ? "skip" : "pass"} ${name}`),
     ]);
     // The skips: what this deployment does not configure.
     expect(report.checks!.filter((c) => c.status === "skip").map((c) => [c.name, c.detail])).toEqual([
       [`secret policy ${SECRET}`, "SECRET_READERS is not set: no resource policy is managed"],
       [`secret kms ${SECRET}`, "KMS_KEY_ID is not set: the secrets use the AWS managed key aws/secretsmanager"],
       [`secret replicas ${SECRET}`, "SECRET_REPLICA_REGIONS is not set"],
+      [
+        `cluster optional-role ${cluster} diagnosis-secrets`,
+        "not bound: the diagnosis cannot read other pull Secrets (it says what it could not check); optional, off by default: kubectl apply -f infra/k8s/diagnosis-secrets-rbac.yaml binds ecr-token-rotator-diagnosis-secrets",
+      ],
     ]);
+    expect(check(report, `cluster admission-policy ${cluster}`).detail).toMatch(/^5 ValidatingAdmissionPolicies and their bindings \(Deny\) installed: /);
     // The cluster was found through DescribeCluster (moto), and reached at the bed's endpoint.
     expect(aws.proxy.count({ method: "GET", path: `/clusters/${cluster}` })).toBeGreaterThan(before);
     expect(check(report, `cluster reachable ${cluster}`).detail).toMatch(new RegExp(`^endpoint ${new URL(bed.proxyUrl).host}, Kubernetes v1\\.\\d+\\.\\d+`));
@@ -205,7 +211,7 @@ describe("doctor end to end: moto + the Debian registry + the bed's cluster foun
     const run = await cli(["doctor"]);
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
-    const summary = `${healthy.checks!.length - 3} passed, 0 failed, 3 skipped`;
+    const summary = `${healthy.checks!.length - 4} passed, 0 failed, 4 skipped`;
     expect(lines.at(-1)).toBe(summary);
     const checklist = lines.filter((l) => /^(PASS|FAIL|SKIP) /.test(l));
     expect(checklist.map((l) => l.replace(/ — .*$/, ""))).toEqual(healthy.checks!.map((c) => `${c.status.toUpperCase()}  ${c.name}`));

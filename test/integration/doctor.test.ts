@@ -177,6 +177,10 @@ describe("doctor: a healthy deployment", () => {
     expect(report.ecrCalls).toBe(2);
     expect(line(report, "aws identity").detail).toBe(`${ROLE_SESSION} (account 123456789012)`);
     expect(line(report, `registry pull ${HOST_USE1}/team/app:1`).detail).toContain(`application/vnd.oci.image.manifest.v1+json, ${DIGEST}`);
+    // The function cannot see the IAM-only pullRepositories: the line says the default and where it is narrowed.
+    expect(line(report, `registry pull ${HOST_USE1}/team/app:1`).detail).toContain(
+      "every repository of the configured registries (repository/*), unless the deploy's pullRepositories",
+    );
     expect(line(report, "secret validity ecr/us-east-1/credentials").detail).toMatch(
       /valid until 2026-11-24T20:00:00.000Z \(12h00m left; minimum TOKEN_MIN_VALIDITY_MINUTES=60\)/,
     );
@@ -229,6 +233,88 @@ describe("doctor: AWS identity and tokens", () => {
     });
     expect(report.ok).toBe(false);
     expect(report.errors).toEqual([`aws identity: ${line(report, "aws identity").detail}`]);
+    // One cause, one fix: every check that needs the credentials is skipped, naming the cause.
+    for (const check of report.checks!.slice(1)) {
+      expect(check).toMatchObject({
+        status: "skip",
+        detail: expect.stringMatching(/^the AWS credentials were refused \(InvalidClientTokenId\): see aws identity$|^no cluster configured/),
+      });
+    }
+    expect(ecr.calls()).toHaveLength(0);
+    expect(sm.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    ["no credentials at all", "CredentialsProviderError", "Could not load credentials from any providers", "no AWS credentials: see aws identity"],
+    [
+      "expired credentials",
+      "ExpiredToken",
+      "The security token included in the request is expired",
+      "the AWS credentials have expired (ExpiredToken): see aws identity",
+    ],
+  ])("%s: one FAIL (aws identity) with one fix, every other line skipped with the cause; no other call made", async (_what, name, message, reason) => {
+    sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error(message), { name }));
+    const report = await doctor({ ECR_REGISTRIES: `${HOST_USE1},${HOST_EUW1}`, SECRET_NAME: "ecr/{region}/credentials", COMBINED_SECRET_NAME: "ecr/all" });
+    expect(failed(report)).toEqual(["aws identity"]);
+    expect(report.checks!.filter((c) => c.fix !== undefined).map((c) => c.name)).toEqual(["aws identity"]);
+    expect(report.checks!.map((c) => `${c.status} ${c.name}`)).toEqual([
+      "fail aws identity",
+      "skip ecr token us-east-1",
+      "skip ecr token eu-west-1",
+      `skip registry login ${HOST_USE1}`,
+      `skip registry pull ${HOST_USE1}/team/app:1`,
+      `skip registry login ${HOST_EUW1}`,
+      `skip registry pull ${HOST_EUW1}/team/app:1`,
+      ...["ecr/us-east-1/credentials", "ecr/eu-west-1/credentials", "ecr/all"].flatMap((secret) =>
+        ["exists", "owned", "validity", "policy", "kms", "replicas"].map((area) => `skip secret ${area} ${secret}`),
+      ),
+      "skip clusters",
+    ]);
+    for (const check of report.checks!.slice(1, -1)) expect(check.detail).toBe(reason);
+    expect(line(report, "clusters").detail).toMatch(/no cluster configured/);
+    expect(report.ecrCalls).toBe(0);
+    expect(ecr.calls()).toHaveLength(0);
+    expect(sm.calls()).toHaveLength(0);
+    expect(registry.requests).toEqual([]);
+  });
+
+  it("with no credentials and the default registry, `registry default` is skipped for the same cause (not blamed on the token)", async () => {
+    sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
+    const report = await doctor({ ECR_REGISTRIES: undefined });
+    expect(report.checks!.map((c) => `${c.status} ${c.name}`)).toEqual([
+      "fail aws identity",
+      "skip ecr token us-east-1",
+      "skip registry default",
+      "skip clusters",
+    ]);
+    expect(line(report, "registry default").detail).toBe("no AWS credentials: see aws identity");
+  });
+
+  it("with clusters configured, the cluster half is not loaded without credentials: one `clusters` line says why", async () => {
+    sts.on(GetCallerIdentityCommand).rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
+    let loaded = 0;
+    const report = await doctor(
+      { EKS_CLUSTERS: '[{"name":"prod","region":"us-east-1","endpoint":"https://127.0.0.1:6443"}]' },
+      {
+        clusterChecks: () => {
+          loaded++;
+          return Promise.reject(new Error("must not load"));
+        },
+      },
+    );
+    expect(loaded).toBe(0);
+    expect(line(report, "clusters")).toEqual({ name: "clusters", status: "skip", detail: "no AWS credentials: see aws identity" });
+  });
+
+  it("STS unreachable (not a credentials fault) fails `aws identity`, and the other checks still run", async () => {
+    sts
+      .on(GetCallerIdentityCommand)
+      .rejects(Object.assign(new Error("connect ETIMEDOUT sts.us-east-1.amazonaws.com"), { name: "TimeoutError", code: "ETIMEDOUT" }));
+    const report = await doctor();
+    expect(failed(report)).toEqual(["aws identity"]);
+    expect(line(report, "ecr token us-east-1").status).toBe("pass");
+    expect(line(report, `registry login ${HOST_USE1}`).status).toBe("pass");
+    expect(line(report, `secret exists ${SECRET}`).status).toBe("pass");
   });
 
   it("GetAuthorizationToken refused: `ecr token <region>` fails, the registry lines say why they were skipped", async () => {
@@ -308,6 +394,7 @@ describe("doctor: the token at the registry", () => {
   it("without PROBE_IMAGE the pull line is skipped, saying how to turn it on", async () => {
     const report = await doctor({ PROBE_IMAGE: undefined });
     expect(line(report, `registry pull ${HOST_USE1}`)).toMatchObject({ status: "skip", detail: expect.stringContaining("PROBE_IMAGE is not set") });
+    expect(line(report, `registry pull ${HOST_USE1}`).detail).toContain("(repository/*), unless the deploy's pullRepositories parameter narrows it");
     expect(registry.requests.filter((r) => r.method === "HEAD")).toEqual([]);
   });
 

@@ -8,8 +8,8 @@ import type { ClusterConnection } from "../../src/fleet/access";
 import type { ClusterProbe } from "../../src/doctor/cluster-context";
 import { productSecretNames } from "../../src/doctor/eso-checks";
 import type { DoctorCheck } from "../../src/doctor/types";
-import { PRODUCT_RIGHTS, rightKey } from "../../src/kube/rights";
-import type { AccessQuery } from "../../src/kube/reviews";
+import { ADMISSION_POLICIES, PRODUCT_RIGHTS, rightKey } from "../../src/kube/rights";
+import type { AccessQuery, AdmissionObject } from "../../src/kube/reviews";
 import { KubeApiError, type KubeExternalSecret } from "../../src/kube/types";
 import { DeadlineExceededError, deadlineAt, NO_DEADLINE, type Deadline } from "../../src/shared/deadline";
 import { EksConnectionError } from "../../src/shared/errors";
@@ -68,7 +68,19 @@ interface World {
   whoami: () => Promise<{ username: string; groups: string[]; extra: Record<string, string[]> }>;
   version: () => Promise<string>;
   asked: AccessQuery[];
+  /** The admission objects installed (`<resource>/<name>`); default: admission-policy.yaml's, each binding Deny. */
+  admission: Map<string, AdmissionObject>;
+  /** Whether the optional diagnosis-secrets role is bound (get secrets of any name). */
+  diagnosisSecrets: boolean;
 }
+
+const installedPolicies = () =>
+  new Map<string, AdmissionObject>(
+    ADMISSION_POLICIES.flatMap((name) => [
+      [`validatingadmissionpolicies/${name}`, { name }],
+      [`validatingadmissionpolicybindings/${name}`, { name, policyName: name, validationActions: ["Deny"] }],
+    ]),
+  );
 
 function world(): World {
   const api = new FakeKubeApi();
@@ -79,7 +91,10 @@ function world(): World {
   return {
     api,
     granted: new Set(PRODUCT_RIGHTS.map(rightKey)),
-    served: { "external-secrets.io/v1": ["externalsecrets", "externalsecrets/status", "clusterexternalsecrets"] },
+    served: {
+      "external-secrets.io/v1": ["externalsecrets", "externalsecrets/status", "clusterexternalsecrets"],
+      "admissionregistration.k8s.io/v1": ["validatingadmissionpolicies", "validatingadmissionpolicybindings", "validatingwebhookconfigurations"],
+    },
     whoami: async () => ({
       username: "arn:aws:sts::123456789012:assumed-role/ecr-token-rotator/{{SessionName}}",
       groups: ["ecr-token-rotator", "system:authenticated"],
@@ -87,6 +102,8 @@ function world(): World {
     }),
     version: async () => "v1.34.4-eks-abc",
     asked: [],
+    admission: installedPolicies(),
+    diagnosisSecrets: false,
   };
 }
 
@@ -97,9 +114,15 @@ function checks(w: World, deps: { access?: (c: ClusterConfig, d: Deadline) => Pr
     can: async (q) => {
       w.asked.push(q);
       const key = rightKey({ group: q.group as "", resource: q.resource as "secrets", verb: q.verb as "get" });
+      // A Secret other than the pull secret: only the optional role grants it.
+      if (q.resource === "secrets" && q.name !== undefined && q.name !== "ecr-pull-secret") return { allowed: w.diagnosisSecrets };
       return { allowed: q.namespace ? w.granted.has(`${q.namespace}:${key}`) : w.granted.has(key) };
     },
     served: async (gv) => w.served[gv],
+    admission: async (resource, name) => {
+      if (!w.granted.has(`admissionregistration.k8s.io/${resource}: get`)) throw new KubeApiError(403, `cannot get resource "${resource}"`, {});
+      return w.admission.get(`${resource}/${name}`);
+    },
   });
   return createClusterChecks({
     access: deps.access ?? (async () => ({ server: "https://ABC.gr7.us-east-1.eks.amazonaws.com", caData: "Q0E=", token: BEARER })),
@@ -131,7 +154,8 @@ describe("doctor: cluster checks", () => {
   it("a healthy cluster passes every line, in the fixed order, one rbac line per right of src/kube/rights.ts", async () => {
     const lines = await run(world());
     expect(lines.map((l) => l.name)).toEqual(clusterCheckNames("prod"));
-    expect(lines.filter((l) => l.status !== "pass")).toEqual([]);
+    // The optional role is off by default: said, not failed.
+    expect(lines.filter((l) => l.status !== "pass").map((l) => `${l.status} ${l.name}`)).toEqual(["skip cluster optional-role prod diagnosis-secrets"]);
     expect(new Set(lines.map((l) => l.name)).size).toBe(lines.length);
     expect(lines.filter((l) => l.name.startsWith("cluster rbac prod ")).map((l) => l.name)).toEqual(
       PRODUCT_RIGHTS.map((r) => `cluster rbac prod ${r.verb} ${r.resource}`),
@@ -164,7 +188,8 @@ describe("doctor: cluster checks", () => {
     const line = byName(lines);
     expect(line.get("cluster identity prod")!.status).toBe("pass");
     expect(line.get("cluster identity prod")!.detail).toContain("not in the group ecr-token-rotator");
-    expect(failed(lines)).toHaveLength(PRODUCT_RIGHTS.length);
+    // Every rbac line, and the admission-policy line (its reads are refused too).
+    expect(failed(lines)).toHaveLength(PRODUCT_RIGHTS.length + 1);
     expect(line.get("cluster rbac prod list namespaces")!.fix).toMatch(
       /^map the identity to the group ecr-token-rotator .*aws eks update-access-entry --cluster-name prod/,
     );
@@ -324,6 +349,7 @@ describe("doctor: cluster checks", () => {
           version: async () => "v1.34.4",
           whoami: () => w.whoami(),
           can: async () => ({ allowed: true }),
+          admission: async () => undefined,
           served: async (gv) => {
             if (gv === "external-secrets.io/v1beta1") throw new DeadlineExceededError("GET /apis/external-secrets.io/v1beta1");
             return undefined;
@@ -490,6 +516,7 @@ describe("doctor: cluster checks", () => {
           return { allowed: true };
         },
         served: async () => ["externalsecrets"],
+        admission: async () => undefined,
       }),
     });
     const out = await cut({ config: config(), tokenNow: () => NOW, deadline: NO_DEADLINE });
@@ -499,6 +526,81 @@ describe("doctor: cluster checks", () => {
     expect(line.get("cluster oldest-token prod")).toMatchObject({ status: "fail", detail: expect.stringMatching(/^deadline:/) });
     expect(out.filter((l) => l.name.startsWith("cluster rbac ")).every((l) => l.status === "fail" && l.detail.startsWith("deadline:"))).toBe(true);
     expect(out.filter((l) => l.status === "fail").every((l) => l.detail.startsWith("deadline:"))).toBe(true);
+  });
+
+  it("the admission policies: each policy and binding read by name; all installed and denying passes", async () => {
+    const w = world();
+    const lines = byName(await run(w));
+    expect(lines.get("cluster admission-policy prod")).toEqual({
+      name: "cluster admission-policy prod",
+      status: "pass",
+      detail: `5 ValidatingAdmissionPolicies and their bindings (Deny) installed: ${ADMISSION_POLICIES.join(", ")}`,
+    });
+    // The rbac lines of the reads ask about a name (rbac.yaml grants them by resourceNames).
+    expect(w.asked.filter((q) => q.resource.startsWith("validatingadmissionpolic"))).toEqual([
+      { group: "admissionregistration.k8s.io", resource: "validatingadmissionpolicies", verb: "get", name: "ecr-token-rotator-secrets" },
+      { group: "admissionregistration.k8s.io", resource: "validatingadmissionpolicybindings", verb: "get", name: "ecr-token-rotator-secrets" },
+    ]);
+  });
+
+  it("a policy removed, or a binding that only warns, fails the admission-policy line naming them, with kubectl apply as the fix", async () => {
+    const w = world();
+    w.admission.delete("validatingadmissionpolicies/ecr-token-rotator-serviceaccounts");
+    w.admission.set("validatingadmissionpolicybindings/ecr-token-rotator-events", {
+      name: "ecr-token-rotator-events",
+      policyName: "ecr-token-rotator-events",
+      validationActions: ["Warn"],
+    });
+    const lines = await run(w);
+    expect(failed(lines)).toEqual(["cluster admission-policy prod"]);
+    expect(byName(lines).get("cluster admission-policy prod")).toMatchObject({
+      detail:
+        "not installed: policy ecr-token-rotator-serviceaccounts; not binding its policy with Deny: binding ecr-token-rotator-events (policy ecr-token-rotator-events, validationActions Warn): RBAC alone lets the product's identity create any Secret and patch any ServiceAccount or ExternalSecret",
+      fix: "kubectl apply -f infra/k8s/admission-policy.yaml (Kubernetes >= 1.30: admissionregistration.k8s.io/v1)",
+    });
+  });
+
+  it("a server that does not serve ValidatingAdmissionPolicy v1 (< 1.30): the fix is the upgrade", async () => {
+    const w = world();
+    w.admission.clear();
+    w.served["admissionregistration.k8s.io/v1"] = ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"];
+    const line = byName(await run(w)).get("cluster admission-policy prod")!;
+    expect(line).toMatchObject({
+      status: "fail",
+      fix: expect.stringMatching(/^upgrade the cluster to Kubernetes >= 1\.30, then kubectl apply -f infra\/k8s\/admission-policy\.yaml/),
+    });
+  });
+
+  it("reads of the policies refused (rbac.yaml without the rule): the line names the right to grant", async () => {
+    const w = world();
+    w.granted.delete("admissionregistration.k8s.io/validatingadmissionpolicies: get");
+    const lines = await run(w);
+    expect(failed(lines)).toEqual(["cluster rbac prod get validatingadmissionpolicies", "cluster admission-policy prod"]);
+    expect(byName(lines).get("cluster admission-policy prod")).toMatchObject({
+      detail: expect.stringContaining("forbidden (403) to get validatingadmissionpolicies"),
+      fix: expect.stringContaining("grant get on validatingadmissionpolicies (infra/k8s/rbac.yaml)"),
+    });
+    expect(byName(lines).get("cluster rbac prod get validatingadmissionpolicies")!.fix).toContain(
+      `with resourceNames: [${ADMISSION_POLICIES.map((n) => `"${n}"`).join(", ")}]`,
+    );
+  });
+
+  it("the optional diagnosis-secrets role: bound passes, not bound is said (skip), asked about a Secret other than the pull secret", async () => {
+    const w = world();
+    const off = byName(await run(w)).get("cluster optional-role prod diagnosis-secrets")!;
+    expect(off).toEqual({
+      name: "cluster optional-role prod diagnosis-secrets",
+      status: "skip",
+      detail:
+        "not bound: the diagnosis cannot read other pull Secrets (it says what it could not check); optional, off by default: kubectl apply -f infra/k8s/diagnosis-secrets-rbac.yaml binds ecr-token-rotator-diagnosis-secrets",
+    });
+    const asked = w.asked.find((q) => q.resource === "secrets" && q.name !== undefined && q.name !== "ecr-pull-secret");
+    expect(asked).toEqual({ group: "", resource: "secrets", verb: "get", name: "ecr-token-rotator-doctor-probe" });
+    w.diagnosisSecrets = true;
+    expect(byName(await run(w)).get("cluster optional-role prod diagnosis-secrets")).toMatchObject({
+      status: "pass",
+      detail: expect.stringMatching(/^bound \(ecr-token-rotator-diagnosis-secrets\): the diagnosis reads the other pull Secrets/),
+    });
   });
 
   it("no bearer token, password or auth value in any line, even when an error message echoes them", async () => {
