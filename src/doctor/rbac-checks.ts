@@ -1,6 +1,6 @@
 /**
  * `cluster rbac <cluster> <verb> <resource>`: one SelfSubjectAccessReview per right the product
- * needs (src/kube/rights.ts, the list infra/k8s/rbac.yaml is tested against). Asked cluster-wide
+ * needs (src/kube/rights.ts, the list infra/k8s/components/fallback/rbac.yaml is tested against). Asked cluster-wide
  * first; a namespaced right refused cluster-wide is asked again in each target namespace when
  * TARGET_NAMESPACES is an explicit list (the documented namespace-confined set-up: the ClusterRole
  * bound by a RoleBinding per namespace).
@@ -97,7 +97,7 @@ const because = (d: AccessDecision): string => (d.evaluationError ? ` (${d.evalu
 /** The rbac.yaml rule that grants the right, and how to apply it (and to map the identity to the group first). */
 function rbacFix(ctx: ClusterCheckContext, right: KubeRight, namespaces?: string[]): string {
   const named = right.pullSecretOnly ? ` with resourceNames: ["${ctx.config.kubernetes.pullSecretName}"]` : "";
-  const rule = `add "${right.verb}" to the verbs of the rule for ${right.resource} (apiGroups: ["${right.group}"])${named} in the ClusterRole ecr-token-rotator (infra/k8s/rbac.yaml), then ${APPLY_RBAC}`;
+  const rule = `add "${right.verb}" to the verbs of the rule for ${right.resource} (apiGroups: ["${right.group}"])${named} in the ClusterRole ecr-token-rotator (infra/k8s/components/fallback/rbac.yaml), then ${APPLY_RBAC}`;
   const bound = namespaces
     ? `; with namespace-confined RBAC, bind it in ${listSome(namespaces)} too: kubectl -n ${namespaces[0]} create rolebinding ecr-token-rotator --clusterrole=ecr-token-rotator --group=${PRODUCT_GROUP}`
     : "";

@@ -3,7 +3,7 @@
  * product's work makes and RBAC must grant): the server version, who we are (SelfSubjectReview),
  * what we may do (SelfSubjectAccessReview) and which resources an API group serves (discovery).
  * Every authenticated user may make these requests (system:basic-user, system:discovery,
- * system:public-info-viewer), so they need no rule in infra/k8s/rbac.yaml.
+ * system:public-info-viewer), so they need no rule in infra/k8s/components/fallback/rbac.yaml.
  * One request each through the product's HTTPS transport with the cluster CA, bounded by a total
  * timeout and the deadline; failures are {@link KubeApiError}s like the adapters' (never the
  * response body).

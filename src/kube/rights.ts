@@ -1,6 +1,6 @@
 /**
  * The one list of Kubernetes rights the product needs: every (API group, resource, verb) a
- * KubeApi request of either client makes. infra/k8s/rbac.yaml grants exactly these (and
+ * KubeApi request of either client makes. infra/k8s/components/fallback/rbac.yaml grants exactly these (and
  * test/deploy/manifests.test.ts checks the file and the clients' requests against this list);
  * the doctor asks the API server about each (a SelfSubjectAccessReview per line).
  * Written resource-first on purpose: that test finds the clients' requests by `verb, resource`.
@@ -36,7 +36,7 @@ export const PRODUCT_RIGHTS: readonly KubeRight[] = [
   // The pull secret, by name: read it, list it by name, merge-patch it in place (never update,
   // never delete)...
   ...byName(right("", "secrets", "get list patch")),
-  // ...and create it (RBAC cannot narrow create by name: infra/k8s/admission-policy.yaml does).
+  // ...and create it (RBAC cannot narrow create by name: infra/k8s/components/fallback/admission-policy.yaml does).
   ...right("", "secrets", "create"),
   // PATCH_SERVICE_ACCOUNTS.
   ...right("", "serviceaccounts", "get list patch"),
@@ -53,9 +53,9 @@ export const PRODUCT_RIGHTS: readonly KubeRight[] = [
 export const rightKey = (r: Pick<KubeRight, "group" | "resource" | "verb">): string => `${r.group || "core"}/${r.resource}: ${r.verb}`;
 
 /**
- * The optional ClusterRole (infra/k8s/diagnosis-secrets-rbac.yaml, not bound by default) that
+ * The optional ClusterRole (infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml, not bound by default) that
  * lets the diagnosis read the other pull Secrets stuck pods reference (get and list on Secrets,
  * any name). Without it the diagnosis says what it could not check.
  */
 export const DIAGNOSIS_SECRETS_ROLE = "ecr-token-rotator-diagnosis-secrets";
-export const DIAGNOSIS_SECRETS_MANIFEST = "infra/k8s/diagnosis-secrets-rbac.yaml";
+export const DIAGNOSIS_SECRETS_MANIFEST = "infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml";

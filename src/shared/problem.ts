@@ -234,7 +234,7 @@ export function problemHint(p: Problem): string | undefined {
     case "deadline":
       return "the invocation's deadline came first: run again (the CLI: a larger --timeout) for the work left";
     case "forbidden":
-      return "grant the missing permission (infra/k8s/rbac.yaml for the cluster)";
+      return "grant the missing permission (infra/k8s/components/fallback/rbac.yaml for the cluster)";
     case "throttled":
     case "server":
       return "retry in a minute; if it persists, check the service's health";

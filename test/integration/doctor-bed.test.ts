@@ -1,7 +1,7 @@
 /**
  * The doctor's cluster checks on the real kube-apiserver (RBAC on, ESO's CRDs served), through
  * the fault proxy, authenticated by the product's own EKS token (signed by src/eks, verified by
- * the bed's STS-like webhook) and authorised only by infra/k8s/rbac.yaml. A healthy deployment
+ * the bed's STS-like webhook) and authorised only by infra/k8s/components/fallback/rbac.yaml. A healthy deployment
  * passes every line; each broken variant — a verb missing from the ClusterRole, an ExternalSecret
  * ESO reports not synced (status set through the status subresource), an expired token in a pull
  * Secret, an identity no access entry maps — fails exactly its line. No secret in any line.

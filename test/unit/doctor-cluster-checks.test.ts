@@ -153,7 +153,7 @@ describe("doctor: cluster checks", () => {
     const line = byName(lines).get("cluster rbac prod patch secrets")!;
     expect(line.detail).toContain("may not patch secrets cluster-wide");
     expect(line.fix).toContain('add "patch" to the verbs of the rule for secrets (apiGroups: [""])');
-    expect(line.fix).toContain("kubectl apply -f infra/k8s/rbac.yaml");
+    expect(line.fix).toContain("kubectl apply -f infra/k8s/components/fallback/rbac.yaml");
   });
 
   it("an identity outside the group ecr-token-rotator: the rbac fix maps it to the group first", async () => {
@@ -455,7 +455,7 @@ describe("doctor: cluster checks", () => {
       const line = byName(await run(w)).get("cluster oldest-token prod")!;
       expect(line.status).toBe("fail");
       expect(line.detail).toContain("forbidden (403) to list secrets cluster-wide");
-      expect(line.fix).toContain("grant list on secrets (infra/k8s/rbac.yaml)");
+      expect(line.fix).toContain("grant list on secrets (infra/k8s/components/fallback/rbac.yaml)");
     });
   });
 
