@@ -30,7 +30,11 @@ export function productManifestsFor(pullSecretNames: readonly string[]): string[
   };
   return [
     replace("infra/k8s/components/fallback/rbac.yaml", 'resourceNames: ["ecr-pull-secret"]', `resourceNames: ${JSON.stringify(pullSecretNames)}`),
-    replace("infra/k8s/components/fallback/admission-policy.yaml", `expression: "['ecr-pull-secret']"`, `expression: "[${pullSecretNames.map((n) => `'${n}'`).join(", ")}]"`),
+    replace(
+      "infra/k8s/components/fallback/admission-policy.yaml",
+      `expression: "['ecr-pull-secret']"`,
+      `expression: "[${pullSecretNames.map((n) => `'${n}'`).join(", ")}]"`,
+    ),
   ];
 }
 /** The optional ClusterRole (and its binding) that lets the diagnosis read any referenced pull Secret. */
