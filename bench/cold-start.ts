@@ -110,10 +110,18 @@ function issueToken(aws: ProxiedMoto, n: number): void {
   const password = `bench-token-${n}-${Math.random().toString(36).slice(2)}`;
   const body = JSON.stringify({
     authorizationData: [
-      { authorizationToken: Buffer.from(`AWS:${password}`).toString("base64"), expiresAt: Math.floor(Date.now() / 1000) + 12 * 3600, proxyEndpoint: `https://${REGISTRY}` },
+      {
+        authorizationToken: Buffer.from(`AWS:${password}`).toString("base64"),
+        expiresAt: Math.floor(Date.now() / 1000) + 12 * 3600,
+        proxyEndpoint: `https://${REGISTRY}`,
+      },
     ],
   });
-  aws.proxy.addFault({ fault: { kind: "status", status: 200, body, contentType: "application/x-amz-json-1.1" }, match: { operation: "GetAuthorizationToken" }, times: 1 });
+  aws.proxy.addFault({
+    fault: { kind: "status", status: 200, body, contentType: "application/x-amz-json-1.1" },
+    match: { operation: "GetAuthorizationToken" },
+    times: 1,
+  });
 }
 
 const INIT = /INIT REPORT\(durationMs:\s*([\d.]+)\)/;
@@ -127,7 +135,8 @@ async function coldStart(aws: ProxiedMoto, subject: Subject, n: number): Promise
   try {
     const out = await fn.invoke(subject.name === "product" ? SCHEDULED_ROTATE : {});
     const result = out.result as { registries?: Array<{ outcome: string }>; outcome?: string; ok?: boolean } | undefined;
-    const outcome = subject.name === "product" ? (result?.registries?.[0]?.outcome ?? `failed: ${out.body.slice(0, 300)}`) : (result?.outcome ?? out.body.slice(0, 300));
+    const outcome =
+      subject.name === "product" ? (result?.registries?.[0]?.outcome ?? `failed: ${out.body.slice(0, 300)}`) : (result?.outcome ?? out.body.slice(0, 300));
     const text = fn.output();
     const init = INIT.exec(text);
     const done = RTDONE.exec(text);
@@ -170,11 +179,14 @@ async function main(): Promise<void> {
     const coldStartResult = {
       ...p,
       bare: b,
-      initRatio: round((p.initMs / b.initMs) * 100) / 100,
-      firstInvokeRatio: round((p.firstInvokeMs / b.firstInvokeMs) * 100) / 100,
+      initRatio: Math.round((p.initMs / b.initMs) * 100) / 100,
+      firstInvokeRatio: Math.round((p.firstInvokeMs / b.firstInvokeMs) * 100) / 100,
       runs: RUNS,
       operations: { product: runs.product[0]!.operations, bare: runs.bare[0]!.operations },
-      samples: { product: runs.product.map(({ initMs, firstInvokeMs }) => ({ initMs, firstInvokeMs })), bare: runs.bare.map(({ initMs, firstInvokeMs }) => ({ initMs, firstInvokeMs })) },
+      samples: {
+        product: runs.product.map(({ initMs, firstInvokeMs }) => ({ initMs, firstInvokeMs })),
+        bare: runs.bare.map(({ initMs, firstInvokeMs }) => ({ initMs, firstInvokeMs })),
+      },
     };
     if (JSON_OUT) console.log(JSON.stringify({ coldStart: coldStartResult }));
     else
