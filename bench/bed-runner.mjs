@@ -8,10 +8,12 @@ import { mkdirSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { build } from "esbuild";
 
-export async function runBedBench({ entry, key, banner, quiet = false, args = [] }) {
+// `outDir`: where the bundle goes (default .bench); a benchmark whose modules find the repository
+// two folders up from themselves (test/deploy/support.ts's REPO) is bundled two folders deep.
+export async function runBedBench({ entry, key, banner, quiet = false, args = [], outDir = ".bench" }) {
   const root = resolve(".");
-  mkdirSync(".bench", { recursive: true });
-  const outfile = resolve(".bench", basename(entry).replace(/\.ts$/, ".mjs"));
+  mkdirSync(outDir, { recursive: true });
+  const outfile = resolve(outDir, basename(entry).replace(/\.ts$/, ".mjs"));
   await build({
     entryPoints: [entry],
     outfile,

@@ -131,7 +131,7 @@ async function main(): Promise<void> {
   let bed: Bed | undefined;
   try {
     log(`diagnose at incident scale: ${N} namespaces, ${STUCK} stuck pods, +${LATENCY_MS} ms per request at the proxy`);
-    const [runner, started] = await Promise.all([bundleRunner(dir), startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] })]);
+    const [runner, started] = await Promise.all([bundleRunner(dir), startBed({ rbacManifests: ["infra/k8s/components/fallback/rbac.yaml"] })]);
     bed = started;
     const admin = adminClient(bed, 32);
     const names = Array.from({ length: N }, (_, i) => `incident-${String(i).padStart(4, "0")}`);

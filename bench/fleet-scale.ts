@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     const fleetTotal = CLUSTERS * PER_CLUSTER;
     if (fleetTotal > N) throw new Error(`--clusters × --per-cluster (${fleetTotal}) must not exceed --namespaces (${N})`);
     log(`fleet scale: ${N} namespaces (heal10k), ${CLUSTERS} × ${PER_CLUSTER} (fleet), +${LATENCY_MS} ms per request, concurrency ${CONCURRENCY}`);
-    const [runner, started] = await Promise.all([bundleRunner(dir), startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] })]);
+    const [runner, started] = await Promise.all([bundleRunner(dir), startBed({ rbacManifests: ["infra/k8s/components/fallback/rbac.yaml"] })]);
     bed = started;
     const b = bed;
     // The first CLUSTERS × PER_CLUSTER namespaces also belong to the fleet, a quarter each.

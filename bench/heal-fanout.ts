@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   let bed: Bed | undefined;
   try {
     log(`heal fan-out: ${N} namespaces, +${LATENCY_MS} ms per request at the proxy, concurrency ${CONCURRENCY}`);
-    const [runner, started] = await Promise.all([bundleRunner(dir), startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] })]);
+    const [runner, started] = await Promise.all([bundleRunner(dir), startBed({ rbacManifests: ["infra/k8s/components/fallback/rbac.yaml"] })]);
     bed = started;
     const names = Array.from({ length: N }, (_, i) => `bench-${String(i).padStart(4, "0")}`);
     const t0 = Date.now();

@@ -1,5 +1,6 @@
-// npm run bench [-- --json] [--skip-heal] [--skip-diagnose] [--skip-eso] [--skip-fleet]:
-// rotate-path cold start, then (when the Kubernetes test bed is available) the heal fan-out, the
+// npm run bench [-- --json] [--skip-cold-start] [--skip-heal] [--skip-diagnose] [--skip-eso] [--skip-fleet]:
+// rotate-path cold start (bundle import; then the packaged zip under the real Lambda runtime
+// beside a bare handler, "coldStart"), then (when the Kubernetes test bed is available) the heal fan-out, the
 // incident-scale diagnosis and the fleet-scale (heal10k, fleet) benchmarks, and the ESO re-sync
 // latency (heal's write → the real External Secrets Operator's update; "esoSync"). Prints
 // numbers; asserts nothing.
@@ -9,6 +10,16 @@ import { benchRotatePath } from "./rotate-path.mjs";
 const json = process.argv.includes("--json");
 const result = { node: process.version, ...benchRotatePath() };
 
+if (!process.argv.includes("--skip-cold-start") && existsSync("bench/cold-start.ts")) {
+  const { runBedBench } = await import("./bed-runner.mjs");
+  result.coldStart = await runBedBench({
+    entry: "bench/cold-start.ts",
+    key: "coldStart",
+    banner: "cold start: the packaged zip under the Lambda RIE + aws-lambda-ric, beside a bare handler (7 cold starts each)...",
+    quiet: json,
+    outDir: ".bench/cold-start",
+  });
+}
 if (!process.argv.includes("--skip-heal") && existsSync("bench/heal-fanout.ts")) {
   const { runHealBench } = await import("./heal-runner.mjs");
   result.heal = await runHealBench({ quiet: json });
@@ -34,6 +45,12 @@ if (json) {
   console.log(
     `rotate path: bundle ${(result.rotate.bundleBytes / 1024).toFixed(0)} KB in ${result.rotate.files} file(s); import ${result.rotate.importMs} ms = bare node ${result.bareNodeMs} ms + ${result.rotate.importOverBareMs} ms`,
   );
+  if (result.coldStart) {
+    const c = result.coldStart;
+    console.log(
+      `cold start (RIE + aws-lambda-ric, scheduled rotate writing a new version, median of ${c.runs}): init ${c.initMs} ms vs bare handler ${c.bare.initMs} ms (${c.initRatio} ×, target ≤ 1.0 ×); first invocation ${c.firstInvokeMs} ms vs ${c.bare.firstInvokeMs} ms (${c.firstInvokeRatio} ×, target ≤ 1.3 ×)`,
+    );
+  }
   if (result.heal) console.log(`heal fan-out: ${JSON.stringify(result.heal)}`);
   if (result.diagnose) console.log(`diagnose at incident scale: ${JSON.stringify(result.diagnose)}`);
   if (result.esoSync) {

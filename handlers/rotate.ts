@@ -42,9 +42,9 @@ function getApp(): App {
 }
 
 export function createHandler(appFactory: () => App, telemetryFactory: () => Telemetry = powertoolsTelemetry) {
-  let telemetry: Telemetry | undefined;
+  // Made with the handler (for the exported one: at cold start), not in the first invocation.
+  const telemetry = telemetryFactory();
   return async (event: unknown, context?: Context): Promise<Report> => {
-    telemetry ??= telemetryFactory();
     telemetry.invocationStarted(context);
     const deadline = invocationDeadline(context);
     let report: Report;

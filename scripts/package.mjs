@@ -55,7 +55,7 @@ function fail(message) {
 /** The function's own configuration validator (src/config), bundled on the fly (no build needed). */
 async function loadFunctionValidator(work) {
   const out = join(work, "config.mjs");
-  await build({ ...nodeBundleOptions, entryPoints: ["src/config/index.ts"], outfile: out, minify: false, logLevel: "error" });
+  await build({ ...nodeBundleOptions, entryPoints: ["src/config/config.ts"], outfile: out, minify: false, logLevel: "error" });
   return import(pathToFileURL(out).href);
 }
 

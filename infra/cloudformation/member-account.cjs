@@ -6,7 +6,7 @@
  *     and only with the agreed sts:ExternalId; allowed eks:DescribeCluster on the named clusters
  *     of this account and region, nothing else (its Kubernetes rights come from RBAC);
  *   - an EKS access entry per named cluster mapping that role to the Kubernetes group bound by
- *     infra/k8s/rbac.yaml (no access policy: the ClusterRole there is all it may do).
+ *     infra/k8s/components/fallback/rbac.yaml (no access policy: the ClusterRole there is all it may do).
  * Clusters are parameter slots (Cluster1 … Cluster<N>, empty = unused), so one template serves a
  * service-managed StackSet with per-account overrides of the cluster names.
  *
@@ -44,7 +44,7 @@ function renderMemberTemplate({ version = '0.0.0', slots = CLUSTER_SLOTS } = {})
       Type: 'String',
       Default: RBAC_GROUP,
       AllowedPattern: '^[a-z0-9:._-]{1,63}$',
-      Description: 'Kubernetes group of the access entries (the group infra/k8s/rbac.yaml binds)',
+      Description: 'Kubernetes group of the access entries (the group infra/k8s/components/fallback/rbac.yaml binds)',
     },
   };
   const Conditions = { HasPermissionsBoundary: { 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'PermissionsBoundary' }, ''] }] } };

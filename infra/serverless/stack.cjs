@@ -689,7 +689,7 @@ function resourcesFor(settings) {
           ClusterName: cluster.name,
           PrincipalArn: { 'Fn::GetAtt': [ROLE_LOGICAL_ID, 'Arn'] },
           Type: 'STANDARD',
-          // Maps the role to the RBAC group bound in infra/k8s/rbac.yaml. No access policy is
+          // Maps the role to the RBAC group bound in infra/k8s/components/fallback/rbac.yaml. No access policy is
           // associated: the ClusterRole there is all the function may do in the cluster.
           KubernetesGroups: [RBAC_GROUP],
         },

@@ -3,7 +3,7 @@
  * The Kubernetes step (EKS + apply engine) and the doctor are dynamic imports: the
  * schedule-only path never loads them.
  */
-import { sdkEcrApi, sdkSecretsManagerApi } from "../rotation/aws";
+import { prepareEcrClients, sdkEcrApi, sdkSecretsManagerApi } from "../rotation/aws";
 import { loadConfig, type Config, type LoadOptions } from "../config/config";
 import type { KubernetesStepDeps } from "../clusters/step";
 import type { RunDeps } from "../run/run";
@@ -30,6 +30,7 @@ export interface AppOptions {
 
 export function createApp(env: Record<string, string | undefined> = process.env, options: AppOptions = {}): App {
   const config = loadConfig(env, options.purpose ? { purpose: options.purpose } : {});
+  prepareEcrClients(new Set(config.rotation.registries.filter((r) => !r.public).map((r) => r.region)));
   const { clusters, fallbackMode } = config.kubernetes;
   const deps = (deadline?: Deadline): RunDeps => ({
     ecr: sdkEcrApi(deadline),

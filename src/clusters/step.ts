@@ -104,7 +104,7 @@ export function unreadableReason(error: unknown): string {
   const what = `${t?.verb ?? "read"} ${t?.resource ?? "the cluster"}${t?.namespace ? ` in namespace "${t.namespace}"` : " cluster-wide"}`;
   switch (p?.kind) {
     case "forbidden":
-      return `forbidden (403) to ${what}: ${(error as Error).message}; grant get/list on namespaces, pods, events, secrets and serviceaccounts (infra/k8s/rbac.yaml), or, with namespace-confined RBAC, name the namespaces (--namespace N, or TARGET_NAMESPACES)`;
+      return `forbidden (403) to ${what}: ${(error as Error).message}; grant get/list on namespaces, pods, events, secrets and serviceaccounts (infra/k8s/components/fallback/rbac.yaml), or, with namespace-confined RBAC, name the namespaces (--namespace N, or TARGET_NAMESPACES)`;
     case "unauthorized":
       return `unauthorized (401) to ${what}: the cluster rejected the bearer token; ${UNAUTHORIZED_CAUSES}`;
     case "network":

@@ -3,6 +3,7 @@
  * other accounts may read them (SECRET_READERS) and where they are replicated
  * (SECRET_REPLICA_REGIONS).
  */
+import { checkRegion } from "../formats/region";
 import { OWNERSHIP_TAG_KEY, type ReplicaRegion } from "./types";
 import type { EnvReader } from "./env-reader";
 
@@ -77,8 +78,9 @@ function replicaRegion(reader: EnvReader, item: string): ReplicaRegion | undefin
   const colon = item.indexOf(":");
   const region = colon < 0 ? item : item.slice(0, colon);
   const kmsKeyId = colon < 0 ? undefined : item.slice(colon + 1);
-  if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
-    reader.problem(`SECRET_REPLICA_REGIONS: ${JSON.stringify(item)}: ${JSON.stringify(region)} is not an AWS region (write region or region:kmsKeyArn)`);
+  const check = checkRegion(region);
+  if (!check.ok) {
+    reader.problem(`SECRET_REPLICA_REGIONS: ${JSON.stringify(item)}: ${check.problem} (write region or region:kmsKeyArn)`);
     return undefined;
   }
   if (kmsKeyId === undefined) return { region };

@@ -168,7 +168,7 @@ function stuckRow(ctx: DiagnoseContext, s: Stuck, eventError: string | undefined
           {
             code: "unknown",
             message: unreadable.map((u) => u.error).join("; "),
-            hint: unreadable.find((u) => u.hint)?.hint ?? "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again",
+            hint: unreadable.find((u) => u.hint)?.hint ?? "grant get on secrets (infra/k8s/components/fallback/rbac.yaml) and diagnose again",
           },
         ];
     return row;

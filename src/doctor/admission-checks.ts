@@ -1,7 +1,7 @@
 /**
  * What the product's least privilege rests on beyond RBAC, and which optional roles are bound:
  *   cluster admission-policy <c>            the ValidatingAdmissionPolicies of
- *                                           infra/k8s/admission-policy.yaml and their bindings
+ *                                           infra/k8s/components/fallback/admission-policy.yaml and their bindings
  *                                           (Deny), each read by name — rbac.yaml grants `get`
  *                                           on exactly those names
  *   cluster optional-role <c> <id>          per optional role (src/kube/rights.ts OPTIONAL_ROLES):

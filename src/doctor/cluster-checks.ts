@@ -5,7 +5,7 @@
  *   cluster reachable <c>       DescribeCluster (or the configured endpoint) + the EKS token + GET /version
  *   cluster identity <c>        SelfSubjectReview: who the cluster says the product is
  *   cluster rbac <c> <verb> <resource>   one SelfSubjectAccessReview per right (src/kube/rights.ts)
- *   cluster admission-policy <c> the admission policies of infra/k8s/admission-policy.yaml and their bindings
+ *   cluster admission-policy <c> the admission policies of infra/k8s/components/fallback/admission-policy.yaml and their bindings
  *   cluster optional-role <c> <id>  each optional role (rights.ts OPTIONAL_ROLES): bound or not
  *   cluster eso-crds <c>        external-secrets.io/v1 served (or the fallback covers its absence)
  *   cluster externalsecrets <c> the ExternalSecrets reading the product's secrets: synced?

@@ -93,7 +93,7 @@ export interface ClusterCheck {
   run: (run: ClusterRun) => Promise<DoctorCheck[]>;
 }
 
-/** The group infra/k8s/rbac.yaml binds the ClusterRole to (the access entry's kubernetes-groups). */
+/** The group infra/k8s/components/fallback/rbac.yaml binds the ClusterRole to (the access entry's kubernetes-groups). */
 export const PRODUCT_GROUP = "ecr-token-rotator";
 
 export const checkName = {
@@ -113,7 +113,7 @@ export { fail, pass, skip } from "./check";
 export const UNREACHABLE = "cluster unreachable";
 
 /** `kubectl apply` of the product's RBAC, the fix of every missing right. */
-export const APPLY_RBAC = "kubectl apply -f infra/k8s/rbac.yaml -f infra/k8s/admission-policy.yaml";
+export const APPLY_RBAC = "kubectl apply -f infra/k8s/components/fallback/rbac.yaml -f infra/k8s/components/fallback/admission-policy.yaml";
 
 /** Why a read failed, in one line (forbidden names the right; a network failure where it tried). */
 export function readFailure(error: unknown, what: string): string {
@@ -129,7 +129,7 @@ export function readFailure(error: unknown, what: string): string {
 /** The fix of a failed read: the missing right (e.g. "list on externalsecrets") for a 403, else a retry. */
 export function readFix(error: unknown, right: string): string {
   if (error instanceof KubeApiError && error.status === 403) {
-    return `grant ${right} (infra/k8s/rbac.yaml): ${APPLY_RBAC}; see the cluster rbac lines`;
+    return `grant ${right} (infra/k8s/components/fallback/rbac.yaml): ${APPLY_RBAC}; see the cluster rbac lines`;
   }
   return "run the doctor again; if it persists, check the API server's health (kubectl get --raw /readyz)";
 }

@@ -146,7 +146,9 @@ async function identity(run: ClusterRun): Promise<DoctorCheck> {
     run.accepted = { subject: me };
     const arn = me.extra.arn?.[0];
     const groups = me.groups.filter((g) => g !== "system:authenticated");
-    const missing = me.groups.includes(PRODUCT_GROUP) ? "" : ` — not in the group ${PRODUCT_GROUP} that infra/k8s/rbac.yaml binds (see the rbac lines)`;
+    const missing = me.groups.includes(PRODUCT_GROUP)
+      ? ""
+      : ` — not in the group ${PRODUCT_GROUP} that infra/k8s/components/fallback/rbac.yaml binds (see the rbac lines)`;
     return pass(
       name,
       `the cluster knows the product as "${me.username}"${arn ? ` (IAM ${arn})` : ""}, groups: ${groups.length > 0 ? groups.join(", ") : "none"}${missing}`,

@@ -70,7 +70,7 @@ async function esoCrds(ctx: ClusterCheckContext): Promise<{ check: DoctorCheck; 
     : `ESO not installed (${ESO_GROUP_VERSION} is not served)`;
   const install = legacy?.includes("externalsecrets")
     ? "upgrade External Secrets Operator to v0.16 or later (the product's manifests and re-sync use external-secrets.io/v1)"
-    : "install External Secrets Operator (helm install external-secrets external-secrets/external-secrets -n external-secrets --create-namespace), then kubectl apply -f infra/k8s/cluster-secret-store.yaml -f infra/k8s/external-secret.yaml";
+    : "install External Secrets Operator (helm install external-secrets external-secrets/external-secrets -n external-secrets --create-namespace), then kubectl apply -f infra/k8s/base/cluster-secret-store.yaml -f infra/k8s/external-secret.yaml";
   const k = ctx.config.kubernetes;
   if (k.esoResyncSelector !== undefined) {
     return { check: fail(name, `${what}, yet ESO_RESYNC is set: every heal's re-sync would fail`, `${install}; or unset ESO_RESYNC`), served: "not-served" };

@@ -1,6 +1,6 @@
 /**
  * `cluster rbac <cluster> <verb> <resource>`: one SelfSubjectAccessReview per right the product
- * needs (src/kube/rights.ts, the list infra/k8s/rbac.yaml is tested against). Asked cluster-wide
+ * needs (src/kube/rights.ts, the list infra/k8s/components/fallback/rbac.yaml is tested against). Asked cluster-wide
  * first; a namespaced right refused cluster-wide is asked again in each target namespace when
  * TARGET_NAMESPACES is an explicit list (the documented namespace-confined set-up: the ClusterRole
  * bound by a RoleBinding per namespace).
@@ -98,7 +98,7 @@ const because = (d: AccessDecision): string => (d.evaluationError ? ` (${d.evalu
 function rbacFix(ctx: ClusterCheckContext, right: KubeRight, namespaces?: string[]): string {
   const names = right.pullSecretOnly ? [ctx.config.kubernetes.pullSecretName] : (right.onlyNamed ?? []);
   const named = names.length > 0 ? ` with resourceNames: [${names.map((n) => `"${n}"`).join(", ")}]` : "";
-  const rule = `add "${right.verb}" to the verbs of the rule for ${right.resource} (apiGroups: ["${right.group}"])${named} in the ClusterRole ecr-token-rotator (infra/k8s/rbac.yaml), then ${APPLY_RBAC}`;
+  const rule = `add "${right.verb}" to the verbs of the rule for ${right.resource} (apiGroups: ["${right.group}"])${named} in the ClusterRole ecr-token-rotator (infra/k8s/components/fallback/rbac.yaml), then ${APPLY_RBAC}`;
   const bound = namespaces
     ? `; with namespace-confined RBAC, bind it in ${listSome(namespaces)} too: kubectl -n ${namespaces[0]} create rolebinding ecr-token-rotator --clusterrole=ecr-token-rotator --group=${PRODUCT_GROUP}`
     : "";

@@ -3,7 +3,7 @@
  * product's work makes and RBAC must grant): the server version, who we are (SelfSubjectReview),
  * what we may do (SelfSubjectAccessReview) and which resources an API group serves (discovery).
  * Every authenticated user may make these requests (system:basic-user, system:discovery,
- * system:public-info-viewer), so they need no rule in infra/k8s/rbac.yaml — except the doctor's
+ * system:public-info-viewer), so they need no rule in infra/k8s/components/fallback/rbac.yaml — except the doctor's
  * reads of the product's admission policies and bindings by name, which rbac.yaml grants by
  * `resourceNames` (src/kube/rights.ts ADMISSION_POLICIES).
  * One request each through the product's HTTPS transport with the cluster CA, bounded by a total

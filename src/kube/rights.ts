@@ -1,6 +1,6 @@
 /**
  * The one list of Kubernetes rights the product needs: every (API group, resource, verb) a
- * KubeApi request of either client makes. infra/k8s/rbac.yaml grants exactly these (and
+ * KubeApi request of either client makes. infra/k8s/components/fallback/rbac.yaml grants exactly these (and
  * test/deploy/manifests.test.ts checks the file and the clients' requests against this list);
  * the doctor asks the API server about each (a SelfSubjectAccessReview per line).
  * Written resource-first on purpose: that test finds the clients' requests by `verb, resource`.
@@ -27,7 +27,7 @@ export interface KubeRight {
 }
 
 /**
- * The ValidatingAdmissionPolicies of infra/k8s/admission-policy.yaml, each bound by a
+ * The ValidatingAdmissionPolicies of infra/k8s/components/fallback/admission-policy.yaml, each bound by a
  * ValidatingAdmissionPolicyBinding of the same name. The doctor reads them by name (`cluster
  * admission-policy`): rbac.yaml grants `get` on exactly these names, nothing else about them.
  */
@@ -38,7 +38,7 @@ export const ADMISSION_POLICIES = [
   "ecr-token-rotator-clusterexternalsecrets",
   "ecr-token-rotator-events",
 ] as const;
-export const ADMISSION_POLICY_MANIFEST = "infra/k8s/admission-policy.yaml";
+export const ADMISSION_POLICY_MANIFEST = "infra/k8s/components/fallback/admission-policy.yaml";
 
 /** `verbs` space-separated: a quoted list of verbs would read as requests to the RBAC test's scan. */
 const grants = ({ group, resource, namespaced }: Omit<KubeRight, "verb">, verbs: string): KubeRight[] =>
@@ -56,7 +56,7 @@ export const PRODUCT_RIGHTS: readonly KubeRight[] = [
   // The pull secret, by name: read it, list it by name, merge-patch it in place (never update,
   // never delete)...
   ...byName(right("", "secrets", "get list patch")),
-  // ...and create it (RBAC cannot narrow create by name: infra/k8s/admission-policy.yaml does).
+  // ...and create it (RBAC cannot narrow create by name: infra/k8s/components/fallback/admission-policy.yaml does).
   ...right("", "secrets", "create"),
   // PATCH_SERVICE_ACCOUNTS.
   ...right("", "serviceaccounts", "get list patch"),
@@ -76,12 +76,12 @@ export const PRODUCT_RIGHTS: readonly KubeRight[] = [
 export const rightKey = (r: Pick<KubeRight, "group" | "resource" | "verb">): string => `${r.group || "core"}/${r.resource}: ${r.verb}`;
 
 /**
- * The optional ClusterRole (infra/k8s/diagnosis-secrets-rbac.yaml, not bound by default) that
+ * The optional ClusterRole (infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml, not bound by default) that
  * lets the diagnosis read the other pull Secrets stuck pods reference (get and list on Secrets,
  * any name). Without it the diagnosis says what it could not check.
  */
 export const DIAGNOSIS_SECRETS_ROLE = "ecr-token-rotator-diagnosis-secrets";
-export const DIAGNOSIS_SECRETS_MANIFEST = "infra/k8s/diagnosis-secrets-rbac.yaml";
+export const DIAGNOSIS_SECRETS_MANIFEST = "infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml";
 
 /**
  * An optional role (off by default): what it lets the product do, and one request only it grants

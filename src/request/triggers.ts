@@ -172,9 +172,23 @@ function clustersOfMetrics(metrics: unknown): string[] | undefined {
   const names = new Set<string>();
   for (const metric of metrics) {
     const dimensions = (metric as { metricStat?: { metric?: { dimensions?: unknown } } })?.metricStat?.metric?.dimensions;
-    if (isRecord(dimensions) && typeof dimensions.ClusterName === "string") names.add(dimensions.ClusterName);
+    const cluster = clusterDimension(dimensions);
+    if (cluster !== undefined) names.add(cluster);
   }
   return names.size > 0 ? [...names] : undefined;
+}
+
+/**
+ * The ClusterName of an alarm metric's dimensions: a map ({"ClusterName": "prod"}, as AWS sends
+ * it) or a list of name/value pairs ([{"Name": "ClusterName", "Value": "prod"}], as LocalStack's
+ * alarm action sends it).
+ */
+function clusterDimension(dimensions: unknown): string | undefined {
+  if (Array.isArray(dimensions)) {
+    const pair = dimensions.find((d): d is { Name: string; Value: unknown } => isRecord(d) && d.Name === "ClusterName");
+    return typeof pair?.Value === "string" ? pair.Value : undefined;
+  }
+  return isRecord(dimensions) && typeof dimensions.ClusterName === "string" ? dimensions.ClusterName : undefined;
 }
 
 function alarmDecision(trigger: Trigger): EventDecision {

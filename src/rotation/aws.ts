@@ -13,15 +13,27 @@ import { sdkSecretsApi, type SecretsApi } from "./secrets-manager";
 
 const ecrClients = new Map<string, ECRClient>();
 
+function ecrClient(region: string): ECRClient {
+  let client = ecrClients.get(region);
+  if (client === undefined) {
+    client = new ECRClient({ region, ...SDK_CLIENT_OPTIONS });
+    ecrClients.set(region, client);
+  }
+  return client;
+}
+
+/**
+ * Creates the ECR clients of these regions now — at cold start, like the Secrets Manager client —
+ * rather than in the first invocation (constructing a client costs it milliseconds).
+ */
+export function prepareEcrClients(regions: Iterable<string>): void {
+  for (const region of regions) ecrClient(region);
+}
+
 export function sdkEcrApi(deadline?: Deadline): EcrApi {
   return {
     async getAuthorizationToken(region) {
-      let client = ecrClients.get(region);
-      if (client === undefined) {
-        client = new ECRClient({ region, ...SDK_CLIENT_OPTIONS });
-        ecrClients.set(region, client);
-      }
-      const ecr = client;
+      const ecr = ecrClient(region);
       const out = await sdkSend(deadline, "ECR GetAuthorizationToken", (options) => ecr.send(new GetAuthorizationTokenCommand({}), options));
       return out.authorizationData ?? [];
     },

@@ -45,7 +45,7 @@ export function problemHint(p: Problem): string | undefined {
         ? "the run was interrupted: run again for the work left"
         : "the invocation's deadline came first: run again (the CLI: a larger --timeout) for the work left";
     case "forbidden":
-      return "grant the missing permission (infra/k8s/rbac.yaml for the cluster)";
+      return "grant the missing permission (infra/k8s/components/fallback/rbac.yaml for the cluster)";
     case "throttled":
     case "server":
       return "retry in a minute; if it persists, check the service's health";

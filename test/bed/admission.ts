@@ -1,4 +1,4 @@
-// ValidatingAdmissionPolicies applied at start (infra/k8s/admission-policy.yaml): the API server
+// ValidatingAdmissionPolicies applied at start (infra/k8s/components/fallback/admission-policy.yaml): the API server
 // loads a new policy and its binding asynchronously, so startBed waits until each one refuses a
 // write it must refuse. The probe is a server-side dry run (nothing is stored) as an identity in
 // the product's group and in system:masters: RBAC lets it through, the policy's matchConditions
@@ -23,7 +23,7 @@ function probes(root: string): Record<string, string> {
     secrets: JSON.stringify({ apiVersion: "v1", kind: "Secret", metadata: { name: "admission-probe", namespace: "default" }, type: "Opaque" }),
     serviceaccounts: JSON.stringify({ apiVersion: "v1", kind: "ServiceAccount", metadata: { name: "admission-probe", namespace: "default" } }),
     externalsecrets: readFileSync(join(root, "infra/k8s/external-secret.yaml"), "utf8"),
-    clusterexternalsecrets: readFileSync(join(root, "infra/k8s/cluster-external-secret.yaml"), "utf8"),
+    clusterexternalsecrets: readFileSync(join(root, "infra/k8s/base/cluster-external-secret.yaml"), "utf8"),
     events: JSON.stringify({
       apiVersion: "v1",
       kind: "Event",

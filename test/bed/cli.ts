@@ -2,7 +2,7 @@
 // starts the Kubernetes test bed and a moto server for manual exploration, prints
 // KUBECONFIG=<path> and MOTO_URL=<url> once ready, and runs until interrupted, then cleans up.
 //
-//   options: --no-rbac         do not apply infra/k8s/rbac.yaml and admission-policy.yaml (applied by default)
+//   options: --no-rbac         do not apply infra/k8s/components/fallback/rbac.yaml and admission-policy.yaml (applied by default)
 //            --rbac FILE       apply this RBAC manifest (repeatable; replaces the default)
 //            --cluster NAME    cluster name (default test-cluster)
 //            --eso             also run the real External Secrets Operator controller (built and
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     ...(bed.eso
       ? [
           `# External Secrets Operator ${bed.eso.version} running as ${bed.eso.identity}; log ${bed.eso.logFile}`,
-          "#   AWS Secrets Manager / STS = MOTO_URL; infra/k8s/cluster-secret-store.yaml works unchanged (IRSA through moto's STS)",
+          "#   AWS Secrets Manager / STS = MOTO_URL; infra/k8s/base/cluster-secret-store.yaml works unchanged (IRSA through moto's STS)",
         ]
       : []),
     `# try: KUBECONFIG=${bed.adminKubeconfig} kubectl get crd`,

@@ -13,7 +13,7 @@ import type { AdminClient } from "./kubelet";
  * The product's Kubernetes access as shipped and documented: the RBAC and the admission policy
  * for what RBAC cannot narrow (`kubectl apply -f` of both). Not the optional diagnosis role.
  */
-export const PRODUCT_MANIFESTS: readonly string[] = ["infra/k8s/rbac.yaml", "infra/k8s/admission-policy.yaml"];
+export const PRODUCT_MANIFESTS: readonly string[] = ["infra/k8s/components/fallback/rbac.yaml", "infra/k8s/components/fallback/admission-policy.yaml"];
 /**
  * PRODUCT_MANIFESTS for other pull secret names (PULL_SECRET_NAME of each deployment writing to
  * the cluster), changed as their comments say: rbac.yaml's resourceNames and the policy's list.
@@ -29,12 +29,16 @@ export function productManifestsFor(pullSecretNames: readonly string[]): string[
     return out;
   };
   return [
-    replace("infra/k8s/rbac.yaml", 'resourceNames: ["ecr-pull-secret"]', `resourceNames: ${JSON.stringify(pullSecretNames)}`),
-    replace("infra/k8s/admission-policy.yaml", `expression: "['ecr-pull-secret']"`, `expression: "[${pullSecretNames.map((n) => `'${n}'`).join(", ")}]"`),
+    replace("infra/k8s/components/fallback/rbac.yaml", 'resourceNames: ["ecr-pull-secret"]', `resourceNames: ${JSON.stringify(pullSecretNames)}`),
+    replace(
+      "infra/k8s/components/fallback/admission-policy.yaml",
+      `expression: "['ecr-pull-secret']"`,
+      `expression: "[${pullSecretNames.map((n) => `'${n}'`).join(", ")}]"`,
+    ),
   ];
 }
 /** The optional ClusterRole (and its binding) that lets the diagnosis read any referenced pull Secret. */
-export const DIAGNOSIS_SECRETS_RBAC = "infra/k8s/diagnosis-secrets-rbac.yaml";
+export const DIAGNOSIS_SECRETS_RBAC = "infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml";
 
 export interface RbacRule {
   resourceNames?: string[];
@@ -43,13 +47,13 @@ export interface RbacRule {
   verbs: string[];
 }
 
-/** The rules of the ClusterRole ecr-token-rotator, as infra/k8s/rbac.yaml has them (a fresh copy to change). */
+/** The rules of the ClusterRole ecr-token-rotator, as infra/k8s/components/fallback/rbac.yaml has them (a fresh copy to change). */
 export function productRules(): RbacRule[] {
-  const docs = loadAll(readFileSync(join(ROOT, "infra/k8s/rbac.yaml"), "utf8")) as Array<{ kind: string; rules?: RbacRule[] }>;
+  const docs = loadAll(readFileSync(join(ROOT, "infra/k8s/components/fallback/rbac.yaml"), "utf8")) as Array<{ kind: string; rules?: RbacRule[] }>;
   return structuredClone(docs.find((d) => d.kind === "ClusterRole")!.rules!);
 }
 
-/** Replaces the rules of the ClusterRole ecr-token-rotator (applied with infra/k8s/rbac.yaml). */
+/** Replaces the rules of the ClusterRole ecr-token-rotator (applied with infra/k8s/components/fallback/rbac.yaml). */
 export async function setProductRules(admin: AdminClient, rules: RbacRule[]): Promise<void> {
   await admin.call("PATCH", "/apis/rbac.authorization.k8s.io/v1/clusterroles/ecr-token-rotator", { rules }, { contentType: "application/merge-patch+json" });
 }

@@ -266,7 +266,11 @@ describe("the standalone template, created with aws cloudformation deploy", () =
       .map((l) => JSON.parse(l))
       .find((l) => l.message === "invocation summary");
     expect(summary, record!.logs).toBeDefined();
-    expect(summary.report).toMatchObject({ action: "heal", trigger: { kind: "alarm", via: "alarm-action", alarmName, alarmState: "ALARM" } });
+    expect(classifyEvent(event)).toMatchObject({ kind: "run", request: { action: "heal", trigger: { alarmClusters: [CLUSTER] } } });
+    expect(summary.report).toMatchObject({
+      action: "heal",
+      trigger: { kind: "alarm", via: "alarm-action", alarmName, alarmState: "ALARM", alarmClusters: [CLUSTER] },
+    });
     // The heal ran: a fresh token into Secrets Manager (moto), then the configured cluster —
     // which moto does not have, so that cluster's row says why it could not be reached.
     expect(summary.report.registries).toMatchObject([{ secretName: "ecr/123456789012/us-east-1/credentials", outcome: "created" }]);

@@ -1,6 +1,6 @@
 /**
  * The rotator's Kubernetes identity cannot be turned into more rights. On the bed's real
- * kube-apiserver, with only the shipped manifests applied (infra/k8s/rbac.yaml and
+ * kube-apiserver, with only the shipped manifests applied (infra/k8s/components/fallback/rbac.yaml and
  * admission-policy.yaml), as the function's IAM role (an EKS token through the bed's TokenReview
  * webhook, mapped to the group ecr-token-rotator), each escalation an attacker holding that
  * identity would try is refused by the API server — by RBAC (a resourceNames rule) or by a
@@ -110,7 +110,7 @@ beforeAll(async () => {
     ...repoDoc("external-secret.yaml"),
     metadata: { ...repoDoc("external-secret.yaml").metadata, namespace: APP },
   });
-  await admin.call("POST", `${ESO}/clusterexternalsecrets`, repoDoc("cluster-external-secret.yaml"));
+  await admin.call("POST", `${ESO}/clusterexternalsecrets`, repoDoc("base/cluster-external-secret.yaml"));
   // A pull secret ESO owns (creationPolicy: Owner): ESO's to write, not the rotator's.
   await admin.call("POST", "/api/v1/namespaces/eso-owned/secrets", {
     ...pullSecret("eso-owned"),
@@ -283,7 +283,7 @@ describe("the rotator's identity (EKS token, group ecr-token-rotator) with only 
       };
     }>("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/clusterexternalsecrets.external-secrets.io");
     const v1 = crd.body.spec.versions.find((v) => v.name === "v1")!.schema.openAPIV3Schema.properties.spec.properties;
-    const text = readFileSync(join(REPO, "infra/k8s/admission-policy.yaml"), "utf8");
+    const text = readFileSync(join(REPO, "infra/k8s/components/fallback/admission-policy.yaml"), "utf8");
     for (const field of Object.keys(v1).filter((f) => f !== "externalSecretMetadata"))
       expect(text, field).toContain(`object.?spec.?${field} == oldObject.?spec.?${field}`);
     expect(Object.keys(v1.externalSecretMetadata!.properties!).sort()).toEqual(["annotations", "labels"]);

@@ -5,18 +5,16 @@
  * (v1beta1, misspelt fields), and the RBAC group gets exactly the access the fallback needs
  * (least-privilege-bed.test.ts: what the admission policy refuses).
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBed, type Bed } from "../bed/index";
 import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
-import { REPO } from "./support";
+import { k8sManifestFiles, REPO } from "./support";
 
 const K8S = join(REPO, "infra/k8s");
 const NAMESPACE = "my-app";
-const files = readdirSync(K8S)
-  .filter((f) => f.endsWith(".yaml"))
-  .sort();
+const files = k8sManifestFiles();
 
 let bed: Bed;
 beforeAll(async () => {

@@ -22,7 +22,7 @@ import {
 } from "../../src/kube/rights";
 import { loadConfig } from "../../src/config/config";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
-import { REPO, type Json } from "./support";
+import { k8sManifestFiles, REPO, type Json } from "./support";
 
 const K8S = join(REPO, "infra/k8s");
 const TOKEN_LIFE_SECONDS = 12 * 3600;
@@ -32,7 +32,7 @@ interface Manifest {
   doc: Json;
 }
 
-const files = readdirSync(K8S).filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"));
+const files = k8sManifestFiles();
 const manifests: Manifest[] = files.flatMap((file) =>
   loadAll(readFileSync(join(K8S, file), "utf8"))
     .filter((doc) => doc !== null && doc !== undefined)
@@ -65,7 +65,7 @@ function defaultScheduleSeconds(): number {
 }
 
 /** The Argo CD repository Secret's ExternalSecret (not a pull secret). */
-const ARGOCD_FILE = "argocd-ecr-helm-repo.yaml";
+const ARGOCD_FILE = "components/argocd/argocd-ecr-helm-repo.yaml";
 const argocd = () => {
   const docs = manifests.filter((m) => m.file === ARGOCD_FILE).map((m) => m.doc);
   expect(docs).toHaveLength(1);
@@ -93,13 +93,13 @@ const pullExternalSecret = () => {
 describe("infra/k8s manifests", () => {
   it("are the documents expected, each well-formed", () => {
     expect(files.sort()).toEqual([
-      "admission-policy.yaml",
-      "argocd-ecr-helm-repo.yaml",
-      "cluster-external-secret.yaml",
-      "cluster-secret-store.yaml",
-      "diagnosis-secrets-rbac.yaml",
+      "base/cluster-external-secret.yaml",
+      "base/cluster-secret-store.yaml",
+      "components/argocd/argocd-ecr-helm-repo.yaml",
+      "components/diagnosis-secrets/diagnosis-secrets-rbac.yaml",
+      "components/fallback/admission-policy.yaml",
+      "components/fallback/rbac.yaml",
       "external-secret.yaml",
-      "rbac.yaml",
     ]);
     expect(manifests.map((m) => `${m.doc.apiVersion} ${m.doc.kind}`).sort()).toEqual([
       ...Array<string>(5).fill("admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy"),
@@ -224,7 +224,7 @@ describe("RBAC for the Kubernetes fallback", () => {
     expect(docs, `${file} ${kind}`).toHaveLength(1);
     return docs[0];
   };
-  const role = () => inFile("rbac.yaml", "ClusterRole");
+  const role = () => inFile("components/fallback/rbac.yaml", "ClusterRole");
 
   const grants = () =>
     new Set<string>(
@@ -279,13 +279,13 @@ describe("RBAC for the Kubernetes fallback", () => {
   });
 
   it("binds the ClusterRole to the group the EKS access entry maps the function's role to", () => {
-    const binding = inFile("rbac.yaml", "ClusterRoleBinding");
+    const binding = inFile("components/fallback/rbac.yaml", "ClusterRoleBinding");
     expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role().metadata.name });
     expect(binding.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "ecr-token-rotator" }]);
   });
 
   it("says why for every rule (a comment right above it)", () => {
-    const lines = readFileSync(join(K8S, "rbac.yaml"), "utf8").split("\n");
+    const lines = readFileSync(join(K8S, "components/fallback/rbac.yaml"), "utf8").split("\n");
     const ruleLines = lines.map((line, i) => ({ line, i })).filter(({ line }) => /^\s+- apiGroups:/.test(line));
     expect(ruleLines).toHaveLength(role().rules.length);
     for (const { i } of ruleLines) expect(lines[i - 1], `line ${i + 1}`).toMatch(/^\s+#/);
@@ -316,7 +316,7 @@ describe("RBAC for the Kubernetes fallback", () => {
     ]);
     expect(policies().map((p) => p.metadata.name)).toEqual([...ADMISSION_POLICIES]);
     expect(ofKind("ValidatingAdmissionPolicyBinding").map((b) => b.metadata.name)).toEqual([...ADMISSION_POLICIES]);
-    expect(ADMISSION_POLICY_MANIFEST).toBe("infra/k8s/admission-policy.yaml");
+    expect(ADMISSION_POLICY_MANIFEST).toBe("infra/k8s/components/fallback/admission-policy.yaml");
     for (const r of PRODUCT_RIGHTS.filter((r) => r.onlyNamed)) expect(r.onlyNamed).toEqual(ADMISSION_POLICIES);
   });
 
@@ -324,19 +324,19 @@ describe("RBAC for the Kubernetes fallback", () => {
     expect(loadConfig({ AWS_REGION: "us-east-1" }).kubernetes.pullSecretName).toBe(DEFAULT_PULL_SECRET_NAME);
     const literals = policies().flatMap((p) => (p.spec.variables ?? []).filter((v: Json) => v.name === "pullSecretNames").map((v: Json) => v.expression));
     expect(literals).toEqual([`['${DEFAULT_PULL_SECRET_NAME}']`, `['${DEFAULT_PULL_SECRET_NAME}']`]);
-    expect(readFileSync(join(K8S, "admission-policy.yaml"), "utf8")).toContain("change together with rbac.yaml resourceNames");
+    expect(readFileSync(join(K8S, "components/fallback/admission-policy.yaml"), "utf8")).toContain("change together with rbac.yaml resourceNames");
   });
 
   it("keeps the diagnosis's read of any Secret in an optional ClusterRole of its own file, bound to the same group", () => {
-    const optional = inFile("diagnosis-secrets-rbac.yaml", "ClusterRole");
-    expect(`infra/k8s/diagnosis-secrets-rbac.yaml`).toBe(DIAGNOSIS_SECRETS_MANIFEST);
+    const optional = inFile("components/diagnosis-secrets/diagnosis-secrets-rbac.yaml", "ClusterRole");
+    expect(`infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml`).toBe(DIAGNOSIS_SECRETS_MANIFEST);
     expect(optional.metadata.name).toBe(DIAGNOSIS_SECRETS_ROLE);
     expect(optional.rules).toEqual([{ apiGroups: [""], resources: ["secrets"], verbs: ["get", "list"] }]);
-    const binding = inFile("diagnosis-secrets-rbac.yaml", "ClusterRoleBinding");
+    const binding = inFile("components/diagnosis-secrets/diagnosis-secrets-rbac.yaml", "ClusterRoleBinding");
     expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: DIAGNOSIS_SECRETS_ROLE });
     expect(binding.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "ecr-token-rotator" }]);
     // Not part of rbac.yaml: applying the product's RBAC does not bind it.
-    expect(readFileSync(join(K8S, "rbac.yaml"), "utf8")).not.toContain(`name: ${DIAGNOSIS_SECRETS_ROLE}`);
+    expect(readFileSync(join(K8S, "components/fallback/rbac.yaml"), "utf8")).not.toContain(`name: ${DIAGNOSIS_SECRETS_ROLE}`);
   });
 });
 

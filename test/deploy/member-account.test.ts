@@ -33,7 +33,7 @@ describe("the member-account template", () => {
     expect(pattern.test("*")).toBe(false);
   });
 
-  it("an EKS access entry per named cluster slot, mapping the role to the group infra/k8s/rbac.yaml binds, with no access policy", () => {
+  it("an EKS access entry per named cluster slot, mapping the role to the group infra/k8s/components/fallback/rbac.yaml binds, with no access policy", () => {
     const entries = Object.entries(template.Resources as Record<string, Json>).filter(([, r]) => r.Type === "AWS::EKS::AccessEntry");
     expect(entries).toHaveLength(CLUSTER_SLOTS);
     entries.forEach(([id, entry], i) => {
@@ -47,7 +47,7 @@ describe("the member-account template", () => {
       });
       expect(template.Conditions[`HasCluster${i + 1}`]).toEqual({ "Fn::Not": [{ "Fn::Equals": [{ Ref: `Cluster${i + 1}` }, ""] }] });
     });
-    const rbac = readFileSync(join(REPO, "infra/k8s/rbac.yaml"), "utf8")
+    const rbac = readFileSync(join(REPO, "infra/k8s/components/fallback/rbac.yaml"), "utf8")
       .split(/^---$/m)
       .map((doc) => load(doc) as Json)
       .filter(Boolean);

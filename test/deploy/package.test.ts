@@ -486,11 +486,11 @@ describe("least-privilege IAM", () => {
     expect(managed).toHaveLength(1);
   });
 
-  it("maps the role to the RBAC group of infra/k8s/rbac.yaml with EKS access entries (when asked)", () => {
+  it("maps the role to the RBAC group of infra/k8s/components/fallback/rbac.yaml with EKS access entries (when asked)", () => {
     expect(resourcesOfType(base.template, "AWS::EKS::AccessEntry")).toEqual([]);
     const entries = resourcesOfType(full.template, "AWS::EKS::AccessEntry");
     expect(entries.map(([, p]) => p.ClusterName)).toEqual(["prod-a", "stage_c"]);
-    const rbac = readFileSync(join(REPO, "infra/k8s/rbac.yaml"), "utf8")
+    const rbac = readFileSync(join(REPO, "infra/k8s/components/fallback/rbac.yaml"), "utf8")
       .split(/^---$/m)
       .map((doc) => load(doc) as Json);
     const binding = rbac.find((doc) => doc.kind === "ClusterRoleBinding");

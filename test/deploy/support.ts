@@ -7,7 +7,7 @@
  * .esbuild/ or .serverless/ into the working tree and cannot collide with another packaging.
  */
 import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -171,4 +171,22 @@ export function matchesPattern(pattern: Json, event: Json): boolean {
     }
   }
   return true;
+}
+
+/**
+ * The Kubernetes manifests under infra/k8s a cluster admin applies (paths relative to it, sorted):
+ * every YAML file but the kustomize files (kustomization.yaml and the overlays' local-config
+ * pull-secret-name.yaml, which kustomize reads and never outputs).
+ */
+export function k8sManifestFiles(): string[] {
+  const root = join(REPO, "infra/k8s");
+  const walk = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? walk(join(dir, e.name)) : /\.ya?ml$/.test(e.name) ? [join(dir, e.name)] : [],
+    );
+  const kustomizeOnly = (file: string) =>
+    file.endsWith("kustomization.yaml") || readFileSync(join(root, file), "utf8").includes("config.kubernetes.io/local-config");
+  return walk("")
+    .filter((f) => !kustomizeOnly(f))
+    .sort();
 }

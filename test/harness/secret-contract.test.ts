@@ -2,7 +2,7 @@
  * The golden contract of the Secrets Manager value (README, "The Secrets Manager format"): the
  * exact SecretString the product writes for a fixed ECR answer and clock, that it is the JSON the
  * README documents (keys, order, values), and that the templates of the shipped manifests
- * (infra/k8s/external-secret.yaml, cluster-external-secret.yaml, argocd-ecr-helm-repo.yaml) and
+ * (infra/k8s/external-secret.yaml, base/cluster-external-secret.yaml, components/argocd/argocd-ecr-helm-repo.yaml) and
  * the README's own ExternalSecrets, rendered by ESO's real template engine (Go text/template +
  * sprig) from the codec's encoded output, yield working credentials.
  */
@@ -135,7 +135,7 @@ describe("the shipped manifests' templates, rendered by ESO's engine from the en
 
   const manifest = (file: string) => load(readFileSync(`${ROOT}infra/k8s/${file}`, "utf8")) as Record<string, unknown>;
 
-  it.each(["external-secret.yaml", "cluster-external-secret.yaml"])("infra/k8s/%s yields a working kubernetes.io/dockerconfigjson", async (file) => {
+  it.each(["external-secret.yaml", "base/cluster-external-secret.yaml"])("infra/k8s/%s yields a working kubernetes.io/dockerconfigjson", async (file) => {
     const spec = esoSpec(manifest(file));
     expect(spec.target.template?.type).toBe("kubernetes.io/dockerconfigjson");
     const data = await esoSecretData(spec, secretString);
@@ -143,8 +143,8 @@ describe("the shipped manifests' templates, rendered by ESO's engine from the en
     expectWorkingDockerConfig(data[".dockerconfigjson"], HOST, TOKEN);
   });
 
-  it("infra/k8s/argocd-ecr-helm-repo.yaml yields an Argo CD Helm OCI repository for the registry with the token", async () => {
-    const data = await esoSecretData(esoSpec(manifest("argocd-ecr-helm-repo.yaml")), secretString);
+  it("infra/k8s/components/argocd/argocd-ecr-helm-repo.yaml yields an Argo CD Helm OCI repository for the registry with the token", async () => {
+    const data = await esoSecretData(esoSpec(manifest("components/argocd/argocd-ecr-helm-repo.yaml")), secretString);
     expect(data).toEqual({ name: "ecr", type: "helm", enableOCI: "true", url: HOST, username: "AWS", password: TOKEN });
   });
 

@@ -44,7 +44,7 @@ function cliOnTerminal(args: string[], columns: number): Promise<Run> {
 }
 
 beforeAll(async () => {
-  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
+  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/components/fallback/rbac.yaml"] }), startMoto()]);
   for (const ns of ["team-1", "team-2", "team-3", "payments"]) await bed.createNamespace(ns);
   // A pull Secret someone else manages: its conflict row carries a long "to resolve" text.
   await bed.kubectl(

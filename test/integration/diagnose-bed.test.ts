@@ -1,8 +1,8 @@
 /**
  * `diagnose` and heal's trailing diagnosis on the real kube-apiserver, through the CLI, with the
- * product's own EKS token and ONLY the permissions of infra/k8s/rbac.yaml (and its admission
+ * product's own EKS token and ONLY the permissions of infra/k8s/components/fallback/rbac.yaml (and its admission
  * policy) plus the optional role that lets the diagnosis read the pull Secrets pods reference
- * (infra/k8s/diagnosis-secrets-rbac.yaml; the last test unbinds it). No kubelet runs in
+ * (infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml; the last test unbinds it). No kubelet runs in
  * the bed: test/bed/kubelet.ts leaves each pod as a kubelet would — its waiting state set through
  * the status subresource, and the kubelet's event sequence (Pulling, Failed with the detailed
  * error, `Error: ErrImagePull`, BackOff, `Error: ImagePullBackOff`) — with the error texts of
@@ -393,7 +393,7 @@ describe("diagnose on the real kube-apiserver", () => {
       expect(cluster.ok).toBe(true);
       expect(cluster.diagnosis!.errors).toBeUndefined();
       expect(cluster.diagnosis!.notes).toContain(
-        "could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound (infra/k8s/diagnosis-secrets-rbac.yaml): Secrets other than ecr-pull-secret that stuck pods reference were not read",
+        "could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound (infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml): Secrets other than ecr-pull-secret that stuck pods reference were not read",
       );
       const row = (pod: string) => cluster.diagnosis!.stuck.find((s) => s.pod === pod)!;
       // Causes that need a foreign Secret's content: not guessed, said why.
@@ -405,7 +405,7 @@ describe("diagnose on the real kube-apiserver", () => {
           {
             code: "unknown",
             message: `Secret ${secret}: could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound`,
-            hint: "to let the diagnosis read the pull Secrets pods reference, bind it (kubectl apply -f infra/k8s/diagnosis-secrets-rbac.yaml) and diagnose again",
+            hint: "to let the diagnosis read the pull Secrets pods reference, bind it (kubectl apply -f infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml) and diagnose again",
           },
         ]);
       }

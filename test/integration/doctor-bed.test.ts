@@ -1,7 +1,7 @@
 /**
  * The doctor's cluster checks on the real kube-apiserver (RBAC on, ESO's CRDs served), through
  * the fault proxy, authenticated by the product's own EKS token (signed by src/eks, verified by
- * the bed's STS-like webhook) and authorised only by infra/k8s/rbac.yaml. A healthy deployment
+ * the bed's STS-like webhook) and authorised only by infra/k8s/components/fallback/rbac.yaml. A healthy deployment
  * passes every line; each broken variant — a verb missing from the ClusterRole, an ExternalSecret
  * ESO reports not synced (status set through the status subresource), an expired token in a pull
  * Secret, an identity no access entry maps — fails exactly its line. No secret in any line.
@@ -204,10 +204,10 @@ describe("doctor: cluster checks on the bed", () => {
       expect(failed(lines)).toEqual([`cluster admission-policy ${cluster}`]);
       expect(line(lines, `cluster admission-policy ${cluster}`)).toMatchObject({
         detail: expect.stringMatching(/^not installed: binding ecr-token-rotator-events: RBAC alone lets/),
-        fix: "kubectl apply -f infra/k8s/admission-policy.yaml (Kubernetes >= 1.30: admissionregistration.k8s.io/v1)",
+        fix: "kubectl apply -f infra/k8s/components/fallback/admission-policy.yaml (Kubernetes >= 1.30: admissionregistration.k8s.io/v1)",
       });
     } finally {
-      await bed.kubectl(["apply", "-f", "-"], { input: readFileSync(join(ROOT, "infra/k8s/admission-policy.yaml"), "utf8"), check: true });
+      await bed.kubectl(["apply", "-f", "-"], { input: readFileSync(join(ROOT, "infra/k8s/components/fallback/admission-policy.yaml"), "utf8"), check: true });
     }
     expect(line(await doctor(), `cluster admission-policy ${cluster}`).status).toBe("pass");
   });
@@ -225,7 +225,7 @@ describe("doctor: cluster checks on the bed", () => {
         /^not installed: policy ecr-token-rotator-secrets, binding ecr-token-rotator-secrets, .* and 5 more: /,
       );
     } finally {
-      await bed.kubectl(["apply", "-f", "-"], { input: readFileSync(join(ROOT, "infra/k8s/admission-policy.yaml"), "utf8"), check: true });
+      await bed.kubectl(["apply", "-f", "-"], { input: readFileSync(join(ROOT, "infra/k8s/components/fallback/admission-policy.yaml"), "utf8"), check: true });
     }
   });
 

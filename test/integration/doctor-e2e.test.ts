@@ -9,7 +9,7 @@
  *   - the cluster: EKS_CLUSTERS names the bed's cluster only; DescribeCluster (moto, its answer
  *     pointed at the bed: test/support/bed-env.ts) leads to the real kube-apiserver, which
  *     authenticates the product's EKS token (the bed's STS-like webhook) and authorises it by
- *     infra/k8s/rbac.yaml alone; an ExternalSecret reads the product's secret, and the heal
+ *     infra/k8s/components/fallback/rbac.yaml alone; an ExternalSecret reads the product's secret, and the heal
  *     wrote the pull Secrets.
  * A healthy deployment passes every line but those that are not configured; each broken variant,
  * applied then undone, fails exactly its line (exit 1, each failure with its fix); the Lambda
@@ -187,7 +187,7 @@ describe("doctor end to end: moto + the Debian registry + the bed's cluster foun
       [`secret replicas ${SECRET}`, "SECRET_REPLICA_REGIONS is not set"],
       [
         `cluster optional-role ${cluster} diagnosis-secrets`,
-        "not bound: the diagnosis cannot read other pull Secrets (it says what it could not check); optional, off by default: kubectl apply -f infra/k8s/diagnosis-secrets-rbac.yaml binds ecr-token-rotator-diagnosis-secrets",
+        "not bound: the diagnosis cannot read other pull Secrets (it says what it could not check); optional, off by default: kubectl apply -f infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml binds ecr-token-rotator-diagnosis-secrets",
       ],
     ]);
     expect(check(report, `cluster admission-policy ${cluster}`).detail).toMatch(/^5 ValidatingAdmissionPolicies and their bindings \(Deny\) installed: /);

@@ -542,7 +542,9 @@ describe("doctor: clusters, deadline", () => {
       loaded++;
       return async (input: ClusterChecksInput): Promise<DoctorCheck[]> => {
         seen = input;
-        return [{ name: "cluster rbac prod patch secrets", status: "fail", detail: "forbidden", fix: "kubectl apply -f infra/k8s/rbac.yaml" }];
+        return [
+          { name: "cluster rbac prod patch secrets", status: "fail", detail: "forbidden", fix: "kubectl apply -f infra/k8s/components/fallback/rbac.yaml" },
+        ];
       };
     };
     await doctor({}, { clusterChecks });

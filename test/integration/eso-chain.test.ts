@@ -255,9 +255,9 @@ describe("the real External Secrets Operator turns what the product wrote into a
     }
   });
 
-  it("Argo CD: infra/k8s/argocd-ecr-helm-repo.yaml renders a Helm OCI repository Secret with the current token", async () => {
+  it("Argo CD: infra/k8s/components/argocd/argocd-ecr-helm-repo.yaml renders a Helm OCI repository Secret with the current token", async () => {
     await bed.createNamespace("argocd");
-    await world.applyFile("infra/k8s/argocd-ecr-helm-repo.yaml", "argocd");
+    await world.applyFile("infra/k8s/components/argocd/argocd-ecr-helm-repo.yaml", "argocd");
     const current = await world.storedToken();
     const secret = await world.esoSecret("argocd", "ecr-helm-oci", (s) => s.data.password === current);
     expect(secret.labels).toMatchObject({ "argocd.argoproj.io/secret-type": "repository", "reconcile.external-secrets.io/managed": "true" });

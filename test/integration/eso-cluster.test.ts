@@ -1,6 +1,6 @@
 /**
  * The real External Secrets Operator controller (startBed({ eso })) with the repo's manifests:
- *   - infra/k8s/cluster-external-secret.yaml, unchanged: every labelled namespace gets the pull
+ *   - infra/k8s/base/cluster-external-secret.yaml, unchanged: every labelled namespace gets the pull
  *     Secret, including one labelled after the first sync and one created later (a heal's
  *     re-sync of the children: written, skipped — see the comment on that test);
  *   - the freshness contract of infra/k8s/external-secret.yaml: a Secrets Manager update that
@@ -32,13 +32,13 @@ afterAll(async () => {
 
 const tokenIn = (s: { data: Record<string, string> }) => passwordFor(s.data[".dockerconfigjson"]);
 
-describe("ClusterExternalSecret (infra/k8s/cluster-external-secret.yaml) on the real controller", () => {
+describe("ClusterExternalSecret (infra/k8s/base/cluster-external-secret.yaml) on the real controller", () => {
   it("every labelled namespace gets the pull Secret, also one labelled after the first sync and one created later", async () => {
     await bed.createNamespace("shop", { [LABEL]: "enabled" });
     await bed.createNamespace("billing", { [LABEL]: "enabled" });
     await bed.createNamespace("late");
     await bed.createNamespace("other", { [LABEL]: "disabled" });
-    await world.applyFile("infra/k8s/cluster-external-secret.yaml");
+    await world.applyFile("infra/k8s/base/cluster-external-secret.yaml");
     const token = await world.storedToken();
 
     const first = await Promise.all(["shop", "billing"].map((ns) => world.esoSecret(ns, "ecr-pull-secret", (s) => tokenIn(s) === token)));

@@ -1,7 +1,9 @@
 /**
  * A cluster in another account (issue 12 item 1) on real servers: the product assumes the
  * cluster's role through moto's STS (behind test/support/sts-trust.ts, which records each
- * AssumeRole and plays the trust policy's sts:ExternalId condition, which moto does not check),
+ * AssumeRole and evaluates the role's trust policy, which moto does not: the policy of the
+ * member-account template, infra/cloudformation/member-account.cjs, rendered with the central
+ * role as CentralRoleArn and the ExternalId),
  * and the bed's kube-apiserver authenticates the product's token as that assumed role — the
  * identity is registered with the bed's TokenReview webhook at run time, when moto issues it,
  * mapped to the group `ecr-token-rotator` (the access entry of the role). The bed knows no other
@@ -11,6 +13,7 @@
  *   - a role without an access entry is refused, naming the role ARN the cluster saw;
  *   - DescribeCluster runs as the assumed role: moto finds the cluster in the role's account only.
  */
+import { createRequire } from "node:module";
 import { CreateClusterCommand, EKSClient } from "@aws-sdk/client-eks";
 import { AssumeRoleCommand, STSClient } from "@aws-sdk/client-sts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -26,13 +29,34 @@ import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { whoami } from "../bed/tokens";
 import { productEnvForBed } from "../support/bed-env";
 import { startMoto, type MotoServer } from "../support/moto";
-import { startStsTrustProxy, type StsTrustProxy } from "../support/sts-trust";
+import { startStsTrustProxy, trustAllows, type StsTrustProxy, type TrustPolicy } from "../support/sts-trust";
 import { ECRClient, GetAuthorizationTokenCommand } from "@aws-sdk/client-ecr";
 
 const SPOKE_ACCOUNT = "222222222222";
 const SPOKE_ROLE = `arn:aws:iam::${SPOKE_ACCOUNT}:role/ecr-token-rotator-spoke`;
 const UNMAPPED_ROLE = `arn:aws:iam::${SPOKE_ACCOUNT}:role/unmapped-spoke`;
 const EXTERNAL_ID = "fleet-7f3a9c";
+/** The central function's role: the principal the function's credentials (the bed's rotator identity) sign as. */
+const CENTRAL_ROLE = "arn:aws:iam::123456789012:role/ecr-token-rotator-prod-us-east-1-lambdaRole";
+
+/** The trust policy of the member-account template's role, its parameters (Ref) resolved. */
+function memberTrustPolicy(parameters: Record<string, string>): TrustPolicy {
+  const { renderMemberTemplate } = createRequire(import.meta.url)("../../infra/cloudformation/member-account.cjs") as {
+    renderMemberTemplate: () => { Resources: { CentralAccessRole: { Properties: { AssumeRolePolicyDocument: unknown } } } };
+  };
+  const resolve = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(resolve);
+    if (v === null || typeof v !== "object") return v;
+    const ref = (v as { Ref?: unknown }).Ref;
+    if (typeof ref === "string") {
+      if (parameters[ref] === undefined) throw new Error(`member-account template: no value for parameter ${ref}`);
+      return parameters[ref];
+    }
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, resolve(x)]));
+  };
+  return resolve(renderMemberTemplate().Resources.CentralAccessRole.Properties.AssumeRolePolicyDocument) as TrustPolicy;
+}
+const TRUST = memberTrustPolicy({ CentralRoleArn: CENTRAL_ROLE, ExternalId: EXTERNAL_ID });
 const assumedArn = (role: string, session = "ecr-token-rotator") => `arn:aws:sts::${SPOKE_ACCOUNT}:assumed-role/${role.split("/").pop()}/${session}`;
 
 let bed: Bed;
@@ -70,7 +94,7 @@ async function heal(cluster: Record<string, unknown>): Promise<Report> {
 beforeAll(async () => {
   // The bed knows no identity of its own: only what the trust proxy registers at run time.
   [bed, moto] = await Promise.all([startBed({ rbacManifests: PRODUCT_MANIFESTS, defaultIdentities: false }), startMoto()]);
-  sts = await startStsTrustProxy(moto.url, async (c) => {
+  sts = await startStsTrustProxy(moto.url, { [DEFAULT_IDENTITIES.rotator.accessKeyId]: CENTRAL_ROLE }, async (c) => {
     issued.push({ accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, sessionToken: c.sessionToken, roleArn: c.roleArn });
     // The EKS access entry of the spoke role: any session of it, user = the session ARN (EKS's
     // default username), group ecr-token-rotator. The unmapped role has none.
@@ -87,7 +111,7 @@ beforeAll(async () => {
       },
     });
   });
-  sts.requireExternalId(SPOKE_ROLE, EXTERNAL_ID);
+  sts.trust(SPOKE_ROLE, TRUST);
   Object.assign(process.env, productEnvForBed(bed, moto, { AWS_ENDPOINT_URL: sts.url }));
   const data = (await new ECRClient({ region: "us-east-1" }).send(new GetAuthorizationTokenCommand({}))).authorizationData![0]!;
   const at = new Date(data.expiresAt!.getTime() - 11 * 3600_000);
@@ -102,6 +126,14 @@ afterAll(async () => {
 });
 
 describe("a cluster in another account, reached through an assumed role", () => {
+  it("the member-account template's trust policy admits the central role with the ExternalId, and nothing else", () => {
+    expect(trustAllows(TRUST, CENTRAL_ROLE, EXTERNAL_ID)).toBe(true);
+    expect(trustAllows(TRUST, CENTRAL_ROLE, undefined)).toBe(false);
+    expect(trustAllows(TRUST, CENTRAL_ROLE, "not-the-right-id")).toBe(false);
+    expect(trustAllows(TRUST, "arn:aws:iam::123456789012:role/another-function", EXTERNAL_ID)).toBe(false);
+    expect(trustAllows(TRUST, undefined, EXTERNAL_ID)).toBe(false);
+  });
+
   it("the heal writes the pull Secrets as the assumed role (ExternalId, session name, regional STS)", async () => {
     const before = sts.records.length;
     const report = await heal({ roleArn: SPOKE_ROLE, externalId: EXTERNAL_ID });

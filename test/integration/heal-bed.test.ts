@@ -2,7 +2,7 @@
  * The full heal path on real servers: a CloudWatch alarm event → the Lambda handler → moto
  * (ECR token, Secrets Manager written first) → the real kube-apiserver through the fault proxy,
  * authenticated by the product's own EKS token (verified by the bed's STS-like webhook) and
- * authorised ONLY by infra/k8s/rbac.yaml. State is checked independently with kubectl as admin.
+ * authorised ONLY by infra/k8s/components/fallback/rbac.yaml. State is checked independently with kubectl as admin.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { execFile } from "node:child_process";

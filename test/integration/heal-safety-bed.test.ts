@@ -1,6 +1,6 @@
 /**
  * A heal on real servers (moto + the real kube-apiserver behind the fault proxy, authorised only
- * by infra/k8s/rbac.yaml) where a first real day goes wrong:
+ * by infra/k8s/components/fallback/rbac.yaml) where a first real day goes wrong:
  * - ESO already runs: the pull secret of a namespace is owned by a real ExternalSecret object
  *   (owner reference with its uid). The heal never writes it, annotates the ExternalSecret with
  *   force-sync although ESO_RESYNC is off, and reports `eso-managed`. A foreign Secret of the

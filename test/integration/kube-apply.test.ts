@@ -1,7 +1,7 @@
 /**
  * The apply engine against the real kube-apiserver of the test bed, through its fault proxy,
  * authenticated by the product's own EKS token (src/eks/token.ts) and authorised only by
- * infra/k8s/rbac.yaml. Every state is checked independently with kubectl as admin.
+ * infra/k8s/components/fallback/rbac.yaml. Every state is checked independently with kubectl as admin.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RegistryLogin } from "../../src/formats/dockerconfig";

@@ -1,6 +1,6 @@
 /**
  * A request can narrow the configured scope, never widen it (issue 19 §2), on real servers: moto
- * and the test bed's kube-apiserver, as the rotator's identity under infra/k8s/rbac.yaml. A heal
+ * and the test bed's kube-apiserver, as the rotator's identity under infra/k8s/components/fallback/rbac.yaml. A heal
  * naming a namespace outside TARGET_NAMESPACES is refused before any write (no secret in Secrets
  * Manager, no pull Secret anywhere); under NAMESPACE_SELECTOR one naming a namespace whose labels
  * do not match writes nothing to the cluster. Checked with kubectl as admin.
@@ -22,7 +22,7 @@ let tokenNow: () => Date;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/rbac.yaml"] }), startMoto()]);
+  [bed, moto] = await Promise.all([startBed({ rbacManifests: ["infra/k8s/components/fallback/rbac.yaml"] }), startMoto()]);
   Object.assign(process.env, productEnvForBed(bed, moto));
   const token = await motoEcrToken();
   tokenNow = () => token.issued;

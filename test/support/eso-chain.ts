@@ -374,7 +374,7 @@ export async function startEsoWorld(options: { productEnv?: Record<string, strin
       throw new Error(`the first rotation did not create ${SM_SECRET}: ${JSON.stringify(report)}`);
     // The seed's ClusterSecretStore, unchanged: IRSA (auth.jwt.serviceAccountRef). ESO requests
     // a token for ServiceAccount external-secrets/external-secrets and exchanges it at STS (moto).
-    await world.applyFile("infra/k8s/cluster-secret-store.yaml");
+    await world.applyFile("infra/k8s/base/cluster-secret-store.yaml");
     await pollFor(
       "ClusterSecretStore aws-secrets-manager to be Ready",
       async () => (readyCondition(await getJson(b, ["get", "clustersecretstore", "aws-secrets-manager"])).status === "True" ? true : undefined),

@@ -285,13 +285,13 @@ describe("diagnoseCluster (in-memory API)", () => {
     expect(causes.opaque).toMatchObject({
       code: "unknown",
       message: "Secret team-b/opaque: could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound",
-      hint: expect.stringContaining("kubectl apply -f infra/k8s/diagnosis-secrets-rbac.yaml"),
+      hint: expect.stringContaining("kubectl apply -f infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml"),
     });
     expect(causes.missing!.message).toContain("could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound");
     // The product's own pull secret is still read.
     expect(causes.expired!.code).toBe("token-expired");
     expect(d.notes).toEqual([
-      "could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound (infra/k8s/diagnosis-secrets-rbac.yaml): Secrets other than ecr-pull-secret that stuck pods reference were not read",
+      "could not check: the optional role ecr-token-rotator-diagnosis-secrets is not bound (infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml): Secrets other than ecr-pull-secret that stuck pods reference were not read",
     ]);
     // With a 403 on the product's own pull secret, the read failed: an error, as before.
     const broken = cluster();

@@ -177,7 +177,7 @@ describe("doctor: cluster checks", () => {
     const line = byName(lines).get("cluster rbac prod patch secrets")!;
     expect(line.detail).toContain("may not patch secrets cluster-wide");
     expect(line.fix).toContain('add "patch" to the verbs of the rule for secrets (apiGroups: [""])');
-    expect(line.fix).toContain("kubectl apply -f infra/k8s/rbac.yaml");
+    expect(line.fix).toContain("kubectl apply -f infra/k8s/components/fallback/rbac.yaml");
   });
 
   it("an identity outside the group ecr-token-rotator: the rbac fix maps it to the group first", async () => {
@@ -481,7 +481,7 @@ describe("doctor: cluster checks", () => {
       const line = byName(await run(w)).get("cluster oldest-token prod")!;
       expect(line.status).toBe("fail");
       expect(line.detail).toContain("forbidden (403) to list secrets cluster-wide");
-      expect(line.fix).toContain("grant list on secrets (infra/k8s/rbac.yaml)");
+      expect(line.fix).toContain("grant list on secrets (infra/k8s/components/fallback/rbac.yaml)");
     });
   });
 
@@ -556,7 +556,7 @@ describe("doctor: cluster checks", () => {
     expect(byName(lines).get("cluster admission-policy prod")).toMatchObject({
       detail:
         "not installed: policy ecr-token-rotator-serviceaccounts; not binding its policy with Deny: binding ecr-token-rotator-events (policy ecr-token-rotator-events, validationActions Warn): RBAC alone lets the product's identity create any Secret and patch any ServiceAccount or ExternalSecret",
-      fix: "kubectl apply -f infra/k8s/admission-policy.yaml (Kubernetes >= 1.30: admissionregistration.k8s.io/v1)",
+      fix: "kubectl apply -f infra/k8s/components/fallback/admission-policy.yaml (Kubernetes >= 1.30: admissionregistration.k8s.io/v1)",
     });
   });
 
@@ -567,7 +567,7 @@ describe("doctor: cluster checks", () => {
     const line = byName(await run(w)).get("cluster admission-policy prod")!;
     expect(line).toMatchObject({
       status: "fail",
-      fix: expect.stringMatching(/^upgrade the cluster to Kubernetes >= 1\.30, then kubectl apply -f infra\/k8s\/admission-policy\.yaml/),
+      fix: expect.stringMatching(/^upgrade the cluster to Kubernetes >= 1\.30, then kubectl apply -f infra\/k8s\/components\/fallback\/admission-policy\.yaml/),
     });
   });
 
@@ -578,7 +578,7 @@ describe("doctor: cluster checks", () => {
     expect(failed(lines)).toEqual(["cluster rbac prod get validatingadmissionpolicies", "cluster admission-policy prod"]);
     expect(byName(lines).get("cluster admission-policy prod")).toMatchObject({
       detail: expect.stringContaining("forbidden (403) to get validatingadmissionpolicies"),
-      fix: expect.stringContaining("grant get on validatingadmissionpolicies (infra/k8s/rbac.yaml)"),
+      fix: expect.stringContaining("grant get on validatingadmissionpolicies (infra/k8s/components/fallback/rbac.yaml)"),
     });
     expect(byName(lines).get("cluster rbac prod get validatingadmissionpolicies")!.fix).toContain(
       `with resourceNames: [${ADMISSION_POLICIES.map((n) => `"${n}"`).join(", ")}]`,
@@ -592,7 +592,7 @@ describe("doctor: cluster checks", () => {
       name: "cluster optional-role prod diagnosis-secrets",
       status: "skip",
       detail:
-        "not bound: the diagnosis cannot read other pull Secrets (it says what it could not check); optional, off by default: kubectl apply -f infra/k8s/diagnosis-secrets-rbac.yaml binds ecr-token-rotator-diagnosis-secrets",
+        "not bound: the diagnosis cannot read other pull Secrets (it says what it could not check); optional, off by default: kubectl apply -f infra/k8s/components/diagnosis-secrets/diagnosis-secrets-rbac.yaml binds ecr-token-rotator-diagnosis-secrets",
     });
     const asked = w.asked.find((q) => q.resource === "secrets" && q.name !== undefined && q.name !== "ecr-pull-secret");
     expect(asked).toEqual({ group: "", resource: "secrets", verb: "get", name: "ecr-token-rotator-doctor-probe" });

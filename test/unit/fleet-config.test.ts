@@ -131,6 +131,13 @@ describe("SECRET_REPLICA_REGIONS", () => {
       "SECRET_REPLICA_REGIONS: us-west-2 is listed twice",
     ]);
   });
+
+  it("checks each region like AWS_REGION: a misspelt one is refused with the region meant, a new one of a known shape passes", () => {
+    expect(problems({ AWS_REGION: "us-east-1", SECRET_REPLICA_REGIONS: "eu-wset-1,eu-west-1:arn:aws:kms:eu-west-1:123456789012:key/abcd" })).toEqual([
+      'SECRET_REPLICA_REGIONS: "eu-wset-1": "eu-wset-1" is not a known AWS region (did you mean eu-west-1?) (write region or region:kmsKeyArn)',
+    ]);
+    expect(loadConfig({ AWS_REGION: "us-east-1", SECRET_REPLICA_REGIONS: "eu-west-9" }).rotation.replicaRegions).toEqual([{ region: "eu-west-9" }]);
+  });
 });
 
 describe("ECR_REGISTRIES: public.ecr.aws", () => {

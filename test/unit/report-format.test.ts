@@ -181,7 +181,7 @@ describe("formatReport", () => {
 
   it("hints are wrapped to the terminal width; without a width (a pipe, a log) nothing is wrapped", () => {
     const hint =
-      "grant get on secrets (infra/k8s/rbac.yaml) and diagnose again; the kubelet retries the pull with a back-off of up to five minutes, so wait for it";
+      "grant get on secrets (infra/k8s/components/fallback/rbac.yaml) and diagnose again; the kubelet retries the pull with a back-off of up to five minutes, so wait for it";
     const report: Report = {
       ...base,
       action: "diagnose",

@@ -152,6 +152,18 @@ describe("CloudWatch alarm invoking the function directly (alarm action)", () =>
     expect(run(classifyEvent(event)).trigger).not.toHaveProperty("alarmClusters");
   });
 
+  it("reads the ClusterName dimension as a map (AWS) and as a list of Name/Value pairs (LocalStack)", () => {
+    const event = fixture<CloudWatchAlarmEvent>("alarm-action-into-alarm");
+    const metric = (event.alarmData.configuration as { metrics: Array<{ metricStat: { metric: { dimensions: unknown } } }> }).metrics[0]!;
+    metric.metricStat.metric.dimensions = [
+      { Name: "InstanceId", Value: "i-0123456789abcdef0" },
+      { Name: "ClusterName", Value: "prod" },
+    ];
+    expect(run(classifyEvent(event)).trigger.alarmClusters).toEqual(["prod"]);
+    metric.metricStat.metric.dimensions = [{ Name: "InstanceId", Value: "i-0123456789abcdef0" }, { Name: "ClusterName" }];
+    expect(run(classifyEvent(event)).trigger).not.toHaveProperty("alarmClusters");
+  });
+
   it("an alarm event without alarmData, or without a state value, is a bad request", () => {
     const noData = fixture<Record<string, unknown>>("alarm-action-into-alarm");
     noData.alarmData = "oops";
