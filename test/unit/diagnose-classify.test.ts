@@ -199,14 +199,11 @@ describe("causes read from the kubelet's pull error (message first, then the sec
     const image = `${HOST_USE1}/team/app:1.2.3`;
     const detail = K.failedToPull(
       image,
-      K.ecrDeniedDocker(
-        "us-east-1",
-        K.ACCOUNT,
-        "team/app",
-        "ecr:BatchGetImage",
-        K.ROTATOR_SESSION,
-        "no identity-based policy allows the ecr:BatchGetImage action",
-      ),
+      K.ecrDeniedDocker("us-east-1", K.ACCOUNT, "team/app", {
+        action: "ecr:BatchGetImage",
+        principal: K.ROTATOR_SESSION,
+        because: "no identity-based policy allows the ecr:BatchGetImage action",
+      }),
     );
     const [cause] = classifyStuckContainer(input({ image, detail }));
     expect(cause!.code).toBe("registry-permission-denied");
@@ -219,14 +216,11 @@ describe("causes read from the kubelet's pull error (message first, then the sec
     const image = `${HOST_USE1}/docker-hub/library/nginx:1.27`;
     const detail = K.failedToPull(
       image,
-      K.ecrDeniedDocker(
-        "us-east-1",
-        K.ACCOUNT,
-        "docker-hub/library/nginx",
-        "ecr:CreateRepository",
-        K.ROTATOR_SESSION,
-        "no identity-based policy allows the ecr:CreateRepository action",
-      ),
+      K.ecrDeniedDocker("us-east-1", K.ACCOUNT, "docker-hub/library/nginx", {
+        action: "ecr:CreateRepository",
+        principal: K.ROTATOR_SESSION,
+        because: "no identity-based policy allows the ecr:CreateRepository action",
+      }),
     );
     const [cause] = classifyStuckContainer(input({ image, detail }));
     expect(cause!.code).toBe("registry-permission-denied");

@@ -79,14 +79,11 @@ describe("what the pull error says", () => {
       because: "no resource-based policy allows the ecr:BatchGetImage action",
     });
     const user = readEcrDenial(
-      K.ecrDeniedDocker(
-        "us-west-2",
-        K.ACCOUNT,
-        "redis",
-        "ecr:GetDownloadUrlForLayer",
-        `arn:aws:iam::${K.ACCOUNT}:user/ci`,
-        "no identity-based policy allows the ecr:GetDownloadUrlForLayer action",
-      ),
+      K.ecrDeniedDocker("us-west-2", K.ACCOUNT, "redis", {
+        action: "ecr:GetDownloadUrlForLayer",
+        principal: `arn:aws:iam::${K.ACCOUNT}:user/ci`,
+        because: "no identity-based policy allows the ecr:GetDownloadUrlForLayer action",
+      }),
     );
     expect(user).toMatchObject({ principal: `arn:aws:iam::${K.ACCOUNT}:user/ci`, action: "ecr:GetDownloadUrlForLayer", repository: "redis" });
     expect(user!.role).toBeUndefined();
