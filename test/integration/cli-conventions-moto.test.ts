@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { distEnv, distPath } from "../support/dist";
 import { motoEnv, startMoto, type MotoServer } from "../support/moto";
 
 const USE1 = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -36,6 +37,7 @@ function run(file: string, args: string[], env: Record<string, string>): Promise
 
 const baseEnv = (): Record<string, string> => ({
   PATH: process.env.PATH ?? "",
+  ...distEnv(),
   HOME: dir,
   ...motoEnv(moto.url),
   ECR_REGISTRIES: `${USE1},${EUW1}`,
@@ -210,7 +212,7 @@ describe("tables in a pipe are never cut (item 9)", () => {
 
 describe("the demo's captions are commands a user can repeat (item 11)", () => {
   it("each `$` line of the demo, typed into a shell with its exports, runs and does what the demo shows", async () => {
-    const demo = await run("dist/demo.mjs", [], { PATH: process.env.PATH ?? "", HOME: dir });
+    const demo = await run(distPath("demo.mjs"), [], { PATH: process.env.PATH ?? "", HOME: dir });
     expect(demo.code).toBe(0);
     const captions = demo.stdout.split("\n").filter((l) => l.startsWith("$ "));
     expect(captions.length).toBe(4);

@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startBed, type Bed } from "../bed/index";
 import { productEnvForBed } from "../support/bed-env";
+import { distEnv } from "../support/dist";
 import { startMoto, type MotoServer } from "../support/moto";
 
 let bed: Bed;
@@ -24,7 +25,7 @@ interface Run {
 }
 
 function cli(args: string[], extra: Record<string, string> = {}): Promise<Run> {
-  const env = { PATH: process.env.PATH ?? "", ...productEnvForBed(bed, moto, { ...EXTRA, ...extra }) };
+  const env = { PATH: process.env.PATH ?? "", ...distEnv(), ...productEnvForBed(bed, moto, { ...EXTRA, ...extra }) };
   return new Promise((resolve) => {
     execFile(process.execPath, ["bin/ecr-token-rotator.mjs", ...args], { env }, (error, stdout, stderr) =>
       resolve({ code: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr }),
@@ -34,7 +35,7 @@ function cli(args: string[], extra: Record<string, string> = {}): Promise<Run> {
 
 /** The CLI on a terminal of `columns` columns (a pseudo-terminal made by script(1)). */
 function cliOnTerminal(args: string[], columns: number): Promise<Run> {
-  const env = { PATH: process.env.PATH ?? "", ...productEnvForBed(bed, moto, EXTRA) };
+  const env = { PATH: process.env.PATH ?? "", ...distEnv(), ...productEnvForBed(bed, moto, EXTRA) };
   const quoted = [process.execPath, "bin/ecr-token-rotator.mjs", ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
   return new Promise((resolve) => {
     execFile("script", ["-qec", `stty cols ${columns} rows 200; ${quoted} 2>/dev/null`, "/dev/null"], { env }, (error, stdout, stderr) =>

@@ -10,6 +10,10 @@ import type { Bed } from "../bed/index";
 import { ecrPassword } from "../bed/kubelet";
 import { startNode, type BedNode } from "../bed/node";
 import { BED_ECR_HOST, startEsoWorld, type EsoWorld } from "../support/eso-chain";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "../bed/index";
+import { DIAGNOSIS_SECRETS_RBAC } from "../bed/product-manifests";
 import { apply, createNamespace, deployment, holdNodeTestLock, NODE_SUPPORT, podEvents, waitPods } from "./node-support";
 
 let world: EsoWorld;
@@ -77,7 +81,8 @@ const CASES: Case[] = [
     ns: "real-wrong-password",
     setup: () => [pullSecret("real-wrong-password", "ecr-pull-secret", dockerconfig(BED_ECR_HOST, "not-the-current-token"))],
     pullSecret: "ecr-pull-secret",
-    expected: "unknown",
+    // The registry's 401 with a pull secret that looks right: its password is wrong or stale.
+    expected: "registry-refused-credential",
   },
   {
     ns: "real-host",
@@ -119,6 +124,9 @@ describe.skipIf(!NODE_SUPPORT.ok)("diagnose on what the real kubelet and contain
     releaseLock = await holdNodeTestLock();
     world = await startEsoWorld({ bed: { nodeAuth: true } });
     bed = world.bed;
+    // The diagnosis reads the Secrets the pods reference: the optional diagnosis role is bound
+    // (test/integration/diagnose-bed.test.ts shows the diagnosis without it).
+    await bed.kubectl(["apply", "-f", "-"], { input: readFileSync(join(ROOT, DIAGNOSIS_SECRETS_RBAC), "utf8"), check: true });
     try {
       node = await startNode(bed, { token: await world.storedToken() });
     } catch (error) {
