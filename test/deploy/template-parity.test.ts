@@ -234,7 +234,7 @@ describe("npm run package", () => {
     for (const [param, expected] of [
       ["ecrRegistries=123456789012.dkr.ecr.foo_bar.amazonaws.com", /ECR_REGISTRIES: invalid ECR registry host/],
       ["eksClusters=us-esat-1:prod", /EKS_CLUSTERS: cluster prod: "us-esat-1" is not a known AWS region \(did you mean us-east-1\?\)/],
-      ["writeDebounceSeconds=99999", /WRITE_DEBOUNCE_SECONDS="99999": expected a whole number from 0 to 3600/],
+      ["writeDebounceSeconds=99999", /WRITE_DEBOUNCE_SECONDS="99999": expected a whole number from 600 to 3600/],
       ["pullSecretName=Bad_Name", /PULL_SECRET_NAME/],
       ["freshnessWindowHours=3", /freshnessWindowHours=3 must be at least the schedule interval/],
     ] as const) {
