@@ -103,6 +103,10 @@ common options:
   --function NAME  act with the deployed function's configuration (its environment and region,
                 read with lambda:GetFunctionConfiguration); product variables set in this
                 shell override the function's one by one
+  --restart-pods / --no-restart-pods
+                heal: evict the stuck pods the fix cannot reach by itself (kubelet back-off,
+                pods admitted before their ServiceAccount had the pull secret) — only when
+                RESTART_STUCK_PODS=true allows it — or not this time
   --create      with only default configuration (no --function, SECRET_NAME or ECR_REGISTRIES),
                 rotate/heal refuse to create a missing secret unless this is given
   --json        print the Report as JSON instead of a table
@@ -141,6 +145,8 @@ async function requestCommand({ io, command, values, now, env, source }: Command
   if (values.registry) payload.registries = values.registry;
   if (values.cluster) payload.clusters = values.cluster;
   if (values.namespace) payload.namespaces = values.namespace;
+  if (values["restart-pods"] && values["no-restart-pods"]) throw new UsageError("--restart-pods and --no-restart-pods: give one");
+  if (values["restart-pods"] || values["no-restart-pods"]) payload.restartPods = values["restart-pods"];
   const request = parseManualRequest(payload, "cli");
   const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command), purpose: command === "diagnose" ? "diagnose" : "rotate" });
   announce(io, command, app.config, source, request.clusters);

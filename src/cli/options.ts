@@ -28,6 +28,9 @@ const OPTIONS = {
   function: { type: "string" },
   create: { type: "boolean", default: false },
   timeout: { type: "string" },
+  // heal: evict the stuck pods its fix cannot reach (needs RESTART_STUCK_PODS=true), or not this time.
+  "restart-pods": { type: "boolean", default: false },
+  "no-restart-pods": { type: "boolean", default: false },
 } as const;
 
 type Values = ReturnType<typeof parseOptions>;
@@ -55,6 +58,7 @@ const RULES: readonly OptionRule[] = [
   { options: ["dry-run", "force"], not: ["diagnose", "doctor"], message: (command) => `${command} is read-only: --dry-run and --force do not apply` },
   { options: ["event"], only: ["invoke"] },
   { options: ["create"], only: ["rotate", "heal"] },
+  { options: ["restart-pods", "no-restart-pods"], only: ["heal"] },
 ];
 
 /** An option is given when it has a value; a boolean flag, when it is true. */

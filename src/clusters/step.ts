@@ -23,6 +23,7 @@ import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report
 import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
 import { pool } from "../kube/paging";
+import { actOnPods } from "./pod-actions";
 import { KubeApiError, type KubeApi, type KubeConnection } from "../kube/types";
 import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
 import { networkHint } from "../shared/problem";
@@ -161,10 +162,13 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
       try {
         const connection = await reach(access, cluster, deadline);
         rememberSecret(connection.token);
-        const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, (api) =>
-          diagnoseWith(config, request, api, deps, deadline),
-        ).catch(unreadable);
         const report: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [] };
+        const diagnosis = await withApi(config, connection, deps.diagnose?.api ?? deps.apply?.api, DIAGNOSE_SOCKETS, deadline, async (api) => {
+          const diagnosed = await diagnoseWith(config, request, api, deps, deadline);
+          // The Events on the stuck pods (clusters/pod-actions.ts).
+          if (diagnosed) await actOnPods({ config, request, api, report: Object.assign(report, { diagnosis: diagnosed }), deadline });
+          return diagnosed;
+        }).catch(unreadable);
         if (diagnosis) {
           report.diagnosis = diagnosis;
           if (diagnosis.unreadable !== undefined) {
@@ -354,7 +358,10 @@ export function createKubernetesStep(config: Config, deps: KubernetesStepDeps = 
               report.error = [report.error, `diagnosis skipped: ${DEADLINE_REASON}`].filter(Boolean).join("; ");
             }
           }
-          return explainUnauthorized(annotateAfterHeal(report, k.pullSecretName), connection);
+          annotateAfterHeal(report, k.pullSecretName);
+          // The stuck pods' restarts and Events (clusters/pod-actions.ts).
+          if (request.action === "heal") await actOnPods({ config, request, api: deps.diagnose?.api ?? api, report, deadline });
+          return explainUnauthorized(report, connection);
         });
       } catch (error) {
         return failedCluster(cluster, error);

@@ -93,6 +93,7 @@ function noImagePullSecrets(input: StuckContainerInput): Cause {
       hint: later
         ? "recreate the pod (e.g. kubectl rollout restart of its Deployment) so admission copies the ServiceAccount's pull secret"
         : `${useCarrier}set PATCH_SERVICE_ACCOUNTS=default (the product adds ${input.pullSecretName ?? "its pull secret"} to the ServiceAccount on heal), run heal, then recreate the pod`,
+      ...(later ? { recreate: true as const } : {}),
     };
   }
   return {
@@ -101,6 +102,7 @@ function noImagePullSecrets(input: StuckContainerInput): Cause {
     hint: later
       ? "recreate the pod so admission copies the ServiceAccount's pull secret"
       : `${useCarrier}add the pull secret to the pod spec, or add "${sa}" to PATCH_SERVICE_ACCOUNTS, run heal, then recreate the pod`,
+    ...(later ? { recreate: true as const } : {}),
   };
 }
 

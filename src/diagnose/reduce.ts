@@ -55,6 +55,8 @@ export function reduceSecret(name: string, secret: KubeSecret | undefined): Redu
 /** A stuck container as read from its pod: the report's fields plus what classification needs. */
 export interface Stuck extends StuckContainer {
   uid?: string;
+  /** The pod's controller (its ownerReference with controller: true). */
+  controller?: { kind: string; name: string };
   serviceAccountName?: string;
   pullSecrets: string[];
   /** The pull error carried by the waiting message, if any. */
@@ -67,6 +69,7 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
   const specImages = new Map<string, string>();
   for (const c of [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]) if (c.image) specImages.set(c.name, c.image);
   const pullSecrets = [...new Set((pod.spec?.imagePullSecrets ?? []).map((s) => s.name ?? "").filter((n) => n !== ""))];
+  const owner = pod.metadata.ownerReferences?.find((o) => o.controller === true && o.kind && o.name);
   for (const status of [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]) {
     const waiting = status.state?.waiting;
     if (!waiting?.reason || !STUCK_REASONS.includes(waiting.reason)) continue;
@@ -75,6 +78,7 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
       namespace: pod.metadata.namespace ?? "",
       pod: pod.metadata.name,
       ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+      ...(owner ? { controller: { kind: owner.kind!, name: owner.name! } } : {}),
       container: status.name,
       image: specImages.get(status.name) ?? status.image ?? "",
       reason: waiting.reason,

@@ -38,7 +38,16 @@ export const PRODUCT_RIGHTS: readonly KubeRight[] = [
   // The diagnosis: stuck pods and the kubelet's events.
   ...right("", "pods", "list"),
   ...right("", "events", "list"),
+  // The Events heal and diagnose record (RECORD_EVENTS): create a new one, raise a repeat's count.
+  ...right("", "events", "create patch"),
 ];
+
+/**
+ * The optional restart of stuck pods (RESTART_STUCK_PODS): the eviction subresource, granted by
+ * infra/k8s/pod-restart-rbac.yaml in each configured namespace (a Role and a RoleBinding per
+ * namespace: the binding's namespace is the scope), not by rbac.yaml.
+ */
+export const RESTART_RIGHTS: readonly KubeRight[] = [{ group: "", resource: "pods/eviction", verb: "create", namespaced: true }];
 
 /** `core/secrets: get`, `external-secrets.io/externalsecrets: list` (how the RBAC test names a grant). */
 export const rightKey = (r: Pick<KubeRight, "group" | "resource" | "verb">): string => `${r.group || "core"}/${r.resource}: ${r.verb}`;

@@ -14,6 +14,7 @@ import { isValidNamespaceName } from "../shared/names";
 import { rotate, type RotationOutcome } from "../rotation/rotate";
 import type { SecretsApi } from "../rotation/secrets-manager";
 import { classifyEvent, type Request, type Trigger } from "../request/triggers";
+import { restartDecision } from "../request/restart-request";
 import type { RegistryCredential } from "../rotation/ecr";
 
 /** The Kubernetes half (fallback apply, ESO re-sync, diagnosis); loaded lazily. */
@@ -127,6 +128,9 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
   const startedMs = Date.now();
   // Bad cluster names are rejected before anything is written.
   if (request.clusters !== undefined) selectClusters(config.kubernetes.clusters, request);
+  // …and so is a request for pod restarts the configuration does not allow.
+  const restart = restartDecision(config.kubernetes.restartStuckPods, request.restartPods);
+  if ("refused" in restart) throw BadRequestError.manual(restart.refused);
   if (request.action === "diagnose") return diagnose(request, deps, started, startedMs);
   if (request.action === "doctor") return doctor(request, deps, started, startedMs);
   const deadline = deps.deadline;

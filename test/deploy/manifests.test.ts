@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { RegistryCredential } from "../../src/rotation/ecr";
 import { parseRegistryHost } from "../../src/formats/registry-host";
 import { registrySecretValue } from "../../src/rotation/secret-payload";
-import { PRODUCT_RIGHTS, rightKey } from "../../src/kube/rights";
+import { PRODUCT_RIGHTS, RESTART_RIGHTS, rightKey } from "../../src/kube/rights";
 import { ensureEsoTemplateBinary, renderEsoTemplate, SEED_DOCKERCONFIGJSON_TEMPLATE } from "../support/eso-template";
 import { REPO, type Json } from "./support";
 
@@ -86,6 +86,7 @@ describe("infra/k8s manifests", () => {
       "cluster-external-secret.yaml",
       "cluster-secret-store.yaml",
       "external-secret.yaml",
+      "pod-restart-rbac.yaml",
       "rbac.yaml",
     ]);
     expect(manifests.map((m) => `${m.doc.apiVersion} ${m.doc.kind}`).sort()).toEqual([
@@ -95,6 +96,8 @@ describe("infra/k8s manifests", () => {
       "external-secrets.io/v1 ExternalSecret",
       "rbac.authorization.k8s.io/v1 ClusterRole",
       "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+      "rbac.authorization.k8s.io/v1 Role",
+      "rbac.authorization.k8s.io/v1 RoleBinding",
     ]);
     for (const { file, doc } of manifests) {
       expect(doc.metadata?.name, file).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
@@ -251,5 +254,32 @@ describe("RBAC for the Kubernetes fallback", () => {
     const ruleLines = lines.map((line, i) => ({ line, i })).filter(({ line }) => /^\s+- apiGroups:/.test(line));
     expect(ruleLines).toHaveLength(role().rules.length);
     for (const { i } of ruleLines) expect(lines[i - 1], `line ${i + 1}`).toMatch(/^\s+#/);
+  });
+});
+
+describe("RBAC for the optional pod restart (infra/k8s/pod-restart-rbac.yaml)", () => {
+  const docs = () => manifests.filter((m) => m.file === "pod-restart-rbac.yaml").map((m) => m.doc);
+
+  it("a Role granting exactly RESTART_RIGHTS (the eviction subresource), bound per namespace to the product's group", () => {
+    const [role, binding] = [docs().find((d) => d.kind === "Role"), docs().find((d) => d.kind === "RoleBinding")];
+    const granted = role.rules.flatMap((rule: Json) =>
+      rule.resources.flatMap((resource: string) => rule.verbs.map((verb: string) => `${rule.apiGroups.join(",") || "core"}/${resource}: ${verb}`)),
+    );
+    expect(granted.sort()).toEqual(RESTART_RIGHTS.map(rightKey).sort());
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name });
+    expect(binding.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "ecr-token-rotator" }]);
+    // A RoleBinding per namespace is the scope: nothing cluster-wide, no delete on pods.
+    expect(
+      docs()
+        .map((d) => d.kind)
+        .sort(),
+    ).toEqual(["Role", "RoleBinding"]);
+    expect(JSON.stringify(role.rules)).not.toMatch(/"delete"|"\*"/);
+  });
+
+  it("the eviction the code sends is the right it grants, and rbac.yaml does not grant it", () => {
+    const http = readFileSync(join(REPO, "src/kube/http-client.ts"), "utf8");
+    expect(http).toMatch(/where: \{ verb: "create", resource: "pods\/eviction"/);
+    expect(readFileSync(join(K8S, "rbac.yaml"), "utf8")).not.toContain("pods/eviction");
   });
 });
