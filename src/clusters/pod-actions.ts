@@ -9,7 +9,7 @@ import type { Request } from "../request/triggers";
 import type { ClusterReport } from "../report/report";
 import type { Deadline } from "../shared/deadline";
 import { LIST_PAGE_SIZE } from "../shared/names";
-import { podEvents, recordEvents, secretEvents } from "../kube/events";
+import { MAX_SECRET_EVENTS, podEvents, recordEvents, secretEvents } from "../kube/events";
 import { decideRestarts, restartPods, restartsReport } from "../kube/restart";
 import { restartDecision } from "../request/restart-request";
 import { DEFAULT_RETRY_POLICY } from "../kube/retry";
@@ -51,7 +51,7 @@ export async function actOnPods({ config, request, api, report, deadline }: PodA
   const wanted = [
     ...podEvents(diagnosis.stuck, now, restarted),
     ...secretEvents(
-      written.map((n) => ({ namespace: n.namespace, outcome: n.outcome as "created" | "updated" })),
+      written.slice(0, MAX_SECRET_EVENTS).map((n) => ({ namespace: n.namespace, outcome: n.outcome as "created" | "updated" })),
       k.pullSecretName,
       config.rotation.registries.map((r) => r.host),
       now,

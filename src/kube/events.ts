@@ -32,6 +32,11 @@ export const REPORTING_CONTROLLER = "ecr-token-rotator";
 export const REPORTING_INSTANCE = "ecr-token-rotator";
 /** Events written at most per cluster and run (stuck pods first, then written Secrets). */
 export const MAX_EVENTS = 100;
+/**
+ * Written pull Secrets given an Event at most per cluster and run: a fleet heal rewrites every
+ * namespace's Secret, and its request budget stays N + a handful (the Report lists every write).
+ */
+export const MAX_SECRET_EVENTS = 10;
 /** The Event message limit of events.k8s.io (1 kB), kept for core/v1 too. */
 const MAX_MESSAGE = 1024;
 const WRITE_CONCURRENCY = 8;

@@ -83,20 +83,7 @@ export function powertoolsTelemetry(): Telemetry {
           metrics.addMetric("NamespacesEsoManaged", MetricUnit.Count, byOutcome["eso-managed"] ?? 0);
         }
         if (report.action === "heal") metrics.addMetric("HealDurationMs", MetricUnit.Milliseconds, report.durationMs);
-        const restarts = (report.kubernetes?.clusters ?? []).flatMap((c) => (c.podRestarts?.enabled ? [c.podRestarts] : []));
-        if (restarts.length > 0) {
-          // RESTART_STUCK_PODS: pods evicted, and evictions a PodDisruptionBudget refused.
-          metrics.addMetric(
-            "PodsRestarted",
-            MetricUnit.Count,
-            restarts.reduce((n, r) => n + r.restarted, 0),
-          );
-          metrics.addMetric(
-            "PodRestartsRefused",
-            MetricUnit.Count,
-            restarts.reduce((n, r) => n + r.refused, 0),
-          );
-        }
+        addRestartMetrics(metrics, report);
         if (report.deadline) metrics.addMetric("DeadlineReached", MetricUnit.Count, report.deadline.reached ? 1 : 0);
         const replicated = [...report.registries, ...(report.combinedSecret ? [report.combinedSecret] : [])].filter((r) => r.replicas !== undefined);
         if (replicated.length > 0) {
@@ -112,4 +99,20 @@ export function powertoolsTelemetry(): Telemetry {
       metrics.publishStoredMetrics();
     },
   };
+}
+
+/** RESTART_STUCK_PODS: pods evicted (PodsRestarted) and evictions a PodDisruptionBudget refused (PodRestartsRefused). */
+function addRestartMetrics(metrics: Metrics, report: Report): void {
+  const restarts = (report.kubernetes?.clusters ?? []).flatMap((c) => (c.podRestarts?.enabled ? [c.podRestarts] : []));
+  if (restarts.length === 0) return;
+  metrics.addMetric(
+    "PodsRestarted",
+    MetricUnit.Count,
+    restarts.reduce((n, r) => n + r.restarted, 0),
+  );
+  metrics.addMetric(
+    "PodRestartsRefused",
+    MetricUnit.Count,
+    restarts.reduce((n, r) => n + r.refused, 0),
+  );
 }
