@@ -13,15 +13,15 @@
  * diagnosis already has) says which exist and their count; a new one is created (`count: 1`), a
  * repeat is merge-patched (`count + 1`, `lastTimestamp`, the message). Bounded per cluster and
  * run (MAX_EVENTS). Best effort: a failure is counted and said in the Report, and never fails
- * the run. No credential material: messages are the diagnosis' (already free of it), scrubbed
- * once more.
+ * the run. No credential material: messages are the diagnosis' (already free of it), and the
+ * run's credentials (the scrub list) are removed once more.
  */
 import { createHash } from "node:crypto";
 import { forEachListed, pool, type Paging } from "./paging";
 import { classify } from "./retry";
 import { describeFailure } from "./failure";
 import type { KubeApi, KubeEvent, KubeEventBody, ListOptions, ListPage } from "./types";
-import { scrub } from "../shared/redact-text";
+import { scrubSecrets } from "../shared/redact";
 import type { CauseCode, StuckContainerReport } from "../report/diagnosis-text";
 import type { EventsReport } from "../report/pod-actions";
 
@@ -61,7 +61,7 @@ export function eventName(objectName: string, key: string): string {
 }
 
 const clip = (text: string): string => {
-  const clean = scrub(text);
+  const clean = scrubSecrets(text);
   return clean.length <= MAX_MESSAGE ? clean : `${clean.slice(0, MAX_MESSAGE - 1)}…`;
 };
 

@@ -46,11 +46,25 @@ const WHY: Record<RestartCase, string> = {
     "it copied imagePullSecrets from its ServiceAccount at admission, before the ServiceAccount had the pull secret: only a new pod gets it (updating Secrets and ServiceAccounts cannot fix this pod)",
 };
 
-/** Which case a stuck container is, or undefined when a restart would not fix it. */
-export function restartCase(row: StuckContainerReport, refreshed: ReadonlySet<string>): RestartCase | undefined {
+/**
+ * Credential causes the product's write fixes: what a dry run, whose writes did not happen,
+ * counts as resolved in a namespace it would refresh.
+ */
+const FIXED_BY_THE_WRITE: ReadonlySet<string> = new Set([
+  "unknown",
+  "token-expired",
+  "pull-secret-not-found",
+  "registry-host-mismatch",
+  "wrong-region",
+  "invalid-pull-secret",
+]);
+
+/** Which case a stuck container is, or undefined when a restart would not fix it (`dryRun`: the writes are assumed made). */
+export function restartCase(row: StuckContainerReport, refreshed: ReadonlySet<string>, dryRun = false): RestartCase | undefined {
   if (row.causes.length === 0) return undefined;
   if (row.causes.every((c) => c.recreate === true)) return "admission";
-  if (row.causes.every((c) => c.code === "unknown") && refreshed.has(row.namespace)) return "back-off";
+  const resolved = (code: string) => code === "unknown" || (dryRun && FIXED_BY_THE_WRITE.has(code));
+  if (row.causes.every((c) => resolved(c.code)) && refreshed.has(row.namespace)) return "back-off";
   return undefined;
 }
 
@@ -65,7 +79,7 @@ export function decideRestarts(rows: readonly StuckContainerReport[], policy: Re
   let planned = 0;
   for (const key of [...byPod.keys()].sort()) {
     const containers = byPod.get(key)!;
-    const cases = containers.map((c) => restartCase(c, policy.refreshed));
+    const cases = containers.map((c) => restartCase(c, policy.refreshed, policy.dryRun));
     if (cases.some((c) => c === undefined)) continue;
     const which: RestartCase = cases.includes("admission") ? "admission" : "back-off";
     const first = containers[0]!;
