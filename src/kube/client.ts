@@ -289,7 +289,21 @@ function podActionMethods(call: Call, core: CoreApi): Pick<KubeApi, "evictPod" |
       }),
     createEvent: (namespace, body) =>
       call({
-        request: (c) => core.createNamespacedEvent({ namespace, body: { apiVersion: "v1", kind: "Event", ...body } as unknown as CoreEvent }, c),
+        // client-node serializes its Date fields with toISOString(): hand it Dates.
+        request: (c) =>
+          core.createNamespacedEvent(
+            {
+              namespace,
+              body: {
+                apiVersion: "v1",
+                kind: "Event",
+                ...body,
+                firstTimestamp: new Date(body.firstTimestamp),
+                lastTimestamp: new Date(body.lastTimestamp),
+              } as unknown as CoreEvent,
+            },
+            c,
+          ),
         verb: "create",
         resource: "events",
         namespace,
