@@ -86,8 +86,9 @@ commands:
              [--dry-run] [--force] [--create] [--registry HOST]... [--json]
   heal       rotate, then push pull secrets into every configured cluster and re-sync ESO
              [--cluster NAME]... [--namespace NS]... [--dry-run] [--force] [--create] [--json]
+             [--restart-pods | --no-restart-pods]
   diagnose   say why each pod stuck in ErrImagePull/ImagePullBackOff is stuck (read-only:
-             no ECR call, nothing written)
+             no ECR call, nothing written but an Event on each stuck pod; RECORD_EVENTS=false: none)
              [--cluster NAME]... [--namespace NS]... [--json]
   doctor     is this deployment wired right? a checklist (AWS identity, ECR tokens, the
              token at each registry, each secret, each cluster), a fix under every failed
