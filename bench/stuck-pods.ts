@@ -27,13 +27,25 @@ const JSON_OUT = process.argv.includes("--json");
 const holdAt = process.argv.indexOf("--hold");
 const HOLD_S = holdAt > 0 ? Number(process.argv[holdAt + 1]) : 30;
 const PODS = 20;
+/** --trace: the pods' states every 2 s while a leg waits (where the time goes). */
+const TRACE = process.argv.includes("--trace");
+/** --only-restart: the baseline and the restart leg only (a quicker look). */
+const ONLY_RESTART = process.argv.includes("--only-restart");
 const log = (msg: string): void => void (JSON_OUT ? process.stderr : process.stdout).write(`${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** ms from `t0` until `count` pods of app=app in `ns` are all running (and none else). */
 async function untilRunning(world: EsoWorld, ns: string, count: number, t0: number, timeoutMs = 600_000): Promise<number> {
+  let traced = 0;
   for (;;) {
     const now = await pods(world.bed, ns, "app");
+    if (TRACE && performance.now() - traced > 2000) {
+      traced = performance.now();
+      const states: Record<string, number> = {};
+      for (const p of now) states[p.state] = (states[p.state] ?? 0) + 1;
+      const messages = [...new Set(now.map((p) => p.message.replace(/[0-9a-f]{12,}/g, "…")).filter(Boolean))].slice(0, 2);
+      log(`    ${ns} +${Math.round(performance.now() - t0)} ms: ${JSON.stringify(states)} ${messages.join(" | ").slice(0, 400)}`);
+    }
     if (now.length === count && now.every((p) => p.state === "running")) return performance.now() - t0;
     if (performance.now() - t0 > timeoutMs) throw new Error(`${ns}: not all running after ${timeoutMs} ms: ${JSON.stringify(now.map((p) => p.state))}`);
     await sleep(250);
@@ -43,6 +55,7 @@ async function untilRunning(world: EsoWorld, ns: string, count: number, t0: numb
 /** A fresh namespace with the product's pull secret (heal), valid for the node's current token. */
 async function namespaceWithSecret(world: EsoWorld, ns: string): Promise<void> {
   await createNamespace(world.bed, ns);
+  await world.applyFile("infra/k8s/pod-restart-rbac.yaml", ns);
   const r = await world.cli(["heal", "--cluster", world.bed.clusterName, "--namespace", ns, "--force"]);
   if (!r.ok) throw new Error(`heal of ${ns} failed: ${JSON.stringify(r.errors)}`);
 }
@@ -72,6 +85,9 @@ async function leg(world: EsoWorld, node: BedNode, ns: string, fix: () => Promis
   const report = await fix();
   const commandMs = Math.round(performance.now() - t0);
   if (!report.ok) throw new Error(`${ns}: the fix failed: ${JSON.stringify(report.errors)}`);
+  const restarts = report.kubernetes?.clusters?.[0]?.podRestarts;
+  if (restarts?.enabled && restarts.restarted !== PODS)
+    throw new Error(`${ns}: ${restarts.restarted} of ${PODS} pods restarted: ${JSON.stringify(restarts.pods.slice(0, 2))}`);
   return { ms: Math.round(await untilRunning(world, ns, PODS, t0)), commandMs, requests: requestsOf(report) };
 }
 
@@ -100,10 +116,12 @@ async function main(): Promise<void> {
     const cluster = world.bed.clusterName;
     const baseline = { onePodMs: await fresh(world, n, "base-one", 1), podsMs: await fresh(world, n, "base-twenty", PODS) };
     log(`  baseline: one fresh pod (valid secret) Running in ${baseline.onePodMs} ms; ${PODS} fresh pods in ${baseline.podsMs} ms`);
+    // The optional restart Role, bound in the namespace it restarts in (infra/k8s/pod-restart-rbac.yaml).
     const restart = await leg(world, n, "leg-restart", () =>
       world.cli(["heal", "--cluster", cluster, "--namespace", "leg-restart", "--force", "--restart-pods"], { RESTART_STUCK_PODS: "true" }),
     );
     log(`  heal with restart:    ${restart.ms} ms to ${PODS} pods Running (the command ${restart.commandMs} ms, ${restart.requests} requests)`);
+    if (ONLY_RESTART) return;
     const noRestart = await leg(world, n, "leg-heal", () => world.cli(["heal", "--cluster", cluster, "--namespace", "leg-heal", "--force"]));
     log(`  heal without restart: ${noRestart.ms} ms (the command ${noRestart.commandMs} ms, ${noRestart.requests} requests)`);
     const backoff = await leg(world, n, "leg-rotate", () => world.cli(["rotate", "--force"], { FALLBACK_MODE: "always", TARGET_NAMESPACES: "leg-rotate" }));

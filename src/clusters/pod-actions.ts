@@ -42,6 +42,12 @@ export async function actOnPods({ config, request, api, report, deadline }: PodA
       const uids = new Map(diagnosis.stuck.flatMap((s) => (s.podUid ? [[`${s.namespace}/${s.pod}`, s.podUid] as const] : [])));
       const requests = enabled && !request.dryRun ? await restartPods(api, rows, uids) : 0;
       report.podRestarts = restartsReport(enabled, rows, requests);
+      // An eviction that failed (not refused by a budget: a 403, say) is the run's failure: the operator asked for it.
+      const failed = rows.filter((r) => r.outcome === "failed").length;
+      if (failed > 0) {
+        report.ok = false;
+        report.error = [report.error, `${failed} pod restart(s) failed (see podRestarts)`].filter(Boolean).join("; ");
+      }
       for (const row of rows) if (row.outcome === "restarted" || row.outcome === "gone") restarted.add(`${row.namespace}/${row.pod}`);
     }
   }

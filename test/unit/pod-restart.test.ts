@@ -147,6 +147,18 @@ describe("a heal with RESTART_STUCK_PODS=true (in-memory API)", () => {
     expect(api.podActionCalls.find((c) => c.name === "web-1")?.body).toEqual({ uid: "uid-web-1" });
   });
 
+  it("an eviction the cluster forbids (no restart Role bound) fails the run, and says which file grants it", async () => {
+    const api = world();
+    api.faults.push((c) => (c.method === "evictPod" ? new KubeApiError(403, "forbidden", { reason: "Forbidden" }) : undefined));
+    const cluster = (await heal(api, { RESTART_STUCK_PODS: "true", RECORD_EVENTS: "false" })).clusters[0]!;
+    expect(cluster.ok).toBe(false);
+    expect(cluster.error).toMatch(/pod restart\(s\) failed/);
+    expect(cluster.podRestarts!.pods.find((p) => p.pod === "web-1")).toMatchObject({
+      outcome: "failed",
+      reason: expect.stringMatching(/pod-restart-rbac\.yaml/),
+    });
+  });
+
   it("off by default: nothing evicted, the Report says which pods need a restart and why", async () => {
     const api = world();
     const report = await heal(api, { RECORD_EVENTS: "false" });
