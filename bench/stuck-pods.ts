@@ -124,7 +124,7 @@ async function main(): Promise<void> {
     if (ONLY_RESTART) return;
     const noRestart = await leg(world, n, "leg-heal", () => world.cli(["heal", "--cluster", cluster, "--namespace", "leg-heal", "--force"]));
     log(`  heal without restart: ${noRestart.ms} ms (the command ${noRestart.commandMs} ms, ${noRestart.requests} requests)`);
-    const backoff = await leg(world, n, "leg-rotate", () => world.cli(["rotate", "--force"], { FALLBACK_MODE: "always", TARGET_NAMESPACES: "leg-rotate" }));
+    const backoff = await leg(world, n, "leg-rotate", () => world.cli(["rotate", "--force"], { FALLBACK_MODE: "always", TARGET_NAMESPACES: "*" }));
     log(`  rotation alone:       ${backoff.ms} ms (the command ${backoff.commandMs} ms, ${backoff.requests} requests; the kubelet's back-off decides)`);
     const result = {
       pods: PODS,
