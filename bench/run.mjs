@@ -1,8 +1,10 @@
-// npm run bench [-- --json] [--skip-cold-start] [--skip-heal] [--skip-diagnose] [--skip-eso] [--skip-fleet]:
+// npm run bench [-- --json] [--skip-cold-start] [--skip-heal] [--skip-diagnose] [--skip-eso] [--skip-fleet] [--skip-node]:
 // rotate-path cold start (bundle import; then the packaged zip under the real Lambda runtime
 // beside a bare handler, "coldStart"), then (when the Kubernetes test bed is available) the heal fan-out, the
 // incident-scale diagnosis and the fleet-scale (heal10k, fleet) benchmarks, and the ESO re-sync
-// latency (heal's write → the real External Secrets Operator's update; "esoSync"). Prints
+// latency (heal's write → the real External Secrets Operator's update; "esoSync"), and, on the
+// bed's real node, 20 stuck pods after a token change: heal with restart, heal without, rotation
+// alone ("stuckPods"; skipped with the reason where the node cannot run). Prints
 // numbers; asserts nothing.
 import { existsSync } from "node:fs";
 import { benchRotatePath } from "./rotate-path.mjs";
@@ -38,6 +40,11 @@ if (!process.argv.includes("--skip-eso") && existsSync("bench/eso-sync.ts")) {
   result.esoSync = await runEsoBench({ quiet: json });
 }
 
+if (!process.argv.includes("--skip-node") && existsSync("bench/stuck-pods.ts")) {
+  const { runStuckPodsBench } = await import("./node-runner.mjs");
+  result.stuckPods = await runStuckPodsBench({ quiet: json });
+}
+
 if (json) {
   console.log(JSON.stringify(result));
 } else {
@@ -58,6 +65,14 @@ if (json) {
     console.log(
       `eso sync (ESO ${e.eso}): heal's write → ESO's update ${e.ms} ms median of ${e.runs.length} ${JSON.stringify(e.runs)}; baseline (${e.baseline.what}) ${e.baseline.ms} ms`,
     );
+  }
+  if (result.stuckPods) {
+    const s = result.stuckPods;
+    if (s.skipped) console.log(`stuck pods: skipped — ${s.skipped}`);
+    else
+      console.log(
+        `stuck pods (${s.pods}): heal with restart ${s.restartMs} ms | heal without restart ${s.noRestartMs} ms | rotation alone (back-off) ${s.backoffMs} ms; requests ${JSON.stringify(s.requests)}; baseline one fresh pod ${s.baseline.onePodMs} ms, ${s.pods} fresh pods ${s.baseline.podsMs} ms`,
+      );
   }
   if (result.heal10k) console.log(`heal10k: ${JSON.stringify(result.heal10k)}`);
   if (result.fleet) console.log(`fleet: ${JSON.stringify(result.fleet)}`);

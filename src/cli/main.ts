@@ -151,6 +151,8 @@ async function requestCommand({ io, command, values, now, env, source }: Command
   if (values.registry) payload.registries = values.registry;
   if (values.cluster) payload.clusters = values.cluster;
   if (values.namespace) payload.namespaces = values.namespace;
+  if (values["restart-pods"] && values["no-restart-pods"]) throw new UsageError("--restart-pods and --no-restart-pods: give one");
+  if (values["restart-pods"] || values["no-restart-pods"]) payload.restartPods = values["restart-pods"];
   const request = parseManualRequest(payload, "cli");
   const app = createApp(env, { tokenNow: now, kubernetes: progress(io, command), purpose: command === "diagnose" ? "diagnose" : "rotate" });
   announce(io, command, app.config, source, { clusters: values.cluster, registries: values.registry, namespaces: values.namespace });

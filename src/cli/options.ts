@@ -34,6 +34,9 @@ const OPTIONS = {
   region: { type: "string" },
   profile: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
+  // heal: evict the stuck pods its fix cannot reach (needs RESTART_STUCK_PODS=true), or not this time.
+  "restart-pods": { type: "boolean", default: false },
+  "no-restart-pods": { type: "boolean", default: false },
 } as const;
 
 /** Every command the CLI knows, eks-token included (for "did you mean"). */
@@ -81,6 +84,7 @@ const RULES: readonly OptionRule[] = [
   { options: ["event"], only: ["invoke"] },
   { options: ["create"], only: ["rotate", "heal"] },
   { options: ["quiet"], only: ["doctor"] },
+  { options: ["restart-pods", "no-restart-pods"], only: ["heal"] },
 ];
 
 /** An option is given when it has a value; a boolean flag, when it is true. */

@@ -19,6 +19,7 @@ import { applyToCluster, type ApplyDeps, type ClusterApplyResult, type ClusterTa
 import type { ClusterReport, KubernetesReport, NamespaceReport } from "../report/report";
 import type { DiagnoseStep, KubernetesStep } from "../run/run";
 import { diagnoseCluster, type DiagnoseDeps, type DiagnoseTarget } from "../diagnose/collect";
+import { actOnPods } from "./pod-actions";
 import { KubeApiError } from "../kube/types";
 import { UNAUTHORIZED_CAUSES } from "../shared/next-step";
 import { networkHint } from "../shared/problem-text";
@@ -159,10 +160,16 @@ export function createDiagnoseStep(config: Config, deps: KubernetesStepDeps = {}
     const reports = await forEachCluster(clusters, config.kubernetes.clusterConcurrency, async (cluster): Promise<ClusterReport> => {
       try {
         const connection = await connectCluster(access, cluster, deadline);
-        const diagnosis = await withSession(connection, diagnoseSession(config, deps, deadline), (session) =>
-          diagnoseIn(session, diagnoseTarget(config, request), deps.diagnose),
-        ).catch(unreadable);
-        return explainUnauthorized(diagnosedReport(cluster, diagnosis), connection);
+        const acted: Pick<ClusterReport, "events"> = {};
+        const diagnosis = await withSession(connection, diagnoseSession(config, deps, deadline), async (session) => {
+          const diagnosed = await diagnoseIn(session, diagnoseTarget(config, request), deps.diagnose);
+          // The Events on the stuck pods (clusters/pod-actions.ts).
+          const scratch: ClusterReport = { cluster: cluster.name, region: cluster.region, ok: true, namespaces: [], diagnosis: diagnosed };
+          await actOnPods({ config, request, api: session.api, report: scratch, deadline });
+          if (scratch.events !== undefined) acted.events = scratch.events;
+          return diagnosed;
+        }).catch(unreadable);
+        return explainUnauthorized({ ...diagnosedReport(cluster, diagnosis), ...acted }, connection);
       } catch (error) {
         return failedCluster(cluster, error);
       }
@@ -355,5 +362,8 @@ async function healCluster(plan: HealPlan, cluster: ClusterConfig, session: Sess
       report.error = [report.error, `diagnosis skipped: ${DEADLINE_REASON}`].filter(Boolean).join("; ");
     }
   }
-  return explainUnauthorized(annotateAfterHeal(report, config.kubernetes.pullSecretName), session.connection);
+  annotateAfterHeal(report, config.kubernetes.pullSecretName);
+  // The stuck pods' restarts and Events (clusters/pod-actions.ts).
+  if (request.action === "heal") await actOnPods({ config, request, api: session.api, report, deadline: session.deadline });
+  return explainUnauthorized(report, session.connection);
 }

@@ -25,6 +25,8 @@ const PRODUCT_PREFIXES = [
   "COMBINED_",
   "KMS_",
   "PROBE_",
+  "RESTART_",
+  "RECORD_",
 ];
 
 /** Variables with those prefixes that belong to something else (the test cache, other tools). */

@@ -71,5 +71,9 @@ export function readKubernetesConfig(reader: EnvReader, defaultRegion: string | 
     clusterConcurrency: reader.integer("KUBE_CLUSTER_CONCURRENCY", 4, 1, 32),
     adoptExistingPullSecrets: reader.boolean("ADOPT_EXISTING_PULL_SECRETS", false),
     client: reader.oneOf("KUBE_CLIENT", ["https", "client-node"] as const, "https"),
+    // The pods' side of a heal (src/kube/restart.ts, src/kube/events.ts).
+    restartStuckPods: reader.boolean("RESTART_STUCK_PODS", false),
+    restartMaxPods: reader.integer("RESTART_MAX_PODS", 20, 1, 500),
+    recordEvents: reader.boolean("RECORD_EVENTS", true),
   };
 }

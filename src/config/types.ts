@@ -95,6 +95,12 @@ export interface KubernetesConfig {
   adoptExistingPullSecrets: boolean;
   /** HTTP adapter of the apply engine: node:https (default, lean) or @kubernetes/client-node. */
   client: "https" | "client-node";
+  /** RESTART_STUCK_PODS: after a heal, evict the stuck pods its fix cannot reach by itself (off by default). */
+  restartStuckPods: boolean;
+  /** RESTART_MAX_PODS: at most this many pods restarted per cluster and run (default 20). */
+  restartMaxPods: number;
+  /** RECORD_EVENTS: heal and diagnose write Kubernetes Events on the stuck pods and the written pull Secrets (on by default). */
+  recordEvents: boolean;
 }
 
 export interface Config {

@@ -116,6 +116,7 @@ function noImagePullSecrets(input: StuckContainerInput): Cause {
       hint: later
         ? `recreate the pod so admission copies the ServiceAccount's pull secret: ${recreateCommand(input)}`
         : `${useCarrier}${patchHint(input, "default", `set PATCH_SERVICE_ACCOUNTS=default (the product adds ${input.pullSecretName ?? "its pull secret"} to the ServiceAccount on heal)`)}`,
+      ...(later ? { recreate: true as const } : {}),
     };
   }
   return {
@@ -124,6 +125,7 @@ function noImagePullSecrets(input: StuckContainerInput): Cause {
     hint: later
       ? `recreate the pod so admission copies the ServiceAccount's pull secret: ${recreateCommand(input)}`
       : `${useCarrier}${patchHint(input, sa, `add the pull secret to the pod spec, or add "${sa}" to PATCH_SERVICE_ACCOUNTS`)}`,
+    ...(later ? { recreate: true as const } : {}),
   };
 }
 

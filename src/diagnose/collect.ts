@@ -142,6 +142,8 @@ function stuckRow(ctx: DiagnoseContext, s: Stuck, eventError: string | undefined
   const unreadable = reduced.filter((r): r is { error: string; hint?: string } => r !== undefined && "error" in r);
   const detail = s.detail ?? eventError;
   const row: StuckContainerReport = { namespace: s.namespace, pod: s.pod, container: s.container, image: s.image, reason: s.reason, causes: [] };
+  if (s.uid) row.podUid = s.uid;
+  if (s.controller) row.controller = s.controller;
   if (s.message) row.message = quoteKubeletMessage(s.message);
   if (detail) row.detail = quoteKubeletMessage(detail);
   const input = {

@@ -55,6 +55,8 @@ export function reduceSecret(name: string, secret: KubeSecret | undefined): Redu
 /** A stuck container as read from its pod: the report's fields plus what classification needs. */
 export interface Stuck extends StuckContainer {
   uid?: string;
+  /** The pod's controller (its ownerReference with controller: true). */
+  controller?: { kind: string; name: string };
   serviceAccountName?: string;
   pullSecrets: string[];
   /** The pull error carried by the waiting message, if any. */
@@ -79,6 +81,7 @@ export function stuckContainersOf(pod: KubePod): Stuck[] {
       namespace: pod.metadata.namespace ?? "",
       pod: pod.metadata.name,
       ...(pod.metadata.uid ? { uid: pod.metadata.uid } : {}),
+      ...(owner ? { controller: owner } : {}),
       container: status.name,
       image: specImages.get(status.name) ?? status.image ?? "",
       reason: waiting.reason,

@@ -22,6 +22,7 @@ import {
   type ListOptions,
   type ListPage,
   type MergePatch,
+  evictionBody,
 } from "./types";
 
 type V1Secret = import("@kubernetes/client-node").V1Secret;
@@ -271,6 +272,45 @@ function coreMethods(call: Call, core: CoreApi): Omit<KubeApi, "listExternalSecr
       call({ request: (c) => core.listNamespacedPod({ namespace, ...listParams(o) }, c), verb: "list", resource: "pods", namespace }).then(page<KubePod>),
     listNamespacedEvents: (namespace, o) =>
       call({ request: (c) => core.listNamespacedEvent({ namespace, ...listParams(o) }, c), verb: "list", resource: "events", namespace }).then(page<KubeEvent>),
+    ...podActionMethods(call, core),
+  };
+}
+
+/** The optional pod restart (eviction) and the product's Events. */
+function podActionMethods(call: Call, core: CoreApi): Pick<KubeApi, "evictPod" | "createEvent" | "patchEvent"> {
+  type Eviction = Parameters<CoreApi["createNamespacedPodEviction"]>[0]["body"];
+  type CoreEvent = Parameters<CoreApi["createNamespacedEvent"]>[0]["body"];
+  return {
+    evictPod: (namespace, name, uid) =>
+      call({
+        request: (c) => core.createNamespacedPodEviction({ name, namespace, body: evictionBody(namespace, name, uid) as Eviction }, c),
+        verb: "create",
+        resource: "pods/eviction",
+        namespace,
+      }),
+    createEvent: (namespace, body) =>
+      call({
+        // client-node serializes its Date fields with toISOString(): hand it Dates.
+        request: (c) =>
+          core.createNamespacedEvent(
+            {
+              namespace,
+              body: {
+                apiVersion: "v1",
+                kind: "Event",
+                ...body,
+                firstTimestamp: new Date(body.firstTimestamp),
+                lastTimestamp: new Date(body.lastTimestamp),
+              } as unknown as CoreEvent,
+            },
+            c,
+          ),
+        verb: "create",
+        resource: "events",
+        namespace,
+      }),
+    patchEvent: (namespace, name, patch) =>
+      call({ request: (c) => core.patchNamespacedEvent({ name, namespace, body: patch }, c), verb: "patch", resource: "events", namespace, mergePatch: true }),
   };
 }
 

@@ -28,6 +28,7 @@ import {
   type ListOptions,
   type ListPage,
   type MergePatch,
+  evictionBody,
 } from "./types";
 
 const MERGE_PATCH = "application/merge-patch+json";
@@ -277,6 +278,28 @@ function coreMethods(call: Call): Omit<KubeApi, "listExternalSecrets" | "patchEx
     listEvents: (o, each) => list<KubeEvent>(call, "/api/v1/events", o, at("list", "events"), each),
     listNamespacedPods: (ns, o, each) => list<KubePod>(call, nsPath(ns, "pods"), o, at("list", "pods", ns), each),
     listNamespacedEvents: (ns, o, each) => list<KubeEvent>(call, nsPath(ns, "events"), o, at("list", "events", ns), each),
+    ...podActionMethods(call),
+  };
+}
+
+/** The requests of the optional pod restart (eviction) and of the product's Events. */
+function podActionMethods(call: Call): Pick<KubeApi, "evictPod" | "createEvent" | "patchEvent"> {
+  return {
+    evictPod: (ns, name, uid) =>
+      call({
+        method: "POST",
+        path: nsPath(ns, `pods/${enc(name)}/eviction`),
+        where: { verb: "create", resource: "pods/eviction", namespace: ns },
+        body: evictionBody(ns, name, uid),
+      }),
+    createEvent: (ns, body) =>
+      call({
+        method: "POST",
+        path: nsPath(ns, "events"),
+        where: { verb: "create", resource: "events", namespace: ns },
+        body: { apiVersion: "v1", kind: "Event", ...body },
+      }),
+    patchEvent: (ns, name, p) => patch(call, nsPath(ns, `events/${enc(name)}`), { verb: "patch", resource: "events", namespace: ns }, p),
   };
 }
 

@@ -70,7 +70,16 @@ export const PRODUCT_RIGHTS: readonly KubeRight[] = [
   // The doctor: are the admission policies and their bindings installed? Read by name only.
   ...clusterRight("admissionregistration.k8s.io", "validatingadmissionpolicies", "get").map(admissionNamed),
   ...clusterRight("admissionregistration.k8s.io", "validatingadmissionpolicybindings", "get").map(admissionNamed),
+  // The Events heal and diagnose record (RECORD_EVENTS): create a new one, raise a repeat's count.
+  ...right("", "events", "create patch"),
 ];
+
+/**
+ * The optional restart of stuck pods (RESTART_STUCK_PODS): the eviction subresource, granted by
+ * infra/k8s/pod-restart-rbac.yaml in each configured namespace (a Role and a RoleBinding per
+ * namespace: the binding's namespace is the scope), not by rbac.yaml.
+ */
+export const RESTART_RIGHTS: readonly KubeRight[] = [{ group: "", resource: "pods/eviction", verb: "create", namespaced: true }];
 
 /** `core/secrets: get`, `external-secrets.io/externalsecrets: list` (how the RBAC test names a grant). */
 export const rightKey = (r: Pick<KubeRight, "group" | "resource" | "verb">): string => `${r.group || "core"}/${r.resource}: ${r.verb}`;

@@ -97,6 +97,8 @@ export interface KubeEvent {
   involvedObject?: { kind?: string; namespace?: string; name?: string; uid?: string; fieldPath?: string };
   reason?: string;
   message?: string;
+  /** `source.component`: who wrote it (the product's own carry `ecr-token-rotator`). */
+  source?: { component?: string };
   lastTimestamp?: string | null;
   eventTime?: string | null;
   count?: number;
@@ -138,8 +140,33 @@ export interface KubeApi {
   listNamespacedPods(namespace: string, options: ListOptions, onItem?: (item: KubePod) => void): Promise<ListPage<KubePod>>;
   /** Events of one namespace (a diagnosis under namespace-confined RBAC). */
   listNamespacedEvents(namespace: string, options: ListOptions, onItem?: (item: KubeEvent) => void): Promise<ListPage<KubeEvent>>;
+  /**
+   * Evicts a pod (`POST …/pods/{name}/eviction`, policy/v1): the API server checks its
+   * PodDisruptionBudgets (a 429 when one refuses) and deletes it; its controller replaces it.
+   * With `uid`, only that pod (a replacement of the same name is left alone: 409).
+   */
+  evictPod(namespace: string, name: string, uid?: string): Promise<unknown>;
+  /** Creates a core/v1 Event (the product's Events on stuck pods and written pull Secrets). */
+  createEvent(namespace: string, body: KubeEventBody): Promise<unknown>;
+  /** Merge-patches a core/v1 Event (a repeat: its count and lastTimestamp). */
+  patchEvent(namespace: string, name: string, patch: MergePatch): Promise<unknown>;
   /** Releases connections. Optional for fakes. */
   close?(): Promise<void>;
+}
+
+/** A core/v1 Event as the product writes it (legacy fields: count, first/lastTimestamp; no eventTime). */
+export interface KubeEventBody {
+  metadata: { name: string; namespace: string; labels?: Record<string, string> };
+  involvedObject: { kind: string; apiVersion: string; namespace: string; name: string; uid?: string };
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+  source: { component: string };
+  reportingComponent: string;
+  reportingInstance: string;
+  firstTimestamp: string;
+  lastTimestamp: string;
+  count: number;
 }
 
 export type KubeVerb = "get" | "list" | "create" | "patch";
@@ -152,7 +179,10 @@ export type KubeResource =
   | "pods"
   | "events"
   | "validatingadmissionpolicies"
-  | "validatingadmissionpolicybindings";
+  | "validatingadmissionpolicybindings"
+
+  /** The eviction subresource (`create` only): the optional restart of stuck pods. */
+  | "pods/eviction";
 
 /** Where a request went, as the adapters know it. */
 export interface KubeRequestWhere {
@@ -228,5 +258,15 @@ export function kubeTarget(where: KubeRequestWhere): ProblemTarget {
     ...(where.resource !== undefined ? { resource: where.resource } : {}),
     ...(where.namespace !== undefined ? { namespace: where.namespace } : {}),
     ...(where.url !== undefined ? { url: where.url } : {}),
+  };
+}
+
+/** A policy/v1 Eviction body; with `uid`, a precondition that it is still the pod the diagnosis read. */
+export function evictionBody(namespace: string, name: string, uid: string | undefined): Record<string, unknown> {
+  return {
+    apiVersion: "policy/v1",
+    kind: "Eviction",
+    metadata: { name, namespace },
+    ...(uid !== undefined ? { deleteOptions: { preconditions: { uid } } } : {}),
   };
 }

@@ -27,6 +27,11 @@ export interface Cause {
   code: CauseCode;
   message: string;
   hint: string;
+  /**
+   * Set when the fix exists but cannot reach this pod: it copied imagePullSecrets from its
+   * ServiceAccount at admission, before the ServiceAccount had them — only a new pod gets them.
+   */
+  recreate?: true;
 }
 
 /** A container stuck pulling its image: the record the diagnosis reads, classifies and reports. */
@@ -42,6 +47,10 @@ export interface StuckContainer {
 }
 
 export interface StuckContainerReport extends StuckContainer {
+  /** The pod's UID (the Events about it, and the restart's precondition, name this pod and no other). */
+  podUid?: string;
+  /** The pod's controller (ownerReferences with controller: true), e.g. `{ kind: "ReplicaSet", name: "web-7f9c" }`. */
+  controller?: { kind: string; name: string };
   /**
    * The kubelet's pull error for this container (from its waiting message or its newest `Failed`
    * event that carries the error), with credentials removed and nothing else.

@@ -14,6 +14,7 @@ import { formatTable } from "./table";
 
 export { formatTable, table, wrapText } from "./table";
 export { formatDiagnosis, TEXT_TABLE_ROWS } from "./diagnosis-text";
+import { formatPodActions, type EventsReport, type PodRestartsReport } from "./pod-actions";
 export type { Cause, CauseCode, CauseSummary, ClusterDiagnosis, StuckContainer, StuckContainerReport } from "./diagnosis-text";
 
 /** `skipped`: the invocation's deadline came first (reason `deadline`); the stored value stays. */
@@ -102,6 +103,10 @@ export interface ClusterReport {
   durationMs?: number;
   /** Pods still stuck pulling their image (diagnose; heal: after its writes) and why. */
   diagnosis?: ClusterDiagnosis;
+  /** Heal: the stuck pods its fix cannot reach by itself — restarted (RESTART_STUCK_PODS), or that need a restart, and why. */
+  podRestarts?: PodRestartsReport;
+  /** The Kubernetes Events heal and diagnose wrote (RECORD_EVENTS). */
+  events?: EventsReport;
 }
 
 export interface KubernetesReport {
@@ -250,6 +255,7 @@ function renderKubernetes(report: Report, k: NonNullable<Report["kubernetes"]>, 
     if (!cluster.diagnosis) continue;
     lines.push(...formatDiagnosis(cluster.cluster, cluster.diagnosis, out.options));
     if (cluster.diagnosis.unreadable !== undefined) shown.push(cluster.diagnosis.unreadable);
+    lines.push(...formatPodActions(cluster.cluster, cluster));
   }
 }
 

@@ -33,6 +33,12 @@ export interface Request {
   registries?: string[];
   clusters?: string[];
   namespaces?: string[];
+  /**
+   * Restart the pods the heal's fix cannot reach by itself (src/kube/restart.ts): false = not
+   * this time; true = asks for it, refused unless RESTART_STUCK_PODS=true (a request narrows,
+   * never widens, what the configuration allows); absent = as configured.
+   */
+  restartPods?: boolean;
 }
 
 export type EventDecision = { kind: "run"; request: Request } | { kind: "ignore"; trigger: Trigger; reason: string };
@@ -52,8 +58,9 @@ const manualRequestSchema = strictObject({
   registries: optional(array(string())),
   clusters: optional(array(string())),
   namespaces: optional(array(string())),
+  restartPods: optional(boolean()),
 });
-const MANUAL_FIELDS = ["action", "source", "dryRun", "force", "registries", "clusters", "namespaces"];
+const MANUAL_FIELDS = ["action", "source", "dryRun", "force", "registries", "clusters", "namespaces", "restartPods"];
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -154,6 +161,7 @@ export function parseManualRequest(payload: unknown, via = "manual"): Request {
     if (given.length > 0) problems.push(`${given.join(", ")} ${given.length > 1 ? "do" : "does"} not apply to "doctor" (it takes only clusters)`);
   }
   if (value.source === "schedule" && value.action !== "rotate") problems.push('a schedule may only ask for action "rotate"');
+  if (value.restartPods !== undefined && value.action !== "heal") problems.push('restartPods applies to "heal" only');
   if (problems.length > 0) throw refusal(problems);
   const scheduled = value.source === "schedule";
   return {
@@ -164,6 +172,7 @@ export function parseManualRequest(payload: unknown, via = "manual"): Request {
     ...(registries ? { registries } : {}),
     ...(clusters ? { clusters } : {}),
     ...(namespaces ? { namespaces } : {}),
+    ...(value.restartPods !== undefined ? { restartPods: value.restartPods } : {}),
   };
 }
 

@@ -15,6 +15,7 @@ import { isValidNamespaceName } from "../shared/names";
 import { rotate, type RotationOutcome } from "../rotation/rotate";
 import type { SecretsApi } from "../rotation/secrets-manager";
 import { classifyEvent, type Request, type Trigger } from "../request/triggers";
+import { restartDecision } from "../request/restart-request";
 import type { RegistryCredential } from "../rotation/ecr";
 
 /** The Kubernetes half (fallback apply, ESO re-sync, diagnosis); loaded lazily. */
@@ -133,6 +134,9 @@ async function runScoped(request: Request, config: Config, deps: RunDeps): Promi
   const startedMs = Date.now();
   // Clusters and namespaces outside the configuration are refused before anything is written.
   checkRequestScope(config.kubernetes, request);
+  // …and so is a request for pod restarts the configuration does not allow.
+  const restart = restartDecision(config.kubernetes.restartStuckPods, request.restartPods);
+  if ("refused" in restart) throw BadRequestError.manual(restart.refused);
   if (request.action === "diagnose") return diagnose(request, deps, started, startedMs);
   if (request.action === "doctor") return doctor(request, deps, started, startedMs);
   const deadline = deps.deadline;

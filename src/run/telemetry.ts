@@ -31,15 +31,7 @@ export function powertoolsTelemetry(): Telemetry {
       const namespaces = (report.kubernetes?.clusters ?? []).flatMap((c) => c.namespaces);
       const byOutcome: Record<string, number> = {};
       for (const ns of namespaces) byOutcome[ns.outcome] = (byOutcome[ns.outcome] ?? 0) + 1;
-      const diagnoses = (report.kubernetes?.clusters ?? []).flatMap((c) => (c.diagnosis ? [c.diagnosis] : []));
-      // Every stuck container counts, listed in `stuck` or beyond the per-run cap (`truncated`,
-      // counted by cause in `summary`).
-      const stuck = diagnoses.length > 0 ? { length: diagnoses.reduce((n, d) => n + d.stuck.length + (d.truncated ?? 0), 0) } : undefined;
-      const byCause: Record<string, number> = {};
-      for (const d of diagnoses) {
-        if (d.summary) for (const c of d.summary) byCause[c.code] = (byCause[c.code] ?? 0) + c.containers;
-        else for (const s of d.stuck) for (const c of new Set(s.causes.map((x) => x.code))) byCause[c] = (byCause[c] ?? 0) + 1;
-      }
+      const { stuck, byCause } = stuckCounts(report);
       const summary = {
         ok: report.ok,
         action: report.action,
@@ -87,6 +79,7 @@ export function powertoolsTelemetry(): Telemetry {
         if (report.kubernetes?.unknownClusters) metrics.addMetric("AlarmClustersUnknown", MetricUnit.Count, report.kubernetes.unknownClusters.length);
         const outOfScope = (report.kubernetes?.clusters ?? []).reduce((n, c) => n + (c.outOfScope?.length ?? 0), 0);
         if (outOfScope > 0) metrics.addMetric("NamespacesOutOfScope", MetricUnit.Count, outOfScope);
+        addRestartMetrics(metrics, report);
         if (report.deadline) metrics.addMetric("DeadlineReached", MetricUnit.Count, report.deadline.reached ? 1 : 0);
         const replicated = [...report.registries, ...(report.combinedSecret ? [report.combinedSecret] : [])].filter((r) => r.replicas !== undefined);
         if (replicated.length > 0) {
@@ -104,4 +97,32 @@ export function powertoolsTelemetry(): Telemetry {
       metrics.publishStoredMetrics();
     },
   };
+}
+
+/** RESTART_STUCK_PODS: pods evicted (PodsRestarted) and evictions a PodDisruptionBudget refused (PodRestartsRefused). */
+function addRestartMetrics(metrics: Metrics, report: Report): void {
+  const restarts = (report.kubernetes?.clusters ?? []).flatMap((c) => (c.podRestarts?.enabled ? [c.podRestarts] : []));
+  if (restarts.length === 0) return;
+  metrics.addMetric(
+    "PodsRestarted",
+    MetricUnit.Count,
+    restarts.reduce((n, r) => n + r.restarted, 0),
+  );
+  metrics.addMetric(
+    "PodRestartsRefused",
+    MetricUnit.Count,
+    restarts.reduce((n, r) => n + r.refused, 0),
+  );
+}
+
+/** Every stuck container, listed in `stuck` or beyond the per-run cap (`truncated`, counted by cause in `summary`). */
+function stuckCounts(report: Report): { stuck: { length: number } | undefined; byCause: Record<string, number> } {
+  const diagnoses = (report.kubernetes?.clusters ?? []).flatMap((c) => (c.diagnosis ? [c.diagnosis] : []));
+  const stuck = diagnoses.length > 0 ? { length: diagnoses.reduce((n, d) => n + d.stuck.length + (d.truncated ?? 0), 0) } : undefined;
+  const byCause: Record<string, number> = {};
+  for (const d of diagnoses) {
+    if (d.summary) for (const c of d.summary) byCause[c.code] = (byCause[c.code] ?? 0) + c.containers;
+    else for (const s of d.stuck) for (const c of new Set(s.causes.map((x) => x.code))) byCause[c] = (byCause[c] ?? 0) + 1;
+  }
+  return { stuck, byCause };
 }

@@ -18,6 +18,7 @@ import {
   DIAGNOSIS_SECRETS_MANIFEST,
   DIAGNOSIS_SECRETS_ROLE,
   PRODUCT_RIGHTS,
+  RESTART_RIGHTS,
   rightKey,
 } from "../../src/kube/rights";
 import { loadConfig } from "../../src/config/config";
@@ -100,6 +101,7 @@ describe("infra/k8s manifests", () => {
       "components/fallback/admission-policy.yaml",
       "components/fallback/rbac.yaml",
       "external-secret.yaml",
+      "pod-restart-rbac.yaml",
     ]);
     expect(manifests.map((m) => `${m.doc.apiVersion} ${m.doc.kind}`).sort()).toEqual([
       ...Array<string>(5).fill("admissionregistration.k8s.io/v1 ValidatingAdmissionPolicy"),
@@ -112,6 +114,8 @@ describe("infra/k8s manifests", () => {
       "rbac.authorization.k8s.io/v1 ClusterRole",
       "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
       "rbac.authorization.k8s.io/v1 ClusterRoleBinding",
+      "rbac.authorization.k8s.io/v1 Role",
+      "rbac.authorization.k8s.io/v1 RoleBinding",
     ]);
     for (const { file, doc } of manifests) {
       expect(doc.metadata?.name, file).toMatch(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
@@ -372,5 +376,32 @@ describe("admission policy for what RBAC cannot narrow", () => {
       (r) => `${r.group || "core"}/${r.resource}: ${r.verb === "create" ? "CREATE" : "UPDATE"}`,
     );
     for (const w of [...writes, "core/events: CREATE", "core/events: UPDATE"]) expect([...covered], w).toContain(w);
+  });
+});
+
+describe("RBAC for the optional pod restart (infra/k8s/pod-restart-rbac.yaml)", () => {
+  const docs = () => manifests.filter((m) => m.file === "pod-restart-rbac.yaml").map((m) => m.doc);
+
+  it("a Role granting exactly RESTART_RIGHTS (the eviction subresource), bound per namespace to the product's group", () => {
+    const [role, binding] = [docs().find((d) => d.kind === "Role"), docs().find((d) => d.kind === "RoleBinding")];
+    const granted = role.rules.flatMap((rule: Json) =>
+      rule.resources.flatMap((resource: string) => rule.verbs.map((verb: string) => `${rule.apiGroups.join(",") || "core"}/${resource}: ${verb}`)),
+    );
+    expect(granted.sort()).toEqual(RESTART_RIGHTS.map(rightKey).sort());
+    expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name });
+    expect(binding.subjects).toEqual([{ apiGroup: "rbac.authorization.k8s.io", kind: "Group", name: "ecr-token-rotator" }]);
+    // A RoleBinding per namespace is the scope: nothing cluster-wide, no delete on pods.
+    expect(
+      docs()
+        .map((d) => d.kind)
+        .sort(),
+    ).toEqual(["Role", "RoleBinding"]);
+    expect(JSON.stringify(role.rules)).not.toMatch(/"delete"|"\*"/);
+  });
+
+  it("the eviction the code sends is the right it grants, and rbac.yaml does not grant it", () => {
+    const http = readFileSync(join(REPO, "src/kube/http-client.ts"), "utf8");
+    expect(http).toMatch(/where: \{ verb: "create", resource: "pods\/eviction"/);
+    expect(readFileSync(join(K8S, "components/fallback/rbac.yaml"), "utf8")).not.toContain("pods/eviction");
   });
 });

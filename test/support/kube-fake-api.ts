@@ -9,6 +9,7 @@ import {
   KubeApiError,
   type KubeApi,
   type KubeEvent,
+  type KubeEventBody,
   type KubeExternalSecret,
   type KubeNamespace,
   type KubePod,
@@ -261,9 +262,51 @@ export class FakeKubeApi implements KubeApi {
     page.items = page.items.filter(
       (e) =>
         (fields["involvedObject.kind"] === undefined || e.involvedObject?.kind === fields["involvedObject.kind"]) &&
-        (fields.reason === undefined || e.reason === fields.reason),
+        (fields.reason === undefined || e.reason === fields.reason) &&
+        (fields.source === undefined || e.source?.component === fields.source),
     );
     return page;
+  }
+
+  /**
+   * The pod restart's and the Events' requests: logged in `podActionCalls`, not in `calls` (the
+   * request log of the heal's writes and reads, whose budgets the other tests pin).
+   */
+  readonly podActionCalls: FakeCall[] = [];
+  /** Evicted pods (`namespace/name`). */
+  readonly evicted: string[] = [];
+  /** Pods (`namespace/name`) a PodDisruptionBudget protects: their eviction answers 429. */
+  readonly disruptionBudget = new Set<string>();
+  private async enterPodAction(call: FakeCall): Promise<void> {
+    this.podActionCalls.push(clone(call));
+    await Promise.resolve();
+    for (const hook of this.faults) {
+      const error = hook(call);
+      if (error) throw error;
+    }
+  }
+  async evictPod(namespace: string, name: string, uid?: string): Promise<unknown> {
+    await this.enterPodAction({ method: "evictPod", verb: "create", resource: "pods/eviction", namespace, name, body: { uid } });
+    const key = `${namespace}/${name}`;
+    const pod = this.pods.get(key);
+    if (!pod) throw new KubeApiError(404, `pods "${name}" not found`, { reason: "NotFound" });
+    if (uid !== undefined && pod.metadata.uid !== uid) throw new KubeApiError(409, `Precondition failed: UID in precondition: ${uid}`, { reason: "Conflict" });
+    if (this.disruptionBudget.has(key))
+      throw new KubeApiError(429, "Cannot evict pod as it would violate the pod's disruption budget.", { reason: "TooManyRequests" });
+    this.pods.delete(key);
+    this.evicted.push(key);
+    return {};
+  }
+  async createEvent(namespace: string, body: KubeEventBody): Promise<unknown> {
+    await this.enterPodAction({ method: "createEvent", verb: "create", resource: "events", namespace, name: body.metadata.name, body });
+    const key = `${namespace}/${body.metadata.name}`;
+    if (this.events.has(key)) throw new KubeApiError(409, `events "${body.metadata.name}" already exists`, { reason: "AlreadyExists" });
+    this.events.set(key, { ...clone(body), metadata: { ...body.metadata, resourceVersion: this.nextRv() } } as KubeEvent);
+    return {};
+  }
+  async patchEvent(namespace: string, name: string, patch: MergePatch): Promise<unknown> {
+    await this.enterPodAction({ method: "patchEvent", verb: "patch", resource: "events", namespace, name, body: patch });
+    return this.patch(this.events as unknown as Map<string, Obj>, "events", namespace, name, patch);
   }
 }
 

@@ -11,6 +11,7 @@ import { parseManualRequest } from "../../src/request/triggers";
 import { LIST_PAGE_SIZE } from "../../src/shared/names";
 import type { KubePod } from "../../src/kube/types";
 import { FakeKubeApi } from "../support/kube-fake-api";
+import { MAX_SECRET_EVENTS } from "../../src/kube/events";
 
 const HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
 const config = (extra: Record<string, string> = {}) =>
@@ -65,7 +66,12 @@ describe("a heal's requests at scale", () => {
     expect(api.count("listSecrets")).toBe(pages);
     expect(api.count("patchSecret")).toBe(N);
     expect(api.count("listPods")).toBe(1);
-    expect(api.count()).toBe(N + 2 * pages + 1);
+    // …and RECORD_EVENTS (on by default): one LIST of the product's own Events (dedupe) and at
+    // most MAX_SECRET_EVENTS Events on written Secrets (FakeKubeApi logs those in podActionCalls).
+    expect(api.count("listEvents")).toBe(1);
+    expect(api.count()).toBe(N + 2 * pages + 1 + 1);
+    expect(api.podActionCalls.map((c) => c.method)).toEqual(new Array(MAX_SECRET_EVENTS).fill("createEvent"));
+    expect(cluster.events).toMatchObject({ recorded: MAX_SECRET_EVENTS, requests: MAX_SECRET_EVENTS + 1 });
     expect(cluster.diagnosis).toMatchObject({ podsScanned: 0, stuck: [], requests: 1 });
   });
 

@@ -364,9 +364,12 @@ describe("manual invoke", () => {
     [{}, 'action must be one of "rotate", "heal", "diagnose", "doctor"'],
     [
       { token: 1, namespaces: [1, "a", null], action: "x", dryRun: null, source: "cron", force: undefined },
-      'action must be one of "rotate", "heal", "diagnose", "doctor"; source must be one of "schedule", "manual"; dryRun must be a boolean; namespaces.0 must be a string; namespaces.2 must be a string; unknown field "token" (allowed: action, source, dryRun, force, registries, clusters, namespaces)',
+      'action must be one of "rotate", "heal", "diagnose", "doctor"; source must be one of "schedule", "manual"; dryRun must be a boolean; namespaces.0 must be a string; namespaces.2 must be a string; unknown field "token" (allowed: action, source, dryRun, force, registries, clusters, namespaces, restartPods)',
     ],
-    [JSON.parse('{"__proto__":1,"action":"rotate"}'), 'unknown field "__proto__" (allowed: action, source, dryRun, force, registries, clusters, namespaces)'],
+    [
+      JSON.parse('{"__proto__":1,"action":"rotate"}'),
+      'unknown field "__proto__" (allowed: action, source, dryRun, force, registries, clusters, namespaces, restartPods)',
+    ],
   ])("the type problems of %j are all named, in the fields' order", (payload, message) => {
     expect(badRequest(() => parseManualRequest(payload)).message).toBe(`invalid manual request: ${message}`);
   });
