@@ -21,6 +21,7 @@
 import { randomBytes } from "node:crypto";
 import { nodeSupport, startNode, type BedNode } from "../test/bed/node";
 import { startEsoWorld, type EsoWorld } from "../test/support/eso-chain";
+import type { LooseJson } from "../test/support/loose-json";
 import { apply, createNamespace, deployment, holdNodeTestLock, pods } from "../test/node/node-support";
 
 const JSON_OUT = process.argv.includes("--json");
@@ -61,15 +62,15 @@ async function namespaceWithSecret(world: EsoWorld, ns: string): Promise<void> {
 }
 
 /** Requests a Report counts for its clusters: writes, diagnosis, evictions, Events. */
-function requestsOf(report: any): number {
+function requestsOf(report: LooseJson): number {
   return (report.kubernetes?.clusters ?? []).reduce(
-    (n: number, c: any) => n + (c.requests ?? 0) + (c.diagnosis?.requests ?? 0) + (c.podRestarts?.requests ?? 0) + (c.events?.requests ?? 0),
+    (n: number, c: LooseJson) => n + (c.requests ?? 0) + (c.diagnosis?.requests ?? 0) + (c.podRestarts?.requests ?? 0) + (c.events?.requests ?? 0),
     0,
   );
 }
 
 /** One leg: the token changes, 20 new pods get stuck, HOLD s pass, then `fix` runs; ms to all Running and its requests. */
-async function leg(world: EsoWorld, node: BedNode, ns: string, fix: () => Promise<any>): Promise<{ ms: number; commandMs: number; requests: number }> {
+async function leg(world: EsoWorld, node: BedNode, ns: string, fix: () => Promise<LooseJson>): Promise<{ ms: number; commandMs: number; requests: number }> {
   await namespaceWithSecret(world, ns);
   const token = `bench-${randomBytes(12).toString("hex")}`;
   world.ecr.issue(token);

@@ -278,12 +278,10 @@ function coreMethods(call: Call, core: CoreApi): Omit<KubeApi, "listExternalSecr
 
 /** The optional pod restart (eviction) and the product's Events. */
 function podActionMethods(call: Call, core: CoreApi): Pick<KubeApi, "evictPod" | "createEvent" | "patchEvent"> {
-  type Eviction = Parameters<CoreApi["createNamespacedPodEviction"]>[0]["body"];
-  type CoreEvent = Parameters<CoreApi["createNamespacedEvent"]>[0]["body"];
   return {
     evictPod: (namespace, name, uid) =>
       call({
-        request: (c) => core.createNamespacedPodEviction({ name, namespace, body: evictionBody(namespace, name, uid) as Eviction }, c),
+        request: (c) => core.createNamespacedPodEviction({ name, namespace, body: evictionBody(namespace, name, uid) }, c),
         verb: "create",
         resource: "pods/eviction",
         namespace,
@@ -301,7 +299,7 @@ function podActionMethods(call: Call, core: CoreApi): Pick<KubeApi, "evictPod" |
                 ...body,
                 firstTimestamp: new Date(body.firstTimestamp),
                 lastTimestamp: new Date(body.lastTimestamp),
-              } as unknown as CoreEvent,
+              },
             },
             c,
           ),

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Bed } from "../bed/index";
 import { startNode, type BedNode } from "../bed/node";
 import { getJson, startEsoWorld, type EsoWorld } from "../support/eso-chain";
+import type { LooseJson } from "../support/loose-json";
 import { apply, createNamespace, deployment, holdNodeTestLock, NODE_SUPPORT, pods, waitPods } from "./node-support";
 
 let world: EsoWorld;
@@ -31,16 +32,6 @@ const barePod = (ns: string, image: string) => ({
     containers: [{ name: "app", image, imagePullPolicy: "Always" }],
   },
 });
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 describe.skipIf(!NODE_SUPPORT.ok)("a heal restarts the stuck pods its fix cannot reach by itself, and says so on the pods", { timeout: 900_000 }, () => {
   beforeAll(async () => {
@@ -71,7 +62,7 @@ describe.skipIf(!NODE_SUPPORT.ok)("a heal restarts the stuck pods its fix cannot
     expect((await world.cli(["heal", "--cluster", bed.clusterName, "--namespace", ns])).ok).toBe(true);
     // "guarded": one replica, a liveness probe that always fails (the kubelet restarts the
     // container, which must pull again), a budget that allows no disruption.
-    const guarded = deployment(ns, "guarded", node.image, { pullSecret: "ecr-pull-secret" }) as any;
+    const guarded = deployment(ns, "guarded", node.image, { pullSecret: "ecr-pull-secret" }) as LooseJson;
     guarded.spec.template.spec.containers[0].livenessProbe = { tcpSocket: { port: 1 }, initialDelaySeconds: 2, periodSeconds: 1, failureThreshold: 1 };
     await apply(bed, guarded);
     await apply(bed, {
@@ -101,11 +92,11 @@ describe.skipIf(!NODE_SUPPORT.ok)("a heal restarts the stuck pods its fix cannot
     const healed = await world.cli(["heal", "--cluster", bed.clusterName, "--namespace", ns, "--force", "--restart-pods"], RESTART);
     expect(healed.ok).toBe(true);
     const restarts = healed.kubernetes.clusters[0].podRestarts;
-    const outcome = (pod: string) => restarts.pods.find((p: any) => p.pod === pod)?.outcome;
+    const outcome = (pod: string) => restarts.pods.find((p: LooseJson) => p.pod === pod)?.outcome;
     for (const p of stuck) expect(outcome(p.name)).toBe("restarted");
     expect(outcome("bare")).toBe("not-owned");
     expect(outcome(held!.name)).toBe("refused");
-    expect(restarts.pods.find((p: any) => p.pod === held!.name).reason).toMatch(/PodDisruptionBudget refused/);
+    expect(restarts.pods.find((p: LooseJson) => p.pod === held!.name).reason).toMatch(/PodDisruptionBudget refused/);
     expect(restarts).toMatchObject({ enabled: true, restarted: 3, refused: 1 });
 
     // The replacements (new UIDs) run; the stuck pods are gone, the bare one is still there.

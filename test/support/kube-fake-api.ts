@@ -301,7 +301,7 @@ export class FakeKubeApi implements KubeApi {
     await this.enterPodAction({ method: "createEvent", verb: "create", resource: "events", namespace, name: body.metadata.name, body });
     const key = `${namespace}/${body.metadata.name}`;
     if (this.events.has(key)) throw new KubeApiError(409, `events "${body.metadata.name}" already exists`, { reason: "AlreadyExists" });
-    this.events.set(key, { ...clone(body), metadata: { ...body.metadata, resourceVersion: this.nextRv() } } as KubeEvent);
+    this.events.set(key, { ...clone(body), metadata: { ...body.metadata, resourceVersion: this.nextRv() } });
     return {};
   }
   async patchEvent(namespace: string, name: string, patch: MergePatch): Promise<unknown> {

@@ -58,7 +58,7 @@ describe("which stuck pods a heal restarts", () => {
 
   it("only pods a controller replaces: a bare pod or one owned by something else is 'not-owned'", () => {
     const rows = decideRestarts(
-      [row("a", "bare", { controller: undefined }) as StuckContainerReport, row("a", "node", { controller: { kind: "Node", name: "n" } }), row("a", "rs")],
+      [row("a", "bare", { controller: undefined }), row("a", "node", { controller: { kind: "Node", name: "n" } }), row("a", "rs")],
       policy,
     );
     expect(rows.map((r) => [r.pod, r.outcome])).toEqual([
