@@ -260,7 +260,10 @@ describe("diagnose on the real kube-apiserver", () => {
     });
     // Every hint, as the operator reads it.
     expect(causeOf(report, "trap").message).toMatch(/ServiceAccount "payment-api-sa" in diag-trap does carry team-pull-secret/);
-    expect(causeOf(report, "trap").hint).toMatch(/^set serviceAccountName: payment-api-sa in the pod template .* or set PATCH_SERVICE_ACCOUNTS=default/);
+    // PATCH_SERVICE_ACCOUNTS already lists "default" here: the hint says so, and that the pod must be recreated.
+    expect(causeOf(report, "trap").hint).toMatch(
+      /^set serviceAccountName: payment-api-sa in the pod template .* or PATCH_SERVICE_ACCOUNTS already lists "default": run heal .*then recreate the pod: kubectl -n diag-trap delete pod trap/,
+    );
     expect(causeOf(report, "builder").hint).toMatch(/add "builder" to PATCH_SERVICE_ACCOUNTS, run heal, then recreate the pod/);
     expect(causeOf(report, "missing").message).toMatch(
       /"registry-creds" does not exist in namespace diag-missing; a Secret of that name exists in namespace diag-other/,
