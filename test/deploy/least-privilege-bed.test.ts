@@ -16,7 +16,7 @@ import { createEksToken } from "../../src/eks/token";
 import { clusterForceSyncPatch, decideServiceAccount, forceSyncPatch } from "../../src/kube/decide";
 import { startBed, type Bed } from "../bed/index";
 import { adminClient, type AdminClient } from "../bed/kubelet";
-import { PRODUCT_MANIFESTS, productRules, setProductRules, waitForRight } from "../bed/product-manifests";
+import { PRODUCT_MANIFESTS } from "../bed/product-manifests";
 import { REPO } from "./support";
 
 const APP = "shop";
@@ -322,13 +322,32 @@ describe("the rotator's identity (EKS token, group ecr-token-rotator) with only 
     ]);
   });
 
-  it("an Event is refused by RBAC as shipped; with a create right added later, one with another reportingController is refused by admission", async () => {
-    const event = (reporter: string) => ({
+  it("Events: the rotator may write core/v1 Events as itself (RECORD_EVENTS); one naming another reporter is refused by admission; events.k8s.io is not granted", async () => {
+    const coreEvent = (component: string, source?: string) => ({
+      metadata: { generateName: "heal-", namespace: APP },
+      involvedObject: { kind: "Pod", name: "app", namespace: APP },
+      reason: "EcrPullCredentials",
+      message: "pull secret refreshed",
+      type: "Warning",
+      reportingComponent: component,
+      reportingInstance: "ecr-token-rotator",
+      ...(source !== undefined ? { source: { component: source } } : {}),
+    });
+    const core = `/api/v1/namespaces/${APP}/events`;
+    expect((await asRotator("POST", core, coreEvent("ecr-token-rotator"))).status).toBe(201);
+    const spoofed = await asRotator("POST", core, coreEvent("kubelet"));
+    expect(spoofed.status).toBe(403);
+    expect(spoofed.message).toMatch(policyDenied("ecr-token-rotator-events"));
+    expect(spoofed.message).toContain("an Event the rotator writes names ecr-token-rotator as its reporting controller");
+    const legacy = await asRotator("POST", core, coreEvent("ecr-token-rotator", "kubelet"));
+    expect(legacy.status).toBe(403);
+    expect(legacy.message).toMatch(policyDenied("ecr-token-rotator-events"));
+    const newApi = await asRotator("POST", `/apis/events.k8s.io/v1/namespaces/${APP}/events`, {
       apiVersion: "events.k8s.io/v1",
       kind: "Event",
       metadata: { generateName: "heal-", namespace: APP },
       eventTime: new Date().toISOString().replace(/Z$/, "000Z"),
-      reportingController: reporter,
+      reportingController: "ecr-token-rotator",
       reportingInstance: "lambda",
       action: "Heal",
       reason: "Healed",
@@ -336,34 +355,8 @@ describe("the rotator's identity (EKS token, group ecr-token-rotator) with only 
       type: "Normal",
       regarding: { kind: "Pod", name: "app", namespace: APP },
     });
-    const path = `/apis/events.k8s.io/v1/namespaces/${APP}/events`;
-    const shipped = await asRotator("POST", path, event("ecr-token-rotator"));
-    expect(shipped.status).toBe(403);
-    expect(shipped.message).toMatch(rbacDenied("create", "events", `in the namespace "${APP}"`));
-
-    const rules = productRules();
-    await setProductRules(admin, [...rules, { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create"] }]);
-    try {
-      await waitForRight(admin, "create", "events", true);
-      const spoofed = await asRotator("POST", path, event("kubelet"));
-      expect(spoofed.status).toBe(403);
-      expect(spoofed.message).toMatch(policyDenied("ecr-token-rotator-events"));
-      expect(spoofed.message).toContain("an Event the rotator writes names ecr-token-rotator as its reporting controller");
-      const legacy = await asRotator("POST", `/api/v1/namespaces/${APP}/events`, {
-        metadata: { generateName: "heal-", namespace: APP },
-        involvedObject: { kind: "Pod", name: "app", namespace: APP },
-        reason: "Pulled",
-        message: "spoofed",
-        source: { component: "kubelet" },
-        reportingComponent: "ecr-token-rotator",
-      });
-      expect(legacy.status).toBe(403);
-      expect(legacy.message).toMatch(policyDenied("ecr-token-rotator-events"));
-      expect((await asRotator("POST", path, event("ecr-token-rotator"))).status).toBe(201);
-    } finally {
-      await setProductRules(admin, rules);
-      await waitForRight(admin, "create", "events", false);
-    }
+    expect(newApi.status).toBe(403);
+    expect(newApi.message).toMatch(rbacDenied("create", "events", `in the namespace "${APP}"`));
   });
 
   it("update (PUT) and delete are refused by RBAC, even for the pull secret", async () => {
