@@ -359,6 +359,42 @@ describe("the rotator's identity (EKS token, group ecr-token-rotator) with only 
     expect(newApi.message).toMatch(rbacDenied("create", "events", `in the namespace "${APP}"`));
   });
 
+  it("the optional restart Role (infra/k8s/pod-restart-rbac.yaml) evicts only in the namespace it is bound in, and never deletes a pod", async () => {
+    const pod = (namespace: string) => ({
+      metadata: { name: "victim", namespace },
+      spec: { containers: [{ name: "app", image: "registry.invalid/app:1" }] },
+    });
+    await admin.call("POST", `/api/v1/namespaces/${APP}/pods`, pod(APP), { ok: [201, 409] });
+    await admin.call("POST", "/api/v1/namespaces/eso-owned/pods", pod("eso-owned"), { ok: [201, 409] });
+    await bed.kubectl(["-n", APP, "apply", "-f", "-"], { input: readFileSync(join(REPO, "infra/k8s/pod-restart-rbac.yaml"), "utf8"), check: true });
+    try {
+      const eviction = (namespace: string) => ({ apiVersion: "policy/v1", kind: "Eviction", metadata: { name: "victim", namespace } });
+      // Bound in APP only (the RoleBinding is the scope): APP's pod is evicted once the binding is
+      // in force, another namespace's pod never.
+      let elsewhere: Answer | undefined;
+      let evicted = false;
+      for (let i = 0; i < 50; i++) {
+        elsewhere = await asRotator("POST", "/api/v1/namespaces/eso-owned/pods/victim/eviction", eviction("eso-owned"));
+        const here = await asRotator("POST", `/api/v1/namespaces/${APP}/pods/victim/eviction`, eviction(APP));
+        if (here.status !== 403) {
+          expect(here.status).toBe(201);
+          evicted = true;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(evicted).toBe(true);
+      expect(elsewhere!.status).toBe(403);
+      expect(elsewhere!.message).toMatch(rbacDenied("create", "pods/eviction", 'in the namespace "eso-owned"'));
+      // No delete on pods anywhere: a PodDisruptionBudget cannot be bypassed.
+      const deleted = await asRotator("DELETE", "/api/v1/namespaces/eso-owned/pods/victim");
+      expect(deleted.status).toBe(403);
+      expect(deleted.message).toMatch(rbacDenied("delete", "pods", 'in the namespace "eso-owned"'));
+    } finally {
+      await bed.kubectl(["-n", APP, "delete", "-f", "-", "--ignore-not-found"], { input: readFileSync(join(REPO, "infra/k8s/pod-restart-rbac.yaml"), "utf8") });
+    }
+  });
+
   it("update (PUT) and delete are refused by RBAC, even for the pull secret", async () => {
     const current = await admin.call<Record<string, unknown>>("GET", `/api/v1/namespaces/${APP}/secrets/${PULL}`);
     const put = await asRotator("PUT", `/api/v1/namespaces/${APP}/secrets/${PULL}`, current.body);
