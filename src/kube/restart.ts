@@ -52,6 +52,7 @@ const WHY: Record<RestartCase, string> = {
  */
 const FIXED_BY_THE_WRITE: ReadonlySet<string> = new Set([
   "unknown",
+  "registry-refused-credential",
   "token-expired",
   "pull-secret-not-found",
   "registry-host-mismatch",
@@ -63,7 +64,9 @@ const FIXED_BY_THE_WRITE: ReadonlySet<string> = new Set([
 export function restartCase(row: StuckContainerReport, refreshed: ReadonlySet<string>, dryRun = false): RestartCase | undefined {
   if (row.causes.length === 0) return undefined;
   if (row.causes.every((c) => c.recreate === true)) return "admission";
-  const resolved = (code: string) => code === "unknown" || (dryRun && FIXED_BY_THE_WRITE.has(code));
+  // After the write the pull secret looks right: the kubelet's last error is from before it
+  // (no message, or the registry's 401 for the old password, which reads "refused the credential").
+  const resolved = (code: string) => code === "unknown" || code === "registry-refused-credential" || (dryRun && FIXED_BY_THE_WRITE.has(code));
   if (row.causes.every((c) => resolved(c.code)) && refreshed.has(row.namespace)) return "back-off";
   return undefined;
 }

@@ -38,6 +38,12 @@ describe("which stuck pods a heal restarts", () => {
     expect(restartCase(row("b", "p"), policy.refreshed)).toBeUndefined();
   });
 
+  it("back-off: the kubelet's last 401 (the old password) where this heal refreshed the pull secret", () => {
+    const refused = row("a", "p", { causes: [{ code: "registry-refused-credential", message: "refused (401)", hint: "run heal" }] });
+    expect(restartCase(refused, policy.refreshed)).toBe("back-off");
+    expect(restartCase({ ...refused, namespace: "b" }, policy.refreshed)).toBeUndefined();
+  });
+
   it("admission: the ServiceAccount has the pull secret now, the pod copied none at admission", () => {
     const trap = row("b", "p", { causes: [{ code: "default-service-account-trap", message: "m", hint: "h", recreate: true }] });
     expect(restartCase(trap, policy.refreshed)).toBe("admission");
