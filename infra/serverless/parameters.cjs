@@ -96,6 +96,9 @@ const SETTINGS = [
   { key: 'kubeConcurrency', cfn: 'KubeConcurrency', env: 'KUBE_CONCURRENCY', default: '16', type: 'Number', min: 1, max: 64, description: 'Kubernetes requests in flight per cluster' },
   { key: 'kubeClusterConcurrency', cfn: 'KubeClusterConcurrency', env: 'KUBE_CLUSTER_CONCURRENCY', default: '4', type: 'Number', min: 1, max: 32, description: 'Clusters worked on at once' },
   { key: 'adoptExistingPullSecrets', cfn: 'AdoptExistingPullSecrets', env: 'ADOPT_EXISTING_PULL_SECRETS', default: 'false', values: BOOL, description: 'Take over pull Secrets the product did not create' },
+  { key: 'restartStuckPods', cfn: 'RestartStuckPods', env: 'RESTART_STUCK_PODS', default: 'false', values: BOOL, description: 'After a heal, evict the controller-owned stuck pods its fix cannot reach (needs infra/k8s/pod-restart-rbac.yaml per namespace)' },
+  { key: 'restartMaxPods', cfn: 'RestartMaxPods', env: 'RESTART_MAX_PODS', default: '20', type: 'Number', min: 1, max: 500, description: 'At most this many pods restarted per cluster and run' },
+  { key: 'recordEvents', cfn: 'RecordEvents', env: 'RECORD_EVENTS', default: 'true', values: BOOL, description: 'Kubernetes Events on stuck pods and written pull Secrets' },
   { key: 'kubeClient', cfn: 'KubeClient', env: 'KUBE_CLIENT', default: 'https', values: ['https', 'client-node'], description: 'Kubernetes client' },
   { key: 'createEksAccessEntries', cfn: 'CreateEksAccessEntries', env: null, default: 'false', shape: true, values: BOOL, description: 'An EKS access entry (group ecr-token-rotator) per EksClusters entry in this region' },
   // --- triggers ---
